@@ -1,0 +1,84 @@
+"""Entry point: parse argv, run one command, render its result, exit with its code."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+
+from rig.errors import ExitCode, RigError
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    if args_list == ["--version"]:
+        from rig import __version__
+
+        print(f"rig {__version__}")
+        return ExitCode.OK
+    return run(args_list)
+
+
+def run(argv: list[str]) -> int:
+    from rig.cli import build_parser
+    from rig.output import render, render_error
+
+    fmt = _output_format(argv)
+    try:
+        parser = build_parser()
+        if not argv:
+            parser.print_help()
+            return ExitCode.OK
+        args = parser.parse_args(argv)
+        if getattr(args, "handler", None) is None:
+            parser.parse_args([*argv, "--help"])
+        from rig.context import Context
+
+        ctx = Context.from_args(args)
+        fmt = ctx.output
+        try:
+            result = args.handler(ctx, args)
+            render(result, fmt, ctx.stdout)
+        finally:
+            ctx.close()
+        return result.exit_code
+    except RigError as error:
+        render_error(error, fmt, sys.stderr)
+        return error.exit_code
+    except KeyboardInterrupt:
+        sys.stderr.write("\nrig: interrupted\n")
+        return ExitCode.INTERRUPTED
+    except BrokenPipeError:
+        _silence_stdout()
+        return ExitCode.OK
+    except Exception as exc:  # a bug: one line, the traceback only on request
+        if os.environ.get("RIG_DEBUG"):
+            raise
+        err = RigError(
+            f"internal error: {type(exc).__name__}: {exc}",
+            hint="this is a bug in rig; rerun with RIG_DEBUG=1 for a traceback and report it",
+            code="internal",
+        )
+        render_error(err, fmt, sys.stderr)
+        return ExitCode.FAILURE
+
+
+def _output_format(argv: list[str]) -> str:
+    """The -o value, found before parsing so that parse errors honour it too."""
+    for i, arg in enumerate(argv):
+        if arg in ("-o", "--output") and i + 1 < len(argv):
+            return argv[i + 1]
+        if arg.startswith("--output="):
+            return arg.split("=", 1)[1]
+        if arg.startswith("-o") and len(arg) > 2:
+            return arg[2:]
+    return "table"
+
+
+def _silence_stdout() -> None:
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,153 @@
+"""The command tree: every command's arguments, defined once for one-shot use and the shell.
+
+Each module in ``rig.commands`` has ``register(tree)`` which calls
+``tree.add("create network", handler, ...)`` and adds arguments to the parser it
+gets back. ``build_parser()`` builds the one-shot parser; the shell builds one
+parser per top-level word from the same registrations with its own parser class.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+from collections.abc import Callable, Iterable
+from typing import Any, NoReturn
+
+from rig import __version__
+from rig.errors import UsageError
+
+COMMAND_MODULES = ("auth", "contexts", "networks", "apps", "env", "details", "local")
+
+# Top-level words that group commands by verb, with their help text.
+GROUPS = {
+    "create": "create a network, app, var or secret",
+    "list": "list networks, apps, vars, secrets or contexts",
+    "delete": "delete a network, app, var or secret",
+    "details": "show the configuration of an app or network",
+    "context": "manage login contexts",
+    "local": "run the Max platform on this machine",
+}
+
+OUTPUT_FORMATS = ("table", "json")
+
+
+class RigArgumentParser(argparse.ArgumentParser):
+    """argparse that raises UsageError instead of printing usage and exiting."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(message, hint=f"see `{self.prog} --help`")
+
+
+def completes(action: argparse.Action, kind: str) -> argparse.Action:
+    """Mark an argument as naming a resource of ``kind`` (network, app, var, ...) for completion."""
+    action.complete_kind = kind  # type: ignore[attr-defined]
+    return action
+
+
+def add_global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
+    """Options accepted before or after the command.
+
+    On leaf parsers the defaults are suppressed so that a value given before the
+    command is not overwritten by the leaf's default.
+    """
+
+    def default(value: Any) -> Any:
+        return argparse.SUPPRESS if suppress else value
+
+    g = parser.add_argument_group("global options")
+    g.add_argument(
+        "-o", "--output", choices=OUTPUT_FORMATS, default=default(None),
+        help="output format (default: table; json prints one JSON document)",
+    )
+    g.add_argument("--context", metavar="NAME", default=default(None), help="login context to use")
+    g.add_argument("--api", metavar="URL", default=default(None), help="API URL (overrides the context)")
+    g.add_argument("--no-color", action="store_true", default=default(False), help="no colour (also NO_COLOR)")
+    g.add_argument("-v", "--verbose", action="count", default=default(0), help="log HTTP requests to stderr")
+
+
+Handler = Callable[[Any, argparse.Namespace], Any]
+
+
+class CommandTree:
+    """Collects registrations into argparse parsers.
+
+    ``words`` maps a top-level word to its parser; the one-shot parser hangs
+    them under a root parser, the shell uses each as a command of its own.
+    """
+
+    def __init__(self, make_word_parser: Callable[[str, str], argparse.ArgumentParser]) -> None:
+        self._make_word_parser = make_word_parser
+        self.words: dict[str, argparse.ArgumentParser] = {}
+        self._subparsers: dict[str, Any] = {}
+
+    def add(
+        self,
+        path: str,
+        handler: Handler,
+        help: str,
+        *,
+        examples: Iterable[str] = (),
+        description: str | None = None,
+    ) -> argparse.ArgumentParser:
+        words = path.split()
+        epilog = "examples:\n" + "\n".join(f"  {e}" for e in examples) if examples else None
+        if len(words) == 1:
+            parser = self._word(words[0], help, description, epilog)
+        else:
+            group, name = words
+            parent = self._word(group, GROUPS.get(group, ""), None, None)
+            subs = self._subparsers.get(group)
+            if subs is None:
+                subs = parent.add_subparsers(title="commands", metavar="COMMAND", dest="subcommand")
+                subs.required = True
+                self._subparsers[group] = subs
+            parser = subs.add_parser(
+                name,
+                help=help,
+                description=description or help[:1].upper() + help[1:] + ".",
+                epilog=epilog,
+                formatter_class=argparse.RawDescriptionHelpFormatter,
+            )
+        add_global_options(parser, suppress=True)
+        parser.set_defaults(handler=handler, command=path)
+        return parser
+
+    def _word(self, word: str, help: str, description: str | None, epilog: str | None) -> argparse.ArgumentParser:
+        if word not in self.words:
+            parser = self._make_word_parser(word, help)
+            parser.description = description or help[:1].upper() + help[1:] + "."
+            parser.epilog = epilog
+            parser.formatter_class = argparse.RawDescriptionHelpFormatter
+            self.words[word] = parser
+        return self.words[word]
+
+
+def register_all(tree: CommandTree) -> None:
+    for name in COMMAND_MODULES:
+        module = importlib.import_module(f"rig.commands.{name}")
+        module.register(tree)
+
+
+def build_parser() -> RigArgumentParser:
+    """The one-shot parser: ``rig [global options] WORD [SUBCOMMAND] [args]``."""
+    root = RigArgumentParser(
+        prog="rig",
+        description="The command-line client for the Max application platform.",
+        epilog="Run `rig COMMAND --help` for a command's options. Exit codes: 0 ok, 1 failure, "
+        "2 usage, 3 not logged in or denied, 4 not found, 5 already exists, 6 unreachable, 130 interrupted.",
+    )
+    root.add_argument("--version", action="version", version=f"rig {__version__}")
+    add_global_options(root, suppress=False)
+    words = root.add_subparsers(title="commands", metavar="COMMAND", dest="word")
+
+    def make_word_parser(word: str, help: str) -> argparse.ArgumentParser:
+        parser: argparse.ArgumentParser = words.add_parser(word, help=help)
+        return parser
+
+    register_all(CommandTree(make_word_parser))
+    return root
+
+
+def env_flag(name: str) -> bool:
+    return os.environ.get(name, "") not in ("", "0")

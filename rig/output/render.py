@@ -1,0 +1,107 @@
+"""Turning a Result into text on a stream."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import IO, Any
+
+from rig.errors import RigError
+from rig.output.result import Column, Result
+
+JSON = "json"
+TABLE = "table"
+
+
+def render(result: Result, fmt: str, out: IO[str]) -> None:
+    if fmt == JSON:
+        _render_json(result, out)
+    else:
+        _render_text(result, out)
+    out.flush()
+
+
+def render_error(error: RigError, fmt: str, err: IO[str]) -> None:
+    if fmt == JSON:
+        err.write(json.dumps(error.to_json()) + "\n")
+    else:
+        hint = f" (hint: {error.hint})" if error.hint else ""
+        err.write(f"rig: {error.message}{hint}\n")
+    err.flush()
+
+
+def to_json(data: Any) -> str:
+    return json.dumps(data, indent=2, ensure_ascii=False, default=str)
+
+
+def _render_json(result: Result, out: IO[str]) -> None:
+    if result.lines is not None:
+        for record in result.lines:
+            out.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
+            out.flush()
+        return
+    data = result.data if result.data is not None else {}
+    out.write(to_json(data) + "\n")
+
+
+def _render_text(result: Result, out: IO[str]) -> None:
+    if result.message:
+        out.write(result.message + "\n")
+    if result.lines is not None:
+        fmt = result.line_format or (lambda r: json.dumps(r, default=str))
+        for record in result.lines:
+            out.write(fmt(record) + "\n")
+            out.flush()
+        return
+    if not result.show_data or result.data is None:
+        return
+    if isinstance(result.data, list):
+        out.write(table(result.data, result.columns, result.empty) + "\n")
+    elif isinstance(result.data, dict):
+        out.write(record_text(result.data, result.fields, result.sections, result.empty))
+    else:
+        out.write(f"{result.data}\n")
+
+
+def cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(cell(v) for v in value) or "-"
+    return str(value)
+
+
+def table(rows: Sequence[dict[str, Any]], columns: Sequence[Column] | None, empty: str) -> str:
+    if not rows:
+        return empty
+    cols = list(columns) if columns else [Column(k) for k in rows[0]]
+    from tabulate import tabulate  # costs ~80 ms to import: only when a table is drawn
+
+    body = [[c.format(r.get(c.key)) if c.format else cell(r.get(c.key)) for c in cols] for r in rows]
+    return tabulate(body, headers=[c.title for c in cols], tablefmt="simple", disable_numparse=True)
+
+
+def record_text(
+    data: dict[str, Any],
+    fields: Sequence[str] | None,
+    sections: dict[str, Sequence[Column]],
+    empty: str,
+) -> str:
+    keys = list(fields) if fields else list(data)
+    scalars = [k for k in keys if k not in sections and not isinstance(data.get(k), (list, dict))]
+    width = max((len(k) for k in scalars), default=0)
+    lines = [f"{k.replace('_', ' ').capitalize() + ':':<{width + 2}}{cell(data.get(k))}" for k in scalars]
+    text = "\n".join(lines) + ("\n" if lines else "")
+    for key in keys:
+        value = data.get(key)
+        if key in sections or isinstance(value, list):
+            rows = value if isinstance(value, list) else []
+            title = key.replace("_", " ").capitalize()
+            text += f"\n{title}:\n" + _indent(table(rows, sections.get(key), empty)) + "\n"
+    return text
+
+
+def _indent(text: str) -> str:
+    return "\n".join("  " + line for line in text.splitlines())
