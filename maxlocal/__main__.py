@@ -1,0 +1,79 @@
+"""The maxlocal command line: `serve` and `add-user`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+EXIT_USAGE = 2
+EXIT_ALREADY_RUNNING = 5
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m maxlocal", description="The local Max platform"
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the platform server")
+    serve.add_argument("--data", type=Path, required=True, help="data directory")
+    serve.add_argument("--host", default="127.0.0.1", help="a loopback address")
+    serve.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    serve.add_argument("--access-ttl", type=int, default=None, metavar="SECONDS")
+    serve.add_argument("--refresh-ttl", type=int, default=None, metavar="SECONDS")
+
+    add_user = commands.add_parser("add-user", help="create a user and print an API token")
+    add_user.add_argument("--data", type=Path, required=True, help="data directory")
+    add_user.add_argument("email")
+    return parser
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from maxlocal import server
+
+    options = server.ServeOptions(data_dir=args.data, host=args.host, port=args.port)
+    for name in ("access_ttl", "refresh_ttl"):
+        value = getattr(args, name)
+        if value is not None:
+            if value <= 0:
+                print(f"maxlocal: --{name.replace('_', '-')} must be positive", file=sys.stderr)
+                return EXIT_USAGE
+            setattr(options, name, value)
+    server.configure_logging()
+    try:
+        server.serve(options)
+    except server.NotLoopback as e:
+        print(f"maxlocal: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except server.AlreadyRunning as e:
+        print(f"maxlocal: {e}", file=sys.stderr)
+        return EXIT_ALREADY_RUNNING
+    except OSError as e:
+        print(f"maxlocal: cannot listen on {args.host}:{args.port}: {e.strerror}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _add_user(args: argparse.Namespace) -> int:
+    from maxlocal import admin
+
+    try:
+        result = admin.add_user(args.data, args.email)
+    except ValueError as e:
+        print(f"maxlocal: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    print(json.dumps(result))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "serve":
+        return _serve(args)
+    return _add_user(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

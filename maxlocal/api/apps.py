@@ -1,0 +1,74 @@
+"""Apps: created inside a network, listed across networks."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+
+from maxlocal import names
+from maxlocal.api.deps import Platform, PlatformDep, UserDep, find_app, find_network
+from maxlocal.api.env import list_secrets, list_vars
+from maxlocal.api.schemas import AppDetails, AppOut, CreateNamed
+from maxlocal.errors import AlreadyExists, Conflict
+from maxlocal.store.env import Scope
+from maxlocal.store.networks import App, NameTaken
+
+router = APIRouter(tags=["apps"])
+
+GENERATE_ATTEMPTS = 20
+
+
+def app_out(platform: Platform, app: App) -> AppOut:
+    hostname = f"{app.name}.{app.network}.{platform.settings.domain}"
+    return AppOut(
+        name=app.name,
+        network=app.network,
+        hostname=hostname,
+        url=f"http://{hostname}:{platform.settings.app_port}/",
+        state=app.state,  # type: ignore[arg-type]
+        created_at=app.created_at,
+    )
+
+
+@router.get("/apps")
+def list_apps(
+    user: UserDep, platform: PlatformDep, network: str | None = None, name: str | None = None
+) -> list[AppOut]:
+    return [app_out(platform, a) for a in platform.apps.find(user.id, network, name)]
+
+
+@router.post("/networks/{network}/apps", status_code=201)
+def create_app(
+    network: str, user: UserDep, platform: PlatformDep, body: CreateNamed | None = None
+) -> AppOut:
+    net = find_network(platform, user.id, network)
+    if body is not None and body.name is not None:
+        try:
+            return app_out(platform, platform.apps.create(net.id, body.name))
+        except NameTaken as e:
+            raise AlreadyExists(
+                f"app '{body.name}' already exists in network '{network}'",
+                "choose another name",
+            ) from e
+    for _ in range(GENERATE_ATTEMPTS):
+        try:
+            return app_out(platform, platform.apps.create(net.id, names.generate_name()))
+        except NameTaken:
+            continue
+    raise Conflict("could not generate a free app name", "give the app a name")
+
+
+@router.get("/networks/{network}/apps/{app}")
+def get_app(network: str, app: str, user: UserDep, platform: PlatformDep) -> AppDetails:
+    net, found = find_app(platform, user.id, network, app)
+    scope = Scope(net.id, found.id)
+    return AppDetails(
+        **app_out(platform, found).model_dump(),
+        vars=list_vars(platform, scope),
+        secrets=list_secrets(platform, scope),
+    )
+
+
+@router.delete("/networks/{network}/apps/{app}", status_code=204, response_class=Response)
+def delete_app(network: str, app: str, user: UserDep, platform: PlatformDep) -> None:
+    _, found = find_app(platform, user.id, network, app)
+    platform.apps.delete(found.id)

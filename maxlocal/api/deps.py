@@ -1,0 +1,76 @@
+"""The parts of the platform the routers use, and the dependencies that hand them out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from maxlocal.auth import Auth
+from maxlocal.crypto import Vault
+from maxlocal.errors import NotFound, Unauthorized
+from maxlocal.store.db import Database
+from maxlocal.store.env import Env
+from maxlocal.store.networks import App, Apps, Network, Networks
+from maxlocal.store.users import User
+
+
+@dataclass
+class Settings:
+    domain: str = "localhost"
+    app_port: int = 80
+
+
+@dataclass
+class Platform:
+    db: Database
+    auth: Auth
+    vault: Vault
+    networks: Networks
+    apps: Apps
+    env: Env
+    settings: Settings
+
+    @classmethod
+    def build(cls, db: Database, auth: Auth, vault: Vault, settings: Settings) -> Platform:
+        return cls(db, auth, vault, Networks(db), Apps(db), Env(db), settings)
+
+
+def get_platform(request: Request) -> Platform:
+    return request.app.state.platform
+
+
+_bearer = HTTPBearer(auto_error=False, description="An access token (mxa_) or API token (mxt_)")
+
+
+def current_user(
+    platform: Annotated[Platform, Depends(get_platform)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> User:
+    if credentials is None:
+        raise Unauthorized("missing bearer token", "sign in with `rig login`")
+    return platform.auth.authenticate(credentials.credentials)
+
+
+PlatformDep = Annotated[Platform, Depends(get_platform)]
+UserDep = Annotated[User, Depends(current_user)]
+
+
+def find_network(platform: Platform, user_id: int, name: str) -> Network:
+    network = platform.networks.get(user_id, name)
+    if network is None:
+        raise NotFound(f"network '{name}' not found", "run `rig list networks` to see yours")
+    return network
+
+
+def find_app(platform: Platform, user_id: int, network_name: str, name: str) -> tuple[Network, App]:
+    network = find_network(platform, user_id, network_name)
+    app = platform.apps.get(network.id, name)
+    if app is None:
+        raise NotFound(
+            f"app '{name}' not found in network '{network_name}'",
+            f"run `rig list apps --network {network_name}` to see its apps",
+        )
+    return network, app

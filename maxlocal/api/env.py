@@ -1,0 +1,200 @@
+"""Vars and secrets, at network scope and at app scope (where network values are inherited)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, TypeVar
+
+from fastapi import APIRouter, Response
+from pydantic import AfterValidator
+
+from maxlocal import names
+from maxlocal.api.deps import Platform, PlatformDep, UserDep, find_app, find_network
+from maxlocal.api.schemas import Request, SecretOut, VarOut
+from maxlocal.errors import Conflict, NotFound
+from maxlocal.store.env import Entry, Kind, KindConflict, NewEntry, Scope
+
+router = APIRouter(tags=["env"])
+
+NETWORK = "/networks/{network}"
+APP = "/networks/{network}/apps/{app}"
+
+
+def _check_entries(entries: dict[str, str]) -> dict[str, str]:
+    for key, value in entries.items():
+        problem = names.key_problem(key)
+        if problem:
+            raise ValueError(f"key '{key[:80]}' {problem}")
+        problem = names.value_problem(value)
+        if problem:
+            raise ValueError(f"the value of '{key}' {problem}")
+    return entries
+
+
+EnvMap = Annotated[dict[str, str], AfterValidator(_check_entries)]
+
+
+class SetVars(Request):
+    vars: EnvMap
+
+
+class SetSecrets(Request):
+    secrets: EnvMap
+
+
+def _effective(network_entries: list[Entry], app_entries: list[Entry]) -> list[tuple[Entry, bool]]:
+    """Each entry in force with whether it hides a network value, sorted by key."""
+    merged = {e.key: (e, False) for e in network_entries}
+    for e in app_entries:
+        merged[e.key] = (e, e.key in merged)
+    return [merged[key] for key in sorted(merged)]
+
+
+def _var(entry: Entry, overrides: bool) -> VarOut:
+    return VarOut(
+        key=entry.key,
+        value=entry.value or "",
+        source="app" if entry.app_level else "network",
+        overrides=overrides,
+        updated_at=entry.updated_at,
+    )
+
+
+def _secret(entry: Entry, overrides: bool) -> SecretOut:
+    return SecretOut(
+        key=entry.key,
+        digest=entry.digest or "",
+        source="app" if entry.app_level else "network",
+        overrides=overrides,
+        updated_at=entry.updated_at,
+    )
+
+
+Out = TypeVar("Out", VarOut, SecretOut)
+
+
+def _listing(
+    platform: Platform, scope: Scope, kind: Kind, render: Callable[[Entry, bool], Out]
+) -> list[Out]:
+    network_entries = platform.env.entries(Scope(scope.network_id))
+    app_entries = platform.env.entries(scope) if scope.app_id is not None else []
+    return [render(e, o) for e, o in _effective(network_entries, app_entries) if e.kind == kind]
+
+
+def list_vars(platform: Platform, scope: Scope) -> list[VarOut]:
+    return _listing(platform, scope, "var", _var)
+
+
+def list_secrets(platform: Platform, scope: Scope) -> list[SecretOut]:
+    return _listing(platform, scope, "secret", _secret)
+
+
+def _network_scope(platform: Platform, user_id: int, network: str) -> Scope:
+    return Scope(find_network(platform, user_id, network).id)
+
+
+def _app_scope(platform: Platform, user_id: int, network: str, app: str) -> Scope:
+    net, found = find_app(platform, user_id, network, app)
+    return Scope(net.id, found.id)
+
+
+def _set(platform: Platform, scope: Scope, kind: Kind, entries: dict[str, NewEntry]) -> None:
+    try:
+        platform.env.set(scope, kind, entries)
+    except KindConflict as e:
+        command = "var" if e.existing == "var" else "secret"
+        raise Conflict(
+            f"'{e.key}' is already a {e.existing} here; it cannot also be a {kind}",
+            f"delete the {e.existing} first: `rig delete {command} {e.key}`",
+        ) from e
+
+
+def _set_vars(platform: Platform, scope: Scope, body: SetVars) -> list[VarOut]:
+    _set(platform, scope, "var", {k: NewEntry(value=v) for k, v in body.vars.items()})
+    return list_vars(platform, scope)
+
+
+def _set_secrets(platform: Platform, scope: Scope, body: SetSecrets) -> list[SecretOut]:
+    vault = platform.vault
+    entries = {
+        k: NewEntry(ciphertext=vault.encrypt(v), digest=vault.digest(v))
+        for k, v in body.secrets.items()
+    }
+    _set(platform, scope, "secret", entries)
+    return list_secrets(platform, scope)
+
+
+def _delete(platform: Platform, scope: Scope, kind: Kind, key: str) -> None:
+    if not platform.env.delete(scope, kind, key):
+        where = "this app" if scope.app_id is not None else "this network"
+        raise NotFound(f"{kind} '{key}' is not set on {where}")
+
+
+@router.get(NETWORK + "/vars")
+def network_vars(network: str, user: UserDep, platform: PlatformDep) -> list[VarOut]:
+    return list_vars(platform, _network_scope(platform, user.id, network))
+
+
+@router.patch(NETWORK + "/vars")
+def set_network_vars(
+    network: str, body: SetVars, user: UserDep, platform: PlatformDep
+) -> list[VarOut]:
+    return _set_vars(platform, _network_scope(platform, user.id, network), body)
+
+
+@router.delete(NETWORK + "/vars/{key}", status_code=204, response_class=Response)
+def delete_network_var(network: str, key: str, user: UserDep, platform: PlatformDep) -> None:
+    _delete(platform, _network_scope(platform, user.id, network), "var", key)
+
+
+@router.get(NETWORK + "/secrets")
+def network_secrets(network: str, user: UserDep, platform: PlatformDep) -> list[SecretOut]:
+    return list_secrets(platform, _network_scope(platform, user.id, network))
+
+
+@router.patch(NETWORK + "/secrets")
+def set_network_secrets(
+    network: str, body: SetSecrets, user: UserDep, platform: PlatformDep
+) -> list[SecretOut]:
+    return _set_secrets(platform, _network_scope(platform, user.id, network), body)
+
+
+@router.delete(NETWORK + "/secrets/{key}", status_code=204, response_class=Response)
+def delete_network_secret(network: str, key: str, user: UserDep, platform: PlatformDep) -> None:
+    _delete(platform, _network_scope(platform, user.id, network), "secret", key)
+
+
+@router.get(APP + "/vars")
+def app_vars(network: str, app: str, user: UserDep, platform: PlatformDep) -> list[VarOut]:
+    return list_vars(platform, _app_scope(platform, user.id, network, app))
+
+
+@router.patch(APP + "/vars")
+def set_app_vars(
+    network: str, app: str, body: SetVars, user: UserDep, platform: PlatformDep
+) -> list[VarOut]:
+    return _set_vars(platform, _app_scope(platform, user.id, network, app), body)
+
+
+@router.delete(APP + "/vars/{key}", status_code=204, response_class=Response)
+def delete_app_var(network: str, app: str, key: str, user: UserDep, platform: PlatformDep) -> None:
+    _delete(platform, _app_scope(platform, user.id, network, app), "var", key)
+
+
+@router.get(APP + "/secrets")
+def app_secrets(network: str, app: str, user: UserDep, platform: PlatformDep) -> list[SecretOut]:
+    return list_secrets(platform, _app_scope(platform, user.id, network, app))
+
+
+@router.patch(APP + "/secrets")
+def set_app_secrets(
+    network: str, app: str, body: SetSecrets, user: UserDep, platform: PlatformDep
+) -> list[SecretOut]:
+    return _set_secrets(platform, _app_scope(platform, user.id, network, app), body)
+
+
+@router.delete(APP + "/secrets/{key}", status_code=204, response_class=Response)
+def delete_app_secret(
+    network: str, app: str, key: str, user: UserDep, platform: PlatformDep
+) -> None:
+    _delete(platform, _app_scope(platform, user.id, network, app), "secret", key)

@@ -1,0 +1,24 @@
+from __future__ import annotations
+
+from fastapi import APIRouter
+from pydantic import BaseModel
+
+from maxlocal.api.deps import PlatformDep
+
+router = APIRouter(tags=["health"])
+
+API_VERSION = "1.0.0"
+
+
+class HealthOut(BaseModel):
+    status: str
+    version: str
+    platform: str
+    domain: str
+
+
+@router.get("/health")
+def health(platform: PlatformDep) -> HealthOut:
+    return HealthOut(
+        status="ok", version=API_VERSION, platform="maxlocal", domain=platform.settings.domain
+    )

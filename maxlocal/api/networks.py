@@ -1,0 +1,90 @@
+"""Networks: named groups of apps, unique on the whole platform (they are subdomains)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+from pydantic import BaseModel
+
+from maxlocal import names
+from maxlocal.api.apps import GENERATE_ATTEMPTS, app_out
+from maxlocal.api.deps import Platform, PlatformDep, UserDep, find_network
+from maxlocal.api.env import list_secrets, list_vars
+from maxlocal.api.schemas import AppOut, CreateNamed, SecretOut, VarOut
+from maxlocal.errors import AlreadyExists, Conflict
+from maxlocal.store.env import Scope
+from maxlocal.store.networks import NameTaken, Network
+
+router = APIRouter(tags=["networks"])
+
+
+class NetworkOut(BaseModel):
+    name: str
+    domain: str
+    created_at: str
+    apps: int
+
+
+class NetworkDetails(BaseModel):
+    name: str
+    domain: str
+    created_at: str
+    apps: list[AppOut]
+    vars: list[VarOut]
+    secrets: list[SecretOut]
+
+
+def _out(platform: Platform, network: Network) -> NetworkOut:
+    return NetworkOut(
+        name=network.name,
+        domain=f"{network.name}.{platform.settings.domain}",
+        created_at=network.created_at,
+        apps=network.app_count,
+    )
+
+
+@router.get("/networks")
+def list_networks(user: UserDep, platform: PlatformDep) -> list[NetworkOut]:
+    return [_out(platform, n) for n in platform.networks.of_user(user.id)]
+
+
+@router.post("/networks", status_code=201)
+def create_network(
+    user: UserDep, platform: PlatformDep, body: CreateNamed | None = None
+) -> NetworkOut:
+    if body is not None and body.name is not None:
+        try:
+            return _out(platform, platform.networks.create(user.id, body.name))
+        except NameTaken as e:
+            raise AlreadyExists(
+                f"network name '{body.name}' is already taken", "choose another name"
+            ) from e
+    for _ in range(GENERATE_ATTEMPTS):
+        try:
+            return _out(platform, platform.networks.create(user.id, names.generate_name()))
+        except NameTaken:
+            continue
+    raise Conflict("could not generate a free network name", "give the network a name")
+
+
+@router.get("/networks/{network}")
+def get_network(network: str, user: UserDep, platform: PlatformDep) -> NetworkDetails:
+    found = find_network(platform, user.id, network)
+    scope = Scope(found.id)
+    return NetworkDetails(
+        **_out(platform, found).model_dump(exclude={"apps"}),
+        apps=[app_out(platform, a) for a in platform.apps.find(user.id, network=found.name)],
+        vars=list_vars(platform, scope),
+        secrets=list_secrets(platform, scope),
+    )
+
+
+@router.delete("/networks/{network}", status_code=204, response_class=Response)
+def delete_network(network: str, user: UserDep, platform: PlatformDep, force: bool = False) -> None:
+    found = find_network(platform, user.id, network)
+    if force:
+        platform.networks.delete(found.id)
+    elif not platform.networks.delete_if_empty(found.id):
+        raise Conflict(
+            f"network '{network}' still has apps",
+            f"delete its apps first, or force: `rig delete network {network} --force`",
+        )

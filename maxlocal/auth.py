@@ -1,0 +1,179 @@
+"""Passwords and tokens: scrypt password hashes, opaque tokens stored only as SHA-256.
+
+Sessions are token families: login (or exchanging an API token) starts a family
+with an access and a refresh token. Each refresh uses up its refresh token and
+adds a new pair to the family; presenting a used refresh token again revokes the
+whole family, which also ends its access tokens.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import sqlite3
+import time
+from dataclasses import dataclass
+
+from maxlocal.errors import TokenExpired, Unauthorized
+from maxlocal.store.db import Database
+from maxlocal.store.users import ApiToken, Tokens, User, Users
+
+ACCESS_PREFIX = "mxa_"
+REFRESH_PREFIX = "mxr_"
+API_PREFIX = "mxt_"
+
+DEFAULT_ACCESS_TTL = 900
+DEFAULT_REFRESH_TTL = 30 * 86_400
+
+_SCRYPT_N, _SCRYPT_R, _SCRYPT_P = 2**14, 8, 1
+_BAD_LOGIN = "wrong email or password"
+
+
+def hash_password(password: str, *, salt: bytes | None = None) -> str:
+    salt = salt or secrets.token_bytes(16)
+    key = hashlib.scrypt(password.encode("utf-8"), salt=salt, n=_SCRYPT_N, r=_SCRYPT_R, p=_SCRYPT_P)
+    return f"scrypt${_SCRYPT_N}${_SCRYPT_R}${_SCRYPT_P}${salt.hex()}${key.hex()}"
+
+
+def verify_password(password: str, stored: str) -> bool:
+    try:
+        scheme, n, r, p, salt, key = stored.split("$")
+        if scheme != "scrypt":
+            return False
+        candidate = hashlib.scrypt(
+            password.encode("utf-8"), salt=bytes.fromhex(salt), n=int(n), r=int(r), p=int(p)
+        )
+    except (ValueError, UnicodeEncodeError):
+        return False
+    return hmac.compare_digest(candidate.hex(), key)
+
+
+_DUMMY_HASH = hash_password("not a password", salt=b"\0" * 16)
+
+
+def new_token(prefix: str) -> tuple[str, str]:
+    """A fresh token with its prefix, and the SHA-256 that is all the platform keeps of it."""
+    token = prefix + secrets.token_urlsafe(32)
+    return token, token_hash(token)
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8", "replace")).hexdigest()
+
+
+@dataclass(frozen=True)
+class Session:
+    access_token: str
+    refresh_token: str
+    expires_in: int
+    user: User
+
+
+class Auth:
+    def __init__(
+        self,
+        db: Database,
+        access_ttl: int = DEFAULT_ACCESS_TTL,
+        refresh_ttl: int = DEFAULT_REFRESH_TTL,
+    ) -> None:
+        self.db = db
+        self.users = Users(db)
+        self.tokens = Tokens(db)
+        self.access_ttl = access_ttl
+        self.refresh_ttl = refresh_ttl
+
+    def create_user(self, email: str, password: str | None = None) -> User:
+        """A new user; without a password nobody can log in as them, only use API tokens."""
+        return self.users.create(email, hash_password(password or secrets.token_urlsafe(32)))
+
+    def create_api_token(self, user_id: int, name: str) -> tuple[ApiToken, str]:
+        """A new API token and its value, which is not kept anywhere."""
+        token, hashed = new_token(API_PREFIX)
+        return self.tokens.create_api_token(user_id, name, hashed), token
+
+    def login(self, email: str, password: str) -> Session:
+        found = self.users.by_email(email)
+        if found is None:
+            verify_password(password, _DUMMY_HASH)
+            raise Unauthorized(_BAD_LOGIN)
+        user, stored = found
+        if not verify_password(password, stored):
+            raise Unauthorized(_BAD_LOGIN)
+        return self._start_session(user, api_token_id=None)
+
+    def exchange(self, api_token: str) -> Session:
+        found = self.tokens.find_api_token(token_hash(api_token))
+        user = self.users.get(found.user_id) if found else None
+        if found is None or user is None:
+            raise Unauthorized("unknown or revoked API token")
+        self.tokens.touch_api_token(found.id)
+        return self._start_session(user, api_token_id=found.id)
+
+    def refresh(self, refresh_token: str) -> Session:
+        with self.db.transaction() as conn:
+            found = self.tokens.find_refresh(conn, token_hash(refresh_token))
+            if found is None or found.family_revoked:
+                raise Unauthorized("unknown or revoked refresh token", "sign in again")
+            if found.used or not self.tokens.mark_refresh_used(conn, found.id):
+                self.tokens.revoke_family(conn, found.family_id)
+                reuse = True
+            else:
+                reuse = False
+                if found.expires_at <= time.time():
+                    raise Unauthorized("refresh token expired", "sign in again")
+                access, refresh = self._add_pair(conn, found.family_id)
+        if reuse:
+            raise Unauthorized(
+                "refresh token already used; the session has been revoked", "sign in again"
+            )
+        user = self.users.get(found.user_id)
+        if user is None:
+            raise Unauthorized("unknown user", "sign in again")
+        return Session(access, refresh, self.access_ttl, user)
+
+    def logout(self, refresh_token: str) -> None:
+        with self.db.transaction() as conn:
+            found = self.tokens.find_refresh(conn, token_hash(refresh_token))
+            if found is not None:
+                self.tokens.revoke_family(conn, found.family_id)
+
+    def authenticate(self, bearer: str) -> User:
+        """The user a bearer token (access or API token) belongs to."""
+        user_id: int | None = None
+        if bearer.startswith(ACCESS_PREFIX):
+            access = self.tokens.find_access(token_hash(bearer))
+            if access is not None and not access.family_revoked:
+                if access.expires_at <= time.time():
+                    raise TokenExpired("access token expired", "refresh the session")
+                user_id = access.user_id
+        elif bearer.startswith(API_PREFIX):
+            api = self.tokens.find_api_token(token_hash(bearer))
+            if api is not None:
+                self.tokens.touch_api_token(api.id)
+                user_id = api.user_id
+        user = self.users.get(user_id) if user_id is not None else None
+        if user is None:
+            raise Unauthorized("invalid, unknown or revoked token", "sign in again")
+        return user
+
+    def _start_session(self, user: User, api_token_id: int | None) -> Session:
+        with self.db.transaction() as conn:
+            self.tokens.prune(conn)
+            family_id = self.tokens.start_family(conn, user.id, api_token_id)
+            access, refresh = self._add_pair(conn, family_id)
+        return Session(access, refresh, self.access_ttl, user)
+
+    def _add_pair(self, conn: sqlite3.Connection, family_id: str) -> tuple[str, str]:
+        now = time.time()
+        access, access_hash = new_token(ACCESS_PREFIX)
+        refresh, refresh_hash = new_token(REFRESH_PREFIX)
+        self.tokens.add_pair(
+            conn,
+            family_id,
+            access_hash,
+            now + self.access_ttl,
+            refresh_hash,
+            now + self.refresh_ttl,
+        )
+        return access, refresh

@@ -1,0 +1,170 @@
+"""Builds the ASGI app from its parts and serves it on a loopback socket."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import json
+import logging
+import os
+import signal
+import socket
+import sys
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import uvicorn
+from fastapi import FastAPI
+
+from maxlocal.admin import ensure_bootstrap, prepare_data_dir, write_private_json
+from maxlocal.api import apps, auth, env, errors, health, networks
+from maxlocal.api.deps import Platform, Settings
+from maxlocal.api.limits import BodyLimit
+from maxlocal.auth import DEFAULT_ACCESS_TTL, DEFAULT_REFRESH_TTL, Auth
+from maxlocal.crypto import Vault
+from maxlocal.store.db import Database
+
+PREFIX = "/api/v1"
+SERVER_FILE = "server.json"
+LOCK_FILE = "server.lock"
+
+log = logging.getLogger("maxlocal")
+
+
+@dataclass
+class ServeOptions:
+    data_dir: Path
+    host: str = "127.0.0.1"
+    port: int = 0
+    access_ttl: int = DEFAULT_ACCESS_TTL
+    refresh_ttl: int = DEFAULT_REFRESH_TTL
+
+
+class AlreadyRunning(Exception):
+    pass
+
+
+class NotLoopback(Exception):
+    pass
+
+
+def build_app(platform: Platform) -> FastAPI:
+    app = FastAPI(
+        title="Max API",
+        version=health.API_VERSION,
+        openapi_url=f"{PREFIX}/openapi.json",
+        docs_url=f"{PREFIX}/docs",
+        redoc_url=None,
+    )
+    app.state.platform = platform
+    errors.install(app)
+    for module in (health, auth, networks, apps, env):
+        app.include_router(module.router, prefix=PREFIX)
+    app.add_middleware(BodyLimit)
+    return app
+
+
+def open_platform(data_dir: Path, options: ServeOptions, app_port: int) -> Platform:
+    db = Database.open(data_dir)
+    platform_auth = Auth(db, access_ttl=options.access_ttl, refresh_ttl=options.refresh_ttl)
+    ensure_bootstrap(platform_auth, data_dir)
+    settings = Settings(app_port=app_port)
+    return Platform.build(db, platform_auth, Vault.open(data_dir), settings)
+
+
+def loopback_address(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    try:
+        ip = ipaddress.ip_address("127.0.0.1" if host == "localhost" else host)
+    except ValueError as e:
+        raise NotLoopback(f"refusing to listen on {host!r}: give a loopback IP address") from e
+    if not ip.is_loopback:
+        raise NotLoopback(f"refusing to listen on {host}: maxlocal binds loopback addresses only")
+    return ip
+
+
+def bind(ip: ipaddress.IPv4Address | ipaddress.IPv6Address, port: int) -> socket.socket:
+    """A socket bound to ip:port, ready to listen; port 0 picks a free one."""
+    family = socket.AF_INET6 if ip.version == 6 else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((str(ip), port))
+    sock.set_inheritable(False)
+    return sock
+
+
+def url_for(sock: socket.socket) -> str:
+    host, port = sock.getsockname()[:2]
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def lock_data_dir(data_dir: Path) -> int:
+    """Take the data directory's server lock for this process's lifetime."""
+    import fcntl
+
+    fd = os.open(data_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError as e:
+        os.close(fd)
+        running = ""
+        with contextlib.suppress(OSError, ValueError, KeyError):
+            info = json.loads((data_dir / SERVER_FILE).read_text())
+            running = f" at {info['url']} (pid {info['pid']})"
+        raise AlreadyRunning(f"a maxlocal server is already running for {data_dir}{running}") from e
+    return fd
+
+
+class _Server(uvicorn.Server):
+    def __init__(self, config: uvicorn.Config, server_file: Path, info: dict[str, object]) -> None:
+        super().__init__(config)
+        self.server_file = server_file
+        self.info = info
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started and not self.should_exit:
+            self.info["started_at"] = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+            await asyncio.to_thread(write_private_json, self.server_file, self.info)
+            log.info("maxlocal serving at %s", self.info["url"])
+
+
+def serve(options: ServeOptions) -> None:
+    """Serve until SIGINT or SIGTERM; raises AlreadyRunning or NotLoopback before starting."""
+    ip = loopback_address(options.host)
+    data_dir = prepare_data_dir(options.data_dir)
+    lock_fd = lock_data_dir(data_dir)
+    sock = bind(ip, options.port)
+    server_file = data_dir / SERVER_FILE
+    port = sock.getsockname()[1]
+    platform = open_platform(data_dir, options, app_port=port)
+    config = uvicorn.Config(
+        build_app(platform),
+        log_config=None,
+        timeout_graceful_shutdown=5,
+        lifespan="off",
+        server_header=False,
+    )
+    info: dict[str, object] = {"pid": os.getpid(), "url": url_for(sock), "port": port}
+    server = _Server(config, server_file, info)
+    # uvicorn re-raises the signal that stopped it once it has shut down; these
+    # handlers absorb it, so a signal ends in a clean exit.
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: None)
+    try:
+        server.run(sockets=[sock])
+    finally:
+        with contextlib.suppress(FileNotFoundError, ValueError):
+            if json.loads(server_file.read_text()).get("pid") == os.getpid():
+                server_file.unlink()
+        os.close(lock_fd)
+        sock.close()
+
+
+def configure_logging() -> None:
+    logging.basicConfig(
+        stream=sys.stderr,
+        level=logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )

@@ -1,0 +1,149 @@
+"""Networks and their apps. Every lookup is scoped to the owning user."""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+
+from maxlocal.store.db import Database, utc_now
+
+
+class NameTaken(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Network:
+    id: int
+    user_id: int
+    name: str
+    created_at: str
+    app_count: int
+
+
+@dataclass(frozen=True)
+class App:
+    id: int
+    network_id: int
+    network: str
+    name: str
+    state: str
+    created_at: str
+
+
+_NETWORK_SELECT = (
+    "SELECT n.*, (SELECT count(*) FROM apps a WHERE a.network_id = n.id) AS app_count "
+    "FROM networks n"
+)
+_APP_SELECT = "SELECT a.*, n.name AS network FROM apps a JOIN networks n ON n.id = a.network_id"
+
+
+def _network(row: sqlite3.Row) -> Network:
+    return Network(
+        id=row["id"],
+        user_id=row["user_id"],
+        name=row["name"],
+        created_at=row["created_at"],
+        app_count=row["app_count"],
+    )
+
+
+def _app(row: sqlite3.Row) -> App:
+    return App(
+        id=row["id"],
+        network_id=row["network_id"],
+        network=row["network"],
+        name=row["name"],
+        state=row["state"],
+        created_at=row["created_at"],
+    )
+
+
+class Networks:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def of_user(self, user_id: int) -> list[Network]:
+        rows = self.db.connection().execute(
+            f"{_NETWORK_SELECT} WHERE n.user_id = ? ORDER BY n.name", (user_id,)
+        )
+        return [_network(row) for row in rows]
+
+    def get(self, user_id: int, name: str) -> Network | None:
+        row = (
+            self.db.connection()
+            .execute(f"{_NETWORK_SELECT} WHERE n.user_id = ? AND n.name = ?", (user_id, name))
+            .fetchone()
+        )
+        return _network(row) if row else None
+
+    def create(self, user_id: int, name: str) -> Network:
+        """Raises NameTaken if any user already has a network of that name."""
+        try:
+            with self.db.transaction() as conn:
+                conn.execute(
+                    "INSERT INTO networks (user_id, name, created_at) VALUES (?, ?, ?)",
+                    (user_id, name, utc_now()),
+                )
+        except sqlite3.IntegrityError as e:
+            raise NameTaken(name) from e
+        created = self.get(user_id, name)
+        assert created is not None
+        return created
+
+    def delete(self, network_id: int) -> None:
+        with self.db.transaction() as conn:
+            conn.execute("DELETE FROM networks WHERE id = ?", (network_id,))
+
+    def delete_if_empty(self, network_id: int) -> bool:
+        """Delete the network unless it has apps; False if it had some."""
+        with self.db.transaction() as conn:
+            cur = conn.execute(
+                "DELETE FROM networks WHERE id = ? "
+                "AND NOT EXISTS (SELECT 1 FROM apps WHERE network_id = ?)",
+                (network_id, network_id),
+            )
+        return cur.rowcount == 1
+
+
+class Apps:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def find(self, user_id: int, network: str | None = None, name: str | None = None) -> list[App]:
+        sql = f"{_APP_SELECT} WHERE n.user_id = ?"
+        params: list[object] = [user_id]
+        if network is not None:
+            sql += " AND n.name = ?"
+            params.append(network)
+        if name is not None:
+            sql += " AND a.name = ?"
+            params.append(name)
+        rows = self.db.connection().execute(sql + " ORDER BY n.name, a.name", params)
+        return [_app(row) for row in rows]
+
+    def get(self, network_id: int, name: str) -> App | None:
+        row = (
+            self.db.connection()
+            .execute(f"{_APP_SELECT} WHERE a.network_id = ? AND a.name = ?", (network_id, name))
+            .fetchone()
+        )
+        return _app(row) if row else None
+
+    def create(self, network_id: int, name: str) -> App:
+        """Raises NameTaken if the network already has an app of that name."""
+        try:
+            with self.db.transaction() as conn:
+                conn.execute(
+                    "INSERT INTO apps (network_id, name, created_at) VALUES (?, ?, ?)",
+                    (network_id, name, utc_now()),
+                )
+        except sqlite3.IntegrityError as e:
+            raise NameTaken(name) from e
+        created = self.get(network_id, name)
+        assert created is not None
+        return created
+
+    def delete(self, app_id: int) -> None:
+        with self.db.transaction() as conn:
+            conn.execute("DELETE FROM apps WHERE id = ?", (app_id,))

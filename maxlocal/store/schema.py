@@ -1,0 +1,72 @@
+"""The schema as an ordered list of migrations; applied ones are recorded in schema_version.
+
+Never edit a released migration: append a new one.
+"""
+
+MIGRATIONS: list[str] = [
+    """
+    CREATE TABLE users (
+        id INTEGER PRIMARY KEY,
+        email TEXT NOT NULL UNIQUE,
+        password_hash TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE api_tokens (
+        id INTEGER PRIMARY KEY,
+        user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        name TEXT NOT NULL,
+        token_hash TEXT NOT NULL UNIQUE,
+        created_at TEXT NOT NULL,
+        last_used_at TEXT,
+        revoked_at TEXT
+    );
+    CREATE TABLE token_families (
+        id TEXT PRIMARY KEY,
+        user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        api_token_id INTEGER REFERENCES api_tokens(id) ON DELETE CASCADE,
+        created_at TEXT NOT NULL,
+        revoked_at TEXT
+    );
+    CREATE TABLE refresh_tokens (
+        id INTEGER PRIMARY KEY,
+        family_id TEXT NOT NULL REFERENCES token_families(id) ON DELETE CASCADE,
+        token_hash TEXT NOT NULL UNIQUE,
+        expires_at REAL NOT NULL,
+        used_at TEXT
+    );
+    CREATE TABLE access_tokens (
+        id INTEGER PRIMARY KEY,
+        family_id TEXT NOT NULL REFERENCES token_families(id) ON DELETE CASCADE,
+        token_hash TEXT NOT NULL UNIQUE,
+        expires_at REAL NOT NULL
+    );
+    CREATE INDEX access_tokens_expiry ON access_tokens (expires_at);
+    CREATE INDEX refresh_tokens_expiry ON refresh_tokens (expires_at);
+    CREATE TABLE networks (
+        id INTEGER PRIMARY KEY,
+        user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        name TEXT NOT NULL UNIQUE,
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE apps (
+        id INTEGER PRIMARY KEY,
+        network_id INTEGER NOT NULL REFERENCES networks(id) ON DELETE CASCADE,
+        name TEXT NOT NULL,
+        state TEXT NOT NULL DEFAULT 'created',
+        created_at TEXT NOT NULL,
+        UNIQUE (network_id, name)
+    );
+    CREATE TABLE env_entries (
+        id INTEGER PRIMARY KEY,
+        network_id INTEGER NOT NULL REFERENCES networks(id) ON DELETE CASCADE,
+        app_id INTEGER REFERENCES apps(id) ON DELETE CASCADE,
+        key TEXT NOT NULL,
+        kind TEXT NOT NULL CHECK (kind IN ('var', 'secret')),
+        value TEXT,
+        ciphertext BLOB,
+        digest TEXT,
+        updated_at TEXT NOT NULL
+    );
+    CREATE UNIQUE INDEX env_entries_scope_key ON env_entries (network_id, coalesce(app_id, 0), key)
+    """,
+]
