@@ -36,6 +36,10 @@ def run(argv: list[str]) -> int:
 
         ctx = Context.from_args(args)
         fmt = ctx.output
+        if ctx.verbose:
+            from rig.output.logs import configure_verbose
+
+            configure_verbose(ctx.verbose)
         try:
             result = args.handler(ctx, args)
             render(result, fmt, ctx.stdout)

@@ -1,0 +1,95 @@
+"""Apps: ``create app``, ``list apps``, ``delete app``."""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING
+
+from rig.cli import CommandTree, completes
+from rig.commands.args import (
+    add_network_option,
+    add_yes_option,
+    check_name,
+    default_network,
+    find_app,
+    network_arg,
+)
+from rig.output import Column, Result
+from rig.prompt import confirm
+
+if TYPE_CHECKING:
+    from rig.context import Context
+
+COLUMNS = [
+    Column("name"),
+    Column("network"),
+    Column("hostname"),
+    Column("state"),
+    Column("created_at", "CREATED"),
+]
+
+
+def register(tree: CommandTree) -> None:
+    parser = tree.add(
+        "create app",
+        create_app,
+        "create an app in a network (a readable name is generated when none is given)",
+        examples=[
+            "rig create app api --network my-project",
+            "rig create app api   # when you have one network",
+        ],
+    )
+    parser.add_argument("name", nargs="?", metavar="NAME", help="an RFC 1035 label, e.g. api")
+    add_network_option(parser, "the network (may be omitted when you have only one)")
+
+    parser = tree.add(
+        "list apps",
+        list_apps,
+        "list your apps, in every network or in one",
+        examples=["rig list apps", "rig list apps --network my-project -o json"],
+    )
+    add_network_option(parser, "only the apps of this network")
+
+    parser = tree.add(
+        "delete app",
+        delete_app,
+        "delete an app",
+        examples=["rig delete app api --network my-project", "rig delete app api --yes"],
+    )
+    completes(parser.add_argument("name", metavar="NAME", help="the app"), "app")
+    add_network_option(parser, "the app's network (found when the app name is unique)")
+    add_yes_option(parser)
+
+
+def create_app(ctx: Context, args: argparse.Namespace) -> Result:
+    body = {"name": check_name("app", args.name)} if args.name else {}
+    network = default_network(ctx, args)
+    app = ctx.client().post(f"/networks/{network}/apps", body)
+    return Result(
+        data=app,
+        message=f"Created app {app['name']} in network {network}: {app.get('hostname', '')}",
+        show_data=False,
+    )
+
+
+def list_apps(ctx: Context, args: argparse.Namespace) -> Result:
+    network = network_arg(ctx, args)
+    rows = ctx.client().get("/apps", params={"network": network} if network else None) or []
+    where = f" in network {network}" if network else ""
+    return Result(
+        data=rows, columns=COLUMNS, empty=f"(no apps{where}; create one with `rig create app`)"
+    )
+
+
+def delete_app(ctx: Context, args: argparse.Namespace) -> Result:
+    name = check_name("app", args.name)
+    network = find_app(ctx, name, args.network or ctx.network)
+    client = ctx.client()
+    client.get(f"/networks/{network}/apps/{name}")
+    confirm(ctx, f"delete app {name} (network {network})", yes=args.yes)
+    client.delete(f"/networks/{network}/apps/{name}")
+    return Result(
+        data={"network": network, "app": name, "deleted": True},
+        message=f"Deleted app {name} from network {network}",
+        show_data=False,
+    )

@@ -1,0 +1,184 @@
+"""Arguments shared by commands: name and key validation, and which network or app a command means.
+
+Every command that takes ``--network``/``--app`` resolves them here, so the
+rules are the same everywhere: a flag wins; else the shell's selection
+(``ctx.network``/``ctx.app``); an app without a network is looked up among the
+user's apps.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from rig.cli import completes
+from rig.errors import NotFoundError, UsageError
+
+if TYPE_CHECKING:
+    from rig.context import Context
+
+NAME_MAX = 63
+KEY_MAX = 255
+RESERVED_KEYS = frozenset({"PORT"})
+_NAME_RE = re.compile(r"[a-z]([a-z0-9-]{0,61}[a-z0-9])?")
+_KEY_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def name_problem(name: str) -> str | None:
+    """Why ``name`` is not an RFC 1035 label, or None."""
+    if not name:
+        return "must not be empty"
+    if len(name) > NAME_MAX:
+        return f"must be at most {NAME_MAX} characters"
+    if _NAME_RE.fullmatch(name):
+        return None
+    if name.lower() != name:
+        return "must be lower case"
+    if not name[0].isascii() or not name[0].isalpha():
+        return "must start with a letter"
+    if name.endswith("-"):
+        return "must end with a letter or digit"
+    return "may contain only the letters a-z, digits and '-'"
+
+
+def key_problem(key: str) -> str | None:
+    """Why ``key`` is not a usable var or secret key, or None."""
+    if not key:
+        return "must not be empty"
+    if len(key) > KEY_MAX:
+        return f"must be at most {KEY_MAX} characters"
+    if not _KEY_RE.fullmatch(key):
+        return "must start with a letter or '_' and contain only letters, digits and '_'"
+    if key in RESERVED_KEYS:
+        return "is reserved (the platform sets it)"
+    return None
+
+
+def check_name(kind: str, name: str) -> str:
+    problem = name_problem(name)
+    if problem:
+        raise UsageError(
+            f"invalid {kind} name {_shown(name)}: {problem}",
+            hint="use 1-63 characters of a-z, 0-9 and '-', starting with a letter, e.g. my-project",
+        )
+    return name
+
+
+def check_key(key: str, kind: str = "var") -> str:
+    problem = key_problem(key)
+    if problem:
+        raise UsageError(f"invalid {kind} key {_shown(key)}: {problem}", hint="e.g. DATABASE_URL")
+    return key
+
+
+def _shown(text: str) -> str:
+    """``text`` quoted for an error message, shortened so argv mistakes stay one line."""
+    text = text if len(text) <= 70 else text[:67] + "..."
+    return repr(text)
+
+
+def add_network_option(parser: argparse.ArgumentParser, help: str = "the network") -> None:
+    completes(parser.add_argument("--network", metavar="NET", help=help), "network")
+
+
+def add_app_option(parser: argparse.ArgumentParser, help: str = "the app") -> None:
+    completes(parser.add_argument("--app", metavar="APP", help=help), "app")
+
+
+def add_scope_options(parser: argparse.ArgumentParser, what: str) -> None:
+    add_app_option(parser, f"the app whose {what} to use")
+    add_network_option(parser, f"the network whose {what} to use (with --app: the app's network)")
+
+
+def add_yes_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
+
+
+def network_arg(ctx: Context, args: argparse.Namespace) -> str | None:
+    """``--network`` if given, else the shell's selected network; validated."""
+    network = getattr(args, "network", None) or ctx.network
+    return check_name("network", network) if network else None
+
+
+def default_network(ctx: Context, args: argparse.Namespace) -> str:
+    """The network for a new app: ``--network``, the selection, or the user's only network."""
+    network = network_arg(ctx, args)
+    if network:
+        return network
+    names = [n["name"] for n in ctx.client().get("/networks") or []]
+    if len(names) == 1:
+        return str(names[0])
+    if not names:
+        raise UsageError(
+            "you have no networks yet", hint="create one with `rig create network NAME`"
+        )
+    raise UsageError(
+        f"which network? You have {len(names)}: {', '.join(names)}",
+        hint="pass --network NET",
+    )
+
+
+def find_app(ctx: Context, app: str, network: str | None) -> str:
+    """The network of app ``app``: ``network`` if given, else found among the user's apps."""
+    check_name("app", app)
+    if network:
+        return check_name("network", network)
+    matches = ctx.client().get("/apps", params={"name": app}) or []
+    networks = sorted({str(a["network"]) for a in matches if a.get("name") == app})
+    if not networks:
+        raise NotFoundError(f"app {app!r} not found", hint="run `rig list apps` to see your apps")
+    if len(networks) > 1:
+        raise UsageError(
+            f"app {app!r} exists in {len(networks)} networks: {', '.join(networks)}",
+            hint="pass --network NET to say which",
+        )
+    return networks[0]
+
+
+@dataclass(frozen=True)
+class Scope:
+    """A network, or an app within its network: where vars and secrets are set."""
+
+    network: str
+    app: str | None = None
+
+    @property
+    def path(self) -> str:
+        base = f"/networks/{self.network}"
+        return f"{base}/apps/{self.app}" if self.app else base
+
+    @property
+    def kind(self) -> str:
+        return "app" if self.app else "network"
+
+    @property
+    def label(self) -> str:
+        return f"app {self.app} (network {self.network})" if self.app else f"network {self.network}"
+
+    @property
+    def flags(self) -> str:
+        return (
+            f"--app {self.app} --network {self.network}"
+            if self.app
+            else f"--network {self.network}"
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {"network": self.network, "app": self.app}
+
+
+def resolve_scope(ctx: Context, args: argparse.Namespace) -> Scope:
+    """The app or network named by ``--app``/``--network``, else by the shell's selection."""
+    app = getattr(args, "app", None)
+    network = getattr(args, "network", None)
+    if app:
+        return Scope(find_app(ctx, app, network or ctx.network), app)
+    if network:
+        return Scope(check_name("network", network))
+    if ctx.app:
+        return Scope(find_app(ctx, ctx.app, ctx.network), ctx.app)
+    if ctx.network:
+        return Scope(check_name("network", ctx.network))
+    raise UsageError("say which app or network", hint="pass --app APP or --network NET")

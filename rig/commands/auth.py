@@ -1,0 +1,140 @@
+"""``login``, ``logout`` and ``whoami``."""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING
+
+from rig.cli import CommandTree
+from rig.config import Contexts
+from rig.errors import UsageError
+from rig.output import Result
+from rig.prompt import ask, ask_hidden
+
+if TYPE_CHECKING:
+    from rig.context import Context
+
+CREDENTIALS_HINT = "pass --token T (or set RIG_TOKEN), or --email E --password-stdin"
+
+
+def register(tree: CommandTree) -> None:
+    parser = tree.add(
+        "login",
+        login,
+        "log in to a Max platform and make it the current context",
+        examples=[
+            "rig login --api https://max.example.com          # prompts for email and password",
+            'rig login --token "$RIG_TOKEN" --api https://max.example.com',
+            'echo "$PASSWORD" | rig login --email me@example.com --password-stdin',
+        ],
+        description="Log in to a Max platform. The session is stored under a context name "
+        "(--context, default: the context already used for that API, else 'default'), which "
+        "becomes current. Tokens go to the OS keyring, or to a 0600 file where there is none.",
+    )
+    parser.add_argument("--token", metavar="T", help="an API token (mxt_...); default: $RIG_TOKEN")
+    parser.add_argument("--email", metavar="E", help="your email (prompted for on a terminal)")
+    parser.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password from the first line of stdin",
+    )
+
+    parser = tree.add(
+        "logout",
+        logout,
+        "end a session: revoke it on the platform and forget the stored tokens",
+        examples=["rig logout", "rig logout --context staging", "rig logout --all"],
+    )
+    parser.add_argument("--all", action="store_true", help="log out of every context")
+
+    tree.add(
+        "whoami",
+        whoami,
+        "show who you are logged in as, and where",
+        examples=["rig whoami -o json"],
+    )
+
+
+def login(ctx: Context, args: argparse.Namespace) -> Result:
+    from rig import credentials
+    from rig.transport.session import default_context_name, env_token
+    from rig.transport.session import login as session_login
+
+    contexts = Contexts.load()
+    api = _login_api(ctx, contexts)
+    name = ctx.context_name or default_context_name(api, contexts)
+    token = args.token or env_token()
+    email = password = None
+    if not token:
+        email, password = _email_and_password(ctx, args)
+    info = session_login(api, context_name=name, email=email, password=password, token=token)
+    return Result(
+        data=info,
+        message=f"Logged in to {info['api']} as {info['user']} (context {info['context']}).\n"
+        f"Credentials stored in {credentials.describe(info['store'])}.",
+        show_data=False,
+    )
+
+
+def _login_api(ctx: Context, contexts: Contexts) -> str:
+    """--api, else the named context's API, else the current context's, else the `local` one's."""
+    if ctx.api_url:
+        return ctx.api_url
+    for name in (ctx.context_name, contexts.current, "local"):
+        entry = contexts.get(name) if name else None
+        if entry is not None:
+            return entry.api
+    raise UsageError(
+        "which platform? No --api given and no context to log in to again",
+        hint="pass --api URL, or run `rig local start` for a platform on this machine",
+    )
+
+
+def _email_and_password(ctx: Context, args: argparse.Namespace) -> tuple[str, str]:
+    email = args.email
+    if args.password_stdin:
+        if not email:
+            raise UsageError("--password-stdin needs --email", hint=CREDENTIALS_HINT)
+        return email, ctx.stdin.readline().rstrip("\r\n")
+    if not ctx.interactive:
+        raise UsageError(
+            "no credentials to log in with (not a terminal, so no prompt)", hint=CREDENTIALS_HINT
+        )
+    while not email:
+        email = ask(ctx, "Email: ").strip()
+    return email, ask_hidden(ctx, "Password: ")
+
+
+def logout(ctx: Context, args: argparse.Namespace) -> Result:
+    from rig.transport.session import logout as session_logout
+
+    contexts = Contexts.load()
+    if args.all:
+        names = list(contexts.contexts)
+    else:
+        name = ctx.context_name or contexts.current
+        names = [name] if name else []
+    if not names:
+        return Result(data=[], message="Not logged in; nothing to do.", show_data=False)
+    results = session_logout(names)
+    lines = []
+    for r in results:
+        line = f"Logged out of {r['context']} ({r['api']})"
+        lines.append(line + (f": {r['note']}" if r["note"] else ""))
+    return Result(data=results, message="\n".join(lines), show_data=False)
+
+
+def whoami(ctx: Context, args: argparse.Namespace) -> Result:
+    from rig.transport.session import env_token, resolve_target
+
+    me = ctx.client().get("/me") or {}
+    target = resolve_target(ctx)
+    via_token = bool(env_token())
+    data = {
+        "email": me.get("email"),
+        "id": me.get("id"),
+        "api": ctx.client().base_url,
+        "context": None if via_token or target is None else target.context,
+        "auth": "api token (RIG_TOKEN)" if via_token else "session",
+    }
+    return Result(data=data, fields=["email", "api", "context", "auth"])

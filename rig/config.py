@@ -1,0 +1,133 @@
+"""Where rig keeps its configuration, and the login contexts in ``contexts.json``.
+
+A context is a named login: the API URL, the user, and which credential store
+holds its tokens (``rig.credentials``). The file never holds a token.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from rig.errors import RigError
+
+CONTEXTS_FILE = "contexts.json"
+
+
+def config_dir() -> Path:
+    """``$RIG_CONFIG_DIR``, else ``$XDG_CONFIG_HOME/rig``, else ``~/.config/rig``."""
+    explicit = os.environ.get("RIG_CONFIG_DIR")
+    if explicit:
+        return Path(explicit)
+    xdg = os.environ.get("XDG_CONFIG_HOME")
+    base = Path(xdg) if xdg else Path.home() / ".config"
+    return base / "rig"
+
+
+def ensure_config_dir() -> Path:
+    """The config directory, created with mode 0700 if missing."""
+    path = config_dir()
+    try:
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as exc:
+        raise RigError(
+            f"cannot create the config directory {path}: {exc.strerror}",
+            hint="set RIG_CONFIG_DIR to a writable directory",
+        ) from None
+    return path
+
+
+def write_private(path: Path, text: str) -> None:
+    """Replace ``path`` atomically with ``text``, readable by the owner only (0600)."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def read_json(path: Path) -> dict | None:
+    """The JSON object in ``path``, None if the file is missing; a RigError if it is damaged."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise RigError(f"cannot read {path}: {exc.strerror}") from None
+    try:
+        data = json.loads(text)
+    except ValueError:
+        data = None
+    if not isinstance(data, dict):
+        raise RigError(
+            f"{path} is damaged (not a JSON object)", hint="fix or delete it, then run `rig login`"
+        )
+    return data
+
+
+@dataclass
+class ContextEntry:
+    api: str
+    user: str | None = None
+    store: str = "file"
+
+
+@dataclass
+class Contexts:
+    current: str | None = None
+    contexts: dict[str, ContextEntry] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls) -> Contexts:
+        data = read_json(config_dir() / CONTEXTS_FILE)
+        if data is None:
+            return cls()
+        entries: dict[str, ContextEntry] = {}
+        for name, raw in (data.get("contexts") or {}).items():
+            if isinstance(raw, dict) and isinstance(raw.get("api"), str):
+                entries[name] = ContextEntry(
+                    api=raw["api"], user=raw.get("user"), store=raw.get("store") or "file"
+                )
+        current = data.get("current")
+        return cls(current=current if current in entries else None, contexts=entries)
+
+    def save(self) -> None:
+        directory = ensure_config_dir()
+        data = {
+            "current": self.current,
+            "contexts": {n: asdict(e) for n, e in self.contexts.items()},
+        }
+        write_private(directory / CONTEXTS_FILE, json.dumps(data, indent=2) + "\n")
+
+    def get(self, name: str) -> ContextEntry | None:
+        return self.contexts.get(name)
+
+    def find_by_api(self, api: str) -> str | None:
+        """The name of a context for ``api``: the current one if it matches, else the first."""
+        if self.current and self.contexts[self.current].api == api:
+            return self.current
+        return next((n for n, e in self.contexts.items() if e.api == api), None)
+
+
+def normalize_api_url(url: str) -> str:
+    """``url`` without trailing slashes or an ``/api/v1`` suffix.
+
+    Without a scheme, loopback hosts get ``http://`` and every other host ``https://``.
+    """
+    url = url.strip().rstrip("/")
+    if url.endswith("/api/v1"):
+        url = url[: -len("/api/v1")].rstrip("/")
+    if "://" not in url:
+        host = url.split("/", 1)[0].rsplit(":", 1)[0]
+        local = host in ("localhost", "[::1]") or host.startswith("127.")
+        url = ("http://" if local else "https://") + url
+    return url

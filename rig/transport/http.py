@@ -1,0 +1,273 @@
+"""The Max API client: JSON over HTTP, bearer tokens refreshed transparently, errors as RigError.
+
+This module knows the API's conventions (``/api/v1``, the error body, the
+token endpoints) and nothing of commands, contexts or where tokens are kept:
+whoever builds an :class:`ApiClient` passes the tokens in and a callback that
+stores a refreshed pair.
+
+With ``-v`` each request is logged to the ``rig.http`` logger as method, URL,
+status and time. Headers and bodies are never logged.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from rig.errors import (
+    AlreadyExistsError,
+    AuthError,
+    NotFoundError,
+    RigError,
+    UnreachableError,
+    UsageError,
+)
+
+API_PREFIX = "/api/v1"
+REFRESH_MARGIN = 10.0  # seconds before expiry when a token is refreshed ahead of use
+DEFAULT_TIMEOUT = 15.0
+MAX_MESSAGE = 300
+
+log = logging.getLogger("rig.http")
+
+
+@dataclass
+class Tokens:
+    """A session: access token, the refresh token to renew it, and when the access token expires.
+
+    An API token used directly (``RIG_TOKEN``) has no refresh token and no expiry.
+    """
+
+    access_token: str
+    refresh_token: str | None = None
+    expires_at: float | None = None
+
+    @classmethod
+    def from_response(cls, body: dict[str, Any], now: float | None = None) -> Tokens:
+        try:
+            expires_in = float(body.get("expires_in") or 0)
+            return cls(
+                access_token=str(body["access_token"]),
+                refresh_token=body.get("refresh_token"),
+                expires_at=((now or time.time()) + expires_in) if expires_in else None,
+            )
+        except (KeyError, TypeError, ValueError):
+            raise RigError("the platform answered the login with an unexpected body") from None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "access_token": self.access_token,
+            "refresh_token": self.refresh_token,
+            "expires_at": self.expires_at,
+        }
+
+    def __repr__(self) -> str:  # never show tokens, even in a debugger or traceback
+        return f"Tokens(expires_at={self.expires_at!r})"
+
+
+def unreachable_hint(base_url: str) -> str:
+    return f"is the platform at {base_url} running? For a local one, run `rig local start`"
+
+
+class ApiClient:
+    def __init__(
+        self,
+        base_url: str,
+        tokens: Tokens | None = None,
+        *,
+        on_refresh: Callable[[Tokens], None] | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.tokens = tokens
+        self._on_refresh = on_refresh
+        self._http = httpx.Client(
+            base_url=self.base_url + API_PREFIX,
+            timeout=timeout,
+            headers={"Accept": "application/json", "User-Agent": _user_agent()},
+            transport=transport,
+        )
+
+    def close(self) -> None:
+        self._http.close()
+
+    def get(self, path: str, *, params: dict[str, Any] | None = None) -> Any:
+        return self.request("GET", path, params=params)
+
+    def post(self, path: str, body: dict[str, Any] | None = None, *, auth: bool = True) -> Any:
+        return self.request("POST", path, body=body, auth=auth)
+
+    def patch(self, path: str, body: dict[str, Any]) -> Any:
+        return self.request("PATCH", path, body=body)
+
+    def delete(self, path: str, *, params: dict[str, Any] | None = None) -> Any:
+        return self.request("DELETE", path, params=params)
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: dict[str, Any] | None = None,
+        params: dict[str, Any] | None = None,
+        auth: bool = True,
+    ) -> Any:
+        """Send one request and return its JSON body (None when empty); raise a RigError on failure.
+
+        With ``auth``, a token about to expire is refreshed first, and a 401
+        ``token_expired`` answer is refreshed and retried once.
+        """
+        if auth and self._should_refresh():
+            self.refresh()
+        response = self._send(method, path, body, params, auth)
+        if (
+            auth
+            and response.status_code == 401
+            and self._can_refresh()
+            and _error_body(response).get("code") == "token_expired"
+        ):
+            self.refresh()
+            response = self._send(method, path, body, params, auth)
+        if response.status_code >= 400:
+            raise error_from_response(response.status_code, response.text, self.base_url)
+        return _json_body(response)
+
+    def refresh(self) -> None:
+        """Trade the refresh token for a new pair and hand it to ``on_refresh``."""
+        assert self.tokens is not None and self.tokens.refresh_token
+        response = self._send(
+            "POST", "/auth/refresh", {"refresh_token": self.tokens.refresh_token}, None, False
+        )
+        if response.status_code in (400, 401, 403, 422):
+            raise AuthError("your session has expired", hint="run `rig login` to log in again")
+        if response.status_code >= 400:
+            raise error_from_response(response.status_code, response.text, self.base_url)
+        self.tokens = Tokens.from_response(_json_body(response) or {})
+        if self._on_refresh is not None:
+            self._on_refresh(self.tokens)
+
+    def _can_refresh(self) -> bool:
+        return self.tokens is not None and bool(self.tokens.refresh_token)
+
+    def _should_refresh(self) -> bool:
+        tokens = self.tokens
+        if tokens is None or not tokens.refresh_token or tokens.expires_at is None:
+            return False
+        return time.time() >= tokens.expires_at - REFRESH_MARGIN
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        body: dict[str, Any] | None,
+        params: dict[str, Any] | None,
+        auth: bool,
+    ) -> httpx.Response:
+        headers = {}
+        if auth and self.tokens is not None:
+            headers["Authorization"] = f"Bearer {self.tokens.access_token}"
+        url = self.base_url + API_PREFIX + path
+        start = time.monotonic()
+        try:
+            response = self._http.request(method, path, json=body, params=params, headers=headers)
+        except httpx.TimeoutException:
+            log.info("%s %s -> timeout after %.0f ms", method, url, _ms(start))
+            raise UnreachableError(
+                f"the platform at {self.base_url} did not answer in time",
+                hint=unreachable_hint(self.base_url),
+            ) from None
+        except (httpx.TransportError, OSError) as exc:
+            log.info("%s %s -> %s after %.0f ms", method, url, type(exc).__name__, _ms(start))
+            raise UnreachableError(
+                f"cannot reach the platform at {self.base_url}",
+                hint=unreachable_hint(self.base_url),
+            ) from None
+        log.info(
+            "%s %s -> %d (%.0f ms)", method, str(response.url), response.status_code, _ms(start)
+        )
+        return response
+
+
+def error_from_response(status: int, text: str, base_url: str = "") -> RigError:
+    """The RigError for an error answer, its message and hint taken from the platform's body."""
+    error = _parse_error(text)
+    code = str(error.get("code") or "")
+    message = _one_line(str(error.get("message") or "")) or _fallback_message(status, text)
+    hint = _one_line(str(error.get("hint") or ""))
+    cls: type[RigError]
+    if status in (401, 403):
+        cls = AuthError
+        if status == 401 and not hint:
+            hint = "run `rig login`"
+    elif status == 404:
+        cls = NotFoundError
+    elif status == 409 and code in ("already_exists", ""):
+        cls = AlreadyExistsError
+    elif status in (400, 413, 422):
+        cls = UsageError
+    else:
+        cls = RigError
+        if status >= 500 and not hint and base_url:
+            hint = f"the platform at {base_url} failed; try again, or check its logs"
+    return cls(message, hint, code=code or None)
+
+
+def _parse_error(text: str) -> dict[str, Any]:
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return {}
+    if isinstance(data, dict):
+        inner = data.get("error")
+        if isinstance(inner, dict):
+            return inner
+        if isinstance(data.get("detail"), str):
+            return {"message": data["detail"]}
+    return {}
+
+
+def _fallback_message(status: int, text: str) -> str:
+    """A clean line for a body that is not the API's error JSON (HTML from a proxy, empty, ...)."""
+    reason = httpx.codes.get_reason_phrase(status) or "error"
+    stripped = text.strip()
+    if not stripped or stripped.startswith("<") or stripped.startswith("{"):
+        return f"the platform answered {status} {reason}"
+    return f"the platform answered {status} {reason}: {_one_line(stripped)}"
+
+
+def _one_line(text: str) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= MAX_MESSAGE else line[: MAX_MESSAGE - 3] + "..."
+
+
+def _error_body(response: httpx.Response) -> dict[str, Any]:
+    return _parse_error(response.text)
+
+
+def _json_body(response: httpx.Response) -> Any:
+    if not response.content:
+        return None
+    try:
+        return response.json()
+    except ValueError:
+        raise RigError(
+            f"the platform answered {response.status_code} with a body that is not JSON",
+            hint="is --api pointing at a Max platform?",
+        ) from None
+
+
+def _ms(start: float) -> float:
+    return (time.monotonic() - start) * 1000
+
+
+def _user_agent() -> str:
+    from rig import __version__
+
+    return f"rig/{__version__}"

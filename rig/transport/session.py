@@ -1,0 +1,247 @@
+"""Logins and the client a command talks through: contexts and stored tokens joined to transport.
+
+``open_client`` finds the API and the credentials for a command; ``login`` and
+``logout`` create and end a context's session. Nothing here imports httpx until
+a client is actually needed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from rig import credentials
+from rig.config import ContextEntry, Contexts, normalize_api_url
+from rig.errors import AuthError, NotFoundError, RigError, UnreachableError, UsageError
+
+if TYPE_CHECKING:
+    from rig.context import Context
+    from rig.transport.http import ApiClient, Tokens
+
+LOGIN_HINT = "run `rig login`, or `rig local start` for a platform on this machine"
+
+
+def env_token() -> str | None:
+    return os.environ.get("RIG_TOKEN") or None
+
+
+@dataclass
+class Target:
+    """What a command runs against: the API URL and the context whose tokens it uses (if any)."""
+
+    api: str
+    context: str | None
+    entry: ContextEntry | None
+
+
+def resolve_target(ctx: Context, contexts: Contexts | None = None) -> Target | None:
+    """The API and context for ``ctx``'s options; None when nothing names an API.
+
+    ``--context``/``RIG_CONTEXT`` names a context; ``--api``/``RIG_API`` names a URL,
+    whose tokens come from the named context, else from any context for that URL
+    (tokens are never sent to a URL they were not issued by).
+    """
+    contexts = contexts or Contexts.load()
+    api = normalize_api_url(ctx.api_url) if ctx.api_url else None
+    if ctx.context_name:
+        entry = contexts.get(ctx.context_name)
+        if entry is None:
+            raise NotFoundError(
+                f"no context named {ctx.context_name!r}",
+                hint="run `rig context list` to see your contexts, or `rig login --context NAME`",
+            )
+        if api is None or api == entry.api:
+            return Target(entry.api, ctx.context_name, entry)
+        return Target(api, None, None)
+    if api is not None:
+        name = contexts.find_by_api(api)
+        return Target(api, name, contexts.get(name) if name else None)
+    if contexts.current:
+        return Target(
+            contexts.contexts[contexts.current].api,
+            contexts.current,
+            contexts.get(contexts.current),
+        )
+    return None
+
+
+def open_client(ctx: Context) -> ApiClient:
+    """The API client for a command, logged in, or an AuthError saying how to log in."""
+    from rig.transport.http import ApiClient
+
+    target = resolve_target(ctx)
+    token = env_token()
+    if token:
+        if target is None:
+            raise UsageError(
+                "RIG_TOKEN is set but no API URL is known",
+                hint="pass --api URL or set RIG_API",
+            )
+        from rig.transport.http import Tokens
+
+        return ApiClient(target.api, Tokens(access_token=token))
+    if target is None:
+        raise AuthError("not logged in", hint=LOGIN_HINT)
+    if target.context is None or target.entry is None:
+        raise AuthError(
+            f"not logged in to {target.api}", hint=f"run `rig login --api {target.api}`"
+        )
+    tokens = _load_tokens(target.context, target.entry)
+    if tokens is None:
+        raise AuthError(
+            f"not logged in (context {target.context!r} has no stored session)",
+            hint=f"run `rig login --context {target.context}`",
+        )
+    name, store = target.context, target.entry.store
+
+    def store_refreshed(new: Tokens) -> None:
+        credentials.save(name, store, new.to_dict())
+
+    return ApiClient(target.api, tokens, on_refresh=store_refreshed)
+
+
+def login(
+    api_url: str,
+    *,
+    context_name: str,
+    email: str | None = None,
+    password: str | None = None,
+    token: str | None = None,
+) -> dict[str, Any]:
+    """Log in with an API token or an email and password; store the session as ``context_name``.
+
+    The context becomes the current one. Returns ``{"context", "api", "user", "store"}``.
+    """
+    from rig.transport.http import ApiClient, Tokens
+
+    api = normalize_api_url(api_url)
+    client = ApiClient(api)
+    try:
+        if token:
+            body = client.post("/auth/token", {"token": token}, auth=False)
+        elif email is not None and password is not None:
+            body = client.post("/auth/login", {"email": email, "password": password}, auth=False)
+        else:
+            raise UsageError("login needs an API token or an email and password")
+    finally:
+        client.close()
+    body = body if isinstance(body, dict) else {}
+    tokens = Tokens.from_response(body)
+    user = (body.get("user") or {}).get("email") or email
+
+    contexts = Contexts.load()
+    previous = contexts.get(context_name)
+    store = _save_secret(context_name, tokens.to_dict())
+    if previous is not None and previous.store != store:
+        _forget_secret(context_name, previous.store)
+    contexts.contexts[context_name] = ContextEntry(api=api, user=user, store=store)
+    contexts.current = context_name
+    contexts.save()
+    return {"context": context_name, "api": api, "user": user, "store": store}
+
+
+def logout(context_names: list[str]) -> list[dict[str, Any]]:
+    """End the sessions of these contexts: revoke on the platform when reachable, forget locally.
+
+    The contexts themselves stay (so `rig login --context NAME` knows the API).
+    One record per context: ``{"context", "api", "revoked", "note"}``.
+    """
+    contexts = Contexts.load()
+    results = []
+    for name in context_names:
+        entry = contexts.get(name)
+        if entry is None:
+            raise NotFoundError(f"no context named {name!r}", hint="run `rig context list`")
+        secret = credentials.load(name, entry.store)
+        revoked, note = _revoke(entry.api, secret)
+        credentials.delete(name, entry.store)
+        results.append({"context": name, "api": entry.api, "revoked": revoked, "note": note})
+    return results
+
+
+def delete_context(name: str) -> dict[str, Any]:
+    """Log out of ``name`` and remove it; if it was current, no context is current afterwards."""
+    result = logout([name])[0]
+    contexts = Contexts.load()
+    contexts.contexts.pop(name, None)
+    if contexts.current == name:
+        contexts.current = None
+    contexts.save()
+    return result
+
+
+def has_session(name: str, entry: ContextEntry) -> bool:
+    try:
+        return credentials.load(name, entry.store) is not None
+    except RigError:
+        return False
+
+
+def default_context_name(api: str, contexts: Contexts) -> str:
+    """The context a login to ``api`` goes to when none is named.
+
+    A context already for that API; else ``default`` if free; else one named after the host.
+    """
+    existing = contexts.find_by_api(api)
+    if existing:
+        return existing
+    if "default" not in contexts.contexts:
+        return "default"
+    parts = urlsplit(api)
+    host = parts.hostname or "api"
+    return re.sub(r"[^A-Za-z0-9.-]", "-", f"{host}-{parts.port}" if parts.port else host)
+
+
+def _load_tokens(name: str, entry: ContextEntry) -> Tokens | None:
+    from rig.transport.http import Tokens
+
+    secret = credentials.load(name, entry.store)
+    if not secret or not secret.get("access_token"):
+        return None
+    expires = secret.get("expires_at")
+    return Tokens(
+        access_token=str(secret["access_token"]),
+        refresh_token=secret.get("refresh_token"),
+        expires_at=float(expires) if isinstance(expires, (int, float)) else None,
+    )
+
+
+def _save_secret(name: str, secret: dict[str, Any]) -> str:
+    """Store a login's tokens; an automatically chosen keyring that fails falls back to the file."""
+    forced = bool(os.environ.get("RIG_CREDENTIAL_STORE"))
+    store = credentials.choose_store()
+    try:
+        credentials.save(name, store, secret)
+    except RigError:
+        if forced or store == credentials.FILE:
+            raise
+        store = credentials.FILE
+        credentials.save(name, store, secret)
+    return store
+
+
+def _forget_secret(name: str, store: str) -> None:
+    with contextlib.suppress(RigError):
+        credentials.delete(name, store)
+
+
+def _revoke(api: str, secret: dict[str, Any] | None) -> tuple[bool, str]:
+    refresh_token = (secret or {}).get("refresh_token")
+    if not refresh_token:
+        return False, "no stored session"
+    from rig.transport.http import ApiClient
+
+    client = ApiClient(api, timeout=5.0)
+    try:
+        client.post("/auth/logout", {"refresh_token": refresh_token}, auth=False)
+    except UnreachableError:
+        return False, f"the platform at {api} is unreachable; the session was forgotten locally"
+    except RigError as exc:
+        return False, f"the platform refused to revoke the session ({exc.message})"
+    finally:
+        client.close()
+    return True, ""
