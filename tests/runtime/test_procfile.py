@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from maxlocal.runtime.procfile import ProcfileError, load_spec, parse_procfile, parse_rig_toml
+
+
+def test_procfile_lines_comments_and_colons_in_commands() -> None:
+    text = "# the app\n\nweb: python -m http.server $PORT\nworker:  python w.py --at 10:30 \n"
+    assert parse_procfile(text) == {
+        "web": "python -m http.server $PORT",
+        "worker": "python w.py --at 10:30",
+    }
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("web python app.py", "line 1: expected 'name: command'"),
+        ("web:\n", "has no command"),
+        ("web: a\nweb: b", "line 2: process 'web' is defined twice"),
+        ("bad name: x", "invalid process name"),
+    ],
+)
+def test_procfile_errors(text: str, words: str) -> None:
+    with pytest.raises(ProcfileError, match=words):
+        parse_procfile(text)
+
+
+def test_rig_toml() -> None:
+    text = 'app = "api"\nbuild = "pip install -r requirements.txt"\n[processes]\nweb = "run"\n'
+    assert parse_rig_toml(text) == ("pip install -r requirements.txt", {"web": "run"})
+    assert parse_rig_toml("") == (None, {})
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("build = ", "not valid TOML"),
+        ("build = 3", "'build' must be a non-empty string"),
+        ("processes = 1", r"\[processes\] must be a table"),
+        ("[processes]\nweb = 1", "'web' must be a non-empty string"),
+        ('[processes]\n"a b" = "x"', "invalid process name"),
+    ],
+)
+def test_rig_toml_errors(text: str, words: str) -> None:
+    with pytest.raises(ProcfileError, match=words):
+        parse_rig_toml(text)
+
+
+def test_rig_toml_wins_over_procfile(tmp_path: Path) -> None:
+    (tmp_path / "Procfile").write_text("web: from-procfile\n")
+    (tmp_path / "rig.toml").write_text('build = "make"\n[processes]\nweb = "from-toml"\n')
+    spec = load_spec(tmp_path)
+    assert (spec.processes, spec.build, spec.source) == ({"web": "from-toml"}, "make", "rig.toml")
+    assert spec.warnings
+
+
+def test_procfile_with_build_from_rig_toml(tmp_path: Path) -> None:
+    (tmp_path / "Procfile").write_text("web: from-procfile\n")
+    (tmp_path / "rig.toml").write_text('build = "make"\n')
+    spec = load_spec(tmp_path)
+    assert (spec.processes, spec.build, spec.source) == (
+        {"web": "from-procfile"},
+        "make",
+        "Procfile",
+    )
+
+
+def test_nothing_to_run(tmp_path: Path) -> None:
+    with pytest.raises(ProcfileError, match="nothing to run"):
+        load_spec(tmp_path)
+    (tmp_path / "Procfile").write_text("# empty\n")
+    with pytest.raises(ProcfileError, match="nothing to run"):
+        load_spec(tmp_path)
