@@ -1,0 +1,209 @@
+"""A bounded log store per key (an app, or an app's builds), with live subscribers.
+
+Each key keeps its last ``limit`` records in memory. With a ``directory``, every
+record is also appended to ``<directory>/<key>.jsonl``; the file is rewritten with
+the last ``limit`` records once it holds twice that many, and is read back (lazily,
+on first use of the key) after a restart so sequence numbers carry on.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import threading
+from collections import deque
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
+from urllib.parse import quote
+
+DEFAULT_LIMIT = 10_000
+
+
+@dataclass(frozen=True)
+class LogRecord:
+    seq: int
+    ts: str
+    key: str
+    stream: str
+    line: str
+    process: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+Subscriber = Callable[[LogRecord], None]
+
+
+def format_ts(moment: datetime) -> str:
+    """RFC 3339, UTC, milliseconds: ``2024-05-01T12:00:00.123Z``."""
+    return (
+        moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    )
+
+
+class _Log:
+    def __init__(self, limit: int) -> None:
+        self.records: deque[LogRecord] = deque(maxlen=limit)
+        self.seq = 0
+        self.lock = threading.Lock()
+        self.subscribers: list[Subscriber] = []
+        self.file: IO[str] | None = None
+        self.file_lines = 0
+
+
+class LogStore:
+    def __init__(self, directory: str | Path | None = None, limit: int = DEFAULT_LIMIT) -> None:
+        if limit < 1:
+            raise ValueError("limit must be at least 1")
+        self.limit = limit
+        self.directory = Path(directory) if directory is not None else None
+        if self.directory is not None:
+            self.directory.mkdir(parents=True, exist_ok=True)
+        self._logs: dict[str, _Log] = {}
+        self._lock = threading.Lock()
+
+    def append(self, key: str, stream: str, line: str, *, process: str | None = None) -> LogRecord:
+        """Store one line (without its newline) and hand it to the key's subscribers.
+
+        Subscribers are called in order, under the key's lock: they must be quick and
+        must not call back into the store for the same key.
+        """
+        log = self._log(key)
+        with log.lock:
+            log.seq += 1
+            record = LogRecord(log.seq, format_ts(datetime.now(UTC)), key, stream, line, process)
+            log.records.append(record)
+            self._persist(key, log, record)
+            for callback in list(log.subscribers):
+                try:
+                    callback(record)
+                except Exception:
+                    log.subscribers.remove(callback)
+        return record
+
+    def read(
+        self,
+        key: str,
+        after: int | None = None,
+        tail: int | None = None,
+        since: datetime | str | None = None,
+        grep: str | re.Pattern[str] | None = None,
+    ) -> list[LogRecord]:
+        """Records with ``seq > after``, at or after ``since``, whose line matches ``grep``
+        (a regex, searched); of those, the last ``tail``. An invalid regex raises re.error."""
+        pattern = re.compile(grep) if isinstance(grep, str) else grep
+        since_ts = format_ts(since) if isinstance(since, datetime) else since
+        log = self._log(key)
+        with log.lock:
+            records = list(log.records)
+        selected = [
+            r
+            for r in records
+            if (after is None or r.seq > after)
+            and (since_ts is None or r.ts >= since_ts)
+            and (pattern is None or pattern.search(r.line))
+        ]
+        if tail is not None:
+            selected = selected[-tail:] if tail > 0 else []
+        return selected
+
+    def last_seq(self, key: str) -> int:
+        log = self._log(key)
+        with log.lock:
+            return log.seq
+
+    def subscribe(self, key: str, callback: Subscriber) -> Callable[[], None]:
+        """Call ``callback`` with every new record of ``key``; returns the unsubscribe function.
+
+        A callback that raises is dropped."""
+        log = self._log(key)
+        with log.lock:
+            log.subscribers.append(callback)
+        return lambda: self.unsubscribe(key, callback)
+
+    def unsubscribe(self, key: str, callback: Subscriber) -> None:
+        log = self._log(key)
+        with log.lock:
+            if callback in log.subscribers:
+                log.subscribers.remove(callback)
+
+    def delete(self, key: str) -> None:
+        """Forget a key and its file (the app was deleted)."""
+        with self._lock:
+            log = self._logs.pop(key, None)
+        if log is not None:
+            with log.lock:
+                if log.file is not None:
+                    log.file.close()
+        path = self._path(key)
+        if path is not None:
+            path.unlink(missing_ok=True)
+
+    def close(self) -> None:
+        with self._lock:
+            logs = list(self._logs.values())
+        for log in logs:
+            with log.lock:
+                if log.file is not None:
+                    log.file.close()
+                    log.file = None
+
+    def _path(self, key: str) -> Path | None:
+        if self.directory is None:
+            return None
+        return self.directory / (quote(key, safe="") + ".jsonl")
+
+    def _log(self, key: str) -> _Log:
+        with self._lock:
+            log = self._logs.get(key)
+            if log is None:
+                log = self._logs[key] = _Log(self.limit)
+                self._load(key, log)
+            return log
+
+    def _load(self, key: str, log: _Log) -> None:
+        path = self._path(key)
+        if path is None or not path.exists():
+            return
+        with open(path, encoding="utf-8") as f:
+            for text in f:
+                log.file_lines += 1
+                try:
+                    record = LogRecord(**json.loads(text))
+                except (ValueError, TypeError):
+                    continue
+                log.records.append(record)
+                log.seq = max(log.seq, record.seq)
+
+    def _persist(self, key: str, log: _Log, record: LogRecord) -> None:
+        """Append ``record`` (already in memory) to the key's file, compacting when due."""
+        path = self._path(key)
+        if path is None:
+            return
+        if log.file_lines >= 2 * self.limit:
+            self._rewrite(path, log)
+            return
+        if log.file is None:
+            log.file = open(path, "a", encoding="utf-8")  # noqa: SIM115
+        log.file.write(_encode(record))
+        log.file.flush()
+        log.file_lines += 1
+
+    def _rewrite(self, path: Path, log: _Log) -> None:
+        if log.file is not None:
+            log.file.close()
+            log.file = None
+        temporary = path.with_suffix(".jsonl.tmp")
+        with open(temporary, "w", encoding="utf-8") as f:
+            f.writelines(_encode(record) for record in log.records)
+        os.replace(temporary, path)
+        log.file_lines = len(log.records)
+
+
+def _encode(record: LogRecord) -> str:
+    return json.dumps(record.to_dict(), ensure_ascii=False) + "\n"

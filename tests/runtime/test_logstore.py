@@ -1,0 +1,123 @@
+from __future__ import annotations
+
+import re
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from maxlocal.runtime.logstore import LogRecord, LogStore
+
+TS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+
+
+def test_seq_timestamps_and_bounded_retention() -> None:
+    store = LogStore(limit=5)
+    for i in range(8):
+        store.append("shop/api", "stdout", f"line {i}", process="web")
+    store.append("shop/other", "stderr", "elsewhere")
+    records = store.read("shop/api")
+    assert [r.seq for r in records] == [4, 5, 6, 7, 8]
+    assert records[0].line == "line 3" and records[0].process == "web"
+    assert all(TS.match(r.ts) for r in records)
+    assert [r.seq for r in store.read("shop/other")] == [1]
+    assert store.read("unknown") == []
+    assert store.last_seq("shop/api") == 8
+
+
+def test_read_filters() -> None:
+    store = LogStore()
+    for i in range(10):
+        store.append("k", "stdout" if i % 2 else "stderr", f"GET /{i}")
+    assert [r.seq for r in store.read("k", after=7)] == [8, 9, 10]
+    assert [r.seq for r in store.read("k", tail=2)] == [9, 10]
+    assert store.read("k", tail=0) == []
+    assert [r.line for r in store.read("k", grep=r"/[35]$")] == ["GET /3", "GET /5"]
+    assert [r.seq for r in store.read("k", grep="GET", tail=1, after=2)] == [10]
+    assert len(store.read("k", since=datetime.now(UTC) - timedelta(minutes=1))) == 10
+    assert store.read("k", since=datetime.now(UTC) + timedelta(minutes=1)) == []
+    first = store.read("k")[4].ts
+    assert store.read("k", since=first)[0].seq <= 5
+    with pytest.raises(re.error):
+        store.read("k", grep="(")
+
+
+def test_subscribers_get_records_in_order_and_can_leave() -> None:
+    store = LogStore()
+    got: list[LogRecord] = []
+    unsubscribe = store.subscribe("k", got.append)
+    store.append("k", "stdout", "one")
+    store.append("other", "stdout", "not mine")
+    unsubscribe()
+    store.append("k", "stdout", "two")
+    assert [r.line for r in got] == ["one"]
+
+
+def test_a_failing_subscriber_is_dropped_and_others_still_served() -> None:
+    store = LogStore()
+    got: list[str] = []
+
+    def broken(record: LogRecord) -> None:
+        raise RuntimeError("gone")
+
+    store.subscribe("k", broken)
+    store.subscribe("k", lambda r: got.append(r.line))
+    store.append("k", "stdout", "a")
+    store.append("k", "stdout", "b")
+    assert got == ["a", "b"]
+
+
+def test_concurrent_appends_get_unique_ordered_seqs() -> None:
+    store = LogStore(limit=100_000)
+    seen: list[int] = []
+    store.subscribe("k", lambda r: seen.append(r.seq))
+
+    def writer(n: int) -> None:
+        for i in range(500):
+            store.append("k", "stdout", f"{n}-{i}")
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert seen == list(range(1, 4001))
+    assert [r.seq for r in store.read("k")] == seen
+
+
+def test_persists_resumes_seq_and_compacts(tmp_path: Path) -> None:
+    store = LogStore(tmp_path, limit=10)
+    for i in range(35):
+        store.append("shop/api", "stdout", f"line {i} ✓")
+    store.close()
+    path = tmp_path / "shop%2Fapi.jsonl"
+    assert path.exists()
+    assert len(path.read_text().splitlines()) <= 20
+
+    reopened = LogStore(tmp_path, limit=10)
+    assert [r.line for r in reopened.read("shop/api")] == [f"line {i} ✓" for i in range(25, 35)]
+    assert reopened.append("shop/api", "stdout", "after restart").seq == 36
+    reopened.close()
+
+
+def test_damaged_lines_are_skipped_and_delete_forgets(tmp_path: Path) -> None:
+    store = LogStore(tmp_path)
+    store.append("k", "stdout", "good")
+    store.close()
+    with open(tmp_path / "k.jsonl", "a") as f:
+        f.write('{"seq": 2, "trunc\n')
+    reopened = LogStore(tmp_path)
+    assert [r.line for r in reopened.read("k")] == ["good"]
+    reopened.delete("k")
+    assert not (tmp_path / "k.jsonl").exists()
+    assert reopened.read("k") == []
+
+
+def test_append_is_cheap() -> None:
+    store = LogStore(limit=1000)
+    start = time.perf_counter()
+    for i in range(20_000):
+        store.append("k", "stdout", f"line {i}")
+    assert time.perf_counter() - start < 2
