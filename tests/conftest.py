@@ -20,3 +20,7 @@ def platform_factory(tmp_path: Path) -> Iterator[PlatformFactory]:
 def platform(platform_factory: PlatformFactory) -> Platform:
     """A maxlocal server, stopped at the end of the test."""
     return platform_factory()
+
+
+# The `rig` runner and logged-in runners (tests/support/cli.py).
+from tests.support.cli import logged_in, make_rig, rig, second_user  # noqa: E402, F401

@@ -1,0 +1,146 @@
+"""Running the real ``rig`` in a subprocess, with its own config directory, for tests."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support.platform import Platform
+
+ROOT = Path(__file__).resolve().parents[2]
+RUN_TIMEOUT = 60
+
+
+@dataclass
+class Run:
+    args: list[str]
+    code: int
+    out: str
+    err: str
+
+    def json(self) -> Any:
+        return json.loads(self.out)
+
+    def error_json(self) -> dict[str, Any]:
+        return json.loads(self.err)
+
+    def __str__(self) -> str:
+        return f"rig {' '.join(self.args)} -> {self.code}\nstdout:\n{self.out}\nstderr:\n{self.err}"
+
+
+@dataclass
+class Rig:
+    """Runs ``python -m rig`` with a private config directory; ``rig("list", "apps")``."""
+
+    config_dir: Path
+    env: dict[str, str] = field(default_factory=dict)
+    platform: Platform | None = None
+    user: dict[str, str] = field(default_factory=dict)
+
+    def __call__(
+        self, *args: str, input: str | None = None, env: dict[str, str] | None = None
+    ) -> Run:
+        full_env = base_env(self.config_dir)
+        full_env.update(self.env)
+        full_env.update(env or {})
+        proc = subprocess.run(
+            [sys.executable, "-m", "rig", *args],
+            input=input if input is not None else "",
+            capture_output=True,
+            text=True,
+            env=full_env,
+            cwd=ROOT,
+            timeout=RUN_TIMEOUT,
+        )
+        return Run(list(args), proc.returncode, proc.stdout, proc.stderr)
+
+    def ok(self, *args: str, input: str | None = None, env: dict[str, str] | None = None) -> Run:
+        """Run and insist on exit 0."""
+        run = self(*args, input=input, env=env)
+        assert run.code == 0, str(run)
+        return run
+
+    def login(self, platform: Platform, email: str, password: str, *extra: str) -> Run:
+        run = self.ok(
+            "login", "--api", platform.url, "--email", email, "--password-stdin", *extra,
+            input=password + "\n",
+        )  # fmt: skip
+        self.platform = platform
+        self.user = {"email": email, "password": password}
+        return run
+
+    def credentials(self) -> dict[str, Any]:
+        """The file store's contents."""
+        return dict(json.loads((self.config_dir / "credentials.json").read_text()))
+
+    def contexts(self) -> dict[str, Any]:
+        return dict(json.loads((self.config_dir / "contexts.json").read_text()))
+
+
+def base_env(config_dir: Path) -> dict[str, str]:
+    """The environment without the user's rig settings, pointing rig at ``config_dir``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RIG_", "PYTHON_KEYRING"))}
+    env.update(
+        RIG_CONFIG_DIR=str(config_dir),
+        RIG_CREDENTIAL_STORE="file",
+        NO_COLOR="1",
+        PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")])),
+    )
+    return env
+
+
+def single_error_line(run: Run) -> str:
+    """The one line a failed command wrote to stderr (checked to be one line, no traceback)."""
+    assert run.code != 0, str(run)
+    assert "Traceback" not in run.err, str(run)
+    lines = run.err.strip().splitlines()
+    assert len(lines) == 1, str(run)
+    assert lines[0].startswith("rig: "), str(run)
+    assert "(hint: " in lines[0], str(run)
+    return lines[0]
+
+
+@pytest.fixture
+def make_rig(tmp_path: Path) -> Callable[[], Rig]:
+    """Makes runners, each with a config directory of its own (a different person's machine)."""
+    count = 0
+
+    def make() -> Rig:
+        nonlocal count
+        count += 1
+        directory = tmp_path / f"rig-config{count}"
+        return Rig(directory)
+
+    return make
+
+
+@pytest.fixture
+def rig(make_rig: Callable[[], Rig]) -> Rig:
+    return make_rig()
+
+
+@pytest.fixture
+def logged_in(rig: Rig, platform: Platform) -> Iterator[Rig]:
+    """``rig``, logged in to ``platform`` as its bootstrap user."""
+    creds = platform.bootstrap()
+    rig.login(platform, creds["email"], creds["password"])
+    yield rig
+
+
+@pytest.fixture
+def second_user(make_rig: Callable[[], Rig], platform: Platform) -> Rig:
+    """Another person on the same platform, logged in with an API token (``rig login --token``)."""
+    other = make_rig()
+    user = platform.add_user("second@example.com")
+    other.ok("login", "--api", platform.url, "--token", user["token"])
+    other.platform = platform
+    other.user = user
+    return other
