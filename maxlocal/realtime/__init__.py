@@ -1,0 +1,14 @@
+"""The realtime layer: a Phoenix Channels socket endpoint, topic handlers and pub/sub."""
+
+from maxlocal.realtime.endpoint import SocketEndpoint
+from maxlocal.realtime.pubsub import PubSub
+from maxlocal.realtime.topics import JoinRefused, PubSubHandler, ServerChannel, TopicHandler
+
+__all__ = [
+    "JoinRefused",
+    "PubSub",
+    "PubSubHandler",
+    "ServerChannel",
+    "SocketEndpoint",
+    "TopicHandler",
+]

@@ -1,0 +1,58 @@
+"""Run a release's build command, streaming its output."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from maxlocal.runtime.proc import pump, spawn, terminate_group
+
+BUILD_STREAM = "build"
+DEFAULT_TIMEOUT_S = 900.0
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    exit_code: int | None
+    duration_s: float
+    timed_out: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == 0 and not self.timed_out
+
+
+def run_build(
+    command: str | None,
+    release_dir: Path,
+    env: Mapping[str, str],
+    on_line: Callable[[str, str], object],
+    timeout: float = DEFAULT_TIMEOUT_S,
+) -> BuildResult:
+    """Run ``command`` with ``/bin/sh -c`` in ``release_dir``, in its own process group.
+
+    Each line of output (stdout and stderr together, in order) goes to
+    ``on_line("build", line)``. ``env`` is used as given (see ``proc.child_env``). After
+    ``timeout`` seconds the whole group is stopped and the result says ``timed_out``.
+    No command: nothing runs and the build succeeds.
+    """
+    if not command:
+        return BuildResult(0, 0.0)
+    started = time.monotonic()
+    proc = spawn(command, release_dir, env, merge_stderr=True)
+    assert proc.stdout is not None
+    reader = pump(proc.stdout, lambda line: on_line(BUILD_STREAM, line), "build-output")
+    timed_out = False
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        timed_out = True
+    finally:
+        terminate_group(proc, grace=2.0)
+        reader.join(timeout=5.0)
+    if timed_out:
+        on_line(BUILD_STREAM, f"build timed out after {timeout:g} s and was stopped")
+    return BuildResult(proc.returncode, time.monotonic() - started, timed_out)

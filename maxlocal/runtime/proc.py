@@ -1,0 +1,84 @@
+"""Child processes of the runtime: their environment, their own process group, their output."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import IO
+
+INHERITED = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "USER", "LOGNAME")
+MAX_LINE_BYTES = 64 * 1024
+
+
+def child_env(variables: Mapping[str, str], release_dir: Path | None = None) -> dict[str, str]:
+    """The environment of a build or process: a few basics of the platform's own
+    environment (never its secrets), ``PYTHONUNBUFFERED=1``, the app's variables, and the
+    release's ``.venv`` first on PATH when there is one."""
+    env = {key: os.environ[key] for key in INHERITED if key in os.environ}
+    env.setdefault("PATH", os.defpath)
+    env["PYTHONUNBUFFERED"] = "1"
+    env.update(variables)
+    if release_dir is not None and (release_dir / ".venv" / "bin").is_dir():
+        venv = release_dir / ".venv"
+        env["VIRTUAL_ENV"] = str(venv)
+        env["PATH"] = f"{venv / 'bin'}{os.pathsep}{env['PATH']}"
+    return env
+
+
+def spawn(
+    command: str, cwd: Path, env: Mapping[str, str], *, merge_stderr: bool
+) -> subprocess.Popen[bytes]:
+    """Run ``command`` with ``/bin/sh -c`` as the leader of a new process group."""
+    return subprocess.Popen(
+        ["/bin/sh", "-c", command],
+        cwd=cwd,
+        env=dict(env),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT if merge_stderr else subprocess.PIPE,
+        start_new_session=True,
+    )
+
+
+def pump(stream: IO[bytes], on_line: Callable[[str], object], name: str) -> threading.Thread:
+    """Read ``stream`` line by line in a thread, handing each decoded line to ``on_line``."""
+
+    def run() -> None:
+        with stream:
+            for raw in iter(lambda: stream.readline(MAX_LINE_BYTES), b""):
+                on_line(raw.decode("utf-8", errors="replace").rstrip("\r\n"))
+
+    thread = threading.Thread(target=run, name=name, daemon=True)
+    thread.start()
+    return thread
+
+
+def _signal_group(pgid: int, signum: int) -> bool:
+    try:
+        os.killpg(pgid, signum)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True
+
+
+def group_alive(pgid: int) -> bool:
+    return _signal_group(pgid, 0)
+
+
+def terminate_group(proc: subprocess.Popen[bytes], grace: float = 5.0) -> int | None:
+    """SIGTERM the process's group, SIGKILL it after ``grace`` seconds; return the exit code."""
+    pgid = proc.pid
+    _signal_group(pgid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        proc.poll()
+        if not group_alive(pgid):
+            break
+        time.sleep(0.02)
+    _signal_group(pgid, signal.SIGKILL)
+    return proc.wait()
