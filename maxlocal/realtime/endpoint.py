@@ -60,7 +60,7 @@ class SocketEndpoint:
         self.idle_timeout, self.max_queue = idle_timeout, max_queue
 
     def route(self, path: str = PATH) -> WebSocketRoute:
-        return WebSocketRoute(path, self)
+        return WebSocketRoute(path, self.handle)
 
     def handler_for(self, topic: str) -> TopicHandler | None:
         for pattern, handler in self.handlers.items():
@@ -68,7 +68,7 @@ class SocketEndpoint:
                 return handler
         return None
 
-    async def __call__(self, websocket: WebSocket) -> None:
+    async def handle(self, websocket: WebSocket) -> None:
         version = protocol.negotiate(websocket.query_params.get("vsn"))
         token = websocket.query_params.get("token", "")
         user_id = await _resolve(self.authenticate(token)) if token else None

@@ -1,0 +1,122 @@
+"""A test platform built from the realtime pieces, with fake-but-real injected callables."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import threading
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import uvicorn
+from starlette.applications import Starlette
+
+from maxlocal.realtime import PubSub, PubSubHandler, SocketEndpoint
+
+TOKENS = {"tok-alice": "alice", "tok-bob": "bob"}
+NETWORKS = {"alpha": "alice", "beta": "bob"}
+
+
+def authenticate(token: str) -> str | None:
+    return TOKENS.get(token)
+
+
+def authorize(user_id: str, topic: str) -> bool:
+    if topic == "status:user":
+        return True
+    network = topic.split(":", 2)[-1].split("/", 1)[0]
+    return NETWORKS.get(network) == user_id
+
+
+class LogStore:
+    """Numbered lines per topic, keeping the last ``retention``; publishes as it appends."""
+
+    def __init__(self, retention: int = 100_000) -> None:
+        self.retention = retention
+        self.pubsub: PubSub | None = None
+        self._lock = threading.Lock()
+        self._records: dict[str, list[dict[str, Any]]] = {}
+
+    def append(self, topic: str, line: str, app: str = "web") -> dict[str, Any]:
+        with self._lock:
+            records = self._records.setdefault(topic, [])
+            seq = records[-1]["seq"] + 1 if records else 1
+            record = {"seq": seq, "ts": time.time(), "app": app, "stream": "stdout", "line": line}
+            records.append(record)
+            del records[: -self.retention]
+            if self.pubsub is not None:
+                self.pubsub.publish(topic, "log", record)
+        return record
+
+    def history(self, topic: str, after: int) -> tuple[list[dict[str, Any]], int | None]:
+        with self._lock:
+            records = self._records.get(topic, [])
+            first = records[0]["seq"] if records else None
+            return [r for r in records if r["seq"] > after], first
+
+
+def build_app(store: LogStore, pubsub: PubSub, idle_timeout: float = 60.0) -> Starlette:
+    endpoint = SocketEndpoint(
+        authenticate=authenticate,
+        authorize=authorize,
+        handlers={
+            "logs:*": PubSubHandler(pubsub, history=store.history),
+            "status:user": PubSubHandler(pubsub, pubsub_topic=lambda t, user: f"{t}:{user}"),
+        },
+        idle_timeout=idle_timeout,
+    )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        pubsub.bind(asyncio.get_running_loop())
+        yield
+
+    return Starlette(routes=[endpoint.route()], lifespan=lifespan)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class ServerThread:
+    """uvicorn on 127.0.0.1 in a thread of its own; can be stopped and started again on the
+    same port. Each start gets a fresh pub/sub (a restarted platform), the store survives."""
+
+    def __init__(self, store: LogStore, port: int | None = None, idle_timeout: float = 60.0):
+        self.store, self.idle_timeout = store, idle_timeout
+        self.port = port or free_port()
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        pubsub = PubSub()
+        self.store.pubsub = pubsub
+        config = uvicorn.Config(
+            build_app(self.store, pubsub, self.idle_timeout),
+            host="127.0.0.1",
+            port=self.port,
+            log_level="warning",
+            lifespan="on",
+        )
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while not self._server.started:
+            if time.monotonic() > deadline or not self._thread.is_alive():
+                raise RuntimeError("the test server did not start")
+            time.sleep(0.01)
+
+    def stop(self) -> None:
+        assert self._server is not None and self._thread is not None
+        self._server.should_exit = True
+        self._thread.join(10)
+        self.store.pubsub = None
