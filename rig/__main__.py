@@ -16,7 +16,18 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         print(f"rig {__version__}")
         return ExitCode.OK
+    if _wants_shell(args_list):
+        from rig.repl.main import main as shell_main
+
+        return shell_main(args_list[1:] if args_list[:1] == ["repl"] else args_list)
     return run(args_list)
+
+
+def _wants_shell(argv: list[str]) -> bool:
+    """No arguments on a terminal, ``repl``, or ``--record FILE``: the shell (rig.repl)."""
+    if not argv:
+        return sys.stdin.isatty() and sys.stdout.isatty()
+    return argv[0] == "repl" or argv[0] == "--record" or argv[0].startswith("--record=")
 
 
 def run(argv: list[str]) -> int:

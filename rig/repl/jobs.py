@@ -1,0 +1,199 @@
+"""Background jobs: a command line ending in ``&`` runs in a thread while the prompt stays usable.
+
+A job writes through :class:`JobStream`, which hands complete lines to a sink:
+in the background the sink prints them above the prompt prefixed with the job
+number; ``fg N`` switches the sink to the terminal and waits. ``kill N``
+cancels a job: its next write raises :class:`JobCancelled`, and the cancel
+hooks it registered (closing its HTTP client, later unsubscribing its socket
+channel) run at once, so a job blocked on I/O ends too.
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+RUNNING = "running"
+DONE = "done"
+FAILED = "failed"
+KILLED = "killed"
+
+LineSink = Callable[["Job", str], None]
+
+
+class JobCancelled(Exception):
+    """Raised inside a job's thread when it writes after ``kill``."""
+
+
+class JobStream(io.TextIOBase):
+    def __init__(self, job: Job) -> None:
+        super().__init__()
+        self._job = job
+        self._partial = ""
+        self._lock = threading.Lock()
+
+    def writable(self) -> bool:
+        return True
+
+    def isatty(self) -> bool:
+        return False
+
+    def write(self, text: str) -> int:
+        if self._job.cancelled:
+            raise JobCancelled
+        with self._lock:
+            lines = (self._partial + text).split("\n")
+            self._partial = lines.pop()
+        for line in lines:
+            self._job.emit(line)
+        return len(text)
+
+    def finish(self) -> None:
+        with self._lock:
+            rest, self._partial = self._partial, ""
+        if rest:
+            self._job.emit(rest)
+
+
+@dataclass
+class Job:
+    id: int
+    line: str
+    sink: LineSink
+    state: str = RUNNING
+    exit_code: int | None = None
+    started: float = field(default_factory=time.monotonic)
+    _cancel: threading.Event = field(default_factory=threading.Event)
+    _done: threading.Event = field(default_factory=threading.Event)
+    _hooks: list[Callable[[], None]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.stdout = JobStream(self)
+        self.stderr = JobStream(self)
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancel.is_set()
+
+    @property
+    def running(self) -> bool:
+        return not self._done.is_set()
+
+    def emit(self, line: str) -> None:
+        self.sink(self, line)
+
+    def on_cancel(self, hook: Callable[[], None]) -> None:
+        self._hooks.append(hook)
+
+    def cancel(self) -> None:
+        if self._cancel.is_set() or not self.running:
+            return
+        self._cancel.set()
+        for hook in list(self._hooks):
+            try:
+                hook()
+            except Exception:  # a failing hook must not stop the others
+                continue
+
+    def wait(self, timeout: float | None = None) -> bool:
+        return self._done.wait(timeout)
+
+    def finish(self, exit_code: int) -> None:
+        if not self.cancelled:
+            self.stdout.finish()
+            self.stderr.finish()
+        self.exit_code = exit_code
+        self.state = KILLED if self.cancelled else DONE if exit_code == 0 else FAILED
+        self._done.set()
+
+    def describe(self) -> str:
+        state = f"exit {self.exit_code}" if self.state == FAILED else self.state
+        return f"[{self.id}] {state:<8} {self.line}"
+
+
+JobTarget = Callable[[Job], int]
+
+
+class JobManager:
+    """Numbers, runs and tracks jobs. ``notify`` prints a line above the prompt."""
+
+    def __init__(self, notify: Callable[[str], None]) -> None:
+        self._notify = notify
+        self._jobs: dict[int, Job] = {}
+        self._lock = threading.Lock()
+        self._listeners: list[Callable[[], None]] = []
+
+    def subscribe(self, listener: Callable[[], None]) -> None:
+        self._listeners.append(listener)
+
+    def start(self, line: str, target: JobTarget) -> Job:
+        with self._lock:
+            job = Job(max(self._jobs, default=0) + 1, line, self._background_line)
+            self._jobs[job.id] = job
+        thread = threading.Thread(
+            target=self._run, args=(job, target), name=f"rig-job-{job.id}", daemon=True
+        )
+        thread.start()
+        self._changed()
+        return job
+
+    def _run(self, job: Job, target: JobTarget) -> None:
+        try:
+            code = target(job)
+        except JobCancelled:
+            code = 130
+        except Exception as exc:  # reported like a command's error, the shell goes on
+            if not job.cancelled:
+                job.stderr.write(f"rig: internal error: {type(exc).__name__}: {exc}\n")
+            code = 1
+        job.finish(code)
+        if job.sink == self._background_line:
+            self._notify(job.describe())
+        self._changed()
+
+    def _background_line(self, job: Job, line: str) -> None:
+        self._notify(f"[{job.id}] {line}")
+
+    def jobs(self) -> list[Job]:
+        with self._lock:
+            return sorted(self._jobs.values(), key=lambda j: j.id)
+
+    def running(self) -> list[Job]:
+        return [job for job in self.jobs() if job.running]
+
+    def get(self, job_id: int) -> Job | None:
+        with self._lock:
+            return self._jobs.get(job_id)
+
+    def forget_finished(self) -> None:
+        """Drop finished jobs once they have been listed, as shells do."""
+        with self._lock:
+            self._jobs = {i: j for i, j in self._jobs.items() if j.running}
+
+    def kill(self, job: Job) -> None:
+        job.cancel()
+        job.wait(2.0)
+        self._changed()
+
+    def foreground(self, job: Job, write_line: Callable[[str], None]) -> None:
+        """Print the job's lines directly and wait for it; Ctrl+C kills it."""
+        job.sink = lambda _job, line: write_line(line)
+        try:
+            while not job.wait(0.1):
+                pass
+        except KeyboardInterrupt:
+            self.kill(job)
+            raise
+        finally:
+            self._changed()
+
+    def cancel_all(self) -> None:
+        for job in self.running():
+            job.cancel()
+
+    def _changed(self) -> None:
+        for listener in self._listeners:
+            listener()

@@ -1,0 +1,81 @@
+"""The shell's parsers: the one-shot command tree on cmd2's parser class, and the shell's own."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any, NoReturn
+
+from cmd2 import Cmd2ArgumentParser
+from cmd2.rich_utils import Cmd2HelpFormatter, RawDescriptionCmd2HelpFormatter
+
+from rig.cli import CommandTree, completes, register_all
+from rig.errors import UsageError
+from rig.repl.completion import attach_providers, qualified_app_choices
+
+
+class ShellArgumentParser(Cmd2ArgumentParser):
+    """Errors become one line (a UsageError) instead of usage text, as in one-shot mode."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(message, hint=f"see `help {self.prog}`")
+
+    # The command tree asks for argparse's formatter; cmd2 needs its rich equivalent.
+    @property  # type: ignore[override]
+    def formatter_class(self) -> type[Cmd2HelpFormatter]:
+        return self._formatter_class
+
+    @formatter_class.setter
+    def formatter_class(self, value: Any) -> None:
+        rich = isinstance(value, type) and issubclass(value, Cmd2HelpFormatter)
+        self._formatter_class = value if rich else RawDescriptionCmd2HelpFormatter
+
+
+def build_command_parsers() -> tuple[dict[str, ShellArgumentParser], dict[str, str]]:
+    """Every top-level word's parser and help, from the same registrations as one-shot mode."""
+    helps: dict[str, str] = {}
+
+    def make_word_parser(word: str, help: str) -> argparse.ArgumentParser:
+        helps[word] = help
+        return ShellArgumentParser(prog=word)
+
+    tree = CommandTree(make_word_parser)
+    register_all(tree)
+    words: dict[str, ShellArgumentParser] = {}
+    for word, parser in tree.words.items():
+        assert isinstance(parser, ShellArgumentParser)
+        attach_providers(parser)
+        words[word] = parser
+    if "context" in words:  # bare `context` shows the selection in the shell
+        words["context"].get_subparsers_action().required = False
+    return words, helps
+
+
+def build_use_parser() -> ShellArgumentParser:
+    parser = ShellArgumentParser(
+        prog="use",
+        description="Select the network and app commands use when --network/--app are omitted.",
+        epilog="examples:\n  use network my-project\n  use app api\n  use app my-project/api"
+        "\n  use none",
+    )
+    subs = parser.add_subparsers(title="what to select", metavar="WHAT", dest="what", required=True)
+    network = subs.add_parser("network", help="select a network (and clear the app)")
+    completes(network.add_argument("name", metavar="NET", help="the network"), "network")
+    app = subs.add_parser("app", help="select an app; NET/APP selects its network too")
+    app.add_argument(
+        "name", metavar="APP", help="the app, or NET/APP", choices_provider=qualified_app_choices
+    )
+    subs.add_parser("none", help="clear the selection")
+    attach_providers(parser)
+    return parser
+
+
+def build_job_parser(name: str, description: str) -> ShellArgumentParser:
+    parser = ShellArgumentParser(prog=name, description=description)
+    parser.add_argument("job", type=int, metavar="N", help="the job number (see `jobs`)")
+    return parser
+
+
+def build_jobs_parser() -> ShellArgumentParser:
+    return ShellArgumentParser(
+        prog="jobs", description="List background jobs (commands run with a trailing &)."
+    )

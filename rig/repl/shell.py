@@ -1,0 +1,570 @@
+"""The cmd2 application: every rig command, plus ``use``, ``context``, ``jobs``, ``fg``, ``kill``.
+
+Each top-level word of the command tree becomes a cmd2 command whose parser is
+built from the same registrations as one-shot mode; its handler runs with a
+Context carrying the selection. Around that the shell adds the prompt and
+toolbar, completion from the name cache, highlighting, masked history,
+background jobs and recording.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import os
+import sys
+import types
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import IO, Any, TextIO, cast
+
+import cmd2
+from cmd2 import Statement, with_argparser, with_category
+
+from rig import __version__
+from rig.config import Contexts, config_dir
+from rig.context import Context
+from rig.errors import ExitCode, RigError, UsageError
+from rig.output import Result, render, render_error
+from rig.repl import parsers, status
+from rig.repl.completion import NameCache, Names, fetch_names
+from rig.repl.highlight import RigLexer, prompt_lexer
+from rig.repl.history import MaskingHistory, MaskingPromptHistory, mask_line
+from rig.repl.jobs import Job, JobManager
+from rig.repl.selection import SET_HERE, Selection, SelectionStore
+from rig.repl.transcript import Recorder
+
+RIG_CATEGORY = "Commands"
+SHELL_CATEGORY = "Shell"
+# cmd2 built-ins that would shadow rig commands or make no sense here.
+REMOVED_BUILTINS = ("shell", "edit", "run_pyscript", "run_script")
+HIDDEN_BUILTINS = ["alias", "macro", "shortcuts", "set", "quit"]
+INTRO = (
+    f"rig {__version__}: Tab completes, `help` lists commands, "
+    "a trailing & runs one in the background, Ctrl+D exits."
+)
+
+
+@dataclass
+class ShellOptions:
+    """Global options the shell was started with; every command inherits them."""
+
+    output: str | None = None
+    context: str | None = None
+    api: str | None = None
+    no_color: bool = False
+    verbose: int = 0
+    record: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def namespace(self) -> argparse.Namespace:
+        return argparse.Namespace(
+            output=self.output,
+            context=self.context,
+            api=self.api,
+            no_color=self.no_color,
+            verbose=self.verbose,
+        )
+
+
+class RigShell(cmd2.Cmd):
+    DEFAULT_CATEGORY = SHELL_CATEGORY
+
+    def __init__(
+        self,
+        options: ShellOptions | None = None,
+        *,
+        stdin: IO[str] | None = None,
+        stdout: IO[str] | None = None,
+        stderr: IO[str] | None = None,
+        history_file: str = "",
+        background: bool = True,
+        recorder: Recorder | None = None,
+    ) -> None:
+        self.options = options or ShellOptions()
+        self.err = stderr or sys.stderr
+        self.recorder = recorder
+        self.store = SelectionStore()
+        self.connection = status.Connection()
+        self.selection = Selection()
+        self.login_context: str | None = None
+        self.last_exit = 0
+        self.word_parsers, self.word_helps = parsers.build_command_parsers()
+        self._install_rig_commands()
+        self.cache = NameCache(
+            fetch_names(self._api_client, self._context_names), connection=self.connection
+        )
+        self.jobs = JobManager(self._alert)
+        super().__init__(
+            stdin=cast(TextIO | None, stdin),
+            stdout=cast(TextIO | None, stdout),
+            allow_cli_args=False,
+            enable_bottom_toolbar=True,
+            persistent_history_file=history_file,
+            refresh_interval=0.5,
+            shortcuts={"?": "help"},
+            terminators=[],
+        )
+        self.self_in_py = False
+        self.hidden_commands += HIDDEN_BUILTINS
+        self._mask_history()
+        self.main_session.lexer = prompt_lexer(
+            RigLexer(
+                self._command_words, self._subcommand_words, lambda: self.cache.names.all_words()
+            )
+        )
+        self._load_login_context()
+        if background:
+            self.cache.start()
+
+    # -- command installation -------------------------------------------------
+
+    def _install_rig_commands(self) -> None:
+        for word in self.word_parsers:
+            setattr(self, f"do_{word}", types.MethodType(self._make_command(word), self))
+        for name in REMOVED_BUILTINS:
+            if name not in self.word_parsers:
+                setattr(self, f"do_{name}", None)
+
+    def _make_command(self, word: str) -> Callable[..., Any]:
+        def command(shell: RigShell, args: argparse.Namespace) -> None:
+            shell.run_command(args)
+
+        command.__name__ = f"do_{word}"
+        command.__qualname__ = f"RigShell.do_{word}"
+        command.__doc__ = self.word_helps.get(word, "")
+        return with_category(RIG_CATEGORY)(with_argparser(self.word_parsers[word])(command))
+
+    def _command_words(self) -> list[str]:
+        return [*self.word_parsers, "use", "jobs", "fg", "kill", "help", "exit", "quit"]
+
+    def _subcommand_words(self, word: str) -> list[str]:
+        parser = self.word_parsers.get(word)
+        if parser is None:
+            return ["network", "app", "none"] if word == "use" else []
+        try:
+            return list(parser.get_subparsers_action().choices)
+        except ValueError:
+            return []
+
+    def parser_for(self, path: str) -> argparse.ArgumentParser | None:
+        """The parser of ``create secret`` etc., or None."""
+        words = path.split()
+        parser = self.word_parsers.get(words[0]) if words else None
+        if parser is None or len(words) < 2:
+            return parser
+        try:
+            return parser.find_parser(words[1:2])
+        except ValueError:
+            return parser
+
+    # -- running commands -----------------------------------------------------
+
+    def make_context(
+        self,
+        args: argparse.Namespace | None = None,
+        *,
+        stdout: IO[str] | None = None,
+        stderr: IO[str] | None = None,
+        stdin: IO[str] | None = None,
+    ) -> Context:
+        merged = self.options.namespace()
+        if args is not None:
+            merged.__dict__.update({k: v for k, v in vars(args).items() if v is not None})
+        ctx = Context.from_args(merged)
+        ctx.stdout = stdout or self.stdout
+        ctx.stderr = stderr or self.err
+        ctx.stdin = stdin or self.stdin
+        ctx.network, ctx.app = self.selection.network, self.selection.app
+        return ctx
+
+    def run_command(self, args: argparse.Namespace) -> None:
+        if getattr(args, "handler", None) is None:
+            if getattr(args, "command", None) is None and "context" in self.word_parsers:
+                self._show_context(args)
+                return
+            raise UsageError("which command?", hint="see `help`")
+        ctx = self.make_context(args)
+        self.cache.busy()
+        try:
+            self.last_exit = execute(ctx, args)
+        except KeyboardInterrupt:
+            self.err.write("rig: interrupted\n")
+            self.last_exit = ExitCode.INTERRUPTED
+        finally:
+            ctx.close()
+            self.cache.idle()
+        self._after_command()
+
+    def _after_command(self) -> None:
+        previous = self.login_context
+        self._load_login_context()
+        if self.login_context != previous:
+            self.cache.clear()
+        self.cache.invalidate()
+
+    def onecmd_plus_hooks(self, line: str, **kwargs: Any) -> bool:
+        background = background_line(line)
+        if background is not None:
+            self._start_job(background, line)
+            return False
+        if self.recorder is None:
+            return super().onecmd_plus_hooks(line, **kwargs)
+        prompt = self.prompt
+        with self._captured() as buffer:
+            stop = super().onecmd_plus_hooks(line, **kwargs)
+        self.recorder.add(prompt, line, buffer.getvalue())
+        return stop
+
+    @contextlib.contextmanager
+    def _captured(self) -> Iterator[io.StringIO]:
+        buffer = io.StringIO()
+        saved = self.stdout, self.err, sys.stderr
+        self.stdout = Tee(self.stdout, buffer)  # type: ignore[assignment]
+        self.err = sys.stderr = Tee(self.err, buffer)
+        try:
+            yield buffer
+        finally:
+            self.stdout, self.err, sys.stderr = saved
+
+    def _start_job(self, line: str, raw: str) -> None:
+        statement = self.statement_parser.parse(line)
+        self.history.append(self.statement_parser.parse(raw))
+        parser = self.word_parsers.get(statement.command)
+        try:
+            if parser is None:
+                raise UsageError(
+                    f"only rig commands run in the background, not {statement.command!r}",
+                    hint="see `help` for the commands",
+                )
+            args = parser.parse_args(statement.argv[1:])
+            if getattr(args, "handler", None) is None:
+                raise UsageError("which command?", hint=f"see `help {statement.command}`")
+        except RigError as error:
+            render_error(error, "table", self.err)
+            return
+
+        def target(job: Job) -> int:
+            out, err = cast(IO[str], job.stdout), cast(IO[str], job.stderr)
+            ctx = self.make_context(args, stdout=out, stderr=err, stdin=io.StringIO())
+            job.on_cancel(ctx.close)
+            try:
+                return execute(ctx, args)
+            finally:
+                ctx.close()
+                self.cache.invalidate()
+
+        job = self.jobs.start(line, target)
+        self.poutput(f"[{job.id}] {line}")
+
+    def default(self, statement: Statement) -> bool | None:
+        similar = self._suggest_similar_command(statement.command)
+        hint = f"did you mean `{similar}`? See `help`" if similar else "see `help` for the commands"
+        render_error(
+            UsageError(f"unknown command {statement.command!r}", hint=hint), "table", self.err
+        )
+        return None
+
+    def pexcept(self, exception: BaseException, **kwargs: Any) -> None:
+        if isinstance(exception, RigError):
+            render_error(exception, "table", self.err)
+        else:
+            render_error(_internal(exception), "table", self.err)
+
+    def postcmd(self, stop: bool, statement: Statement | str) -> bool:
+        self.prompt = self._prompt()
+        return stop
+
+    # -- the selection and the login context ---------------------------------
+
+    def _load_login_context(self) -> None:
+        from rig.transport.session import resolve_target
+
+        try:
+            target = resolve_target(self.make_context())
+        except RigError:
+            target = None
+        name = target.context if target else None
+        if name != self.login_context or not self.selection.network:
+            self.login_context = name
+            self.selection = self.store.load(name)
+            self._want_selection_keys()
+        self.prompt = self._prompt()
+
+    def _prompt(self) -> str:
+        label = self.selection.label()
+        where = (
+            f"{self.login_context}:{label}"
+            if self.login_context and label
+            else self.login_context or label
+        )
+        return f"rig {where}> " if where else "rig> "
+
+    def _select(self, selection: Selection) -> None:
+        self.selection = selection
+        self.store.save(self.login_context, selection)
+        self._want_selection_keys()
+        self.prompt = self._prompt()
+
+    def _want_selection_keys(self) -> None:
+        if self.selection.network:
+            self.cache.want((self.selection.network, self.selection.app))
+
+    @with_argparser(parsers.build_use_parser)
+    @with_category(SHELL_CATEGORY)
+    def do_use(self, args: argparse.Namespace) -> None:
+        """Select the network and app that commands use when --network/--app are omitted."""
+        if args.what == "none":
+            self._select(Selection())
+            self.poutput("Selection cleared.")
+            return
+        ctx = self.make_context()
+        try:
+            if args.what == "network":
+                network = _checked_network(ctx, args.name)
+                self._select(Selection(network, None, SET_HERE))
+                self.poutput(f"Using network {network}.")
+            else:
+                network, app = _checked_app(ctx, args.name, self.selection.network)
+                self._select(Selection(network, app, SET_HERE))
+                self.poutput(f"Using app {app} in network {network}.")
+        finally:
+            ctx.close()
+
+    def _show_context(self, args: argparse.Namespace) -> None:
+        ctx = self.make_context(args)
+        render(Result(data=self.describe_context(), fields=CONTEXT_FIELDS), ctx.output, ctx.stdout)
+
+    def describe_context(self) -> dict[str, Any]:
+        contexts = Contexts.load()
+        name = self.login_context
+        entry = contexts.get(name) if name else None
+        if self.options.context:
+            source = "--context"
+        elif ctx_env := _env("RIG_CONTEXT"):
+            source = f"RIG_CONTEXT={ctx_env}"
+        elif name:
+            source = f"current context in {config_dir() / 'contexts.json'}"
+        else:
+            source = "not logged in (run `login` or `local start`)"
+        selection = self.selection
+        return {
+            "login_context": name,
+            "context_source": source,
+            "platform": entry.api if entry else self.options.api or _env("RIG_API"),
+            "user": entry.user if entry else None,
+            "network": selection.network,
+            "network_source": selection.source if selection.network else NO_NETWORK,
+            "app": selection.app,
+            "app_source": selection.source if selection.app else NO_APP,
+        }
+
+    # -- jobs -------------------------------------------------------------------
+
+    @with_argparser(parsers.build_jobs_parser)
+    @with_category(SHELL_CATEGORY)
+    def do_jobs(self, args: argparse.Namespace) -> None:
+        """List background jobs."""
+        jobs = self.jobs.jobs()
+        if not jobs:
+            self.poutput("No jobs. End a command with & to run it in the background.")
+        for job in jobs:
+            self.poutput(job.describe())
+        self.jobs.forget_finished()
+
+    @with_argparser(
+        lambda: parsers.build_job_parser("fg", "Bring a background job to the foreground.")
+    )
+    @with_category(SHELL_CATEGORY)
+    def do_fg(self, args: argparse.Namespace) -> None:
+        """Bring a background job to the foreground (Ctrl+C stops it)."""
+        job = self._job(args.job)
+        self.poutput(job.line)
+        try:
+            self.jobs.foreground(job, self.poutput)
+        except KeyboardInterrupt:
+            self.err.write(f"rig: job {job.id} stopped\n")
+
+    @with_argparser(lambda: parsers.build_job_parser("kill", "Stop a background job."))
+    @with_category(SHELL_CATEGORY)
+    def do_kill(self, args: argparse.Namespace) -> None:
+        """Stop a background job."""
+        job = self._job(args.job)
+        self.jobs.kill(job)
+        self.poutput(job.describe())
+
+    def _job(self, job_id: int) -> Job:
+        job = self.jobs.get(job_id)
+        if job is None or not job.running:
+            raise UsageError(f"no running job {job_id}", hint="see `jobs`")
+        return job
+
+    def _alert(self, text: str) -> None:
+        if self._is_tty_session(self.main_session):
+            self.add_alert(msg=text)
+        else:  # no prompt to print above: write at once
+            self.stdout.write(text + "\n")
+            self.stdout.flush()
+
+    # -- the prompt's surroundings -------------------------------------------
+
+    def get_bottom_toolbar(self) -> Any:
+        label = self.selection.label() or "no network selected"
+        where = f"{self.login_context}:{label}" if self.login_context else label
+        state = self.connection.state
+        style = (
+            "class:bottom-toolbar.ok" if state == status.CONNECTED else "class:bottom-toolbar.warn"
+        )
+        running = self.jobs.running()
+        jobs = f"{len(running)} job{'s' * (len(running) != 1)} running" if running else "no jobs"
+        return [
+            ("", f" {where} │ "),
+            (style, f"● {state}"),
+            ("", f" │ {jobs} "),
+        ]
+
+    def do_exit(self, _: Statement) -> bool:
+        """Leave the shell (also Ctrl+D)."""
+        return True
+
+    def _persist_history(self) -> None:
+        super()._persist_history()
+        if self.persistent_history_file:
+            with contextlib.suppress(OSError):
+                os.chmod(self.persistent_history_file, 0o600)
+
+    def postloop(self) -> None:
+        self.cache.stop()
+        self.jobs.cancel_all()
+
+    # -- plumbing ---------------------------------------------------------------
+
+    def _api_client(self) -> Any:
+        ctx = self.make_context()
+        return ctx.client()
+
+    def _context_names(self) -> list[str]:
+        return sorted(Contexts.load().contexts)
+
+    def _mask_history(self) -> None:
+        self.history = MaskingHistory(self.history, self._mask)
+        strings = [self._mask(item.raw) for item in self.history]
+        self.main_session.history = MaskingPromptHistory(strings, self._mask)
+        self.main_session.default_buffer.history = self.main_session.history
+
+    def _mask(self, line: str) -> str:
+        return mask_line(line, self.parser_for)
+
+    def names(self) -> Names:
+        return self.cache.names
+
+
+NO_NETWORK = "none selected (`use network NET`)"
+NO_APP = "none selected (`use app APP`)"
+CONTEXT_FIELDS = [
+    "login_context",
+    "context_source",
+    "platform",
+    "user",
+    "network",
+    "network_source",
+    "app",
+    "app_source",
+]
+
+
+def execute(ctx: Context, args: argparse.Namespace) -> int:
+    """Run a handler and render its result or error, as the one-shot entry point does."""
+    try:
+        result = args.handler(ctx, args)
+        render(result, ctx.output, ctx.stdout)
+        return int(result.exit_code)
+    except RigError as error:
+        render_error(error, ctx.output, ctx.stderr)
+        return error.exit_code
+    except (KeyboardInterrupt, BrokenPipeError):
+        raise
+    except Exception as exc:
+        from rig.repl.jobs import JobCancelled
+
+        if isinstance(exc, JobCancelled):
+            raise
+        render_error(_internal(exc), ctx.output, ctx.stderr)
+        return ExitCode.FAILURE
+
+
+def _internal(exc: BaseException) -> RigError:
+    return RigError(
+        f"internal error: {type(exc).__name__}: {exc}",
+        hint="this is a bug in rig; rerun with RIG_DEBUG=1 for a traceback and report it",
+        code="internal",
+    )
+
+
+def background_line(line: str) -> str | None:
+    """``line`` without its trailing ``&`` if it asks for a background job, else None."""
+    stripped = line.rstrip()
+    if not stripped.endswith("&") or stripped.endswith("\\&"):
+        return None
+    body = stripped[:-1].rstrip()
+    try:
+        import shlex
+
+        shlex.split(body)
+    except ValueError:  # the & is inside an open quote
+        return None
+    return body or None
+
+
+def _checked_network(ctx: Context, name: str) -> str:
+    from rig.commands.args import check_name
+
+    check_name("network", name)
+    ctx.client().get(f"/networks/{name}")
+    return name
+
+
+def _checked_app(ctx: Context, name: str, selected_network: str | None) -> tuple[str, str]:
+    from rig.commands.args import check_name, find_app
+    from rig.errors import NotFoundError
+
+    network, _, app = name.rpartition("/")
+    check_name("app", app)
+    if network:
+        check_name("network", network)
+        ctx.client().get(f"/networks/{network}/apps/{app}")
+        return network, app
+    if selected_network:
+        with contextlib.suppress(NotFoundError):
+            ctx.client().get(f"/networks/{selected_network}/apps/{app}")
+            return selected_network, app
+    return find_app(ctx, app, None), app
+
+
+def _env(name: str) -> str | None:
+    return os.environ.get(name) or None
+
+
+class Tee(io.TextIOBase):
+    """Writes to a stream and to a copy (for ``--record``)."""
+
+    def __init__(self, stream: IO[str], copy: IO[str]) -> None:
+        super().__init__()
+        self._stream, self._copy = stream, copy
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        self._copy.write(text)
+        return self._stream.write(text)
+
+    def flush(self) -> None:
+        self._stream.flush()
+
+    def isatty(self) -> bool:
+        return self._stream.isatty()
+
+    def fileno(self) -> int:
+        return self._stream.fileno()
