@@ -78,9 +78,10 @@ def test_unknown_and_ambiguous_apps(logged_in: Rig) -> None:
     assert run.code == 2
     line = single_error_line(run)
     assert "blog, shop" in line and "--network" in line
-    assert logged_in.ok("details", "app", "api", "--network", "blog", "-o", "json").json()[
-        "network"
-    ] == "blog"
+    assert (
+        logged_in.ok("details", "app", "api", "--network", "blog", "-o", "json").json()["network"]
+        == "blog"
+    )
 
 
 def test_list_apps_by_network(logged_in: Rig) -> None:
