@@ -13,9 +13,9 @@ from typing import Any
 import uvicorn
 from starlette.applications import Starlette
 
-from maxlocal.realtime import PubSub, PubSubHandler, SocketEndpoint
+from maxlocal.realtime import PubSub, PubSubHandler, ServerChannel, SocketEndpoint
 
-TOKENS = {"tok-alice": "alice", "tok-bob": "bob"}
+TOKENS = {"tok-alice": "alice", "tok-alice-2": "alice", "tok-bob": "bob"}
 NETWORKS = {"alpha": "alice", "beta": "bob"}
 
 
@@ -24,7 +24,7 @@ def authenticate(token: str) -> str | None:
 
 
 def authorize(user_id: str, topic: str) -> bool:
-    if topic == "status:user":
+    if topic == "status:user" or topic.startswith("echo:"):
         return True
     network = topic.split(":", 2)[-1].split("/", 1)[0]
     return NETWORKS.get(network) == user_id
@@ -57,12 +57,40 @@ class LogStore:
             return [r for r in records if r["seq"] > after], first
 
 
-def build_app(store: LogStore, pubsub: PubSub, idle_timeout: float = 60.0) -> Starlette:
+class Echo:
+    """``echo:*`` topics: every push is answered ok with its own payload; records joins."""
+
+    def __init__(self) -> None:
+        self.joins: list[tuple[str | None, dict[str, Any]]] = []
+
+    async def join(self, channel: ServerChannel, params: dict[str, Any]) -> dict[str, Any]:
+        self.joins.append((channel.join_ref, params))
+        return {"joined": channel.topic}
+
+    async def joined(self, channel: ServerChannel) -> None:
+        pass
+
+    async def handle_in(
+        self, channel: ServerChannel, event: str, payload: dict[str, Any]
+    ) -> tuple[str, dict[str, Any]] | None:
+        if event == "noreply":
+            return None
+        return "ok", {"event": event, **payload}
+
+
+def build_app(
+    store: LogStore, pubsub: PubSub, echo: Echo, tokens_seen: list[str], idle_timeout: float = 60.0
+) -> Starlette:
+    def recording_authenticate(token: str) -> str | None:
+        tokens_seen.append(token)
+        return authenticate(token)
+
     endpoint = SocketEndpoint(
-        authenticate=authenticate,
+        authenticate=recording_authenticate,
         authorize=authorize,
         handlers={
             "logs:*": PubSubHandler(pubsub, history=store.history),
+            "echo:*": echo,
             "status:user": PubSubHandler(pubsub, pubsub_topic=lambda t, user: f"{t}:{user}"),
         },
         idle_timeout=idle_timeout,
@@ -88,6 +116,8 @@ class ServerThread:
 
     def __init__(self, store: LogStore, port: int | None = None, idle_timeout: float = 60.0):
         self.store, self.idle_timeout = store, idle_timeout
+        self.echo = Echo()
+        self.tokens_seen: list[str] = []
         self.port = port or free_port()
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
@@ -100,7 +130,7 @@ class ServerThread:
         pubsub = PubSub()
         self.store.pubsub = pubsub
         config = uvicorn.Config(
-            build_app(self.store, pubsub, self.idle_timeout),
+            build_app(self.store, pubsub, self.echo, self.tokens_seen, self.idle_timeout),
             host="127.0.0.1",
             port=self.port,
             log_level="warning",

@@ -1,0 +1,203 @@
+"""The platform's socket endpoint, spoken to frame by frame over real WebSocket connections."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import Any
+
+import pytest
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+
+from tests.realtime.app import LogStore, ServerThread
+from tests.realtime.conftest import arun
+
+ALPHA = "logs:app:alpha/web"
+
+
+def ws_url(server: ServerThread, query: str = "vsn=2.0.0&token=tok-alice") -> str:
+    return f"ws://127.0.0.1:{server.port}/socket/websocket?{query}"
+
+
+async def recv(ws: ClientConnection, timeout: float = 5) -> Any:
+    return json.loads(await asyncio.wait_for(ws.recv(), timeout))
+
+
+async def send(ws: ClientConnection, *frame: Any) -> None:
+    await ws.send(json.dumps(list(frame)))
+
+
+def reply(join_ref: str | None, ref: str, topic: str, status: str, response: Any) -> list[Any]:
+    return [join_ref, ref, topic, "phx_reply", {"status": status, "response": response}]
+
+
+def test_heartbeat_join_push_leave(server: ServerThread) -> None:
+    async def main() -> None:
+        async with connect(ws_url(server)) as ws:
+            await send(ws, None, "1", "phoenix", "heartbeat", {})
+            assert await recv(ws) == reply(None, "1", "phoenix", "ok", {})
+            await send(ws, "2", "2", "echo:x", "phx_join", {"a": 1})
+            assert await recv(ws) == reply("2", "2", "echo:x", "ok", {"joined": "echo:x"})
+            await send(ws, "2", "3", "echo:x", "say", {"n": 5})
+            assert await recv(ws) == reply("2", "3", "echo:x", "ok", {"event": "say", "n": 5})
+            await send(ws, "2", "4", "echo:x", "phx_leave", {})
+            assert await recv(ws) == reply("2", "4", "echo:x", "ok", {})
+            assert await recv(ws) == ["2", "2", "echo:x", "phx_close", {}]
+            await send(ws, "2", "5", "echo:x", "say", {})
+            assert await recv(ws) == reply(
+                None, "5", "echo:x", "error", {"reason": "unmatched topic"}
+            )
+
+    arun(main())
+    assert server.echo.joins == [("2", {"a": 1})]
+
+
+def test_log_topic_replays_then_streams(server: ServerThread, store: LogStore) -> None:
+    for i in range(3):
+        store.append(ALPHA, f"old {i}")
+
+    async def main() -> list[Any]:
+        async with connect(ws_url(server)) as ws:
+            await send(ws, "1", "1", ALPHA, "phx_join", {"after": 1})
+            frames = [await recv(ws) for _ in range(3)]
+            store.append(ALPHA, "new")
+            frames.append(await recv(ws))
+            return frames
+
+    frames = arun(main())
+    assert frames[0] == reply("1", "1", ALPHA, "ok", {"first_seq": 1})
+    assert [(f[0], f[1], f[3], f[4]["seq"], f[4]["line"]) for f in frames[1:]] == [
+        ("1", None, "log", 2, "old 1"),
+        ("1", None, "log", 3, "old 2"),
+        ("1", None, "log", 4, "new"),
+    ]
+    assert set(frames[1][4]) == {"seq", "ts", "app", "stream", "line"}
+
+
+def test_join_without_after_is_live_only(server: ServerThread, store: LogStore) -> None:
+    store.append(ALPHA, "old")
+
+    async def main() -> list[Any]:
+        async with connect(ws_url(server)) as ws:
+            await send(ws, "1", "1", ALPHA, "phx_join", {})
+            first = await recv(ws)
+            store.append(ALPHA, "new")
+            return [first, await recv(ws)]
+
+    joined, pushed = arun(main())
+    assert joined == reply("1", "1", ALPHA, "ok", {})
+    assert pushed[4]["line"] == "new"
+
+
+def test_another_users_topic_is_refused(server: ServerThread) -> None:
+    async def main() -> list[Any]:
+        async with connect(ws_url(server)) as ws:
+            await send(ws, "1", "1", "logs:app:beta/web", "phx_join", {})
+            refused = await recv(ws)
+            await send(ws, "1", "2", "logs:app:beta/web", "ping", {})
+            return [refused, await recv(ws)]
+
+    refused, push = arun(main())
+    assert refused == reply("1", "1", "logs:app:beta/web", "error", {"reason": "unauthorized"})
+    assert push[4]["response"] == {"reason": "unmatched topic"}
+
+
+def test_unknown_topic_and_bad_after(server: ServerThread) -> None:
+    async def main() -> list[Any]:
+        async with connect(ws_url(server)) as ws:
+            await send(ws, "1", "1", "nope:x", "phx_join", {})
+            unknown = await recv(ws)
+            await send(ws, "2", "2", ALPHA, "phx_join", {"after": "x"})
+            return [unknown, await recv(ws)]
+
+    unknown, bad = arun(main())
+    assert unknown == reply(None, "1", "nope:x", "error", {"reason": "unmatched topic"})
+    assert bad[4] == {"status": "error", "response": {"reason": "after must be an integer"}}
+
+
+def test_duplicate_join_closes_the_old_channel_first(server: ServerThread, store: LogStore) -> None:
+    async def main() -> list[Any]:
+        async with connect(ws_url(server)) as ws:
+            await send(ws, "1", "1", ALPHA, "phx_join", {})
+            frames = [await recv(ws)]
+            await send(ws, "2", "2", ALPHA, "phx_join", {})
+            frames += [await recv(ws), await recv(ws)]
+            store.append(ALPHA, "once")
+            frames.append(await recv(ws))
+            with pytest.raises(TimeoutError):
+                await recv(ws, timeout=0.2)
+            return frames
+
+    frames = arun(main())
+    assert frames[1] == ["1", "1", ALPHA, "phx_close", {}]
+    assert frames[2] == reply("2", "2", ALPHA, "ok", {})
+    assert frames[3][0] == "2" and frames[3][4]["line"] == "once"
+
+
+@pytest.mark.parametrize(
+    "query", ["vsn=2.0.0&token=wrong", "vsn=2.0.0", "vsn=3.0.0&token=tok-alice"]
+)
+def test_upgrade_refused_with_403(server: ServerThread, query: str) -> None:
+    async def main() -> int:
+        with pytest.raises(InvalidStatus) as refused:
+            async with connect(ws_url(server, query)):
+                pass
+        return refused.value.response.status_code
+
+    assert arun(main()) == 403
+
+
+def test_v1_client_is_accepted(server: ServerThread, store: LogStore) -> None:
+    async def main() -> list[Any]:
+        async with connect(ws_url(server, "token=tok-alice&vsn=1.0.0")) as ws:
+            for msg in (
+                {"topic": "phoenix", "event": "heartbeat", "payload": {}, "ref": "1"},
+                {"topic": ALPHA, "event": "phx_join", "payload": {}, "ref": "2"},
+            ):
+                await ws.send(json.dumps(msg))
+            frames = [await recv(ws), await recv(ws)]
+            store.append(ALPHA, "v1 line")
+            frames.append(await recv(ws))
+            return frames
+
+    heartbeat, joined, pushed = arun(main())
+    ok: dict[str, Any] = {"status": "ok", "response": {}}
+    assert heartbeat == {"topic": "phoenix", "event": "phx_reply", "payload": ok, "ref": "1"}
+    assert joined == {"topic": ALPHA, "event": "phx_reply", "payload": ok, "ref": "2"}
+    assert pushed["event"] == "log" and pushed["payload"]["line"] == "v1 line"
+
+
+def test_malformed_frames_are_ignored(server: ServerThread) -> None:
+    async def main() -> Any:
+        async with connect(ws_url(server)) as ws:
+            for junk in ("not json", "[1, 2]", '{"a": 1}', '[null, "1", "t", "e", "nope"]'):
+                await ws.send(junk)
+            await send(ws, None, "9", "phoenix", "heartbeat", {})
+            return await recv(ws)
+
+    assert arun(main()) == reply(None, "9", "phoenix", "ok", {})
+
+
+def test_idle_connection_is_closed(store: LogStore) -> None:
+    server = ServerThread(store, idle_timeout=0.3)
+    server.start()
+
+    async def main() -> tuple[float, int | None]:
+        async with connect(ws_url(server)) as ws:
+            started = time.monotonic()
+            for _ in range(3):  # traffic keeps it open
+                await asyncio.sleep(0.2)
+                await send(ws, None, "1", "phoenix", "heartbeat", {})
+                await recv(ws)
+            with pytest.raises(ConnectionClosed) as closed:
+                await asyncio.wait_for(ws.recv(), 5)
+            return time.monotonic() - started, closed.value.rcvd and closed.value.rcvd.code
+
+    try:
+        lived, code = arun(main())
+    finally:
+        server.stop()
+    assert code == 1000
+    assert 0.8 < lived < 2.0
