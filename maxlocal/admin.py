@@ -8,7 +8,7 @@ import secrets
 import sqlite3
 from pathlib import Path
 
-from maxlocal.auth import Auth
+from maxlocal.auth import Auth, normalize_email
 from maxlocal.store.db import Database
 
 BOOTSTRAP_EMAIL = "admin@max.local"
@@ -60,7 +60,7 @@ def bootstrap_credentials(data_dir: Path) -> dict[str, str]:
 
 def add_user(data_dir: Path, email: str) -> dict[str, str]:
     """Create the user if needed and return a new API token for them, {"email", "token"}."""
-    email = email.strip()
+    email = normalize_email(email)
     if "@" not in email or len(email) > 254 or any(c.isspace() for c in email):
         raise ValueError(f"not an email address: {email!r}")
     auth, _ = _auth(Path(data_dir))

@@ -52,6 +52,10 @@ def verify_password(password: str, stored: str) -> bool:
 _DUMMY_HASH = hash_password("not a password", salt=b"\0" * 16)
 
 
+def normalize_email(email: str) -> str:
+    return email.strip().lower()
+
+
 def new_token(prefix: str) -> tuple[str, str]:
     """A fresh token with its prefix, and the SHA-256 that is all the platform keeps of it."""
     token = prefix + secrets.token_urlsafe(32)
@@ -85,7 +89,8 @@ class Auth:
 
     def create_user(self, email: str, password: str | None = None) -> User:
         """A new user; without a password nobody can log in as them, only use API tokens."""
-        return self.users.create(email, hash_password(password or secrets.token_urlsafe(32)))
+        password_hash = hash_password(password or secrets.token_urlsafe(32))
+        return self.users.create(normalize_email(email), password_hash)
 
     def create_api_token(self, user_id: int, name: str) -> tuple[ApiToken, str]:
         """A new API token and its value, which is not kept anywhere."""
@@ -93,7 +98,7 @@ class Auth:
         return self.tokens.create_api_token(user_id, name, hashed), token
 
     def login(self, email: str, password: str) -> Session:
-        found = self.users.by_email(email)
+        found = self.users.by_email(normalize_email(email))
         if found is None:
             verify_password(password, _DUMMY_HASH)
             raise Unauthorized(_BAD_LOGIN)

@@ -22,6 +22,7 @@ from maxlocal.admin import ensure_bootstrap, prepare_data_dir, write_private_jso
 from maxlocal.api import apps, auth, env, errors, health, networks
 from maxlocal.api.deps import Platform, Settings
 from maxlocal.api.limits import BodyLimit
+from maxlocal.api.schemas import ErrorBody
 from maxlocal.auth import DEFAULT_ACCESS_TTL, DEFAULT_REFRESH_TTL, Auth
 from maxlocal.crypto import Vault
 from maxlocal.store.db import Database
@@ -60,9 +61,11 @@ def build_app(platform: Platform) -> FastAPI:
     )
     app.state.platform = platform
     errors.install(app)
+    error = {"model": ErrorBody, "description": 'Any error: {"error": {"code", "message", "hint"}}'}
     for module in (health, auth, networks, apps, env):
-        app.include_router(module.router, prefix=PREFIX)
+        app.include_router(module.router, prefix=PREFIX, responses={"default": error})
     app.add_middleware(BodyLimit)
+    app.add_middleware(errors.CatchAll)
     return app
 
 
@@ -148,10 +151,15 @@ def serve(options: ServeOptions) -> None:
     )
     info: dict[str, object] = {"pid": os.getpid(), "url": url_for(sock), "port": port}
     server = _Server(config, server_file, info)
-    # uvicorn re-raises the signal that stopped it once it has shut down; these
-    # handlers absorb it, so a signal ends in a clean exit.
+
+    # Until uvicorn takes over, a signal asks it to stop as soon as it starts. Once
+    # it has shut down, uvicorn re-raises the signal that stopped it, which these
+    # handlers absorb, so a signal ends in a clean exit.
+    def stop(signum: int, frame: object) -> None:
+        server.should_exit = True
+
     for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: None)
+        signal.signal(sig, stop)
     try:
         server.run(sockets=[sock])
     finally:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -24,6 +25,7 @@ class Database:
         self.path = path
         self._busy_timeout_ms = busy_timeout_ms
         self._local = threading.local()
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
         self._migrate()
 
     @classmethod

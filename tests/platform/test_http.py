@@ -44,8 +44,13 @@ def test_openapi_lists_the_paths(anon: Client) -> None:
     ):
         assert path in paths, path
     assert set(paths["/api/v1/networks/{network}/vars"]) == {"get", "patch"}
-    login = document["components"]["schemas"]["LoginRequest"]
-    assert login["additionalProperties"] is False
+    schemas = document["components"]["schemas"]
+    assert schemas["LoginRequest"]["additionalProperties"] is False
+    assert "HTTPValidationError" not in schemas
+    error = paths["/api/v1/networks"]["post"]["responses"]["default"]
+    assert error["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/ErrorBody"
+    }
 
 
 @pytest.mark.parametrize("path", ["/nope", "/networks/x/y/z/w", "/../../etc/passwd"])

@@ -2,6 +2,7 @@ import json
 import os
 import signal
 import socket
+import sqlite3
 import stat
 import subprocess
 import sys
@@ -31,7 +32,7 @@ def test_server_file_and_permissions(platform: Platform) -> None:
     assert info["url"] == f"http://127.0.0.1:{info['port']}"
     assert info["started_at"].endswith("Z")
     assert mode(platform.data_dir) == 0o700
-    for name in ("server.json", "bootstrap.json", "secrets.key", "digest.key"):
+    for name in ("server.json", "bootstrap.json", "secrets.key", "digest.key", "maxlocal.db"):
         assert mode(platform.data_dir / name) == 0o600, name
     bootstrap = json.loads((platform.data_dir / "bootstrap.json").read_text())
     assert bootstrap == platform.bootstrap()
@@ -188,3 +189,27 @@ def test_platforms_with_options(platform_factory: PlatformFactory) -> None:
     assert first.port != second.port
     session = httpx.post(f"{first.url}/api/v1/auth/login", json=first.bootstrap()).json()
     assert session["expires_in"] == 5
+
+
+def test_a_bug_is_a_500_without_details(platform: Platform) -> None:
+    token = platform.add_user("gina@example.com")["token"]
+    with api_client(platform, token) as gina:
+        gina.post("/networks", json={"name": "broken"})
+        with sqlite3.connect(platform.data_dir / "maxlocal.db") as db:
+            db.execute("DROP TABLE env_entries")
+        response = gina.get("/networks/broken/vars")
+        error_of(response, 500, "internal")
+        assert "Traceback" not in response.text
+        assert "env_entries" not in response.text
+        assert gina.get("/networks").status_code == 200
+    assert "env_entries" in platform.log()
+
+
+def test_emails_are_case_insensitive(platform: Platform) -> None:
+    created = platform.add_user("Hank@Example.com")
+    assert created["email"] == "hank@example.com"
+    assert platform.add_user("hank@example.com ")["email"] == "hank@example.com"
+    creds = platform.bootstrap()
+    with api_client(platform) as anon:
+        r = anon.post("/auth/login", json={**creds, "email": "ADMIN@max.local"})
+        assert r.json()["user"]["email"] == "admin@max.local"

@@ -1,0 +1,458 @@
+"""Run releases as local processes: health checks, restarts with backoff, zero-downtime switches.
+
+Every process of a release runs with ``/bin/sh -c`` in its own process group, in the
+release directory, with the release's variables and, for ``web``, a ``PORT`` on
+loopback. ``start`` returns once the new release is healthy (``web`` accepts TCP
+connections on its port; without ``web``, every process is still up after a short
+settle time) and only then moves the app to it and stops the previous release. A
+process that exits before it is healthy fails the start at once.
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Protocol
+
+import psutil
+
+from maxlocal.runtime.proc import child_env, pump, spawn, terminate_group
+
+WEB = "web"
+TAIL_LINES = 20
+
+
+class State(StrEnum):
+    CREATED = "created"
+    BUILDING = "building"
+    STARTING = "starting"
+    RUNNING = "running"
+    CRASHED = "crashed"
+    STOPPED = "stopped"
+    FAILED = "failed"
+
+
+_SERVING = (State.RUNNING, State.CRASHED)
+
+
+@dataclass(frozen=True)
+class Release:
+    """What to run. ``app`` is the app's key (e.g. ``"shop/api"``), ``number`` the release's."""
+
+    app: str
+    number: int
+    path: Path
+    processes: Mapping[str, str]
+    env: Mapping[str, str] = field(default_factory=dict)
+
+
+class StartError(Exception):
+    """A release did not become healthy. ``tail`` holds its last lines of output."""
+
+    def __init__(self, message: str, exit_code: int | None = None, tail: list[str] | None = None):
+        super().__init__(message)
+        self.message = message
+        self.exit_code = exit_code
+        self.tail = tail or []
+
+
+@dataclass(frozen=True)
+class AppStatus:
+    state: State
+    release: int | None = None
+    restarts: int = 0
+    started_at: str | None = None
+    uptime_s: float | None = None
+    pids: dict[str, int] = field(default_factory=dict)
+    cpu_percent: float = 0.0
+    memory_rss: int = 0
+    port: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.__dict__, "state": self.state.value}
+
+
+class Driver(Protocol):
+    """What the platform needs from a runtime; ``LocalProcessDriver`` is the local one."""
+
+    def start(self, release: Release) -> AppStatus: ...
+    def stop(self, app: str) -> None: ...
+    def status(self, app: str) -> AppStatus: ...
+    def port(self, app: str) -> int | None: ...
+    def close(self) -> None: ...
+
+
+LogCallback = Callable[..., object]
+StateCallback = Callable[[str, State, dict[str, Any]], object]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def accepts_connections(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+            return True
+    except OSError:
+        return False
+
+
+def describe_exit(code: int) -> str:
+    return f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
+
+
+class _Process:
+    """One named process of a deployment, relaunched in place after a crash."""
+
+    def __init__(self, driver: LocalProcessDriver, deployment: _Deployment, name: str) -> None:
+        self.driver = driver
+        self.deployment = deployment
+        self.name = name
+        self.command = deployment.release.processes[name]
+        self.port = deployment.port if name == WEB else None
+        self.tail: deque[str] = deque(maxlen=TAIL_LINES)
+        self.popen: subprocess.Popen[bytes] | None = None
+        self.readers: list[threading.Thread] = []
+        self.launched_at = 0.0
+        self.lock = threading.Lock()
+        self._usage: dict[int, psutil.Process] = {}
+
+    def launch(self) -> bool:
+        release = self.deployment.release
+        env = child_env(release.env, release.path)
+        if self.port is not None:
+            env["PORT"] = str(self.port)
+        with self.lock:
+            if self.deployment.stopping.is_set():
+                return False
+            self.popen = spawn(self.command, release.path, env, merge_stderr=False)
+            self.launched_at = time.monotonic()
+            assert self.popen.stdout is not None and self.popen.stderr is not None
+            self.readers = [
+                pump(self.popen.stdout, self._line("stdout"), f"{self.name}-stdout"),
+                pump(self.popen.stderr, self._line("stderr"), f"{self.name}-stderr"),
+            ]
+        return True
+
+    def _line(self, stream: str) -> Callable[[str], None]:
+        def handle(line: str) -> None:
+            self.tail.append(line)
+            self.driver._log(self.deployment.release.app, stream, line, self.name)
+
+        return handle
+
+    def exit_code(self) -> int | None:
+        return self.popen.poll() if self.popen else None
+
+    def healthy(self) -> bool:
+        return self.port is None or accepts_connections(self.port)
+
+    def output_tail(self) -> list[str]:
+        for reader in self.readers:
+            reader.join(timeout=0.5)
+        return list(self.tail)
+
+    def terminate(self, grace: float) -> None:
+        with self.lock:
+            popen = self.popen
+        if popen is not None:
+            terminate_group(popen, grace)
+
+    def usage(self) -> tuple[float, int]:
+        """(cpu percent, rss bytes) of the process and all its descendants."""
+        if self.popen is None or self.popen.poll() is not None:
+            return 0.0, 0
+        cpu, rss = 0.0, 0
+        try:
+            root = psutil.Process(self.popen.pid)
+            tree = [root, *root.children(recursive=True)]
+        except psutil.Error:
+            return 0.0, 0
+        live: dict[int, psutil.Process] = {}
+        for proc in tree:
+            cached = self._usage.get(proc.pid, proc)
+            try:
+                cpu += cached.cpu_percent(interval=None)
+                rss += cached.memory_info().rss
+            except psutil.Error:
+                continue
+            live[proc.pid] = cached
+        self._usage = live
+        return cpu, rss
+
+
+class _Deployment:
+    def __init__(self, driver: LocalProcessDriver, release: Release) -> None:
+        self.release = release
+        self.port = free_port() if WEB in release.processes else None
+        self.stopping = threading.Event()
+        self.started_at = datetime.now(UTC)
+        self.started_monotonic = time.monotonic()
+        self.restarts = 0
+        self.crashed: set[str] = set()
+        self.processes = [_Process(driver, self, name) for name in release.processes]
+
+    def stop(self, grace: float) -> None:
+        self.stopping.set()
+        threads = [
+            threading.Thread(target=p.terminate, args=(grace,), daemon=True) for p in self.processes
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+
+class _App:
+    def __init__(self) -> None:
+        self.deploy_lock = threading.Lock()
+        self.current: _Deployment | None = None
+        self.state = State.CREATED
+
+
+class LocalProcessDriver:
+    """Runs each app's current release as local processes.
+
+    ``on_log(app, stream, line, process=name)`` gets every output line (stream
+    ``stdout``/``stderr``, or ``platform`` for the driver's own notes): it fits
+    ``LogStore.append``. ``on_state(app, state, details)`` gets every state change.
+    Both are called from driver threads and must be quick.
+    """
+
+    def __init__(
+        self,
+        on_log: LogCallback | None = None,
+        on_state: StateCallback | None = None,
+        *,
+        health_timeout: float = 30.0,
+        settle_s: float = 1.0,
+        backoff_base: float = 1.0,
+        backoff_cap: float = 30.0,
+        stable_after_s: float = 30.0,
+        stop_grace: float = 5.0,
+        drain_s: float = 1.0,
+    ) -> None:
+        self.on_log = on_log
+        self.on_state = on_state
+        self.health_timeout = health_timeout
+        self.settle_s = settle_s
+        self.backoff_base = backoff_base
+        self.backoff_cap = backoff_cap
+        self.stable_after_s = stable_after_s
+        self.stop_grace = stop_grace
+        self.drain_s = drain_s
+        self._apps: dict[str, _App] = {}
+        self._lock = threading.Lock()
+        self._background: list[threading.Thread] = []
+
+    def start(self, release: Release) -> AppStatus:
+        """Start ``release``, or switch the app to it with zero downtime if one is running.
+
+        Blocks until the release is healthy; raises StartError (the previous release,
+        if any, still serving) when it is not. Starting the current release again is a
+        zero-downtime restart.
+        """
+        app = self._app(release.app)
+        with app.deploy_lock:
+            previous = app.current if app.state != State.STOPPED else None
+            if previous is None:
+                self._set_state(release.app, State.STARTING, release=release.number)
+            deployment = _Deployment(self, release)
+            try:
+                self._launch_healthy(deployment)
+            except StartError as exc:
+                deployment.stop(self.stop_grace)
+                if previous is None:
+                    self._set_state(
+                        release.app,
+                        State.FAILED,
+                        release=release.number,
+                        reason=exc.message,
+                        exit_code=exc.exit_code,
+                    )
+                raise
+            app.current = deployment
+            for process in deployment.processes:
+                self._spawn_thread(self._supervise, process, name=f"supervise-{process.name}")
+            self._set_state(
+                release.app, State.RUNNING, release=release.number, port=deployment.port
+            )
+            if previous is not None:
+                self._spawn_thread(self._retire, previous, name="retire")
+        return self.status(release.app)
+
+    def stop(self, app: str) -> None:
+        """Stop the app's processes (SIGTERM, then SIGKILL after the grace time)."""
+        entry = self._app(app)
+        with entry.deploy_lock:
+            if entry.current is not None:
+                entry.current.stop(self.stop_grace)
+            self._set_state(
+                app, State.STOPPED, release=entry.current.release.number if entry.current else None
+            )
+
+    def status(self, app: str) -> AppStatus:
+        entry = self._app(app)
+        deployment, state = entry.current, entry.state
+        if deployment is None:
+            return AppStatus(state)
+        running = state in _SERVING
+        cpu, rss = 0.0, 0
+        pids: dict[str, int] = {}
+        if running:
+            for process in deployment.processes:
+                process_cpu, process_rss = process.usage()
+                cpu, rss = cpu + process_cpu, rss + process_rss
+                if process.popen is not None and process.popen.poll() is None:
+                    pids[process.name] = process.popen.pid
+        return AppStatus(
+            state=state,
+            release=deployment.release.number,
+            restarts=deployment.restarts,
+            started_at=deployment.started_at.isoformat().replace("+00:00", "Z"),
+            uptime_s=round(time.monotonic() - deployment.started_monotonic, 3) if running else None,
+            pids=pids,
+            cpu_percent=round(cpu, 1),
+            memory_rss=rss,
+            port=deployment.port if running else None,
+        )
+
+    def port(self, app: str) -> int | None:
+        """Where the app's ``web`` process listens; None when it is stopped or has no web."""
+        entry = self._apps.get(app)
+        if entry is None or entry.current is None or entry.state not in _SERVING:
+            return None
+        return entry.current.port
+
+    def close(self) -> None:
+        """Stop every app without reporting them stopped (they restart with the platform)."""
+        with self._lock:
+            apps = list(self._apps.values())
+        for app in apps:
+            with app.deploy_lock:
+                if app.current is not None:
+                    app.current.stop(self.stop_grace)
+        for thread in list(self._background):
+            thread.join()
+
+    def _app(self, key: str) -> _App:
+        with self._lock:
+            return self._apps.setdefault(key, _App())
+
+    def _set_state(self, app: str, state: State, **details: Any) -> None:
+        self._app(app).state = state
+        if self.on_state is not None:
+            self.on_state(app, state, details)
+
+    def _set_current_state(self, deployment: _Deployment, state: State, **details: Any) -> None:
+        """Report a state from a deployment's supervision, unless it is no longer the app's."""
+        app = deployment.release.app
+        if self._app(app).current is deployment and not deployment.stopping.is_set():
+            self._set_state(app, state, release=deployment.release.number, **details)
+
+    def _log(self, app: str, stream: str, line: str, process: str) -> None:
+        if self.on_log is not None:
+            self.on_log(app, stream, line, process=process)
+
+    def _spawn_thread(self, target: Callable[..., None], *args: Any, name: str) -> None:
+        thread = threading.Thread(target=target, args=args, name=name, daemon=True)
+        with self._lock:
+            self._background = [t for t in self._background if t.is_alive()]
+            self._background.append(thread)
+        thread.start()
+
+    def _launch_healthy(self, deployment: _Deployment) -> None:
+        for process in deployment.processes:
+            process.launch()
+        deadline = time.monotonic() + self.health_timeout
+        settled = time.monotonic() + self.settle_s
+        web = next((p for p in deployment.processes if p.port is not None), None)
+        while True:
+            for process in deployment.processes:
+                code = process.exit_code()
+                if code is not None:
+                    what = (
+                        f"before accepting connections on port {process.port}"
+                        if process.port
+                        else "while starting"
+                    )
+                    raise StartError(
+                        f"{process.name} {describe_exit(code)} {what}", code, process.output_tail()
+                    )
+            if web.healthy() if web else time.monotonic() >= settled:
+                return
+            if time.monotonic() >= deadline:
+                raise StartError(
+                    f"web did not accept connections on port {deployment.port} "
+                    f"within {self.health_timeout:g} s",
+                    None,
+                    web.output_tail() if web else [],
+                )
+            time.sleep(0.05)
+
+    def _supervise(self, process: _Process) -> None:
+        """Wait for the process to exit; unless it is being stopped, relaunch it with backoff."""
+        deployment = process.deployment
+        app = deployment.release.app
+        attempt = 0
+        while process.popen is not None:
+            code = process.popen.wait()
+            if deployment.stopping.is_set():
+                return
+            ran_for = time.monotonic() - process.launched_at
+            attempt = 0 if ran_for >= self.stable_after_s else attempt
+            delay = min(self.backoff_base * 2**attempt, self.backoff_cap)
+            attempt += 1
+            deployment.restarts += 1
+            deployment.crashed.add(process.name)
+            self._log(
+                app,
+                "platform",
+                f"{process.name} {describe_exit(code)}; restarting in {delay:g} s",
+                process.name,
+            )
+            self._set_current_state(
+                deployment,
+                State.CRASHED,
+                process=process.name,
+                exit_code=code,
+                restarts=deployment.restarts,
+            )
+            if deployment.stopping.wait(delay) or not process.launch():
+                return
+            if self._wait_healthy(process):
+                deployment.crashed.discard(process.name)
+                if not deployment.crashed:
+                    self._set_current_state(
+                        deployment,
+                        State.RUNNING,
+                        port=deployment.port,
+                        restarts=deployment.restarts,
+                    )
+
+    def _wait_healthy(self, process: _Process) -> bool:
+        deadline = time.monotonic() + self.health_timeout
+        while time.monotonic() < deadline and not process.deployment.stopping.is_set():
+            if process.exit_code() is not None:
+                return False
+            if process.healthy():
+                return True
+            time.sleep(0.05)
+        if not process.deployment.stopping.is_set():
+            process.terminate(self.stop_grace)
+        return False
+
+    def _retire(self, deployment: _Deployment) -> None:
+        time.sleep(self.drain_s)
+        deployment.stop(self.stop_grace)
