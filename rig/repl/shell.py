@@ -209,7 +209,7 @@ class RigShell(cmd2.Cmd):
         if background is not None:
             self._start_job(background, line)
             return False
-        if self.recorder is None:
+        if self.recorder is None or line == "_eof":
             return super().onecmd_plus_hooks(line, **kwargs)
         prompt = self.prompt
         with self._captured() as buffer:

@@ -1,0 +1,1 @@
+"""Test support shipped with rig: the transcript runner and its pytest plugin."""
