@@ -11,6 +11,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import IO
 
+import psutil
+
 INHERITED = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "USER", "LOGNAME")
 MAX_LINE_BYTES = 64 * 1024
 
@@ -67,7 +69,17 @@ def _signal_group(pgid: int, signum: int) -> bool:
 
 
 def group_alive(pgid: int) -> bool:
-    return _signal_group(pgid, 0)
+    """Whether any process of the group is still running (zombies, which wait to be reaped
+    by whoever inherited them, do not count)."""
+    if not _signal_group(pgid, 0):
+        return False
+    for proc in psutil.process_iter(["status"]):
+        try:
+            if proc.info["status"] != psutil.STATUS_ZOMBIE and os.getpgid(proc.pid) == pgid:
+                return True
+        except (OSError, psutil.Error):
+            continue
+    return False
 
 
 def terminate_group(proc: subprocess.Popen[bytes], grace: float = 5.0) -> int | None:

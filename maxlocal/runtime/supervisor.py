@@ -397,7 +397,7 @@ class LocalProcessDriver:
                     f"web did not accept connections on port {deployment.port} "
                     f"within {self.health_timeout:g} s",
                     None,
-                    web.output_tail() if web else [],
+                    list(web.tail) if web else [],
                 )
             time.sleep(0.05)
 
