@@ -235,11 +235,19 @@ def _parse_error(text: str) -> dict[str, Any]:
 
 def _fallback_message(status: int, text: str) -> str:
     """A clean line for a body that is not the API's error JSON (HTML from a proxy, empty, ...)."""
-    reason = httpx.codes.get_reason_phrase(status) or "error"
+    message = f"the platform answered {status} {httpx.codes.get_reason_phrase(status) or 'error'}"
     stripped = text.strip()
-    if not stripped or stripped.startswith("<") or stripped.startswith("{"):
-        return f"the platform answered {status} {reason}"
-    return f"the platform answered {status} {reason}: {_one_line(stripped)}"
+    if not stripped or stripped.startswith("<") or _is_json(stripped):
+        return message
+    return _one_line(f"{message}: {stripped}")
+
+
+def _is_json(text: str) -> bool:
+    try:
+        json.loads(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _one_line(text: str) -> str:
