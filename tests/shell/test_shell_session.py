@@ -1,0 +1,58 @@
+"""The shell in-process: history masking on disk, and one-shot start-up never importing it."""
+
+from __future__ import annotations
+
+import io
+import lzma
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from rig.repl.history import MASK
+from rig.repl.shell import RigShell
+
+SHELL_MODULES = ("cmd2", "prompt_toolkit", "rig.repl")
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("RIG_CONFIG_DIR", str(tmp_path / "config"))
+    monkeypatch.setenv("RIG_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("RIG_CREDENTIAL_STORE", "file")
+    for name in ("RIG_CONTEXT", "RIG_API", "RIG_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    return tmp_path
+
+
+def test_history_on_disk_never_holds_secret_values(env: Path) -> None:
+    history = env / "state" / "history"
+    out = io.StringIO()
+    shell = RigShell(stdin=io.StringIO(), stdout=out, stderr=out, history_file=str(history), background=False)
+    for line in ["create secret DB hunter2 --app api", "login --token mxt_topsecret", "list apps"]:
+        shell.onecmd_plus_hooks(line)
+    shell.main_session.history.append_string("create secret DB hunter2")
+    shell._persist_history()
+    text = lzma.decompress(history.read_bytes()).decode()
+    assert "hunter2" not in text and "mxt_topsecret" not in text
+    assert f"create secret DB {MASK} --app api" in text and "list apps" in text
+    assert history.stat().st_mode & 0o777 == 0o600
+    assert all("hunter2" not in s for s in shell.main_session.history.get_strings())
+    assert "not logged in" in out.getvalue()
+
+
+@pytest.mark.parametrize("argv", [["--version"], ["list", "networks"], ["--help"]])
+def test_one_shot_never_imports_the_shell(argv: list[str], env: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "rig", *argv],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ),
+        check=False,
+    )
+    imported = {line.rsplit("|", 1)[-1].strip() for line in proc.stderr.splitlines() if "|" in line}
+    assert imported, proc.stderr
+    leaked = [m for m in imported if m.split(".")[0] in SHELL_MODULES or m.startswith("rig.repl")]
+    assert not leaked

@@ -1,0 +1,148 @@
+"""The shell's pure parts: masking, the transcript format, the selection store, jobs, the name cache."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from rig.errors import UnreachableError
+from rig.repl import status
+from rig.repl.completion import NameCache, Names, app_choices, qualified_app_choices
+from rig.repl.history import MASK, mask_line
+from rig.repl.jobs import DONE, FAILED, KILLED, JobManager
+from rig.repl.selection import Selection, SelectionStore
+from rig.repl.shell import background_line
+from rig.repl.state import state_dir
+from rig.repl.transcript import escape, matches, parse
+
+
+@pytest.mark.parametrize(
+    ("line", "masked"),
+    [
+        ("create secret DB hunter2", f"create secret DB {MASK}"),
+        ("create secret DB hunter2 --app api", f"create secret DB {MASK} --app api"),
+        ("create secret --app api DB 'two words'", f"create secret --app api DB {MASK}"),
+        ("create secret A=1 B=2", f"create secret A={MASK} B={MASK}"),
+        ("create secret DB -", "create secret DB -"),
+        ("create secret DB", "create secret DB"),
+        ("login --token mxt_abc --api http://x", f"login --token {MASK} --api http://x"),
+        ("login --token=mxt_abc", f"login --token={MASK}"),
+        ("create var LOG=debug", "create var LOG=debug"),
+        ("list apps", "list apps"),
+        ("create secret DB 'unclosed", f"create secret {MASK}"),
+    ],
+)
+def test_secret_values_are_masked(line: str, masked: str) -> None:
+    assert mask_line(line) == masked
+
+
+def test_transcript_parse_and_match() -> None:
+    transcript = parse(
+        "comment\nsetup: none\nrig> list apps\nNAME  /\\d+/\nrig local:n/a> use none\nok\n"
+    )
+    assert transcript.setup == "none"
+    assert [(s.prompt, s.line) for s in transcript.steps] == [
+        ("rig> ", "list apps"),
+        ("rig local:n/a> ", "use none"),
+    ]
+    assert matches(transcript.steps[0].expected, "\x1b[1mNAME\x1b[0m  42   \n")
+    assert not matches(transcript.steps[0].expected, "NAME  x")
+    assert matches(escape("a/b http://x/"), "a/b http://x/")
+    assert parse("no prompts at all").setup == "local"
+
+
+def test_selection_is_kept_per_login_context(tmp_path: Path) -> None:
+    store = SelectionStore(tmp_path / "selection.json")
+    store.save("local", Selection("shop", "api"))
+    store.save("prod", Selection("web"))
+    assert (store.load("local").network, store.load("local").app) == ("shop", "api")
+    assert store.load("prod").app is None
+    assert store.load("other").network is None
+    assert "restored" in store.load("local").source
+    store.save("local", Selection())
+    assert store.load("local").network is None
+    assert (tmp_path / "selection.json").stat().st_mode & 0o777 == 0o600
+
+
+def test_state_dir_follows_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("RIG_STATE_DIR", raising=False)
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
+    assert state_dir() == tmp_path / "rig"
+    monkeypatch.setenv("RIG_STATE_DIR", str(tmp_path / "s"))
+    assert state_dir() == tmp_path / "s"
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("list apps &", "list apps"),
+        ("list apps&", "list apps"),
+        ("list apps", None),
+        ("create var X='a &", None),
+        ("&", None),
+    ],
+)
+def test_background_line(line: str, expected: str | None) -> None:
+    assert background_line(line) == expected
+
+
+def test_jobs_run_report_and_can_be_killed() -> None:
+    notes: list[str] = []
+    manager = JobManager(notes.append)
+    job = manager.start("say hi", lambda j: j.stdout.write("hi\nthere") and 0)
+    assert job.wait(2)
+    release = threading.Event()
+
+    def slow(j):  # type: ignore[no-untyped-def]
+        j.on_cancel(release.set)
+        release.wait(5)
+        j.stdout.write("never shown\n")
+        return 0
+
+    slow_job = manager.start("slow", slow)
+    failing = manager.start("fail", lambda j: 4)
+    assert failing.wait(2) and failing.state == FAILED
+    assert [j.id for j in manager.running()] == [slow_job.id]
+    manager.kill(slow_job)
+    assert job.state == DONE and slow_job.state == KILLED
+    assert "[1] hi" in notes and "[1] there" in notes
+    assert not any("never shown" in n for n in notes)
+    assert any(n.startswith("[2] killed") for n in notes)
+
+
+def test_name_cache_swaps_names_and_reports_failures() -> None:
+    calls: list[frozenset[tuple[str, str | None]]] = []
+    fail = False
+
+    def fetch(scopes: frozenset[tuple[str, str | None]]) -> Names:
+        calls.append(scopes)
+        if fail:
+            raise UnreachableError("cannot reach the platform")
+        return Names(("shop", "blog"), (("shop", "api"), ("blog", "web"), ("blog", "api")))
+
+    cache = NameCache(fetch, interval=0.05)
+    cache.start()
+    deadline = time.monotonic() + 2
+    while not cache.names.networks and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert cache.names.networks == ("shop", "blog")
+    assert cache.connection.state == status.CONNECTED
+    fail = True
+    cache.invalidate()
+    while cache.connection.state == status.CONNECTED and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert cache.connection.state == status.UNREACHABLE
+    assert cache.names.networks == ("shop", "blog")  # the last good names stay
+    cache.stop()
+
+    class Host:
+        selection = Selection("blog")
+
+    Host.cache = cache  # type: ignore[attr-defined]
+    assert [c.text for c in app_choices(Host(), {})] == ["web", "api"]
+    assert [c.text for c in app_choices(Host(), {"network": ["shop"]})] == ["api"]
+    texts = [c.text for c in qualified_app_choices(Host())]
+    assert texts[:2] == ["web", "api"] and "shop/api" in texts
