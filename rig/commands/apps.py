@@ -9,9 +9,9 @@ from rig.cli import CommandTree, completes
 from rig.commands.args import (
     add_network_option,
     add_yes_option,
+    app_network,
     check_name,
     default_network,
-    find_app,
     network_arg,
 )
 from rig.output import Column, Result
@@ -83,7 +83,7 @@ def list_apps(ctx: Context, args: argparse.Namespace) -> Result:
 
 def delete_app(ctx: Context, args: argparse.Namespace) -> Result:
     name = check_name("app", args.name)
-    network = find_app(ctx, name, args.network or ctx.network)
+    network = app_network(ctx, args, name)
     client = ctx.client()
     client.get(f"/networks/{network}/apps/{name}")
     confirm(ctx, f"delete app {name} (network {network})", yes=args.yes)

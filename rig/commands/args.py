@@ -137,6 +137,11 @@ def find_app(ctx: Context, app: str, network: str | None) -> str:
     return networks[0]
 
 
+def app_network(ctx: Context, args: argparse.Namespace, app: str) -> str:
+    """The network of ``app`` for a command: ``--network``, the selection, or looked up."""
+    return find_app(ctx, app, getattr(args, "network", None) or ctx.network)
+
+
 @dataclass(frozen=True)
 class Scope:
     """A network, or an app within its network: where vars and secrets are set."""
@@ -174,7 +179,7 @@ def resolve_scope(ctx: Context, args: argparse.Namespace) -> Scope:
     app = getattr(args, "app", None)
     network = getattr(args, "network", None)
     if app:
-        return Scope(find_app(ctx, app, network or ctx.network), app)
+        return Scope(app_network(ctx, args, app), app)
     if network:
         return Scope(check_name("network", network))
     if ctx.app:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from rig.cli import CommandTree, completes
 from rig.commands.apps import COLUMNS as APP_COLUMNS
-from rig.commands.args import add_network_option, check_name, find_app
+from rig.commands.args import add_network_option, app_network, check_name
 from rig.commands.env import SECRET, VAR
 from rig.output import Column, Result
 
@@ -44,7 +44,7 @@ SECTIONS: dict[str, Sequence[Column]] = {
 
 def app_details(ctx: Context, args: argparse.Namespace) -> Result:
     name = check_name("app", args.name)
-    network = find_app(ctx, name, args.network or ctx.network)
+    network = app_network(ctx, args, name)
     app = ctx.client().get(f"/networks/{network}/apps/{name}")
     return Result(
         data=app,
