@@ -4,17 +4,21 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
-from maxlocal import names
-from maxlocal.api.deps import Platform, PlatformDep, UserDep, find_app, find_network
+from maxlocal.api.deps import (
+    Platform,
+    PlatformDep,
+    UserDep,
+    create_named,
+    find_app,
+    find_network,
+)
 from maxlocal.api.env import list_secrets, list_vars
 from maxlocal.api.schemas import AppDetails, AppOut, CreateNamed
-from maxlocal.errors import AlreadyExists, Conflict
+from maxlocal.errors import AlreadyExists
 from maxlocal.store.env import Scope
-from maxlocal.store.networks import App, NameTaken
+from maxlocal.store.networks import App
 
 router = APIRouter(tags=["apps"])
-
-GENERATE_ATTEMPTS = 20
 
 
 def app_out(platform: Platform, app: App) -> AppOut:
@@ -41,20 +45,15 @@ def create_app(
     network: str, user: UserDep, platform: PlatformDep, body: CreateNamed | None = None
 ) -> AppOut:
     net = find_network(platform, user.id, network)
-    if body is not None and body.name is not None:
-        try:
-            return app_out(platform, platform.apps.create(net.id, body.name))
-        except NameTaken as e:
-            raise AlreadyExists(
-                f"app '{body.name}' already exists in network '{network}'",
-                "choose another name",
-            ) from e
-    for _ in range(GENERATE_ATTEMPTS):
-        try:
-            return app_out(platform, platform.apps.create(net.id, names.generate_name()))
-        except NameTaken:
-            continue
-    raise Conflict("could not generate a free app name", "give the app a name")
+    name = body.name if body else None
+    created = create_named(
+        lambda candidate: platform.apps.create(net.id, candidate),
+        name,
+        lambda: AlreadyExists(
+            f"app '{name}' already exists in network '{network}'", "choose another name"
+        ),
+    )
+    return app_out(platform, created)
 
 
 @router.get("/networks/{network}/apps/{app}")

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from maxlocal import names
 from maxlocal.auth import Auth
 from maxlocal.crypto import Vault
-from maxlocal.errors import NotFound, Unauthorized
+from maxlocal.errors import Conflict, NotFound, PlatformError, Unauthorized
 from maxlocal.store.db import Database
 from maxlocal.store.env import Env
-from maxlocal.store.networks import App, Apps, Network, Networks
+from maxlocal.store.networks import App, Apps, NameTaken, Network, Networks
 from maxlocal.store.users import User
 
 
@@ -74,3 +77,22 @@ def find_app(platform: Platform, user_id: int, network_name: str, name: str) -> 
             f"run `rig list apps --network {network_name}` to see its apps",
         )
     return network, app
+
+
+GENERATE_ATTEMPTS = 20
+Created = TypeVar("Created")
+
+
+def create_named(
+    create: Callable[[str], Created], name: str | None, taken: Callable[[], PlatformError]
+) -> Created:
+    """Create with the given name, or with a generated one when there is none."""
+    if name is not None:
+        try:
+            return create(name)
+        except NameTaken as e:
+            raise taken() from e
+    for _ in range(GENERATE_ATTEMPTS):
+        with contextlib.suppress(NameTaken):
+            return create(names.generate_name())
+    raise Conflict("could not find a free name to generate", "give a name")

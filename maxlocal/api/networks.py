@@ -5,14 +5,13 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 from pydantic import BaseModel
 
-from maxlocal import names
-from maxlocal.api.apps import GENERATE_ATTEMPTS, app_out
-from maxlocal.api.deps import Platform, PlatformDep, UserDep, find_network
+from maxlocal.api.apps import app_out
+from maxlocal.api.deps import Platform, PlatformDep, UserDep, create_named, find_network
 from maxlocal.api.env import list_secrets, list_vars
 from maxlocal.api.schemas import AppOut, CreateNamed, SecretOut, VarOut
 from maxlocal.errors import AlreadyExists, Conflict
 from maxlocal.store.env import Scope
-from maxlocal.store.networks import NameTaken, Network
+from maxlocal.store.networks import Network
 
 router = APIRouter(tags=["networks"])
 
@@ -51,19 +50,13 @@ def list_networks(user: UserDep, platform: PlatformDep) -> list[NetworkOut]:
 def create_network(
     user: UserDep, platform: PlatformDep, body: CreateNamed | None = None
 ) -> NetworkOut:
-    if body is not None and body.name is not None:
-        try:
-            return _out(platform, platform.networks.create(user.id, body.name))
-        except NameTaken as e:
-            raise AlreadyExists(
-                f"network name '{body.name}' is already taken", "choose another name"
-            ) from e
-    for _ in range(GENERATE_ATTEMPTS):
-        try:
-            return _out(platform, platform.networks.create(user.id, names.generate_name()))
-        except NameTaken:
-            continue
-    raise Conflict("could not generate a free network name", "give the network a name")
+    name = body.name if body else None
+    created = create_named(
+        lambda candidate: platform.networks.create(user.id, candidate),
+        name,
+        lambda: AlreadyExists(f"network name '{name}' is already taken", "choose another name"),
+    )
+    return _out(platform, created)
 
 
 @router.get("/networks/{network}")
