@@ -80,7 +80,8 @@ class Job:
 
     @property
     def running(self) -> bool:
-        return not self._done.is_set()
+        """False once killed, even while its thread is still unwinding from blocked I/O."""
+        return not self._done.is_set() and not self.cancelled
 
     def emit(self, line: str) -> None:
         self.sink(self, line)
@@ -89,9 +90,10 @@ class Job:
         self._hooks.append(hook)
 
     def cancel(self) -> None:
-        if self._cancel.is_set() or not self.running:
+        if not self.running:
             return
         self._cancel.set()
+        self.state = KILLED
         for hook in list(self._hooks):
             try:
                 hook()
@@ -150,7 +152,7 @@ class JobManager:
                 job.stderr.write(f"rig: internal error: {type(exc).__name__}: {exc}\n")
             code = 1
         job.finish(code)
-        if job.sink == self._background_line:
+        if job.sink == self._background_line and not job.cancelled:
             self._notify(job.describe())
         self._changed()
 
@@ -175,7 +177,7 @@ class JobManager:
 
     def kill(self, job: Job) -> None:
         job.cancel()
-        job.wait(2.0)
+        job.wait(0.5)
         self._changed()
 
     def foreground(self, job: Job, write_line: Callable[[str], None]) -> None:
