@@ -30,7 +30,9 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def test_history_on_disk_never_holds_secret_values(env: Path) -> None:
     history = env / "state" / "history"
     out = io.StringIO()
-    shell = RigShell(stdin=io.StringIO(), stdout=out, stderr=out, history_file=str(history), background=False)
+    shell = RigShell(
+        stdin=io.StringIO(), stdout=out, stderr=out, history_file=str(history), background=False
+    )
     for line in ["create secret DB hunter2 --app api", "login --token mxt_topsecret", "list apps"]:
         shell.onecmd_plus_hooks(line)
     shell.main_session.history.append_string("create secret DB hunter2")

@@ -1,4 +1,4 @@
-"""The shell's pure parts: masking, the transcript format, the selection store, jobs, the name cache."""
+"""The shell's pure parts: masking, transcripts, the selection store, jobs, the name cache."""
 
 from __future__ import annotations
 
