@@ -57,13 +57,22 @@ def add_global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> No
 
     g = parser.add_argument_group("global options")
     g.add_argument(
-        "-o", "--output", choices=OUTPUT_FORMATS, default=default(None),
+        "-o",
+        "--output",
+        choices=OUTPUT_FORMATS,
+        default=default(None),
         help="output format (default: table; json prints one JSON document)",
     )
     g.add_argument("--context", metavar="NAME", default=default(None), help="login context to use")
-    g.add_argument("--api", metavar="URL", default=default(None), help="API URL (overrides the context)")
-    g.add_argument("--no-color", action="store_true", default=default(False), help="no colour (also NO_COLOR)")
-    g.add_argument("-v", "--verbose", action="count", default=default(0), help="log HTTP requests to stderr")
+    g.add_argument(
+        "--api", metavar="URL", default=default(None), help="API URL (overrides the context)"
+    )
+    g.add_argument(
+        "--no-color", action="store_true", default=default(False), help="no colour (also NO_COLOR)"
+    )
+    g.add_argument(
+        "-v", "--verbose", action="count", default=default(0), help="log HTTP requests to stderr"
+    )
 
 
 Handler = Callable[[Any, argparse.Namespace], Any]
@@ -113,7 +122,9 @@ class CommandTree:
         parser.set_defaults(handler=handler, command=path)
         return parser
 
-    def _word(self, word: str, help: str, description: str | None, epilog: str | None) -> argparse.ArgumentParser:
+    def _word(
+        self, word: str, help: str, description: str | None, epilog: str | None
+    ) -> argparse.ArgumentParser:
         if word not in self.words:
             parser = self._make_word_parser(word, help)
             parser.description = description or help[:1].upper() + help[1:] + "."
@@ -134,8 +145,9 @@ def build_parser() -> RigArgumentParser:
     root = RigArgumentParser(
         prog="rig",
         description="The command-line client for the Max application platform.",
-        epilog="Run `rig COMMAND --help` for a command's options. Exit codes: 0 ok, 1 failure, "
-        "2 usage, 3 not logged in or denied, 4 not found, 5 already exists, 6 unreachable, 130 interrupted.",
+        epilog="Run `rig COMMAND --help` for a command's options. Exit codes: 0 ok, "
+        "1 failure, 2 usage, 3 not logged in or denied, 4 not found, 5 already exists, "
+        "6 unreachable, 130 interrupted.",
     )
     root.add_argument("--version", action="version", version=f"rig {__version__}")
     add_global_options(root, suppress=False)

@@ -32,7 +32,9 @@ STOP_TIMEOUT_S = 10.0
 def default_data_dir() -> Path:
     if os.environ.get("RIG_LOCAL_DATA"):
         return Path(os.environ["RIG_LOCAL_DATA"])
-    base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
+    base = os.environ.get("XDG_DATA_HOME") or os.path.join(
+        os.path.expanduser("~"), ".local", "share"
+    )
     return Path(base) / "rig" / "local"
 
 
@@ -84,9 +86,14 @@ def _data_option(p: argparse.ArgumentParser) -> None:
 def _server_options(p: argparse.ArgumentParser) -> None:
     _data_option(p)
     p.add_argument(
-        "--port", type=int, default=DEFAULT_PORT, help=f"port on 127.0.0.1 (default {DEFAULT_PORT}; 0 picks a free one)"
+        "--port",
+        type=int,
+        default=DEFAULT_PORT,
+        help=f"port on 127.0.0.1 (default {DEFAULT_PORT}; 0 picks a free one)",
     )
-    p.add_argument("--access-ttl", type=int, metavar="SECONDS", help="lifetime of access tokens (default 900)")
+    p.add_argument(
+        "--access-ttl", type=int, metavar="SECONDS", help="lifetime of access tokens (default 900)"
+    )
     p.add_argument("--refresh-ttl", type=int, metavar="SECONDS", help="lifetime of refresh tokens")
 
 
@@ -102,7 +109,12 @@ def start(ctx: Context, args: argparse.Namespace) -> Result:
         proc = _spawn(data_dir, args, foreground=False)
         info = _wait_until_ready(data_dir, proc)
     login = _login_local(ctx, info["url"], data_dir)
-    data = {"url": info["url"], "pid": info["pid"], "data_dir": str(data_dir), "context": LOCAL_CONTEXT}
+    data = {
+        "url": info["url"],
+        "pid": info["pid"],
+        "data_dir": str(data_dir),
+        "context": LOCAL_CONTEXT,
+    }
     verb = "already running" if already else "started"
     message = (
         f"Max platform {verb} at {info['url']} (pid {info['pid']}, data {data_dir})\n"
@@ -131,8 +143,14 @@ def serve(ctx: Context, args: argparse.Namespace) -> Result:
         proc.send_signal(signal.SIGINT)
         code = _wait(proc, STOP_TIMEOUT_S)
     if code not in (0, -signal.SIGINT, -signal.SIGTERM):
-        raise RigError(f"the local platform exited with code {code}", hint=f"see {data_dir / 'server.log'}")
-    return Result(data={"stopped": True, "data_dir": str(data_dir)}, message="Max platform stopped.", show_data=False)
+        raise RigError(
+            f"the local platform exited with code {code}", hint=f"see {data_dir / 'server.log'}"
+        )
+    return Result(
+        data={"stopped": True, "data_dir": str(data_dir)},
+        message="Max platform stopped.",
+        show_data=False,
+    )
 
 
 def stop(ctx: Context, args: argparse.Namespace) -> Result:
@@ -184,7 +202,9 @@ def add_user(ctx: Context, args: argparse.Namespace) -> Result:
 
     data_dir = _data_dir(args)
     if not (data_dir / "bootstrap.json").exists():
-        raise UsageError(f"no local platform has been set up in {data_dir}", hint="run `rig local start` first")
+        raise UsageError(
+            f"no local platform has been set up in {data_dir}", hint="run `rig local start` first"
+        )
     try:
         created = admin.add_user(data_dir, args.email)
     except ValueError as exc:
@@ -217,12 +237,25 @@ def _is_maxlocal(pid: int) -> bool:
         return True  # no /proc (macOS): trust the pid
 
 
-def _spawn(data_dir: Path, args: argparse.Namespace, *, foreground: bool) -> subprocess.Popen[bytes]:
+def _spawn(
+    data_dir: Path, args: argparse.Namespace, *, foreground: bool
+) -> subprocess.Popen[bytes]:
     if not 0 <= args.port <= 65535:
-        raise UsageError(f"invalid port {args.port}", hint="use a number from 1 to 65535, or 0 for a free port")
+        raise UsageError(
+            f"invalid port {args.port}", hint="use a number from 1 to 65535, or 0 for a free port"
+        )
     data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     (data_dir / "server.json").unlink(missing_ok=True)
-    command = [sys.executable, "-m", "maxlocal", "serve", "--data", str(data_dir), "--port", str(args.port)]
+    command = [
+        sys.executable,
+        "-m",
+        "maxlocal",
+        "serve",
+        "--data",
+        str(data_dir),
+        "--port",
+        str(args.port),
+    ]
     if args.access_ttl:
         command += ["--access-ttl", str(args.access_ttl)]
     if args.refresh_ttl:

@@ -79,7 +79,9 @@ def table(rows: Sequence[dict[str, Any]], columns: Sequence[Column] | None, empt
     cols = list(columns) if columns else [Column(k) for k in rows[0]]
     from tabulate import tabulate  # costs ~80 ms to import: only when a table is drawn
 
-    body = [[c.format(r.get(c.key)) if c.format else cell(r.get(c.key)) for c in cols] for r in rows]
+    body = [
+        [c.format(r.get(c.key)) if c.format else cell(r.get(c.key)) for c in cols] for r in rows
+    ]
     return tabulate(body, headers=[c.title for c in cols], tablefmt="simple", disable_numparse=True)
 
 
@@ -92,7 +94,9 @@ def record_text(
     keys = list(fields) if fields else list(data)
     scalars = [k for k in keys if k not in sections and not isinstance(data.get(k), (list, dict))]
     width = max((len(k) for k in scalars), default=0)
-    lines = [f"{k.replace('_', ' ').capitalize() + ':':<{width + 2}}{cell(data.get(k))}" for k in scalars]
+    lines = [
+        f"{k.replace('_', ' ').capitalize() + ':':<{width + 2}}{cell(data.get(k))}" for k in scalars
+    ]
     text = "\n".join(lines) + ("\n" if lines else "")
     for key in keys:
         value = data.get(key)

@@ -43,7 +43,7 @@ def test_start_logs_in_and_onboarding_works(local) -> None:
 
 
 def test_start_is_idempotent_and_status_reports(local) -> None:
-    rig, data = local
+    rig, _data = local
     first = rig.ok("local", "start", "--port", "0", "-o", "json").json()
     again = rig.ok("local", "start", "--port", "0")
     assert "already running" in again.out
@@ -58,7 +58,12 @@ def test_stop_then_status_says_not_running(local) -> None:
     rig, data = local
     pid = rig.ok("local", "start", "--port", "0", "-o", "json").json()["pid"]
     stopped = rig.ok("local", "stop", "-o", "json").json()
-    assert stopped == {"stopped": True, "running": False, "pid": pid, "data_dir": str(data.resolve())}
+    assert stopped == {
+        "stopped": True,
+        "running": False,
+        "pid": pid,
+        "data_dir": str(data.resolve()),
+    }
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
     status = rig("local", "status", "-o", "json")
@@ -70,7 +75,7 @@ def test_stop_then_status_says_not_running(local) -> None:
 
 
 def test_data_survives_a_restart(local) -> None:
-    rig, data = local
+    rig, _data = local
     rig.ok("local", "start", "--port", "0")
     rig.ok("create", "network", "kept")
     rig.ok("create", "secret", "TOKEN", "--network", "kept", input="s3cret-value\n")
@@ -82,7 +87,7 @@ def test_data_survives_a_restart(local) -> None:
 
 
 def test_a_busy_port_fails_with_a_hint(local) -> None:
-    rig, data = local
+    rig, _data = local
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
@@ -102,7 +107,7 @@ def test_invalid_port_is_a_usage_error(local) -> None:
 
 
 def test_user_add_gives_a_token_that_logs_in(local, make_rig) -> None:
-    rig, data = local
+    rig, _data = local
     url = rig.ok("local", "start", "--port", "0", "-o", "json").json()["url"]
     rig.ok("create", "network", "admins-net")
     created = rig.ok("local", "user", "add", "dev@example.com", "-o", "json").json()
