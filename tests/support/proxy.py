@@ -4,6 +4,7 @@ them — for testing how clients notice dead links. Runs its own event loop in a
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import struct
 import threading
@@ -80,7 +81,7 @@ class Proxy:
         for link in list(self._links):
             for writer in link.writers:
                 sock = writer.get_extra_info("socket")
-                if sock is not None:
+                with contextlib.suppress(OSError):
                     sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
                 writer.transport.abort()
         self._links.clear()
