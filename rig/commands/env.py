@@ -80,14 +80,14 @@ def _register_create(tree: CommandTree, kind: Kind) -> None:
             'printf %s "$TOKEN" | rig create secret API_TOKEN - --network shop',
             "rig create secret --from-file .env.secrets --app api",
         ]
-        value_help = "the value, or '-' to read it from stdin (default: stdin or a hidden prompt)"
+        value_help = "VALUE '-' or none: stdin, or a hidden prompt on a terminal"
     else:
         examples = [
             "rig create var LOG_LEVEL debug --app api",
             "rig create var LOG_LEVEL=debug WORKERS=4 --network shop",
             "rig create var --from-file .env --app api",
         ]
-        value_help = "the value, or '-' to read it from stdin"
+        value_help = "VALUE '-': read it from stdin"
     parser = tree.add(
         f"create {kind.name}",
         partial(create, kind),
@@ -98,7 +98,7 @@ def _register_create(tree: CommandTree, kind: Kind) -> None:
         "items",
         nargs="*",
         metavar="KEY [VALUE] | KEY=VALUE",
-        help=f"a key and its value, or several KEY=VALUE pairs ({value_help})",
+        help=f"a key and its value, or several KEY=VALUE pairs; {value_help}",
     )
     parser.add_argument(
         "--from-file",
