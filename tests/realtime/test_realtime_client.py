@@ -4,6 +4,7 @@ scripted server where exact frames matter."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import statistics
 import threading
@@ -123,7 +124,7 @@ def test_reconnect_schedule() -> None:
     assert [(e.attempt, e.delay) for e in events[:8]] == [
         (n, reconnect_after(n)) for n in range(1, 9)
     ]
-    gaps = [later - earlier for (earlier, _), (later, _) in zip(seen, seen[1:7], strict=False)]
+    gaps = [later - earlier for (earlier, _), (later, _) in itertools.pairwise(seen[:7])]
     for gap, expected in zip(gaps, [0.01, 0.05, 0.1, 0.15, 0.2, 0.25], strict=True):
         assert expected <= gap < expected + 0.08, (gaps, expected)
     assert isinstance(seen[-1][1], Closed)
