@@ -94,17 +94,18 @@ class Connection:
         self.overflowed = asyncio.Event()
 
     def send(self, msg: Message) -> None:
+        """Queue a frame. When the queue is full the client is too slow: what is queued is
+        still sent, nothing after it, and the connection is closed (1013) so that the client
+        comes back and resumes from the last line it got."""
+        if self.overflowed.is_set():
+            return
         try:
             self.outbox.put_nowait(msg)
         except asyncio.QueueFull:
             self.overflowed.set()
 
     async def run(self) -> None:
-        tasks = [
-            asyncio.create_task(self._read()),
-            asyncio.create_task(self._write()),
-            asyncio.create_task(self.overflowed.wait()),
-        ]
+        tasks = [asyncio.create_task(self._read()), asyncio.create_task(self._write())]
         try:
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         finally:
@@ -144,7 +145,7 @@ class Connection:
             await self._dispatch(msg)
 
     async def _write(self) -> None:
-        while True:
+        while not (self.overflowed.is_set() and self.outbox.empty()):
             msg = await self.outbox.get()
             try:
                 await self.websocket.send_text(protocol.encode(msg, self.version))

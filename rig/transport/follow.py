@@ -13,7 +13,7 @@ The platform's side of the contract: within one topic, seqs are consecutive inte
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, Mapping, Sequence
 from functools import partial
 from typing import Any, TextIO
 
@@ -152,7 +152,7 @@ def follow(
     after: Mapping[str, int] | None = None,
     on_state: Callable[[ConnectionState], None] | None = None,
     **socket_options: Any,
-) -> Iterator[Record]:
+) -> Generator[Record, None, None]:
     """The synchronous face of ``LogFollower`` for one-shot commands: runs the event loop in
     this (main) thread while waiting for each record. Ctrl+C closes the socket, then raises
     ``KeyboardInterrupt``; leaving the loop early closes it too."""

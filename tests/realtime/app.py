@@ -79,7 +79,12 @@ class Echo:
 
 
 def build_app(
-    store: LogStore, pubsub: PubSub, echo: Echo, tokens_seen: list[str], idle_timeout: float = 60.0
+    store: LogStore,
+    pubsub: PubSub,
+    echo: Echo,
+    tokens_seen: list[str],
+    idle_timeout: float = 60.0,
+    max_queue: int = 10_000,
 ) -> Starlette:
     def recording_authenticate(token: str) -> str | None:
         tokens_seen.append(token)
@@ -94,6 +99,7 @@ def build_app(
             "status:user": PubSubHandler(pubsub, pubsub_topic=lambda t, user: f"{t}:{user}"),
         },
         idle_timeout=idle_timeout,
+        max_queue=max_queue,
     )
 
     @contextlib.asynccontextmanager
@@ -114,8 +120,14 @@ class ServerThread:
     """uvicorn on 127.0.0.1 in a thread of its own; can be stopped and started again on the
     same port. Each start gets a fresh pub/sub (a restarted platform), the store survives."""
 
-    def __init__(self, store: LogStore, port: int | None = None, idle_timeout: float = 60.0):
-        self.store, self.idle_timeout = store, idle_timeout
+    def __init__(
+        self,
+        store: LogStore,
+        port: int | None = None,
+        idle_timeout: float = 60.0,
+        max_queue: int = 10_000,
+    ):
+        self.store, self.idle_timeout, self.max_queue = store, idle_timeout, max_queue
         self.echo = Echo()
         self.tokens_seen: list[str] = []
         self.port = port or free_port()
@@ -130,7 +142,9 @@ class ServerThread:
         pubsub = PubSub()
         self.store.pubsub = pubsub
         config = uvicorn.Config(
-            build_app(self.store, pubsub, self.echo, self.tokens_seen, self.idle_timeout),
+            build_app(
+                self.store, pubsub, self.echo, self.tokens_seen, self.idle_timeout, self.max_queue
+            ),
             host="127.0.0.1",
             port=self.port,
             log_level="warning",

@@ -350,6 +350,28 @@ def test_normal_close_by_server_ends_the_follow(store: LogStore) -> None:
     assert [type(s) for _, s in seen] == [Connected, Closed]
 
 
+def test_a_client_too_slow_for_the_server_queue_resumes_where_it_stopped(store: LogStore) -> None:
+    for i in range(60):
+        store.append(ALPHA, f"{i}")
+    server = ServerThread(store, max_queue=8)
+    server.start()
+
+    async def main() -> tuple[list[int], list[tuple[float, ConnectionState]]]:
+        socket = Socket(server.url, lambda: ALICE)
+        seen = states(socket)
+        async with socket, LogFollower(socket, [ALPHA], after={ALPHA: 0}) as follower:
+            return [r["seq"] for r in await take(follower, 60)], seen
+
+    try:
+        seqs, seen = arun(main())
+    finally:
+        server.stop()
+    assert seqs == list(range(1, 61))
+    closes = [s.reason for _, s in seen if isinstance(s, Reconnecting)]
+    assert len(closes) >= 60 // 8 - 1
+    assert set(closes) == {"too slow"}
+
+
 def test_connect_and_join_latency(server: ServerThread) -> None:
     async def once() -> float:
         started = time.perf_counter()

@@ -193,7 +193,8 @@ def test_idle_connection_is_closed(store: LogStore) -> None:
                 await recv(ws)
             with pytest.raises(ConnectionClosed) as closed:
                 await asyncio.wait_for(ws.recv(), 5)
-            return time.monotonic() - started, closed.value.rcvd and closed.value.rcvd.code
+            rcvd = closed.value.rcvd
+            return time.monotonic() - started, rcvd.code if rcvd else None
 
     try:
         lived, code = arun(main())

@@ -49,10 +49,10 @@ class Proxy:
     def stall(self) -> None:
         """Stop forwarding bytes, both ways, on the connections open now; they stay open.
         Connections made later flow normally."""
-        self._call(lambda: [link.flowing.clear() for link in self._links])
+        self._call(lambda: self._set_flowing(False))
 
     def resume(self) -> None:
-        self._call(lambda: [link.flowing.set() for link in self._links])
+        self._call(lambda: self._set_flowing(True))
 
     def drop(self) -> None:
         """Reset every open connection (RST, no close handshake)."""
@@ -76,6 +76,13 @@ class Proxy:
     async def _close_server(self) -> None:
         if self._server is not None:
             self._server.close()
+
+    def _set_flowing(self, flowing: bool) -> None:
+        for link in self._links:
+            if flowing:
+                link.flowing.set()
+            else:
+                link.flowing.clear()
 
     def _abort_all(self) -> None:
         for link in list(self._links):
