@@ -244,23 +244,32 @@ def test_stalled_connection_is_detected_by_heartbeat_and_recovered(
     print(f"stall detected after {detected * 1000:.0f} ms (heartbeat every 200 ms)")
 
 
-def test_server_restart_mid_follow_loses_and_repeats_nothing(
-    server: ServerThread, store: LogStore
+@pytest.mark.parametrize("outage", ["server restart", "connection reset"])
+def test_an_outage_mid_follow_loses_and_repeats_nothing(
+    server: ServerThread, proxy: Proxy, store: LogStore, outage: str
 ) -> None:
+    """Lines keep coming while the platform restarts on the same port (or the connection is
+    reset without a close): every seq arrives exactly once, in order."""
     total = 400
     writing = threading.Thread(target=write_numbered, args=(store, total, 0.002))
 
+    def interrupt() -> None:
+        if outage == "server restart":
+            restart(server)
+        else:
+            proxy.drop()
+
     async def main() -> list[int]:
         async with (
-            Socket(server.url, lambda: ALICE) as socket,
+            Socket(proxy.url, lambda: ALICE) as socket,
             LogFollower(socket, [ALPHA], after={ALPHA: 0}) as follower,
         ):
             writing.start()
             seqs: list[int] = []
             while len(seqs) < total:
                 seqs.append((await asyncio.wait_for(anext(follower), 10))["seq"])
-                if len(seqs) == 100:
-                    await asyncio.to_thread(restart, server)
+                if len(seqs) in (100, 250):
+                    await asyncio.to_thread(interrupt)
             writing.join()
             return seqs
 
