@@ -11,6 +11,8 @@ joins after 1, 2, 5, then 10 s), and messages carrying an older ``join_ref`` are
         channel = socket.channel("status:user")
         channel.on("app_state", lambda payload: ...)
         await channel.join()
+
+Following logs (gapless resume, de-duplication, the sync facade) is in ``follow.py``.
 """
 
 from __future__ import annotations
@@ -153,7 +155,6 @@ class _Push:
     def __init__(self, channel: Channel, event: str, payload: Params, timeout: float) -> None:
         self.channel, self.event, self.payload, self.timeout = channel, event, payload, timeout
         self.ref: str | None = None
-        self.sent = False
         self.future: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
         self._timer: asyncio.TimerHandle | None = None
         self.on_reply: Callable[[Reply], None] | None = None
@@ -170,7 +171,6 @@ class _Push:
         if self.future.done():
             return
         self.start_timeout()
-        self.sent = True
         self.channel.socket._push(
             self.channel.join_ref, self.ref, self.channel.topic, self.event, dict(self.payload())
         )
@@ -453,9 +453,7 @@ class Socket:
             self._runner.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._runner
-        for task in list(self._closing):
-            with contextlib.suppress(BaseException):
-                await task
+        await asyncio.gather(*self._closing, return_exceptions=True)
         if self.closed is None:
             self._closed(code, reason or "disconnected")
 
