@@ -17,16 +17,34 @@ from typing import Any, NoReturn
 from rig import __version__
 from rig.errors import UsageError
 
-COMMAND_MODULES = ("auth", "contexts", "networks", "apps", "env", "details", "local")
+COMMAND_MODULES = (
+    "auth",
+    "contexts",
+    "networks",
+    "apps",
+    "env",
+    "details",
+    "local",
+    "deploy",
+    "releases",
+    "lifecycle",
+    "status",
+    "logs",
+)
 
 # Top-level words that group commands by verb, with their help text.
 GROUPS = {
     "create": "create a network, app, var or secret",
-    "list": "list networks, apps, vars, secrets or contexts",
+    "list": "list networks, apps, vars, secrets, releases or contexts",
     "delete": "delete a network, app, var or secret",
     "details": "show the configuration of an app or network",
     "context": "manage login contexts",
     "local": "run the Max platform on this machine",
+    "status": "show how apps are running: one app, a network, or all (dashboard)",
+    "logs": "show the stored logs of an app, its builds or a network",
+    "restart": "restart an app",
+    "stop": "stop an app (its releases and config are kept)",
+    "start": "start a stopped app",
 }
 
 OUTPUT_FORMATS = ("table", "json")

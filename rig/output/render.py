@@ -53,14 +53,15 @@ def _render_text(result: Result, out: IO[str]) -> None:
             out.write(fmt(record) + "\n")
             out.flush()
         return
-    if not result.show_data or result.data is None:
+    data = result.view if result.view is not None else result.data
+    if not result.show_data or data is None:
         return
-    if isinstance(result.data, list):
-        out.write(table(result.data, result.columns, result.empty) + "\n")
-    elif isinstance(result.data, dict):
-        out.write(record_text(result.data, result.fields, result.sections, result.empty))
+    if isinstance(data, list):
+        out.write(table(data, result.columns, result.empty) + "\n")
+    elif isinstance(data, dict):
+        out.write(record_text(data, result.fields, result.sections, result.empty))
     else:
-        out.write(f"{result.data}\n")
+        out.write(f"{data}\n")
 
 
 def cell(value: Any) -> str:

@@ -29,6 +29,8 @@ class Result:
     - ``fields``: for dict data, which keys to show and in what order (default: all).
     - ``message``: a sentence for people, printed instead of (or before) the data in table mode.
     - ``show_data``: in table mode, whether to render ``data`` after ``message``.
+    - ``view``: in table mode, shown instead of ``data`` when people need another shape
+      (humanised figures, a flattened list); ``-o json`` never sees it.
     - ``lines``: for streaming commands, an iterable of records printed one per line
       (NDJSON under ``-o json``) as they arrive; ``line_format`` turns one into text.
     """
@@ -43,3 +45,4 @@ class Result:
     line_format: Callable[[dict[str, Any]], str] | None = None
     exit_code: int = 0
     sections: dict[str, Sequence[Column]] = field(default_factory=dict)
+    view: Any = None

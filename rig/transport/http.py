@@ -104,8 +104,10 @@ class ApiClient:
     def post(self, path: str, body: dict[str, Any] | None = None, *, auth: bool = True) -> Any:
         return self.request("POST", path, body=body, auth=auth)
 
-    def patch(self, path: str, body: dict[str, Any]) -> Any:
-        return self.request("PATCH", path, body=body)
+    def patch(
+        self, path: str, body: dict[str, Any], *, params: dict[str, Any] | None = None
+    ) -> Any:
+        return self.request("PATCH", path, body=body, params=params)
 
     def delete(self, path: str, *, params: dict[str, Any] | None = None) -> Any:
         return self.request("DELETE", path, params=params)
@@ -124,6 +126,18 @@ class ApiClient:
         With ``auth``, a token about to expire is refreshed first, and a 401
         ``token_expired`` answer is refreshed and retried once.
         """
+        return _json_body(self.send(method, path, body=body, params=params, auth=auth))
+
+    def send(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: dict[str, Any] | None = None,
+        params: dict[str, Any] | None = None,
+        auth: bool = True,
+    ) -> httpx.Response:
+        """As :meth:`request`, but the response itself, for callers that need its headers."""
         if auth and self._should_refresh():
             self.refresh()
         response = self._send(method, path, body, params, auth)
@@ -137,7 +151,20 @@ class ApiClient:
             response = self._send(method, path, body, params, auth)
         if response.status_code >= 400:
             raise error_from_response(response.status_code, response.text, self.base_url)
-        return _json_body(response)
+        return response
+
+    @property
+    def http(self) -> httpx.Client:
+        """The underlying client (base URL ``/api/v1``), for streamed uploads."""
+        return self._http
+
+    def auth_headers(self) -> dict[str, str]:
+        """The Authorization header for a request sent on :attr:`http`, refreshed if due."""
+        if self._should_refresh():
+            self.refresh()
+        if self.tokens is None:
+            return {}
+        return {"Authorization": f"Bearer {self.tokens.access_token}"}
 
     def refresh(self) -> None:
         """Trade the refresh token for a new pair and hand it to ``on_refresh``."""

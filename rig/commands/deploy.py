@@ -1,0 +1,282 @@
+"""``deploy``: bundle a directory, upload it with its checksum, and follow the new release.
+
+The steps, in order: plan what to upload (``rig.bundle``), find or create the
+app, write the archive to a temporary file while hashing it, check its size
+against the platform's limit, stream it up, then (unless ``--detach``) follow
+the release until it is active or failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from functools import partial
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+from urllib.parse import urlencode
+
+from rig.cli import CommandTree
+from rig.commands.args import (
+    add_app_option,
+    add_network_option,
+    check_name,
+    default_network,
+    find_app,
+)
+from rig.commands.releases import AppRef, finish_release, watch_release
+from rig.errors import NotFoundError, UsageError
+from rig.output import Column, Result
+from rig.output.progress import progress_bar
+from rig.output.units import human_bytes, human_seconds
+
+if TYPE_CHECKING:
+    from rig.bundle import BundlePlan
+    from rig.context import Context
+    from rig.transport.http import ApiClient
+    from rig.transport.upload import Archive
+
+LARGEST_SHOWN = 5
+
+DRY_RUN_SECTIONS: dict[str, Sequence[Column]] = {
+    "files": [Column("path"), Column("size", format=human_bytes)],
+    "excluded": [Column("path"), Column("rule")],
+}
+
+
+def register(tree: CommandTree) -> None:
+    parser = tree.add(
+        "deploy",
+        deploy,
+        "upload a directory as a new release of an app and wait until it runs",
+        examples=[
+            "rig deploy --app api",
+            "rig deploy ./site --app web --network shop --create",
+            "rig deploy --app api --dry-run   # what would be uploaded, and what is ignored",
+            "rig deploy --app api --detach -o json",
+        ],
+    )
+    parser.add_argument(
+        "path", nargs="?", default=".", metavar="PATH", help="the app's directory (default: .)"
+    )
+    add_app_option(parser, "the app to deploy")
+    add_network_option(parser, "the app's network (found when the app name is unique)")
+    parser.add_argument(
+        "--create", action="store_true", help="create the app when it does not exist"
+    )
+    parser.add_argument(
+        "--message", "-m", metavar="M", help="the release's message (default: the commit subject)"
+    )
+    parser.add_argument(
+        "--detach", action="store_true", help="return once uploaded, without following the build"
+    )
+    parser.add_argument(
+        "--dry-run", action="store_true", help="list what would be uploaded; upload nothing"
+    )
+
+
+def deploy(ctx: Context, args: argparse.Namespace) -> Result:
+    from rig.bundle import git_info, plan_bundle
+
+    root = Path(args.path)
+    app = getattr(args, "app", None) or ctx.app
+    if app:
+        check_name("app", app)
+    plan = plan_bundle(root)
+    if plan.is_large:
+        warn_large(plan, ctx.stderr)
+    if args.dry_run:
+        return dry_run(plan)
+    if not app:
+        raise UsageError("say which app to deploy", hint="pass --app APP (and --create if new)")
+    if not plan.files:
+        raise UsageError(f"nothing to deploy in {root}", hint="is every file ignored?")
+    client = ctx.client()
+    ref, app_info, created = find_or_create_app(ctx, args, app)
+    limit = upload_limit(client)
+    git = git_info(root)
+    started = time.monotonic()
+    with temporary_archive() as dest:
+        archive = bundle(ctx, plan, dest)
+        check_size(archive, limit)
+        release = send(ctx, client, ref, archive, release_params(args.message, git))
+    number = int(release["number"])
+    if not args.detach:
+        on_line = None if ctx.json else partial(print_build_line, ctx.stderr)
+        release = finish_release(ctx, ref, watch_release(client, ref, number, on_line))
+    took = time.monotonic() - started
+    data = {
+        "app": ref.app,
+        "network": ref.network,
+        "release": number,
+        "status": release.get("status"),
+        "checksum": archive.sha256,
+        "url": app_info.get("url"),
+        "duration_s": round(took, 3),
+        "size": archive.size,
+        "files": len(plan.files),
+        "message": release.get("message"),
+        "git": None if git is None else {k: git[k] for k in ("commit", "branch", "dirty")},
+        "created_app": created,
+    }
+    if args.detach:
+        message = (
+            f"Uploaded release {number} of {ref.app} ({data['status']}); "
+            f"see it with `rig list releases --app {ref.app} --network {ref.network}`"
+        )
+    else:
+        message = f"Deployed {ref.app} release {number} in {human_seconds(took)}: {data['url']}"
+    return Result(data=data, message=message, show_data=False)
+
+
+def dry_run(plan: BundlePlan) -> Result:
+    files = [
+        {"path": f.path, "size": f.size, **({"link": f.link_target} if f.link_target else {})}
+        for f in plan.files
+    ]
+    excluded = [{"path": e.path, "rule": e.rule} for e in plan.excluded]
+    data = {
+        "path": str(plan.root),
+        "files": files,
+        "total_bytes": plan.total_bytes,
+        "excluded": excluded,
+        "uploaded": False,
+    }
+    return Result(
+        data=data,
+        message=f"Would upload {len(files)} files, {human_bytes(plan.total_bytes)} in all, "
+        f"from {plan.root}; {len(excluded)} paths left out. Nothing was uploaded.",
+        fields=["files", "excluded"],
+        sections=DRY_RUN_SECTIONS,
+    )
+
+
+def warn_large(plan: BundlePlan, stream: IO[str]) -> None:
+    from rig.bundle import LARGE_BUNDLE_BYTES
+
+    largest = ", ".join(f"{f.path} ({human_bytes(f.size)})" for f in plan.largest(LARGEST_SHOWN))
+    stream.write(
+        f"rig: warning: the bundle is {human_bytes(plan.total_bytes)}, over "
+        f"{human_bytes(LARGE_BUNDLE_BYTES)}; largest: {largest} "
+        "(hint: list what the app does not need in .rigignore)\n"
+    )
+    stream.flush()
+
+
+def find_or_create_app(
+    ctx: Context, args: argparse.Namespace, app: str
+) -> tuple[AppRef, dict[str, Any], bool]:
+    """The app and its network; with ``--create``, a missing app is created first."""
+    client = ctx.client()
+    try:
+        network = find_app(ctx, app, getattr(args, "network", None) or ctx.network)
+        ref = AppRef(network, app)
+        return ref, client.get(ref.path), False
+    except NotFoundError as missing:
+        if not args.create:
+            raise NotFoundError(
+                missing.message, hint=f"pass --create to create it, or check the name{_in(args)}"
+            ) from None
+    network = default_network(ctx, args)
+    info = client.post(f"/networks/{network}/apps", {"name": app})
+    if not ctx.json:
+        note(ctx, f"Created app {app} in network {network}")
+    return AppRef(network, app), info, True
+
+
+def _in(args: argparse.Namespace) -> str:
+    return f" and network {args.network}" if getattr(args, "network", None) else ""
+
+
+def upload_limit(client: ApiClient) -> int | None:
+    health = client.request("GET", "/health", auth=False) or {}
+    limit = health.get("max_upload_bytes")
+    return int(limit) if isinstance(limit, int) and limit > 0 else None
+
+
+def check_size(archive: Archive, limit: int | None) -> None:
+    if limit is not None and archive.size > limit:
+        raise UsageError(
+            f"the archive is {human_bytes(archive.size)}, over the platform's upload limit of "
+            f"{human_bytes(limit)}",
+            hint="leave out what the app does not need with .rigignore; "
+            "`rig deploy --dry-run` lists the files",
+        )
+
+
+@contextlib.contextmanager
+def temporary_archive() -> Iterator[Path]:
+    """A path for the archive, removed afterwards whatever happens (Ctrl+C included)."""
+    fd, name = tempfile.mkstemp(prefix="rig-deploy-", suffix=".tar.gz")
+    os.close(fd)
+    try:
+        yield Path(name)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(name)
+
+
+def bundle(ctx: Context, plan: BundlePlan, dest: Path) -> Archive:
+    from rig.transport.upload import build_archive
+
+    bar = progress_bar(ctx, "Bundling ", plan.total_bytes)
+    try:
+        archive = build_archive(plan, dest, bar)
+    finally:
+        bar.close()
+    if not ctx.json:
+        note(
+            ctx,
+            f"Bundled {len(plan.files)} files ({human_bytes(plan.total_bytes)}) "
+            f"into {human_bytes(archive.size)}",
+        )
+    return archive
+
+
+def release_params(message: str | None, git: dict[str, object] | None) -> dict[str, str]:
+    params: dict[str, str] = {}
+    subject = git.get("subject") if git else None
+    if message or subject:
+        params["message"] = str(message or subject)
+    if git:
+        params["commit"] = str(git["commit"])
+        if git.get("branch"):
+            params["branch"] = str(git["branch"])
+        params["dirty"] = "true" if git.get("dirty") else "false"
+    return params
+
+
+def send(
+    ctx: Context, client: ApiClient, ref: AppRef, archive: Archive, params: dict[str, str]
+) -> dict[str, Any]:
+    """Stream the archive up as a new release; the release object the platform answers."""
+    from rig.transport.http import error_from_response
+    from rig.transport.upload import upload
+
+    url = f"{ref.path}/releases" + (f"?{urlencode(params)}" if params else "")
+    bar = progress_bar(ctx, "Uploading", archive.size)
+    try:
+        response = upload(
+            client.http, url, archive.path, archive.sha256, bar, headers=client.auth_headers()
+        )
+    finally:
+        bar.close()
+    if response.status_code >= 400:
+        raise error_from_response(response.status_code, response.text, client.base_url)
+    release: dict[str, Any] = response.json()
+    if not ctx.json:
+        note(ctx, f"Uploaded release {release['number']} of {ref.app} ({release.get('status')})")
+    return release
+
+
+def print_build_line(stream: IO[str], line: dict[str, Any]) -> None:
+    stream.write(f"{line.get('stream', 'build')}| {line.get('line', '')}\n")
+    stream.flush()
+
+
+def note(ctx: Context, text: str) -> None:
+    ctx.stderr.write(text + "\n")
+    ctx.stderr.flush()

@@ -1,0 +1,211 @@
+"""``logs app``, ``logs build``, ``logs network``: stored log lines, filtered on the platform.
+
+All three are one command over a :class:`LogTarget` (where the lines are) and a
+:class:`LogQuery` (which of them). Stored lines come first; a follow source
+(:data:`FollowSource`, the realtime socket once ``-f`` exists) may continue from
+the last sequence number shown, so nothing is missed or shown twice.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from rig.cli import CommandTree, completes
+from rig.commands.args import add_network_option, check_name, network_arg
+from rig.commands.releases import app_ref
+from rig.errors import UsageError
+from rig.output import Result
+
+if TYPE_CHECKING:
+    from rig.context import Context
+
+Record = dict[str, Any]
+FollowSource = Callable[["Context", "LogTarget", "int | None"], Iterable[Record]]
+_DURATION = re.compile(r"\d+(\.\d+)?[smhd]")
+
+
+@dataclass(frozen=True)
+class LogTarget:
+    kind: str  # "app", "build" or "network"
+    network: str
+    app: str | None = None
+
+    @property
+    def path(self) -> str:
+        if self.app is None:
+            return f"/networks/{self.network}/logs"
+        base = f"/networks/{self.network}/apps/{self.app}/logs"
+        return base + "/build" if self.kind == "build" else base
+
+    @property
+    def label(self) -> str:
+        if self.app is None:
+            return f"network {self.network}"
+        what = "build log of app" if self.kind == "build" else "app"
+        return f"{what} {self.app} (network {self.network})"
+
+
+@dataclass(frozen=True)
+class LogQuery:
+    tail: int | None = None
+    since: str | None = None
+    grep: str | None = None
+    release: int | None = None
+
+    def params(self) -> dict[str, Any]:
+        values = {"tail": self.tail, "since": self.since, "grep": self.grep}
+        values["release"] = self.release
+        return {k: v for k, v in values.items() if v is not None}
+
+
+def parse_since(text: str) -> str:
+    """``10m``/``2h``/``30s``/``1d`` as given, or an ISO time as RFC 3339 in UTC."""
+    text = text.strip()
+    if _DURATION.fullmatch(text):
+        return text
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise UsageError(
+            f"--since {text!r} is neither a duration nor a time",
+            hint="e.g. --since 10m, --since 2h, --since 2026-11-25T19:50:00Z",
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.astimezone()  # a time without a zone is local time
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def check_grep(pattern: str) -> str:
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise UsageError(
+            f"--grep {pattern!r} is not a regular expression: {exc}",
+            hint="e.g. --grep 'error|warn'",
+        ) from None
+    return pattern
+
+
+def positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}")
+    return value
+
+
+def format_line(record: Record) -> str:
+    return (
+        f"{record.get('ts', '')} {record.get('app') or '-'} "
+        f"{record.get('stream', '')}| {record.get('line', '')}"
+    )
+
+
+def log_lines(
+    stored: list[Record], ctx: Context, target: LogTarget, follow: FollowSource | None
+) -> Iterator[Record]:
+    yield from stored
+    if follow is not None:
+        last = max((int(r["seq"]) for r in stored if "seq" in r), default=None)
+        yield from follow(ctx, target, last)
+
+
+def show_logs(
+    ctx: Context, target: LogTarget, query: LogQuery, follow: FollowSource | None = None
+) -> Result:
+    stored: list[Record] = ctx.client().get(target.path, params=query.params()) or []
+    empty = not stored and follow is None
+    return Result(
+        lines=log_lines(stored, ctx, target, follow),
+        line_format=format_line,
+        message=f"(no log lines in the {target.label})" if empty else None,
+    )
+
+
+def query_from(args: argparse.Namespace) -> LogQuery:
+    return LogQuery(
+        tail=args.tail,
+        since=parse_since(args.since) if args.since else None,
+        grep=check_grep(args.grep) if args.grep else None,
+        release=getattr(args, "release", None),
+    )
+
+
+def register(tree: CommandTree) -> None:
+    parser = tree.add(
+        "logs app",
+        app_logs,
+        "show an app's stored output: stdout, stderr and the platform's notes",
+        examples=[
+            "rig logs app api --tail 50",
+            "rig logs app api --since 10m --grep 'error|warn'",
+            "rig logs app api -o json   # one JSON object per line",
+        ],
+    )
+    _add_name(parser, "app")
+    add_network_option(parser, "the app's network (found when the app name is unique)")
+    _add_filters(parser)
+
+    parser = tree.add(
+        "logs build",
+        build_logs,
+        "show the build log of an app's release (default: the latest)",
+        examples=["rig logs build api", "rig logs build api --release 3"],
+    )
+    _add_name(parser, "app")
+    add_network_option(parser, "the app's network (found when the app name is unique)")
+    parser.add_argument("--release", type=positive, metavar="N", help="the release")
+    _add_filters(parser)
+
+    parser = tree.add(
+        "logs network",
+        network_logs,
+        "show the stored output of every app of a network, interleaved",
+        examples=["rig logs network shop --tail 100", "rig logs network shop --since 1h"],
+    )
+    _add_name(parser, "network")
+    _add_filters(parser)
+
+
+def _add_name(parser: argparse.ArgumentParser, kind: str) -> None:
+    completes(
+        parser.add_argument(
+            "name", nargs="?", metavar="NAME", help=f"the {kind} (default: the selected one)"
+        ),
+        kind,
+    )
+
+
+def _add_filters(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--tail", type=positive, metavar="N", help="only the last N lines")
+    parser.add_argument(
+        "--since", metavar="WHEN", help="only lines since a duration ago (10m, 2h) or a time"
+    )
+    parser.add_argument("--grep", metavar="REGEX", help="only lines matching a regular expression")
+
+
+def app_logs(ctx: Context, args: argparse.Namespace) -> Result:
+    query = query_from(args)
+    ref = app_ref(ctx, args, args.name)
+    return show_logs(ctx, LogTarget("app", ref.network, ref.app), query)
+
+
+def build_logs(ctx: Context, args: argparse.Namespace) -> Result:
+    query = query_from(args)
+    ref = app_ref(ctx, args, args.name)
+    return show_logs(ctx, LogTarget("build", ref.network, ref.app), query)
+
+
+def network_logs(ctx: Context, args: argparse.Namespace) -> Result:
+    query = query_from(args)
+    name = check_name("network", args.name) if args.name else network_arg(ctx, args)
+    if not name:
+        raise UsageError("say which network", hint="rig logs network NAME")
+    return show_logs(ctx, LogTarget("network", name), query)

@@ -1,0 +1,239 @@
+"""Releases: ``list releases``, ``rollback``, and following a release until it runs or fails.
+
+``deploy``, ``rollback`` and var/secret changes share what is here: the app's
+API path, :func:`watch_release` (the one place that waits on a release) and
+:class:`ReleaseFailed`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import IO, TYPE_CHECKING, Any
+
+from rig.cli import CommandTree
+from rig.commands.args import add_app_option, add_network_option, app_network, check_name
+from rig.errors import RigError, UsageError
+from rig.output import Column, Result
+from rig.output.units import human_seconds
+
+if TYPE_CHECKING:
+    from rig.context import Context
+    from rig.transport.http import ApiClient
+
+POLL_S = 0.25
+WATCH_TIMEOUT_S = 15 * 60
+DONE = frozenset({"active", "superseded", "failed"})
+LOG_TAIL_SHOWN = 30
+
+LineSink = Callable[[dict[str, Any]], None]
+
+
+@dataclass(frozen=True)
+class AppRef:
+    network: str
+    app: str
+
+    @property
+    def path(self) -> str:
+        return f"/networks/{self.network}/apps/{self.app}"
+
+    @property
+    def label(self) -> str:
+        return f"app {self.app} (network {self.network})"
+
+
+def app_ref(ctx: Context, args: argparse.Namespace, name: str | None = None) -> AppRef:
+    """The app named by ``name``, ``--app`` or the shell's selection, with its network."""
+    app = name or getattr(args, "app", None) or ctx.app
+    if not app:
+        raise UsageError("say which app", hint="pass --app APP (or `use app APP` in the shell)")
+    app = check_name("app", app)
+    return AppRef(app_network(ctx, args, app), app)
+
+
+class ReleaseFailed(RigError):
+    """A release that ended ``failed``: the reason, the phase, and the last lines of its log."""
+
+    code = "release_failed"
+
+    def __init__(self, ref: AppRef, release: dict[str, Any]) -> None:
+        error = release.get("error") or {}
+        self.release = release
+        self.phase = str(error.get("phase") or "")
+        self.reason = str(error.get("reason") or "no reason given")
+        self.log_tail = [str(line) for line in error.get("log_tail") or []]
+        number = release.get("number")
+        during = f" during {self.phase}" if self.phase else ""
+        logs = (
+            f"rig logs build {ref.app} --release {number}"
+            if self.phase in ("build", "unpack", "upload")
+            else f"rig logs app {ref.app}"
+        )
+        super().__init__(
+            f"release {number} of {ref.app} failed{during}: {self.reason}",
+            hint=f"the previous release, if any, is still serving; see `{logs} --network "
+            f"{ref.network}`",
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        body = super().to_json()
+        body["error"].update(
+            release=self.release.get("number"), phase=self.phase, log_tail=self.log_tail
+        )
+        return body
+
+
+def watch_release(
+    client: ApiClient,
+    ref: AppRef,
+    number: int,
+    on_line: LineSink | None = None,
+    *,
+    interval: float = POLL_S,
+    timeout: float = WATCH_TIMEOUT_S,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> dict[str, Any]:
+    """Wait until release ``number`` is done; hand each new build-log line to ``on_line``.
+
+    This polls the release and its build log every ``interval`` seconds; it is the one
+    place that does, so the realtime socket can replace it.
+    """
+    after: int | None = None
+    deadline = clock() + timeout
+
+    def drain() -> None:
+        nonlocal after
+        if on_line is None:
+            return
+        params: dict[str, Any] = {"release": number}
+        if after is not None:
+            params["after"] = after
+        for line in client.get(f"{ref.path}/logs/build", params=params) or []:
+            after = int(line.get("seq", after or 0))
+            on_line(line)
+
+    while True:
+        release: dict[str, Any] = client.get(f"{ref.path}/releases/{number}")
+        drain()
+        if release.get("status") in DONE:
+            return release
+        if clock() >= deadline:
+            raise RigError(
+                f"release {number} of {ref.app} is still {release.get('status')} after "
+                f"{human_seconds(timeout)}",
+                hint=f"see `rig list releases --app {ref.app} --network {ref.network}`",
+            )
+        sleep(interval)
+
+
+def show_failure(failure: ReleaseFailed, stream: IO[str]) -> None:
+    """The last lines of the failed phase's log, for people (``-o json`` carries them instead)."""
+    if not failure.log_tail:
+        return
+    tail = failure.log_tail[-LOG_TAIL_SHOWN:]
+    stream.write(f"Last {len(tail)} lines of the {failure.phase or 'release'} log:\n")
+    for line in tail:
+        stream.write(f"  | {line}\n")
+    stream.flush()
+
+
+def finish_release(ctx: Context, ref: AppRef, release: dict[str, Any]) -> dict[str, Any]:
+    """``release`` if it did not fail; else its log tail on stderr and :class:`ReleaseFailed`."""
+    if release.get("status") != "failed":
+        return release
+    failure = ReleaseFailed(ref, release)
+    if not ctx.json:
+        show_failure(failure, ctx.stderr)
+    raise failure
+
+
+def git_cell(git: Any) -> str:
+    if not isinstance(git, dict) or not git.get("commit"):
+        return "-"
+    text = str(git["commit"])[:7]
+    if git.get("branch"):
+        text += f" {git['branch']}"
+    return text + (" (dirty)" if git.get("dirty") else "")
+
+
+def _message_cell(message: Any) -> str:
+    text = " ".join(str(message or "").split())
+    return text if len(text) <= 50 else text[:47] + "..."
+
+
+COLUMNS = [
+    Column("number", "RELEASE"),
+    Column("status"),
+    Column("source"),
+    Column("message", format=lambda m: _message_cell(m) or "-"),
+    Column("git", format=git_cell),
+    Column("created_by", "BY"),
+    Column("created_at", "CREATED"),
+]
+
+
+def register(tree: CommandTree) -> None:
+    parser = tree.add(
+        "list releases",
+        list_releases,
+        "list an app's releases, newest first, with their status, message and git commit",
+        examples=["rig list releases --app api", "rig list releases --app api -o json"],
+    )
+    add_app_option(parser, "the app whose releases to list")
+    add_network_option(parser, "the app's network (found when the app name is unique)")
+
+    parser = tree.add(
+        "rollback",
+        rollback,
+        "run an earlier release again (default: the one before the active one), no rebuild",
+        examples=["rig rollback --app api", "rig rollback --app api --to 3"],
+    )
+    add_app_option(parser, "the app to roll back")
+    add_network_option(parser, "the app's network (found when the app name is unique)")
+    parser.add_argument("--to", type=int, metavar="N", help="the release to run again")
+    parser.add_argument(
+        "--detach", action="store_true", help="do not wait for the new release to be active"
+    )
+
+
+def list_releases(ctx: Context, args: argparse.Namespace) -> Result:
+    ref = app_ref(ctx, args)
+    rows = ctx.client().get(f"{ref.path}/releases") or []
+    return Result(
+        data=rows,
+        columns=COLUMNS,
+        empty=f"(no releases of {ref.label} yet; deploy with `rig deploy --app {ref.app}`)",
+    )
+
+
+def rollback(ctx: Context, args: argparse.Namespace) -> Result:
+    ref = app_ref(ctx, args)
+    if args.to is not None and args.to < 1:
+        raise UsageError(f"no release {args.to}", hint="release numbers start at 1")
+    client = ctx.client()
+    started = time.monotonic()
+    body = {"to": args.to} if args.to is not None else {}
+    release = client.post(f"{ref.path}/rollback", body)
+    if not args.detach:
+        release = finish_release(ctx, ref, watch_release(client, ref, int(release["number"])))
+    took = time.monotonic() - started
+    target = release.get("artifact_release")
+    data = {
+        "app": ref.app,
+        "network": ref.network,
+        "release": release.get("number"),
+        "rolled_back_to": target,
+        "status": release.get("status"),
+        "duration_s": round(took, 3),
+    }
+    verb = "Rolled back" if not args.detach else "Rolling back"
+    return Result(
+        data=data,
+        message=f"{verb} {ref.app} to release {target} (as release {data['release']}, "
+        f"{data['status']}) in {human_seconds(took)}",
+        show_data=False,
+    )

@@ -1,0 +1,134 @@
+"""``status app``, ``status network``, ``status dashboard``: how apps are running right now.
+
+The platform answers figures (seconds, bytes, percent); people see them humanised,
+``-o json`` gets them as they are. States are always words, never colour alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING, Any
+
+from rig.cli import CommandTree, completes
+from rig.commands.args import add_network_option, check_name, network_arg
+from rig.commands.releases import app_ref
+from rig.errors import UsageError
+from rig.output import Column, Result
+from rig.output.units import human_bytes, human_duration, human_percent
+
+if TYPE_CHECKING:
+    from rig.context import Context
+
+APP_COLUMNS = [
+    Column("app"),
+    Column("state"),
+    Column("release"),
+    Column("restarts"),
+    Column("uptime_s", "UPTIME", format=human_duration),
+    Column("cpu_percent", "CPU", format=human_percent),
+    Column("memory_rss", "MEMORY", format=human_bytes),
+    Column("health"),
+    Column("url", "URL"),
+]
+DASHBOARD_COLUMNS = [Column("network"), *APP_COLUMNS]
+PROCESS_COLUMNS = [Column("name"), Column("pids"), Column("port")]
+
+
+def register(tree: CommandTree) -> None:
+    parser = tree.add(
+        "status app",
+        app_status,
+        "show how an app is running: state, release, restarts, uptime, CPU, memory, health, URL",
+        examples=["rig status app api", "rig status app api --network shop -o json"],
+    )
+    completes(
+        parser.add_argument(
+            "name", nargs="?", metavar="NAME", help="the app (default: the selected one)"
+        ),
+        "app",
+    )
+    add_network_option(parser, "the app's network (found when the app name is unique)")
+
+    parser = tree.add(
+        "status network",
+        network_status,
+        "show how every app of a network is running",
+        examples=["rig status network shop", "rig status network shop -o json"],
+    )
+    completes(
+        parser.add_argument(
+            "name", nargs="?", metavar="NAME", help="the network (default: the selected one)"
+        ),
+        "network",
+    )
+
+    tree.add(
+        "status dashboard",
+        dashboard,
+        "summarise every app in every network of yours",
+        examples=["rig status dashboard", "rig status dashboard -o json"],
+    )
+
+
+def app_status_view(status: dict[str, Any]) -> dict[str, Any]:
+    """One app's status for people: each figure in its unit, processes as a table."""
+    return {
+        "app": status.get("app"),
+        "network": status.get("network"),
+        "state": status.get("state"),
+        "release": status.get("release"),
+        "restarts": status.get("restarts"),
+        "uptime": human_duration(status.get("uptime_s")),
+        "cpu": human_percent(status.get("cpu_percent")),
+        "memory": human_bytes(status.get("memory_rss")),
+        "health": status.get("health"),
+        "url": status.get("url"),
+        "processes": status.get("processes") or [],
+    }
+
+
+def app_status(ctx: Context, args: argparse.Namespace) -> Result:
+    ref = app_ref(ctx, args, args.name)
+    status = ctx.client().get(f"{ref.path}/status")
+    view = app_status_view(status)
+    return Result(
+        data=status,
+        view=view,
+        sections={"processes": PROCESS_COLUMNS},
+    )
+
+
+def network_status(ctx: Context, args: argparse.Namespace) -> Result:
+    name = check_name("network", args.name) if args.name else network_arg(ctx, args)
+    if not name:
+        raise UsageError("say which network", hint="rig status network NAME")
+    status = ctx.client().get(f"/networks/{name}/status")
+    return Result(
+        data=status,
+        fields=["network", "apps"],
+        sections={"apps": APP_COLUMNS},
+        empty=f"(no apps in network {name})",
+    )
+
+
+def dashboard(ctx: Context, args: argparse.Namespace) -> Result:
+    status = ctx.client().get("/status") or {}
+    rows = [
+        {**app, "network": app.get("network") or network.get("name")}
+        for network in status.get("networks") or []
+        for app in network.get("apps") or []
+    ]
+    totals = status.get("totals") or {}
+    return Result(
+        data=status,
+        view=rows,
+        columns=DASHBOARD_COLUMNS,
+        message=f"{_count(totals.get('networks'), 'network')}, {_count(totals.get('apps'), 'app')}"
+        f": {totals.get('running', 0)} running, {totals.get('failing', 0)} failing",
+        empty="(no apps yet; deploy one with `rig deploy --app APP --create`)",
+    )
+
+
+def _count(n: Any, word: str) -> str:
+    n = int(n or 0)
+    return f"{n} {word}{'' if n == 1 else 's'}"
