@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from rig import dotenv
 from rig.cli import CommandTree, completes
 from rig.commands.args import Scope, add_scope_options, add_yes_option, check_key, resolve_scope
+from rig.commands.releases import add_restart_option, restart_notice, restart_params
 from rig.errors import NotFoundError, UsageError
 from rig.output import Column, Result
 from rig.prompt import ask_hidden, confirm
@@ -107,6 +108,7 @@ def _register_create(tree: CommandTree, kind: Kind) -> None:
         help="read KEY=VALUE lines from a .env file ('-': stdin)",
     )
     add_scope_options(parser, kind.plural)
+    add_restart_option(parser)
 
 
 def _register_list(tree: CommandTree, kind: Kind) -> None:
@@ -139,16 +141,20 @@ def _register_delete(tree: CommandTree, kind: Kind) -> None:
     )
     add_scope_options(parser, kind.plural)
     add_yes_option(parser)
+    add_restart_option(parser)
 
 
 def create(kind: Kind, ctx: Context, args: argparse.Namespace) -> Result:
     values = collect_values(kind, ctx, args.items, args.from_file)
     scope = resolve_scope(ctx, args)
-    listing = ctx.client().patch(f"{scope.path}/{kind.plural}", {kind.plural: values})
+    path, params = f"{scope.path}/{kind.plural}", restart_params(args)
+    response = ctx.client().send("PATCH", path, body={kind.plural: values}, params=params)
+    listing = response.json()
     keys = list(values)
+    restart = restart_notice(scope, keys, response.headers.get("X-Release", ""), listing)
     return Result(
         data={**scope.to_json(), "set": keys, kind.plural: listing},
-        message=f"Set {kind.count(len(keys))} on {scope.label}: {', '.join(keys)}",
+        message=f"Set {kind.count(len(keys))} on {scope.label}: {', '.join(keys)}{restart}",
         show_data=False,
     )
 
@@ -170,11 +176,16 @@ def delete(kind: Kind, ctx: Context, args: argparse.Namespace) -> Result:
     confirm(
         ctx, f"delete {kind.count(len(keys))} from {scope.label}: {', '.join(keys)}", yes=args.yes
     )
-    for key in keys:
-        client.delete(f"{scope.path}/{kind.plural}/{key}")
+    releases = [
+        client.send("DELETE", f"{scope.path}/{kind.plural}/{key}", params=restart_params(args))
+        for key in keys
+    ]
+    restart = restart_notice(
+        scope, keys, ",".join(r.headers.get("X-Release", "") for r in releases)
+    )
     return Result(
         data={**scope.to_json(), "deleted": keys},
-        message=f"Deleted {kind.count(len(keys))} from {scope.label}: {', '.join(keys)}",
+        message=f"Deleted {kind.count(len(keys))} from {scope.label}: {', '.join(keys)}{restart}",
         show_data=False,
     )
 

@@ -9,12 +9,18 @@ from __future__ import annotations
 
 import argparse
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any
 
 from rig.cli import CommandTree
-from rig.commands.args import add_app_option, add_network_option, app_network, check_name
+from rig.commands.args import (
+    Scope,
+    add_app_option,
+    add_network_option,
+    app_network,
+    check_name,
+)
 from rig.errors import RigError, UsageError
 from rig.output import Column, Result
 from rig.output.units import human_seconds
@@ -236,4 +242,34 @@ def rollback(ctx: Context, args: argparse.Namespace) -> Result:
         message=f"{verb} {ref.app} to release {target} (as release {data['release']}, "
         f"{data['status']}) in {human_seconds(took)}",
         show_data=False,
+    )
+
+
+def add_restart_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--no-restart",
+        action="store_true",
+        help="change the config only; running apps get it with their next release",
+    )
+
+
+def restart_params(args: argparse.Namespace) -> dict[str, str] | None:
+    return {"restart": "false"} if getattr(args, "no_restart", False) else None
+
+
+def restart_notice(
+    scope: Scope, keys: list[str], release_header: str, listing: Sequence[dict[str, Any]] = ()
+) -> str:
+    """``"\nRestarting api with changed keys: ..."`` when the platform made releases for a config
+    change (its ``X-Release`` header), else ``""``. Secrets are named with their new digest."""
+    numbers = [n.strip() for n in release_header.split(",") if n.strip()]
+    if not numbers:
+        return ""
+    digests = {row.get("key"): row.get("digest") for row in listing}
+    changed = [f"{k} (digest {digests[k]})" if digests.get(k) else k for k in keys]
+    who = scope.app or f"the apps of network {scope.network}"
+    plural = "s" if len(numbers) > 1 else ""
+    return (
+        f"\nRestarting {who} with changed keys: {', '.join(changed)} "
+        f"(release{plural} {', '.join(numbers)})"
     )
