@@ -27,6 +27,11 @@ class TokenExpired(Unauthorized):
     code = "token_expired"
 
 
+class Forbidden(PlatformError):
+    status = 403
+    code = "forbidden"
+
+
 class NotFound(PlatformError):
     status = 404
     code = "not_found"
@@ -40,3 +45,18 @@ class AlreadyExists(PlatformError):
 class Conflict(PlatformError):
     status = 409
     code = "conflict"
+
+
+class LengthRequired(PlatformError):
+    status = 411
+    code = "invalid_request"
+
+
+class PayloadTooLarge(PlatformError):
+    status = 413
+    code = "payload_too_large"
+
+
+class ChecksumMismatch(PlatformError):
+    status = 422
+    code = "checksum_mismatch"

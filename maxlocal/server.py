@@ -11,6 +11,7 @@ import os
 import signal
 import socket
 import sys
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,12 +20,28 @@ import uvicorn
 from fastapi import FastAPI
 
 from maxlocal.admin import ensure_bootstrap, prepare_data_dir, write_private_json
-from maxlocal.api import apps, auth, env, errors, health, networks
-from maxlocal.api.deps import Platform, Settings
+from maxlocal.api import (
+    apps,
+    auth,
+    env,
+    errors,
+    health,
+    lifecycle,
+    logs,
+    metrics,
+    networks,
+    releases,
+    status,
+)
+from maxlocal.api.deps import Platform, RuntimeOptions, Settings
 from maxlocal.api.limits import BodyLimit
 from maxlocal.api.schemas import ErrorBody
 from maxlocal.auth import DEFAULT_ACCESS_TTL, DEFAULT_REFRESH_TTL, Auth
 from maxlocal.crypto import Vault
+from maxlocal.layout import Layout
+from maxlocal.runtime.artifacts import MAX_ARCHIVE_BYTES
+from maxlocal.runtime.logstore import DEFAULT_LIMIT
+from maxlocal.runtime.router import HostRouter
 from maxlocal.store.db import Database
 
 PREFIX = "/api/v1"
@@ -41,6 +58,9 @@ class ServeOptions:
     port: int = 0
     access_ttl: int = DEFAULT_ACCESS_TTL
     refresh_ttl: int = DEFAULT_REFRESH_TTL
+    max_upload_bytes: int = MAX_ARCHIVE_BYTES
+    log_limit: int = DEFAULT_LIMIT
+    health_timeout: float = 30.0
 
 
 class AlreadyRunning(Exception):
@@ -51,30 +71,52 @@ class NotLoopback(Exception):
     pass
 
 
-def build_app(platform: Platform) -> FastAPI:
+def build_app(platform: Platform) -> HostRouter:
+    """The API, wrapped in the router that sends ``<app>.<network>.localhost`` to the apps.
+
+    Its lifespan recovers the runtime (strays, half-done releases, apps to resume) at
+    start-up and stops every app process at shut-down."""
+    router: HostRouter
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await asyncio.to_thread(platform.runtime.recover)
+        try:
+            yield
+        finally:
+            await router.aclose()
+            await asyncio.to_thread(platform.runtime.close)
+
     app = FastAPI(
         title="Max API",
         version=health.API_VERSION,
         openapi_url=f"{PREFIX}/openapi.json",
         docs_url=f"{PREFIX}/docs",
         redoc_url=None,
+        lifespan=lifespan,
     )
     app.state.platform = platform
     errors.install(app)
     error = {"model": ErrorBody, "description": 'Any error: {"error": {"code", "message", "hint"}}'}
-    for module in (health, auth, networks, apps, env):
+    for module in (health, auth, networks, apps, env, releases, lifecycle, status, logs):
         app.include_router(module.router, prefix=PREFIX, responses={"default": error})
-    app.add_middleware(BodyLimit)
+    app.include_router(metrics.router)
+    app.add_middleware(BodyLimit, exempt=releases.is_upload)
     app.add_middleware(errors.CatchAll)
-    return app
+    router = HostRouter(app, platform.runtime.resolve)
+    app.state.metrics = metrics.registry_for(platform, router.served)
+    return router
 
 
 def open_platform(data_dir: Path, options: ServeOptions, app_port: int) -> Platform:
     db = Database.open(data_dir)
     platform_auth = Auth(db, access_ttl=options.access_ttl, refresh_ttl=options.refresh_ttl)
     ensure_bootstrap(platform_auth, data_dir)
-    settings = Settings(app_port=app_port)
-    return Platform.build(db, platform_auth, Vault.open(data_dir), settings)
+    settings = Settings(app_port=app_port, max_upload_bytes=options.max_upload_bytes)
+    runtime = RuntimeOptions(
+        Layout(data_dir), log_limit=options.log_limit, health_timeout=options.health_timeout
+    )
+    return Platform.build(db, platform_auth, Vault.open(data_dir), settings, runtime)
 
 
 def loopback_address(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
@@ -146,7 +188,7 @@ def serve(options: ServeOptions) -> None:
         build_app(platform),
         log_config=None,
         timeout_graceful_shutdown=5,
-        lifespan="off",
+        lifespan="on",
         server_header=False,
     )
     info: dict[str, object] = {"pid": os.getpid(), "url": url_for(sock), "port": port}
@@ -176,3 +218,4 @@ def configure_logging() -> None:
         level=logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    logging.getLogger("httpx").setLevel(logging.WARNING)

@@ -70,4 +70,5 @@ def get_app(network: str, app: str, user: UserDep, platform: PlatformDep) -> App
 @router.delete("/networks/{network}/apps/{app}", status_code=204, response_class=Response)
 def delete_app(network: str, app: str, user: UserDep, platform: PlatformDep) -> None:
     _, found = find_app(platform, user.id, network, app)
+    platform.runtime.remove(found)
     platform.apps.delete(found.id)

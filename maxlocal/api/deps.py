@@ -13,10 +13,15 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from maxlocal import names
 from maxlocal.auth import Auth
 from maxlocal.crypto import Vault
+from maxlocal.deploys import Runtime
 from maxlocal.errors import Conflict, NotFound, PlatformError, Unauthorized
+from maxlocal.layout import Layout
+from maxlocal.runtime.artifacts import MAX_ARCHIVE_BYTES
+from maxlocal.runtime.logstore import DEFAULT_LIMIT
 from maxlocal.store.db import Database
 from maxlocal.store.env import Env
 from maxlocal.store.networks import App, Apps, NameTaken, Network, Networks
+from maxlocal.store.releases import Releases
 from maxlocal.store.users import User
 
 
@@ -24,6 +29,7 @@ from maxlocal.store.users import User
 class Settings:
     domain: str = "localhost"
     app_port: int = 80
+    max_upload_bytes: int = MAX_ARCHIVE_BYTES
 
 
 @dataclass
@@ -34,11 +40,37 @@ class Platform:
     networks: Networks
     apps: Apps
     env: Env
+    releases: Releases
+    runtime: Runtime
     settings: Settings
 
     @classmethod
-    def build(cls, db: Database, auth: Auth, vault: Vault, settings: Settings) -> Platform:
-        return cls(db, auth, vault, Networks(db), Apps(db), Env(db), settings)
+    def build(
+        cls,
+        db: Database,
+        auth: Auth,
+        vault: Vault,
+        settings: Settings,
+        runtime_options: RuntimeOptions,
+    ) -> Platform:
+        apps, env, releases = Apps(db), Env(db), Releases(db)
+        runtime = Runtime(
+            runtime_options.layout,
+            apps,
+            releases,
+            env,
+            vault,
+            log_limit=runtime_options.log_limit,
+            health_timeout=runtime_options.health_timeout,
+        )
+        return cls(db, auth, vault, Networks(db), apps, env, releases, runtime, settings)
+
+
+@dataclass(frozen=True)
+class RuntimeOptions:
+    layout: Layout
+    log_limit: int = DEFAULT_LIMIT
+    health_timeout: float = 30.0
 
 
 def get_platform(request: Request) -> Platform:

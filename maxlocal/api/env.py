@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated, TypeVar
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Query, Response
 from pydantic import AfterValidator
 
 from maxlocal import names
@@ -13,6 +13,7 @@ from maxlocal.api.deps import Platform, PlatformDep, UserDep, find_app, find_net
 from maxlocal.api.schemas import Request, SecretOut, VarOut
 from maxlocal.errors import Conflict, NotFound
 from maxlocal.store.env import Entry, Kind, KindConflict, NewEntry, Scope
+from maxlocal.store.users import User
 
 router = APIRouter(tags=["env"])
 
@@ -130,6 +131,35 @@ def _delete(platform: Platform, scope: Scope, kind: Kind, key: str) -> None:
         raise NotFound(f"{kind} '{key}' is not set on {where}")
 
 
+def _release_config(
+    platform: Platform,
+    user: User,
+    network: str,
+    app: str | None,
+    restart: bool,
+    response: Response,
+    message: str,
+) -> None:
+    """Unless ``restart`` is false, make a config release of each app the change reaches
+    that has a running release, and name the new releases in ``X-Release``."""
+    if not restart:
+        return
+    reached = platform.apps.find(user.id, network=network, name=app)
+    made = [platform.runtime.config_release(a, user.email, message) for a in reached]
+    numbers = [str(r.number) for r in made if r is not None]
+    if numbers:
+        response.headers["X-Release"] = ",".join(numbers)
+
+
+def _set_message(entries: dict[str, str]) -> str:
+    return "set " + ", ".join(sorted(entries))
+
+
+RestartQuery = Annotated[
+    bool, Query(description="false: change the config only; the next release picks it up")
+]
+
+
 @router.get(NETWORK + "/vars")
 def network_vars(network: str, user: UserDep, platform: PlatformDep) -> list[VarOut]:
     return list_vars(platform, _network_scope(platform, user.id, network))
@@ -137,14 +167,29 @@ def network_vars(network: str, user: UserDep, platform: PlatformDep) -> list[Var
 
 @router.patch(NETWORK + "/vars")
 def set_network_vars(
-    network: str, body: SetVars, user: UserDep, platform: PlatformDep
+    network: str,
+    body: SetVars,
+    user: UserDep,
+    platform: PlatformDep,
+    response: Response,
+    restart: RestartQuery = True,
 ) -> list[VarOut]:
-    return _set_vars(platform, _network_scope(platform, user.id, network), body)
+    result = _set_vars(platform, _network_scope(platform, user.id, network), body)
+    _release_config(platform, user, network, None, restart, response, _set_message(body.vars))
+    return result
 
 
 @router.delete(NETWORK + "/vars/{key}", status_code=204, response_class=Response)
-def delete_network_var(network: str, key: str, user: UserDep, platform: PlatformDep) -> None:
+def delete_network_var(
+    network: str,
+    key: str,
+    user: UserDep,
+    platform: PlatformDep,
+    response: Response,
+    restart: RestartQuery = True,
+) -> None:
     _delete(platform, _network_scope(platform, user.id, network), "var", key)
+    _release_config(platform, user, network, None, restart, response, f"unset {key}")
 
 
 @router.get(NETWORK + "/secrets")
@@ -154,14 +199,29 @@ def network_secrets(network: str, user: UserDep, platform: PlatformDep) -> list[
 
 @router.patch(NETWORK + "/secrets")
 def set_network_secrets(
-    network: str, body: SetSecrets, user: UserDep, platform: PlatformDep
+    network: str,
+    body: SetSecrets,
+    user: UserDep,
+    platform: PlatformDep,
+    response: Response,
+    restart: RestartQuery = True,
 ) -> list[SecretOut]:
-    return _set_secrets(platform, _network_scope(platform, user.id, network), body)
+    result = _set_secrets(platform, _network_scope(platform, user.id, network), body)
+    _release_config(platform, user, network, None, restart, response, _set_message(body.secrets))
+    return result
 
 
 @router.delete(NETWORK + "/secrets/{key}", status_code=204, response_class=Response)
-def delete_network_secret(network: str, key: str, user: UserDep, platform: PlatformDep) -> None:
+def delete_network_secret(
+    network: str,
+    key: str,
+    user: UserDep,
+    platform: PlatformDep,
+    response: Response,
+    restart: RestartQuery = True,
+) -> None:
     _delete(platform, _network_scope(platform, user.id, network), "secret", key)
+    _release_config(platform, user, network, None, restart, response, f"unset {key}")
 
 
 @router.get(APP + "/vars")
@@ -171,14 +231,31 @@ def app_vars(network: str, app: str, user: UserDep, platform: PlatformDep) -> li
 
 @router.patch(APP + "/vars")
 def set_app_vars(
-    network: str, app: str, body: SetVars, user: UserDep, platform: PlatformDep
+    network: str,
+    app: str,
+    body: SetVars,
+    user: UserDep,
+    platform: PlatformDep,
+    response: Response,
+    restart: RestartQuery = True,
 ) -> list[VarOut]:
-    return _set_vars(platform, _app_scope(platform, user.id, network, app), body)
+    result = _set_vars(platform, _app_scope(platform, user.id, network, app), body)
+    _release_config(platform, user, network, app, restart, response, _set_message(body.vars))
+    return result
 
 
 @router.delete(APP + "/vars/{key}", status_code=204, response_class=Response)
-def delete_app_var(network: str, app: str, key: str, user: UserDep, platform: PlatformDep) -> None:
+def delete_app_var(
+    network: str,
+    app: str,
+    key: str,
+    user: UserDep,
+    platform: PlatformDep,
+    response: Response,
+    restart: RestartQuery = True,
+) -> None:
     _delete(platform, _app_scope(platform, user.id, network, app), "var", key)
+    _release_config(platform, user, network, app, restart, response, f"unset {key}")
 
 
 @router.get(APP + "/secrets")
@@ -188,13 +265,28 @@ def app_secrets(network: str, app: str, user: UserDep, platform: PlatformDep) ->
 
 @router.patch(APP + "/secrets")
 def set_app_secrets(
-    network: str, app: str, body: SetSecrets, user: UserDep, platform: PlatformDep
+    network: str,
+    app: str,
+    body: SetSecrets,
+    user: UserDep,
+    platform: PlatformDep,
+    response: Response,
+    restart: RestartQuery = True,
 ) -> list[SecretOut]:
-    return _set_secrets(platform, _app_scope(platform, user.id, network, app), body)
+    result = _set_secrets(platform, _app_scope(platform, user.id, network, app), body)
+    _release_config(platform, user, network, app, restart, response, _set_message(body.secrets))
+    return result
 
 
 @router.delete(APP + "/secrets/{key}", status_code=204, response_class=Response)
 def delete_app_secret(
-    network: str, app: str, key: str, user: UserDep, platform: PlatformDep
+    network: str,
+    app: str,
+    key: str,
+    user: UserDep,
+    platform: PlatformDep,
+    response: Response,
+    restart: RestartQuery = True,
 ) -> None:
     _delete(platform, _app_scope(platform, user.id, network, app), "secret", key)
+    _release_config(platform, user, network, app, restart, response, f"unset {key}")

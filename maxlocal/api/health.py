@@ -15,10 +15,15 @@ class HealthOut(BaseModel):
     version: str
     platform: str
     domain: str
+    max_upload_bytes: int
 
 
 @router.get("/health")
 def health(platform: PlatformDep) -> HealthOut:
     return HealthOut(
-        status="ok", version=API_VERSION, platform="maxlocal", domain=platform.settings.domain
+        status="ok",
+        version=API_VERSION,
+        platform="maxlocal",
+        domain=platform.settings.domain,
+        max_upload_bytes=platform.settings.max_upload_bytes,
     )

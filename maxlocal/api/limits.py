@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from maxlocal.api.errors import error_response
@@ -11,12 +13,20 @@ DRAIN_LIMIT = 16 * JSON_BODY_LIMIT
 
 
 class BodyLimit:
-    def __init__(self, app: ASGIApp, limit: int = JSON_BODY_LIMIT) -> None:
+    """``exempt(scope)`` names the requests that stream their bodies and check them themselves."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        limit: int = JSON_BODY_LIMIT,
+        exempt: Callable[[Scope], bool] | None = None,
+    ) -> None:
         self.app = app
         self.limit = limit
+        self.exempt = exempt
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or (self.exempt is not None and self.exempt(scope)):
             await self.app(scope, receive, send)
             return
         length = dict(scope["headers"]).get(b"content-length")

@@ -75,6 +75,8 @@ def get_network(network: str, user: UserDep, platform: PlatformDep) -> NetworkDe
 def delete_network(network: str, user: UserDep, platform: PlatformDep, force: bool = False) -> None:
     found = find_network(platform, user.id, network)
     if force:
+        for app in platform.apps.find(user.id, network=found.name):
+            platform.runtime.remove(app)
         platform.networks.delete(found.id)
     elif not platform.networks.delete_if_empty(found.id):
         raise Conflict(

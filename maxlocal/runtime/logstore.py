@@ -31,6 +31,7 @@ class LogRecord:
     stream: str
     line: str
     process: str | None = None
+    release: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -67,7 +68,15 @@ class LogStore:
         self._logs: dict[str, _Log] = {}
         self._lock = threading.Lock()
 
-    def append(self, key: str, stream: str, line: str, *, process: str | None = None) -> LogRecord:
+    def append(
+        self,
+        key: str,
+        stream: str,
+        line: str,
+        *,
+        process: str | None = None,
+        release: int | None = None,
+    ) -> LogRecord:
         """Store one line (without its newline) and hand it to the key's subscribers.
 
         Subscribers are called in order, under the key's lock: they must be quick and
@@ -76,7 +85,8 @@ class LogStore:
         log = self._log(key)
         with log.lock:
             log.seq += 1
-            record = LogRecord(log.seq, format_ts(datetime.now(UTC)), key, stream, line, process)
+            now = format_ts(datetime.now(UTC))
+            record = LogRecord(log.seq, now, key, stream, line, process, release)
             log.records.append(record)
             self._persist(key, log, record)
             for callback in list(log.subscribers):

@@ -29,6 +29,7 @@ class Entry:
     digest: str | None
     updated_at: str
     app_level: bool
+    ciphertext: bytes | None = None
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,7 @@ def _entry(row: sqlite3.Row) -> Entry:
         digest=row["digest"],
         updated_at=row["updated_at"],
         app_level=row["app_id"] is not None,
+        ciphertext=row["ciphertext"],
     )
 
 

@@ -29,6 +29,12 @@ class App:
     name: str
     state: str
     created_at: str
+    release: int | None = None
+
+    @property
+    def key(self) -> str:
+        """The app's name on the runtime and in the log store: ``<network>/<app>``."""
+        return f"{self.network}/{self.name}"
 
 
 _NETWORK_SELECT = (
@@ -56,6 +62,7 @@ def _app(row: sqlite3.Row) -> App:
         name=row["name"],
         state=row["state"],
         created_at=row["created_at"],
+        release=row["release"],
     )
 
 
@@ -147,3 +154,24 @@ class Apps:
     def delete(self, app_id: int) -> None:
         with self.db.transaction() as conn:
             conn.execute("DELETE FROM apps WHERE id = ?", (app_id,))
+
+    def by_key(self, network: str, name: str) -> App | None:
+        """The app of any user (network names are unique on the platform)."""
+        row = (
+            self.db.connection()
+            .execute(f"{_APP_SELECT} WHERE n.name = ? AND a.name = ?", (network, name))
+            .fetchone()
+        )
+        return _app(row) if row else None
+
+    def everything(self) -> list[App]:
+        """Every app of every user, for the runtime and the metrics."""
+        rows = self.db.connection().execute(f"{_APP_SELECT} ORDER BY n.name, a.name")
+        return [_app(row) for row in rows]
+
+    def set_state(self, network: str, name: str, state: str) -> None:
+        self.db.connection().execute(
+            "UPDATE apps SET state = ? WHERE name = ? "
+            "AND network_id = (SELECT id FROM networks WHERE name = ?)",
+            (state, name, network),
+        )

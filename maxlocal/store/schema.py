@@ -69,4 +69,49 @@ MIGRATIONS: list[str] = [
     );
     CREATE UNIQUE INDEX env_entries_scope_key ON env_entries (network_id, coalesce(app_id, 0), key)
     """,
+    """
+    ALTER TABLE apps ADD COLUMN release INTEGER;
+    CREATE TABLE releases (
+        id INTEGER PRIMARY KEY,
+        app_id INTEGER NOT NULL REFERENCES apps(id) ON DELETE CASCADE,
+        number INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        source TEXT NOT NULL CHECK (source IN ('deploy', 'config', 'rollback')),
+        artifact_release INTEGER NOT NULL,
+        checksum TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        message TEXT NOT NULL DEFAULT '',
+        git TEXT,
+        created_by TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        finished_at TEXT,
+        env_vars TEXT NOT NULL,
+        env_secrets TEXT NOT NULL,
+        processes TEXT,
+        error TEXT,
+        idempotency_key TEXT,
+        UNIQUE (app_id, number)
+    );
+    CREATE UNIQUE INDEX releases_idempotency ON releases (app_id, idempotency_key)
+        WHERE idempotency_key IS NOT NULL
+    """,
+    """
+    CREATE TABLE audit_sessions (
+        id INTEGER PRIMARY KEY,
+        session TEXT NOT NULL,
+        user_id INTEGER NOT NULL,
+        user_email TEXT NOT NULL,
+        network TEXT NOT NULL,
+        app TEXT,
+        kind TEXT NOT NULL,
+        command TEXT NOT NULL,
+        client TEXT,
+        started_at TEXT NOT NULL,
+        ended_at TEXT,
+        exit_code INTEGER,
+        duration_s REAL,
+        reason TEXT
+    );
+    CREATE INDEX audit_sessions_user_started ON audit_sessions (user_id, started_at)
+    """,
 ]

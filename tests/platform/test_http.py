@@ -12,6 +12,7 @@ def test_health_needs_no_token(anon: Client) -> None:
         "version": "1.0.0",
         "platform": "maxlocal",
         "domain": "localhost",
+        "max_upload_bytes": 1024**3,
     }
 
 

@@ -10,6 +10,7 @@ def test_health_and_login(platform: Platform) -> None:
         "version": "1.0.0",
         "platform": "maxlocal",
         "domain": "localhost",
+        "max_upload_bytes": 1024**3,
     }
     creds = platform.bootstrap()
     r = httpx.post(f"{platform.url}/api/v1/auth/login", json=creds)

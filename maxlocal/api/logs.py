@@ -1,0 +1,119 @@
+"""Stored log lines of an app, of its builds, and of a whole network."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel
+
+from maxlocal.api.deps import PlatformDep, UserDep, find_app, find_network
+from maxlocal.errors import InvalidRequest
+from maxlocal.layout import build_log_key, log_key
+from maxlocal.runtime.logstore import LogRecord, LogStore
+
+router = APIRouter(tags=["logs"])
+
+APP = "/networks/{network}/apps/{app}"
+DURATION = re.compile(r"^(\d+(?:\.\d+)?)(s|m|h|d)$")
+UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+
+
+class LogLine(BaseModel):
+    seq: int
+    ts: str
+    app: str
+    stream: str
+    line: str
+
+
+class BuildLogLine(LogLine):
+    release: int | None
+
+
+class Filters:
+    def __init__(
+        self,
+        after: Annotated[int | None, Query(ge=0, description="lines after this seq")] = None,
+        tail: Annotated[int | None, Query(ge=0, description="the last N lines")] = None,
+        since: Annotated[
+            str | None, Query(description="an RFC 3339 time or a duration: 30s, 10m, 2h, 1d")
+        ] = None,
+        grep: Annotated[str | None, Query(description="a regular expression")] = None,
+    ) -> None:
+        self.after = after
+        self.tail = tail
+        self.since = _since(since) if since else None
+        try:
+            self.grep = re.compile(grep) if grep is not None else None
+        except re.error as e:
+            raise InvalidRequest(f"grep: not a valid regular expression: {e}") from e
+
+    def read(self, logs: LogStore, key: str, tail: bool = True) -> list[LogRecord]:
+        return logs.read(key, self.after, self.tail if tail else None, self.since, self.grep)
+
+
+def _since(value: str) -> datetime:
+    match = DURATION.match(value.strip())
+    if match:
+        amount, unit = float(match.group(1)), match.group(2)
+        return datetime.now(UTC) - timedelta(**{UNITS[unit]: amount})
+    try:
+        moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError as e:
+        raise InvalidRequest(
+            f"since: {value!r} is neither an RFC 3339 time nor a duration such as 10m"
+        ) from e
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _line(app: str, record: LogRecord) -> LogLine:
+    return LogLine(seq=record.seq, ts=record.ts, app=app, stream=record.stream, line=record.line)
+
+
+FiltersDep = Annotated[Filters, Depends()]
+
+
+@router.get(APP + "/logs")
+def app_logs(
+    network: str, app: str, user: UserDep, platform: PlatformDep, filters: FiltersDep
+) -> list[LogLine]:
+    find_app(platform, user.id, network, app)
+    records = filters.read(platform.runtime.logs, log_key(network, app))
+    return [_line(app, r) for r in records]
+
+
+@router.get(APP + "/logs/build")
+def build_logs(
+    network: str,
+    app: str,
+    user: UserDep,
+    platform: PlatformDep,
+    filters: FiltersDep,
+    release: Annotated[int | None, Query(description="only this release's build")] = None,
+) -> list[BuildLogLine]:
+    find_app(platform, user.id, network, app)
+    records = filters.read(platform.runtime.logs, build_log_key(network, app), tail=False)
+    if release is not None:
+        records = [r for r in records if r.release == release]
+    if filters.tail is not None:
+        records = records[-filters.tail :] if filters.tail else []
+    return [BuildLogLine(**_line(app, r).model_dump(), release=r.release) for r in records]
+
+
+@router.get("/networks/{network}/logs")
+def network_logs(
+    network: str, user: UserDep, platform: PlatformDep, filters: FiltersDep
+) -> list[LogLine]:
+    find_network(platform, user.id, network)
+    lines = [
+        _line(app.name, record)
+        for app in platform.apps.find(user.id, network=network)
+        for record in filters.read(platform.runtime.logs, log_key(network, app.name))
+    ]
+    lines.sort(key=lambda line: (line.ts, line.app, line.seq))
+    if filters.tail is not None:
+        lines = lines[-filters.tail :] if filters.tail else []
+    return lines

@@ -1,0 +1,122 @@
+"""Status of apps, of a network's apps, and of everything the caller has."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from fastapi import APIRouter
+from pydantic import BaseModel
+
+from maxlocal.api.apps import app_out
+from maxlocal.api.deps import Platform, PlatformDep, UserDep, find_app, find_network
+from maxlocal.api.schemas import AppState
+from maxlocal.store.networks import App
+
+router = APIRouter(tags=["status"])
+
+Health = Literal["passing", "failing", "unknown"]
+FAILING = ("crashed", "failed")
+
+
+class ProcessOut(BaseModel):
+    name: str
+    pids: list[int]
+    port: int | None
+
+
+class AppStatusOut(BaseModel):
+    app: str
+    network: str
+    state: AppState
+    release: int | None
+    restarts: int
+    started_at: str | None
+    uptime_s: float | None
+    cpu_percent: float
+    memory_rss: int
+    health: Health
+    url: str
+    processes: list[ProcessOut]
+
+
+class NetworkStatusOut(BaseModel):
+    network: str
+    apps: list[AppStatusOut]
+
+
+class NetworkSummary(BaseModel):
+    name: str
+    apps: list[AppStatusOut]
+
+
+class Totals(BaseModel):
+    networks: int
+    apps: int
+    running: int
+    failing: int
+
+
+class DashboardOut(BaseModel):
+    networks: list[NetworkSummary]
+    totals: Totals
+
+
+def _health(state: str) -> Health:
+    if state == "running":
+        return "passing"
+    return "failing" if state in FAILING else "unknown"
+
+
+def app_status(platform: Platform, app: App) -> AppStatusOut:
+    fresh = platform.apps.get(app.network_id, app.name) or app
+    figures = platform.runtime.status(fresh)
+    processes: list[ProcessOut] = []
+    if figures is not None and fresh.release is not None:
+        release = platform.releases.get(fresh.id, fresh.release)
+        for name in (release.processes or {}) if release else {}:
+            pid = figures.pids.get(name)
+            port = figures.port if name == "web" else None
+            processes.append(ProcessOut(name=name, pids=[pid] if pid else [], port=port))
+    return AppStatusOut(
+        app=fresh.name,
+        network=fresh.network,
+        state=fresh.state,  # type: ignore[arg-type]
+        release=fresh.release,
+        restarts=figures.restarts if figures else 0,
+        started_at=figures.started_at if figures else None,
+        uptime_s=figures.uptime_s if figures else None,
+        cpu_percent=figures.cpu_percent if figures else 0.0,
+        memory_rss=figures.memory_rss if figures else 0,
+        health=_health(fresh.state),
+        url=app_out(platform, fresh).url,
+        processes=processes,
+    )
+
+
+@router.get("/networks/{network}/apps/{app}/status")
+def get_app_status(network: str, app: str, user: UserDep, platform: PlatformDep) -> AppStatusOut:
+    _, found = find_app(platform, user.id, network, app)
+    return app_status(platform, found)
+
+
+@router.get("/networks/{network}/status")
+def get_network_status(network: str, user: UserDep, platform: PlatformDep) -> NetworkStatusOut:
+    found = find_network(platform, user.id, network)
+    apps = platform.apps.find(user.id, network=found.name)
+    return NetworkStatusOut(network=found.name, apps=[app_status(platform, a) for a in apps])
+
+
+@router.get("/status")
+def dashboard(user: UserDep, platform: PlatformDep) -> DashboardOut:
+    networks = platform.networks.of_user(user.id)
+    apps = [app_status(platform, a) for a in platform.apps.find(user.id)]
+    summaries = [
+        NetworkSummary(name=n.name, apps=[a for a in apps if a.network == n.name]) for n in networks
+    ]
+    totals = Totals(
+        networks=len(networks),
+        apps=len(apps),
+        running=sum(a.state == "running" for a in apps),
+        failing=sum(a.health == "failing" for a in apps),
+    )
+    return DashboardOut(networks=summaries, totals=totals)

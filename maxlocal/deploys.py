@@ -1,0 +1,383 @@
+"""The runtime side of the platform: releases go from upload to running, apps are supervised.
+
+Each release is worked on by a thread of its own; the releases of one app go one at a
+time (a per-app lock), so they start in the order they were made. A deploy release is
+unpacked into its own directory and built there; config and rollback releases run the
+directory of the release whose artifact they reuse, so nothing is rebuilt.
+
+The database's ``apps.state`` is the state clients see. Every change goes through
+``_set_state``, which also tells the ``state listeners`` (a hook for the realtime
+socket); log lines go to the ``LogStore``, whose ``subscribe`` is the other hook.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections import deque
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from maxlocal.crypto import Vault
+from maxlocal.errors import Conflict, NotFound
+from maxlocal.layout import Layout, build_log_key, log_key
+from maxlocal.runtime.artifacts import ArtifactError, unpack
+from maxlocal.runtime.builder import run_build
+from maxlocal.runtime.logstore import DEFAULT_LIMIT, LogStore
+from maxlocal.runtime.proc import child_env
+from maxlocal.runtime.procfile import ProcfileError, load_spec
+from maxlocal.runtime.router import Unavailable
+from maxlocal.runtime.supervisor import (
+    TAIL_LINES,
+    AppStatus,
+    LocalProcessDriver,
+    StartError,
+    State,
+)
+from maxlocal.runtime.supervisor import (
+    Release as RunRelease,
+)
+from maxlocal.store.env import Env, Scope
+from maxlocal.store.networks import App, Apps
+from maxlocal.store.releases import NewRelease, Release, Releases, Snapshot, Status
+from maxlocal.strays import MARKER_VAR, kill_strays, marker_for
+
+log = logging.getLogger("maxlocal")
+
+StateListener = Callable[[str, str, dict[str, Any]], object]
+"""``listener(app_key, state, details)``, e.g. ``("shop/api", "running", {"release": 3})``."""
+
+_SERVING = (State.RUNNING, State.CRASHED)
+_PHASE_OF = {"pending": "unpack", "building": "build", "starting": "start"}
+RESTARTED = "platform restarted"
+
+
+class _BuildFailed(Exception):
+    pass
+
+
+class Runtime:
+    def __init__(
+        self,
+        layout: Layout,
+        apps: Apps,
+        releases: Releases,
+        env: Env,
+        vault: Vault,
+        *,
+        log_limit: int = DEFAULT_LIMIT,
+        health_timeout: float = 30.0,
+    ) -> None:
+        self.layout = layout
+        self.apps = apps
+        self.releases = releases
+        self.env = env
+        self.vault = vault
+        self.marker = marker_for(layout.data_dir)
+        self.logs = LogStore(layout.logs, limit=log_limit)
+        self.driver = LocalProcessDriver(
+            self._on_log, self._on_state, health_timeout=health_timeout
+        )
+        self.state_listeners: list[StateListener] = []
+        self._locks: dict[int, threading.Lock] = {}
+        self._locks_guard = threading.Lock()
+
+    # -- start-up and shut-down
+
+    def recover(self) -> None:
+        """Clean up after the previous run and start again the apps that were running."""
+        killed = kill_strays(self.marker)
+        if killed:
+            log.info("killed %d process groups left by a previous platform", len(killed))
+        for release in self.releases.unfinished():
+            app = self._app_of(release)
+            phase = _PHASE_OF[release.status] if release.source == "deploy" else "start"
+            self.releases.fail(release.id, phase, RESTARTED, [])
+            if app is not None:
+                self._note(app, f"release {release.number} failed: {RESTARTED} during {phase}")
+                if release.source == "deploy":
+                    self.layout.remove_release(app.network, app.name, release.number)
+        self.layout.remove_leftovers()
+        for app in self.apps.everything():
+            if app.release is None:
+                if app.state not in (State.CREATED, State.STOPPED, State.FAILED):
+                    self._set_state(app.key, State.FAILED, {"reason": RESTARTED})
+            elif app.state != State.STOPPED:
+                self._set_state(app.key, State.STARTING, {"release": app.release})
+                self._spawn(self._resume, app, name=f"resume-{app.key}")
+
+    def close(self) -> None:
+        """Stop every app process; the apps stay ``running`` in the store, to be resumed."""
+        self.driver.close()
+        self.logs.close()
+
+    # -- releases
+
+    def accept_upload(self, app: App, upload: Path, new: NewRelease) -> Release:
+        """Record a verified upload as a new release and start working on it."""
+        release = self.releases.create(app.id, new)
+        os.replace(upload, self.layout.artifact(app.network, app.name, release.number))
+        self._submit(app, release)
+        return release
+
+    def config_release(self, app: App, created_by: str, message: str) -> Release | None:
+        """A release of the current artifact with the app's current environment, unless the
+        app has no release or is stopped (it then picks the change up when next deployed)."""
+        if app.release is None or app.state == State.STOPPED:
+            return None
+        current = self._release(app, app.release)
+        return self._rerelease(app, current, "config", self.snapshot(app), created_by, message)
+
+    def rollback(self, app: App, to: int | None, created_by: str) -> Release:
+        target = self._rollback_target(app, to)
+        message = f"roll back to release {target.number}"
+        return self._rerelease(app, target, "rollback", target.env, created_by, message)
+
+    def snapshot(self, app: App) -> Snapshot:
+        merged = {e.key: e for e in self.env.entries(Scope(app.network_id))}
+        merged.update({e.key: e for e in self.env.entries(Scope(app.network_id, app.id))})
+        return Snapshot(
+            vars={k: e.value or "" for k, e in merged.items() if e.kind == "var"},
+            secrets={
+                k: (e.ciphertext or b"").decode("ascii")
+                for k, e in merged.items()
+                if e.kind == "secret"
+            },
+        )
+
+    # -- lifecycle
+
+    def start(self, app: App) -> None:
+        """Run the app's active release (a zero-downtime restart when it runs already)."""
+        if app.release is None:
+            raise Conflict(
+                f"app '{app.name}' has no release yet",
+                f"deploy it first: `rig deploy --app {app.name} --network {app.network}`",
+            )
+        with self._lock(app.id):
+            release = self._release(app, app.release)
+            try:
+                self.driver.start(self._run_release(app, release, release.processes or {}))
+            except StartError as e:
+                self._note(app, f"release {release.number} did not start: {e.message}")
+
+    def stop(self, app: App) -> None:
+        if app.release is None:
+            raise Conflict(f"app '{app.name}' has no release yet", "there is nothing to stop")
+        self.driver.stop(app.key)
+
+    def remove(self, app: App) -> None:
+        """Stop the app's processes and forget its artifacts, releases and logs."""
+        self.driver.stop(app.key)
+        self.layout.remove_app(app.network, app.name)
+        self.logs.delete(log_key(app.network, app.name))
+        self.logs.delete(build_log_key(app.network, app.name))
+
+    def status(self, app: App) -> AppStatus | None:
+        """The driver's figures for an app that has a release."""
+        return self.driver.status(app.key) if app.release is not None else None
+
+    def resolve(self, network: str, name: str) -> int | Unavailable:
+        """For the router: the port of the app's ``web`` process, or why there is none."""
+        port = self.driver.port(f"{network}/{name}")
+        if port is not None:
+            return port
+        app = self.apps.by_key(network, name)
+        if app is None:
+            return Unavailable.unknown(name, network)
+        if app.state == State.STOPPED:
+            return Unavailable.stopped(name, network)
+        if app.release is None:
+            return Unavailable.not_deployed(name, network)
+        return Unavailable(
+            503,
+            f"App {name!r} in network {network!r} is not serving (state: {app.state}). "
+            f"See: rig status app {name} --network {network}",
+        )
+
+    # -- the worker
+
+    def _submit(self, app: App, release: Release) -> None:
+        self._spawn(self._work, app, release.id, name=f"release-{app.key}-{release.number}")
+
+    def _work(self, app: App, release_id: int) -> None:
+        with self._lock(app.id):
+            release = self.releases.by_id(release_id)
+            if release is not None:
+                self._deploy(app, release)
+
+    def _deploy(self, app: App, release: Release) -> None:
+        phase = "unpack"
+        tail: deque[str] = deque(maxlen=TAIL_LINES)
+        try:
+            processes = release.processes or {}
+            if release.source == "deploy":
+                self._progress(app, release, "building", set_app_state=True)
+                directory = self.layout.release_dir(app.network, app.name, release.number)
+                unpack(self.layout.artifact(app.network, app.name, release.number), directory)
+                phase = "build"
+                spec = load_spec(directory)
+                processes = spec.processes
+                self.releases.set_status(release.id, "building", processes)
+                self._build(app, release, spec.build, directory, tail)
+            phase = "start"
+            self._progress(app, release, "starting")
+            self.driver.start(self._run_release(app, release, processes))
+        except ArtifactError as e:
+            self._fail(app, release, "unpack", e.message, [])
+        except ProcfileError as e:
+            self._fail(app, release, "build", e.message, [])
+        except _BuildFailed as e:
+            self._fail(app, release, "build", str(e), list(tail))
+        except StartError as e:
+            self._fail(app, release, "start", e.message, e.tail)
+        except Exception:
+            log.exception("release %d of %s failed", release.number, app.key)
+            self._fail(app, release, phase, "internal error in the platform", list(tail))
+        else:
+            self.releases.activate(release)
+            self._note(app, f"release {release.number} is active")
+
+    def _progress(
+        self, app: App, release: Release, status: Status, *, set_app_state: bool = False
+    ) -> None:
+        self.releases.set_status(release.id, status)
+        if set_app_state and not self._serving(app):
+            self._set_state(app.key, State(status), {"release": release.number})
+
+    def _build(
+        self, app: App, release: Release, command: str | None, directory: Path, tail: deque[str]
+    ) -> None:
+        key = build_log_key(app.network, app.name)
+
+        def line(stream: str, text: str) -> None:
+            tail.append(text)
+            self.logs.append(key, stream, text, release=release.number)
+
+        if not command:
+            self.logs.append(key, "platform", "no build command", release=release.number)
+            return
+        self.logs.append(key, "platform", f"running: {command}", release=release.number)
+        result = run_build(command, directory, child_env(self._env(release.env), directory), line)
+        if result.timed_out:
+            raise _BuildFailed(f"the build timed out after {result.duration_s:.0f} s")
+        if not result.ok:
+            raise _BuildFailed(f"the build command exited with code {result.exit_code}")
+        self.logs.append(
+            key, "platform", f"build done in {result.duration_s:.1f} s", release=release.number
+        )
+
+    def _fail(
+        self, app: App, release: Release, phase: str, reason: str, log_tail: list[str]
+    ) -> None:
+        self.releases.fail(release.id, phase, reason, log_tail)
+        self._note(app, f"release {release.number} failed ({phase}): {reason}")
+        if release.source == "deploy":
+            self.layout.remove_release(app.network, app.name, release.number)
+        current = self.apps.by_key(app.network, app.name)
+        if current is not None and current.state == State.BUILDING:
+            self._set_state(app.key, State.FAILED, {"release": release.number, "reason": reason})
+
+    def _resume(self, app: App) -> None:
+        try:
+            self.start(app)
+        except Exception:
+            log.exception("could not start %s again", app.key)
+
+    # -- helpers
+
+    def _rerelease(
+        self,
+        app: App,
+        base: Release,
+        source: Any,
+        env: Snapshot,
+        created_by: str,
+        message: str,
+    ) -> Release:
+        new = NewRelease(
+            source=source,
+            checksum=base.checksum,
+            size=base.size,
+            env=env,
+            created_by=created_by,
+            message=message,
+            git=base.git,
+            artifact_release=base.artifact_release,
+            processes=base.processes,
+        )
+        release = self.releases.create(app.id, new)
+        self._submit(app, release)
+        return release
+
+    def _rollback_target(self, app: App, to: int | None) -> Release:
+        if to is not None:
+            target = self.releases.get(app.id, to)
+            if target is None:
+                raise NotFound(
+                    f"release {to} of app '{app.name}' not found",
+                    f"run `rig list releases --app {app.name}` to see them",
+                )
+            if target.status not in ("active", "superseded"):
+                raise Conflict(
+                    f"release {to} never ran (it is {target.status}); it cannot be rolled back to"
+                )
+            return target
+        earlier = [
+            r
+            for r in self.releases.of_app(app.id)
+            if r.status == "superseded" and (app.release is None or r.number < app.release)
+        ]
+        if app.release is None or not earlier:
+            raise Conflict(
+                f"app '{app.name}' has no earlier release to roll back to",
+                f"run `rig list releases --app {app.name}` to see its releases",
+            )
+        return earlier[0]
+
+    def _release(self, app: App, number: int) -> Release:
+        release = self.releases.get(app.id, number)
+        if release is None:
+            raise NotFound(f"release {number} of app '{app.name}' not found")
+        return release
+
+    def _run_release(self, app: App, release: Release, processes: dict[str, str]) -> RunRelease:
+        directory = self.layout.release_dir(app.network, app.name, release.artifact_release)
+        return RunRelease(app.key, release.number, directory, processes, self._env(release.env))
+
+    def _env(self, snapshot: Snapshot) -> dict[str, str]:
+        secrets = {k: self.vault.decrypt(v.encode("ascii")) for k, v in snapshot.secrets.items()}
+        return {**snapshot.vars, **secrets, MARKER_VAR: self.marker}
+
+    def _serving(self, app: App) -> bool:
+        return self.driver.status(app.key).state in _SERVING
+
+    def _app_of(self, release: Release) -> App | None:
+        return next((a for a in self.apps.everything() if a.id == release.app_id), None)
+
+    def _lock(self, app_id: int) -> threading.Lock:
+        with self._locks_guard:
+            return self._locks.setdefault(app_id, threading.Lock())
+
+    def _spawn(self, target: Callable[..., None], *args: Any, name: str) -> None:
+        threading.Thread(target=target, args=args, name=name, daemon=True).start()
+
+    def _note(self, app: App, line: str) -> None:
+        self.logs.append(log_key(app.network, app.name), "platform", line)
+
+    def _on_log(self, app: str, stream: str, line: str, *, process: str) -> None:
+        self.logs.append(app, stream, line, process=process)
+
+    def _on_state(self, app: str, state: State, details: dict[str, Any]) -> None:
+        self._set_state(app, state, details)
+
+    def _set_state(self, app: str, state: State, details: dict[str, Any]) -> None:
+        network, name = app.split("/", 1)
+        self.apps.set_state(network, name, state.value)
+        for listener in list(self.state_listeners):
+            try:
+                listener(app, state.value, details)
+            except Exception:
+                log.exception("state listener failed")

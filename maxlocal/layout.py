@@ -1,0 +1,69 @@
+"""Where the runtime keeps things under the data directory.
+
+``artifacts/<network>/<app>/<n>.tar.gz``  the uploaded archive of release n
+``releases/<network>/<app>/<n>/``         release n unpacked and built (config and
+                                          rollback releases run their artifact's)
+``logs/``                                 the log store: ``<network>/<app>`` and
+                                          ``<network>/<app>/build``
+"""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Layout:
+    data_dir: Path
+
+    @property
+    def artifacts(self) -> Path:
+        return self.data_dir / "artifacts"
+
+    @property
+    def releases(self) -> Path:
+        return self.data_dir / "releases"
+
+    @property
+    def logs(self) -> Path:
+        return self.data_dir / "logs"
+
+    def artifact(self, network: str, app: str, number: int) -> Path:
+        return self.artifacts / network / app / f"{number}.tar.gz"
+
+    def upload(self, network: str, app: str) -> Path:
+        """A fresh name for an upload in progress, renamed to its artifact once accepted."""
+        folder = self.artifacts / network / app
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder / f"upload-{uuid.uuid4().hex}.tar.gz"
+
+    def release_dir(self, network: str, app: str, number: int) -> Path:
+        return self.releases / network / app / str(number)
+
+    def remove_release(self, network: str, app: str, number: int) -> None:
+        self.artifact(network, app, number).unlink(missing_ok=True)
+        shutil.rmtree(self.release_dir(network, app, number), ignore_errors=True)
+
+    def remove_app(self, network: str, app: str) -> None:
+        for root in (self.artifacts, self.releases):
+            shutil.rmtree(root / network / app, ignore_errors=True)
+
+    def remove_leftovers(self) -> None:
+        """Uploads cut short and unpacking directories of a platform that stopped mid-way."""
+        for partial in self.artifacts.glob("*/*/*.partial"):
+            partial.unlink(missing_ok=True)
+        for upload in self.artifacts.glob("*/*/upload-*"):
+            upload.unlink(missing_ok=True)
+        for staging in self.releases.glob("*/*/.*"):
+            shutil.rmtree(staging, ignore_errors=True)
+
+
+def log_key(network: str, app: str) -> str:
+    return f"{network}/{app}"
+
+
+def build_log_key(network: str, app: str) -> str:
+    return f"{network}/{app}/build"
