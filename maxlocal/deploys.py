@@ -128,12 +128,16 @@ class Runtime:
         if app.release is None or app.state == State.STOPPED:
             return None
         current = self._release(app, app.release)
-        return self._rerelease(app, current, "config", self.snapshot(app), created_by, message)
+        release = self._rerelease(app, current, "config", self.snapshot(app), created_by, message)
+        self._submit(app, release)
+        return release
 
     def rollback(self, app: App, to: int | None, created_by: str) -> Release:
         target = self._rollback_target(app, to)
         message = f"roll back to release {target.number}"
-        return self._rerelease(app, target, "rollback", target.env, created_by, message)
+        release = self._rerelease(app, target, "rollback", target.env, created_by, message)
+        self._submit(app, release)
+        return release
 
     def snapshot(self, app: App) -> Snapshot:
         merged = {e.key: e for e in self.env.entries(Scope(app.network_id))}
@@ -149,8 +153,11 @@ class Runtime:
 
     # -- lifecycle
 
-    def start(self, app: App) -> None:
-        """Run the app's active release (a zero-downtime restart when it runs already)."""
+    def start(self, app: App, by: str | None = None) -> None:
+        """Run the app's active release (a zero-downtime restart when it runs already).
+
+        With ``by`` (who asks), an environment changed since that release makes a config
+        release first, which is what runs."""
         if app.release is None:
             raise Conflict(
                 f"app '{app.name}' has no release yet",
@@ -158,6 +165,11 @@ class Runtime:
             )
         with self._lock(app.id):
             release = self._release(app, app.release)
+            env = self.snapshot(app)
+            if by is not None and env != release.env:
+                changed = self._rerelease(app, release, "config", env, by, "environment changed")
+                self._deploy(app, changed)
+                return
             try:
                 self.driver.start(self._run_release(app, release, release.processes or {}))
             except StartError as e:
@@ -308,9 +320,7 @@ class Runtime:
             artifact_release=base.artifact_release,
             processes=base.processes,
         )
-        release = self.releases.create(app.id, new)
-        self._submit(app, release)
-        return release
+        return self.releases.create(app.id, new)
 
     def _rollback_target(self, app: App, to: int | None) -> Release:
         if to is not None:

@@ -15,7 +15,7 @@ APP = "/networks/{network}/apps/{app}"
 @router.post(APP + "/restart")
 def restart(network: str, app: str, user: UserDep, platform: PlatformDep) -> AppStatusOut:
     _, found = find_app(platform, user.id, network, app)
-    platform.runtime.start(found)
+    platform.runtime.start(found, user.email)
     return app_status(platform, found)
 
 
@@ -30,5 +30,5 @@ def stop(network: str, app: str, user: UserDep, platform: PlatformDep) -> AppSta
 def start(network: str, app: str, user: UserDep, platform: PlatformDep) -> AppStatusOut:
     _, found = find_app(platform, user.id, network, app)
     if found.state != "running":
-        platform.runtime.start(found)
+        platform.runtime.start(found, user.email)
     return app_status(platform, found)
