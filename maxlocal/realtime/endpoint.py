@@ -177,7 +177,15 @@ class Connection:
         if not await _resolve(self.endpoint.authorize(self.user_id, msg.topic)):
             self.send(protocol.reply(msg, "error", {"reason": "unauthorized"}))
             return
-        channel = ServerChannel(msg.topic, msg.join_ref, self.user_id, msg.payload, self.send)
+        client = self.websocket.client
+        channel = ServerChannel(
+            msg.topic,
+            msg.join_ref,
+            self.user_id,
+            msg.payload,
+            self.send,
+            client=f"{client.host}:{client.port}" if client else None,
+        )
         try:
             response = await handler.join(channel, msg.payload)
         except JoinRefused as refusal:

@@ -12,7 +12,7 @@ import inspect
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
-from maxlocal.realtime.protocol import Message
+from maxlocal.realtime.protocol import CLOSE, Message
 from maxlocal.realtime.pubsub import PubSub
 
 Record = dict[str, Any]
@@ -37,8 +37,10 @@ class ServerChannel:
         user_id: str,
         params: dict[str, Any],
         send: Callable[[Message], None],
+        client: str | None = None,
     ) -> None:
         self.topic, self.join_ref, self.user_id, self.params = topic, join_ref, user_id, params
+        self.client = client
         self.closed = False
         self.assigns: dict[str, Any] = {}
         self._send = send
@@ -51,6 +53,12 @@ class ServerChannel:
 
     def on_close(self, cleanup: Callable[[], None]) -> None:
         self._cleanups.append(cleanup)
+
+    def stop(self) -> None:
+        """End the channel from the server's side: ``phx_close`` to the client, then ``close``."""
+        if not self.closed:
+            self._send(Message(self.topic, CLOSE, {}, self.join_ref, self.join_ref))
+        self.close()
 
     def close(self) -> None:
         if self.closed:

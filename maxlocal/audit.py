@@ -1,0 +1,64 @@
+"""The audit trail of remote sessions: who ran what, where, when, from where, and how it ended.
+
+Shells are recorded as sessions (start, end, exit code), never keystroke by keystroke. The value
+of every secret of the target is masked in what is stored, wherever it occurs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from maxlocal.store.audit import AuditLog, AuditRow, NewAuditRow
+
+MASK = "[secret]"
+
+
+def mask(text: str, secret_values: Iterable[str]) -> str:
+    """``text`` with every occurrence of every (non-empty) secret value replaced, longest first."""
+    for value in sorted({v for v in secret_values if v}, key=len, reverse=True):
+        text = text.replace(value, MASK)
+    return text
+
+
+@dataclass(frozen=True)
+class SessionStart:
+    session: str
+    user_id: int
+    network: str
+    app: str | None
+    kind: str
+    command: str
+    client: str | None
+
+
+class AuditTrail:
+    def __init__(self, log: AuditLog) -> None:
+        self.log = log
+
+    def started(self, start: SessionStart, secret_values: Iterable[str]) -> int:
+        """Record a session that starts now; returns the record's id for ``ended``."""
+        return self.log.start(
+            NewAuditRow(
+                session=start.session,
+                user_id=start.user_id,
+                network=start.network,
+                app=start.app,
+                kind=start.kind,
+                command=mask(start.command, secret_values),
+                client=start.client,
+            )
+        )
+
+    def ended(self, record: int, exit_code: int, duration_s: float, reason: str) -> None:
+        self.log.end(record, exit_code, duration_s, reason)
+
+    def query(
+        self,
+        user_id: int,
+        *,
+        network: str | None = None,
+        app: str | None = None,
+        since: str | None = None,
+    ) -> list[AuditRow]:
+        return self.log.of_user(user_id, network=network, app=app, since=since)

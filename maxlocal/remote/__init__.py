@@ -1,0 +1,10 @@
+"""Remote access: commands and shells on the platform over the realtime socket, and their audit.
+
+Wiring, in ``maxlocal/server.py`` (see ``access.RemoteAccess``)::
+
+    remote = RemoteAccess.build(platform)
+    endpoint = SocketEndpoint(..., handlers={..., EXEC_TOPICS: remote.handler})
+    app.include_router(remote.router, prefix=PREFIX, responses={"default": error})
+    # on shut-down, before the runtime closes:
+    await asyncio.to_thread(remote.close)
+"""

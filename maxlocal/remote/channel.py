@@ -1,0 +1,276 @@
+"""The ``exec:*`` topics: joining one starts a command or a shell; leaving it ends that.
+
+Join params: ``{"kind": "command", "cmd": "...", "timeout": S}`` or ``{"kind": "shell",
+"cols": C, "rows": R, "term": "xterm", "idle_timeout": S}``; a shell with ``"tty": false``
+runs the script written to its stdin without a terminal. The ok reply is ``{"session": ID}``.
+
+Server events: ``stdout``/``stderr`` (commands, scripts) or ``output`` (a terminal), each
+``{"data": base64}``; then ``exit`` ``{"code", "duration_s", "reason"}``, then ``phx_close``.
+Client events (each answered ok, or error with a reason): ``stdin`` ``{"data": base64}``,
+``eof``, ``resize`` ``{"cols", "rows"}``, ``signal`` ``{"name": "INT"}``.
+
+Leaving the topic, or losing the socket, ends the session and every process it started.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import concurrent.futures
+import contextlib
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from maxlocal.audit import AuditTrail, SessionStart, mask
+from maxlocal.realtime.topics import JoinRefused, ServerChannel
+from maxlocal.remote.sessions import Ended, OnExit, Session, SessionManager, TooManySessions
+from maxlocal.remote.target import ExecTopic, ResolveTarget, Target, parse_topic
+
+log = logging.getLogger(__name__)
+
+MAX_SIZE = 1000
+AUDIT_WAIT = 30.0
+_TERM = re.compile(r"[A-Za-z0-9._+-]{1,64}")
+
+Reply = tuple[str, dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class ExecRequest:
+    kind: str
+    cmd: str = ""
+    timeout: float | None = None
+    tty: bool = True
+    cols: int = 80
+    rows: int = 24
+    term: str = "xterm-256color"
+    idle_timeout: float | None = None
+
+    @property
+    def audit_command(self) -> str:
+        if self.kind == "command":
+            return self.cmd
+        return "shell" if self.tty else "shell (script on stdin)"
+
+
+def parse_request(params: dict[str, Any]) -> ExecRequest:
+    """The join params as a request; ``JoinRefused`` naming the first bad one."""
+    kind = params.get("kind")
+    if kind == "command":
+        cmd = params.get("cmd")
+        if not isinstance(cmd, str) or not cmd.strip():
+            raise _refused("cmd must be a non-empty string")
+        return ExecRequest("command", cmd, timeout=_seconds(params, "timeout"))
+    if kind == "shell":
+        tty = params.get("tty", True)
+        term = params.get("term", ExecRequest.term)
+        if not isinstance(tty, bool):
+            raise _refused("tty must be true or false")
+        if not isinstance(term, str) or not _TERM.fullmatch(term):
+            raise _refused("term must be a terminal type such as xterm-256color")
+        return ExecRequest(
+            "shell",
+            tty=tty,
+            cols=_size(params, "cols", ExecRequest.cols),
+            rows=_size(params, "rows", ExecRequest.rows),
+            term=term,
+            idle_timeout=_seconds(params, "idle_timeout"),
+        )
+    raise _refused('kind must be "command" or "shell"')
+
+
+class ExecHandler:
+    """The ``TopicHandler`` of ``exec:*``. ``resolve_target(user_id, topic)`` says what a
+    session of that user on that topic runs with (None: not theirs, or no such thing)."""
+
+    def __init__(
+        self, sessions: SessionManager, resolve_target: ResolveTarget, audit: AuditTrail
+    ) -> None:
+        self.sessions, self.resolve_target, self.audit = sessions, resolve_target, audit
+
+    async def join(self, channel: ServerChannel, params: dict[str, Any]) -> dict[str, Any]:
+        topic = parse_topic(channel.topic)
+        if topic is None:
+            raise _refused("unmatched topic")
+        request = parse_request(params)
+        target = await asyncio.to_thread(self.resolve_target, channel.user_id, channel.topic)
+        if target is None:
+            raise _refused("not found")
+        outlet = Outlet(channel, asyncio.get_running_loop())
+        record: concurrent.futures.Future[int] = concurrent.futures.Future()
+        on_exit = self._on_exit(record, outlet)
+        try:
+            session = self._start(request, target, topic, channel, outlet, on_exit)
+        except TooManySessions as exc:
+            raise _refused(str(exc)) from None
+        except OSError as exc:
+            raise _refused(f"could not start: {exc.strerror or exc}") from None
+        channel.on_close(session.kill)
+        start = SessionStart(
+            session=session.info.id,
+            user_id=int(channel.user_id),
+            network=topic.network,
+            app=topic.app,
+            kind=request.kind,
+            command=request.audit_command,
+            client=channel.client,
+        )
+        try:
+            started = asyncio.to_thread(self.audit.started, start, target.secret_values)
+            record.set_result(await started)
+        except BaseException as exc:
+            record.set_exception(exc)
+            raise
+        channel.assigns.update(session=session, outlet=outlet)
+        return {"session": session.info.id}
+
+    async def joined(self, channel: ServerChannel) -> None:
+        channel.assigns["outlet"].release()
+
+    async def handle_in(
+        self, channel: ServerChannel, event: str, payload: dict[str, Any]
+    ) -> Reply | None:
+        session: Session | None = channel.assigns.get("session")
+        if session is None or session.ended is not None:
+            return "error", {"reason": "the session has ended"}
+        try:
+            if event == "stdin":
+                session.write(_data(payload))
+            elif event == "eof":
+                session.eof()
+            elif event == "resize":
+                session.resize(_size(payload, "cols", None), _size(payload, "rows", None))
+            elif event == "signal":
+                session.send_signal(str(payload.get("name", "")))
+            else:
+                return "error", {"reason": f"unknown event {event!r}"}
+        except (ValueError, JoinRefused) as exc:
+            reason = exc.response["reason"] if isinstance(exc, JoinRefused) else str(exc)
+            return "error", {"reason": reason}
+        return "ok", {}
+
+    def _start(
+        self,
+        request: ExecRequest,
+        target: Target,
+        topic: ExecTopic,
+        channel: ServerChannel,
+        outlet: Outlet,
+        on_exit: OnExit,
+    ) -> Session:
+        owner = {"user": channel.user_id, "target": topic.key}
+        if request.kind == "command":
+            return self.sessions.start_command(
+                request.cmd,
+                target.cwd,
+                target.env,
+                outlet.sender("stdout"),
+                outlet.sender("stderr"),
+                on_exit,
+                request.timeout,
+                shown=mask(request.cmd, target.secret_values),
+                **owner,
+            )
+        if not request.tty:
+            return self.sessions.start_script(
+                target.cwd,
+                target.env,
+                outlet.sender("stdout"),
+                outlet.sender("stderr"),
+                on_exit,
+                **owner,
+            )
+        return self.sessions.start_shell(
+            target.cwd,
+            {"PS1": f"{target.label}:\\w\\$ ", **target.env},
+            request.cols,
+            request.rows,
+            outlet.sender("output"),
+            on_exit,
+            request.idle_timeout,
+            term=request.term,
+            **owner,
+        )
+
+    def _on_exit(self, record: concurrent.futures.Future[int], outlet: Outlet) -> OnExit:
+        """Runs on the session's thread: completes the audit record, then tells the client."""
+
+        def on_exit(ended: Ended) -> None:
+            try:
+                record_id = record.result(AUDIT_WAIT)
+                self.audit.ended(record_id, ended.code, ended.duration_s, ended.reason)
+            except Exception:
+                log.exception("could not record the end of a session in the audit trail")
+            outlet.finish(ended)
+
+        return on_exit
+
+
+class Outlet:
+    """Pushes to a channel from any thread, in order, on the channel's event loop; holds them
+    back until the join's reply has gone out."""
+
+    def __init__(self, channel: ServerChannel, loop: asyncio.AbstractEventLoop) -> None:
+        self.channel, self.loop = channel, loop
+        self._held: list[tuple[Callable[..., None], tuple[Any, ...]]] | None = []
+
+    def sender(self, event: str) -> Callable[[bytes], None]:
+        def send(data: bytes) -> None:
+            self._call(self.channel.push, event, {"data": base64.b64encode(data).decode()})
+
+        return send
+
+    def finish(self, ended: Ended) -> None:
+        self._call(self._exit, ended)
+
+    def release(self) -> None:
+        held, self._held = self._held or [], None
+        for fn, args in held:
+            fn(*args)
+
+    def _call(self, fn: Callable[..., None], *args: Any) -> None:
+        with contextlib.suppress(RuntimeError):  # the loop is gone: so is the client
+            self.loop.call_soon_threadsafe(self._run, fn, args)
+
+    def _run(self, fn: Callable[..., None], args: tuple[Any, ...]) -> None:
+        if self._held is not None:
+            self._held.append((fn, args))
+        else:
+            fn(*args)
+
+    def _exit(self, ended: Ended) -> None:
+        self.channel.push(
+            "exit", {"code": ended.code, "duration_s": ended.duration_s, "reason": ended.reason}
+        )
+        self.channel.stop()
+
+
+def _refused(reason: str) -> JoinRefused:
+    return JoinRefused({"reason": reason})
+
+
+def _seconds(params: dict[str, Any], key: str) -> float | None:
+    value = params.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise _refused(f"{key} must be a positive number of seconds")
+    return float(value)
+
+
+def _size(params: dict[str, Any], key: str, default: int | None) -> int:
+    value = params.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_SIZE:
+        raise _refused(f"{key} must be a whole number from 1 to {MAX_SIZE}")
+    return value
+
+
+def _data(payload: dict[str, Any]) -> bytes:
+    try:
+        return base64.b64decode(str(payload.get("data", "")), validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError("data must be base64") from None

@@ -1,0 +1,432 @@
+"""Remote sessions: commands on pipes, shells on a pseudo-terminal, and the registry of live ones.
+
+Each session's processes run in an OS session of their own (see ``procs``). A session ends when
+its leader exits, or when it is killed (timeout, idle shell, a client gone, shutdown); either way
+every process left in its OS session is killed, its output is read to the end, it leaves the
+registry, and only then is ``on_exit`` called. Callbacks run on the session's own threads.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import queue
+import secrets
+import shutil
+import signal
+import struct
+import subprocess
+import termios
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from maxlocal.remote.procs import exit_code, signal_session, wait_session_gone
+
+CHUNK = 64 * 1024
+GRACE = 2.0
+CHECK_EVERY = 0.25
+DEFAULT_IDLE_TIMEOUT = 3600.0
+DEFAULT_MAX_PER_USER = 16
+EOF_CHAR = b"\x04"
+SIGNALS = {
+    name: getattr(signal, f"SIG{name}") for name in ("INT", "TERM", "HUP", "QUIT", "KILL", "USR1")
+}
+
+OnData = Callable[[bytes], None]
+
+
+class TooManySessions(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class SessionInfo:
+    id: str
+    user: str
+    target: str
+    kind: str
+    command: str
+    started_at: str
+    pid: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Ended:
+    """How a session ended. ``reason``: ``exit`` (by itself), ``timeout``, ``idle``,
+    ``disconnected`` (its client went away) or ``shutdown`` (the platform stopped)."""
+
+    code: int
+    reason: str
+    duration_s: float
+
+
+OnExit = Callable[[Ended], None]
+_STOP = object()
+
+
+class Session:
+    """A running command (or piped shell script); every method returns at once, from any thread."""
+
+    def __init__(
+        self,
+        proc: subprocess.Popen[bytes],
+        info: SessionInfo,
+        on_exit: OnExit,
+        forget: Callable[[Session], None],
+        timeout: float | None = None,
+        idle_timeout: float | None = None,
+    ) -> None:
+        self.proc, self.info, self.pid = proc, info, proc.pid
+        self._on_exit, self._forget = on_exit, forget
+        self._timeout, self._idle_timeout = timeout, idle_timeout
+        self._started = self._active = time.monotonic()
+        self._lock = threading.Lock()
+        self._reason: str | None = None
+        self._kill_at: float | None = None
+        self._inbox: queue.SimpleQueue[bytes | object | None] = queue.SimpleQueue()
+        self._readers: list[threading.Thread] = []
+        self._writer: threading.Thread | None = None
+        self._done = threading.Event()
+        self.ended: Ended | None = None
+
+    # -- the controls
+
+    def write(self, data: bytes) -> None:
+        self._active = time.monotonic()
+        self._inbox.put(data)
+
+    def eof(self) -> None:
+        self._inbox.put(None)
+
+    def resize(self, cols: int, rows: int) -> None:
+        """Only a shell on a terminal has a size."""
+
+    def send_signal(self, name: str) -> None:
+        """Send signal ``name`` (``INT``, ``TERM``, ...) to the session's foreground processes."""
+        signum = SIGNALS.get(name.upper().removeprefix("SIG"))
+        if signum is None:
+            raise ValueError(f"unknown signal {name!r}: use one of {', '.join(SIGNALS)}")
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self._foreground(), signum)
+
+    def kill(self, reason: str = "disconnected", signum: int = signal.SIGHUP) -> None:
+        """End the session: ``signum`` to all its processes now, SIGKILL after a grace period."""
+        with self._lock:
+            if self._reason is not None or self._done.is_set():
+                return
+            self._reason = reason
+            self._kill_at = time.monotonic() + (0 if signum == signal.SIGKILL else GRACE)
+        signal_session(self.pid, signum)
+
+    def wait(self, timeout: float | None = None) -> Ended | None:
+        self._done.wait(timeout)
+        return self.ended
+
+    # -- what a kind of session changes
+
+    def _foreground(self) -> int:
+        return self.pid
+
+    def _send(self, data: bytes) -> None:
+        assert self.proc.stdin is not None
+        view = memoryview(data)
+        while view:
+            view = view[os.write(self.proc.stdin.fileno(), view) :]
+
+    def _send_eof(self) -> bool:
+        """Send end-of-input; True when nothing more can be written after it."""
+        assert self.proc.stdin is not None
+        self.proc.stdin.close()
+        return True
+
+    def _check_idle(self, now: float) -> None:
+        """Commands are not ended for being quiet; shells are."""
+
+    def _close(self) -> None:
+        for stream in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
+            if stream is not None:
+                stream.close()
+
+    # -- the threads
+
+    def begin(self, sources: list[tuple[int, OnData]]) -> None:
+        for fd, on_data in sources:
+            reader = threading.Thread(target=self._read, args=(fd, on_data), daemon=True)
+            reader.start()
+            self._readers.append(reader)
+        self._writer = threading.Thread(target=self._write_loop, daemon=True)
+        self._writer.start()
+        threading.Thread(target=self._watch, name=f"session {self.info.id}", daemon=True).start()
+
+    def _read(self, fd: int, on_data: OnData) -> None:
+        while True:
+            try:
+                data = os.read(fd, CHUNK)
+            except OSError:  # EIO: a terminal whose last holder closed it
+                return
+            if not data:
+                return
+            self._active = time.monotonic()
+            on_data(data)
+
+    def _write_loop(self) -> None:
+        while (item := self._inbox.get()) is not _STOP:
+            try:
+                if item is None:
+                    if self._send_eof():
+                        return
+                elif isinstance(item, bytes):
+                    self._send(item)
+            except OSError:
+                return
+
+    def _watch(self) -> None:
+        while True:
+            try:
+                returncode = self.proc.wait(CHECK_EVERY)
+                break
+            except subprocess.TimeoutExpired:
+                self._check(time.monotonic())
+        signal_session(self.pid, signal.SIGKILL)
+        wait_session_gone(self.pid, GRACE)
+        self._inbox.put(_STOP)
+        threads = [*self._readers, *([self._writer] if self._writer else [])]
+        for thread in threads:
+            thread.join(GRACE)
+        if not any(thread.is_alive() for thread in threads):
+            self._close()
+        with self._lock:
+            duration = round(time.monotonic() - self._started, 3)
+            self.ended = Ended(exit_code(returncode), self._reason or "exit", duration)
+        self._forget(self)
+        self._done.set()
+        self._on_exit(self.ended)
+
+    def _check(self, now: float) -> None:
+        if self._kill_at is not None and now >= self._kill_at:
+            self._kill_at = now + GRACE
+            signal_session(self.pid, signal.SIGKILL)
+        elif self._timeout is not None and now - self._started >= self._timeout:
+            self.kill("timeout", signal.SIGTERM)
+        else:
+            self._check_idle(now)
+
+
+class ShellSession(Session):
+    """An interactive shell on a pseudo-terminal: one output stream, a size, a foreground job."""
+
+    def __init__(
+        self,
+        proc: subprocess.Popen[bytes],
+        info: SessionInfo,
+        on_exit: OnExit,
+        forget: Callable[[Session], None],
+        master: int,
+        on_output: OnData,
+        idle_timeout: float,
+    ) -> None:
+        super().__init__(proc, info, on_exit, forget, idle_timeout=idle_timeout)
+        self.master, self._on_output = master, on_output
+
+    def resize(self, cols: int, rows: int) -> None:
+        """The kernel tells the foreground job (SIGWINCH) when the size changes."""
+        set_size(self.master, cols, rows)
+
+    def _foreground(self) -> int:
+        try:
+            return os.tcgetpgrp(self.master)
+        except OSError:
+            return self.pid
+
+    def _send(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(self.master, view) :]
+
+    def _send_eof(self) -> bool:
+        os.write(self.master, EOF_CHAR)
+        return False
+
+    def _check_idle(self, now: float) -> None:
+        if self._idle_timeout is not None and now - self._active >= self._idle_timeout:
+            minutes = self._idle_timeout / 60
+            shown = f"{minutes:g} min" if minutes >= 1 else f"{self._idle_timeout:g} s"
+            self._on_output(f"\r\n[idle for {shown}: closing the session]\r\n".encode())
+            self.kill("idle")
+
+    def _close(self) -> None:
+        os.close(self.master)
+
+
+class SessionManager:
+    """Starts sessions and keeps the live ones, per user; ``close`` ends them all."""
+
+    def __init__(
+        self,
+        *,
+        idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
+        max_per_user: int = DEFAULT_MAX_PER_USER,
+    ) -> None:
+        self.idle_timeout, self.max_per_user = idle_timeout, max_per_user
+        self._lock = threading.Lock()
+        self._live: dict[str, Session] = {}
+
+    def start_command(
+        self,
+        cmd: str,
+        cwd: Path,
+        env: Mapping[str, str],
+        on_stdout: OnData,
+        on_stderr: OnData,
+        on_exit: OnExit,
+        timeout: float | None = None,
+        *,
+        user: str = "",
+        target: str = "",
+        kind: str = "command",
+        shown: str | None = None,
+    ) -> Session:
+        """Run ``cmd`` with ``/bin/sh -c``; ``shown`` is the command line as the registry
+        lists it (with secrets masked), by default ``cmd``."""
+        self._check_quota(user)
+        proc = subprocess.Popen(
+            ["/bin/sh", "-c", cmd],
+            cwd=cwd,
+            env=dict(env),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+            bufsize=0,
+        )
+        assert proc.stdout is not None and proc.stderr is not None
+        info = self._info(user, target, kind, cmd if shown is None else shown, proc.pid)
+        session = Session(proc, info, on_exit, self._forget, timeout)
+        self._add(session, [(proc.stdout.fileno(), on_stdout), (proc.stderr.fileno(), on_stderr)])
+        return session
+
+    def start_script(
+        self,
+        cwd: Path,
+        env: Mapping[str, str],
+        on_stdout: OnData,
+        on_stderr: OnData,
+        on_exit: OnExit,
+        *,
+        user: str = "",
+        target: str = "",
+    ) -> Session:
+        """A shell without a terminal, running what is written to it; ends with the status of
+        the last command it ran (``printf 'make test\\n' | rig shell``)."""
+        return self.start_command(
+            f"exec {shell_path()} -s",
+            cwd,
+            env,
+            on_stdout,
+            on_stderr,
+            on_exit,
+            user=user,
+            target=target,
+            kind="shell",
+            shown="(script on stdin)",
+        )
+
+    def start_shell(
+        self,
+        cwd: Path,
+        env: Mapping[str, str],
+        cols: int,
+        rows: int,
+        on_output: OnData,
+        on_exit: OnExit,
+        idle_timeout: float | None = None,
+        *,
+        user: str = "",
+        target: str = "",
+        term: str = "xterm-256color",
+    ) -> ShellSession:
+        """An interactive shell on a new pseudo-terminal of ``cols`` x ``rows``, ended after
+        ``idle_timeout`` seconds (at most the manager's) without input or output."""
+        self._check_quota(user)
+        master, slave = os.openpty()
+        try:
+            set_size(slave, cols, rows)
+            shell = shell_path()
+            bash = shell.endswith("bash")
+            proc = subprocess.Popen(
+                [shell, "--noprofile", "--norc", "-i"] if bash else [shell, "-i"],
+                cwd=cwd,
+                env={**env, "TERM": term},
+                stdin=slave,
+                stdout=slave,
+                stderr=slave,
+                start_new_session=True,
+                preexec_fn=_take_terminal,
+            )
+        except BaseException:
+            os.close(master)
+            raise
+        finally:
+            os.close(slave)
+        idle = min(idle_timeout or self.idle_timeout, self.idle_timeout)
+        info = self._info(user, target, "shell", "(interactive)", proc.pid)
+        session = ShellSession(proc, info, on_exit, self._forget, master, on_output, idle)
+        self._add(session, [(master, on_output)])
+        return session
+
+    def live(self, user: str | None = None) -> list[SessionInfo]:
+        with self._lock:
+            sessions = [s.info for s in self._live.values() if user is None or s.info.user == user]
+        return sorted(sessions, key=lambda info: (info.started_at, info.id))
+
+    def get(self, session_id: str) -> Session | None:
+        with self._lock:
+            return self._live.get(session_id)
+
+    def close(self, timeout: float = 2 * GRACE) -> None:
+        """End every session now (the platform is stopping) and wait for them to be gone."""
+        with self._lock:
+            sessions = list(self._live.values())
+        for session in sessions:
+            session.kill("shutdown", signal.SIGKILL)
+        for session in sessions:
+            session.wait(timeout)
+
+    def _check_quota(self, user: str) -> None:
+        if len(self.live(user)) >= self.max_per_user:
+            raise TooManySessions(f"at most {self.max_per_user} sessions at once per user")
+
+    def _info(self, user: str, target: str, kind: str, command: str, pid: int) -> SessionInfo:
+        started = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return SessionInfo(secrets.token_hex(6), user, target, kind, command, started, pid)
+
+    def _add(self, session: Session, sources: list[tuple[int, OnData]]) -> None:
+        with self._lock:
+            self._live[session.info.id] = session
+        session.begin(sources)
+
+    def _forget(self, session: Session) -> None:
+        with self._lock:
+            self._live.pop(session.info.id, None)
+
+
+def shell_path() -> str:
+    return shutil.which("bash", path="/bin:/usr/bin") or "/bin/sh"
+
+
+def set_size(fd: int, cols: int, rows: int) -> None:
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+
+
+def _take_terminal() -> None:
+    """In the child, already a session leader: make the terminal on stdin its controlling one."""
+    fcntl.ioctl(0, termios.TIOCSCTTY, 0)

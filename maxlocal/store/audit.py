@@ -1,0 +1,94 @@
+"""The audit trail's table: one row per remote session, written when it starts and when it ends."""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+
+from maxlocal.store.db import Database, utc_now
+
+
+@dataclass(frozen=True)
+class AuditRow:
+    id: int
+    session: str
+    user_id: int
+    user_email: str
+    network: str
+    app: str | None
+    kind: str
+    command: str
+    client: str | None
+    started_at: str
+    ended_at: str | None
+    exit_code: int | None
+    duration_s: float | None
+    reason: str | None
+
+
+@dataclass(frozen=True)
+class NewAuditRow:
+    session: str
+    user_id: int
+    network: str
+    app: str | None
+    kind: str
+    command: str
+    client: str | None
+
+
+def _row(row: sqlite3.Row) -> AuditRow:
+    return AuditRow(**dict(row))
+
+
+class AuditLog:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def start(self, new: NewAuditRow) -> int:
+        """Record a session that starts now; the user's email is taken from the users table."""
+        cursor = self.db.connection().execute(
+            "INSERT INTO audit_sessions (session, user_id, user_email, network, app, kind, "
+            "command, client, started_at) VALUES "
+            "(?, ?, coalesce((SELECT email FROM users WHERE id = ?), ''), ?, ?, ?, ?, ?, ?)",
+            (
+                new.session,
+                new.user_id,
+                new.user_id,
+                new.network,
+                new.app,
+                new.kind,
+                new.command,
+                new.client,
+                utc_now(),
+            ),
+        )
+        return int(cursor.lastrowid or 0)
+
+    def end(self, row_id: int, exit_code: int, duration_s: float, reason: str) -> None:
+        self.db.connection().execute(
+            "UPDATE audit_sessions SET ended_at = ?, exit_code = ?, duration_s = ?, reason = ? "
+            "WHERE id = ?",
+            (utc_now(), exit_code, duration_s, reason, row_id),
+        )
+
+    def of_user(
+        self,
+        user_id: int,
+        *,
+        network: str | None = None,
+        app: str | None = None,
+        since: str | None = None,
+    ) -> list[AuditRow]:
+        """The user's rows, oldest first; ``since`` is an RFC 3339 time (UTC, ``Z``)."""
+        sql = "SELECT * FROM audit_sessions WHERE user_id = ?"
+        params: list[object] = [user_id]
+        for column, value in (("network", network), ("app", app)):
+            if value is not None:
+                sql += f" AND {column} = ?"
+                params.append(value)
+        if since is not None:
+            sql += " AND started_at >= ?"
+            params.append(since)
+        rows = self.db.connection().execute(sql + " ORDER BY started_at, id", params)
+        return [_row(row) for row in rows]
