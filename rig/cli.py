@@ -30,6 +30,7 @@ COMMAND_MODULES = (
     "lifecycle",
     "status",
     "logs",
+    "remote",
 )
 
 # Top-level words that group commands by verb, with their help text.

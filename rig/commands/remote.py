@@ -1,0 +1,254 @@
+"""Remote access: ``command``, ``shell``, ``list sessions`` and ``audit``.
+
+``command`` and ``shell`` exit with the remote exit code (128+N for a process killed by signal
+N). When the connection to the platform is lost mid-session they exit 6 (``unreachable``), with
+"connection to the platform lost": the platform has ended the session by then.
+"""
+
+from __future__ import annotations
+
+import argparse
+import codecs
+import os
+import re
+from collections.abc import Callable
+from typing import IO, TYPE_CHECKING, Any
+
+from rig.cli import CommandTree
+from rig.commands.args import Scope, add_scope_options, resolve_scope
+from rig.commands.logs import parse_since
+from rig.errors import RigError, UnreachableError, UsageError
+from rig.output import Column, Result
+from rig.output.units import human_seconds
+
+if TYPE_CHECKING:
+    from rig.context import Context
+    from rig.transport.remote import Exit, OnOutput, Platform
+
+LOST = "connection to the platform lost"
+LOST_HINT = "the platform ended the session; run it again once the platform is back"
+DEFAULT_TERM = "xterm-256color"
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhd]?)")
+_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+SESSION_COLUMNS = [
+    Column("id"),
+    Column("network"),
+    Column("app"),
+    Column("kind"),
+    Column("command"),
+    Column("started_at", "STARTED"),
+    Column("pid", "PID"),
+]
+AUDIT_COLUMNS = [
+    Column("started_at", "STARTED"),
+    Column("user_email", "WHO"),
+    Column("network"),
+    Column("app"),
+    Column("kind"),
+    Column("command"),
+    Column("exit_code", "EXIT"),
+    Column("duration_s", "TOOK", format=lambda s: "-" if s is None else human_seconds(float(s))),
+    Column("client", "FROM"),
+]
+
+
+def register(tree: CommandTree) -> None:
+    parser = tree.add(
+        "command",
+        run_command,
+        "run a command on the platform, in an app's (or a network's) environment",
+        examples=[
+            'rig command "python manage.py migrate" --app api',
+            "rig command 'echo \"$GREETING\"' --app api -o json",
+            'rig command "make report" --network shop --timeout 10m',
+        ],
+        description="Run CMD with /bin/sh -c where the app runs: its current release directory, "
+        "its vars and secrets. Its stdout and stderr stream to yours; rig exits with its exit "
+        "code (128+N if killed by signal N). Ctrl+C interrupts it.",
+    )
+    parser.add_argument("cmd", metavar="CMD", help="the command line")
+    add_scope_options(parser, "environment")
+    parser.add_argument(
+        "--timeout", metavar="DUR", help="stop it after DUR (30s, 10m, 2h; default: no limit)"
+    )
+
+    parser = tree.add(
+        "shell",
+        open_shell,
+        "open a shell on the platform, in an app's (or a network's) environment",
+        examples=[
+            "rig shell --app api",
+            "rig shell --network shop",
+            "printf 'make test\\n' | rig shell --app api",
+        ],
+        description="An interactive shell in a terminal on the platform, where the app runs. "
+        "rig exits with the shell's exit code. With stdin not a terminal, the shell runs what "
+        "is piped in and exits with the status of its last command.",
+    )
+    add_scope_options(parser, "environment")
+
+    tree.add(
+        "list sessions",
+        list_sessions,
+        "list your remote commands and shells running now",
+        examples=["rig list sessions", "rig list sessions -o json"],
+    )
+
+    parser = tree.add(
+        "audit",
+        show_audit,
+        "list the audit trail of remote commands and shells",
+        examples=["rig audit --app api --since 1d", "rig audit --network shop -o json"],
+    )
+    add_scope_options(parser, "sessions")
+    parser.add_argument(
+        "--since", metavar="WHEN", help="only sessions since a duration ago (10m, 2h) or a time"
+    )
+
+
+def parse_duration(text: str) -> float:
+    """``30``, ``30s``, ``10m``, ``2h``, ``1d`` as seconds."""
+    match = _DURATION.fullmatch(text.strip())
+    if not match or float(match[1]) <= 0:
+        raise UsageError(f"--timeout {text!r} is not a duration", hint="e.g. --timeout 30s, 10m")
+    return float(match[1]) * _SECONDS[match[2]]
+
+
+def run_command(ctx: Context, args: argparse.Namespace) -> Result:
+    from rig.transport.remote import exec_topic, run_streams
+
+    scope = resolve_scope(ctx, args)
+    params: dict[str, Any] = {"kind": "command", "cmd": args.cmd}
+    if args.timeout:
+        params["timeout"] = parse_duration(args.timeout)
+    captured: dict[str, bytearray] = {"stdout": bytearray(), "stderr": bytearray()}
+
+    def capture(stream: str, data: bytes) -> None:
+        captured[stream] += data
+
+    on_output = capture if ctx.json else _writers(ctx)
+    done = _lost_is_unreachable(
+        lambda: run_streams(
+            _platform(ctx), exec_topic(scope.network, scope.app), params, on_output, _stdin(ctx)
+        )
+    )
+    if done.reason == "timeout":
+        ctx.stderr.write(f"rig: the command timed out after {params['timeout']:g} s\n")
+    if not ctx.json:
+        return Result(exit_code=done.code)
+    return Result(
+        data={
+            "exit_code": done.code,
+            "stdout": captured["stdout"].decode(errors="replace"),
+            "stderr": captured["stderr"].decode(errors="replace"),
+            "duration_s": done.duration_s,
+        },
+        exit_code=done.code,
+    )
+
+
+def open_shell(ctx: Context, args: argparse.Namespace) -> Result:
+    from rig.transport.remote import exec_topic, run_streams, run_terminal
+    from rig.transport.terminal import TerminalSignal
+
+    scope = resolve_scope(ctx, args)
+    topic, platform = exec_topic(scope.network, scope.app), _platform(ctx)
+    if not _terminal(ctx):
+        params = {"kind": "shell", "tty": False}
+        done = _lost_is_unreachable(
+            lambda: run_streams(platform, topic, params, _writers(ctx), _stdin(ctx))
+        )
+        return Result(exit_code=done.code)
+    term = os.environ.get("TERM") or DEFAULT_TERM
+    try:
+        done = _lost_is_unreachable(
+            lambda: run_terminal(platform, topic, ctx.stdin.fileno(), ctx.stdout.fileno(), term)
+        )
+    except TerminalSignal as sig:
+        error = RigError(f"stopped by {sig}")
+        error.exit_code = 128 + sig.signum
+        raise error from None
+    return Result(exit_code=done.code)
+
+
+def list_sessions(ctx: Context, args: argparse.Namespace) -> Result:
+    rows = ctx.client().get("/sessions") or []
+    return Result(data=rows, columns=SESSION_COLUMNS, empty="(no live sessions)")
+
+
+def show_audit(ctx: Context, args: argparse.Namespace) -> Result:
+    params: dict[str, Any] = {}
+    if args.app or args.network or ctx.app or ctx.network:
+        scope: Scope = resolve_scope(ctx, args)
+        params = {k: v for k, v in scope.to_json().items() if v}
+    if args.since:
+        params["since"] = parse_since(args.since)
+    rows = ctx.client().get("/audit", params=params) or []
+    return Result(data=rows, columns=AUDIT_COLUMNS, empty="(no sessions recorded)")
+
+
+def _platform(ctx: Context) -> Platform:
+    from rig.transport.remote import Platform
+
+    client = ctx.client()
+
+    def params() -> dict[str, str]:
+        header = client.auth_headers().get("Authorization", "")
+        return {"token": header.removeprefix("Bearer ")}
+
+    return Platform(client.base_url, params)
+
+
+def _lost_is_unreachable(run: Callable[[], Exit]) -> Exit:
+    from rig.transport.remote import SessionLost
+
+    try:
+        return run()
+    except SessionLost:
+        raise UnreachableError(LOST, hint=LOST_HINT) from None
+
+
+def _terminal(ctx: Context) -> bool:
+    return _has_fd(ctx.stdin) and _has_fd(ctx.stdout) and ctx.stdin.isatty() and ctx.stdout.isatty()
+
+
+def _stdin(ctx: Context) -> int | None:
+    """The fd whose contents to send: stdin, unless it is a terminal (or not a real file)."""
+    if not _has_fd(ctx.stdin) or ctx.stdin.isatty():
+        return None
+    return ctx.stdin.fileno()
+
+
+def _has_fd(stream: IO[str]) -> bool:
+    try:
+        stream.fileno()
+    except (OSError, ValueError, AttributeError):
+        return False
+    return True
+
+
+def _writers(ctx: Context) -> OnOutput:
+    """Remote stdout to ``ctx.stdout`` and stderr to ``ctx.stderr``, as bytes when they can."""
+    streams = {"stdout": _writer(ctx.stdout), "stderr": _writer(ctx.stderr)}
+
+    def write(stream: str, data: bytes) -> None:
+        streams.get(stream, streams["stdout"])(data)
+
+    return write
+
+
+def _writer(stream: IO[str]) -> Callable[[bytes], None]:
+    binary = getattr(stream, "buffer", None)
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+
+    def write(data: bytes) -> None:
+        if binary is not None:
+            stream.flush()
+            binary.write(data)
+            binary.flush()
+        else:
+            stream.write(decoder.decode(data))
+            stream.flush()
+
+    return write
