@@ -156,7 +156,7 @@ def register(tree: CommandTree) -> None:
     parser = tree.add(
         "logs build",
         build_logs,
-        "show the build log of an app's release (default: the latest)",
+        "show an app's build logs: every release's, or one release's with --release",
         examples=["rig logs build api", "rig logs build api --release 3"],
     )
     _add_name(parser, "app")

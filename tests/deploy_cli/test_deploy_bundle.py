@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import tarfile
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -128,3 +130,35 @@ def test_the_archive_is_a_gzip_tar_of_the_plan(checkout: Path, tmp_path: Path) -
     archive = build_archive(plan_bundle(checkout), tmp_path / "a.tar.gz")
     with tarfile.open(archive.path) as tar:
         assert sorted(tar.getnames()) == [".gitignore", ".rigignore", "Procfile", "app.py"]
+
+
+def test_ctrl_c_while_bundling_exits_130_and_leaves_no_archive(
+    deployer: Rig, deploy_platform: Platform, tmp_path: Path
+) -> None:
+    deployer.ok("create", "network", "intr")
+    source = write_app(tmp_path / "slow", "slow")
+    with open(source / "blob.bin", "wb") as f:
+        for _ in range(200):
+            f.write(os.urandom(MiB))
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    env = {**base_env(deployer.config_dir), "TMPDIR": str(temp)}
+    argv = [sys.executable, "-m", "rig", "deploy", str(source), "--app", "slow"]
+    proc = subprocess.Popen(
+        [*argv, "--network", "intr", "--create"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=ROOT,
+    )
+    deadline = time.monotonic() + 20
+    while not list(temp.iterdir()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert list(temp.iterdir()), "the archive was never started"
+    proc.send_signal(signal.SIGINT)
+    _out, err = proc.communicate(timeout=20)
+    assert proc.returncode == 130, err
+    assert "interrupted" in err and "Traceback" not in err
+    assert list(temp.iterdir()) == []
+    assert deployer.ok("list", "releases", "--app", "slow", "-o", "json").json() == []

@@ -122,6 +122,14 @@ def test_status_and_lifecycle(deployer: Rig, deploy_platform: Platform, tmp_path
     restarted = deployer.ok("restart", "app", "web").out
     assert restarted.startswith("Restarted app web (network life): running")
     assert fetch(deploy_platform, host).status_code == 200
+    assert deployer.ok("restart", "app", "web", "-o", "json").json()["state"] == "running"
+    for args in (("logs", "build", "web"), ("logs", "network", "life"), ("logs", "app", "web")):
+        lines = deployer.ok(*args, "-o", "json").out.splitlines()
+        assert lines, args
+        for line in lines:
+            assert {"seq", "ts", "app", "stream", "line"} <= set(json.loads(line))
+    network_lines = deployer.ok("logs", "network", "life").out
+    assert re.search(r"^\S+ web stdout\| listening on", network_lines, re.M)
 
 
 def test_a_crashing_app_fails_the_deploy_with_its_log_tail(
