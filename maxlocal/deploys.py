@@ -83,6 +83,7 @@ class Runtime:
         self.state_listeners: list[StateListener] = []
         self._locks: dict[int, threading.Lock] = {}
         self._locks_guard = threading.Lock()
+        self._closing = threading.Event()
 
     # -- start-up and shut-down
 
@@ -109,8 +110,13 @@ class Runtime:
                 self._spawn(self._resume, app, name=f"resume-{app.key}")
 
     def close(self) -> None:
-        """Stop every app process; the apps stay ``running`` in the store, to be resumed."""
+        """Stop every app process; the apps stay ``running`` in the store, to be resumed.
+
+        Builds still running are killed too; their releases are left as they are, to be
+        marked failed ("platform restarted") at the next start-up."""
+        self._closing.set()
         self.driver.close()
+        kill_strays(self.marker)
         self.logs.close()
 
     # -- releases
@@ -249,6 +255,9 @@ class Runtime:
             log.exception("release %d of %s failed", release.number, app.key)
             self._fail(app, release, phase, "internal error in the platform", list(tail))
         else:
+            if self._app_of(release) is None:
+                self.driver.stop(app.key)
+                return
             self.releases.activate(release)
             self._note(app, f"release {release.number} is active")
 
@@ -284,6 +293,8 @@ class Runtime:
     def _fail(
         self, app: App, release: Release, phase: str, reason: str, log_tail: list[str]
     ) -> None:
+        if self._closing.is_set():
+            return
         self.releases.fail(release.id, phase, reason, log_tail)
         self._note(app, f"release {release.number} failed ({phase}): {reason}")
         if release.source == "deploy":

@@ -33,6 +33,8 @@ def test_a_restarted_platform_starts_the_running_apps_again(
     api.deploy(stopped_network, stopped, web_app("q1"))
     api.http.post(f"/networks/{stopped_network}/apps/{stopped}/stop")
     old_pid = web_pid(api, network, app)
+    slow = api.upload(network, app, web_app("v2", build="echo slow build; sleep 60"))
+    wait_for(lambda: api.logs(network, app, "build", grep="^slow build$"), what="the build")
 
     platform.restart()
 
@@ -42,6 +44,13 @@ def test_a_restarted_platform_starts_the_running_apps_again(
     assert api.status(stopped_network, stopped)["state"] == "stopped"
     assert routed(platform, stopped_network, stopped).status_code == 503
     assert api.status(network, app)["release"] == 1
+    interrupted = api.release(network, app, slow.json()["number"])
+    assert interrupted["error"] == {
+        "reason": "platform restarted",
+        "phase": "build",
+        "log_tail": [],
+    }
+    assert len(stray_groups(marker_for(platform.data_dir))) == 1
 
 
 def test_a_killed_platform_leaves_no_half_deployed_release_and_no_stray_process(
@@ -54,10 +63,7 @@ def test_a_killed_platform_leaves_no_half_deployed_release_and_no_stray_process(
     old_pid = web_pid(api, network, app)
     upload = api.upload(network, app, web_app("v2", build="echo slow build; sleep 60"))
     number = upload.json()["number"]
-    wait_for(
-        lambda: any("slow build" in r["line"] for r in api.logs(network, app, "build")),
-        what="the build to run",
-    )
+    wait_for(lambda: api.logs(network, app, "build", grep="^slow build$"), what="the build")
     marker = marker_for(platform.data_dir)
     assert len(stray_groups(marker)) == 2  # the web process and the build
 
