@@ -191,12 +191,12 @@ def run_streams(
         socket = await open_socket(platform)
         try:
             session = RemoteSession(socket, topic, params, on_output)
-            await session.start()
-            if stdin_fd is None:
-                session.eof()
-            else:
-                _forward(stdin_fd, session, asyncio.get_running_loop())
-            with _interrupts(session):
+            with _interrupts(session):  # before the join: output may come with its reply
+                await session.start()
+                if stdin_fd is None:
+                    session.eof()
+                else:
+                    _forward(stdin_fd, session, asyncio.get_running_loop())
                 return await session.wait()
         finally:
             await socket.disconnect()
