@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import socket
 
 import httpx
@@ -13,10 +14,17 @@ from tests.support.platform import Platform
 
 
 def raw_request(platform: Platform, head: str, body: bytes = b"") -> str:
-    """Send ``head`` (and ``body``) on a raw socket; return the response status line."""
+    """Send ``head`` (and ``body``) on a raw socket; return the whole response."""
     with socket.create_connection(("127.0.0.1", platform.port), timeout=10) as sock:
         sock.sendall(head.encode() + body)
-        return sock.recv(65536).decode("latin-1")
+        received = b""
+        while b"\r\n\r\n" not in received:
+            received += sock.recv(65536)
+        headers, _, content = received.partition(b"\r\n\r\n")
+        length = re.search(rb"content-length: (\d+)", headers, re.IGNORECASE)
+        while length and len(content) < int(length.group(1)):
+            content += sock.recv(65536)
+        return (headers + b"\r\n\r\n" + content).decode("latin-1")
 
 
 def upload_head(platform: Platform, api: Api, network: str, app: str, headers: str) -> str:
