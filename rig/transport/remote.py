@@ -85,7 +85,7 @@ class RemoteSession:
             response = await self._channel.join()
         except JoinError as exc:
             await self._channel.leave()
-            raise _refusal(exc.response.get("reason", "")) from None
+            raise _refusal(self._channel.topic, exc.response.get("reason", "")) from None
         except PushTimeout:
             await self._channel.leave()
             raise UnreachableError("the platform did not answer in time") from None
@@ -263,9 +263,15 @@ def _retrieve(future: asyncio.Future[Any]) -> None:
         future.exception()
 
 
-def _refusal(reason: str) -> RigError:
+def _refusal(topic: str, reason: str) -> RigError:
     if reason in ("not found", "unauthorized"):
-        return NotFoundError("no such app or network", hint="run `rig list apps` to see yours")
+        rest = topic.removeprefix("exec:")
+        if rest.startswith("network:"):
+            what, hint = f"network '{rest.removeprefix('network:')}'", "rig list networks"
+        else:
+            network, _, app = rest.partition("/")
+            what, hint = f"app '{app}' in network '{network}'", "rig list apps"
+        return NotFoundError(f"{what} not found", hint=f"run `{hint}` to see yours")
     return RigError(f"the platform refused the session: {reason or 'no reason given'}")
 
 

@@ -96,7 +96,7 @@ def test_another_user_cannot_run_anything_on_the_app(remote: RemotePlatform) -> 
     ):
         run = remote.rig(*args, token="tok-bob", input="touch owned\n")
         assert run.returncode == 4, run
-        assert "not found" in run.stderr or "no such" in run.stderr
+        assert "not found" in run.stderr
     assert not (remote.data_dir / "release" / "owned").exists()
     assert json.loads(remote.rig("audit", "-o", "json", token="tok-bob").stdout) == []
 
