@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "apps",
     "env",
     "details",
+    "apply",
     "local",
     "deploy",
     "releases",
@@ -91,6 +92,12 @@ def add_global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> No
     )
     g.add_argument(
         "-v", "--verbose", action="count", default=default(0), help="log HTTP requests to stderr"
+    )
+    g.add_argument(
+        "--insecure",
+        action="store_true",
+        default=default(False),
+        help="allow plain http:// to a host that is not this machine (also RIG_INSECURE=1)",
     )
 
 

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
+from rig import configdoc
 from rig.cli import CommandTree, completes
 from rig.commands.apps import COLUMNS as APP_COLUMNS
 from rig.commands.args import add_network_option, app_network, check_name
 from rig.commands.env import SECRET, VAR
+from rig.errors import NotFoundError, RigError
 from rig.output import Column, Result
 
 if TYPE_CHECKING:
@@ -21,18 +24,37 @@ def register(tree: CommandTree) -> None:
         "details app",
         app_details,
         "show an app's configuration: hostname, state, vars and secrets (digests only)",
-        examples=["rig details app api", "rig details app api --network my-project -o json"],
+        examples=[
+            "rig details app api",
+            "rig details app api --network my-project -o json",
+            "rig details app api --export api.yaml   # configuration as code, for `rig apply`",
+        ],
     )
     completes(parser.add_argument("name", metavar="NAME", help="the app"), "app")
     add_network_option(parser, "the app's network (found when the app name is unique)")
+    _export_option(parser)
 
     parser = tree.add(
         "details network",
         network_details,
         "show a network's configuration: domain, apps, vars and secrets (digests only)",
-        examples=["rig details network my-project", "rig details network my-project -o json"],
+        examples=[
+            "rig details network my-project",
+            "rig details network my-project -o json",
+            "rig details network my-project --export my-project.yaml",
+        ],
     )
     completes(parser.add_argument("name", metavar="NAME", help="the network"), "network")
+    _export_option(parser)
+
+
+def _export_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--export",
+        metavar="FILE",
+        help="write the configuration to FILE (*.yaml, *.yml or *.json; '-': YAML on stdout) "
+        "for `rig apply` and `rig diff`; secrets as keys with digests, never values",
+    )
 
 
 SECTIONS: dict[str, Sequence[Column]] = {
@@ -45,6 +67,8 @@ SECTIONS: dict[str, Sequence[Column]] = {
 def app_details(ctx: Context, args: argparse.Namespace) -> Result:
     name = check_name("app", args.name)
     network = app_network(ctx, args, name)
+    if args.export:
+        return export(ctx, args.export, configdoc.APP, network, [name])
     app = ctx.client().get(f"/networks/{network}/apps/{name}")
     return Result(
         data=app,
@@ -55,9 +79,33 @@ def app_details(ctx: Context, args: argparse.Namespace) -> Result:
 
 def network_details(ctx: Context, args: argparse.Namespace) -> Result:
     name = check_name("network", args.name)
+    if args.export:
+        return export(ctx, args.export, configdoc.NETWORK, name, [])
     network = ctx.client().get(f"/networks/{name}")
     return Result(
         data=network,
         fields=["name", "domain", "created_at", "apps", "vars", "secrets"],
         sections=SECTIONS,
+    )
+
+
+def export(ctx: Context, path: str, kind: str, network: str, apps: list[str]) -> Result:
+    doc = configdoc.fetch(ctx.client(), kind, network, apps)
+    if doc is None or (kind == configdoc.APP and not doc.apps):
+        what = f"app {apps[0]!r} in network {network!r}" if apps else f"network {network!r}"
+        raise NotFoundError(f"{what} not found", hint="run `rig list apps` to see yours")
+    data = configdoc.to_data(doc)
+    if path == "-":
+        return Result(data=data, message=configdoc.dump(doc, "stdout.yaml").rstrip("\n"))
+    text = configdoc.dump(doc, path)
+    try:
+        Path(path).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise RigError(f"cannot write {path}: {exc.strerror}") from None
+    envs = [a.env for a in doc.apps] + ([doc.network_env] if doc.network_env else [])
+    counts = f"{sum(len(e.vars) for e in envs)} vars, {sum(len(e.secrets) for e in envs)} secrets"
+    return Result(
+        data={"file": path, "document": data},
+        message=f"Exported {doc.label} to {path}: {counts} (secrets as digests, never values)",
+        show_data=False,
     )
