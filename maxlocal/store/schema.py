@@ -114,4 +114,18 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX audit_sessions_user_started ON audit_sessions (user_id, started_at)
     """,
+    """
+    CREATE TABLE device_codes (
+        id INTEGER PRIMARY KEY,
+        device_hash TEXT NOT NULL UNIQUE,
+        user_code TEXT NOT NULL UNIQUE,
+        status TEXT NOT NULL DEFAULT 'pending'
+            CHECK (status IN ('pending', 'approved', 'denied', 'used')),
+        user_id INTEGER REFERENCES users (id) ON DELETE CASCADE,
+        created_at TEXT NOT NULL,
+        expires_at REAL NOT NULL,
+        interval INTEGER NOT NULL,
+        last_poll REAL
+    )
+    """,
 ]
