@@ -26,6 +26,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--max-upload-bytes", type=int, default=None, metavar="BYTES")
     serve.add_argument("--log-limit", type=int, default=None, metavar="LINES", help="per app")
     serve.add_argument("--health-timeout", type=int, default=None, metavar="SECONDS")
+    serve.add_argument(
+        "--device-code-ttl", type=int, default=None, metavar="SECONDS", help="device login codes"
+    )
 
     add_user = commands.add_parser("add-user", help="create a user and print an API token")
     add_user.add_argument("--data", type=Path, required=True, help="data directory")
@@ -37,7 +40,14 @@ def _serve(args: argparse.Namespace) -> int:
     from maxlocal import server
 
     options = server.ServeOptions(data_dir=args.data, host=args.host, port=args.port)
-    for name in ("access_ttl", "refresh_ttl", "max_upload_bytes", "log_limit", "health_timeout"):
+    for name in (
+        "access_ttl",
+        "refresh_ttl",
+        "max_upload_bytes",
+        "log_limit",
+        "health_timeout",
+        "device_code_ttl",
+    ):
         value = getattr(args, name)
         if value is not None:
             if value <= 0:

@@ -98,6 +98,10 @@ class Auth:
         return self.tokens.create_api_token(user_id, name, hashed), token
 
     def login(self, email: str, password: str) -> Session:
+        return self.start_session(self.verify(email, password))
+
+    def verify(self, email: str, password: str) -> User:
+        """The user with this email and password, or Unauthorized (the same for either mistake)."""
         found = self.users.by_email(normalize_email(email))
         if found is None:
             verify_password(password, _DUMMY_HASH)
@@ -105,6 +109,10 @@ class Auth:
         user, stored = found
         if not verify_password(password, stored):
             raise Unauthorized(_BAD_LOGIN)
+        return user
+
+    def start_session(self, user: User) -> Session:
+        """A new session (token family) for a user already verified."""
         return self._start_session(user, api_token_id=None)
 
     def exchange(self, api_token: str) -> Session:

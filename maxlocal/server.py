@@ -23,6 +23,7 @@ from maxlocal.admin import ensure_bootstrap, prepare_data_dir, write_private_jso
 from maxlocal.api import (
     apps,
     auth,
+    device,
     env,
     errors,
     health,
@@ -61,6 +62,7 @@ class ServeOptions:
     max_upload_bytes: int = MAX_ARCHIVE_BYTES
     log_limit: int = DEFAULT_LIMIT
     health_timeout: float = 30.0
+    device_code_ttl: int = Settings.device_code_ttl
 
 
 class AlreadyRunning(Exception):
@@ -101,6 +103,7 @@ def build_app(platform: Platform) -> HostRouter:
     for module in (health, auth, networks, apps, env, releases, lifecycle, status, logs):
         app.include_router(module.router, prefix=PREFIX, responses={"default": error})
     app.include_router(metrics.router)
+    app.include_router(device.router)
     app.add_middleware(BodyLimit, exempt=releases.is_upload)
     app.add_middleware(errors.CatchAll)
     router = HostRouter(app, platform.runtime.resolve)
@@ -112,7 +115,11 @@ def open_platform(data_dir: Path, options: ServeOptions, app_port: int) -> Platf
     db = Database.open(data_dir)
     platform_auth = Auth(db, access_ttl=options.access_ttl, refresh_ttl=options.refresh_ttl)
     ensure_bootstrap(platform_auth, data_dir)
-    settings = Settings(app_port=app_port, max_upload_bytes=options.max_upload_bytes)
+    settings = Settings(
+        app_port=app_port,
+        max_upload_bytes=options.max_upload_bytes,
+        device_code_ttl=options.device_code_ttl,
+    )
     runtime = RuntimeOptions(
         Layout(data_dir), log_limit=options.log_limit, health_timeout=options.health_timeout
     )

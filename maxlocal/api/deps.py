@@ -30,6 +30,7 @@ class Settings:
     domain: str = "localhost"
     app_port: int = 80
     max_upload_bytes: int = MAX_ARCHIVE_BYTES
+    device_code_ttl: int = 600
 
 
 @dataclass

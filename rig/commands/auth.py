@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING
+import os
+import sys
+from functools import partial
+from typing import TYPE_CHECKING, Any
 
 from rig.cli import CommandTree
 from rig.config import Contexts
@@ -15,6 +18,18 @@ if TYPE_CHECKING:
     from rig.context import Context
 
 CREDENTIALS_HINT = "pass --token T (or set RIG_TOKEN), or --email E --password-stdin"
+DEVICE_TIP = (
+    "No browser here? `rig login --device` lets you approve this login from a browser "
+    "on another machine.\n"
+)
+
+
+def no_browser() -> bool:
+    """An SSH session, CI, or a Linux box without a display: no browser to sign in with."""
+    if os.environ.get("SSH_CONNECTION") or os.environ.get("SSH_TTY") or os.environ.get("CI"):
+        return True
+    linux = sys.platform.startswith("linux")
+    return linux and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
 def register(tree: CommandTree) -> None:
@@ -26,6 +41,7 @@ def register(tree: CommandTree) -> None:
             "rig login --api https://max.example.com          # prompts for email and password",
             'rig login --token "$RIG_TOKEN" --api https://max.example.com',
             'echo "$PASSWORD" | rig login --email me@example.com --password-stdin',
+            "rig login --device --api https://max.example.com   # approve in a browser elsewhere",
         ],
         description="Log in to a Max platform. The session is stored under a context name "
         "(--context, default: the context already used for that API, else 'default'), which "
@@ -37,6 +53,12 @@ def register(tree: CommandTree) -> None:
         "--password-stdin",
         action="store_true",
         help="read the password from the first line of stdin",
+    )
+    parser.add_argument(
+        "--device",
+        action="store_true",
+        help="print a code to approve on the platform's page from any browser (for SSH, CI, "
+        "containers); rig waits for the approval",
     )
 
     parser = tree.add(
@@ -56,18 +78,28 @@ def register(tree: CommandTree) -> None:
 
 
 def login(ctx: Context, args: argparse.Namespace) -> Result:
-    from rig import credentials
     from rig.transport.session import default_context_name, env_token
     from rig.transport.session import login as session_login
 
     contexts = Contexts.load()
     api = _login_api(ctx, contexts)
     name = ctx.context_name or default_context_name(api, contexts)
+    if args.device:
+        from rig.transport.session import device_login
+
+        info = device_login(api, context_name=name, show=partial(_show_code, ctx))
+        return _logged_in(info)
     token = args.token or env_token()
     email = password = None
     if not token:
         email, password = _email_and_password(ctx, args)
     info = session_login(api, context_name=name, email=email, password=password, token=token)
+    return _logged_in(info)
+
+
+def _logged_in(info: dict[str, Any]) -> Result:
+    from rig import credentials
+
     return Result(
         data=info,
         message=f"Logged in to {info['api']} as {info['user']} (context {info['context']}).\n"
@@ -97,9 +129,10 @@ def _email_and_password(ctx: Context, args: argparse.Namespace) -> tuple[str, st
             raise UsageError("--password-stdin needs --email", hint=CREDENTIALS_HINT)
         return email, ctx.stdin.readline().rstrip("\r\n")
     if not ctx.interactive:
-        raise UsageError(
-            "no credentials to log in with (not a terminal, so no prompt)", hint=CREDENTIALS_HINT
-        )
+        hint = CREDENTIALS_HINT + (", or --device" if no_browser() else "")
+        raise UsageError("no credentials to log in with (not a terminal, so no prompt)", hint=hint)
+    if no_browser():
+        ctx.stderr.write(DEVICE_TIP)
     while not email:
         email = ask(ctx, "Email: ").strip()
     return email, ask_hidden(ctx, "Password: ")
@@ -138,3 +171,14 @@ def whoami(ctx: Context, args: argparse.Namespace) -> Result:
         "auth": "api token (RIG_TOKEN)" if via_token else "session",
     }
     return Result(data=data, fields=["email", "api", "context", "auth"])
+
+
+def _show_code(ctx: Context, grant: dict[str, Any]) -> None:
+    minutes = max(1, round(int(grant.get("expires_in") or 600) / 60))
+    ctx.stderr.write(
+        f"To log in, open {grant.get('verification_uri')} in a browser on any device "
+        f"and enter this code:\n\n    {grant.get('user_code')}\n\n"
+        f"Or open {grant.get('verification_uri_complete')}\n"
+        f"Waiting for approval (the code expires in {minutes} min; Ctrl+C cancels)...\n"
+    )
+    ctx.stderr.flush()

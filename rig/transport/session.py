@@ -10,6 +10,8 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -116,7 +118,7 @@ def login(
 
     The context becomes the current one. Returns ``{"context", "api", "user", "store"}``.
     """
-    from rig.transport.http import ApiClient, Tokens
+    from rig.transport.http import ApiClient
 
     api = normalize_api_url(api_url)
     client = ApiClient(api)
@@ -129,6 +131,64 @@ def login(
             raise UsageError("login needs an API token or an email and password")
     finally:
         client.close()
+    return _store_session(api, context_name, body, email)
+
+
+def device_login(
+    api_url: str,
+    *,
+    context_name: str,
+    show: Callable[[dict[str, Any]], None],
+    sleep: Callable[[float], None] = time.sleep,
+) -> dict[str, Any]:
+    """Log in with a code a person approves on the platform's page; store it as ``context_name``.
+
+    ``show`` gets the platform's grant (``user_code``, ``verification_uri``, ``expires_in``)
+    to tell the person; then the platform is polled until the code is approved or expires.
+    """
+    from rig.transport.http import ApiClient
+
+    api = normalize_api_url(api_url)
+    client = ApiClient(api)
+    try:
+        grant = client.post("/auth/device", {}, auth=False) or {}
+        show(grant)
+        body = _poll_device(client, grant, sleep)
+    finally:
+        client.close()
+    return _store_session(api, context_name, body, None)
+
+
+def _poll_device(
+    client: ApiClient, grant: dict[str, Any], sleep: Callable[[float], None]
+) -> dict[str, Any]:
+    interval = float(grant.get("interval") or 5)
+    deadline = time.monotonic() + float(grant.get("expires_in") or 600) + interval
+    again = "run `rig login --device` again, and approve the code before it expires"
+    while time.monotonic() < deadline:
+        sleep(interval)
+        try:
+            body = client.post(
+                "/auth/device/token", {"device_code": grant["device_code"]}, auth=False
+            )
+            return body if isinstance(body, dict) else {}
+        except RigError as exc:
+            if exc.code == "authorization_pending":
+                continue
+            if exc.code == "slow_down":
+                interval += 5
+                continue
+            if exc.code == "access_denied":
+                raise AuthError("the login was denied on the approval page", hint=again) from None
+            if exc.code not in ("expired_token", "invalid_grant"):
+                raise
+            break
+    raise AuthError("the code expired before it was approved; nothing was stored", hint=again)
+
+
+def _store_session(api: str, context_name: str, body: Any, email: str | None) -> dict[str, Any]:
+    from rig.transport.http import Tokens
+
     body = body if isinstance(body, dict) else {}
     tokens = Tokens.from_response(body)
     user = (body.get("user") or {}).get("email") or email
