@@ -1,14 +1,20 @@
 """Arguments shared by commands: name and key validation, and which network or app a command means.
 
 Every command that takes ``--network``/``--app`` resolves them here, so the
-rules are the same everywhere: a flag wins; else the shell's selection
-(``ctx.network``/``ctx.app``); an app without a network is looked up among the
-user's apps.
+rules are the same everywhere. A flag wins; else, from the first of these that
+names a network or an app (which then gives both):
+
+1. the shell's selection (``ctx.network``/``ctx.app``, set by ``use``);
+2. the environment, ``RIG_NETWORK`` and ``RIG_APP``;
+3. the project file, the nearest ``rig.toml`` (``[app] name``, ``network``).
+
+An app without a network is looked up among the user's apps.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -96,9 +102,40 @@ def add_yes_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
 
 
+FLAG = "flag"
+SELECTION = "shell selection"
+ENVIRONMENT = "environment"
+PROJECT = "project file"
+
+
+@dataclass(frozen=True)
+class Defaults:
+    """The network and app a command means when no flag names them, and where they came from."""
+
+    network: str | None = None
+    app: str | None = None
+    source: str = ""
+    detail: str = ""
+
+
+def defaults(ctx: Context) -> Defaults:
+    """The shell's selection, else ``RIG_NETWORK``/``RIG_APP``, else the nearest ``rig.toml``."""
+    if ctx.network or ctx.app:
+        return Defaults(ctx.network, ctx.app, SELECTION, "set with `use` in the shell")
+    network, app = os.environ.get("RIG_NETWORK") or None, os.environ.get("RIG_APP") or None
+    if network or app:
+        return Defaults(network, app, ENVIRONMENT, "RIG_NETWORK / RIG_APP")
+    from rig.project import find_project
+
+    project = find_project()
+    if project and (project.network or project.app):
+        return Defaults(project.network, project.app, PROJECT, str(project.path))
+    return Defaults()
+
+
 def network_arg(ctx: Context, args: argparse.Namespace) -> str | None:
-    """``--network`` if given, else the shell's selected network; validated."""
-    network = getattr(args, "network", None) or ctx.network
+    """``--network`` if given, else the default network (see :func:`defaults`); validated."""
+    network = getattr(args, "network", None) or defaults(ctx).network
     return check_name("network", network) if network else None
 
 
@@ -138,8 +175,13 @@ def find_app(ctx: Context, app: str, network: str | None) -> str:
 
 
 def app_network(ctx: Context, args: argparse.Namespace, app: str) -> str:
-    """The network of ``app`` for a command: ``--network``, the selection, or looked up."""
-    return find_app(ctx, app, getattr(args, "network", None) or ctx.network)
+    """The network of ``app`` for a command: ``--network``, the default network, or looked up."""
+    return find_app(ctx, app, getattr(args, "network", None) or defaults(ctx).network)
+
+
+def default_app(ctx: Context, args: argparse.Namespace) -> str | None:
+    """``--app`` if given, else the default app (see :func:`defaults`)."""
+    return getattr(args, "app", None) or defaults(ctx).app
 
 
 @dataclass(frozen=True)
@@ -175,15 +217,19 @@ class Scope:
 
 
 def resolve_scope(ctx: Context, args: argparse.Namespace) -> Scope:
-    """The app or network named by ``--app``/``--network``, else by the shell's selection."""
+    """The app or network named by ``--app``/``--network``, else by :func:`defaults`."""
     app = getattr(args, "app", None)
     network = getattr(args, "network", None)
     if app:
         return Scope(app_network(ctx, args, app), app)
     if network:
         return Scope(check_name("network", network))
-    if ctx.app:
-        return Scope(find_app(ctx, ctx.app, ctx.network), ctx.app)
-    if ctx.network:
-        return Scope(check_name("network", ctx.network))
-    raise UsageError("say which app or network", hint="pass --app APP or --network NET")
+    chosen = defaults(ctx)
+    if chosen.app:
+        return Scope(find_app(ctx, chosen.app, chosen.network), chosen.app)
+    if chosen.network:
+        return Scope(check_name("network", chosen.network))
+    raise UsageError(
+        "say which app or network",
+        hint="pass --app APP or --network NET (or name them in rig.toml: `rig init`)",
+    )

@@ -23,9 +23,10 @@ from rig.cli import CommandTree
 from rig.commands.args import (
     add_app_option,
     add_network_option,
+    app_network,
     check_name,
+    default_app,
     default_network,
-    find_app,
 )
 from rig.commands.releases import AppRef, finish_release, watch_release
 from rig.errors import NotFoundError, UsageError
@@ -60,7 +61,10 @@ def register(tree: CommandTree) -> None:
         ],
     )
     parser.add_argument(
-        "path", nargs="?", default=".", metavar="PATH", help="the app's directory (default: .)"
+        "path",
+        nargs="?",
+        metavar="PATH",
+        help="the app's directory (default: the directory of rig.toml, else .)",
     )
     add_app_option(parser, "the app to deploy")
     add_network_option(parser, "the app's network (found when the app name is unique)")
@@ -81,8 +85,8 @@ def register(tree: CommandTree) -> None:
 def deploy(ctx: Context, args: argparse.Namespace) -> Result:
     from rig.bundle import git_info, plan_bundle
 
-    root = Path(args.path)
-    app = getattr(args, "app", None) or ctx.app
+    root = Path(args.path) if args.path else project_root()
+    app = default_app(ctx, args)
     if app:
         check_name("app", app)
     plan = plan_bundle(root)
@@ -91,7 +95,10 @@ def deploy(ctx: Context, args: argparse.Namespace) -> Result:
     if args.dry_run:
         return dry_run(plan)
     if not app:
-        raise UsageError("say which app to deploy", hint="pass --app APP (and --create if new)")
+        raise UsageError(
+            "say which app to deploy",
+            hint="pass --app APP (and --create if new), or name it in rig.toml with `rig init`",
+        )
     if not plan.files:
         raise UsageError(f"nothing to deploy in {root}", hint="is every file ignored?")
     client = ctx.client()
@@ -166,13 +173,21 @@ def warn_large(plan: BundlePlan, stream: IO[str]) -> None:
     stream.flush()
 
 
+def project_root() -> Path:
+    """The directory of the nearest rig.toml, else the working directory."""
+    from rig.project import find_file
+
+    found = find_file()
+    return found.parent if found else Path(".")
+
+
 def find_or_create_app(
     ctx: Context, args: argparse.Namespace, app: str
 ) -> tuple[AppRef, dict[str, Any], bool]:
     """The app and its network; with ``--create``, a missing app is created first."""
     client = ctx.client()
     try:
-        network = find_app(ctx, app, getattr(args, "network", None) or ctx.network)
+        network = app_network(ctx, args, app)
         ref = AppRef(network, app)
         return ref, client.get(ref.path), False
     except NotFoundError as missing:

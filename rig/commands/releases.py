@@ -20,6 +20,7 @@ from rig.commands.args import (
     add_network_option,
     app_network,
     check_name,
+    default_app,
 )
 from rig.errors import RigError, UsageError
 from rig.output import Column, Result
@@ -53,9 +54,12 @@ class AppRef:
 
 def app_ref(ctx: Context, args: argparse.Namespace, name: str | None = None) -> AppRef:
     """The app named by ``name``, ``--app`` or the shell's selection, with its network."""
-    app = name or getattr(args, "app", None) or ctx.app
+    app = name or default_app(ctx, args)
     if not app:
-        raise UsageError("say which app", hint="pass --app APP (or `use app APP` in the shell)")
+        raise UsageError(
+            "say which app",
+            hint="pass --app APP (or `use app APP` in the shell, or `rig init` for a rig.toml)",
+        )
     app = check_name("app", app)
     return AppRef(app_network(ctx, args, app), app)
 

@@ -46,7 +46,11 @@ class Rig:
     user: dict[str, str] = field(default_factory=dict)
 
     def __call__(
-        self, *args: str, input: str | None = None, env: dict[str, str] | None = None
+        self,
+        *args: str,
+        input: str | None = None,
+        env: dict[str, str] | None = None,
+        cwd: Path | None = None,
     ) -> Run:
         full_env = base_env(self.config_dir)
         full_env.update(self.env)
@@ -57,14 +61,20 @@ class Rig:
             capture_output=True,
             text=True,
             env=full_env,
-            cwd=ROOT,
+            cwd=cwd or ROOT,
             timeout=RUN_TIMEOUT,
         )
         return Run(list(args), proc.returncode, proc.stdout, proc.stderr)
 
-    def ok(self, *args: str, input: str | None = None, env: dict[str, str] | None = None) -> Run:
+    def ok(
+        self,
+        *args: str,
+        input: str | None = None,
+        env: dict[str, str] | None = None,
+        cwd: Path | None = None,
+    ) -> Run:
         """Run and insist on exit 0."""
-        run = self(*args, input=input, env=env)
+        run = self(*args, input=input, env=env, cwd=cwd)
         assert run.code == 0, str(run)
         return run
 
