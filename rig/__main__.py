@@ -36,7 +36,7 @@ def run(argv: list[str]) -> int:
 
     fmt = _output_format(argv)
     try:
-        parser = build_parser()
+        parser = build_parser(argv)
         if not argv:
             parser.print_help()
             return ExitCode.OK

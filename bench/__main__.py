@@ -1,0 +1,94 @@
+"""``python -m bench [--quick] [--out PATH]``: measure rig against the performance targets.
+
+Starts a local platform, measures every figure (the median of repeated runs, each
+reference in the same rounds), prints a table, writes ``bench/results.json`` and exits
+1 when a target is missed. ``--quick`` runs each figure a few times and enforces nothing:
+it is the smoke test that keeps this suite working.
+"""
+
+from __future__ import annotations
+
+import argparse
+import compileall
+import json
+import platform as host
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench import figures, platform
+from bench.figures import Figure
+
+RESULTS = Path(__file__).with_name("results.json")
+
+
+@dataclass(frozen=True)
+class Repetitions:
+    start_up: int
+    memory: int
+    shell: int
+    completion: int
+    join: int
+
+
+FULL = Repetitions(start_up=15, memory=7, shell=7, completion=500, join=20)
+QUICK = Repetitions(start_up=2, memory=1, shell=1, completion=20, join=2)
+
+
+def measure(reps: Repetitions) -> list[Figure]:
+    compileall.compile_dir(Path(__file__).parent.parent / "rig", quiet=1)
+    local = platform.start()
+    try:
+        socket_missing = figures.socket_missing(local)
+        return [
+            *figures.start_up(local, reps.start_up),
+            figures.memory(local, reps.memory),
+            figures.shell_prompt(local, reps.shell),
+            figures.completion(local, reps.completion),
+            figures.socket_join(local, reps.join, socket_missing),
+            *figures.logs(local, socket_missing),
+        ]
+    finally:
+        platform.stop(local)
+
+
+def table(results: list[Figure]) -> str:
+    rows = [("figure", "value", "reference", "ratio", "target", "result")]
+    for f in results:
+        value = "-" if f.value is None else f"{f.value:,.1f} {f.unit}"
+        reference = f"{f.reference:,.1f} {f.unit} ({f.reference_name})" if f.reference else ""
+        ratio = f"{f.ratio:.2f}x" if f.ratio is not None else ""
+        rows.append((f.name, value, reference, ratio, f.target, "pass" if f.passed else "FAIL"))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    notes = [f"  {f.name}: {f.note}" for f in results if f.note]
+    return "\n".join(lines + (["", "notes:", *notes] if notes else []))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="bench", description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="a smoke run: few repetitions")
+    parser.add_argument("--out", type=Path, default=RESULTS, help="where to write the results")
+    args = parser.parse_args(argv)
+    started = time.time()
+    results = measure(QUICK if args.quick else FULL)
+    print(table(results))
+    report = {
+        "quick": args.quick,
+        "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
+        "seconds": round(time.time() - started, 1),
+        "python": sys.version.split()[0],
+        "machine": host.platform(),
+        "figures": [f.to_json() for f in results],
+        "passed": all(f.passed for f in results),
+    }
+    args.out.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    missed = sum(not f.passed for f in results)
+    print(f"\n{len(results) - missed}/{len(results)} targets met; results in {args.out}")
+    return 0 if args.quick or not missed else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
