@@ -96,7 +96,8 @@ def export(ctx: Context, path: str, kind: str, network: str, apps: list[str]) ->
         raise NotFoundError(f"{what} not found", hint="run `rig list apps` to see yours")
     data = configdoc.to_data(doc)
     if path == "-":
-        return Result(data=data, message=configdoc.dump(doc, "stdout.yaml").rstrip("\n"))
+        text = configdoc.dump(doc, "stdout.yaml").rstrip("\n")
+        return Result(data=data, message=text, show_data=False)
     text = configdoc.dump(doc, path)
     try:
         Path(path).write_text(text, encoding="utf-8")

@@ -44,6 +44,7 @@ def test_export_edit_apply_changes_exactly_the_edit_then_no_drift(
     digest = doc["secrets"]["DB_PASSWORD"]
     assert len(digest) == 12
 
+    assert yaml.safe_load(shop.ok("details", "app", "api", "--export", "-").out) == doc
     assert shop("diff", "-f", str(path)).code == 0
     before_web = state(shop, "--app", "web")
     before_net = state(shop, "--network", "shop")

@@ -1,0 +1,136 @@
+"""The app's environment on this machine: ``env pull`` (a .env file) and ``run`` (a command).
+
+Only vars travel: the platform never returns a secret's value (docs/api.md), so
+``run --with-secrets`` is refused with a way round it instead of quietly
+running without them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from rig import dotenv
+from rig.cli import CommandTree
+from rig.commands.args import Scope, add_scope_options, resolve_scope
+from rig.errors import ExitCode, RigError, UsageError
+from rig.output import Result
+
+if TYPE_CHECKING:
+    from rig.context import Context
+
+STDOUT = "-"
+
+
+def register(tree: CommandTree) -> None:
+    parser = tree.add(
+        "env pull",
+        pull,
+        "write the vars of an app (or network) to a .env file; secrets are never included",
+        examples=[
+            "rig env pull --app api            # writes .env",
+            "rig env pull --app api .env.local",
+            "rig env pull --network shop -     # to stdout",
+        ],
+    )
+    parser.add_argument(
+        "file", nargs="?", default=".env", metavar="FILE", help="where to write (default: .env)"
+    )
+    add_scope_options(parser, "vars")
+
+    parser = tree.add(
+        "run",
+        run,
+        "run a local command with an app's vars in its environment",
+        examples=[
+            "rig run --app api -- python manage.py migrate",
+            "rig run -- npm test   # in a directory with rig.toml",
+        ],
+        description="Run a command on this machine with the app's vars (network-level ones "
+        "included) added to its environment, and exit with its exit code. Secrets are not "
+        "included: the platform never returns their values.",
+    )
+    add_scope_options(parser, "vars")
+    parser.add_argument(
+        "--with-secrets",
+        action="store_true",
+        help="refused: the platform never reveals secret values (see docs/api.md)",
+    )
+    parser.add_argument(
+        "command", nargs=argparse.REMAINDER, metavar="-- CMD ...", help="the command"
+    )
+
+
+def _vars(ctx: Context, scope: Scope) -> tuple[dict[str, str], list[str]]:
+    """The effective vars of ``scope`` and the keys of its secrets (left out)."""
+    client = ctx.client()
+    rows = client.get(f"{scope.path}/vars") or []
+    secrets = client.get(f"{scope.path}/secrets") or []
+    return {str(r["key"]): str(r.get("value") or "") for r in rows}, [
+        str(s["key"]) for s in secrets
+    ]
+
+
+def pull(ctx: Context, args: argparse.Namespace) -> Result:
+    scope = resolve_scope(ctx, args)
+    values, secrets = _vars(ctx, scope)
+    header = f"# The vars of {scope.label}, pulled by rig.\n"
+    if secrets:
+        header += f"# Secrets are not included: {', '.join(secrets)}\n"
+    text = header + dotenv.dump(values)
+    data = {**scope.to_json(), "file": args.file, "keys": list(values), "secrets_left_out": secrets}
+    if args.file == STDOUT:
+        return Result(data=data, message=text.rstrip("\n"), show_data=False)
+    try:
+        Path(args.file).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise RigError(f"cannot write {args.file}: {exc.strerror}") from None
+    left_out = f"; {len(secrets)} secrets left out" if secrets else ""
+    return Result(
+        data=data,
+        message=f"Wrote {len(values)} vars of {scope.label} to {args.file}{left_out}",
+        show_data=False,
+    )
+
+
+def run(ctx: Context, args: argparse.Namespace) -> Result:
+    command = list(args.command)
+    if command[:1] == ["--"]:
+        command = command[1:]
+    if not command:
+        raise UsageError("no command to run", hint="rig run --app APP -- CMD [ARGS...]")
+    if args.with_secrets:
+        raise UsageError(
+            "--with-secrets is not available: the platform never returns a secret's value",
+            hint="pass the secrets your command needs from your own secret store, "
+            "e.g. `DB_PASSWORD=... rig run --app api -- CMD`",
+        )
+    scope = resolve_scope(ctx, args)
+    values, _ = _vars(ctx, scope)
+    env = {**os.environ, **values}
+    ctx.stdout.flush()
+    try:
+        proc = subprocess.Popen(command, env=env)
+    except FileNotFoundError:
+        raise RigError(f"command not found: {command[0]}", code="not_found") from None
+    except PermissionError:
+        raise RigError(f"cannot run {command[0]}: permission denied") from None
+    code = _wait(proc)
+    return Result(data={**scope.to_json(), "exit_code": code}, show_data=False, exit_code=code)
+
+
+def _wait(proc: subprocess.Popen[bytes]) -> int:
+    """The command's exit code; Ctrl+C reaches it too, and rig waits for it to finish."""
+    interrupted = False
+    while True:
+        try:
+            code = proc.wait()
+            break
+        except KeyboardInterrupt:
+            interrupted = True
+    if code < 0:
+        return ExitCode.INTERRUPTED if interrupted else 128 - code
+    return code

@@ -1,0 +1,49 @@
+"""`rig env pull` and `rig run` against a real platform: vars travel, secrets never do."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from rig import dotenv
+from tests.support.cli import Rig
+
+SECRET = "pa55-word-never-here"
+
+
+@pytest.fixture
+def api(logged_in: Rig) -> Rig:
+    logged_in.ok("create", "network", "shop")
+    logged_in.ok("create", "app", "api", "--network", "shop")
+    logged_in.ok("create", "var", "REGION=eu", "--network", "shop")
+    logged_in.ok("create", "var", "GREETING=hello\nworld", 'QUOTE=say "hi"', "--app", "api")
+    logged_in.ok("create", "secret", "DB_PASSWORD", SECRET, "--app", "api")
+    return logged_in
+
+
+def test_env_pull_writes_vars_only(api: Rig, tmp_path: Path) -> None:
+    target = tmp_path / ".env"
+    run = api.ok("env", "pull", "--app", "api", str(target))
+    assert "Wrote 3 vars of app api (network shop)" in run.out and "1 secrets left out" in run.out
+    text = target.read_text()
+    assert SECRET not in text and "DB_PASSWORD" in text.splitlines()[1]
+    assert dotenv.parse(text) == {"GREETING": "hello\nworld", "QUOTE": 'say "hi"', "REGION": "eu"}
+    shown = api.ok("env", "pull", "--network", "shop", "-").out
+    assert dotenv.parse(shown) == {"REGION": "eu"}
+    api.ok("env", "pull", cwd=tmp_path, env={"RIG_APP": "api"})
+    assert dotenv.parse((tmp_path / ".env").read_text())["REGION"] == "eu"
+
+
+def test_run_passes_vars_and_exit_code(api: Rig, tmp_path: Path) -> None:
+    script = "import os, sys; print(os.environ['GREETING'].replace(chr(10), '|'), "
+    script += "os.environ.get('DB_PASSWORD')); sys.exit(7)"
+    run = api("run", "--app", "api", "--", sys.executable, "-c", script)
+    assert run.code == 7, str(run)
+    assert run.out.strip() == "hello|world None"
+    refused = api("run", "--app", "api", "--with-secrets", "--", "true")
+    assert refused.code == 2 and "never returns a secret's value" in refused.err
+    missing = api("run", "--app", "api", "--", "no-such-command-xyz")
+    assert missing.code == 1 and "command not found: no-such-command-xyz" in missing.err
+    assert api("run", "--app", "api").code == 2
