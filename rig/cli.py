@@ -59,7 +59,12 @@ class RigArgumentParser(argparse.ArgumentParser):
     """argparse that raises UsageError instead of printing usage and exiting."""
 
     def error(self, message: str) -> NoReturn:
-        raise UsageError(message, hint=f"see `{self.prog} --help`")
+        hint = f"see `{self.prog} --help`"
+        if "invalid choice" in message:
+            from rig.suggest import choice_hint
+
+            hint = choice_hint(message) or hint
+        raise UsageError(message, hint=hint)
 
 
 def completes(action: argparse.Action, kind: str) -> argparse.Action:
@@ -206,7 +211,8 @@ def build_parser(argv: Sequence[str] | None = None) -> RigArgumentParser:
     words = root.add_subparsers(title="commands", metavar="COMMAND", dest="word")
 
     def make_word_parser(word: str, help: str) -> argparse.ArgumentParser:
-        parser: argparse.ArgumentParser = words.add_parser(word, help=help)
+        # A word without help (the hidden `__complete`) is left out of the listing.
+        parser: argparse.ArgumentParser = words.add_parser(word, **({"help": help} if help else {}))
         return parser
 
     only = None if argv is None else command_word(root, argv) or ""

@@ -35,6 +35,10 @@ class Context:
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> Context:
         no_color = bool(getattr(args, "no_color", False)) or "NO_COLOR" in os.environ
+        if getattr(args, "insecure", False):
+            from rig.transport.security import INSECURE_ENV
+
+            os.environ[INSECURE_ENV] = "1"
         return cls(
             output=getattr(args, "output", None) or "table",
             color=not no_color and sys.stdout.isatty(),

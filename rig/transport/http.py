@@ -7,6 +7,10 @@ stores a refreshed pair.
 
 With ``-v`` each request is logged to the ``rig.http`` logger as method, URL,
 status and time. Headers and bodies are never logged.
+
+Requests go over the standard library (:mod:`rig.transport.wire`), which a one-shot
+command loads in a fraction of httpx's import time; httpx is imported only for
+streamed uploads (:attr:`ApiClient.http`) or when a test hands in an httpx transport.
 """
 
 from __future__ import annotations
@@ -16,9 +20,8 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
-
-import httpx
+from http import HTTPStatus
+from typing import TYPE_CHECKING, Any
 
 from rig.errors import (
     AlreadyExistsError,
@@ -28,10 +31,20 @@ from rig.errors import (
     UnreachableError,
     UsageError,
 )
+from rig.transport import contract, wire
+from rig.transport.security import (
+    CONNECT_TIMEOUT,
+    check_plain_http,
+    ssl_context,
+    timeout_seconds,
+    tls_failure,
+)
+
+if TYPE_CHECKING:
+    import httpx
 
 API_PREFIX = "/api/v1"
 REFRESH_MARGIN = 10.0  # seconds before expiry when a token is refreshed ahead of use
-DEFAULT_TIMEOUT = 15.0
 MAX_MESSAGE = 300
 
 log = logging.getLogger("rig.http")
@@ -82,21 +95,28 @@ class ApiClient:
         tokens: Tokens | None = None,
         *,
         on_refresh: Callable[[Tokens], None] | None = None,
-        timeout: float = DEFAULT_TIMEOUT,
+        timeout: float | None = None,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        check_plain_http(self.base_url)
         self.tokens = tokens
         self._on_refresh = on_refresh
-        self._http = httpx.Client(
-            base_url=self.base_url + API_PREFIX,
-            timeout=timeout,
-            headers={"Accept": "application/json", "User-Agent": _user_agent()},
-            transport=transport,
+        self._timeout = timeout_seconds() if timeout is None else timeout
+        self._transport = transport
+        self._http: httpx.Client | None = None
+        self._wire = wire.Connection(
+            self.base_url + API_PREFIX,
+            timeout=self._timeout,
+            connect_timeout=CONNECT_TIMEOUT,
+            headers=_headers(),
+            ssl_context=ssl_context,
         )
 
     def close(self) -> None:
-        self._http.close()
+        self._wire.close()
+        if self._http is not None:
+            self._http.close()
 
     def get(self, path: str, *, params: dict[str, Any] | None = None) -> Any:
         return self.request("GET", path, params=params)
@@ -126,7 +146,8 @@ class ApiClient:
         With ``auth``, a token about to expire is refreshed first, and a 401
         ``token_expired`` answer is refreshed and retried once.
         """
-        return _json_body(self.send(method, path, body=body, params=params, auth=auth))
+        response = self.send(method, path, body=body, params=params, auth=auth)
+        return contract.check(method, path, response.status_code, _json_body(response))
 
     def send(
         self,
@@ -136,7 +157,7 @@ class ApiClient:
         body: dict[str, Any] | None = None,
         params: dict[str, Any] | None = None,
         auth: bool = True,
-    ) -> httpx.Response:
+    ) -> wire.Response:
         """As :meth:`request`, but the response itself, for callers that need its headers."""
         if auth and self._should_refresh():
             self.refresh()
@@ -155,7 +176,17 @@ class ApiClient:
 
     @property
     def http(self) -> httpx.Client:
-        """The underlying client (base URL ``/api/v1``), for streamed uploads."""
+        """An httpx client (base URL ``/api/v1``) for streamed uploads, made on first use."""
+        if self._http is None:
+            import httpx
+
+            self._http = httpx.Client(
+                base_url=self.base_url + API_PREFIX,
+                timeout=httpx.Timeout(self._timeout, connect=min(self._timeout, CONNECT_TIMEOUT)),
+                headers=_headers(),
+                transport=self._transport,
+                verify=ssl_context() if self.base_url.startswith("https:") else True,
+            )
         return self._http
 
     def auth_headers(self) -> dict[str, str]:
@@ -196,22 +227,25 @@ class ApiClient:
         body: dict[str, Any] | None,
         params: dict[str, Any] | None,
         auth: bool,
-    ) -> httpx.Response:
+    ) -> wire.Response:
         headers = {}
         if auth and self.tokens is not None:
             headers["Authorization"] = f"Bearer {self.tokens.access_token}"
         url = self.base_url + API_PREFIX + path
         start = time.monotonic()
         try:
-            response = self._http.request(method, path, json=body, params=params, headers=headers)
-        except httpx.TimeoutException:
+            response = self._exchange(method, path, body, params, headers)
+        except TimeoutError:
             log.info("%s %s -> timeout after %.0f ms", method, url, _ms(start))
             raise UnreachableError(
                 f"the platform at {self.base_url} did not answer in time",
                 hint=unreachable_hint(self.base_url),
             ) from None
-        except (httpx.TransportError, OSError) as exc:
+        except OSError as exc:
             log.info("%s %s -> %s after %.0f ms", method, url, type(exc).__name__, _ms(start))
+            tls = tls_failure(self.base_url, exc)
+            if tls is not None:
+                raise tls from None
             raise UnreachableError(
                 f"cannot reach the platform at {self.base_url}",
                 hint=unreachable_hint(self.base_url),
@@ -220,6 +254,31 @@ class ApiClient:
             "%s %s -> %d (%.0f ms)", method, str(response.url), response.status_code, _ms(start)
         )
         return response
+
+    def _exchange(
+        self,
+        method: str,
+        path: str,
+        body: dict[str, Any] | None,
+        params: dict[str, Any] | None,
+        headers: dict[str, str],
+    ) -> wire.Response:
+        """One request: on :mod:`wire`, or on httpx when a transport was given (tests).
+
+        Failures come out as the standard ``TimeoutError`` and ``OSError`` either way.
+        """
+        if self._transport is None:
+            content = None if body is None else wire.json_body(body)
+            return self._wire.request(method, path, body=content, params=params, headers=headers)
+        import httpx
+
+        try:
+            r = self.http.request(method, path, json=body, params=params, headers=headers)
+        except httpx.TimeoutException as exc:
+            raise TimeoutError(str(exc)) from exc
+        except httpx.TransportError as exc:
+            raise ConnectionError(str(exc)) from exc
+        return wire.Response(r.status_code, wire.Headers(r.headers.items()), r.content, str(r.url))
 
 
 def error_from_response(status: int, text: str, base_url: str = "") -> RigError:
@@ -262,7 +321,7 @@ def _parse_error(text: str) -> dict[str, Any]:
 
 def _fallback_message(status: int, text: str) -> str:
     """A clean line for a body that is not the API's error JSON (HTML from a proxy, empty, ...)."""
-    message = f"the platform answered {status} {httpx.codes.get_reason_phrase(status) or 'error'}"
+    message = f"the platform answered {status} {_reason(status)}"
     stripped = text.strip()
     if not stripped or stripped.startswith("<") or _is_json(stripped):
         return message
@@ -282,11 +341,18 @@ def _one_line(text: str) -> str:
     return line if len(line) <= MAX_MESSAGE else line[: MAX_MESSAGE - 3] + "..."
 
 
-def _error_body(response: httpx.Response) -> dict[str, Any]:
+def _reason(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "error"
+
+
+def _error_body(response: wire.Response) -> dict[str, Any]:
     return _parse_error(response.text)
 
 
-def _json_body(response: httpx.Response) -> Any:
+def _json_body(response: wire.Response) -> Any:
     if not response.content:
         return None
     try:
@@ -300,6 +366,10 @@ def _json_body(response: httpx.Response) -> Any:
 
 def _ms(start: float) -> float:
     return (time.monotonic() - start) * 1000
+
+
+def _headers() -> dict[str, str]:
+    return {"Accept": "application/json", "User-Agent": _user_agent()}
 
 
 def _user_agent() -> str:

@@ -1,0 +1,127 @@
+"""The platform answering badly: errors, bodies that are not what the API promises, silence.
+
+rig must print one line (``rig: ... (hint: ...)``), exit with the documented code, and
+give up on a silent platform after RIG_TIMEOUT seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from tests.reliability.faulty import Behaviour, FaultyServer, answer, hang_up, silent, stalled_body
+from tests.reliability.figures import Figures
+from tests.reliability.inproc import run_main
+from tests.support.cli import Rig, Run, single_error_line
+
+COMMANDS = [
+    ("list", "networks"),
+    ("whoami",),
+    ("create", "network", "shop"),
+    ("details", "app", "api", "--network", "shop"),
+    ("delete", "app", "api", "--network", "shop", "--yes"),
+]
+HTML = b"<html><head><title>502 Bad Gateway</title></head><body><h1>Bad Gateway</h1></body></html>"
+ERROR = b'{"error": {"code": "internal", "message": "internal error in the platform", "hint": ""}}'
+BAD_ANSWERS: dict[str, Behaviour] = {
+    "500 with the API's error": answer(500, ERROR),
+    "500 with no body": answer(500, b""),
+    "502 HTML page from a proxy": answer(502, HTML, "text/html"),
+    "503 plain text": answer(503, b"upstream connect error\nor disconnect", "text/plain"),
+    "200 with malformed JSON": answer(200, b'{"name": "shop", '),
+    "200 with an HTML page": answer(200, HTML, "text/html"),
+    "200 with JSON of the wrong shape": answer(200, b'"surprise"'),
+    "200 with an object where a list is due": answer(200, b'{"unexpected": [1, 2]}'),
+    "200 with a list of the wrong shape": answer(200, b'[1, "two", null]'),
+    "201 with no body": answer(201, b""),
+    "500 with a huge message": answer(500, b'{"error": {"message": "' + b"x" * 5000 + b'"}}'),
+}
+STRANGE_OBJECT = answer(200, b'{"unexpected": [1, 2], "name": {"nested": null}}')
+SLOW_ANSWERS: dict[str, Behaviour] = {
+    "no answer at all": silent(),
+    "headers, then the body stalls": stalled_body(),
+    "connection closed without an answer": hang_up(),
+}
+TIMEOUT_S = 1.0
+
+
+@pytest.fixture
+def faulty() -> Iterator[FaultyServer]:
+    server = FaultyServer().start()
+    yield server
+    server.stop()
+
+
+def fault_env(server: FaultyServer, timeout: object = TIMEOUT_S) -> dict[str, str]:
+    return {"RIG_TOKEN": "mxt_not-a-real-token", "RIG_API": server.url, "RIG_TIMEOUT": str(timeout)}
+
+
+def run_against(rig: Rig, server: FaultyServer, *args: str) -> Run:
+    """In this process, for speed: the subprocess runs are the timeout tests below."""
+    return run_main(args, rig.config_dir, fault_env(server))
+
+
+@pytest.mark.parametrize("fault", list(BAD_ANSWERS))
+def test_a_bad_answer_is_one_line_and_exit_1(
+    rig: Rig, faulty: FaultyServer, figures: Figures, fault: str
+) -> None:
+    faulty.behaviour = BAD_ANSWERS[fault]
+    commands = COMMANDS if "list" not in fault else COMMANDS[:1]
+    for command in commands:
+        with figures.fault(f"bad answer: {fault}"):
+            run = run_against(rig, faulty, *command)
+            line = single_error_line(run)
+            assert run.code == 1, str(run)
+            assert len(line) < 500 and "<html" not in line.lower(), line
+
+
+@pytest.mark.parametrize("fault", list(BAD_ANSWERS))
+def test_a_bad_answer_under_json_output_is_one_error_document(
+    rig: Rig, faulty: FaultyServer, figures: Figures, fault: str
+) -> None:
+    faulty.behaviour = BAD_ANSWERS[fault]
+    with figures.fault(f"bad answer, -o json: {fault}"):
+        run = run_against(rig, faulty, "list", "apps", "-o", "json")
+        assert run.code == 1, str(run)
+        assert run.out == ""
+        assert set(json.loads(run.err)["error"]) == {"code", "message", "hint"}
+
+
+def test_objects_with_unknown_fields_never_crash_rig(
+    rig: Rig, faulty: FaultyServer, figures: Figures
+) -> None:
+    faulty.behaviour = STRANGE_OBJECT
+    for command in COMMANDS:
+        with figures.fault("objects with unknown fields"):
+            run = run_against(rig, faulty, *command)
+            figures.add("inputs_tried")
+            assert "Traceback" not in run.err + run.out, str(run)
+            assert run.code in (0, 1), str(run)
+            assert run.code == 0 or len(run.err.strip().splitlines()) == 1, str(run)
+
+
+@pytest.mark.parametrize("fault", list(SLOW_ANSWERS))
+def test_a_silent_platform_is_given_up_on_after_rig_timeout(
+    rig: Rig, faulty: FaultyServer, figures: Figures, fault: str
+) -> None:
+    faulty.behaviour = SLOW_ANSWERS[fault]
+    for command in COMMANDS[:2]:
+        with figures.fault(f"slow platform: {fault}"):
+            start = time.monotonic()
+            run = rig(*command, env=fault_env(faulty))
+            elapsed = time.monotonic() - start
+            line = single_error_line(run)
+            assert run.code == 6, str(run)
+            assert elapsed < TIMEOUT_S + 5, f"took {elapsed:.1f} s"
+            assert "platform" in line
+
+
+def test_rig_timeout_must_be_a_positive_number(rig: Rig, faulty: FaultyServer) -> None:
+    for bad in ("abc", "0", "-3", "inf", "nan"):
+        run = run_main(["list", "networks"], rig.config_dir, fault_env(faulty, bad))
+        assert run.code == 2, str(run)
+        assert "RIG_TIMEOUT" in single_error_line(run)
+    assert faulty.requests == 0
