@@ -212,7 +212,9 @@ def build_parser(argv: Sequence[str] | None = None) -> RigArgumentParser:
 
     def make_word_parser(word: str, help: str) -> argparse.ArgumentParser:
         # A word without help (the hidden `__complete`) is left out of the listing.
-        parser: argparse.ArgumentParser = words.add_parser(word, **({"help": help} if help else {}))
+        parser: argparse.ArgumentParser = (
+            words.add_parser(word, help=help) if help else words.add_parser(word)
+        )
         return parser
 
     only = None if argv is None else command_word(root, argv) or ""

@@ -165,13 +165,26 @@ def find_app(ctx: Context, app: str, network: str | None) -> str:
     matches = ctx.client().get("/apps", params={"name": app}) or []
     networks = sorted({str(a["network"]) for a in matches if a.get("name") == app})
     if not networks:
-        raise NotFoundError(f"app {app!r} not found", hint="run `rig list apps` to see your apps")
+        raise NotFoundError(f"app {app!r} not found", hint=_app_hint(ctx, app))
     if len(networks) > 1:
         raise UsageError(
             f"app {app!r} exists in {len(networks)} networks: {', '.join(networks)}",
             hint="pass --network NET to say which",
         )
     return networks[0]
+
+
+def _app_hint(ctx: Context, app: str) -> str:
+    """A did-you-mean from the user's app names (one more request, on the error path only)."""
+    from rig.suggest import did_you_mean
+
+    names = {str(a.get("name")) for a in ctx.client().get("/apps") or []}
+    suggestion = did_you_mean(app, names)
+    return (
+        f"{suggestion} Run `rig list apps` to see your apps"
+        if suggestion
+        else ("run `rig list apps` to see your apps")
+    )
 
 
 def app_network(ctx: Context, args: argparse.Namespace, app: str) -> str:
