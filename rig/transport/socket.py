@@ -29,6 +29,8 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 
+from rig.transport.security import ssl_context
+
 log = logging.getLogger(__name__)
 
 VSN = "2.0.0"
@@ -495,8 +497,10 @@ class Socket:
         tries = 0
         while not self._stopping:
             try:
+                url = self.url()
                 conn = await connect(
-                    self.url(),
+                    url,
+                    ssl=ssl_context() if url.startswith("wss:") else None,
                     open_timeout=self.open_timeout,
                     close_timeout=self.close_timeout,
                     ping_interval=None,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -14,9 +15,10 @@ Behaviour = Callable[["_Handler"], None]
 class FaultyServer:
     """``server.behaviour = answer(500, b"...")``; every request gets it."""
 
-    def __init__(self) -> None:
+    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
         self.behaviour: Behaviour = answer(200, b"{}")
         self.requests = 0
+        self.tls_versions: list[str] = []
         self.release = threading.Event()
         server = self
 
@@ -25,11 +27,15 @@ class FaultyServer:
 
         self._http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._http.daemon_threads = True
+        self.scheme = "http"
+        if tls is not None:
+            self.scheme = "https"
+            self._http.socket = tls.wrap_socket(self._http.socket, server_side=True)
         self._thread = threading.Thread(target=self._http.serve_forever, daemon=True)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self._http.server_address[1]}"
+        return f"{self.scheme}://localhost:{self._http.server_address[1]}"
 
     def start(self) -> FaultyServer:
         self._thread.start()
@@ -51,6 +57,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _serve(self) -> None:
         self.owner.requests += 1
+        if isinstance(self.connection, ssl.SSLSocket):
+            self.owner.tls_versions.append(str(self.connection.version()))
         length = int(self.headers.get("Content-Length") or 0)
         if length:
             self.rfile.read(length)
