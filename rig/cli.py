@@ -27,6 +27,7 @@ COMMAND_MODULES = (
     "apply",
     "project",
     "localenv",
+    "completion",
     "local",
     "deploy",
     "releases",

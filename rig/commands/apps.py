@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
+from rig import namecache
 from rig.cli import CommandTree, completes
 from rig.commands.args import (
     add_network_option,
@@ -65,6 +66,7 @@ def create_app(ctx: Context, args: argparse.Namespace) -> Result:
     body = {"name": check_name("app", args.name)} if args.name else {}
     network = default_network(ctx, args)
     app = ctx.client().post(f"/networks/{network}/apps", body)
+    namecache.update(namecache.APP, add=[f"{network}/{app['name']}"])
     return Result(
         data=app,
         message=f"Created app {app['name']} in network {network}: {app.get('hostname', '')}",
@@ -75,6 +77,8 @@ def create_app(ctx: Context, args: argparse.Namespace) -> Result:
 def list_apps(ctx: Context, args: argparse.Namespace) -> Result:
     network = network_arg(ctx, args)
     rows = ctx.client().get("/apps", params={"network": network} if network else None) or []
+    found = [f"{r['network']}/{r['name']}" for r in rows]
+    namecache.update(namecache.APP, add=found, replace=f"{network}/" if network else "")
     where = f" in network {network}" if network else ""
     return Result(
         data=rows, columns=COLUMNS, empty=f"(no apps{where}; create one with `rig create app`)"
@@ -88,6 +92,7 @@ def delete_app(ctx: Context, args: argparse.Namespace) -> Result:
     client.get(f"/networks/{network}/apps/{name}")
     confirm(ctx, f"delete app {name} (network {network})", yes=args.yes)
     client.delete(f"/networks/{network}/apps/{name}")
+    namecache.update(namecache.APP, remove=[f"{network}/{name}"])
     return Result(
         data={"network": network, "app": name, "deleted": True},
         message=f"Deleted app {name} from network {network}",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
+from rig import namecache
 from rig.cli import CommandTree, completes
 from rig.commands.args import add_yes_option, check_name
 from rig.output import Column, Result
@@ -48,6 +49,7 @@ def register(tree: CommandTree) -> None:
 def create_network(ctx: Context, args: argparse.Namespace) -> Result:
     body = {"name": check_name("network", args.name)} if args.name else {}
     network = ctx.client().post("/networks", body)
+    namecache.update(namecache.NETWORK, add=[network["name"]])
     return Result(
         data=network,
         message=f"Created network {network['name']} ({network.get('domain', '')})",
@@ -57,6 +59,7 @@ def create_network(ctx: Context, args: argparse.Namespace) -> Result:
 
 def list_networks(ctx: Context, args: argparse.Namespace) -> Result:
     rows = ctx.client().get("/networks") or []
+    namecache.update(namecache.NETWORK, add=[r["name"] for r in rows], replace="")
     return Result(
         data=rows, columns=COLUMNS, empty="(no networks yet; create one with `rig create network`)"
     )
@@ -72,6 +75,8 @@ def delete_network(ctx: Context, args: argparse.Namespace) -> Result:
         what += f" and its {len(apps)} app{'s' if len(apps) != 1 else ''} ({', '.join(apps)})"
     confirm(ctx, f"delete {what}", yes=args.yes)
     client.delete(f"/networks/{name}", params={"force": "true"} if args.force else None)
+    namecache.update(namecache.NETWORK, remove=[name])
+    namecache.update(namecache.APP, remove=[f"{name}/{app}" for app in apps])
     return Result(
         data={"network": name, "deleted": True, "apps_deleted": apps if args.force else []},
         message=f"Deleted {what}",
