@@ -100,6 +100,12 @@ def add_global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> No
         "--no-color", action="store_true", default=default(False), help="no colour (also NO_COLOR)"
     )
     g.add_argument(
+        "--plain",
+        action="store_true",
+        default=default(False),
+        help="no colour, box drawing, progress bars or spinners (also RIG_PLAIN=1)",
+    )
+    g.add_argument(
         "-v", "--verbose", action="count", default=default(0), help="log HTTP requests to stderr"
     )
     g.add_argument(

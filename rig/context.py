@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 class Context:
     output: str = "table"
     color: bool = True
+    plain: bool = False
     verbose: int = 0
     context_name: str | None = None
     api_url: str | None = None
@@ -34,7 +35,9 @@ class Context:
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> Context:
-        no_color = bool(getattr(args, "no_color", False)) or "NO_COLOR" in os.environ
+        plain_env = os.environ.get("RIG_PLAIN", "") not in ("", "0")
+        plain = plain_env or bool(getattr(args, "plain", False))
+        no_color = plain or bool(getattr(args, "no_color", False)) or "NO_COLOR" in os.environ
         if getattr(args, "insecure", False):
             from rig.transport.security import INSECURE_ENV
 
@@ -42,6 +45,7 @@ class Context:
         return cls(
             output=getattr(args, "output", None) or "table",
             color=not no_color and sys.stdout.isatty(),
+            plain=plain,
             verbose=getattr(args, "verbose", 0) or 0,
             context_name=getattr(args, "context", None) or os.environ.get("RIG_CONTEXT") or None,
             api_url=getattr(args, "api", None) or os.environ.get("RIG_API") or None,

@@ -74,7 +74,7 @@ class NoProgress:
 
 
 def wants_progress(ctx: Context) -> bool:
-    return not ctx.json and ctx.stderr.isatty()
+    return not ctx.json and not ctx.plain and ctx.stderr.isatty()
 
 
 def progress_bar(ctx: Context, label: str, total: int) -> ProgressBar | NoProgress:
