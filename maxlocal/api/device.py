@@ -21,6 +21,7 @@ from pydantic import BaseModel, Field
 
 from maxlocal.api.auth import SessionOut, UserOut
 from maxlocal.api.deps import PlatformDep
+from maxlocal.api.schemas import ERROR_RESPONSES
 from maxlocal.api.schemas import Request as Body
 from maxlocal.auth import new_token, token_hash
 from maxlocal.errors import PlatformError, Unauthorized
@@ -35,7 +36,7 @@ SLOW_DOWN_STEP = 5
 USER_CODE_LETTERS = "BCDFGHJKLMNPQRSTVWXZ"
 MAX_FORM_BYTES = 4096
 
-router = APIRouter(tags=["auth"])
+router = APIRouter(tags=["auth"], responses=ERROR_RESPONSES)
 
 
 class AuthorizationPending(PlatformError):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
@@ -43,6 +43,14 @@ class ErrorDetail(BaseModel):
 
 class ErrorBody(BaseModel):
     error: ErrorDetail
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    "default": {
+        "model": ErrorBody,
+        "description": 'Any error: {"error": {"code", "message", "hint"}}',
+    }
+}
 
 
 AppState = Literal["created", "building", "starting", "running", "crashed", "stopped", "failed"]
