@@ -25,9 +25,14 @@ def render_error(error: RigError, fmt: str, err: IO[str]) -> None:
     if fmt == JSON:
         err.write(json.dumps(error.to_json()) + "\n")
     else:
-        hint = f" (hint: {error.hint})" if error.hint else ""
-        err.write(f"rig: {error.message}{hint}\n")
+        hint = f" (hint: {printable(error.hint)})" if error.hint else ""
+        err.write(f"rig: {printable(error.message)}{hint}\n")
     err.flush()
+
+
+def printable(text: str) -> str:
+    """``text`` on one line, control characters (newlines, terminal escapes) shown escaped."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def to_json(data: Any) -> str:

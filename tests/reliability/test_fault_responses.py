@@ -37,6 +37,9 @@ BAD_ANSWERS: dict[str, Behaviour] = {
     "200 with an object where a list is due": answer(200, b'{"unexpected": [1, 2]}'),
     "200 with a list of the wrong shape": answer(200, b'[1, "two", null]'),
     "201 with no body": answer(201, b""),
+    "500 with terminal escapes and newlines": answer(
+        500, b'{"error": {"message": "bad\\u001b[2J\\nline two", "hint": "\\u001b]0;x\\u0007"}}'
+    ),
     "500 with a huge message": answer(500, b'{"error": {"message": "' + b"x" * 5000 + b'"}}'),
 }
 STRANGE_OBJECT = answer(200, b'{"unexpected": [1, 2], "name": {"nested": null}}')
@@ -76,6 +79,7 @@ def test_a_bad_answer_is_one_line_and_exit_1(
             line = single_error_line(run)
             assert run.code == 1, str(run)
             assert len(line) < 500 and "<html" not in line.lower(), line
+            assert "\x1b" not in run.err and "\x07" not in run.err, line
 
 
 @pytest.mark.parametrize("fault", list(BAD_ANSWERS))
