@@ -1,10 +1,12 @@
 """Names for Tab completion: a cache swapped under a lock, refreshed by a background thread.
 
 As in pgcli, a keystroke only ever reads the last snapshot; the refresher
-thread does all the I/O. It polls while the shell is idle, at once after
-:meth:`NameCache.invalidate` (called after commands that create or delete
-something, and later by the socket's status events), and pauses while a
-foreground command runs so it never races that command's token refresh.
+thread does all the I/O. It refreshes at once after :meth:`NameCache.invalidate`
+(called after commands that create or delete something, and by the shell
+socket's status events), polls while the shell is idle — rarely while the
+socket is connected, every second as the fallback while it is down — and
+pauses while a foreground command runs so it never races that command's token
+refresh.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from rig.repl import status
 from rig.repl.selection import Selection
 
 POLL_INTERVAL = 1.0
+LIVE_POLL_INTERVAL = 15.0  # status events cover networks, apps and releases; not var keys
 
 # (network, app or None): a place that has vars and secrets.
 ScopeKey = tuple[str, str | None]
@@ -31,6 +34,7 @@ class Names:
     apps: tuple[tuple[str, str], ...] = ()  # (network, app)
     keys: Mapping[tuple[str, str, str | None], tuple[str, ...]] = field(default_factory=dict)
     contexts: tuple[str, ...] = ()
+    releases: Mapping[tuple[str, str], tuple[int, ...]] = field(default_factory=dict)
 
     def apps_in(self, network: str) -> list[str]:
         return [app for net, app in self.apps if net == network]
@@ -71,6 +75,7 @@ class NameCache:
         self._idle.set()
         self._stopped = threading.Event()
         self._thread: threading.Thread | None = None
+        self._live: bool | None = None  # the shell socket: None without one
 
     @property
     def names(self) -> Names:
@@ -99,6 +104,13 @@ class NameCache:
         """Refresh as soon as the shell is idle (now, if it is)."""
         self._wake.set()
 
+    def follow_socket(self, connected: bool | None) -> None:
+        """The shell's socket is connected (its events invalidate: poll rarely), down (poll
+        every ``interval``; it alone says when it is connected again), or gone (None)."""
+        was, self._live = self._live, connected
+        if was and not connected:
+            self.invalidate()
+
     def busy(self) -> None:
         self._idle.clear()
 
@@ -123,7 +135,12 @@ class NameCache:
             return
         with self._lock:
             self._names, self._error = names, ""
-        self.connection.set(status.CONNECTED)
+        if self._live is None:
+            self.connection.set(status.CONNECTED)
+
+    @property
+    def started(self) -> bool:
+        return self._thread is not None
 
     def start(self) -> None:
         if self._thread is None:
@@ -145,7 +162,7 @@ class NameCache:
                 self.refresh()
             except Exception as exc:  # a bug must not kill completion for the whole session
                 self.connection.set(status.UNREACHABLE, f"{type(exc).__name__}: {exc}")
-            self._wake.wait(self.interval)
+            self._wake.wait(LIVE_POLL_INTERVAL if self._live else self.interval)
 
 
 def _state_for(error: RigError) -> str:
@@ -166,17 +183,21 @@ def fetch_names(client_factory: Callable[[], Any], contexts: Callable[[], Sequen
             networks = tuple(str(n["name"]) for n in client.get("/networks") or [])
             apps = tuple((str(a["network"]), str(a["name"])) for a in client.get("/apps") or [])
             keys: dict[tuple[str, str, str | None], tuple[str, ...]] = {}
+            releases: dict[tuple[str, str], tuple[int, ...]] = {}
             for network, app in scopes:
                 base = f"/networks/{network}" + (f"/apps/{app}" if app else "")
-                for kind in ("var", "secret"):
-                    try:
+                try:
+                    for kind in ("var", "secret"):
                         items = client.get(f"{base}/{kind}s") or []
-                    except NotFoundError:
-                        continue
-                    keys[(kind, network, app)] = tuple(str(i["key"]) for i in items)
+                        keys[(kind, network, app)] = tuple(str(i["key"]) for i in items)
+                    if app:
+                        items = client.get(f"{base}/releases") or []
+                        releases[(network, app)] = tuple(int(i["number"]) for i in items)
+                except NotFoundError:
+                    continue
         finally:
             client.close()
-        return Names(networks, apps, keys, context_names)
+        return Names(networks, apps, keys, context_names, releases)
 
     return fetch
 
@@ -230,10 +251,12 @@ def context_choices(host: CompletionHost) -> Any:
     return _choices(_names(host).contexts)
 
 
-def _key_choices(host: CompletionHost, arg_tokens: Mapping[str, Sequence[str]], kind: str) -> Any:
+def _scope(
+    host: CompletionHost, arg_tokens: Mapping[str, Sequence[str]], names: Names, what: str
+) -> ScopeKey:
+    """The (network, app) that ``--network``/``--app`` or the selection name."""
     from cmd2 import CompletionError
 
-    names = _names(host)
     app = _token(arg_tokens, "app") or (
         None if _token(arg_tokens, "network") else host.selection.app
     )
@@ -242,11 +265,33 @@ def _key_choices(host: CompletionHost, arg_tokens: Mapping[str, Sequence[str]], 
         networks = [net for net, name in names.apps if name == app]
         network = networks[0] if len(networks) == 1 else None
     if network is None:
-        raise CompletionError(f"pass --app or --network (or `use` one) to complete {kind} keys")
-    scope = (network, app)
+        raise CompletionError(f"pass --app or --network (or `use` one) to complete {what}")
+    return network, app
+
+
+def _key_choices(host: CompletionHost, arg_tokens: Mapping[str, Sequence[str]], kind: str) -> Any:
+    from cmd2 import CompletionError
+
+    names = _names(host)
+    scope = _scope(host, arg_tokens, names, f"{kind} keys")
     if not host.cache.want(scope) or (kind, *scope) not in names.keys:
-        raise CompletionError(f"fetching the {kind} keys of {app or network}... press Tab again")
+        raise CompletionError(
+            f"fetching the {kind} keys of {scope[1] or scope[0]}... press Tab again"
+        )
     return _choices(names.keys[(kind, *scope)])
+
+
+def release_choices(host: CompletionHost, arg_tokens: Mapping[str, Sequence[str]]) -> Any:
+    """An app's release numbers, newest first."""
+    from cmd2 import CompletionError
+
+    names = _names(host)
+    network, app = _scope(host, arg_tokens, names, "release numbers")
+    if app is None:
+        raise CompletionError("pass --app (or `use app APP`) to complete release numbers")
+    if not host.cache.want((network, app)) or (network, app) not in names.releases:
+        raise CompletionError(f"fetching the releases of {app}... press Tab again")
+    return _choices(str(number) for number in names.releases[(network, app)])
 
 
 def var_choices(host: CompletionHost, arg_tokens: Mapping[str, Sequence[str]]) -> Any:
@@ -263,6 +308,7 @@ PROVIDERS: dict[str, Callable[..., Any]] = {
     "context": context_choices,
     "var": var_choices,
     "secret": secret_choices,
+    "release": release_choices,
 }
 
 

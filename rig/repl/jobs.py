@@ -2,7 +2,9 @@
 
 A job writes through :class:`JobStream`, which hands complete lines to a sink:
 in the background the sink prints them above the prompt prefixed with the job
-number; ``fg N`` switches the sink to the terminal and waits. ``kill N``
+number, gathered by :class:`Batcher` into one redraw per ``BATCH_SECONDS`` (a
+redraw per line garbles the screen under heavy output, prompt-toolkit#681);
+``fg N`` switches the sink to the terminal and waits. ``kill N``
 cancels a job: its next write raises :class:`JobCancelled`, and the cancel
 hooks it registered (closing its HTTP client, later unsubscribing its socket
 channel) run at once, so a job blocked on I/O ends too.
@@ -22,6 +24,8 @@ FAILED = "failed"
 KILLED = "killed"
 
 LineSink = Callable[["Job", str], None]
+BATCH_SECONDS = 0.1
+MAX_BATCH = 200  # lines per redraw; beyond that the oldest are counted, not printed
 
 
 class JobCancelled(Exception):
@@ -119,11 +123,56 @@ class Job:
 JobTarget = Callable[[Job], int]
 
 
+class Batcher:
+    """Collects lines from any thread and hands them to ``notify`` as one text at most every
+    ``interval`` seconds, keeping the last ``limit`` of a batch and saying how many were not."""
+
+    def __init__(
+        self,
+        notify: Callable[[str], None],
+        interval: float = BATCH_SECONDS,
+        limit: int = MAX_BATCH,
+    ) -> None:
+        self._notify, self.interval, self.limit = notify, interval, limit
+        self._lines: list[str] = []
+        self._dropped = 0
+        self._cond = threading.Condition()
+        self._thread: threading.Thread | None = None
+
+    def add(self, line: str) -> None:
+        with self._cond:
+            self._lines.append(line)
+            if len(self._lines) > self.limit:
+                del self._lines[0]
+                self._dropped += 1
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="rig-alerts", daemon=True)
+                self._thread.start()
+            self._cond.notify()
+
+    def flush(self) -> None:
+        with self._cond:
+            lines, dropped = self._lines, self._dropped
+            self._lines, self._dropped = [], 0
+        if dropped:
+            lines.insert(0, f"-- {dropped} lines not shown: too many to print above the prompt --")
+        if lines:
+            self._notify("\n".join(lines))
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                self._cond.wait_for(lambda: bool(self._lines))
+            time.sleep(self.interval)
+            self.flush()
+
+
 class JobManager:
     """Numbers, runs and tracks jobs. ``notify`` prints a line above the prompt."""
 
     def __init__(self, notify: Callable[[str], None]) -> None:
-        self._notify = notify
+        self._batcher = Batcher(notify)
+        self._notify = self._batcher.add
         self._jobs: dict[int, Job] = {}
         self._lock = threading.Lock()
         self._listeners: list[Callable[[], None]] = []
@@ -191,6 +240,10 @@ class JobManager:
             raise
         finally:
             self._changed()
+
+    def flush(self) -> None:
+        """Print the lines still waiting for the next batch."""
+        self._batcher.flush()
 
     def cancel_all(self) -> None:
         for job in self.running():

@@ -10,9 +10,15 @@ import pytest
 
 from rig.errors import UnreachableError
 from rig.repl import status
-from rig.repl.completion import NameCache, Names, app_choices, qualified_app_choices
+from rig.repl.completion import (
+    NameCache,
+    Names,
+    app_choices,
+    qualified_app_choices,
+    release_choices,
+)
 from rig.repl.history import MASK, mask_line
-from rig.repl.jobs import DONE, FAILED, KILLED, JobManager
+from rig.repl.jobs import DONE, FAILED, KILLED, Batcher, JobManager
 from rig.repl.selection import Selection, SelectionStore
 from rig.repl.shell import background_line
 from rig.repl.state import state_dir
@@ -107,10 +113,28 @@ def test_jobs_run_report_and_can_be_killed() -> None:
     assert failing.wait(2) and failing.state == FAILED
     assert [j.id for j in manager.running()] == [slow_job.id]
     manager.kill(slow_job)
+    manager.flush()
+    lines = "\n".join(notes).splitlines()
     assert job.state == DONE and slow_job.state == KILLED
-    assert "[1] hi" in notes and "[1] there" in notes
-    assert not any("never shown" in n for n in notes)
-    assert not any(n.startswith("[2]") for n in notes)
+    assert "[1] hi" in lines and "[1] there" in lines
+    assert not any("never shown" in line for line in lines)
+    assert not any(line.startswith("[2]") for line in lines)
+
+
+def test_job_lines_are_printed_in_batches_and_a_flood_is_counted() -> None:
+    printed: list[str] = []
+    batcher = Batcher(printed.append, interval=0.2, limit=3)
+    for number in range(5):
+        batcher.add(f"line {number}")
+    batcher.flush()
+    assert printed == [
+        "-- 2 lines not shown: too many to print above the prompt --\nline 2\nline 3\nline 4"
+    ]
+    batcher.add("late")
+    deadline = time.monotonic() + 2
+    while len(printed) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert printed[1] == "late"
 
 
 def test_name_cache_swaps_names_and_reports_failures() -> None:
@@ -146,3 +170,44 @@ def test_name_cache_swaps_names_and_reports_failures() -> None:
     assert [c.text for c in app_choices(Host(), {"network": ["shop"]})] == ["api"]
     texts = [c.text for c in qualified_app_choices(Host())]
     assert texts[:2] == ["web", "api"] and "shop/api" in texts
+
+
+def test_release_numbers_complete_from_the_cache_newest_first() -> None:
+    from cmd2 import CompletionError
+
+    def fetch(scopes: frozenset[tuple[str, str | None]]) -> Names:
+        releases = {scope: (3, 2, 1) for scope in scopes if scope == ("shop", "api")}
+        return Names(("shop",), (("shop", "api"),), releases=releases)  # type: ignore[arg-type]
+
+    cache = NameCache(fetch)
+
+    class Host:
+        selection = Selection("shop", "api")
+
+    Host.cache = cache  # type: ignore[attr-defined]
+    with pytest.raises(CompletionError, match="press Tab again"):
+        release_choices(Host(), {})
+    cache.refresh()
+    assert [c.text for c in release_choices(Host(), {})] == ["3", "2", "1"]
+    assert [c.text for c in release_choices(Host(), {"app": ["api"], "network": ["shop"]})] == [
+        "3",
+        "2",
+        "1",
+    ]
+    Host.selection = Selection("shop")
+    with pytest.raises(CompletionError, match="--app"):
+        release_choices(Host(), {})
+
+
+def test_while_the_socket_is_down_polls_do_not_claim_it_is_connected() -> None:
+    cache = NameCache(lambda scopes: Names(("shop",)))
+    cache.refresh()
+    assert cache.connection.state == status.CONNECTED
+    cache.follow_socket(False)
+    cache.connection.set(status.RECONNECTING, "connection refused")
+    cache.refresh()
+    assert cache.connection.state == status.RECONNECTING
+    cache.follow_socket(True)
+    cache.connection.set(status.CONNECTED)
+    cache.refresh()
+    assert cache.connection.state == status.CONNECTED
