@@ -7,7 +7,9 @@ directory of the release whose artifact they reuse, so nothing is rebuilt.
 
 The database's ``apps.state`` is the state clients see. Every change goes through
 ``_set_state``, which also tells the ``state listeners`` (a hook for the realtime
-socket); log lines go to the ``LogStore``, whose ``subscribe`` is the other hook.
+socket); every release status change tells the ``release listeners``. An app's log lines
+go to the ``LogStore`` twice: under the app's key and under its network's (a sequence of its
+own, each line tagged with its app); ``LogStore.subscribe`` is the realtime socket's other hook.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from typing import Any
 
 from maxlocal.crypto import Vault
 from maxlocal.errors import Conflict, NotFound
-from maxlocal.layout import Layout, build_log_key, log_key
+from maxlocal.layout import Layout, build_log_key, log_key, network_log_key
 from maxlocal.runtime.artifacts import ArtifactError, unpack
 from maxlocal.runtime.builder import run_build
 from maxlocal.runtime.logstore import DEFAULT_LIMIT, LogStore
@@ -48,6 +50,9 @@ log = logging.getLogger("maxlocal")
 
 StateListener = Callable[[str, str, dict[str, Any]], object]
 """``listener(app_key, state, details)``, e.g. ``("shop/api", "running", {"release": 3})``."""
+ReleaseListener = Callable[[str, int, str, dict[str, Any]], object]
+"""``listener(app_key, number, status, details)``, e.g. ``("shop/api", 3, "building", {})``;
+a failed release's details are its ``error``."""
 
 _SERVING = (State.RUNNING, State.CRASHED)
 _PHASE_OF = {"pending": "unpack", "building": "build", "starting": "start"}
@@ -81,6 +86,7 @@ class Runtime:
             self._on_log, self._on_state, health_timeout=health_timeout
         )
         self.state_listeners: list[StateListener] = []
+        self.release_listeners: list[ReleaseListener] = []
         self._locks: dict[int, threading.Lock] = {}
         self._locks_guard = threading.Lock()
         self._closing = threading.Event()
@@ -125,6 +131,7 @@ class Runtime:
         """Record a verified upload as a new release and start working on it."""
         release = self.releases.create(app.id, new)
         os.replace(upload, self.layout.artifact(app.network, app.name, release.number))
+        self._release_changed(app, release.number, "pending")
         self._submit(app, release)
         return release
 
@@ -193,6 +200,10 @@ class Runtime:
         self.logs.delete(log_key(app.network, app.name))
         self.logs.delete(build_log_key(app.network, app.name))
 
+    def remove_network(self, network: str) -> None:
+        """Forget a deleted network's log (its apps are removed first)."""
+        self.logs.delete(network_log_key(network))
+
     def status(self, app: App) -> AppStatus | None:
         """The driver's figures for an app that has a release."""
         return self.driver.status(app.key) if app.release is not None else None
@@ -259,12 +270,14 @@ class Runtime:
                 self.driver.stop(app.key)
                 return
             self.releases.activate(release)
+            self._release_changed(app, release.number, "active")
             self._note(app, f"release {release.number} is active")
 
     def _progress(
         self, app: App, release: Release, status: Status, *, set_app_state: bool = False
     ) -> None:
         self.releases.set_status(release.id, status)
+        self._release_changed(app, release.number, status)
         if set_app_state and not self._serving(app):
             self._set_state(app.key, State(status), {"release": release.number})
 
@@ -296,6 +309,8 @@ class Runtime:
         if self._closing.is_set():
             return
         self.releases.fail(release.id, phase, reason, log_tail)
+        error = {"reason": reason, "phase": phase, "log_tail": log_tail}
+        self._release_changed(app, release.number, "failed", {"error": error})
         self._note(app, f"release {release.number} failed ({phase}): {reason}")
         if release.source == "deploy":
             self.layout.remove_release(app.network, app.name, release.number)
@@ -331,7 +346,9 @@ class Runtime:
             artifact_release=base.artifact_release,
             processes=base.processes,
         )
-        return self.releases.create(app.id, new)
+        release = self.releases.create(app.id, new)
+        self._release_changed(app, release.number, "pending")
+        return release
 
     def _rollback_target(self, app: App, to: int | None) -> Release:
         if to is not None:
@@ -386,10 +403,21 @@ class Runtime:
         threading.Thread(target=target, args=args, name=name, daemon=True).start()
 
     def _note(self, app: App, line: str) -> None:
-        self.logs.append(log_key(app.network, app.name), "platform", line)
+        self._on_log(app.key, "platform", line)
 
-    def _on_log(self, app: str, stream: str, line: str, *, process: str) -> None:
+    def _on_log(self, app: str, stream: str, line: str, *, process: str | None = None) -> None:
+        network, name = app.split("/", 1)
         self.logs.append(app, stream, line, process=process)
+        self.logs.append(network_log_key(network), stream, line, process=process, app=name)
+
+    def _release_changed(
+        self, app: App, number: int, status: str, details: dict[str, Any] | None = None
+    ) -> None:
+        for listener in list(self.release_listeners):
+            try:
+                listener(app.key, number, status, details or {})
+            except Exception:
+                log.exception("release listener failed")
 
     def _on_state(self, app: str, state: State, details: dict[str, Any]) -> None:
         self._set_state(app, state, details)

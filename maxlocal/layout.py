@@ -67,3 +67,8 @@ def log_key(network: str, app: str) -> str:
 
 def build_log_key(network: str, app: str) -> str:
     return f"{network}/{app}/build"
+
+
+def network_log_key(network: str) -> str:
+    """Every line of every app of the network, with a sequence of its own."""
+    return network

@@ -40,6 +40,8 @@ from maxlocal.api.schemas import ErrorBody
 from maxlocal.auth import DEFAULT_ACCESS_TTL, DEFAULT_REFRESH_TTL, Auth
 from maxlocal.crypto import Vault
 from maxlocal.layout import Layout
+from maxlocal.live import Live
+from maxlocal.realtime import SocketEndpoint
 from maxlocal.runtime.artifacts import MAX_ARCHIVE_BYTES
 from maxlocal.runtime.logstore import DEFAULT_LIMIT
 from maxlocal.runtime.router import HostRouter
@@ -77,11 +79,14 @@ def build_app(platform: Platform) -> HostRouter:
     """The API, wrapped in the router that sends ``<app>.<network>.localhost`` to the apps.
 
     Its lifespan recovers the runtime (strays, half-done releases, apps to resume) at
-    start-up and stops every app process at shut-down."""
+    start-up and stops every app process at shut-down. The realtime socket is at
+    ``/socket/websocket``."""
     router: HostRouter
+    live = Live.build(platform)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        live.pubsub.bind(asyncio.get_running_loop())
         await asyncio.to_thread(platform.runtime.recover)
         try:
             yield
@@ -104,6 +109,10 @@ def build_app(platform: Platform) -> HostRouter:
         app.include_router(module.router, prefix=PREFIX, responses={"default": error})
     app.include_router(metrics.router)
     app.include_router(device.router)
+    socket = SocketEndpoint(
+        authenticate=live.authenticate, authorize=live.authorize, handlers=live.handlers
+    )
+    app.router.routes.append(socket.route())
     app.add_middleware(BodyLimit, exempt=releases.is_upload)
     app.add_middleware(errors.CatchAll)
     router = HostRouter(app, platform.runtime.resolve)

@@ -53,6 +53,7 @@ def create_app(
             f"app '{name}' already exists in network '{network}'", "choose another name"
         ),
     )
+    platform.events.resource(user.id, "created", network, created.name)
     return app_out(platform, created)
 
 
@@ -72,3 +73,4 @@ def delete_app(network: str, app: str, user: UserDep, platform: PlatformDep) -> 
     _, found = find_app(platform, user.id, network, app)
     platform.runtime.remove(found)
     platform.apps.delete(found.id)
+    platform.events.resource(user.id, "deleted", network, found.name)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, TypeVar
 
 from fastapi import Depends, Request
@@ -15,6 +15,7 @@ from maxlocal.auth import Auth
 from maxlocal.crypto import Vault
 from maxlocal.deploys import Runtime
 from maxlocal.errors import Conflict, NotFound, PlatformError, Unauthorized
+from maxlocal.events import Events
 from maxlocal.layout import Layout
 from maxlocal.runtime.artifacts import MAX_ARCHIVE_BYTES
 from maxlocal.runtime.logstore import DEFAULT_LIMIT
@@ -44,6 +45,7 @@ class Platform:
     releases: Releases
     runtime: Runtime
     settings: Settings
+    events: Events = field(default_factory=Events)
 
     @classmethod
     def build(

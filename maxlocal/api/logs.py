@@ -1,4 +1,7 @@
-"""Stored log lines of an app, of its builds, and of a whole network."""
+"""Stored log lines of an app, of its builds, and of a whole network.
+
+Every answer carries ``X-Last-Seq``: the log's last sequence number when it was read, whatever
+the filters kept, so a client can follow on from there over the socket with no gap."""
 
 from __future__ import annotations
 
@@ -6,12 +9,12 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel
 
 from maxlocal.api.deps import PlatformDep, UserDep, find_app, find_network
 from maxlocal.errors import InvalidRequest
-from maxlocal.layout import build_log_key, log_key
+from maxlocal.layout import build_log_key, log_key, network_log_key
 from maxlocal.runtime.logstore import LogRecord, LogStore
 
 router = APIRouter(tags=["logs"])
@@ -19,6 +22,7 @@ router = APIRouter(tags=["logs"])
 APP = "/networks/{network}/apps/{app}"
 DURATION = re.compile(r"^(\d+(?:\.\d+)?)(s|m|h|d)$")
 UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+LAST_SEQ = "X-Last-Seq"
 
 
 class LogLine(BaseModel):
@@ -51,7 +55,12 @@ class Filters:
         except re.error as e:
             raise InvalidRequest(f"grep: not a valid regular expression: {e}") from e
 
-    def read(self, logs: LogStore, key: str, tail: bool = True) -> list[LogRecord]:
+    def read(
+        self, logs: LogStore, key: str, response: Response, tail: bool = True
+    ) -> list[LogRecord]:
+        """The matching records; ``X-Last-Seq`` is read first, so no line newer than it is
+        missed by a client that follows on from it."""
+        response.headers[LAST_SEQ] = str(logs.last_seq(key))
         return logs.read(key, self.after, self.tail if tail else None, self.since, self.grep)
 
 
@@ -70,7 +79,9 @@ def _since(value: str) -> datetime:
 
 
 def _line(app: str, record: LogRecord) -> LogLine:
-    return LogLine(seq=record.seq, ts=record.ts, app=app, stream=record.stream, line=record.line)
+    return LogLine(
+        seq=record.seq, ts=record.ts, app=record.app or app, stream=record.stream, line=record.line
+    )
 
 
 FiltersDep = Annotated[Filters, Depends()]
@@ -78,10 +89,15 @@ FiltersDep = Annotated[Filters, Depends()]
 
 @router.get(APP + "/logs")
 def app_logs(
-    network: str, app: str, user: UserDep, platform: PlatformDep, filters: FiltersDep
+    network: str,
+    app: str,
+    user: UserDep,
+    platform: PlatformDep,
+    filters: FiltersDep,
+    response: Response,
 ) -> list[LogLine]:
     find_app(platform, user.id, network, app)
-    records = filters.read(platform.runtime.logs, log_key(network, app))
+    records = filters.read(platform.runtime.logs, log_key(network, app), response)
     return [_line(app, r) for r in records]
 
 
@@ -92,10 +108,11 @@ def build_logs(
     user: UserDep,
     platform: PlatformDep,
     filters: FiltersDep,
+    response: Response,
     release: Annotated[int | None, Query(description="only this release's build")] = None,
 ) -> list[BuildLogLine]:
     find_app(platform, user.id, network, app)
-    records = filters.read(platform.runtime.logs, build_log_key(network, app), tail=False)
+    records = filters.read(platform.runtime.logs, build_log_key(network, app), response, False)
     if release is not None:
         records = [r for r in records if r.release == release]
     if filters.tail is not None:
@@ -105,15 +122,8 @@ def build_logs(
 
 @router.get("/networks/{network}/logs")
 def network_logs(
-    network: str, user: UserDep, platform: PlatformDep, filters: FiltersDep
+    network: str, user: UserDep, platform: PlatformDep, filters: FiltersDep, response: Response
 ) -> list[LogLine]:
     find_network(platform, user.id, network)
-    lines = [
-        _line(app.name, record)
-        for app in platform.apps.find(user.id, network=network)
-        for record in filters.read(platform.runtime.logs, log_key(network, app.name))
-    ]
-    lines.sort(key=lambda line: (line.ts, line.app, line.seq))
-    if filters.tail is not None:
-        lines = lines[-filters.tail :] if filters.tail else []
-    return lines
+    records = filters.read(platform.runtime.logs, network_log_key(network), response)
+    return [_line("", r) for r in records]

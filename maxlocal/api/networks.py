@@ -56,6 +56,7 @@ def create_network(
         name,
         lambda: AlreadyExists(f"network name '{name}' is already taken", "choose another name"),
     )
+    platform.events.resource(user.id, "created", created.name)
     return _out(platform, created)
 
 
@@ -77,9 +78,12 @@ def delete_network(network: str, user: UserDep, platform: PlatformDep, force: bo
     if force:
         for app in platform.apps.find(user.id, network=found.name):
             platform.runtime.remove(app)
+            platform.events.resource(user.id, "deleted", found.name, app.name)
         platform.networks.delete(found.id)
     elif not platform.networks.delete_if_empty(found.id):
         raise Conflict(
             f"network '{network}' still has apps",
             f"delete its apps first, or force: `rig delete network {network} --force`",
         )
+    platform.runtime.remove_network(found.name)
+    platform.events.resource(user.id, "deleted", found.name)

@@ -32,6 +32,7 @@ class LogRecord:
     line: str
     process: str | None = None
     release: int | None = None
+    app: str | None = None  # in a network's log: the app the line came from
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -76,6 +77,7 @@ class LogStore:
         *,
         process: str | None = None,
         release: int | None = None,
+        app: str | None = None,
     ) -> LogRecord:
         """Store one line (without its newline) and hand it to the key's subscribers.
 
@@ -86,7 +88,7 @@ class LogStore:
         with log.lock:
             log.seq += 1
             now = format_ts(datetime.now(UTC))
-            record = LogRecord(log.seq, now, key, stream, line, process, release)
+            record = LogRecord(log.seq, now, key, stream, line, process, release, app)
             log.records.append(record)
             self._persist(key, log, record)
             for callback in list(log.subscribers):

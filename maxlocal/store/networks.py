@@ -84,6 +84,15 @@ class Networks:
         )
         return _network(row) if row else None
 
+    def owner(self, name: str) -> int | None:
+        """The user a network belongs to (names are unique on the platform)."""
+        row = (
+            self.db.connection()
+            .execute("SELECT user_id FROM networks WHERE name = ?", (name,))
+            .fetchone()
+        )
+        return int(row["user_id"]) if row else None
+
     def create(self, user_id: int, name: str) -> Network:
         """Raises NameTaken if any user already has a network of that name."""
         try:

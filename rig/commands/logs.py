@@ -1,9 +1,11 @@
 """``logs app``, ``logs build``, ``logs network``: stored log lines, filtered on the platform.
 
 All three are one command over a :class:`LogTarget` (where the lines are) and a
-:class:`LogQuery` (which of them). Stored lines come first; a follow source
-(:data:`FollowSource`, the realtime socket once ``-f`` exists) may continue from
-the last sequence number shown, so nothing is missed or shown twice.
+:class:`LogQuery` (which of them). Stored lines come first; with ``-f`` a follow source
+(:data:`FollowSource`, the realtime socket) continues from the log's last sequence number as
+the platform read it (``X-Last-Seq``), so nothing is missed or shown twice. ``--grep`` (and
+``--release`` for build logs) apply to live lines here, as the platform applied them to the
+stored ones. A follow runs until Ctrl+C (exit 130, as any interrupted command).
 """
 
 from __future__ import annotations
@@ -27,6 +29,9 @@ if TYPE_CHECKING:
 Record = dict[str, Any]
 FollowSource = Callable[["Context", "LogTarget", "int | None"], Iterable[Record]]
 _DURATION = re.compile(r"\d+(\.\d+)?[smhd]")
+LAST_SEQ = "X-Last-Seq"
+DIM, BOLD, RED, RESET = "\x1b[2m", "\x1b[1m", "\x1b[31m", "\x1b[0m"
+APP_COLOURS = ("\x1b[36m", "\x1b[35m", "\x1b[33m", "\x1b[32m", "\x1b[34m")
 
 
 @dataclass(frozen=True)
@@ -41,6 +46,13 @@ class LogTarget:
             return f"/networks/{self.network}/logs"
         base = f"/networks/{self.network}/apps/{self.app}/logs"
         return base + "/build" if self.kind == "build" else base
+
+    @property
+    def topic(self) -> str:
+        """The realtime topic of these lines."""
+        if self.app is None:
+            return f"logs:network:{self.network}"
+        return f"logs:{self.kind}:{self.network}/{self.app}"
 
     @property
     def label(self) -> str:
@@ -102,31 +114,85 @@ def positive(text: str) -> int:
 
 
 def format_line(record: Record) -> str:
+    if "skipped" in record:
+        return skipped_text(record)
     return (
         f"{record.get('ts', '')} {record.get('app') or '-'} "
         f"{record.get('stream', '')}| {record.get('line', '')}"
     )
 
 
+def format_coloured(record: Record) -> str:
+    """As :func:`format_line`, for a terminal: time dim, app in a colour of its own (the same
+    colour every time), stderr lines red."""
+    if "skipped" in record:
+        return f"{BOLD}{skipped_text(record)}{RESET}"
+    app = str(record.get("app") or "-")
+    colour = APP_COLOURS[sum(app.encode()) % len(APP_COLOURS)]
+    line = str(record.get("line", ""))
+    if record.get("stream") == "stderr":
+        line = f"{RED}{line}{RESET}"
+    return (
+        f"{DIM}{record.get('ts', '')}{RESET} {colour}{app}{RESET} "
+        f"{DIM}{record.get('stream', '')}|{RESET} {line}"
+    )
+
+
+def skipped_text(record: Record) -> str:
+    count = int(record.get("skipped", 0))
+    return f"-- {count} line{'s' if count != 1 else ''} skipped: no longer kept by the platform --"
+
+
 def log_lines(
-    stored: list[Record], ctx: Context, target: LogTarget, follow: FollowSource | None
+    stored: list[Record],
+    ctx: Context,
+    target: LogTarget,
+    follow: FollowSource | None,
+    last_seq: int | None = None,
 ) -> Iterator[Record]:
     yield from stored
     if follow is not None:
-        last = max((int(r["seq"]) for r in stored if "seq" in r), default=None)
-        yield from follow(ctx, target, last)
+        shown = max((int(r["seq"]) for r in stored if "seq" in r), default=None)
+        candidates = [seq for seq in (shown, last_seq) if seq is not None]
+        yield from follow(ctx, target, max(candidates) if candidates else None)
 
 
 def show_logs(
     ctx: Context, target: LogTarget, query: LogQuery, follow: FollowSource | None = None
 ) -> Result:
-    stored: list[Record] = ctx.client().get(target.path, params=query.params()) or []
+    response = ctx.client().send("GET", target.path, params=query.params())
+    stored: list[Record] = (response.json() if response.content else None) or []
+    header = response.headers.get(LAST_SEQ, "")
     empty = not stored and follow is None
     return Result(
-        lines=log_lines(stored, ctx, target, follow),
-        line_format=format_line,
+        lines=log_lines(stored, ctx, target, follow, int(header) if header.isdigit() else None),
+        line_format=format_coloured if ctx.color else format_line,
         message=f"(no log lines in the {target.label})" if empty else None,
     )
+
+
+def live_lines(query: LogQuery) -> FollowSource:
+    """Follow a log over the socket from ``after``, keeping what ``query`` keeps."""
+    pattern = re.compile(query.grep) if query.grep else None
+
+    def keep(record: Record) -> bool:
+        if "skipped" in record:
+            return True
+        if query.release is not None and record.get("release") != query.release:
+            return False
+        return pattern is None or pattern.search(str(record.get("line", ""))) is not None
+
+    def source(ctx: Context, target: LogTarget, after: int | None) -> Iterator[Record]:
+        from rig.commands.live import following, socket_error
+
+        start = {target.topic: after} if after is not None else None
+        try:
+            with following(ctx, [target.topic], after=start) as records:
+                yield from (record for record in records if keep(record))
+        except (ConnectionError, TimeoutError) as error:
+            raise socket_error(error, f"the {target.label}") from None
+
+    return source
 
 
 def query_from(args: argparse.Namespace) -> LogQuery:
@@ -146,6 +212,7 @@ def register(tree: CommandTree) -> None:
         examples=[
             "rig logs app api --tail 50",
             "rig logs app api --since 10m --grep 'error|warn'",
+            "rig logs app api -f --tail 20   # then new lines live, until Ctrl+C",
             "rig logs app api -o json   # one JSON object per line",
         ],
     )
@@ -157,7 +224,7 @@ def register(tree: CommandTree) -> None:
         "logs build",
         build_logs,
         "show an app's build logs: every release's, or one release's with --release",
-        examples=["rig logs build api", "rig logs build api --release 3"],
+        examples=["rig logs build api", "rig logs build api --release 3", "rig logs build api -f"],
     )
     _add_name(parser, "app")
     add_network_option(parser, "the app's network (found when the app name is unique)")
@@ -168,7 +235,11 @@ def register(tree: CommandTree) -> None:
         "logs network",
         network_logs,
         "show the stored output of every app of a network, interleaved",
-        examples=["rig logs network shop --tail 100", "rig logs network shop --since 1h"],
+        examples=[
+            "rig logs network shop --tail 100",
+            "rig logs network shop --since 1h",
+            "rig logs network shop -f",
+        ],
     )
     _add_name(parser, "network")
     _add_filters(parser)
@@ -184,6 +255,12 @@ def _add_name(parser: argparse.ArgumentParser, kind: str) -> None:
 
 
 def _add_filters(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "-f",
+        "--follow",
+        action="store_true",
+        help="keep printing new lines as they come, until Ctrl+C",
+    )
     parser.add_argument("--tail", type=positive, metavar="N", help="only the last N lines")
     parser.add_argument(
         "--since", metavar="WHEN", help="only lines since a duration ago (10m, 2h) or a time"
@@ -194,13 +271,13 @@ def _add_filters(parser: argparse.ArgumentParser) -> None:
 def app_logs(ctx: Context, args: argparse.Namespace) -> Result:
     query = query_from(args)
     ref = app_ref(ctx, args, args.name)
-    return show_logs(ctx, LogTarget("app", ref.network, ref.app), query)
+    return show_logs(ctx, LogTarget("app", ref.network, ref.app), query, _follow(args, query))
 
 
 def build_logs(ctx: Context, args: argparse.Namespace) -> Result:
     query = query_from(args)
     ref = app_ref(ctx, args, args.name)
-    return show_logs(ctx, LogTarget("build", ref.network, ref.app), query)
+    return show_logs(ctx, LogTarget("build", ref.network, ref.app), query, _follow(args, query))
 
 
 def network_logs(ctx: Context, args: argparse.Namespace) -> Result:
@@ -208,4 +285,8 @@ def network_logs(ctx: Context, args: argparse.Namespace) -> Result:
     name = check_name("network", args.name) if args.name else network_arg(ctx, args)
     if not name:
         raise UsageError("say which network", hint="rig logs network NAME")
-    return show_logs(ctx, LogTarget("network", name), query)
+    return show_logs(ctx, LogTarget("network", name), query, _follow(args, query))
+
+
+def _follow(args: argparse.Namespace, query: LogQuery) -> FollowSource | None:
+    return live_lines(query) if getattr(args, "follow", False) else None

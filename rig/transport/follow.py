@@ -8,14 +8,17 @@ yielded in place of the K lines that are gone.
 
 The platform's side of the contract: within one topic, seqs are consecutive integers
 (``logs:network:`` needs a network-wide sequence), and they survive a platform restart.
+
+Event topics (``status:user``) can share the socket: their events are yielded as
+``{"topic", "event", "payload"}``. ``Following`` is the synchronous face one-shot commands use.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Generator, Iterator, Mapping, Sequence
 from functools import partial
-from typing import Any, TextIO
+from typing import IO, Any
 
 from rig.transport.socket import (
     Closed,
@@ -36,6 +39,10 @@ class _End:
         self.error = error
 
 
+Events = Mapping[str, Sequence[str]]
+"""Event topics to follow too, each with the events wanted: ``{"status:user": ["release"]}``."""
+
+
 class LogFollower:
     """``async with LogFollower(socket, topics, after={topic: seq}) as f: async for r in f``.
 
@@ -48,15 +55,22 @@ class LogFollower:
         socket: Socket,
         topics: Sequence[str],
         after: Mapping[str, int] | None = None,
+        events: Events | None = None,
     ) -> None:
         self.socket = socket
         self.last: dict[str, int | None] = {t: (after or {}).get(t) for t in topics}
         self._queue: asyncio.Queue[Record | _End] = asyncio.Queue()
-        self._open = set(topics)
+        self._open = {*topics, *(events or {})}
         self._channels = [socket.channel(t, self._params(t)) for t in topics]
         for channel in self._channels:
             channel.on_joined(partial(self._joined, channel.topic))
             channel.on("log", partial(self._log, channel.topic))
+        for topic, names in (events or {}).items():
+            channel = socket.channel(topic)
+            for name in names:
+                channel.on(name, partial(self._event, topic, name))
+            self._channels.append(channel)
+        for channel in self._channels:
             channel.on("phx_close", partial(self._topic_closed, channel.topic))
         socket.on_state(self._state)
 
@@ -112,6 +126,9 @@ class LogFollower:
             self.last[topic] = seq
         self._queue.put_nowait(record)
 
+    def _event(self, topic: str, event: str, payload: Payload) -> None:
+        self._queue.put_nowait({"topic": topic, "event": event, "payload": payload})
+
     def _topic_closed(self, topic: str, _payload: Payload) -> None:
         if topic in self._open:
             self._open.discard(topic)
@@ -127,7 +144,7 @@ class ConnectionNotices:
     """A ``Socket.on_state`` callback that says "reconnecting…" once per outage, and
     "reconnected" when it is over, on ``stream`` (stderr)."""
 
-    def __init__(self, stream: TextIO) -> None:
+    def __init__(self, stream: IO[str]) -> None:
         self.stream = stream
         self._down = False
 
@@ -144,6 +161,94 @@ class ConnectionNotices:
         self.stream.flush()
 
 
+class Unavailable(ConnectionError):
+    """The first connection failed (``reason``: e.g. ``HTTP 403`` or the OS error)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"cannot connect the socket: {reason}")
+        self.reason = reason
+
+
+class Following:
+    """The synchronous face of ``LogFollower`` for one-shot commands, running the event loop
+    in this thread while it waits for each record::
+
+        with Following(base_url, params, topics, after=..., events=...) as records:
+            for record in records: ...
+
+    Entering connects and joins every topic: ``Unavailable`` when the first connection fails
+    (no retrying then: the caller knows best what to fall back to), ``JoinError`` when a join
+    is refused. From then on the socket reconnects by itself, and ``on_state`` hears of it.
+    Ctrl+C raises ``KeyboardInterrupt`` out of the iteration; leaving the block closes all.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        params: Params,
+        topics: Sequence[str],
+        *,
+        after: Mapping[str, int] | None = None,
+        events: Events | None = None,
+        on_state: Callable[[ConnectionState], None] | None = None,
+        **socket_options: Any,
+    ) -> None:
+        self._runner = asyncio.Runner()
+        self._socket = Socket(base_url, params, **socket_options)
+        self._topics, self._after, self._events = topics, after, events
+        self._on_state = on_state
+        self._follower: LogFollower | None = None
+        self._closed = False
+
+    def __enter__(self) -> Following:
+        try:
+            self._runner.run(self._open())
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __iter__(self) -> Iterator[Record]:
+        return self
+
+    def __next__(self) -> Record:
+        assert self._follower is not None, "enter the block first"
+        try:
+            return self._runner.run(self._follower.__anext__())
+        except StopAsyncIteration:
+            raise StopIteration from None
+
+    def close(self) -> None:
+        """Leave every topic and close the socket (again: nothing)."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self._runner.run(self._close())
+        finally:
+            self._runner.close()
+
+    async def _open(self) -> None:
+        first: asyncio.Future[ConnectionState] = asyncio.get_running_loop().create_future()
+        self._socket.on_state(lambda state: None if first.done() else first.set_result(state))
+        self._socket.connect()
+        state = await first
+        if not isinstance(state, Connected):
+            raise Unavailable(getattr(state, "reason", "") or "connection failed")
+        if self._on_state is not None:
+            self._socket.on_state(self._on_state)
+        self._follower = LogFollower(self._socket, self._topics, self._after, self._events)
+        await self._follower.start()
+
+    async def _close(self) -> None:
+        if self._follower is not None:
+            await self._follower.stop()
+        await self._socket.disconnect()
+
+
 def follow(
     base_url: str,
     params: Params,
@@ -153,30 +258,9 @@ def follow(
     on_state: Callable[[ConnectionState], None] | None = None,
     **socket_options: Any,
 ) -> Generator[Record, None, None]:
-    """The synchronous face of ``LogFollower`` for one-shot commands: runs the event loop in
-    this (main) thread while waiting for each record. Ctrl+C closes the socket, then raises
-    ``KeyboardInterrupt``; leaving the loop early closes it too."""
-
-    async def records() -> AsyncGenerator[Record, None]:
-        async with Socket(base_url, params, **socket_options) as socket:
-            if on_state is not None:
-                socket.on_state(on_state)
-            async with LogFollower(socket, topics, after) as follower:
-                async for record in follower:
-                    yield record
-
-    stream = records()
-
-    async def step() -> Record:
-        return await anext(stream)
-
-    with asyncio.Runner() as runner:
-        try:
-            while True:
-                try:
-                    record = runner.run(step())
-                except StopAsyncIteration:
-                    return
-                yield record
-        finally:
-            runner.run(stream.aclose())
+    """``Following`` as a generator (connecting at the first ``next``); closing it, or leaving
+    the loop early, closes the socket."""
+    with Following(
+        base_url, params, topics, after=after, on_state=on_state, **socket_options
+    ) as records:
+        yield from records

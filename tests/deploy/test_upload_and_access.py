@@ -126,5 +126,5 @@ def test_deleting_an_app_stops_it_and_removes_its_files(
     data = shared_platform.data_dir
     for folder in ("artifacts", "releases"):
         assert not (data / folder / network / app).exists()
-    assert not list((data / "logs").glob(f"{network}*"))
+    assert not list((data / "logs").glob(f"{network}%2F{app}*"))  # the network's log stays
     assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE

@@ -184,13 +184,15 @@ LINES = [
 def test_logs_human_and_ndjson() -> None:
     platform = FakePlatform()
     platform.routes[("GET", f"{APP}/logs")] = LINES
-    out = run(make_ctx(platform), "logs", "app", "api", "--tail", "2", "--grep", "h|o")
+    out = run(make_ctx(platform, color=False), "logs", "app", "api", "--tail", "2", "--grep", "h|o")
     assert out.splitlines() == [
         "2026-01-01T00:00:00Z api stdout| hello",
         "2026-01-01T00:00:01Z api stderr| oops",
     ]
     (request,) = [r for r in platform.requests if r.url.path.endswith("/logs")]
     assert dict(request.url.params) == {"tail": "2", "grep": "h|o"}
+    coloured = run(make_ctx(platform, color=True), "logs", "app", "api").splitlines()
+    assert "\x1b[" in coloured[0] and "\x1b[31moops" in coloured[1]
     out = run(make_ctx(platform, output="json"), "logs", "app", "api", "-o", "json")
     assert [json.loads(line) for line in out.splitlines()] == LINES
 

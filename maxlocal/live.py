@@ -1,0 +1,184 @@
+"""What the realtime socket serves on maxlocal: who may join which topic, the log topics fed
+from the runtime's ``LogStore``, and ``status:user`` fed from the platform's events.
+
+Topics (see docs/api.md, "Realtime"):
+
+- ``logs:app:<network>/<app>``, ``logs:build:<network>/<app>``, ``logs:network:<network>``:
+  event ``log``; a join with ``{"after": SEQ}`` replays what is stored after SEQ first.
+- ``status:user``: ``created``, ``deleted``, ``app_state``, ``release``, for the token's user.
+
+A log key's lines go to the pub/sub only while somebody follows it (a bridge per key, counted
+by joins), so lines nobody follows cost nothing more than storing them.
+
+Wiring, in ``maxlocal/server.py``::
+
+    live = Live.build(platform)
+    endpoint = SocketEndpoint(authenticate=live.authenticate, authorize=live.authorize,
+                              handlers=live.handlers)   # add other topics' handlers here
+    # at start-up, on the server's loop: live.pubsub.bind(loop)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from maxlocal.api.deps import Platform
+from maxlocal.errors import PlatformError
+from maxlocal.layout import build_log_key, log_key, network_log_key
+from maxlocal.realtime.pubsub import PubSub
+from maxlocal.realtime.topics import PubSubHandler, ServerChannel, TopicHandler
+from maxlocal.runtime.logstore import LogRecord, LogStore
+
+LOG_TOPICS = "logs:*"
+STATUS_TOPIC = "status:user"
+LOG_EVENT = "log"
+
+
+def user_topic(user_id: int | str) -> str:
+    """The pub/sub topic behind one user's ``status:user``."""
+    return f"{STATUS_TOPIC}:{user_id}"
+
+
+@dataclass(frozen=True)
+class LogTopic:
+    kind: str  # "app", "build" or "network"
+    network: str
+    app: str | None
+
+    @classmethod
+    def parse(cls, topic: str) -> LogTopic | None:
+        prefix, _, rest = topic.partition(":")
+        kind, _, target = rest.partition(":")
+        if prefix != "logs" or not target:
+            return None
+        if kind == "network":
+            return cls(kind, target, None) if "/" not in target else None
+        network, _, app = target.partition("/")
+        if kind not in ("app", "build") or not network or not app or "/" in app:
+            return None
+        return cls(kind, network, app)
+
+    @property
+    def key(self) -> str:
+        if self.app is None:
+            return network_log_key(self.network)
+        if self.kind == "build":
+            return build_log_key(self.network, self.app)
+        return log_key(self.network, self.app)
+
+    def payload(self, record: LogRecord) -> dict[str, Any]:
+        """The ``log`` event: ``{"seq", "ts", "app", "stream", "line"}`` (+ ``release``)."""
+        payload = {
+            "seq": record.seq,
+            "ts": record.ts,
+            "app": record.app or self.app,
+            "stream": record.stream,
+            "line": record.line,
+        }
+        if self.kind == "build":
+            payload["release"] = record.release
+        return payload
+
+
+class LogTopics:
+    """The ``logs:*`` handler: a ``PubSubHandler`` with the store's history, plus the bridges
+    that forward a key's new records to the pub/sub while at least one channel follows it."""
+
+    def __init__(self, logs: LogStore, pubsub: PubSub) -> None:
+        self._logs, self._pubsub = logs, pubsub
+        self._inner = PubSubHandler(pubsub, history=self._history)
+        self._bridges: dict[str, tuple[int, Callable[[], None]]] = {}
+
+    async def join(self, channel: ServerChannel, params: dict[str, Any]) -> dict[str, Any]:
+        ref = LogTopic.parse(channel.topic)
+        assert ref is not None  # authorize refused the others
+        self._retain(channel.topic, ref)
+        channel.on_close(lambda: self._release(channel.topic))
+        return await self._inner.join(channel, params)
+
+    async def joined(self, channel: ServerChannel) -> None:
+        await self._inner.joined(channel)
+
+    async def handle_in(
+        self, channel: ServerChannel, event: str, payload: dict[str, Any]
+    ) -> tuple[str, dict[str, Any]] | None:
+        return await self._inner.handle_in(channel, event, payload)
+
+    def _history(self, topic: str, after: int) -> tuple[list[dict[str, Any]], int | None]:
+        ref = LogTopic.parse(topic)
+        assert ref is not None
+        records = self._logs.read(ref.key, after=after)
+        return [ref.payload(r) for r in records], records[0].seq if records else None
+
+    def _retain(self, topic: str, ref: LogTopic) -> None:
+        count, unsubscribe = self._bridges.get(topic, (0, None))
+        if unsubscribe is None:
+            publish = self._pubsub.publish
+            unsubscribe = self._logs.subscribe(
+                ref.key, lambda record: publish(topic, LOG_EVENT, ref.payload(record))
+            )
+        self._bridges[topic] = (count + 1, unsubscribe)
+
+    def _release(self, topic: str) -> None:
+        count, unsubscribe = self._bridges.pop(topic)
+        if count > 1:
+            self._bridges[topic] = (count - 1, unsubscribe)
+        else:
+            unsubscribe()
+
+
+@dataclass(frozen=True)
+class Live:
+    platform: Platform
+    pubsub: PubSub
+    handlers: dict[str, TopicHandler]
+
+    @classmethod
+    def build(cls, platform: Platform) -> Live:
+        pubsub = PubSub()
+        handlers: dict[str, TopicHandler] = {
+            LOG_TOPICS: LogTopics(platform.runtime.logs, pubsub),
+            STATUS_TOPIC: PubSubHandler(pubsub, pubsub_topic=lambda _t, user: user_topic(user)),
+        }
+        live = cls(platform, pubsub, handlers)
+        platform.events.listeners.append(live._publish)
+        platform.runtime.state_listeners.append(live._app_state)
+        platform.runtime.release_listeners.append(live._release)
+        return live
+
+    def authenticate(self, token: str) -> str | None:
+        """The user id of an access or API token, as the HTTP API checks it (expired: None)."""
+        try:
+            return str(self.platform.auth.authenticate(token).id)
+        except PlatformError:
+            return None
+
+    def authorize(self, user_id: str, topic: str) -> bool:
+        """Log topics of the user's own networks and apps, and ``status:user``. Other topics'
+        handlers (``exec:*``) check the user themselves, refusing with their own reason."""
+        if topic == STATUS_TOPIC:
+            return True
+        if not topic.startswith("logs:"):
+            return True
+        ref = LogTopic.parse(topic)
+        network = self.platform.networks.get(int(user_id), ref.network) if ref else None
+        if ref is None or network is None:
+            return False
+        return ref.app is None or self.platform.apps.get(network.id, ref.app) is not None
+
+    def _publish(self, user_id: int, event: str, payload: dict[str, Any]) -> None:
+        self.pubsub.publish(user_topic(user_id), event, payload)
+
+    def _owner_publish(self, app_key: str, event: str, payload: dict[str, Any]) -> None:
+        network, name = app_key.split("/", 1)
+        owner = self.platform.networks.owner(network)
+        if owner is not None:
+            self._publish(owner, event, {"network": network, "app": name, **payload})
+
+    def _app_state(self, app_key: str, state: str, details: dict[str, Any]) -> None:
+        self._owner_publish(app_key, "app_state", {**details, "state": state})
+
+    def _release(self, app_key: str, number: int, status: str, details: dict[str, Any]) -> None:
+        self._owner_publish(app_key, "release", {**details, "number": number, "status": status})

@@ -1,0 +1,85 @@
+"""What commands that follow the platform live (``logs -f``, ``deploy``, ``status --watch``)
+share: one socket per command, opened with the API client's token and rig's socket settings.
+
+``RIG_HEARTBEAT_S`` sets the heartbeat interval (30 s by default): a heartbeat left unanswered
+that long means a dead connection, which is then replaced.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from rig.errors import AuthError, NotFoundError, RigError, UnreachableError
+
+if TYPE_CHECKING:
+    from rig.context import Context
+    from rig.transport.follow import Events, Following
+    from rig.transport.http import ApiClient
+    from rig.transport.socket import Params
+
+HEARTBEAT_ENV = "RIG_HEARTBEAT_S"
+
+
+def socket_params(client: ApiClient) -> Params:
+    """The socket's connect params, re-read at every (re)connect: a token refreshed meanwhile
+    is used. When the platform cannot be asked for a fresh token (it is down), the current
+    one is tried; the platform refusing it keeps the socket retrying until it is back."""
+    token = ""
+
+    def params() -> dict[str, str]:
+        nonlocal token
+        try:
+            header = client.auth_headers().get("Authorization", "")
+        except RigError:
+            return {"token": token}
+        token = header.removeprefix("Bearer ")
+        return {"token": token}
+
+    return params
+
+
+def socket_options() -> dict[str, Any]:
+    value = os.environ.get(HEARTBEAT_ENV, "")
+    try:
+        interval = float(value)
+    except ValueError:
+        return {}
+    return {"heartbeat_interval": interval} if interval > 0 else {}
+
+
+def following(
+    ctx: Context,
+    topics: Sequence[str],
+    *,
+    after: Mapping[str, int] | None = None,
+    events: Events | None = None,
+) -> Following:
+    """A ``Following`` on the command's platform that says on stderr when it reconnects."""
+    from rig.transport.follow import ConnectionNotices, Following
+
+    client = ctx.client()
+    return Following(
+        client.base_url,
+        socket_params(client),
+        topics,
+        after=after,
+        events=events,
+        on_state=ConnectionNotices(ctx.stderr),
+        **socket_options(),
+    )
+
+
+def socket_error(error: Exception, what: str) -> RigError:
+    """A socket failure as the RigError a command reports."""
+    from rig.transport.follow import Unavailable
+    from rig.transport.socket import JoinError
+
+    if isinstance(error, JoinError):
+        return NotFoundError(f"the platform refused to follow {what}", hint="is it still there?")
+    if isinstance(error, Unavailable) and error.reason in ("HTTP 401", "HTTP 403"):
+        return AuthError("the platform refused the connection", hint="run `rig login` again")
+    return UnreachableError(
+        f"cannot follow {what} live: {error}", hint="is the platform still running?"
+    )
