@@ -113,7 +113,7 @@ def deploy(ctx: Context, args: argparse.Namespace) -> Result:
     number = int(release["number"])
     if not args.detach:
         on_line = None if ctx.json else partial(print_build_line, ctx.stderr)
-        release = finish_release(ctx, ref, watch_release(client, ref, number, on_line))
+        release = finish_release(ctx, ref, watch_release(ctx, ref, number, on_line))
     took = time.monotonic() - started
     data = {
         "app": ref.app,

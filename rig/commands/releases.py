@@ -2,18 +2,20 @@
 
 ``deploy``, ``rollback`` and var/secret changes share what is here: the app's
 API path, :func:`watch_release` (the one place that waits on a release) and
-:class:`ReleaseFailed`.
+:class:`ReleaseFailed`. A release is watched over the realtime socket (its build log live, its
+end from the ``status:user`` release events); :func:`poll_release` is the fallback when the
+socket cannot connect.
 """
 
 from __future__ import annotations
 
 import argparse
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any
 
-from rig.cli import CommandTree, completes
+from rig.cli import CommandTree
 from rig.commands.args import (
     Scope,
     add_app_option,
@@ -31,6 +33,8 @@ if TYPE_CHECKING:
     from rig.transport.http import ApiClient
 
 POLL_S = 0.25
+STATUS_TOPIC = "status:user"
+RELEASE_EVENT = "release"
 WATCH_TIMEOUT_S = 15 * 60
 DONE = frozenset({"active", "superseded", "failed"})
 LOG_TAIL_SHOWN = 30
@@ -96,7 +100,96 @@ class ReleaseFailed(RigError):
         return body
 
 
+class _BuildLines:
+    """One release's build-log lines, each handed to ``on_line`` once, in order."""
+
+    def __init__(self, client: ApiClient, ref: AppRef, number: int, on_line: LineSink) -> None:
+        self.client, self.number, self.on_line = client, number, on_line
+        self.path = f"{ref.path}/logs/build"
+        self.last: int | None = None
+
+    def show(self, line: dict[str, Any]) -> None:
+        seq = line.get("seq")
+        if isinstance(seq, int) and self.last is not None and seq <= self.last:
+            return
+        if isinstance(seq, int):
+            self.last = seq
+        self.on_line(line)
+
+    def drain(self) -> int:
+        """Show the stored lines not shown yet; the log's last seq as the platform read it."""
+        params: dict[str, Any] = {"release": self.number}
+        if self.last is not None:
+            params["after"] = self.last
+        response = self.client.send("GET", self.path, params=params)
+        for line in (response.json() if response.content else None) or []:
+            self.show(line)
+        header = response.headers.get("X-Last-Seq", "")
+        return int(header) if header.isdigit() else self.last or 0
+
+
 def watch_release(
+    ctx: Context, ref: AppRef, number: int, on_line: LineSink | None = None
+) -> dict[str, Any]:
+    """Wait until release ``number`` is done; hand each of its build-log lines to ``on_line``
+    as it comes. One socket: the build log (stored lines first, then live from where they
+    ended) and ``status:user``'s release events; the release is read again after a reconnect
+    (events are not replayed) and at the end. Without a socket, :func:`poll_release`."""
+    from rig.commands.live import following
+    from rig.transport.socket import JoinError
+
+    client = ctx.client()
+    build = _BuildLines(client, ref, number, on_line) if on_line is not None else None
+    topic = f"logs:build:{ref.network}/{ref.app}"
+    topics, after = ([topic], {topic: build.drain()}) if build is not None else ([], None)
+    path = f"{ref.path}/releases/{number}"
+    try:
+        with following(ctx, topics, after=after, events={STATUS_TOPIC: [RELEASE_EVENT]}) as records:
+            release = _until_done(records, client.get(path), lambda: client.get(path), ref, build)
+    except (ConnectionError, TimeoutError, JoinError):
+        return poll_release(client, ref, number, build.show if build else None)
+    if build is not None:
+        build.drain()
+    if release.get("status") not in DONE:  # the socket closed for good before the end
+        return poll_release(client, ref, number, build.show if build else None)
+    return release
+
+
+def _until_done(
+    records: Iterable[dict[str, Any]],
+    release: dict[str, Any],
+    read: Callable[[], dict[str, Any]],
+    ref: AppRef,
+    build: _BuildLines | None,
+) -> dict[str, Any]:
+    """The release once done (or as last read, if the records end first), showing build lines
+    meanwhile. It is read again after each rejoin, and when an event says it is done."""
+    from rig.transport.follow import REJOINED
+
+    number = release.get("number")
+    if release.get("status") in DONE:
+        return release
+    for record in records:
+        payload = record.get("payload") or {}
+        if record.get("event") == REJOINED or _is_end(payload, ref, number):
+            release = read()
+            if release.get("status") in DONE:
+                break
+        elif build is not None and record.get("release") == number:
+            build.show(record)
+    return release
+
+
+def _is_end(event: dict[str, Any], ref: AppRef, number: Any) -> bool:
+    return (
+        event.get("network") == ref.network
+        and event.get("app") == ref.app
+        and event.get("number") == number
+        and event.get("status") in DONE
+    )
+
+
+def poll_release(
     client: ApiClient,
     ref: AppRef,
     number: int,
@@ -107,11 +200,8 @@ def watch_release(
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
 ) -> dict[str, Any]:
-    """Wait until release ``number`` is done; hand each new build-log line to ``on_line``.
-
-    This polls the release and its build log every ``interval`` seconds; it is the one
-    place that does, so the realtime socket can replace it.
-    """
+    """:func:`watch_release` by polling the release and its build log every ``interval``
+    seconds, for when the socket cannot connect; gives up after ``timeout``."""
     after: int | None = None
     deadline = clock() + timeout
 
@@ -204,10 +294,7 @@ def register(tree: CommandTree) -> None:
     )
     add_app_option(parser, "the app to roll back")
     add_network_option(parser, "the app's network (found when the app name is unique)")
-    completes(
-        parser.add_argument("--to", type=int, metavar="N", help="the release to run again"),
-        "release",
-    )
+    parser.add_argument("--to", type=int, metavar="N", help="the release to run again")
     parser.add_argument(
         "--detach", action="store_true", help="do not wait for the new release to be active"
     )
@@ -232,7 +319,7 @@ def rollback(ctx: Context, args: argparse.Namespace) -> Result:
     body = {"to": args.to} if args.to is not None else {}
     release = client.post(f"{ref.path}/rollback", body)
     if not args.detach:
-        release = finish_release(ctx, ref, watch_release(client, ref, int(release["number"])))
+        release = finish_release(ctx, ref, watch_release(ctx, ref, int(release["number"])))
     took = time.monotonic() - started
     target = release.get("artifact_release")
     data = {

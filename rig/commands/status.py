@@ -2,18 +2,23 @@
 
 The platform answers figures (seconds, bytes, percent); people see them humanised,
 ``-o json`` gets them as they are. States are always words, never colour alone.
+
+``--watch`` shows the status again whenever a ``status:user`` event concerns it (no polling):
+redrawn in place on a terminal, one JSON document per line under ``-o json``.
 """
 
 from __future__ import annotations
 
 import argparse
+import io
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from rig.cli import CommandTree, completes
 from rig.commands.args import add_network_option, check_name, network_arg
 from rig.commands.releases import app_ref
 from rig.errors import UsageError
-from rig.output import Column, Result
+from rig.output import Column, Result, render
 from rig.output.units import human_bytes, human_duration, human_percent
 
 if TYPE_CHECKING:
@@ -32,6 +37,13 @@ APP_COLUMNS = [
 ]
 DASHBOARD_COLUMNS = [Column("network"), *APP_COLUMNS]
 PROCESS_COLUMNS = [Column("name"), Column("pids"), Column("port")]
+STATUS_TOPIC = "status:user"
+STATUS_EVENTS = ["created", "deleted", "app_state", "release"]
+CLEAR = "\x1b[H\x1b[2J"
+
+Fetch = Callable[[], Any]
+Present = Callable[[Any], Result]
+Concerns = Callable[[dict[str, Any]], bool]
 
 
 def register(tree: CommandTree) -> None:
@@ -48,6 +60,7 @@ def register(tree: CommandTree) -> None:
         "app",
     )
     add_network_option(parser, "the app's network (found when the app name is unique)")
+    _add_watch(parser)
 
     parser = tree.add(
         "status network",
@@ -61,12 +74,27 @@ def register(tree: CommandTree) -> None:
         ),
         "network",
     )
+    _add_watch(parser)
 
-    tree.add(
+    parser = tree.add(
         "status dashboard",
         dashboard,
         "summarise every app in every network of yours",
-        examples=["rig status dashboard", "rig status dashboard -o json"],
+        examples=[
+            "rig status dashboard",
+            "rig status dashboard --watch",
+            "rig status dashboard -o json",
+        ],
+    )
+    _add_watch(parser)
+
+
+def _add_watch(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "-w",
+        "--watch",
+        action="store_true",
+        help="show it again on every change (live, until Ctrl+C)",
     )
 
 
@@ -89,12 +117,16 @@ def app_status_view(status: dict[str, Any]) -> dict[str, Any]:
 
 def app_status(ctx: Context, args: argparse.Namespace) -> Result:
     ref = app_ref(ctx, args, args.name)
-    status = ctx.client().get(f"{ref.path}/status")
-    view = app_status_view(status)
+
+    def concerns(event: dict[str, Any]) -> bool:
+        return event.get("network") == ref.network and event.get("app") == ref.app
+
+    return _shown(ctx, args, lambda: ctx.client().get(f"{ref.path}/status"), _app, concerns)
+
+
+def _app(status: Any) -> Result:
     return Result(
-        data=status,
-        view=view,
-        sections={"processes": PROCESS_COLUMNS},
+        data=status, view=app_status_view(status), sections={"processes": PROCESS_COLUMNS}
     )
 
 
@@ -102,17 +134,61 @@ def network_status(ctx: Context, args: argparse.Namespace) -> Result:
     name = check_name("network", args.name) if args.name else network_arg(ctx, args)
     if not name:
         raise UsageError("say which network", hint="rig status network NAME")
-    status = ctx.client().get(f"/networks/{name}/status")
-    return Result(
-        data=status,
-        fields=["network", "apps"],
-        sections={"apps": APP_COLUMNS},
-        empty=f"(no apps in network {name})",
-    )
+
+    def present(status: Any) -> Result:
+        return Result(
+            data=status,
+            fields=["network", "apps"],
+            sections={"apps": APP_COLUMNS},
+            empty=f"(no apps in network {name})",
+        )
+
+    def fetch() -> Any:
+        return ctx.client().get(f"/networks/{name}/status")
+
+    return _shown(ctx, args, fetch, present, lambda event: event.get("network") == name)
 
 
 def dashboard(ctx: Context, args: argparse.Namespace) -> Result:
-    status = ctx.client().get("/status") or {}
+    return _shown(ctx, args, lambda: ctx.client().get("/status") or {}, _dashboard, lambda _: True)
+
+
+def _shown(
+    ctx: Context, args: argparse.Namespace, fetch: Fetch, present: Present, concerns: Concerns
+) -> Result:
+    """The status once, or with ``--watch`` a stream of it: read again on every event that
+    ``concerns`` it, and after every reconnect (events missed meanwhile are not replayed)."""
+    if not args.watch:
+        return present(fetch())
+    terminal = not ctx.json and ctx.stdout.isatty()
+    return Result(
+        lines=_watch(ctx, fetch, concerns),
+        line_format=lambda status: _screen(present(status), terminal),
+    )
+
+
+def _watch(ctx: Context, fetch: Fetch, concerns: Concerns) -> Iterator[Any]:
+    from rig.commands.live import following, socket_error
+    from rig.transport.follow import REJOINED
+
+    try:
+        with following(ctx, [], events={STATUS_TOPIC: STATUS_EVENTS}) as events:
+            yield fetch()
+            for event in events:
+                if event.get("event") == REJOINED or concerns(event.get("payload") or {}):
+                    yield fetch()
+    except (ConnectionError, TimeoutError) as error:
+        raise socket_error(error, "status changes") from None
+
+
+def _screen(result: Result, terminal: bool) -> str:
+    """One rendering of the status: in place of the last one on a terminal, else after it."""
+    text = io.StringIO()
+    render(result, "table", text)
+    return (CLEAR if terminal else "") + text.getvalue().rstrip("\n") + ("" if terminal else "\n")
+
+
+def _dashboard(status: Any) -> Result:
     rows = [
         {**app, "network": app.get("network") or network.get("name")}
         for network in status.get("networks") or []

@@ -10,7 +10,9 @@ The platform's side of the contract: within one topic, seqs are consecutive inte
 (``logs:network:`` needs a network-wide sequence), and they survive a platform restart.
 
 Event topics (``status:user``) can share the socket: their events are yielded as
-``{"topic", "event", "payload"}``. ``Following`` is the synchronous face one-shot commands use.
+``{"topic", "event", "payload"}``. They have no replay, so each rejoin after a reconnect is
+yielded as event ``rejoined``: what may have been missed meanwhile is to be read again.
+``Following`` is the synchronous face one-shot commands use.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from rig.transport.socket import (
 )
 
 Record = dict[str, Any]
+REJOINED = "rejoined"
 
 
 class _End:
@@ -61,12 +64,14 @@ class LogFollower:
         self.last: dict[str, int | None] = {t: (after or {}).get(t) for t in topics}
         self._queue: asyncio.Queue[Record | _End] = asyncio.Queue()
         self._open = {*topics, *(events or {})}
+        self._event_topics_joined: set[str] = set()
         self._channels = [socket.channel(t, self._params(t)) for t in topics]
         for channel in self._channels:
             channel.on_joined(partial(self._joined, channel.topic))
             channel.on("log", partial(self._log, channel.topic))
         for topic, names in (events or {}).items():
             channel = socket.channel(topic)
+            channel.on_joined(partial(self._event_joined, topic))
             for name in names:
                 channel.on(name, partial(self._event, topic, name))
             self._channels.append(channel)
@@ -125,6 +130,11 @@ class LogFollower:
                 return
             self.last[topic] = seq
         self._queue.put_nowait(record)
+
+    def _event_joined(self, topic: str, _response: Payload) -> None:
+        if topic in self._event_topics_joined:
+            self._event(topic, REJOINED, {})
+        self._event_topics_joined.add(topic)
 
     def _event(self, topic: str, event: str, payload: Payload) -> None:
         self._queue.put_nowait({"topic": topic, "event": event, "payload": payload})

@@ -296,12 +296,12 @@ class ScriptedClient:
         return release(3, self.statuses.pop(0) if len(self.statuses) > 1 else self.statuses[0])
 
 
-def test_watch_release_passes_after_and_drains_the_log_at_the_end() -> None:
+def test_poll_release_passes_after_and_drains_the_log_at_the_end() -> None:
     lines = [{"seq": n, "line": f"l{n}"} for n in (1, 2, 3)]
     client = ScriptedClient(["building", "building", "active"], [[lines[0]], [], lines[1:]])
     seen: list[dict[str, Any]] = []
     ref = releases.AppRef("shop", "api")
-    done = releases.watch_release(client, ref, 3, seen.append, sleep=lambda s: None)  # type: ignore[arg-type]
+    done = releases.poll_release(client, ref, 3, seen.append, sleep=lambda s: None)  # type: ignore[arg-type]
     assert done["status"] == "active" and seen == lines
     assert client.log_params == [
         {"release": 3},
@@ -310,11 +310,11 @@ def test_watch_release_passes_after_and_drains_the_log_at_the_end() -> None:
     ]
 
 
-def test_watch_release_gives_up_after_its_timeout() -> None:
+def test_poll_release_gives_up_after_its_timeout() -> None:
     client = ScriptedClient(["building"], [])
     clock = iter(range(100)).__next__
     with pytest.raises(RigError) as info:
-        releases.watch_release(
+        releases.poll_release(
             client,  # type: ignore[arg-type]
             releases.AppRef("shop", "api"),
             3,
