@@ -39,6 +39,7 @@ from maxlocal.api.limits import BodyLimit
 from maxlocal.api.schemas import ErrorBody
 from maxlocal.auth import DEFAULT_ACCESS_TTL, DEFAULT_REFRESH_TTL, Auth
 from maxlocal.crypto import Vault
+from maxlocal.http11 import HEAD_LIMIT, LimitedH11Protocol
 from maxlocal.layout import Layout
 from maxlocal.live import Live
 from maxlocal.realtime import SocketEndpoint
@@ -206,6 +207,8 @@ def serve(options: ServeOptions) -> None:
         timeout_graceful_shutdown=5,
         lifespan="on",
         server_header=False,
+        http=LimitedH11Protocol,
+        h11_max_incomplete_event_size=HEAD_LIMIT,
     )
     info: dict[str, object] = {"pid": os.getpid(), "url": url_for(sock), "port": port}
     server = _Server(config, server_file, info)
