@@ -79,3 +79,23 @@ def build_jobs_parser() -> ShellArgumentParser:
     return ShellArgumentParser(
         prog="jobs", description="List background jobs (commands run with a trailing &)."
     )
+
+
+def build_watch_parser() -> ShellArgumentParser:
+    parser = ShellArgumentParser(
+        prog="watch",
+        description="Follow the live logs of one or more apps, one pane each, full screen; "
+        "q, Esc or Ctrl+C returns to the prompt.",
+        epilog="examples:\n  watch api worker\n  watch shop/api blog/web --tail 50",
+    )
+    parser.add_argument(
+        "apps",
+        nargs="+",
+        metavar="APP",
+        help="an app of the selected network, or NET/APP",
+        choices_provider=qualified_app_choices,
+    )
+    parser.add_argument(
+        "--tail", type=int, default=20, metavar="N", help="stored lines to show first (20)"
+    )
+    return parser

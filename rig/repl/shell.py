@@ -1,10 +1,12 @@
-"""The cmd2 application: every rig command, plus ``use``, ``context``, ``jobs``, ``fg``, ``kill``.
+"""The cmd2 application: every rig command, plus ``use``, ``context``, ``jobs``, ``fg``, ``kill``,
+``watch``.
 
 Each top-level word of the command tree becomes a cmd2 command whose parser is
 built from the same registrations as one-shot mode; its handler runs with a
 Context carrying the selection. Around that the shell adds the prompt and
 toolbar, completion from the name cache, highlighting, masked history,
-background jobs and recording.
+background jobs, recording, and one socket for the session (its connection
+state in the toolbar, its status events refreshing the names).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from rig.repl.completion import NameCache, Names, fetch_names
 from rig.repl.highlight import RigLexer, prompt_lexer
 from rig.repl.history import MaskingHistory, MaskingPromptHistory, mask_line
 from rig.repl.jobs import Job, JobManager
+from rig.repl.realtime import ShellSocket
 from rig.repl.selection import SET_HERE, Selection, SelectionStore
 from rig.repl.transcript import Recorder
 
@@ -96,6 +99,7 @@ class RigShell(cmd2.Cmd):
             fetch_names(self._api_client, self._context_names), connection=self.connection
         )
         self.jobs = JobManager(self._alert)
+        self.socket = ShellSocket(self._api_client, self.cache, self.connection)
         super().__init__(
             stdin=cast(TextIO | None, stdin),
             stdout=cast(TextIO | None, stdout),
@@ -117,6 +121,7 @@ class RigShell(cmd2.Cmd):
         self._load_login_context()
         if background:
             self.cache.start()
+            self.socket.start()
 
     # -- command installation -------------------------------------------------
 
@@ -137,7 +142,7 @@ class RigShell(cmd2.Cmd):
         return with_category(RIG_CATEGORY)(with_argparser(self.word_parsers[word])(command))
 
     def _command_words(self) -> list[str]:
-        return [*self.word_parsers, "use", "jobs", "fg", "kill", "help", "exit", "quit"]
+        return [*self.word_parsers, "use", "watch", "jobs", "fg", "kill", "help", "exit", "quit"]
 
     def _subcommand_words(self, word: str) -> list[str]:
         parser = self.word_parsers.get(word)
@@ -202,6 +207,8 @@ class RigShell(cmd2.Cmd):
         self._load_login_context()
         if self.login_context != previous:
             self.cache.clear()
+            if self.cache.started:
+                self.socket.restart()
         self.cache.invalidate()
 
     def onecmd_plus_hooks(self, line: str, **kwargs: Any) -> bool:
@@ -332,6 +339,21 @@ class RigShell(cmd2.Cmd):
         finally:
             ctx.close()
 
+    @with_argparser(parsers.build_watch_parser)
+    @with_category(SHELL_CATEGORY)
+    def do_watch(self, args: argparse.Namespace) -> None:
+        """Follow apps' live logs in panes, full screen; q, Esc or Ctrl+C returns here."""
+        from rig.repl.watch import watch
+
+        ctx = self.make_context()
+        self.cache.busy()
+        try:
+            apps = [_checked_app(ctx, name, self.selection.network) for name in args.apps]
+            watch(ctx, list(dict.fromkeys(apps)), max(0, args.tail))
+        finally:
+            ctx.close()
+            self.cache.idle()
+
     def _show_context(self, args: argparse.Namespace) -> None:
         ctx = self.make_context(args)
         render(Result(data=self.describe_context(), fields=CONTEXT_FIELDS), ctx.output, ctx.stdout)
@@ -402,7 +424,9 @@ class RigShell(cmd2.Cmd):
 
     def _alert(self, text: str) -> None:
         if self._is_tty_session(self.main_session):
-            self.add_alert(msg=text)
+            from rich.text import Text
+
+            self.add_alert(msg=Text.from_ansi(text))
         else:  # no prompt to print above: write at once
             self.stdout.write(text + "\n")
             self.stdout.flush()
@@ -437,6 +461,7 @@ class RigShell(cmd2.Cmd):
     def postloop(self) -> None:
         self.cache.stop()
         self.jobs.cancel_all()
+        self.socket.stop()
 
     # -- plumbing ---------------------------------------------------------------
 

@@ -1,0 +1,199 @@
+"""The shell's live side in a real pseudo-terminal: the socket in the toolbar, completion of
+a name created elsewhere, `logs app -f &` above a half-typed line, jobs, fg, kill, `watch`.
+
+What the user sees is checked on a terminal emulator (pyte) fed with everything rig writes,
+so a line garbled by output arriving mid-typing would show.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pexpect
+import pyte
+import pytest
+
+from tests.support.platform import Platform
+from tests.terminal.conftest import rig
+
+ROWS, COLS = 30, 140
+TICKER = """\
+import itertools, sys, time
+
+for n in itertools.count(1):
+    print({label!r}, n, flush=True)
+    time.sleep(0.1)
+"""
+
+
+class Screen(pyte.Screen):
+    """Answers the cursor position requests prompt_toolkit sends, as a terminal does (without
+    the answer it cannot tell the space below the prompt, and hides the toolbar)."""
+
+    def __init__(self, child: pexpect.spawn) -> None:
+        super().__init__(COLS, ROWS)
+        self.child = child
+
+    def write_process_input(self, data: str) -> None:
+        self.child.send(data)
+
+
+class Terminal:
+    """A pexpect child whose output also drives a pyte screen."""
+
+    def __init__(self, child: pexpect.spawn) -> None:
+        self.child = child
+        self.screen = Screen(child)
+        self.stream = pyte.Stream(self.screen)
+        child.logfile_read = self
+
+    def write(self, data: str) -> None:
+        self.stream.feed(data)
+
+    def flush(self) -> None:
+        pass
+
+    def text(self) -> str:
+        return "\n".join(line.rstrip() for line in self.screen.display)
+
+    def cursor_line(self) -> str:
+        return self.screen.display[self.screen.cursor.y].rstrip()
+
+    def pump(self, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            try:
+                self.child.read_nonblocking(65536, timeout=0.05)
+            except pexpect.TIMEOUT:
+                continue
+
+    def wait(self, check: Callable[[str], object], what: str, timeout: float = 15) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if check(self.text()):
+                return
+            self.pump(0.1)
+        raise AssertionError(f"never saw {what}; the screen:\n{self.text()}")
+
+    def wait_for(self, pattern: str, timeout: float = 15) -> None:
+        self.wait(lambda text: re.search(pattern, text, re.M), repr(pattern), timeout)
+
+
+def ticks(text: str, prefix: str) -> list[int]:
+    return [int(n) for n in re.findall(re.escape(prefix) + r" (\d+)\s*$", text, re.M)]
+
+
+def deploy_ticker(env: dict[str, str], root: Path, app: str) -> None:
+    root.mkdir()
+    (root / "Procfile").write_text("worker: python tick.py\n")
+    (root / "tick.py").write_text(TICKER.format(label=f"{app}-tick"))
+    rig(env, "deploy", str(root), "--app", app, "--network", "shop", "--create")
+
+
+@pytest.fixture
+def live_env(env: dict[str, str], tmp_path: Path) -> dict[str, str]:
+    deploy_ticker(env, tmp_path / "worker", "worker")
+    deploy_ticker(env, tmp_path / "ticker", "ticker")
+    return env
+
+
+def test_live_logs_jobs_and_watch_as_a_user_would(
+    live_env: dict[str, str], platform: Platform
+) -> None:
+    env = {k: v for k, v in live_env.items() if k != "PROMPT_TOOLKIT_NO_CPR"}
+    started = time.monotonic()
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "rig"],
+        env=env,
+        encoding="utf-8",
+        timeout=15,
+        dimensions=(ROWS, COLS),
+    )
+    term = Terminal(child)
+    term.wait_for(r"rig dev>")
+    first_prompt = time.monotonic() - started
+    term.wait_for(r"● connected")
+
+    child.sendline("use network shop")
+    term.wait_for(r"rig dev:shop>$")
+    child.sendline("use app ticker")
+    term.wait_for(r"rig dev:shop/ticker>$")
+
+    # created from another terminal: completable as soon as the socket's event arrives
+    subprocess.run(
+        [sys.executable, "-m", "rig", "create", "app", "fresh-app", "--network", "shop"],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    created = time.monotonic()
+    term.pump(0.2)
+    child.send("details app fre\t")
+    term.wait(lambda _: "details app fresh-app" in term.cursor_line(), "the completed name", 2)
+    completed = time.monotonic() - created
+    child.sendcontrol("c")
+    term.wait(lambda _: term.cursor_line().endswith("rig dev:shop/ticker>"), "a clean prompt")
+
+    # a follow in the background prints above the prompt, with the app on every line,
+    # while a half-typed command line stays as it is and then runs
+    child.sendline("logs app ticker -f &")
+    term.wait_for(r"\[1\] logs app ticker -f")
+    term.wait_for(r"\[1\] \S+ ticker stdout\| ticker-tick \d+")
+    child.send("list netw")
+    seen = max(ticks(term.text(), "ticker-tick"))
+    term.wait(lambda text: max(ticks(text, "ticker-tick")) >= seen + 5, "more lines")
+    assert term.cursor_line().endswith("rig dev:shop/ticker> list netw"), term.text()
+    numbers = ticks(term.text(), "ticker-tick")
+    assert numbers == list(range(numbers[0], numbers[0] + len(numbers))), term.text()
+    child.send("orks\r")
+    term.wait_for(r"shop\s+shop\.localhost")
+
+    child.sendline("jobs")
+    term.wait_for(r"\[1\] running  logs app ticker -f")
+    child.sendline("kill 1")
+    term.wait_for(r"\[1\] killed   logs app ticker -f")
+    term.pump(0.5)
+    after_kill = term.text().count("ticker-tick")
+    term.pump(1)
+    assert term.text().count("ticker-tick") == after_kill  # nothing more from the killed job
+
+    # fg brings a job to the foreground; Ctrl+C there stops it and the prompt comes back
+    child.sendline("logs app worker -f &")
+    term.wait_for(r"\[2\] logs app worker -f")
+    child.sendline("fg 2")
+    term.wait_for(r"^\S+ worker stdout\| worker-tick \d+", timeout=10)
+    child.sendcontrol("c")
+    term.wait_for(r"rig: job 2 stopped")
+    term.wait(lambda _: term.cursor_line().endswith("rig dev:shop/ticker>"), "the prompt")
+    child.sendline("jobs")
+    term.wait_for(r"\[2\] killed   logs app worker -f")
+
+    # Ctrl+C on a half-typed line drops it
+    child.send("delete app tick")
+    child.sendcontrol("c")
+    term.wait(lambda _: term.cursor_line().endswith("rig dev:shop/ticker>"), "a fresh prompt")
+
+    # watch: both apps' lines in their own panes, q leaves
+    child.sendline("watch ticker worker")
+    term.wait_for(r"shop/ticker +following")
+    term.wait_for(r"shop/worker +following")
+    term.wait(
+        lambda text: len(ticks(text, "ticker-tick")) > 3 and len(ticks(text, "worker-tick")) > 3,
+        "lines in both panes",
+    )
+    term.wait_for(r"connected")
+    child.send("q")
+    term.wait(lambda _: term.cursor_line().endswith("rig dev:shop/ticker>"), "the prompt again")
+
+    child.sendcontrol("d")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+    print(f"first prompt {first_prompt:.2f} s; completion of a new app {completed:.2f} s")
+    assert first_prompt < 5 and completed < 1.5
