@@ -1,0 +1,269 @@
+"""``rig logs ... -f``, ``rig deploy`` and ``rig status --watch`` against the real platform:
+outages, stalls, interop with phoenix.js, cost and latency."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import shutil
+import signal
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+
+from rig.transport.follow import Following
+from tests.live.conftest import Running, User, write_counter
+from tests.support.platform import Platform, PlatformFactory
+from tests.support.proxy import Proxy
+
+FORBIDDEN_AND_5 = ["logs:network:theirs", "5"]
+JS = Path(__file__).resolve().parents[1] / "realtime" / "js"
+MakeUser = Callable[[Platform, str], User]
+
+
+def deploy_counter(user: User, tmp_path: Path, network: str, app: str, period: float) -> None:
+    if network not in user.ok("list", "networks"):
+        user.ok("create", "network", network)
+    source = write_counter(tmp_path / f"{network}-{app}", period)
+    user.ok("deploy", str(source), "--app", app, "--network", network, "--create")
+
+
+def records(lines: list[str]) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in lines]
+
+
+def stored(user: User, *command: str) -> list[dict[str, Any]]:
+    return records(user.ok(*command, "-o", "json").splitlines())
+
+
+def assert_gapless(got: list[dict[str, Any]]) -> None:
+    seqs = [r["seq"] for r in got]
+    assert seqs == list(range(seqs[0], seqs[0] + len(seqs))), seqs
+
+
+def assert_numbered(got: list[dict[str, Any]]) -> None:
+    """The app's ``n=K`` lines count up by one, starting again at 1 only when it restarted."""
+    numbers = [int(r["line"][2:]) for r in got if r["stream"] == "stdout"]
+    for before, after in itertools.pairwise(numbers):
+        assert after in (before + 1, 1), (before, after)
+
+
+def interrupt(run: Running) -> int:
+    run.proc.send_signal(signal.SIGINT)
+    return run.proc.wait(10)
+
+
+def test_a_follow_survives_the_platform_killed_and_restarted(
+    platform_factory: PlatformFactory,
+    make_user: MakeUser,
+    tmp_path: Path,
+    running: list[Running],
+) -> None:
+    platform = platform_factory()
+    user = make_user(platform, "kill@example.com")
+    deploy_counter(user, tmp_path, "shop", "counter", 0.02)
+    follow = user.start("logs", "app", "counter", "-f", "--tail", "5", "-o", "json")
+    running.append(follow)
+    got = records(follow.lines(40))
+
+    assert platform.process is not None
+    port = platform.port
+    platform.process.kill()  # SIGKILL: no goodbye to anyone
+    platform.process.wait()
+    follow.stderr_says("reconnecting")
+    time.sleep(1)
+    platform.start(port)
+    follow.stderr_says("reconnected")
+    restart_seen = False
+    while not restart_seen:
+        batch = records(follow.lines(20))
+        got += batch
+        restart_seen = any(r["line"] == "n=1" for r in batch)
+    got += records(follow.lines(40))
+    assert interrupt(follow) == 130
+    notices = [line for line in follow.err if "reconnect" in line]
+    assert len(notices) == 2 and notices[1] == "reconnected", follow.err
+
+    assert_gapless(got)
+    assert_numbered(got)
+    everything = stored(user, "logs", "app", "counter")
+    by_seq = {r["seq"]: r for r in everything}
+    assert got == [by_seq[r["seq"]] for r in got]  # exactly what the platform stored
+    assert got[-1]["seq"] - got[0]["seq"] + 1 == len(got)
+    print(f"SIGKILL follow: {len(got)} lines, seq {got[0]['seq']}..{got[-1]['seq']}, each once")
+
+
+def test_a_stalled_connection_is_found_by_the_heartbeat_and_replaced(
+    platform: Platform, make_user: MakeUser, tmp_path: Path, running: list[Running]
+) -> None:
+    user = make_user(platform, "stall@example.com")
+    deploy_counter(user, tmp_path, "stall", "counter", 0.05)
+    proxy = Proxy(platform.port).start()
+    try:
+        user.api = proxy.url
+        follow = user.start("logs", "app", "counter", "-f", "-o", "json", RIG_HEARTBEAT_S="0.5")
+        running.append(follow)
+        got = records(follow.lines(10))
+        proxy.stall()
+        stalled = time.monotonic()
+        follow.stderr_says("heartbeat timeout", timeout=5)
+        follow.stderr_says("reconnected", timeout=5)
+        noticed = time.monotonic() - stalled
+        got += records(follow.lines(40))
+        assert interrupt(follow) == 130
+    finally:
+        proxy.stop()
+    assert proxy.accepted >= 3  # the history, the first socket, the new one
+    assert noticed < 3
+    assert_gapless(got)
+    assert_numbered(got)
+    print(f"stall noticed and replaced in {noticed:.2f} s (heartbeat every 0.5 s)")
+
+
+@pytest.fixture
+def shared(platform: Platform, make_user: MakeUser, tmp_path: Path) -> User:
+    """A user with a counter app ``shop/counter`` printing every 50 ms."""
+    user = make_user(platform, "a@example.com")
+    deploy_counter(user, tmp_path, "shop", "counter", 0.05)
+    return user
+
+
+def test_phoenix_js_joins_a_log_topic_and_is_refused_another_users(
+    shared: User, platform: Platform, make_user: MakeUser, tmp_path: Path
+) -> None:
+    other = make_user(platform, "b@example.com")
+    other.ok("create", "network", "theirs")
+    node = shutil.which("node")
+    if node is None or not (JS / "node_modules" / "phoenix").is_dir():
+        pytest.skip("node and tests/realtime/js/node_modules are needed (npm ci)")
+    endpoint = f"ws://127.0.0.1:{platform.port}/socket"
+    proc = subprocess.run(
+        [node, "client.js", endpoint, shared.token, "logs:app:shop/counter", *FORBIDDEN_AND_5],
+        cwd=JS,
+        capture_output=True,
+        text=True,
+        timeout=20,
+    )
+    assert proc.returncode == 0, (proc.stdout, proc.stderr)
+    events = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert events[0]["event"] == "joined" and events[0]["response"]["first_seq"] == 1
+    logs = [e["payload"] for e in events if e["event"] == "log"]
+    assert [r["seq"] for r in logs[:5]] == [1, 2, 3, 4, 5]
+    assert set(logs[0]) == {"seq", "ts", "app", "stream", "line"} and logs[0]["app"] == "counter"
+    refused = [e for e in events if e["event"] == "refused"]
+    assert refused[0]["response"] == {"reason": "unauthorized"}
+
+
+def test_another_users_topics_and_bad_tokens_are_refused(shared: User, platform: Platform) -> None:
+    from rig.transport.follow import Unavailable
+    from rig.transport.socket import JoinError
+
+    mine, unknown = (lambda: {"token": shared.token}), (lambda: {"token": "mxa_unknown"})
+    with pytest.raises(JoinError), Following(platform.url, mine, ["logs:network:nope"]):
+        pass
+    with pytest.raises(Unavailable, match="HTTP 403"), Following(platform.url, unknown, []):
+        pass
+
+
+def test_connect_and_join_take_well_under_a_second(shared: User, platform: Platform) -> None:
+    topics = ["logs:app:shop/counter", "logs:network:shop"]
+    times = []
+    for _ in range(5):
+        started = time.perf_counter()
+        with Following(
+            platform.url, lambda: {"token": shared.token}, topics, events={"status:user": []}
+        ) as following:
+            times.append(time.perf_counter() - started)
+            assert next(following)["app"] == "counter"
+    print(f"connect + join of 3 topics: best {min(times) * 1000:.1f} ms, worst "
+          f"{max(times) * 1000:.1f} ms")  # fmt: skip
+    assert max(times) < 0.3
+
+
+def test_an_idle_follow_stays_under_one_percent_cpu(
+    platform: Platform, make_user: MakeUser, tmp_path: Path, running: list[Running]
+) -> None:
+    user = make_user(platform, "idle@example.com")
+    deploy_counter(user, tmp_path, "quiet", "idle", 0)
+    follow = user.start("logs", "app", "idle", "-f")
+    running.append(follow)
+    follow.lines(1)  # the platform's note that the release is active: the history is shown
+    time.sleep(1.5)  # and the socket connected and joined
+    process = psutil.Process(follow.proc.pid)
+    before, started = process.cpu_times(), time.monotonic()
+    time.sleep(4)
+    after, elapsed = process.cpu_times(), time.monotonic() - started
+    share = ((after.user - before.user) + (after.system - before.system)) / elapsed
+    print(f"idle rig logs -f: {share * 100:.2f} % CPU over {elapsed:.1f} s")
+    assert share < 0.01
+    assert interrupt(follow) == 130
+
+
+def test_network_logs_have_one_gapless_sequence_across_apps(
+    shared: User, tmp_path: Path, running: list[Running]
+) -> None:
+    deploy_counter(shared, tmp_path, "shop", "second", 0.05)
+    follow = shared.start("logs", "network", "shop", "-f", "--tail", "3", "-o", "json")
+    running.append(follow)
+    got = records(follow.lines(80))
+    assert interrupt(follow) == 130
+    assert_gapless(got)
+    assert {r["app"] for r in got} == {"counter", "second"}
+    everything = {r["seq"]: r for r in stored(shared, "logs", "network", "shop")}
+    assert got == [everything[r["seq"]] for r in got]
+
+
+def test_grep_applies_to_live_lines_too(shared: User, running: list[Running]) -> None:
+    follow = shared.start("logs", "app", "counter", "-f", "--grep", "0$", "-o", "json")
+    running.append(follow)
+    got = records(follow.lines(6))
+    assert interrupt(follow) == 130
+    numbers = [int(r["line"][2:]) for r in got]
+    assert all(n % 10 == 0 for n in numbers) and numbers == sorted(numbers)
+    assert [b - a for a, b in itertools.pairwise(numbers)] == [10] * 5
+
+
+def test_status_watch_redraws_on_a_state_change(shared: User, running: list[Running]) -> None:
+    watch = shared.start("status", "app", "counter", "--watch", "-o", "json")
+    running.append(watch)
+    assert json.loads(watch.lines(1)[0])["state"] == "running"
+    shared.ok("stop", "app", "counter")
+    states = [json.loads(line)["state"] for line in watch.lines(1, timeout=10)]
+    assert states == ["stopped"]
+    shared.ok("start", "app", "counter")
+    while "running" not in states:
+        states += [json.loads(line)["state"] for line in watch.lines(1, timeout=15)]
+    assert interrupt(watch) == 130
+
+
+def test_deploy_streams_its_build_log_live(
+    shared: User, tmp_path: Path, running: list[Running]
+) -> None:
+    build = "for i in 1 2 3; do echo step $i; sleep 1; done"
+    source = write_counter(tmp_path / "slow-build", 0.05, build=build)
+    deploy = shared.start("deploy", str(source), "--app", "counter", "--network", "shop", "-vv")
+    running.append(deploy)
+    assert deploy.proc.wait(30) == 0, deploy.err
+    shown = [line for line in deploy.err if line.startswith("build| step")]
+    assert shown == ["build| step 1", "build| step 2", "build| step 3"]
+    polls = [line for line in deploy.err if "/logs/build" in line]
+    assert len(polls) <= 2, polls  # the stored lines before the follow, the rest after it
+
+
+def test_deploy_prints_build_lines_while_the_build_runs(
+    shared: User, tmp_path: Path, running: list[Running]
+) -> None:
+    build = "echo first; sleep 2; echo second"
+    source = write_counter(tmp_path / "timed-build", 0.05, build=build)
+    deploy = shared.start("deploy", str(source), "--app", "counter", "--network", "shop")
+    running.append(deploy)
+    deploy.stderr_says("build| first", timeout=15)
+    first = time.monotonic()
+    deploy.stderr_says("build| second", timeout=15)
+    assert time.monotonic() - first > 1.5  # shown as it came, not all at the end
+    assert deploy.proc.wait(30) == 0, deploy.err
