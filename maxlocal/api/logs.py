@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel
@@ -23,6 +23,16 @@ APP = "/networks/{network}/apps/{app}"
 DURATION = re.compile(r"^(\d+(?:\.\d+)?)(s|m|h|d)$")
 UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 LAST_SEQ = "X-Last-Seq"
+LAST_SEQ_HEADER: dict[int | str, dict[str, Any]] = {
+    200: {
+        "headers": {
+            LAST_SEQ: {
+                "description": "the log's last seq when it was read, whatever the filters kept",
+                "schema": {"type": "integer"},
+            }
+        }
+    }
+}
 
 
 class LogLine(BaseModel):
@@ -87,7 +97,7 @@ def _line(app: str, record: LogRecord) -> LogLine:
 FiltersDep = Annotated[Filters, Depends()]
 
 
-@router.get(APP + "/logs")
+@router.get(APP + "/logs", responses=LAST_SEQ_HEADER)
 def app_logs(
     network: str,
     app: str,
@@ -101,7 +111,7 @@ def app_logs(
     return [_line(app, r) for r in records]
 
 
-@router.get(APP + "/logs/build")
+@router.get(APP + "/logs/build", responses=LAST_SEQ_HEADER)
 def build_logs(
     network: str,
     app: str,
@@ -120,7 +130,7 @@ def build_logs(
     return [BuildLogLine(**_line(app, r).model_dump(), release=r.release) for r in records]
 
 
-@router.get("/networks/{network}/logs")
+@router.get("/networks/{network}/logs", responses=LAST_SEQ_HEADER)
 def network_logs(
     network: str, user: UserDep, platform: PlatformDep, filters: FiltersDep, response: Response
 ) -> list[LogLine]:
