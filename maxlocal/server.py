@@ -43,6 +43,7 @@ from maxlocal.http11 import HEAD_LIMIT, LimitedH11Protocol
 from maxlocal.layout import Layout
 from maxlocal.live import Live
 from maxlocal.realtime import SocketEndpoint
+from maxlocal.remote.access import EXEC_TOPICS, RemoteAccess
 from maxlocal.runtime.artifacts import MAX_ARCHIVE_BYTES
 from maxlocal.runtime.logstore import DEFAULT_LIMIT
 from maxlocal.runtime.router import HostRouter
@@ -84,6 +85,7 @@ def build_app(platform: Platform) -> HostRouter:
     ``/socket/websocket``."""
     router: HostRouter
     live = Live.build(platform)
+    remote = RemoteAccess.build(platform)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -93,6 +95,7 @@ def build_app(platform: Platform) -> HostRouter:
             yield
         finally:
             await router.aclose()
+            await asyncio.to_thread(remote.close)
             await asyncio.to_thread(platform.runtime.close)
 
     app = FastAPI(
@@ -110,8 +113,11 @@ def build_app(platform: Platform) -> HostRouter:
         app.include_router(module.router, prefix=PREFIX, responses={"default": error})
     app.include_router(metrics.router)
     app.include_router(device.router)
+    app.include_router(remote.router, prefix=PREFIX, responses={"default": error})
     socket = SocketEndpoint(
-        authenticate=live.authenticate, authorize=live.authorize, handlers=live.handlers
+        authenticate=live.authenticate,
+        authorize=live.authorize,
+        handlers={**live.handlers, EXEC_TOPICS: remote.handler},
     )
     app.router.routes.append(socket.route())
     app.add_middleware(BodyLimit, exempt=releases.is_upload)
