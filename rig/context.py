@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING
 
@@ -32,6 +33,7 @@ class Context:
     network: str | None = None
     app: str | None = None
     _client: ApiClient | None = field(default=None, repr=False)
+    _on_close: list[Callable[[], None]] = field(default_factory=list, repr=False)
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> Context:
@@ -67,7 +69,15 @@ class Context:
             self._client = open_client(self)
         return self._client
 
+    def on_close(self, hook: Callable[[], None]) -> None:
+        """Call ``hook`` when the command is over or, in the shell, its job is killed (then from
+        another thread): how a follow blocked on the socket is woken to leave its channels."""
+        self._on_close.append(hook)
+
     def close(self) -> None:
+        hooks, self._on_close = self._on_close, []
+        for hook in hooks:
+            hook()
         if self._client is not None:
             self._client.close()
             self._client = None

@@ -56,11 +56,12 @@ def following(
     after: Mapping[str, int] | None = None,
     events: Events | None = None,
 ) -> Following:
-    """A ``Following`` on the command's platform that says on stderr when it reconnects."""
+    """A ``Following`` on the command's platform that says on stderr when it reconnects, and
+    ends when the command's context closes (a killed shell job)."""
     from rig.transport.follow import ConnectionNotices, Following
 
     client = ctx.client()
-    return Following(
+    follow = Following(
         client.base_url,
         socket_params(client),
         topics,
@@ -69,6 +70,8 @@ def following(
         on_state=ConnectionNotices(ctx.stderr),
         **socket_options(),
     )
+    ctx.on_close(follow.interrupt)
+    return follow
 
 
 def socket_error(error: Exception, what: str) -> RigError:

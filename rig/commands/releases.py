@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any
 
-from rig.cli import CommandTree
+from rig.cli import CommandTree, completes
 from rig.commands.args import (
     Scope,
     add_app_option,
@@ -294,7 +294,10 @@ def register(tree: CommandTree) -> None:
     )
     add_app_option(parser, "the app to roll back")
     add_network_option(parser, "the app's network (found when the app name is unique)")
-    parser.add_argument("--to", type=int, metavar="N", help="the release to run again")
+    completes(
+        parser.add_argument("--to", type=int, metavar="N", help="the release to run again"),
+        "release",
+    )
     parser.add_argument(
         "--detach", action="store_true", help="do not wait for the new release to be active"
     )

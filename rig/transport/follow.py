@@ -18,6 +18,7 @@ yielded as event ``rejoined``: what may have been missed meanwhile is to be read
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Callable, Generator, Iterator, Mapping, Sequence
 from functools import partial
 from typing import IO, Any
@@ -139,6 +140,10 @@ class LogFollower:
     def _event(self, topic: str, event: str, payload: Payload) -> None:
         self._queue.put_nowait({"topic": topic, "event": event, "payload": payload})
 
+    def end(self) -> None:
+        """End the iteration after what is already queued (``Following.interrupt``)."""
+        self._queue.put_nowait(_End(None))
+
     def _topic_closed(self, topic: str, _payload: Payload) -> None:
         if topic in self._open:
             self._open.discard(topic)
@@ -208,6 +213,7 @@ class Following:
         self._topics, self._after, self._events = topics, after, events
         self._on_state = on_state
         self._follower: LogFollower | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
 
     def __enter__(self) -> Following:
@@ -231,6 +237,14 @@ class Following:
         except StopAsyncIteration:
             raise StopIteration from None
 
+    def interrupt(self) -> None:
+        """From any thread: end the iteration now; leaving the block then leaves the topics
+        and closes the socket (a killed shell job that is waiting for a line)."""
+        follower, loop = self._follower, self._loop
+        if follower is not None and loop is not None and not self._closed:
+            with contextlib.suppress(RuntimeError):  # its loop has just closed
+                loop.call_soon_threadsafe(follower.end)
+
     def close(self) -> None:
         """Leave every topic and close the socket (again: nothing)."""
         if self._closed:
@@ -242,6 +256,7 @@ class Following:
             self._runner.close()
 
     async def _open(self) -> None:
+        self._loop = asyncio.get_running_loop()
         first: asyncio.Future[ConnectionState] = asyncio.get_running_loop().create_future()
         self._socket.on_state(lambda state: None if first.done() else first.set_result(state))
         self._socket.connect()
