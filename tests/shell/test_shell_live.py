@@ -1,0 +1,60 @@
+"""The shell's live side in-process, against a real platform: its own socket (state and
+status events), and a follow in a background job that is killed while it waits for a line."""
+
+from __future__ import annotations
+
+import io
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from rig.repl import status
+from rig.repl.shell import RigShell
+from tests.support.cli import Rig, base_env
+
+
+def wait_until(check: Callable[[], object], what: str, timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"never: {what}"
+        time.sleep(0.02)
+
+
+@pytest.fixture
+def shell(logged_in: Rig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[RigShell]:
+    for name, value in base_env(logged_in.config_dir).items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("RIG_STATE_DIR", str(tmp_path / "state"))
+    logged_in.ok("create", "network", "shop")
+    logged_in.ok("create", "app", "api", "--network", "shop")
+    output = io.StringIO()
+    shell = RigShell(stdin=io.StringIO(), stdout=output, stderr=output)
+    yield shell
+    shell.postloop()
+
+
+def test_the_shell_socket_drives_the_toolbar_and_refreshes_names_at_once(
+    shell: RigShell, logged_in: Rig
+) -> None:
+    wait_until(lambda: shell.connection.state == status.CONNECTED, "connected")
+    wait_until(lambda: ("shop", "api") in shell.cache.names.apps, "first names")
+    before = shell.socket.events
+    logged_in.ok("create", "app", "fresh", "--network", "shop")
+    created = time.monotonic()
+    wait_until(lambda: ("shop", "fresh") in shell.cache.names.apps, "the new app", 1)
+    assert shell.socket.events > before
+    assert time.monotonic() - created < 1
+    shell.socket.stop()
+    assert shell.connection.state == status.CONNECTED  # the polls took over and still reach it
+
+
+def test_killing_a_follow_that_waits_for_a_line_ends_it(shell: RigShell) -> None:
+    shell.onecmd_plus_hooks("logs app api --network shop -f &")
+    job = shell.jobs.get(1)
+    assert job is not None
+    time.sleep(1)  # joined by now; the app has never printed anything
+    assert job.running
+    shell.jobs.kill(job)
+    assert job.wait(2), "the job's thread is still blocked on the socket"
