@@ -131,7 +131,9 @@ class NameCache:
         except RigError as exc:
             with self._lock:
                 self._error = exc.message
-            self.connection.set(_state_for(exc), exc.message)
+            state = _state_for(exc)
+            if self._live is None or state == status.LOGGED_OUT:  # else the socket's word stands
+                self.connection.set(state, exc.message)
             return
         with self._lock:
             self._names, self._error = names, ""

@@ -13,6 +13,7 @@ import pytest
 from rig.repl import status
 from rig.repl.shell import RigShell
 from tests.support.cli import Rig, base_env
+from tests.support.platform import Platform
 
 
 def wait_until(check: Callable[[], object], what: str, timeout: float = 10) -> None:
@@ -58,3 +59,16 @@ def test_killing_a_follow_that_waits_for_a_line_ends_it(shell: RigShell) -> None
     assert job.running
     shell.jobs.kill(job)
     assert job.wait(2), "the job's thread is still blocked on the socket"
+
+
+def test_the_toolbar_says_reconnecting_while_the_platform_is_down(
+    shell: RigShell, platform: Platform
+) -> None:
+    wait_until(lambda: shell.connection.state == status.CONNECTED, "connected")
+    port = platform.port
+    platform.stop()
+    wait_until(lambda: shell.connection.state == status.RECONNECTING, "reconnecting")
+    time.sleep(1.5)  # polls fail meanwhile: the socket's word stands
+    assert shell.connection.state == status.RECONNECTING
+    platform.start(port)
+    wait_until(lambda: shell.connection.state == status.CONNECTED, "connected again", 15)
