@@ -20,7 +20,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         from rig.repl.main import main as shell_main
 
         return shell_main(args_list[1:] if args_list[:1] == ["repl"] else args_list)
-    return run(args_list)
+    try:
+        return run(args_list)
+    except KeyboardInterrupt:  # arrived while an error was being reported or cleaned up
+        return _interrupted()
+
+
+def _interrupted() -> int:
+    """Say so once and ignore further Ctrl+C while rig winds down (exit 130)."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    sys.stderr.write("\nrig: interrupted\n")
+    return ExitCode.INTERRUPTED
 
 
 def _wants_shell(argv: list[str]) -> bool:
@@ -61,8 +73,7 @@ def run(argv: list[str]) -> int:
         render_error(error, fmt, sys.stderr)
         return error.exit_code
     except KeyboardInterrupt:
-        sys.stderr.write("\nrig: interrupted\n")
-        return ExitCode.INTERRUPTED
+        return _interrupted()
     except BrokenPipeError:
         _silence_stdout()
         return ExitCode.OK
