@@ -11,46 +11,98 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, NoReturn, cast
 
 from rig import __version__
 from rig.errors import UsageError
 
-COMMAND_MODULES = (
-    "auth",
-    "contexts",
-    "networks",
-    "apps",
-    "env",
-    "details",
-    "apply",
-    "project",
-    "localenv",
-    "completion",
-    "local",
-    "deploy",
-    "releases",
-    "lifecycle",
-    "status",
-    "logs",
-    "remote",
-)
+# Every command's path and the module in ``rig.commands`` that registers it, in registration
+# order: a one-shot run imports and builds only the command its argv names.
+# tests/unit/test_client_parser.py checks this table against the registrations.
+COMMANDS = {
+    "login": "auth",
+    "logout": "auth",
+    "whoami": "auth",
+    "context list": "contexts",
+    "list contexts": "contexts",
+    "context use": "contexts",
+    "context delete": "contexts",
+    "create network": "networks",
+    "list networks": "networks",
+    "delete network": "networks",
+    "create app": "apps",
+    "list apps": "apps",
+    "delete app": "apps",
+    "create var": "env",
+    "list vars": "env",
+    "delete var": "env",
+    "create secret": "env",
+    "list secrets": "env",
+    "delete secret": "env",
+    "details app": "details",
+    "details network": "details",
+    "apply": "apply",
+    "diff": "apply",
+    "init": "project",
+    "context show": "project",
+    "env pull": "localenv",
+    "run": "localenv",
+    "completion": "completion",
+    "__complete": "completion",
+    "local start": "local",
+    "local serve": "local",
+    "local stop": "local",
+    "local status": "local",
+    "local user": "local",
+    "deploy": "deploy",
+    "list releases": "releases",
+    "rollback": "releases",
+    "restart app": "lifecycle",
+    "stop app": "lifecycle",
+    "start app": "lifecycle",
+    "status app": "status",
+    "status network": "status",
+    "status dashboard": "status",
+    "logs app": "logs",
+    "logs build": "logs",
+    "logs network": "logs",
+    "command": "remote",
+    "shell": "remote",
+    "list sessions": "remote",
+    "audit": "remote",
+}
 
-# Top-level words that group commands by verb, with their help text.
-GROUPS = {
-    "create": "create a network, app, var or secret",
+COMMAND_MODULES = tuple(dict.fromkeys(COMMANDS.values()))
+
+# Each top-level word with its help in `rig --help`, in the order listed there: the help of a
+# word that is a command is the one it registers with (checked by the same test).
+WORDS = {
+    "login": "log in to a Max platform and make it the current context",
+    "logout": "end a session: revoke it on the platform and forget the stored tokens",
+    "whoami": "show who you are logged in as, and where",
+    "context": "manage login contexts; show what commands here run against",
     "list": "list networks, apps, vars, secrets, releases or contexts",
+    "create": "create a network, app, var or secret",
     "delete": "delete a network, app, var or secret",
     "details": "show the configuration of an app or network",
-    "context": "manage login contexts; show what commands here run against",
+    "apply": "make networks, apps, vars and secret keys match a configuration file",
+    "diff": "show drift between a configuration file and the platform (exit 1 when there is some)",
+    "init": "write a rig.toml here naming the app and network, so commands here need no flags",
     "env": "an app's vars on this machine: pull them to a .env file",
+    "run": "run a local command with an app's vars in its environment",
+    "completion": "print a shell completion script for bash, zsh or fish",
     "local": "run the Max platform on this machine",
-    "status": "show how apps are running: one app, a network, or all (dashboard)",
-    "logs": "show the stored logs of an app, its builds or a network",
+    "deploy": "upload a directory as a new release of an app and wait until it runs",
+    "rollback": "run an earlier release again (default: the one before the active one), no rebuild",
     "restart": "restart an app",
     "stop": "stop an app (its releases and config are kept)",
     "start": "start a stopped app",
+    "status": "show how apps are running: one app, a network, or all (dashboard)",
+    "logs": "show the stored logs of an app, its builds or a network",
+    "command": "run a command on the platform, in an app's (or a network's) environment",
+    "shell": "open a shell on the platform, in an app's (or a network's) environment",
+    "audit": "list the audit trail of remote commands and shells",
 }
 
 OUTPUT_FORMATS = ("table", "json")
@@ -124,8 +176,8 @@ class CommandTree:
 
     ``words`` maps a top-level word to its parser; the one-shot parser hangs
     them under a root parser, the shell uses each as a command of its own.
-    With ``only``, the commands under every other word are not built: their
-    words get a parser (to be listed with their help) and nothing below it.
+    With ``only`` (a command path such as ``list apps``, or a word such as ``list``), the
+    commands neither at nor under it are not built.
     """
 
     def __init__(
@@ -149,15 +201,14 @@ class CommandTree:
         description: str | None = None,
     ) -> argparse.ArgumentParser:
         words = path.split()
-        if self._only is not None and words[0] != self._only:
-            self._word(words[0], help if len(words) == 1 else GROUPS.get(words[0], ""), None, None)
+        if self._only is not None and self._only not in (path, words[0]):
             return cast(argparse.ArgumentParser, Unbuilt())
         epilog = "examples:\n" + "\n".join(f"  {e}" for e in examples) if examples else None
         if len(words) == 1:
             parser = self._word(words[0], help, description, epilog)
         else:
             group, name = words
-            parent = self._word(group, GROUPS.get(group, ""), None, None)
+            parent = self._word(group, WORDS.get(group, ""), None, None)
             subs = self._subparsers.get(group)
             if subs is None:
                 subs = parent.add_subparsers(title="commands", metavar="COMMAND", dest="subcommand")
@@ -203,8 +254,9 @@ def register_all(tree: CommandTree) -> None:
 def build_parser(argv: Sequence[str] | None = None) -> RigArgumentParser:
     """The one-shot parser: ``rig [global options] WORD [SUBCOMMAND] [args]``.
 
-    Given the ``argv`` it will parse, only the commands under the word that ``argv``
-    names are built; the others are listed in ``rig --help`` but left empty.
+    Given the ``argv`` it will parse, only the command that ``argv`` names is built, and
+    only its module imported: the whole group when no known subcommand follows a word
+    (``rig list``), every word left empty but listed when ``argv`` names none.
     """
     root = RigArgumentParser(
         prog="rig",
@@ -224,13 +276,38 @@ def build_parser(argv: Sequence[str] | None = None) -> RigArgumentParser:
         )
         return parser
 
-    only = None if argv is None else command_word(root, argv) or ""
-    register_all(CommandTree(make_word_parser, only=only))
+    if argv is None:
+        register_all(CommandTree(make_word_parser))
+        return root
+    path = command_path(root, argv)
+    if path is None:
+        for word in dict.fromkeys(p.split()[0] for p in COMMANDS):
+            make_word_parser(word, WORDS.get(word, ""))
+        return root
+    tree = CommandTree(make_word_parser, only=path)
+    for name in dict.fromkeys(m for p, m in COMMANDS.items() if path in (p, p.split()[0])):
+        importlib.import_module(f"rig.commands.{name}").register(tree)
     return root
+
+
+def command_path(parser: argparse.ArgumentParser, argv: Sequence[str]) -> str | None:
+    """The command ``argv`` names as far as COMMANDS knows it: ``list apps``, a group's word when
+    its subcommand is missing or unknown (``list``), a word that is a command; None for none."""
+    rest = _positionals(parser, argv)
+    word = next(rest, None)
+    if word is None or not any(p.split()[0] == word for p in COMMANDS):
+        return None
+    sub = next(rest, None)
+    return f"{word} {sub}" if f"{word} {sub}" in COMMANDS else word
 
 
 def command_word(parser: argparse.ArgumentParser, argv: Sequence[str]) -> str | None:
     """The first argument that is not one of ``parser``'s options or an option's value."""
+    return next(_positionals(parser, argv), None)
+
+
+def _positionals(parser: argparse.ArgumentParser, argv: Sequence[str]) -> Iterator[str]:
+    """The arguments that are not ``parser``'s options or their values, all after a ``--``."""
     takes_value = {
         option
         for action in parser._actions
@@ -240,12 +317,11 @@ def command_word(parser: argparse.ArgumentParser, argv: Sequence[str]) -> str | 
     args = iter(argv)
     for arg in args:
         if arg == "--":
-            return next(args, None)
-        if arg in takes_value:
+            yield from args
+        elif arg in takes_value:
             next(args, None)
         elif not arg.startswith("-"):
-            return arg
-    return None
+            yield arg
 
 
 def env_flag(name: str) -> bool:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -42,6 +41,8 @@ def ensure_config_dir() -> Path:
 
 def write_private(path: Path, text: str) -> None:
     """Replace ``path`` atomically with ``text``, readable by the owner only (0600)."""
+    import tempfile  # ~5 ms (shutil, random) that commands which write nothing do not pay
+
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         os.fchmod(fd, 0o600)

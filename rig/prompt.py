@@ -7,7 +7,6 @@ to stderr so that stdout stays clean for data.
 
 from __future__ import annotations
 
-import getpass
 from typing import TYPE_CHECKING, TextIO, cast
 
 from rig.errors import Interrupted, RigError, UsageError
@@ -44,6 +43,8 @@ def ask(ctx: Context, prompt: str) -> str:
 
 def ask_hidden(ctx: Context, prompt: str, *, confirm_prompt: str | None = None) -> str:
     """Read a value without echo; with ``confirm_prompt``, ask twice and insist they match."""
+    import getpass
+
     try:
         value = getpass.getpass(prompt, stream=cast(TextIO, ctx.stderr))
         if (

@@ -16,7 +16,7 @@ streamed uploads (:attr:`ApiClient.http`) or when a test hands in an httpx trans
 from __future__ import annotations
 
 import json
-import logging
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -47,7 +47,13 @@ API_PREFIX = "/api/v1"
 REFRESH_MARGIN = 10.0  # seconds before expiry when a token is refreshed ahead of use
 MAX_MESSAGE = 300
 
-log = logging.getLogger("rig.http")
+
+def log(message: str, *args: object) -> None:
+    """Log to ``rig.http`` once anything has imported :mod:`logging` (``-v`` does; no listener
+    can exist before): a one-shot command does not pay ~5 ms to import it for nothing."""
+    logging = sys.modules.get("logging")
+    if logging is not None:
+        logging.getLogger("rig.http").info(message, *args)
 
 
 @dataclass
@@ -236,13 +242,13 @@ class ApiClient:
         try:
             response = self._exchange(method, path, body, params, headers)
         except TimeoutError:
-            log.info("%s %s -> timeout after %.0f ms", method, url, _ms(start))
+            log("%s %s -> timeout after %.0f ms", method, url, _ms(start))
             raise UnreachableError(
                 f"the platform at {self.base_url} did not answer in time",
                 hint=unreachable_hint(self.base_url),
             ) from None
         except OSError as exc:
-            log.info("%s %s -> %s after %.0f ms", method, url, type(exc).__name__, _ms(start))
+            log("%s %s -> %s after %.0f ms", method, url, type(exc).__name__, _ms(start))
             tls = tls_failure(self.base_url, exc)
             if tls is not None:
                 raise tls from None
@@ -250,9 +256,7 @@ class ApiClient:
                 f"cannot reach the platform at {self.base_url}",
                 hint=unreachable_hint(self.base_url),
             ) from None
-        log.info(
-            "%s %s -> %d (%.0f ms)", method, str(response.url), response.status_code, _ms(start)
-        )
+        log("%s %s -> %d (%.0f ms)", method, str(response.url), response.status_code, _ms(start))
         return response
 
     def _exchange(

@@ -3,10 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import importlib
+from typing import Any
 
 import pytest
 
-from rig.cli import build_parser, command_word
+from rig.cli import (
+    COMMAND_MODULES,
+    COMMANDS,
+    WORDS,
+    CommandTree,
+    Handler,
+    build_parser,
+    command_path,
+    command_word,
+)
 from rig.errors import UsageError
 
 
@@ -57,4 +68,56 @@ def test_lean_parser_rejects_an_unknown_word_naming_them_all() -> None:
         build_parser().parse_args(["lst", "apps"])
     with pytest.raises(UsageError) as lean:
         build_parser(["lst", "apps"]).parse_args(["lst", "apps"])
+    assert lean.value.message == full.value.message
+
+
+class Recorder(CommandTree):
+    """The full tree, noting which module registers each command and each word's help."""
+
+    def __init__(self) -> None:
+        super().__init__(lambda word, help: argparse.ArgumentParser(prog=word))
+        self.module = ""
+        self.paths: dict[str, str] = {}
+        self.helps: dict[str, str] = {}
+
+    def add(self, path: str, handler: Handler, help: str, **kwargs: Any) -> argparse.ArgumentParser:
+        self.paths[path] = self.module
+        if " " not in path and help:
+            self.helps[path] = help
+        return super().add(path, handler, help, **kwargs)
+
+
+def test_the_command_table_matches_the_registrations() -> None:
+    tree = Recorder()
+    for name in COMMAND_MODULES:
+        tree.module = name
+        importlib.import_module(f"rig.commands.{name}").register(tree)
+    assert list(tree.paths.items()) == list(COMMANDS.items())
+    listed = [word for word in dict.fromkeys(p.split()[0] for p in COMMANDS) if word in WORDS]
+    assert list(WORDS) == listed
+    assert {w: h for w, h in WORDS.items() if w in tree.helps} == tree.helps
+
+
+@pytest.mark.parametrize(
+    ("argv", "path"),
+    [
+        (["-o", "json", "list", "apps"], "list apps"),
+        (["list"], "list"),
+        (["list", "bogus"], "list"),
+        (["logs", "app", "web", "-f"], "logs app"),
+        (["deploy", "list"], "deploy"),
+        (["lst", "apps"], None),
+        (["--help"], None),
+    ],
+)
+def test_command_path(argv: list[str], path: str | None) -> None:
+    assert command_path(build_parser([]), argv) == path
+
+
+def test_a_command_builds_alone_and_its_group_in_full() -> None:
+    assert build_parser(["list", "apps"]).parse_args(["list", "apps"]).command == "list apps"
+    with pytest.raises(UsageError) as full:
+        build_parser().parse_args(["list", "bogus"])
+    with pytest.raises(UsageError) as lean:
+        build_parser(["list", "bogus"]).parse_args(["list", "bogus"])
     assert lean.value.message == full.value.message
