@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -64,7 +65,15 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"maxlocal: {e}", file=sys.stderr)
         return EXIT_ALREADY_RUNNING
     except OSError as e:
-        print(f"maxlocal: cannot listen on {args.host}:{args.port}: {e.strerror}", file=sys.stderr)
+        if e.filename:
+            print(f"maxlocal: cannot use {e.filename}: {e.strerror}", file=sys.stderr)
+        else:
+            print(
+                f"maxlocal: cannot listen on {args.host}:{args.port}: {e.strerror}", file=sys.stderr
+            )
+        return 1
+    except sqlite3.Error as e:
+        print(f"maxlocal: cannot open the database in {args.data}: {e}", file=sys.stderr)
         return 1
     return 0
 

@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from maxlocal.api.storage import storage_failure
 from maxlocal.errors import PlatformError, Unauthorized
 
 log = logging.getLogger("maxlocal")
@@ -117,13 +118,20 @@ class CatchAll:
 
         try:
             await self.app(scope, receive, tracking_send)
-        except Exception:
+        except Exception as exc:
             if scope["type"] != "http" or started:
                 raise
-            log.exception("unhandled error on %s %s", scope["method"], scope["path"])
-            response = error_response(
-                500, "internal", "internal error in the platform", "see the server log"
-            )
+            storage = storage_failure(exc)
+            if storage is not None:
+                log.error("%s %s: %s", scope["method"], scope["path"], storage.message)
+                response = error_response(
+                    storage.status, storage.code, storage.message, storage.hint
+                )
+            else:
+                log.exception("unhandled error on %s %s", scope["method"], scope["path"])
+                response = error_response(
+                    500, "internal", "internal error in the platform", "see the server log"
+                )
             await response(scope, receive, send)
 
 

@@ -20,6 +20,11 @@ def utc_now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def utc_at(timestamp: float) -> str:
+    """A Unix time as ``utc_now`` writes it."""
+    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 class Database:
     def __init__(self, path: Path, busy_timeout_ms: int = 10_000) -> None:
         self.path = path

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import sqlite3
 import time
 from dataclasses import dataclass
 
-from maxlocal.store.db import Database, utc_now
+from maxlocal.store.db import Database, utc_at, utc_now
+
+TOUCH_INTERVAL_S = 60
 
 
 @dataclass(frozen=True)
@@ -120,9 +123,15 @@ class Tokens:
         return _api_token(row) if row else None
 
     def touch_api_token(self, token_id: int) -> None:
-        self.db.connection().execute(
-            "UPDATE api_tokens SET last_used_at = ? WHERE id = ?", (utc_now(), token_id)
-        )
+        """Note the token's use, at most once a minute; bookkeeping that never fails a request
+        (a full or read-only disk must not turn reads into errors)."""
+        now = time.time()
+        with contextlib.suppress(sqlite3.OperationalError):
+            self.db.connection().execute(
+                "UPDATE api_tokens SET last_used_at = ? WHERE id = ? "
+                "AND (last_used_at IS NULL OR last_used_at < ?)",
+                (utc_now(), token_id, utc_at(now - TOUCH_INTERVAL_S)),
+            )
 
     def revoke_api_token(self, user_id: int, token_id: int) -> bool:
         """Revoke an API token of this user and every session obtained with it."""
