@@ -1,0 +1,52 @@
+"""``rig logs -f`` while the platform is SIGKILLed and restarted: the follow resumes by
+itself, and no stored line is lost or shown twice."""
+
+from __future__ import annotations
+
+import signal
+import sys
+from pathlib import Path
+
+from tests.deploy.conftest import archive, new_api
+from tests.reliability.deploys import wait_until
+from tests.reliability.figures import Figures
+from tests.reliability.follows import TICKER, check_follow, start_follower
+from tests.support.cli import Rig
+from tests.support.platform import PlatformFactory
+
+
+def test_a_follow_survives_the_platform_being_killed(
+    platform_factory: PlatformFactory, rig: Rig, tmp_path: Path, figures: Figures
+) -> None:
+    platform = platform_factory(health_timeout=20)
+    owner = new_api(platform)
+    token = str(owner.http.headers["Authorization"]).removeprefix("Bearer ")
+    rig.ok("login", "--api", platform.url, "--token", token)
+    assert owner.http.post("/networks", json={"name": "live"}).status_code == 201
+    assert owner.http.post("/networks/live/apps", json={"name": "ticker"}).status_code == 201
+    files = {"app.py": TICKER, "Procfile": f"web: {sys.executable} app.py\n"}
+    assert owner.deploy("live", "ticker", archive(files))["status"] == "active"
+    proc, out = start_follower(rig, 0, tmp_path)
+
+    def followed() -> int:
+        return check_follow(out)[0]
+
+    with figures.fault("platform SIGKILLed during a follow"):
+        wait_until(lambda: followed() >= 20, 30, "the follow to show lines")
+        assert platform.process is not None
+        platform.process.kill()
+        platform.process.wait()
+        shown_before = followed()
+        platform.start(platform.port)
+        wait_until(lambda: followed() >= shown_before + 40, 60, "the follow to resume")
+        proc.send_signal(signal.SIGINT)
+        proc.wait(20)
+        assert proc.stderr is not None
+        err = proc.stderr.read().decode(errors="replace")
+        assert proc.returncode in (0, 130) and "Traceback" not in err, err
+        lines, lost, doubled = check_follow(out)
+        figures.add("lines_followed", lines)
+        figures.add("lines_lost", lost)
+        figures.add("lines_doubled", doubled)
+        assert (lost, doubled) == (0, 0)
+    owner.http.close()
