@@ -3,13 +3,17 @@ user's resources: never a 2xx on them, never a byte of their data, nothing of th
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import json
 import re
+import time
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
+from websockets.sync.client import connect
 
 from tests.deploy.conftest import Api, new_api, web_app
 from tests.reliability.figures import Figures
@@ -159,3 +163,56 @@ def test_the_owner_is_untouched_and_still_served(
     assert status["state"] == "running" and status["release"] == 1, status
     secrets = owner.api.http.get(f"/networks/{NETWORK}/apps/{APP}/secrets").json()
     assert [s["key"] for s in secrets] == ["OWNER_SECRET"]
+
+
+OWNER_TOPICS = [
+    f"logs:app:{NETWORK}/{APP}",
+    f"logs:build:{NETWORK}/{APP}",
+    f"logs:network:{NETWORK}",
+    f"exec:{NETWORK}/{APP}",
+    f"exec:network:{NETWORK}",
+    f"logs:app:{NETWORK.upper()}/{APP}",
+    f"logs:app:{NETWORK}/{APP}/",
+    f"logs:app:{NETWORK}//{APP}",
+]
+
+
+def socket_url(platform: Platform, token: str) -> str:
+    return f"ws://127.0.0.1:{platform.port}/socket/websocket?vsn=2.0.0&token={token}"
+
+
+def join(ws: Any, topic: str, ref: int) -> dict[str, Any]:
+    """Join ``topic``; the reply's payload. Messages of other topics are skipped."""
+    ws.send(
+        json.dumps([str(ref), str(ref), topic, "phx_join", {"after": 0, "cols": 80, "rows": 24}])
+    )
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        _, reply_ref, got_topic, event, payload = json.loads(ws.recv(timeout=10))
+        if got_topic == topic and event == "phx_reply" and reply_ref == str(ref):
+            return dict(payload)
+    raise AssertionError(f"no reply to the join of {topic}")
+
+
+def test_a_second_user_can_join_none_of_the_first_users_topics(
+    platform_and_owner: tuple[Platform, Owner], figures: Figures
+) -> None:
+    platform, owner = platform_and_owner
+    intruder_token = platform.add_user(f"intruder-{time.time_ns()}@example.com")["token"]
+    owner_token = str(owner.api.http.headers["Authorization"]).removeprefix("Bearer ")
+    with connect(socket_url(platform, owner_token), open_timeout=10) as ws:
+        assert join(ws, OWNER_TOPICS[0], 1)["status"] == "ok"
+    with connect(socket_url(platform, intruder_token), open_timeout=10) as ws:
+        for ref, topic in enumerate(OWNER_TOPICS, start=1):
+            reply = join(ws, topic, ref)
+            figures.add("cross_user_probes")
+            if reply.get("status") != "error":
+                figures.add("cross_user_leaks")
+            assert reply.get("status") == "error", (topic, reply)
+        assert join(ws, "status:user", 99)["status"] == "ok"
+        owner.api.http.patch(f"/networks/{NETWORK}/apps/{APP}/vars", json={"vars": {"PING": "1"}})
+        with contextlib.suppress(TimeoutError):
+            while True:
+                message = ws.recv(timeout=2)
+                figures.add("cross_user_probes")
+                assert NETWORK not in message and APP not in message, message

@@ -76,6 +76,7 @@ def test_a_bad_answer_is_one_line_and_exit_1(
     for command in commands:
         with figures.fault(f"bad answer: {fault}"):
             run = run_against(rig, faulty, *command)
+            figures.add("inputs_tried")
             line = single_error_line(run)
             assert run.code == 1, str(run)
             assert len(line) < 500 and "<html" not in line.lower(), line

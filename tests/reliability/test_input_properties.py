@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from maxlocal import names as platform_names
 from rig.commands import args as client_names
 from rig.errors import UsageError
-from tests.reliability.figures import Figures
+from tests.reliability.figures import FIGURES, Figures
 from tests.reliability.inproc import run_main
 
 # Commands that only talk to the platform (others start servers, write files or run programs).
@@ -62,12 +62,14 @@ keys = st.one_of(
 @settings(max_examples=2000, deadline=None)
 @given(names)
 def test_rig_and_the_platform_agree_on_names(name: str) -> None:
+    FIGURES.add("inputs_tried")
     assert (client_names.name_problem(name) is None) == platform_names.is_valid_name(name), name
 
 
 @settings(max_examples=2000, deadline=None)
 @given(keys)
 def test_rig_and_the_platform_agree_on_keys(key: str) -> None:
+    FIGURES.add("inputs_tried")
     client_ok = client_names.key_problem(key) is None
     assert client_ok == (platform_names.key_problem(key) is None), key
     if not client_ok:
