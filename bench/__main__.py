@@ -30,10 +30,14 @@ class Repetitions:
     shell: int
     completion: int
     join: int
+    log_lines: int
+    flood_s: float
 
 
-FULL = Repetitions(start_up=15, memory=7, shell=7, completion=500, join=20)
-QUICK = Repetitions(start_up=2, memory=1, shell=1, completion=20, join=2)
+FULL = Repetitions(
+    start_up=15, memory=7, shell=7, completion=500, join=20, log_lines=1000, flood_s=10
+)
+QUICK = Repetitions(start_up=2, memory=1, shell=1, completion=20, join=2, log_lines=20, flood_s=0.5)
 
 
 def measure(reps: Repetitions) -> list[Figure]:
@@ -47,7 +51,7 @@ def measure(reps: Repetitions) -> list[Figure]:
             figures.shell_prompt(local, reps.shell),
             figures.completion(local, reps.completion),
             figures.socket_join(local, reps.join, socket_missing),
-            *figures.logs(local, socket_missing),
+            *figures.logs(local, socket_missing, reps.log_lines, reps.flood_s),
         ]
     finally:
         platform.stop(local)

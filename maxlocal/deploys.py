@@ -83,7 +83,7 @@ class Runtime:
         self.marker = marker_for(layout.data_dir)
         self.logs = LogStore(layout.logs, limit=log_limit)
         self.driver = LocalProcessDriver(
-            self._on_log, self._on_state, health_timeout=health_timeout
+            self._on_log, self._on_state, on_lines=self._on_lines, health_timeout=health_timeout
         )
         self.state_listeners: list[StateListener] = []
         self.release_listeners: list[ReleaseListener] = []
@@ -406,9 +406,14 @@ class Runtime:
         self._on_log(app.key, "platform", line)
 
     def _on_log(self, app: str, stream: str, line: str, *, process: str | None = None) -> None:
+        self._on_lines(app, stream, [line], process=process)
+
+    def _on_lines(
+        self, app: str, stream: str, lines: list[str], *, process: str | None = None
+    ) -> None:
         network, name = app.split("/", 1)
-        self.logs.append(app, stream, line, process=process)
-        self.logs.append(network_log_key(network), stream, line, process=process, app=name)
+        self.logs.append_many(app, stream, lines, process=process)
+        self.logs.append_many(network_log_key(network), stream, lines, process=process, app=name)
 
     def _release_changed(
         self, app: App, number: int, status: str, details: dict[str, Any] | None = None

@@ -2,7 +2,9 @@
 
 Callbacks always run on the event loop the pub/sub is bound to (the server's loop),
 in publish order per publishing thread. ``publish`` may be called from any thread;
-from the loop's own thread it delivers immediately.
+from the loop's own thread it delivers immediately. What other threads publish waits in
+one queue, drained by a single wake-up of the loop however much arrived meanwhile (a log
+flood wakes it once per batch, not once per line).
 
 A publisher that assigns sequence numbers (the log store) must publish while holding
 the lock under which it assigned them, so that live order is seq order.
@@ -11,9 +13,9 @@ the lock under which it assigned them, so that live order is seq order.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import threading
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -36,11 +38,14 @@ class PubSub:
         self._loop = loop
         self._lock = threading.Lock()
         self._topics: dict[str, list[Subscription]] = {}
+        self._pending: deque[tuple[str, str, dict[str, Any]]] = deque()
+        self._wake_up_due = False
 
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
         """Deliver on ``loop`` from now on (the server does this at start-up)."""
         with self._lock:
             self._loop = loop
+            self._wake_up_due = False
 
     def subscribe(self, topic: str, callback: Callback) -> Subscription:
         """Subscribe from the loop thread; binds to the running loop if not bound yet."""
@@ -56,16 +61,30 @@ class PubSub:
             loop = self._loop
             if loop is None or topic not in self._topics:
                 return
-        if _running_loop() is loop:
+            on_loop = _running_loop() is loop
+            if not on_loop:
+                self._pending.append((topic, event, payload))
+                wake_up, self._wake_up_due = not self._wake_up_due, True
+        if on_loop:
             self._deliver(topic, event, payload)
-        elif not loop.is_closed():
-            # the loop may close between the check and the call: nobody is listening then
-            with contextlib.suppress(RuntimeError):
-                loop.call_soon_threadsafe(self._deliver, topic, event, payload)
+        elif wake_up:
+            try:
+                loop.call_soon_threadsafe(self._drain)
+            except RuntimeError:  # the loop is closed: nobody is listening any more
+                with self._lock:
+                    self._pending.clear()
+                    self._wake_up_due = False
 
     def subscriber_count(self, topic: str) -> int:
         with self._lock:
             return len(self._topics.get(topic, ()))
+
+    def _drain(self) -> None:
+        with self._lock:
+            pending, self._pending = self._pending, deque()
+            self._wake_up_due = False
+        for topic, event, payload in pending:
+            self._deliver(topic, event, payload)
 
     def _deliver(self, topic: str, event: str, payload: dict[str, Any]) -> None:
         with self._lock:

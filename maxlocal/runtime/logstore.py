@@ -8,23 +8,24 @@ on first use of the key) after a restart so sequence numbers carry on.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import threading
 from collections import deque
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 from urllib.parse import quote
 
 DEFAULT_LIMIT = 10_000
 
 
-@dataclass(frozen=True)
-class LogRecord:
+class LogRecord(NamedTuple):
+    """One stored line (a tuple: made several times faster than a frozen dataclass)."""
+
     seq: int
     ts: str
     key: str
@@ -35,7 +36,7 @@ class LogRecord:
     app: str | None = None  # in a network's log: the app the line came from
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return self._asdict()
 
 
 Subscriber = Callable[[LogRecord], None]
@@ -56,6 +57,7 @@ class _Log:
         self.subscribers: list[Subscriber] = []
         self.file: IO[str] | None = None
         self.file_lines = 0
+        self.path: Path | None = None
 
 
 class LogStore:
@@ -79,24 +81,43 @@ class LogStore:
         release: int | None = None,
         app: str | None = None,
     ) -> LogRecord:
-        """Store one line (without its newline) and hand it to the key's subscribers.
+        """Store one line (without its newline) and hand it to the key's subscribers."""
+        return self.append_many(key, stream, [line], process=process, release=release, app=app)[0]
+
+    def append_many(
+        self,
+        key: str,
+        stream: str,
+        lines: list[str],
+        *,
+        process: str | None = None,
+        release: int | None = None,
+        app: str | None = None,
+    ) -> list[LogRecord]:
+        """Store lines that arrived together (one timestamp, one write to the file, made before
+        any subscriber hears of them) and hand each to the key's subscribers.
 
         Subscribers are called in order, under the key's lock: they must be quick and
         must not call back into the store for the same key.
         """
         log = self._log(key)
         with log.lock:
-            log.seq += 1
             now = format_ts(datetime.now(UTC))
-            record = LogRecord(log.seq, now, key, stream, line, process, release, app)
-            log.records.append(record)
-            self._persist(key, log, record)
+            first = log.seq + 1
+            records = [
+                LogRecord(seq, now, key, stream, line, process, release, app)
+                for seq, line in enumerate(lines, first)
+            ]
+            log.seq += len(records)
+            log.records.extend(records)
+            self._persist(log, records)
             for callback in list(log.subscribers):
                 try:
-                    callback(record)
+                    for record in records:
+                        callback(record)
                 except Exception:
                     log.subscribers.remove(callback)
-        return record
+        return records
 
     def read(
         self,
@@ -175,11 +196,12 @@ class LogStore:
             log = self._logs.get(key)
             if log is None:
                 log = self._logs[key] = _Log(self.limit)
-                self._load(key, log)
+                log.path = self._path(key)
+                self._load(log)
             return log
 
-    def _load(self, key: str, log: _Log) -> None:
-        path = self._path(key)
+    def _load(self, log: _Log) -> None:
+        path = log.path
         if path is None or not path.exists():
             return
         with open(path, encoding="utf-8") as f:
@@ -192,30 +214,41 @@ class LogStore:
                 log.records.append(record)
                 log.seq = max(log.seq, record.seq)
 
-    def _persist(self, key: str, log: _Log, record: LogRecord) -> None:
-        """Append ``record`` (already in memory) to the key's file, compacting when due."""
-        path = self._path(key)
+    def _persist(self, log: _Log, records: list[LogRecord]) -> None:
+        """Append ``records`` (already in memory) to the key's file, compacting when due."""
+        path = log.path
         if path is None:
             return
-        if log.file_lines >= 2 * self.limit:
-            self._rewrite(path, log)
+        if log.file_lines + len(records) > 2 * self.limit:
+            self._rewrite(path, log, records)
             return
         if log.file is None:
             log.file = open(path, "a", encoding="utf-8")  # noqa: SIM115
-        log.file.write(_encode(record))
+        log.file.write("".join(_encode(record) for record in records))
         log.file.flush()
-        log.file_lines += 1
+        log.file_lines += len(records)
 
-    def _rewrite(self, path: Path, log: _Log) -> None:
+    def _rewrite(self, path: Path, log: _Log, records: list[LogRecord]) -> None:
+        """The file's last ``limit`` lines with ``records`` (copied as text: re-encoding them
+        all would cost a log flood as much again as storing it)."""
         if log.file is not None:
             log.file.close()
             log.file = None
+        kept: deque[str] = deque(maxlen=max(0, self.limit - len(records)))
+        with contextlib.suppress(FileNotFoundError), open(path, encoding="utf-8") as f:
+            kept.extend(f)
+        if kept and not kept[-1].endswith("\n"):  # cut short by a crash
+            kept.pop()
         temporary = path.with_suffix(".jsonl.tmp")
         with open(temporary, "w", encoding="utf-8") as f:
-            f.writelines(_encode(record) for record in log.records)
+            f.writelines(kept)
+            f.writelines(_encode(record) for record in records[-self.limit :])
         os.replace(temporary, path)
-        log.file_lines = len(log.records)
+        log.file_lines = len(kept) + min(len(records), self.limit)
+
+
+_ENCODER = json.JSONEncoder(ensure_ascii=False)
 
 
 def _encode(record: LogRecord) -> str:
-    return json.dumps(record.to_dict(), ensure_ascii=False) + "\n"
+    return _ENCODER.encode(record._asdict()) + "\n"

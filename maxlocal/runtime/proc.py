@@ -15,6 +15,7 @@ import psutil
 
 INHERITED = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "USER", "LOGNAME")
 MAX_LINE_BYTES = 64 * 1024
+READ_BYTES = 256 * 1024
 
 
 def child_env(variables: Mapping[str, str], release_dir: Path | None = None) -> dict[str, str]:
@@ -50,14 +51,53 @@ def spawn(
 def pump(stream: IO[bytes], on_line: Callable[[str], object], name: str) -> threading.Thread:
     """Read ``stream`` line by line in a thread, handing each decoded line to ``on_line``."""
 
+    def each(lines: list[str]) -> None:
+        for line in lines:
+            on_line(line)
+
+    return pump_lines(stream, each, name)
+
+
+def pump_lines(
+    stream: IO[bytes], on_lines: Callable[[list[str]], object], name: str
+) -> threading.Thread:
+    """Read ``stream`` in a thread, handing ``on_lines`` the lines of each read (as many as
+    had arrived: a process writing fast costs a call per batch, not per line), decoded and
+    without their line ends. A line longer than MAX_LINE_BYTES comes in pieces of that size;
+    an unterminated last line comes at the end of the stream."""
+
     def run() -> None:
         with stream:
-            for raw in iter(lambda: stream.readline(MAX_LINE_BYTES), b""):
-                on_line(raw.decode("utf-8", errors="replace").rstrip("\r\n"))
+            fd, rest = stream.fileno(), b""
+            while chunk := os.read(fd, READ_BYTES):
+                lines, rest = _split_lines(rest + chunk)
+                if lines:
+                    on_lines([_decode(raw) for raw in lines])
+            if rest:
+                on_lines([_decode(rest)])
 
     thread = threading.Thread(target=run, name=name, daemon=True)
     thread.start()
     return thread
+
+
+def _split_lines(data: bytes) -> tuple[list[bytes], bytes]:
+    """The complete lines of ``data`` (each at most MAX_LINE_BYTES) and what follows them."""
+    lines, start = [], 0
+    while True:
+        end = data.find(b"\n", start, start + MAX_LINE_BYTES)
+        if end >= 0:
+            lines.append(data[start:end])
+            start = end + 1
+        elif len(data) - start >= MAX_LINE_BYTES:
+            lines.append(data[start : start + MAX_LINE_BYTES])
+            start += MAX_LINE_BYTES
+        else:
+            return lines, data[start:]
+
+
+def _decode(raw: bytes) -> str:
+    return raw.decode("utf-8", errors="replace").rstrip("\r\n")
 
 
 def _signal_group(pgid: int, signum: int) -> bool:

@@ -24,7 +24,7 @@ from typing import Any, Protocol
 
 import psutil
 
-from maxlocal.runtime.proc import child_env, pump, spawn, terminate_group
+from maxlocal.runtime.proc import child_env, pump_lines, spawn, terminate_group
 
 WEB = "web"
 TAIL_LINES = 20
@@ -91,6 +91,7 @@ class Driver(Protocol):
 
 
 LogCallback = Callable[..., object]
+LinesCallback = Callable[..., object]
 StateCallback = Callable[[str, State, dict[str, Any]], object]
 
 
@@ -140,15 +141,15 @@ class _Process:
             self.launched_at = time.monotonic()
             assert self.popen.stdout is not None and self.popen.stderr is not None
             self.readers = [
-                pump(self.popen.stdout, self._line("stdout"), f"{self.name}-stdout"),
-                pump(self.popen.stderr, self._line("stderr"), f"{self.name}-stderr"),
+                pump_lines(self.popen.stdout, self._lines("stdout"), f"{self.name}-stdout"),
+                pump_lines(self.popen.stderr, self._lines("stderr"), f"{self.name}-stderr"),
             ]
         return True
 
-    def _line(self, stream: str) -> Callable[[str], None]:
-        def handle(line: str) -> None:
-            self.tail.append(line)
-            self.driver._log(self.deployment.release.app, stream, line, self.name)
+    def _lines(self, stream: str) -> Callable[[list[str]], None]:
+        def handle(lines: list[str]) -> None:
+            self.tail.extend(lines)
+            self.driver._log_lines(self.deployment.release.app, stream, lines, self.name)
 
         return handle
 
@@ -226,8 +227,10 @@ class LocalProcessDriver:
 
     ``on_log(app, stream, line, process=name)`` gets every output line (stream
     ``stdout``/``stderr``, or ``platform`` for the driver's own notes): it fits
-    ``LogStore.append``. ``on_state(app, state, details)`` gets every state change.
-    Both are called from driver threads and must be quick.
+    ``LogStore.append``. With ``on_lines(app, stream, lines, process=name)`` (which fits
+    ``LogStore.append_many``) a process's output comes instead in batches: the lines that
+    arrived together. ``on_state(app, state, details)`` gets every state change. All are
+    called from driver threads and must be quick.
     """
 
     def __init__(
@@ -235,6 +238,7 @@ class LocalProcessDriver:
         on_log: LogCallback | None = None,
         on_state: StateCallback | None = None,
         *,
+        on_lines: LinesCallback | None = None,
         health_timeout: float = 30.0,
         settle_s: float = 1.0,
         backoff_base: float = 1.0,
@@ -244,6 +248,7 @@ class LocalProcessDriver:
         drain_s: float = 1.0,
     ) -> None:
         self.on_log = on_log
+        self.on_lines = on_lines
         self.on_state = on_state
         self.health_timeout = health_timeout
         self.settle_s = settle_s
@@ -364,6 +369,13 @@ class LocalProcessDriver:
     def _log(self, app: str, stream: str, line: str, process: str) -> None:
         if self.on_log is not None:
             self.on_log(app, stream, line, process=process)
+
+    def _log_lines(self, app: str, stream: str, lines: list[str], process: str) -> None:
+        if self.on_lines is not None:
+            self.on_lines(app, stream, lines, process=process)
+            return
+        for line in lines:
+            self._log(app, stream, line, process)
 
     def _spawn_thread(self, target: Callable[..., None], *args: Any, name: str) -> None:
         thread = threading.Thread(target=target, args=args, name=name, daemon=True)

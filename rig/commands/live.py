@@ -56,8 +56,9 @@ def following(
     after: Mapping[str, int] | None = None,
     events: Events | None = None,
 ) -> Following:
-    """A ``Following`` on the command's platform that says on stderr when it reconnects, and
-    ends when the command's context closes (a killed shell job)."""
+    """A ``Following`` on the command's platform that says on stderr when it reconnects,
+    flushes stdout whenever it waits for more, and ends when the command's context closes
+    (a killed shell job)."""
     from rig.transport.follow import ConnectionNotices, Following
 
     client = ctx.client()
@@ -68,6 +69,7 @@ def following(
         after=after,
         events=events,
         on_state=ConnectionNotices(ctx.stderr),
+        on_idle=ctx.stdout.flush,
         **socket_options(),
     )
     ctx.on_close(follow.interrupt)

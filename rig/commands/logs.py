@@ -168,6 +168,7 @@ def show_logs(
         lines=log_lines(stored, ctx, target, follow, int(header) if header.isdigit() else None),
         line_format=format_coloured if ctx.color else format_line,
         message=f"(no log lines in the {target.label})" if empty else None,
+        flush_lines=follow is None,
     )
 
 

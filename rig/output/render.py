@@ -39,11 +39,16 @@ def to_json(data: Any) -> str:
     return json.dumps(data, indent=2, ensure_ascii=False, default=str)
 
 
+# json.dumps with options builds an encoder per call: a follow prints thousands of lines a second
+_LINE_ENCODER = json.JSONEncoder(ensure_ascii=False, default=str)
+
+
 def _render_json(result: Result, out: IO[str]) -> None:
     if result.lines is not None:
         for record in result.lines:
-            out.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
-            out.flush()
+            out.write(_LINE_ENCODER.encode(record) + "\n")
+            if result.flush_lines:
+                out.flush()
         return
     data = result.data if result.data is not None else {}
     out.write(to_json(data) + "\n")
@@ -56,7 +61,8 @@ def _render_text(result: Result, out: IO[str]) -> None:
         fmt = result.line_format or (lambda r: json.dumps(r, default=str))
         for record in result.lines:
             out.write(fmt(record) + "\n")
-            out.flush()
+            if result.flush_lines:
+                out.flush()
         return
     data = result.view if result.view is not None else result.data
     if not result.show_data or data is None:

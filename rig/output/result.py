@@ -33,6 +33,8 @@ class Result:
       (humanised figures, a flattened list); ``-o json`` never sees it.
     - ``lines``: for streaming commands, an iterable of records printed one per line
       (NDJSON under ``-o json``) as they arrive; ``line_format`` turns one into text.
+    - ``flush_lines``: flush the output after each line; False when the source of ``lines``
+      flushes it whenever it waits (a log follow: a flood is written in blocks).
     """
 
     data: Any = None
@@ -43,6 +45,7 @@ class Result:
     empty: str = "(none)"
     lines: Iterable[dict[str, Any]] | None = None
     line_format: Callable[[dict[str, Any]], str] | None = None
+    flush_lines: bool = True
     exit_code: int = 0
     sections: dict[str, Sequence[Column]] = field(default_factory=dict)
     view: Any = None

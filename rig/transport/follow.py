@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections import deque
 from collections.abc import AsyncIterator, Callable, Generator, Iterator, Mapping, Sequence
 from functools import partial
 from typing import IO, Any
@@ -66,6 +67,7 @@ class LogFollower:
         self._queue: asyncio.Queue[Record | _End] = asyncio.Queue()
         self._open = {*topics, *(events or {})}
         self._event_topics_joined: set[str] = set()
+        self._end: _End | None = None
         self._channels = [socket.channel(t, self._params(t)) for t in topics]
         for channel in self._channels:
             channel.on_joined(partial(self._joined, channel.topic))
@@ -103,13 +105,27 @@ class LogFollower:
         return self
 
     async def __anext__(self) -> Record:
-        item = await self._queue.get()
-        if isinstance(item, _End):
-            self._queue.put_nowait(item)
-            if item.error is not None:
-                raise item.error
-            raise StopAsyncIteration
-        return item
+        return (await self.batch(most=1))[0]
+
+    async def batch(self, most: int | None = None) -> list[Record]:
+        """The records queued now, at most ``most``, waiting for one if none is. At the end of
+        the follow (once the records before it are taken) raises ``StopAsyncIteration``, or
+        the error that ended it."""
+        if self._end is None:
+            records: list[Record] = []
+            item = await self._queue.get()
+            while not isinstance(item, _End):
+                records.append(item)
+                if self._queue.empty() or (most is not None and len(records) >= most):
+                    return records
+                item = self._queue.get_nowait()
+            self._end = item
+            if records:
+                return records
+        assert self._end is not None
+        if self._end.error is not None:
+            raise self._end.error
+        raise StopAsyncIteration
 
     def _params(self, topic: str) -> Params:
         def params() -> dict[str, Any]:
@@ -195,6 +211,8 @@ class Following:
     (no retrying then: the caller knows best what to fall back to), ``JoinError`` when a join
     is refused. From then on the socket reconnects by itself, and ``on_state`` hears of it.
     Ctrl+C raises ``KeyboardInterrupt`` out of the iteration; leaving the block closes all.
+    Records are taken from the socket in batches (all that has arrived); ``on_idle`` is called
+    before waiting for the next batch: where a caller that buffers its output flushes it.
     """
 
     def __init__(
@@ -206,9 +224,12 @@ class Following:
         after: Mapping[str, int] | None = None,
         events: Events | None = None,
         on_state: Callable[[ConnectionState], None] | None = None,
+        on_idle: Callable[[], None] | None = None,
         **socket_options: Any,
     ) -> None:
         self._runner = asyncio.Runner()
+        self._on_idle = on_idle
+        self._ready: deque[Record] = deque()
         self._socket = Socket(base_url, params, **socket_options)
         self._topics, self._after, self._events = topics, after, events
         self._on_state = on_state
@@ -232,10 +253,14 @@ class Following:
 
     def __next__(self) -> Record:
         assert self._follower is not None, "enter the block first"
-        try:
-            return self._runner.run(self._follower.__anext__())
-        except StopAsyncIteration:
-            raise StopIteration from None
+        if not self._ready:
+            if self._on_idle is not None:
+                self._on_idle()
+            try:
+                self._ready.extend(self._runner.run(self._follower.batch()))
+            except StopAsyncIteration:
+                raise StopIteration from None
+        return self._ready.popleft()
 
     def interrupt(self) -> None:
         """From any thread: end the iteration now; leaving the block then leaves the topics

@@ -37,6 +37,9 @@ VSN = "2.0.0"
 DEFAULT_TIMEOUT = 10.0
 HEARTBEAT_INTERVAL = 30.0
 WS_CLOSE_NORMAL = 1000
+# Frames read ahead of the consumer before reading pauses (websockets: 16): a log flood is
+# taken in large batches rather than 16 frames per wake-up.
+MAX_QUEUE = 4096
 
 Payload = dict[str, Any]
 Params = Callable[[], Mapping[str, Any]]
@@ -505,6 +508,8 @@ class Socket:
                     close_timeout=self.close_timeout,
                     ping_interval=None,
                     max_size=None,
+                    compression=None,  # deflating each small frame costs more than it saves
+                    max_queue=MAX_QUEUE,
                 )
             except InvalidURI as exc:
                 self._closed(None, str(exc))

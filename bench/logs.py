@@ -1,0 +1,214 @@
+"""Log latency and throughput through the whole path: an app's output → the platform → rig.
+
+One app is deployed with ``rig deploy``. It answers on ``PORT`` (the health check) and waits
+for a trigger file in the bench's directory, then writes lines on stdout:
+
+- ``latency N INTERVAL``: N lines ``lat I NS``, one every INTERVAL seconds, each flushed,
+  where NS is ``time.time_ns()`` just before the write;
+- ``flood SECONDS``: ``flood I`` as fast as it can (blocks of lines, one write each) for
+  SECONDS, then ``flood-end COUNT``.
+
+The bench runs ``rig logs app NAME -f -o json`` and reads its NDJSON output, noting the time
+(same machine clock) at which each line arrives: latency is arrival - NS; throughput is the
+lines of the flood over the time from the first to the last arriving, all of them there and
+their seqs contiguous.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import textwrap
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.platform import NETWORK, Platform, rig_executable
+
+APP = "logbench"
+READ_TIMEOUT = 60.0
+
+APP_SOURCE = textwrap.dedent(
+    """
+    import http.server, os, sys, threading, time
+
+    TRIGGERS = {triggers!r}
+    server = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", int(os.environ["PORT"])), http.server.BaseHTTPRequestHandler
+    )
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    out = sys.stdout.fileno()
+
+
+    def latency(count, interval):
+        for i in range(1, count + 1):
+            os.write(out, f"lat {{i}} {{time.time_ns()}}\\n".encode())
+            time.sleep(interval)
+
+
+    def flood(seconds):
+        n, deadline = 0, time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            block = "".join(f"flood {{i}}\\n" for i in range(n + 1, n + 501))
+            os.write(out, block.encode())
+            n += 500
+        os.write(out, f"flood-end {{n}}\\n".encode())
+
+
+    while True:
+        for name in sorted(os.listdir(TRIGGERS)):
+            path = os.path.join(TRIGGERS, name)
+            with open(path) as f:
+                words = f.read().split()
+            os.unlink(path)
+            if words[0] == "latency":
+                latency(int(words[1]), float(words[2]))
+            elif words[0] == "flood":
+                flood(float(words[1]))
+        time.sleep(0.01)
+    """
+)
+
+
+@dataclass
+class LogApp:
+    platform: Platform
+    triggers: Path
+
+    def trigger(self, *words: object) -> None:
+        temporary = self.triggers / ".next"
+        temporary.write_text(" ".join(str(w) for w in words))
+        temporary.rename(self.triggers / f"{time.monotonic_ns()}")
+
+
+def deploy(platform: Platform) -> LogApp:
+    """Write the app and deploy it as ``bench/logbench``; wait until it runs."""
+    source, triggers = platform.root / "logbench", platform.root / "triggers"
+    source.mkdir()
+    triggers.mkdir()
+    (source / "Procfile").write_text("web: python app.py\n")
+    (source / "app.py").write_text(APP_SOURCE.format(triggers=str(triggers)))
+    command = [rig_executable(), "deploy", str(source), "--app", APP, "--network", NETWORK]
+    subprocess.run(
+        [*command, "--create", "-o", "json"],
+        env=platform.env,
+        capture_output=True,
+        check=True,
+        timeout=120,
+    )
+    return LogApp(platform, triggers)
+
+
+class Follow:
+    """``rig logs app logbench -f -o json`` running; its lines with their arrival times."""
+
+    def __init__(self, app: LogApp) -> None:
+        command = [rig_executable(), "logs", "app", APP, "--network", NETWORK, "-f", "-o", "json"]
+        self.proc = subprocess.Popen(
+            [*command, "--tail", "1"],
+            env=app.platform.env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        assert self.proc.stdout is not None
+        self._fd = self.proc.stdout.fileno()
+        self._rest = b""
+
+    def records(self, timeout: float = READ_TIMEOUT) -> Iterator[tuple[int, dict[str, object]]]:
+        """(arrival time in ns, record) for each line rig prints, until ``timeout`` passes
+        without one; each chunk read is stamped with the time it arrived."""
+        import select
+
+        while True:
+            ready, _, _ = select.select([self._fd], [], [], timeout)
+            if not ready:
+                raise TimeoutError(f"rig printed nothing for {timeout:.0f} s")
+            chunk = os.read(self._fd, 1 << 20)
+            arrived = time.time_ns()
+            if not chunk:
+                raise RuntimeError(f"rig logs -f ended: {self._stderr()}")
+            *lines, self._rest = (self._rest + chunk).split(b"\n")
+            for line in lines:
+                yield arrived, json.loads(line)
+
+    def wait_for(self, prefix: str) -> None:
+        """Skip lines until one of the app's lines starts with ``prefix`` (rig is following)."""
+        for _, record in self.records():
+            if str(record.get("line", "")).startswith(prefix):
+                return
+
+    def stop(self) -> None:
+        self.proc.kill()
+        self.proc.wait(10)
+
+    def _stderr(self) -> str:
+        assert self.proc.stderr is not None
+        self.proc.kill()
+        return self.proc.stderr.read().decode(errors="replace")[-500:]
+
+
+def latencies(app: LogApp, count: int, interval: float) -> list[float]:
+    """Milliseconds from each of ``count`` lines written to rig printing it."""
+    follow = Follow(app)
+    try:
+        _ready(app, follow)
+        app.trigger("latency", count, interval)
+        found: list[float] = []
+        for arrived, record in follow.records():
+            words = str(record.get("line", "")).split()
+            if words[:1] == ["lat"]:
+                found.append((arrived - int(words[2])) / 1e6)
+                if len(found) == count:
+                    return found
+    finally:
+        follow.stop()
+    raise AssertionError("unreachable")
+
+
+@dataclass(frozen=True)
+class Flood:
+    lines: int
+    seconds: float
+    printed: int
+    contiguous: bool
+
+    @property
+    def rate(self) -> float:
+        return self.printed / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def complete(self) -> bool:
+        return self.contiguous and self.printed == self.lines
+
+
+def flood(app: LogApp, seconds: float) -> Flood:
+    """The app writes as fast as it can for ``seconds``; what rig printed, and how fast."""
+    follow = Follow(app)
+    try:
+        _ready(app, follow)
+        app.trigger("flood", seconds)
+        first = last = 0
+        printed, contiguous, previous = 0, True, None
+        for arrived, record in follow.records():
+            line, seq = str(record.get("line", "")), record.get("seq")
+            if line.startswith("flood-end "):
+                return Flood(int(line.split()[1]), (last - first) / 1e9, printed, contiguous)
+            if not line.startswith("flood "):
+                continue
+            first = first or arrived
+            last = arrived
+            printed += 1
+            contiguous = contiguous and isinstance(seq, int) and seq - 1 == (previous or seq - 1)
+            previous = seq if isinstance(seq, int) else previous
+    finally:
+        follow.stop()
+    raise AssertionError("unreachable")
+
+
+def _ready(app: LogApp, follow: Follow) -> None:
+    """Wait until rig shows a line written after it started: it is following live."""
+    app.trigger("latency", 1, 0)
+    follow.wait_for("lat ")
