@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import shutil
 import signal
 import subprocess
 import time
@@ -18,11 +17,11 @@ import pytest
 
 from rig.transport.follow import Following
 from tests.live.conftest import Running, User, write_counter
+from tests.support.phoenixjs import JS, node_client
 from tests.support.platform import Platform, PlatformFactory
 from tests.support.proxy import Proxy
 
 FORBIDDEN_AND_5 = ["logs:network:theirs", "5"]
-JS = Path(__file__).resolve().parents[1] / "realtime" / "js"
 MakeUser = Callable[[Platform, str], User]
 
 
@@ -138,9 +137,7 @@ def test_phoenix_js_joins_a_log_topic_and_is_refused_another_users(
 ) -> None:
     other = make_user(platform, "b@example.com")
     other.ok("create", "network", "theirs")
-    node = shutil.which("node")
-    if node is None or not (JS / "node_modules" / "phoenix").is_dir():
-        pytest.skip("node and tests/realtime/js/node_modules are needed (npm ci)")
+    node = node_client()
     endpoint = f"ws://127.0.0.1:{platform.port}/socket"
     proc = subprocess.run(
         [node, "client.js", endpoint, shared.token, "logs:app:shop/counter", *FORBIDDEN_AND_5],

@@ -3,26 +3,14 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
-from pathlib import Path
 
 from tests.realtime.app import LogStore, ServerThread
-
-JS = Path(__file__).parent / "js"
-
-
-def ensure_node_modules() -> None:
-    if not (JS / "node_modules" / "phoenix").is_dir():
-        npm = shutil.which("npm")
-        assert npm, "npm is needed (scripts/install-system-deps installs it)"
-        subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=JS, check=True, timeout=300)
+from tests.support.phoenixjs import JS, node_client
 
 
 def test_phoenix_js_joins_receives_and_is_refused(server: ServerThread, store: LogStore) -> None:
-    ensure_node_modules()
-    node = shutil.which("node")
-    assert node, "node is needed (scripts/install-system-deps installs it)"
+    node = node_client()
     topic, forbidden = "logs:app:alpha/web", "logs:app:beta/web"
     for i in range(3):
         store.append(topic, f"replayed {i}")
