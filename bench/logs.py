@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import select
 import subprocess
 import textwrap
 import time
@@ -28,6 +30,9 @@ from pathlib import Path
 from bench.platform import NETWORK, Platform, rig_executable
 
 APP = "logbench"
+# seq and line of the flood's lines in rig's NDJSON, found in whole reads (the bench reading
+# each line as JSON would be slower than rig printing it)
+FLOOD_LINE = re.compile(rb'"seq": (\d+),[^\n]*?"line": "(flood[^"]*)"')
 READ_TIMEOUT = 60.0
 
 APP_SOURCE = textwrap.dedent(
@@ -117,11 +122,9 @@ class Follow:
         self._fd = self.proc.stdout.fileno()
         self._rest = b""
 
-    def records(self, timeout: float = READ_TIMEOUT) -> Iterator[tuple[int, dict[str, object]]]:
-        """(arrival time in ns, record) for each line rig prints, until ``timeout`` passes
-        without one; each chunk read is stamped with the time it arrived."""
-        import select
-
+    def chunks(self, timeout: float = READ_TIMEOUT) -> Iterator[tuple[int, bytes]]:
+        """(arrival time in ns, complete lines) for each read of rig's output, until
+        ``timeout`` passes without one."""
         while True:
             ready, _, _ = select.select([self._fd], [], [], timeout)
             if not ready:
@@ -130,8 +133,14 @@ class Follow:
             arrived = time.time_ns()
             if not chunk:
                 raise RuntimeError(f"rig logs -f ended: {self._stderr()}")
-            *lines, self._rest = (self._rest + chunk).split(b"\n")
-            for line in lines:
+            complete, _, self._rest = (self._rest + chunk).rpartition(b"\n")
+            if complete:
+                yield arrived, complete
+
+    def records(self) -> Iterator[tuple[int, dict[str, object]]]:
+        """(arrival time in ns, record) for each line rig prints."""
+        for arrived, lines in self.chunks():
+            for line in lines.split(b"\n"):
                 yield arrived, json.loads(line)
 
     def wait_for(self, prefix: str) -> None:
@@ -190,19 +199,16 @@ def flood(app: LogApp, seconds: float) -> Flood:
     try:
         _ready(app, follow)
         app.trigger("flood", seconds)
-        first = last = 0
-        printed, contiguous, previous = 0, True, None
-        for arrived, record in follow.records():
-            line, seq = str(record.get("line", "")), record.get("seq")
-            if line.startswith("flood-end "):
-                return Flood(int(line.split()[1]), (last - first) / 1e9, printed, contiguous)
-            if not line.startswith("flood "):
-                continue
-            first = first or arrived
-            last = arrived
-            printed += 1
-            contiguous = contiguous and isinstance(seq, int) and seq - 1 == (previous or seq - 1)
-            previous = seq if isinstance(seq, int) else previous
+        first = last = printed = 0
+        seqs: list[int] = []
+        for arrived, lines in follow.chunks():
+            for seq, line in FLOOD_LINE.findall(lines):
+                if line.startswith(b"flood-end "):
+                    contiguous = seqs == list(range(seqs[0], seqs[0] + len(seqs)))
+                    return Flood(int(line.split()[1]), (last - first) / 1e9, printed, contiguous)
+                first, last = first or arrived, arrived
+                printed += 1
+                seqs.append(int(seq))
     finally:
         follow.stop()
     raise AssertionError("unreachable")

@@ -224,7 +224,7 @@ class LogStore:
             return
         if log.file is None:
             log.file = open(path, "a", encoding="utf-8")  # noqa: SIM115
-        log.file.write("".join(_encode(record) for record in records))
+        log.file.write(_encode(records))
         log.file.flush()
         log.file_lines += len(records)
 
@@ -242,13 +242,28 @@ class LogStore:
         temporary = path.with_suffix(".jsonl.tmp")
         with open(temporary, "w", encoding="utf-8") as f:
             f.writelines(kept)
-            f.writelines(_encode(record) for record in records[-self.limit :])
+            f.write(_encode(records[-self.limit :]))
         os.replace(temporary, path)
         log.file_lines = len(kept) + min(len(records), self.limit)
 
 
-_ENCODER = json.JSONEncoder(ensure_ascii=False)
+_VALUE = json.JSONEncoder(ensure_ascii=False).encode
+_STRING = json.encoder.encode_basestring  # a str as _VALUE writes it, faster
 
 
-def _encode(record: LogRecord) -> str:
-    return _ENCODER.encode(record._asdict()) + "\n"
+def _encode(batch: list[LogRecord]) -> str:
+    """JSON lines, each as ``json.dumps(record.to_dict(), ensure_ascii=False)`` writes it. The
+    records of a batch (of one ``append_many``) differ only in seq and line: the rest is
+    encoded once (a flood's lines cost a fifth of encoding each whole)."""
+    if not batch:
+        return ""
+    first = batch[0]
+    middle = (
+        f', "ts": {_VALUE(first.ts)}, "key": {_VALUE(first.key)},'
+        f' "stream": {_VALUE(first.stream)}, "line": '
+    )
+    end = (
+        f', "process": {_VALUE(first.process)}, "release": {_VALUE(first.release)},'
+        f' "app": {_VALUE(first.app)}}}\n'
+    )
+    return "".join(f'{{"seq": {r.seq}{middle}{_STRING(r.line)}{end}' for r in batch)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import re
 import threading
 import time
@@ -121,3 +122,14 @@ def test_append_is_cheap() -> None:
     for i in range(20_000):
         store.append("k", "stdout", f"line {i}")
     assert time.perf_counter() - start < 2
+
+
+def test_the_file_holds_each_record_as_json_dumps_writes_it(tmp_path: Path) -> None:
+    store = LogStore(tmp_path)
+    lines = ["plain", 'quote " and \\ backslash', "tab\tand \x1b escape", "ünïcödé ✓", ""]
+    store.append_many("k", "stdout", lines, process="web", release=2, app="api")
+    store.append("k", "platform", "note")
+    store.close()
+    written = (tmp_path / "k.jsonl").read_text(encoding="utf-8").splitlines()
+    expected = [json.dumps(r.to_dict(), ensure_ascii=False) for r in store.read("k")]
+    assert written == expected
