@@ -32,12 +32,15 @@ class Repetitions:
     join: int
     log_lines: int
     flood_s: float
+    idle_s: float
 
 
 FULL = Repetitions(
-    start_up=15, memory=7, shell=7, completion=500, join=20, log_lines=1000, flood_s=10
+    start_up=15, memory=7, shell=7, completion=500, join=20, log_lines=1000, flood_s=10, idle_s=60
 )
-QUICK = Repetitions(start_up=2, memory=1, shell=1, completion=20, join=2, log_lines=20, flood_s=0.5)
+QUICK = Repetitions(
+    start_up=2, memory=1, shell=1, completion=20, join=2, log_lines=20, flood_s=0.5, idle_s=1
+)
 
 
 def measure(reps: Repetitions) -> list[Figure]:
@@ -51,7 +54,7 @@ def measure(reps: Repetitions) -> list[Figure]:
             figures.shell_prompt(local, reps.shell),
             figures.completion(local, reps.completion),
             figures.socket_join(local, reps.join, socket_missing),
-            *figures.logs(local, socket_missing, reps.log_lines, reps.flood_s),
+            *figures.logs(local, socket_missing, reps.log_lines, reps.flood_s, reps.idle_s),
         ]
     finally:
         platform.stop(local)

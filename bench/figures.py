@@ -221,26 +221,31 @@ def socket_join(platform: Platform, runs: int, missing: str | None) -> Figure:
 
 
 def logs(
-    platform: Platform, socket_missing: str | None, lines: int, seconds: float
+    platform: Platform, socket_missing: str | None, lines: int, seconds: float, idle_s: float
 ) -> list[Figure]:
-    """Latency of ``lines`` lines written 5 ms apart, and a flood of ``seconds``, through a
-    deployed app, the platform and ``rig logs app -f -o json`` (see bench/logs.py)."""
+    """Latency of ``lines`` lines written 5 ms apart, a flood of ``seconds`` and the CPU of a
+    follow idle for ``idle_s``, through a deployed app, the platform and ``rig logs app -f -o
+    json`` (see bench/logs.py)."""
     p50, p99 = Target("≤ 5 ms", 5), Target("≤ 20 ms", 20)
     rate = Target("≥ 50,000 lines/s", 50_000, at_least=True)
+    idle = Target("≤ 0.5 %", 0.5)
     names = (
         "log latency p50: app writes → rig prints",
         f"log latency p99 over {lines:,} lines",
         "log throughput in -o json, nothing lost",
+        f"idle rig logs app -f for {idle_s:g} s: CPU",
     )
     if socket_missing:
         return [
             not_measurable(names[0], "ms", p50, socket_missing),
             not_measurable(names[1], "ms", p99, socket_missing),
             not_measurable(names[2], "lines/s", rate, socket_missing),
+            not_measurable(names[3], "%", idle, socket_missing),
         ]
     app = log_driver.deploy(platform)
     ms = log_driver.latencies(app, lines, LATENCY_INTERVAL)
     flood = log_driver.flood(app, seconds)
+    cpu = log_driver.idle_cpu(app, idle_s)
     result = figure(
         names[2],
         flood.rate,
@@ -254,4 +259,5 @@ def logs(
         figure(names[0], median(ms), "ms", p50),
         figure(names[1], percentile(ms, 0.99), "ms", p99, note=f"max {max(ms):.1f} ms"),
         result,
+        figure(names[3], cpu, "%", idle),
     ]

@@ -214,6 +214,23 @@ def flood(app: LogApp, seconds: float) -> Flood:
     raise AssertionError("unreachable")
 
 
+def idle_cpu(app: LogApp, seconds: float) -> float:
+    """Percent of one CPU that ``rig logs app -f`` uses over ``seconds`` with no line to show."""
+    import psutil
+
+    follow = Follow(app)
+    try:
+        _ready(app, follow)
+        process = psutil.Process(follow.proc.pid)
+        before, start = process.cpu_times(), time.monotonic()
+        time.sleep(seconds)
+        after, elapsed = process.cpu_times(), time.monotonic() - start
+    finally:
+        follow.stop()
+    used = (after.user - before.user) + (after.system - before.system)
+    return 100 * used / elapsed
+
+
 def _ready(app: LogApp, follow: Follow) -> None:
     """Wait until rig shows a line written after it started: it is following live."""
     app.trigger("latency", 1, 0)
