@@ -105,9 +105,15 @@ def test_a_stalled_connection_is_found_by_the_heartbeat_and_replaced(
     proxy = Proxy(platform.port).start()
     try:
         user.api = proxy.url
-        follow = user.start("logs", "app", "counter", "-f", "-o", "json", RIG_HEARTBEAT_S="0.5")
+        follow = user.start(
+            "logs", "app", "counter", "-f", "--tail", "1", "-o", "json", RIG_HEARTBEAT_S="0.5"
+        )
         running.append(follow)
-        got = records(follow.lines(10))
+        got = records(follow.lines(1))  # the history
+        deadline = time.monotonic() + 10
+        while proxy.accepted < 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        got += records(follow.lines(5))  # live, through the socket: stall it now, not its start
         proxy.stall()
         stalled = time.monotonic()
         follow.stderr_says("heartbeat timeout", timeout=5)
