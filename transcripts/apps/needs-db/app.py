@@ -2,8 +2,10 @@
 
 import http.server
 import os
+import sys
 
-print("starting", flush=True)
+# on stderr, like the failure below: two pipes would not keep their order in the log
+print("starting", file=sys.stderr, flush=True)
 if "DATABASE_URL" not in os.environ:
     raise SystemExit("DATABASE_URL is not set")
 
