@@ -64,6 +64,8 @@ APP_SOURCE = textwrap.dedent(
 
     while True:
         for name in sorted(os.listdir(TRIGGERS)):
+            if name.startswith("."):
+                continue
             path = os.path.join(TRIGGERS, name)
             with open(path) as f:
                 words = f.read().split()
@@ -83,7 +85,7 @@ class LogApp:
     triggers: Path
 
     def trigger(self, *words: object) -> None:
-        temporary = self.triggers / ".next"
+        temporary = self.triggers.parent / ".next-trigger"
         temporary.write_text(" ".join(str(w) for w in words))
         temporary.rename(self.triggers / f"{time.monotonic_ns()}")
 
