@@ -139,6 +139,18 @@ def network_arg(ctx: Context, args: argparse.Namespace) -> str | None:
     return check_name("network", network) if network else None
 
 
+def network_ref(ctx: Context, args: argparse.Namespace, name: str | None, command: str) -> str:
+    """The network a ``rig COMMAND [NAME]`` means: ``name``, else the default network."""
+    network = check_name("network", name) if name else network_arg(ctx, args)
+    if not network:
+        raise UsageError(
+            "say which network",
+            hint=f"rig {command} NAME (or `use network NET` in the shell, or `rig init` for "
+            "a rig.toml)",
+        )
+    return network
+
+
 def default_network(ctx: Context, args: argparse.Namespace) -> str:
     """The network for a new app: ``--network``, the selection, or the user's only network."""
     network = network_arg(ctx, args)

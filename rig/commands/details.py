@@ -10,8 +10,9 @@ from typing import TYPE_CHECKING
 from rig import configdoc
 from rig.cli import CommandTree, completes
 from rig.commands.apps import COLUMNS as APP_COLUMNS
-from rig.commands.args import add_network_option, app_network, check_name
+from rig.commands.args import add_network_option, network_ref
 from rig.commands.env import SECRET, VAR
+from rig.commands.releases import app_ref
 from rig.errors import NotFoundError, RigError
 from rig.output import Column, Result
 
@@ -30,7 +31,12 @@ def register(tree: CommandTree) -> None:
             "rig details app api --export api.yaml   # configuration as code, for `rig apply`",
         ],
     )
-    completes(parser.add_argument("name", metavar="NAME", help="the app"), "app")
+    completes(
+        parser.add_argument(
+            "name", nargs="?", metavar="NAME", help="the app (default: the selected one)"
+        ),
+        "app",
+    )
     add_network_option(parser, "the app's network (found when the app name is unique)")
     _export_option(parser)
 
@@ -44,7 +50,12 @@ def register(tree: CommandTree) -> None:
             "rig details network my-project --export my-project.yaml",
         ],
     )
-    completes(parser.add_argument("name", metavar="NAME", help="the network"), "network")
+    completes(
+        parser.add_argument(
+            "name", nargs="?", metavar="NAME", help="the network (default: the selected one)"
+        ),
+        "network",
+    )
     _export_option(parser)
 
 
@@ -65,11 +76,10 @@ SECTIONS: dict[str, Sequence[Column]] = {
 
 
 def app_details(ctx: Context, args: argparse.Namespace) -> Result:
-    name = check_name("app", args.name)
-    network = app_network(ctx, args, name)
+    ref = app_ref(ctx, args, args.name)
     if args.export:
-        return export(ctx, args.export, configdoc.APP, network, [name])
-    app = ctx.client().get(f"/networks/{network}/apps/{name}")
+        return export(ctx, args.export, configdoc.APP, ref.network, [ref.app])
+    app = ctx.client().get(ref.path)
     return Result(
         data=app,
         fields=["name", "network", "hostname", "url", "state", "created_at", "vars", "secrets"],
@@ -78,7 +88,7 @@ def app_details(ctx: Context, args: argparse.Namespace) -> Result:
 
 
 def network_details(ctx: Context, args: argparse.Namespace) -> Result:
-    name = check_name("network", args.name)
+    name = network_ref(ctx, args, args.name, "details network")
     if args.export:
         return export(ctx, args.export, configdoc.NETWORK, name, [])
     network = ctx.client().get(f"/networks/{name}")

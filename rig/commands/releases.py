@@ -60,9 +60,10 @@ def app_ref(ctx: Context, args: argparse.Namespace, name: str | None = None) -> 
     """The app named by ``name``, ``--app`` or the shell's selection, with its network."""
     app = name or default_app(ctx, args)
     if not app:
+        how = "pass --app APP" if hasattr(args, "app") else f"rig {args.command} NAME"
         raise UsageError(
             "say which app",
-            hint="pass --app APP (or `use app APP` in the shell, or `rig init` for a rig.toml)",
+            hint=f"{how} (or `use app APP` in the shell, or `rig init` for a rig.toml)",
         )
     app = check_name("app", app)
     return AppRef(app_network(ctx, args, app), app)

@@ -15,9 +15,8 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from rig.cli import CommandTree, completes
-from rig.commands.args import add_network_option, check_name, network_arg
+from rig.commands.args import add_network_option, network_ref
 from rig.commands.releases import app_ref
-from rig.errors import UsageError
 from rig.output import Column, Result, render
 from rig.output.units import human_bytes, human_duration, human_percent
 
@@ -131,9 +130,7 @@ def _app(status: Any) -> Result:
 
 
 def network_status(ctx: Context, args: argparse.Namespace) -> Result:
-    name = check_name("network", args.name) if args.name else network_arg(ctx, args)
-    if not name:
-        raise UsageError("say which network", hint="rig status network NAME")
+    name = network_ref(ctx, args, args.name, "status network")
 
     def present(status: Any) -> Result:
         return Result(
