@@ -11,7 +11,7 @@ import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from rig.errors import RigError
+from rig.errors import NotFoundError, RigError
 
 CONTEXTS_FILE = "contexts.json"
 
@@ -111,6 +111,18 @@ class Contexts:
 
     def get(self, name: str) -> ContextEntry | None:
         return self.contexts.get(name)
+
+    def require(
+        self, name: str, hint: str = "run `rig context list` to see your contexts"
+    ) -> ContextEntry:
+        """The context ``name``; else NotFoundError, with a did-you-mean from the others."""
+        entry = self.contexts.get(name)
+        if entry is None:
+            from rig.suggest import hint_with_suggestion
+
+            hint = hint_with_suggestion(name, self.contexts, hint)
+            raise NotFoundError(f"no context named {name!r}", hint=hint)
+        return entry
 
     def find_by_api(self, api: str) -> str | None:
         """The name of a context for ``api``: the current one if it matches, else the first."""

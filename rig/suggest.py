@@ -22,6 +22,15 @@ def did_you_mean(given: str, known: Iterable[str], template: str = "{}") -> str:
     return f"did you mean `{template.format(match)}`?" if match else ""
 
 
+def hint_with_suggestion(given: str, known: Iterable[str], hint: str) -> str:
+    """``hint`` after a did-you-mean when one of ``known`` is near ``given``:
+    ``did you mean `shop`? Run `rig list networks` ...``."""
+    suggestion = did_you_mean(given, known)
+    if not suggestion:
+        return hint
+    return f"{suggestion} {hint[:1].upper()}{hint[1:]}" if hint else suggestion
+
+
 def choice_hint(message: str) -> str:
     """A hint for argparse's ``invalid choice: 'craete' (choose from 'create', ...)``."""
     found = _INVALID_CHOICE.search(message)

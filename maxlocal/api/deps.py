@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Annotated, TypeVar
 
@@ -99,7 +99,11 @@ UserDep = Annotated[User, Depends(current_user)]
 def find_network(platform: Platform, user_id: int, name: str) -> Network:
     network = platform.networks.get(user_id, name)
     if network is None:
-        raise NotFound(f"network '{name}' not found", "run `rig list networks` to see yours")
+        known = (n.name for n in platform.networks.of_user(user_id))
+        raise NotFound(
+            f"network '{name}' not found",
+            suggesting(name, known, "run `rig list networks` to see yours"),
+        )
     return network
 
 
@@ -107,11 +111,23 @@ def find_app(platform: Platform, user_id: int, network_name: str, name: str) -> 
     network = find_network(platform, user_id, network_name)
     app = platform.apps.get(network.id, name)
     if app is None:
+        known = (a.name for a in platform.apps.find(user_id, network_name))
         raise NotFound(
             f"app '{name}' not found in network '{network_name}'",
-            f"run `rig list apps --network {network_name}` to see its apps",
+            suggesting(
+                name, known, f"run `rig list apps --network {network_name}` to see its apps"
+            ),
         )
     return network, app
+
+
+def suggesting(given: str, known: Iterable[str], hint: str) -> str:
+    """``hint``, after ``did you mean `shop`?`` when one of the ``known`` names is close to
+    ``given`` (only the asking user's own names are ever passed, so nothing leaks)."""
+    import difflib
+
+    match = difflib.get_close_matches(given, list(known), n=1, cutoff=0.6)
+    return f"did you mean `{match[0]}`? {hint[:1].upper()}{hint[1:]}" if match else hint
 
 
 GENERATE_ATTEMPTS = 20

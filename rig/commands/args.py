@@ -188,15 +188,10 @@ def find_app(ctx: Context, app: str, network: str | None) -> str:
 
 def _app_hint(ctx: Context, app: str) -> str:
     """A did-you-mean from the user's app names (one more request, on the error path only)."""
-    from rig.suggest import did_you_mean
+    from rig.suggest import hint_with_suggestion
 
     names = {str(a.get("name")) for a in ctx.client().get("/apps") or []}
-    suggestion = did_you_mean(app, names)
-    return (
-        f"{suggestion} Run `rig list apps` to see your apps"
-        if suggestion
-        else ("run `rig list apps` to see your apps")
-    )
+    return hint_with_suggestion(app, names, "run `rig list apps` to see your apps")
 
 
 def app_network(ctx: Context, args: argparse.Namespace, app: str) -> str:

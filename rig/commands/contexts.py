@@ -6,8 +6,7 @@ import argparse
 from typing import TYPE_CHECKING
 
 from rig.cli import CommandTree, completes
-from rig.config import ContextEntry, Contexts
-from rig.errors import NotFoundError
+from rig.config import Contexts
 from rig.output import Column, Result
 
 if TYPE_CHECKING:
@@ -77,7 +76,7 @@ def list_contexts(ctx: Context, args: argparse.Namespace) -> Result:
 
 def use_context(ctx: Context, args: argparse.Namespace) -> Result:
     contexts = Contexts.load()
-    entry = _existing(contexts, args.name)
+    entry = contexts.require(args.name)
     contexts.current = args.name
     contexts.save()
     return Result(
@@ -90,16 +89,7 @@ def use_context(ctx: Context, args: argparse.Namespace) -> Result:
 def delete_context(ctx: Context, args: argparse.Namespace) -> Result:
     from rig.transport.session import delete_context as session_delete
 
-    _existing(Contexts.load(), args.name)
+    Contexts.load().require(args.name)
     result = session_delete(args.name)
     note = f": {result['note']}" if result["note"] else ""
     return Result(data=result, message=f"Deleted context {args.name}{note}", show_data=False)
-
-
-def _existing(contexts: Contexts, name: str) -> ContextEntry:
-    entry = contexts.get(name)
-    if entry is None:
-        raise NotFoundError(
-            f"no context named {name!r}", hint="run `rig context list` to see your contexts"
-        )
-    return entry

@@ -196,9 +196,14 @@ def _check_deletable(kind: Kind, scope: Scope, keys: list[str], rows: list[dict[
     missing = [k for k in keys if k not in sources]
     inherited = [k for k in keys if k in sources and sources[k] != scope.kind]
     if missing:
+        from rig.suggest import hint_with_suggestion
+
+        hint = f"run `rig list {kind.plural} {scope.flags}` to see them"
         raise NotFoundError(
             f"no {kind.name} {', '.join(missing)} on {scope.label}; nothing was deleted",
-            hint=f"run `rig list {kind.plural} {scope.flags}` to see them",
+            hint=hint_with_suggestion(missing[0], map(str, sources), hint)
+            if len(missing) == 1
+            else hint,
         )
     if inherited:
         raise NotFoundError(

@@ -24,7 +24,7 @@ from rig.commands.args import (
     check_name,
     default_app,
 )
-from rig.errors import RigError, UsageError
+from rig.errors import NotFoundError, RigError, UsageError
 from rig.output import Column, Result
 from rig.output.units import human_seconds
 
@@ -321,7 +321,12 @@ def rollback(ctx: Context, args: argparse.Namespace) -> Result:
     client = ctx.client()
     started = time.monotonic()
     body = {"to": args.to} if args.to is not None else {}
-    release = client.post(f"{ref.path}/rollback", body)
+    try:
+        release = client.post(f"{ref.path}/rollback", body)
+    except NotFoundError as missing:
+        if args.to is None:
+            raise
+        raise NotFoundError(missing.message, hint=releases_hint(client, ref)) from None
     if not args.detach:
         release = finish_release(ctx, ref, watch_release(ctx, ref, int(release["number"])))
     took = time.monotonic() - started
@@ -341,6 +346,18 @@ def rollback(ctx: Context, args: argparse.Namespace) -> Result:
         f"{data['status']}) in {human_seconds(took)}",
         show_data=False,
     )
+
+
+def releases_hint(client: ApiClient, ref: AppRef) -> str:
+    """Which release numbers ``ref`` has, for a number that was not found (raises the platform's
+    NotFoundError, did-you-mean and all, when it is the app that is not found)."""
+    numbers = sorted(int(r["number"]) for r in client.get(f"{ref.path}/releases") or [])
+    listing = f"run `rig list releases --app {ref.app} --network {ref.network}` to see them"
+    if not numbers:
+        return f"{ref.app} has no releases yet; deploy it with `rig deploy --app {ref.app}`"
+    if len(numbers) == 1:
+        return f"{ref.app} has only release {numbers[0]}; {listing}"
+    return f"{ref.app} has releases {numbers[0]} to {numbers[-1]}; {listing}"
 
 
 def add_restart_option(parser: argparse.ArgumentParser) -> None:

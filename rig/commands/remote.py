@@ -17,7 +17,7 @@ from typing import IO, TYPE_CHECKING, Any
 from rig.cli import CommandTree
 from rig.commands.args import Scope, add_scope_options, resolve_scope
 from rig.commands.logs import parse_since
-from rig.errors import RigError, UnreachableError, UsageError
+from rig.errors import NotFoundError, RigError, UnreachableError, UsageError
 from rig.output import Column, Result
 from rig.output.units import human_seconds
 
@@ -128,10 +128,12 @@ def run_command(ctx: Context, args: argparse.Namespace) -> Result:
         captured[stream] += data
 
     on_output = capture if ctx.json else _writers(ctx)
-    done = _lost_is_unreachable(
+    done = _session(
+        ctx,
+        scope,
         lambda: run_streams(
             _platform(ctx), exec_topic(scope.network, scope.app), params, on_output, _stdin(ctx)
-        )
+        ),
     )
     if done.reason == "timeout":
         ctx.stderr.write(f"rig: the command timed out after {params['timeout']:g} s\n")
@@ -156,14 +158,16 @@ def open_shell(ctx: Context, args: argparse.Namespace) -> Result:
     topic, platform = exec_topic(scope.network, scope.app), _platform(ctx)
     if not _terminal(ctx):
         params = {"kind": "shell", "tty": False}
-        done = _lost_is_unreachable(
-            lambda: run_streams(platform, topic, params, _writers(ctx), _stdin(ctx))
+        done = _session(
+            ctx, scope, lambda: run_streams(platform, topic, params, _writers(ctx), _stdin(ctx))
         )
         return Result(exit_code=done.code)
     term = os.environ.get("TERM") or DEFAULT_TERM
     try:
-        done = _lost_is_unreachable(
-            lambda: run_terminal(platform, topic, ctx.stdin.fileno(), ctx.stdout.fileno(), term)
+        done = _session(
+            ctx,
+            scope,
+            lambda: run_terminal(platform, topic, ctx.stdin.fileno(), ctx.stdout.fileno(), term),
         )
     except TerminalSignal as sig:
         error = RigError(f"stopped by {sig}")
@@ -200,13 +204,18 @@ def _platform(ctx: Context) -> Platform:
     return Platform(client.base_url, params)
 
 
-def _lost_is_unreachable(run: Callable[[], Exit]) -> Exit:
+def _session(ctx: Context, scope: Scope, run: Callable[[], Exit]) -> Exit:
+    """``run()``; a lost session is the platform unreachable, a refused one because the app or
+    network was not found is the API's not-found error (whose hint may say did-you-mean)."""
     from rig.transport.remote import SessionLost
 
     try:
         return run()
     except SessionLost:
         raise UnreachableError(LOST, hint=LOST_HINT) from None
+    except NotFoundError:
+        ctx.client().get(scope.path)  # raises the platform's own NotFoundError
+        raise
 
 
 def _terminal(ctx: Context) -> bool:

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 from rig import credentials
 from rig.config import ContextEntry, Contexts, normalize_api_url
-from rig.errors import AuthError, NotFoundError, RigError, UnreachableError, UsageError
+from rig.errors import AuthError, RigError, UnreachableError, UsageError
 
 if TYPE_CHECKING:
     from rig.context import Context
@@ -50,12 +50,10 @@ def resolve_target(ctx: Context, contexts: Contexts | None = None) -> Target | N
     contexts = contexts or Contexts.load()
     api = normalize_api_url(ctx.api_url) if ctx.api_url else None
     if ctx.context_name:
-        entry = contexts.get(ctx.context_name)
-        if entry is None:
-            raise NotFoundError(
-                f"no context named {ctx.context_name!r}",
-                hint="run `rig context list` to see your contexts, or `rig login --context NAME`",
-            )
+        entry = contexts.require(
+            ctx.context_name,
+            hint="run `rig context list` to see your contexts, or `rig login --context NAME`",
+        )
         if api is None or api == entry.api:
             return Target(entry.api, ctx.context_name, entry)
         return Target(api, None, None)
@@ -213,9 +211,7 @@ def logout(context_names: list[str]) -> list[dict[str, Any]]:
     contexts = Contexts.load()
     results = []
     for name in context_names:
-        entry = contexts.get(name)
-        if entry is None:
-            raise NotFoundError(f"no context named {name!r}", hint="run `rig context list`")
+        entry = contexts.require(name)
         secret = credentials.load(name, entry.store)
         revoked, note = _revoke(entry.api, secret)
         credentials.delete(name, entry.store)
