@@ -30,9 +30,12 @@ from pathlib import Path
 from bench.platform import NETWORK, Platform, rig_executable
 
 APP = "logbench"
-# seq and line of the flood's lines in rig's NDJSON, found in whole reads (the bench reading
-# each line as JSON would be slower than rig printing it)
-FLOOD_LINE = re.compile(rb'"seq": (\d+),[^\n]*?"line": "(flood[^"]*)"')
+# The flood's lines in rig's NDJSON are read in whole reads, by literal prefixes (the bench
+# reading each line as JSON, or by a pattern that scans each line, takes as long as rig takes
+# to print it, and a reader slower than rig holds rig back)
+SEQ = re.compile(rb'\{"seq": (\d+)')
+FLOOD = b'"line": "flood '
+FLOOD_END = re.compile(rb'"line": "flood-end (\d+)"')
 READ_TIMEOUT = 60.0
 
 APP_SOURCE = textwrap.dedent(
@@ -202,15 +205,22 @@ def flood(app: LogApp, seconds: float) -> Flood:
         _ready(app, follow)
         app.trigger("flood", seconds)
         first = last = printed = 0
-        seqs: list[int] = []
+        expected: int | None = None  # the next seq, when every one so far came in order
+        contiguous = True
         for arrived, lines in follow.chunks():
-            for seq, line in FLOOD_LINE.findall(lines):
-                if line.startswith(b"flood-end "):
-                    contiguous = seqs == list(range(seqs[0], seqs[0] + len(seqs)))
-                    return Flood(int(line.split()[1]), (last - first) / 1e9, printed, contiguous)
+            end = FLOOD_END.search(lines)
+            if end is not None:  # what comes before the end line counts
+                lines = lines[: max(0, lines.rfind(b"\n", 0, end.start()))]
+            count = lines.count(FLOOD)
+            if count:
                 first, last = first or arrived, arrived
-                printed += 1
-                seqs.append(int(seq))
+                printed += count
+                seqs = [int(seq) for seq in SEQ.findall(lines)]
+                expected = seqs[0] if expected is None else expected
+                contiguous = contiguous and seqs == list(range(expected, expected + len(seqs)))
+                expected += len(seqs)
+            if end is not None:
+                return Flood(int(end.group(1)), (last - first) / 1e9, printed, contiguous)
     finally:
         follow.stop()
     raise AssertionError("unreachable")

@@ -4,11 +4,13 @@ from the runtime's ``LogStore``, and ``status:user`` fed from the platform's eve
 Topics (see docs/api.md, "Realtime"):
 
 - ``logs:app:<network>/<app>``, ``logs:build:<network>/<app>``, ``logs:network:<network>``:
-  event ``log``; a join with ``{"after": SEQ}`` replays what is stored after SEQ first.
+  event ``log`` (or ``logs``, batched, for a join with ``{"batch": true}``); a join with
+  ``{"after": SEQ}`` replays what is stored after SEQ first. Each channel is sent the store's
+  lines from its own position (``FeedHandler``), encoded straight from the stored batches.
 - ``status:user``: ``created``, ``deleted``, ``app_state``, ``release``, for the token's user.
 
-A log key's lines go to the pub/sub only while somebody follows it (a bridge per key, counted
-by joins), so lines nobody follows cost nothing more than storing them.
+A log key's batches wake its followers through the pub/sub only while somebody follows it (a
+bridge per key, counted by joins), so lines nobody follows cost nothing more than storing them.
 
 Wiring, in ``maxlocal/server.py``::
 
@@ -20,6 +22,7 @@ Wiring, in ``maxlocal/server.py``::
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -28,12 +31,20 @@ from maxlocal.api.deps import Platform
 from maxlocal.errors import PlatformError
 from maxlocal.layout import build_log_key, log_key, network_log_key
 from maxlocal.realtime.pubsub import PubSub
-from maxlocal.realtime.topics import PubSubHandler, ServerChannel, TopicHandler
-from maxlocal.runtime.logstore import LogRecord, LogStore
+from maxlocal.realtime.topics import (
+    FeedHandler,
+    FeedRead,
+    PubSubHandler,
+    ServerChannel,
+    TopicHandler,
+)
+from maxlocal.runtime.logstore import LogBatch, LogRecord, LogStore
 
 LOG_TOPICS = "logs:*"
 STATUS_TOPIC = "status:user"
-LOG_EVENT = "log"
+APPENDED = "appended"  # the pub/sub event that wakes a log topic's streams
+FRAME_CHARS = 512 * 1024  # a read for a stream stops once its lines are this long
+_STRING = json.encoder.encode_basestring_ascii  # a str as json.dumps writes it
 
 
 def user_topic(user_id: int | str) -> str:
@@ -68,6 +79,30 @@ class LogTopic:
             return build_log_key(self.network, self.app)
         return log_key(self.network, self.app)
 
+    def encode(self, batch: LogBatch) -> list[str]:
+        """The lines of ``batch`` as JSON objects, each as ``json.dumps(self.payload(r))``
+        writes it (what they share encoded once)."""
+        middle = self._shared(batch) + ', "line": '
+        end = self._release(batch) + "}"
+        return [
+            f'{{"seq": {seq}{middle}{_STRING(line)}{end}'
+            for seq, line in enumerate(batch.lines, batch.first)
+        ]
+
+    def encode_batch(self, batch: LogBatch) -> str:
+        """``batch`` as one JSON object of a ``logs`` event: the payload of its lines with
+        ``"lines"`` (their texts) in place of ``"line"``, ``"seq"`` the first one's."""
+        lines = ", ".join(map(_STRING, batch.lines))
+        shared, release = self._shared(batch), self._release(batch)
+        return f'{{"seq": {batch.first}{shared}, "lines": [{lines}]{release}}}'
+
+    def _shared(self, batch: LogBatch) -> str:
+        app = batch.app or self.app
+        return f', "ts": {_json(batch.ts)}, "app": {_json(app)}, "stream": {_json(batch.stream)}'
+
+    def _release(self, batch: LogBatch) -> str:
+        return f', "release": {_json(batch.release)}' if self.kind == "build" else ""
+
     def payload(self, record: LogRecord) -> dict[str, Any]:
         """The ``log`` event: ``{"seq", "ts", "app", "stream", "line"}`` (+ ``release``)."""
         payload = {
@@ -83,13 +118,15 @@ class LogTopic:
 
 
 class LogTopics:
-    """The ``logs:*`` handler: a ``PubSubHandler`` with the store's history, plus the bridges
-    that forward a key's new records to the pub/sub while at least one channel follows it."""
+    """The ``logs:*`` handler: a ``FeedHandler`` over the store, plus the bridges that wake a
+    topic's streams (through the pub/sub) at each new batch of its key while at least one
+    channel follows it."""
 
     def __init__(self, logs: LogStore, pubsub: PubSub) -> None:
         self._logs, self._pubsub = logs, pubsub
-        self._inner = PubSubHandler(pubsub, history=self._history)
+        self._inner = FeedHandler(pubsub, self)
         self._bridges: dict[str, tuple[int, Callable[[], None]]] = {}
+        self._topics: dict[str, LogTopic] = {}
 
     async def join(self, channel: ServerChannel, params: dict[str, Any]) -> dict[str, Any]:
         ref = LogTopic.parse(channel.topic)
@@ -106,18 +143,41 @@ class LogTopics:
     ) -> tuple[str, dict[str, Any]] | None:
         return await self._inner.handle_in(channel, event, payload)
 
-    def _history(self, topic: str, after: int) -> tuple[list[dict[str, Any]], int | None]:
-        ref = LogTopic.parse(topic)
-        assert ref is not None
-        records = self._logs.read(ref.key, after=after)
-        return [ref.payload(r) for r in records], records[0].seq if records else None
+    # the Feed FeedHandler reads
+
+    def read(self, topic: str, after: int, most: int, batches: bool = False) -> FeedRead | None:
+        ref = self._topic(topic)
+        found = self._logs.batches(ref.key, after, most)
+        if not found:
+            return None
+        items: list[str] = []
+        chars = 0
+        for batch in found:
+            encoded = [ref.encode_batch(batch)] if batches else ref.encode(batch)
+            items += encoded
+            last = batch.last
+            chars += sum(map(len, encoded))
+            if chars >= FRAME_CHARS:
+                break
+        return found[0].first, last, items
+
+    def last_seq(self, topic: str) -> int:
+        return self._logs.last_seq(self._topic(topic).key)
+
+    def _topic(self, topic: str) -> LogTopic:
+        ref = self._topics.get(topic)
+        if ref is None:
+            parsed = LogTopic.parse(topic)
+            assert parsed is not None  # authorize refused the others
+            ref = self._topics[topic] = parsed
+        return ref
 
     def _retain(self, topic: str, ref: LogTopic) -> None:
         count, unsubscribe = self._bridges.get(topic, (0, None))
         if unsubscribe is None:
             publish = self._pubsub.publish
-            unsubscribe = self._logs.subscribe(
-                ref.key, lambda record: publish(topic, LOG_EVENT, ref.payload(record))
+            unsubscribe = self._logs.subscribe_batches(
+                ref.key, lambda _batch: publish(topic, APPENDED, {})
             )
         self._bridges[topic] = (count + 1, unsubscribe)
 
@@ -127,6 +187,7 @@ class LogTopics:
             self._bridges[topic] = (count - 1, unsubscribe)
         else:
             unsubscribe()
+            self._topics.pop(topic, None)
 
 
 @dataclass(frozen=True)
@@ -182,3 +243,6 @@ class Live:
 
     def _release(self, app_key: str, number: int, status: str, details: dict[str, Any]) -> None:
         self._owner_publish(app_key, "release", {**details, "number": number, "status": status})
+
+
+_json = json.dumps

@@ -18,6 +18,11 @@ topic"}``; a duplicate join closes the old channel (``phx_close``) first; ``phx_
 answered ok and followed by ``phx_close``. A connection that sends no frame for
 ``idle_timeout`` seconds is closed (1000), as is one whose outgoing queue overflows (1013, so
 the client comes back and resumes).
+
+Sending: one writer per connection sends what is queued (replies, pushed events), then
+takes frames from the channels' ready sources (log streams) — only as fast as the socket
+takes them, so a slow client holds the sources back rather than the platform buffering for
+it.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import asyncio
 import contextlib
 import inspect
 import logging
+from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TypeVar
 
@@ -34,7 +40,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from maxlocal.realtime import protocol
 from maxlocal.realtime.protocol import Message, ProtocolError, Version
-from maxlocal.realtime.topics import JoinRefused, ServerChannel, TopicHandler
+from maxlocal.realtime.topics import JoinRefused, ServerChannel, Source, TopicHandler
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +96,9 @@ class Connection:
             user_id,
         )
         self.channels: dict[str, tuple[ServerChannel, TopicHandler]] = {}
-        self.outbox: asyncio.Queue[Message] = asyncio.Queue(endpoint.max_queue)
+        self.outbox: deque[Message] = deque()
+        self.ready: dict[Source, None] = {}  # in the order they became ready
+        self.wake = asyncio.Event()
         self.overflowed = asyncio.Event()
 
     def send(self, msg: Message) -> None:
@@ -99,10 +107,19 @@ class Connection:
         comes back and resumes from the last line it got."""
         if self.overflowed.is_set():
             return
-        try:
-            self.outbox.put_nowait(msg)
-        except asyncio.QueueFull:
+        if len(self.outbox) >= self.endpoint.max_queue:
             self.overflowed.set()
+        else:
+            self.outbox.append(msg)
+        self.wake.set()
+
+    def source_ready(self, source: Source) -> None:
+        self.ready[source] = None
+        self.wake.set()
+
+    def frame(self, topic: str, join_ref: str | None) -> Callable[[str, str], str]:
+        version = self.version
+        return lambda event, payload: protocol.encode_raw(topic, event, payload, join_ref, version)
 
     async def run(self) -> None:
         tasks = [asyncio.create_task(self._read()), asyncio.create_task(self._write())]
@@ -145,12 +162,30 @@ class Connection:
             await self._dispatch(msg)
 
     async def _write(self) -> None:
-        while not (self.overflowed.is_set() and self.outbox.empty()):
-            msg = await self.outbox.get()
-            try:
-                await self.websocket.send_text(protocol.encode(msg, self.version))
-            except (WebSocketDisconnect, RuntimeError, OSError):
-                return
+        """Queued messages first, then a round of the ready sources, until the queue
+        overflows (once what was queued before is sent)."""
+        send = self.websocket.send_text
+        try:
+            while True:
+                if not self.outbox and not self.ready:
+                    if self.overflowed.is_set():
+                        return
+                    self.wake.clear()
+                    await self.wake.wait()
+                while self.outbox:
+                    await send(protocol.encode(self.outbox.popleft(), self.version))
+                if self.overflowed.is_set():
+                    return
+                for source in list(self.ready):
+                    frames = source.take()
+                    if not frames:
+                        self.ready.pop(source, None)
+                    for text in frames:
+                        if source.closed:
+                            break
+                        await send(text)
+        except (WebSocketDisconnect, RuntimeError, OSError):
+            return
 
     async def _dispatch(self, msg: Message) -> None:
         if msg.topic == protocol.HEARTBEAT_TOPIC and msg.event == protocol.HEARTBEAT:
@@ -185,6 +220,8 @@ class Connection:
             msg.payload,
             self.send,
             client=f"{client.host}:{client.port}" if client else None,
+            ready=self.source_ready,
+            frame=self.frame(msg.topic, msg.join_ref),
         )
         try:
             response = await handler.join(channel, msg.payload)

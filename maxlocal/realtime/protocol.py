@@ -89,6 +89,27 @@ def encode(msg: Message, version: Version) -> str:
     )
 
 
+def encode_raw(
+    topic: str,
+    event: str,
+    payload: str,
+    join_ref: str | None,
+    version: Version,
+    ref: str | None = None,
+) -> str:
+    """A message whose payload is JSON already, as ``encode`` writes it (a log stream encodes
+    its lines itself, sharing what they have in common)."""
+    if version == 2:
+        return f"[{_json(join_ref)}, {_json(ref)}, {_json(topic)}, {_json(event)}, {payload}]"
+    return (
+        f'{{"topic": {_json(topic)}, "event": {_json(event)}, "payload": {payload},'
+        f' "ref": {_json(ref)}}}'
+    )
+
+
+_json = json.dumps
+
+
 def _ref(value: Any) -> str | None:
     if value is None:
         return None

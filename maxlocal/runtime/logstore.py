@@ -1,9 +1,15 @@
 """A bounded log store per key (an app, or an app's builds), with live subscribers.
 
-Each key keeps its last ``limit`` records in memory. With a ``directory``, every
-record is also appended to ``<directory>/<key>.jsonl``; the file is rewritten with
-the last ``limit`` records once it holds twice that many, and is read back (lazily,
-on first use of the key) after a restart so sequence numbers carry on.
+Each key keeps its last ``limit`` records in memory, as the batches they were appended in
+(``LogBatch``: the lines of one ``append_many`` share everything but their seq, so a flood
+costs a list of strings, not an object per line). With a ``directory``, every record is
+also appended to ``<directory>/<key>.jsonl``; the file is rewritten with the last ``limit``
+records once it holds twice that many, and is read back (lazily, on first use of the key)
+after a restart so sequence numbers carry on.
+
+Readers that follow a key live (the realtime socket) take what is new by position:
+``batches(key, after, most)`` gives the lines after a seq without copying the rest, and
+``subscribe_batches`` says when there is more (once per batch, not per line).
 """
 
 from __future__ import annotations
@@ -39,7 +45,41 @@ class LogRecord(NamedTuple):
         return self._asdict()
 
 
+class LogBatch(NamedTuple):
+    """Lines stored together: seqs ``first``, ``first + 1``, ... and the same everything else."""
+
+    first: int
+    ts: str
+    key: str
+    stream: str
+    lines: list[str]
+    process: str | None = None
+    release: int | None = None
+    app: str | None = None
+
+    @property
+    def last(self) -> int:
+        return self.first + len(self.lines) - 1
+
+    def records(self) -> list[LogRecord]:
+        _, ts, key, stream, _, process, release, app = self
+        return [
+            LogRecord(seq, ts, key, stream, line, process, release, app)
+            for seq, line in enumerate(self.lines, self.first)
+        ]
+
+    def after(self, seq: int | None, most: int | None = None) -> LogBatch:
+        """The part with seqs above ``seq``, at most ``most`` lines of it (itself if that is
+        all of it)."""
+        start = 0 if seq is None else max(0, seq - self.first + 1)
+        stop = len(self.lines) if most is None else min(len(self.lines), start + most)
+        if start == 0 and stop == len(self.lines):
+            return self
+        return self._replace(first=self.first + start, lines=self.lines[start:stop])
+
+
 Subscriber = Callable[[LogRecord], None]
+BatchSubscriber = Callable[[LogBatch], None]
 
 
 def format_ts(moment: datetime) -> str:
@@ -51,13 +91,60 @@ def format_ts(moment: datetime) -> str:
 
 class _Log:
     def __init__(self, limit: int) -> None:
-        self.records: deque[LogRecord] = deque(maxlen=limit)
+        self.limit = limit
+        self.batches: deque[LogBatch] = deque()
+        self.count = 0  # lines in batches
         self.seq = 0
         self.lock = threading.Lock()
         self.subscribers: list[Subscriber] = []
+        self.batch_subscribers: list[BatchSubscriber] = []
         self.file: IO[str] | None = None
         self.file_lines = 0
         self.path: Path | None = None
+
+    def add(self, batch: LogBatch) -> None:
+        """Keep ``batch``, then only the last ``limit`` lines."""
+        self.batches.append(batch)
+        self.count += len(batch.lines)
+        self.seq = max(self.seq, batch.last)
+        self.trim()
+
+    def trim(self) -> None:
+        excess = self.count - self.limit
+        while excess > 0:
+            oldest = self.batches[0]
+            if len(oldest.lines) <= excess:
+                self.batches.popleft()
+                dropped = len(oldest.lines)
+            else:
+                self.batches[0] = oldest.after(oldest.first + excess - 1)
+                dropped = excess
+            self.count -= dropped
+            excess -= dropped
+
+    def since(self, after: int | None, most: int | None = None) -> list[LogBatch]:
+        """The kept lines with seqs above ``after`` (the first ``most`` of them), as batches."""
+        if after is None:
+            found = list(self.batches)
+        else:
+            found = []
+            for batch in reversed(self.batches):  # a follower wants the newest few
+                if batch.last <= after:
+                    break
+                found.append(batch)
+            found.reverse()
+        if found and after is not None and found[0].first <= after:
+            found[0] = found[0].after(after)
+        if most is not None:
+            taken, kept = 0, []
+            for batch in found:
+                if taken >= most:
+                    break
+                part = batch.after(None, most - taken)
+                kept.append(part)
+                taken += len(part.lines)
+            found = kept
+        return found
 
 
 class LogStore:
@@ -82,7 +169,8 @@ class LogStore:
         app: str | None = None,
     ) -> LogRecord:
         """Store one line (without its newline) and hand it to the key's subscribers."""
-        return self.append_many(key, stream, [line], process=process, release=release, app=app)[0]
+        batch = self.append_many(key, stream, [line], process=process, release=release, app=app)
+        return batch.records()[0]
 
     def append_many(
         self,
@@ -93,9 +181,10 @@ class LogStore:
         process: str | None = None,
         release: int | None = None,
         app: str | None = None,
-    ) -> list[LogRecord]:
+    ) -> LogBatch:
         """Store lines that arrived together (one timestamp, one write to the file, made before
-        any subscriber hears of them) and hand each to the key's subscribers.
+        any subscriber hears of them) and hand them to the key's subscribers: each line to
+        those of ``subscribe``, the batch to those of ``subscribe_batches``.
 
         Subscribers are called in order, under the key's lock: they must be quick and
         must not call back into the store for the same key.
@@ -103,21 +192,25 @@ class LogStore:
         log = self._log(key)
         with log.lock:
             now = format_ts(datetime.now(UTC))
-            first = log.seq + 1
-            records = [
-                LogRecord(seq, now, key, stream, line, process, release, app)
-                for seq, line in enumerate(lines, first)
-            ]
-            log.seq += len(records)
-            log.records.extend(records)
-            self._persist(log, records)
-            for callback in list(log.subscribers):
+            batch = LogBatch(log.seq + 1, now, key, stream, list(lines), process, release, app)
+            if not batch.lines:
+                return batch
+            log.add(batch)
+            self._persist(log, batch)
+            if log.subscribers:
+                records = batch.records()
+                for callback in list(log.subscribers):
+                    try:
+                        for record in records:
+                            callback(record)
+                    except Exception:
+                        log.subscribers.remove(callback)
+            for notify in list(log.batch_subscribers):
                 try:
-                    for record in records:
-                        callback(record)
+                    notify(batch)
                 except Exception:
-                    log.subscribers.remove(callback)
-        return records
+                    log.batch_subscribers.remove(notify)
+        return batch
 
     def read(
         self,
@@ -133,17 +226,28 @@ class LogStore:
         since_ts = format_ts(since) if isinstance(since, datetime) else since
         log = self._log(key)
         with log.lock:
-            records = list(log.records)
+            batches = log.since(after)
         selected = [
             r
-            for r in records
-            if (after is None or r.seq > after)
-            and (since_ts is None or r.ts >= since_ts)
-            and (pattern is None or pattern.search(r.line))
+            for batch in batches
+            if since_ts is None or batch.ts >= since_ts
+            for r in batch.records()
+            if pattern is None or pattern.search(r.line)
         ]
         if tail is not None:
             selected = selected[-tail:] if tail > 0 else []
         return selected
+
+    def batches(
+        self, key: str, after: int | None = None, most: int | None = None
+    ) -> list[LogBatch]:
+        """The kept lines with ``seq > after`` (at most ``most`` of them), oldest first, in
+        the batches they were stored in: what a follower that has shown ``after`` shows next.
+        The first one's ``first`` above ``after + 1`` means the lines between are no longer
+        kept."""
+        log = self._log(key)
+        with log.lock:
+            return log.since(after, most)
 
     def last_seq(self, key: str) -> int:
         log = self._log(key)
@@ -164,6 +268,21 @@ class LogStore:
         with log.lock:
             if callback in log.subscribers:
                 log.subscribers.remove(callback)
+
+    def subscribe_batches(self, key: str, callback: BatchSubscriber) -> Callable[[], None]:
+        """Call ``callback`` with every new batch of ``key`` (once per ``append_many``, after it
+        is stored: ``batches`` already has it); returns the unsubscribe function. A callback
+        that raises is dropped."""
+        log = self._log(key)
+        with log.lock:
+            log.batch_subscribers.append(callback)
+
+        def unsubscribe() -> None:
+            with log.lock:
+                if callback in log.batch_subscribers:
+                    log.batch_subscribers.remove(callback)
+
+        return unsubscribe
 
     def delete(self, key: str) -> None:
         """Forget a key and its file (the app was deleted)."""
@@ -204,37 +323,51 @@ class LogStore:
         path = log.path
         if path is None or not path.exists():
             return
+        batch: LogBatch | None = None
         with open(path, encoding="utf-8") as f:
             for text in f:
                 log.file_lines += 1
                 try:
-                    record = LogRecord(**json.loads(text))
+                    r = LogRecord(**json.loads(text))
                 except (ValueError, TypeError):
                     continue
-                log.records.append(record)
-                log.seq = max(log.seq, record.seq)
+                if r.seq <= log.seq:
+                    continue
+                if (
+                    batch is not None
+                    and r.seq == log.seq + 1
+                    and batch[1:4] == r[1:4]
+                    and batch[5:] == r[5:]
+                ):
+                    batch.lines.append(r.line)  # the next line of the same batch
+                else:
+                    batch = LogBatch(r.seq, r.ts, r.key, r.stream, [r.line], *r[5:])
+                    log.batches.append(batch)
+                log.count += 1
+                log.seq = r.seq
+        log.trim()
 
-    def _persist(self, log: _Log, records: list[LogRecord]) -> None:
-        """Append ``records`` (already in memory) to the key's file, compacting when due."""
+    def _persist(self, log: _Log, batch: LogBatch) -> None:
+        """Append ``batch`` (already in memory) to the key's file, compacting when due."""
         path = log.path
         if path is None:
             return
-        if log.file_lines + len(records) > 2 * self.limit:
-            self._rewrite(path, log, records)
+        if log.file_lines + len(batch.lines) > 2 * self.limit:
+            self._rewrite(path, log, batch)
             return
         if log.file is None:
             log.file = open(path, "a", encoding="utf-8")  # noqa: SIM115
-        log.file.write(_encode(records))
+        log.file.write(_encode(batch))
         log.file.flush()
-        log.file_lines += len(records)
+        log.file_lines += len(batch.lines)
 
-    def _rewrite(self, path: Path, log: _Log, records: list[LogRecord]) -> None:
-        """The file's last ``limit`` lines with ``records`` (copied as text: re-encoding them
+    def _rewrite(self, path: Path, log: _Log, batch: LogBatch) -> None:
+        """The file's last ``limit`` lines with ``batch`` (copied as text: re-encoding them
         all would cost a log flood as much again as storing it)."""
         if log.file is not None:
             log.file.close()
             log.file = None
-        kept: deque[str] = deque(maxlen=max(0, self.limit - len(records)))
+        kept: deque[str] = deque(maxlen=max(0, self.limit - len(batch.lines)))
         with contextlib.suppress(FileNotFoundError), open(path, encoding="utf-8") as f:
             kept.extend(f)
         if kept and not kept[-1].endswith("\n"):  # cut short by a crash
@@ -242,28 +375,28 @@ class LogStore:
         temporary = path.with_suffix(".jsonl.tmp")
         with open(temporary, "w", encoding="utf-8") as f:
             f.writelines(kept)
-            f.write(_encode(records[-self.limit :]))
+            f.write(_encode(batch.after(batch.last - self.limit)))
         os.replace(temporary, path)
-        log.file_lines = len(kept) + min(len(records), self.limit)
+        log.file_lines = len(kept) + min(len(batch.lines), self.limit)
 
 
 _VALUE = json.JSONEncoder(ensure_ascii=False).encode
 _STRING = json.encoder.encode_basestring  # a str as _VALUE writes it, faster
 
 
-def _encode(batch: list[LogRecord]) -> str:
+def _encode(batch: LogBatch) -> str:
     """JSON lines, each as ``json.dumps(record.to_dict(), ensure_ascii=False)`` writes it. The
-    records of a batch (of one ``append_many``) differ only in seq and line: the rest is
-    encoded once (a flood's lines cost a fifth of encoding each whole)."""
-    if not batch:
-        return ""
-    first = batch[0]
+    records of a batch differ only in seq and line: the rest is encoded once (a flood's
+    lines cost a fifth of encoding each whole)."""
     middle = (
-        f', "ts": {_VALUE(first.ts)}, "key": {_VALUE(first.key)},'
-        f' "stream": {_VALUE(first.stream)}, "line": '
+        f', "ts": {_VALUE(batch.ts)}, "key": {_VALUE(batch.key)},'
+        f' "stream": {_VALUE(batch.stream)}, "line": '
     )
     end = (
-        f', "process": {_VALUE(first.process)}, "release": {_VALUE(first.release)},'
-        f' "app": {_VALUE(first.app)}}}\n'
+        f', "process": {_VALUE(batch.process)}, "release": {_VALUE(batch.release)},'
+        f' "app": {_VALUE(batch.app)}}}\n'
     )
-    return "".join(f'{{"seq": {r.seq}{middle}{_STRING(r.line)}{end}' for r in batch)
+    return "".join(
+        f'{{"seq": {seq}{middle}{_STRING(line)}{end}'
+        for seq, line in enumerate(batch.lines, batch.first)
+    )

@@ -11,11 +11,12 @@ stored ones. A follow runs until Ctrl+C (exit 130, as any interrupted command).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from rig.cli import CommandTree, completes
 from rig.commands.args import add_network_option, check_name, network_arg
@@ -188,12 +189,33 @@ def live_lines(query: LogQuery) -> FollowSource:
 
         start = {target.topic: after} if after is not None else None
         try:
-            with following(ctx, [target.topic], after=start) as records:
-                yield from (record for record in records if keep(record))
+            with following(ctx, [target.topic], after=start) as records, buffered(ctx.stdout):
+                if pattern is None and query.release is None:
+                    yield from records  # a flood's lines pass through nothing more
+                else:
+                    yield from (record for record in records if keep(record))
         except (ConnectionError, TimeoutError) as error:
             raise socket_error(error, f"the {target.label}") from None
 
     return source
+
+
+@contextlib.contextmanager
+def buffered(stream: IO[str]) -> Iterator[None]:
+    """While following, ``stream`` buffers what is written to it even when Python runs
+    unbuffered (``PYTHONUNBUFFERED``, ``-u``: a system call per line would cost a flood most
+    of rig's time): the follow flushes it whenever it waits for more, so no line waits."""
+    reconfigure = getattr(stream, "reconfigure", None)
+    if reconfigure is None or not getattr(stream, "write_through", False):
+        yield
+        return
+    reconfigure(write_through=False)
+    try:
+        yield
+    finally:
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+            reconfigure(write_through=True)
 
 
 def query_from(args: argparse.Namespace) -> LogQuery:

@@ -1,10 +1,13 @@
 """Following log topics over the Phoenix socket: gapless, never a line twice, gaps made visible.
 
-Each topic's channel rejoins with ``{"after": last_seq}`` (its params are re-read at every
-rejoin), so after a reconnect the platform replays exactly what was missed. Lines whose seq is
-not above the last one shown are dropped. When the platform's join reply says its history now
-starts at ``first_seq`` past ``last_seq + 1``, a marker ``{"topic": T, "skipped": K}`` is
-yielded in place of the K lines that are gone.
+Each topic's channel rejoins with ``{"after": last_seq, "batch": true}`` (its params are
+re-read at every rejoin), so after a reconnect the platform replays exactly what was missed,
+in ``logs`` events of many lines each (``log`` events, one line each, from a platform that
+does not batch, are taken too). Lines whose seq is not above the last one shown are dropped.
+When the platform's join reply says its history now starts at ``first_seq`` past
+``last_seq + 1``, or a ``gap`` event says lines were dropped before this client was sent
+them (it fell too far behind), a marker ``{"topic": T, "skipped": K}`` is yielded in place of
+the K lines that are gone.
 
 The platform's side of the contract: within one topic, seqs are consecutive integers
 (``logs:network:`` needs a network-wide sequence), and they survive a platform restart.
@@ -64,14 +67,17 @@ class LogFollower:
     ) -> None:
         self.socket = socket
         self.last: dict[str, int | None] = {t: (after or {}).get(t) for t in topics}
-        self._queue: asyncio.Queue[Record | _End] = asyncio.Queue()
+        self._queue: asyncio.Queue[list[Record] | _End] = asyncio.Queue()
         self._open = {*topics, *(events or {})}
         self._event_topics_joined: set[str] = set()
         self._end: _End | None = None
+        self._rest: deque[Record] = deque()  # taken from the queue, not yet returned
         self._channels = [socket.channel(t, self._params(t)) for t in topics]
         for channel in self._channels:
             channel.on_joined(partial(self._joined, channel.topic))
             channel.on("log", partial(self._log, channel.topic))
+            channel.on("logs", partial(self._logs, channel.topic))
+            channel.on("gap", partial(self._gap, channel.topic))
         for topic, names in (events or {}).items():
             channel = socket.channel(topic)
             channel.on_joined(partial(self._event_joined, topic))
@@ -111,17 +117,23 @@ class LogFollower:
         """The records queued now, at most ``most``, waiting for one if none is. At the end of
         the follow (once the records before it are taken) raises ``StopAsyncIteration``, or
         the error that ended it."""
-        if self._end is None:
-            records: list[Record] = []
+        rest = self._rest
+        if not rest and self._end is None:
             item = await self._queue.get()
-            while not isinstance(item, _End):
-                records.append(item)
-                if self._queue.empty() or (most is not None and len(records) >= most):
-                    return records
+            while True:
+                if isinstance(item, _End):
+                    self._end = item
+                    break
+                rest.extend(item)
+                if self._queue.empty():
+                    break
                 item = self._queue.get_nowait()
-            self._end = item
-            if records:
+        if rest:
+            if most is None or most >= len(rest):
+                records = list(rest)
+                rest.clear()
                 return records
+            return [rest.popleft() for _ in range(most)]
         assert self._end is not None
         if self._end.error is not None:
             raise self._end.error
@@ -130,15 +142,18 @@ class LogFollower:
     def _params(self, topic: str) -> Params:
         def params() -> dict[str, Any]:
             last = self.last[topic]
-            return {} if last is None else {"after": last}
+            return {"batch": True} if last is None else {"after": last, "batch": True}
 
         return params
 
     def _joined(self, topic: str, response: Payload) -> None:
         first, last = response.get("first_seq"), self.last[topic]
         if isinstance(first, int) and last is not None and first > last + 1:
-            self._queue.put_nowait({"topic": topic, "skipped": first - last - 1})
+            self._queue.put_nowait([{"topic": topic, "skipped": first - last - 1}])
             self.last[topic] = first - 1
+
+    def _gap(self, topic: str, payload: Payload) -> None:
+        self._joined(topic, payload)
 
     def _log(self, topic: str, record: Payload) -> None:
         seq, last = record.get("seq"), self.last[topic]
@@ -146,7 +161,38 @@ class LogFollower:
             if last is not None and seq <= last:
                 return
             self.last[topic] = seq
-        self._queue.put_nowait(record)
+        self._queue.put_nowait([record])
+
+    def _logs(self, topic: str, payload: Payload) -> None:
+        """Batches of lines (``logs``): each the lines' shared fields, the texts in
+        ``lines`` and the first one's ``seq``; in seq order, so only the head of one can have
+        been shown already. Records come out as ``log`` events carry them."""
+        last = self.last[topic]
+        records: list[Record] = []
+        for batch in payload.get("batches") or ():
+            lines, first = batch.get("lines"), batch.get("seq")
+            if not isinstance(lines, list) or not isinstance(first, int):
+                continue
+            skip = 0 if last is None else max(0, last - first + 1)
+            if skip >= len(lines):
+                continue
+            ts, app, stream = batch.get("ts"), batch.get("app"), batch.get("stream")
+            extra = {k: v for k, v in batch.items() if k not in _BATCH_KEYS}
+            start = first + skip
+            if extra:
+                records += [
+                    {"seq": seq, "ts": ts, "app": app, "stream": stream, "line": line, **extra}
+                    for seq, line in enumerate(lines[skip:], start)
+                ]
+            else:
+                records += [
+                    {"seq": seq, "ts": ts, "app": app, "stream": stream, "line": line}
+                    for seq, line in enumerate(lines[skip:], start)
+                ]
+            last = first + len(lines) - 1
+        if records:
+            self.last[topic] = last
+            self._queue.put_nowait(records)
 
     def _event_joined(self, topic: str, _response: Payload) -> None:
         if topic in self._event_topics_joined:
@@ -154,7 +200,7 @@ class LogFollower:
         self._event_topics_joined.add(topic)
 
     def _event(self, topic: str, event: str, payload: Payload) -> None:
-        self._queue.put_nowait({"topic": topic, "event": event, "payload": payload})
+        self._queue.put_nowait([{"topic": topic, "event": event, "payload": payload}])
 
     def end(self) -> None:
         """End the iteration after what is already queued (``Following.interrupt``)."""
@@ -169,6 +215,9 @@ class LogFollower:
     def _state(self, state: ConnectionState) -> None:
         if isinstance(state, Closed) and self._open:
             self._queue.put_nowait(_End(SocketClosed(state.code, state.reason)))
+
+
+_BATCH_KEYS = frozenset(("seq", "ts", "app", "stream", "lines"))
 
 
 class ConnectionNotices:
