@@ -3,8 +3,13 @@
 A job writes through :class:`JobStream`, which hands complete lines to a sink:
 in the background the sink prints them above the prompt prefixed with the job
 number, gathered by :class:`Batcher` into one redraw per ``BATCH_SECONDS`` (a
-redraw per line garbles the screen under heavy output, prompt-toolkit#681);
-``fg N`` switches the sink to the terminal and waits. ``kill N``
+redraw per line garbles the screen under heavy output, prompt-toolkit#681). There is
+nothing to print above while a command runs, so the batcher holds its lines until the
+prompt is back (``hold``/``release``). ``fg N`` first prints the lines not shown yet,
+then switches the job's sink to the terminal and waits: a job's lines keep their order
+whichever way they go, and none of its lines turns up above the prompt after ``fg``
+(they used to reach the prompt after the foreground lines, even scroll them away).
+``kill N``
 cancels a job: its next write raises :class:`JobCancelled`, and the cancel
 hooks it registered (closing its HTTP client, later unsubscribing its socket
 channel) run at once, so a job blocked on I/O ends too.
@@ -73,6 +78,9 @@ class Job:
     _cancel: threading.Event = field(default_factory=threading.Event)
     _done: threading.Event = field(default_factory=threading.Event)
     _hooks: list[Callable[[], None]] = field(default_factory=list)
+    # Held while a line goes to the sink and while the sink changes or the job is cancelled,
+    # so no line is in flight to the old sink (or after the kill) once either returns.
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
         self.stdout = JobStream(self)
@@ -88,16 +96,19 @@ class Job:
         return not self._done.is_set() and not self.cancelled
 
     def emit(self, line: str) -> None:
-        self.sink(self, line)
+        with self.lock:
+            if not self.cancelled:
+                self.sink(self, line)
 
     def on_cancel(self, hook: Callable[[], None]) -> None:
         self._hooks.append(hook)
 
     def cancel(self) -> None:
-        if not self.running:
-            return
-        self._cancel.set()
-        self.state = KILLED
+        with self.lock:
+            if not self.running:
+                return
+            self._cancel.set()
+            self.state = KILLED
         for hook in list(self._hooks):
             try:
                 hook()
@@ -125,7 +136,10 @@ JobTarget = Callable[[Job], int]
 
 class Batcher:
     """Collects lines from any thread and hands them to ``notify`` as one text at most every
-    ``interval`` seconds, keeping the last ``limit`` of a batch and saying how many were not."""
+    ``interval`` seconds, keeping the last ``limit`` of a batch and saying how many were not.
+
+    While held (a command is running, there is no prompt to print above) the lines wait;
+    ``take`` hands them to someone who prints them directly instead."""
 
     def __init__(
         self,
@@ -136,7 +150,10 @@ class Batcher:
         self._notify, self.interval, self.limit = notify, interval, limit
         self._lines: list[str] = []
         self._dropped = 0
+        self._held = False
         self._cond = threading.Condition()
+        # Held from taking a batch until it is handed on, so batches never overtake each other.
+        self.handing = threading.RLock()
         self._thread: threading.Thread | None = None
 
     def add(self, line: str) -> None:
@@ -150,28 +167,54 @@ class Batcher:
                 self._thread.start()
             self._cond.notify()
 
-    def flush(self) -> None:
+    def hold(self) -> None:
+        with self._cond:
+            self._held = True
+
+    def release(self) -> None:
+        with self._cond:
+            self._held = False
+            self._cond.notify()
+
+    def take(self) -> str | None:
+        """The waiting lines as one text (None if there are none), no longer waiting."""
         with self._cond:
             lines, dropped = self._lines, self._dropped
             self._lines, self._dropped = [], 0
         if dropped:
             lines.insert(0, f"-- {dropped} lines not shown: too many to print above the prompt --")
-        if lines:
-            self._notify("\n".join(lines))
+        return "\n".join(lines) if lines else None
+
+    def flush(self) -> None:
+        with self.handing:
+            text = self.take()
+            if text is not None:
+                self._notify(text)
 
     def _run(self) -> None:
         while True:
             with self._cond:
-                self._cond.wait_for(lambda: bool(self._lines))
+                self._cond.wait_for(lambda: bool(self._lines) and not self._held)
             time.sleep(self.interval)
-            self.flush()
+            with self.handing:
+                with self._cond:
+                    if self._held:
+                        continue
+                self.flush()
 
 
 class JobManager:
-    """Numbers, runs and tracks jobs. ``notify`` prints a line above the prompt."""
+    """Numbers, runs and tracks jobs. ``notify`` prints a line above the prompt; ``take_back``
+    returns the texts handed to ``notify`` that are not on the screen yet and never will be
+    (the prompt went away first), for ``fg`` and ``kill`` to print them in order."""
 
-    def __init__(self, notify: Callable[[str], None]) -> None:
+    def __init__(
+        self,
+        notify: Callable[[str], None],
+        take_back: Callable[[], list[str]] = list,
+    ) -> None:
         self._batcher = Batcher(notify)
+        self._take_back = take_back
         self._notify = self._batcher.add
         self._jobs: dict[int, Job] = {}
         self._lock = threading.Lock()
@@ -201,8 +244,9 @@ class JobManager:
                 job.stderr.write(f"rig: internal error: {type(exc).__name__}: {exc}\n")
             code = 1
         job.finish(code)
-        if job.sink == self._background_line and not job.cancelled:
-            self._notify(job.describe())
+        with job.lock:  # not while fg takes it over: then fg reports the end
+            if job.sink == self._background_line and not job.cancelled:
+                self._notify(job.describe())
         self._changed()
 
     def _background_line(self, job: Job, line: str) -> None:
@@ -224,15 +268,23 @@ class JobManager:
         with self._lock:
             self._jobs = {i: j for i, j in self._jobs.items() if j.running}
 
-    def kill(self, job: Job) -> None:
-        job.cancel()
+    def kill(self, job: Job, write_line: Callable[[str], None] | None = None) -> None:
+        """Cancel the job; with ``write_line``, print the lines it wrote before at once, so none
+        of them turns up after the kill is reported."""
+        job.cancel()  # no line of it is on its way once this returns
         job.wait(0.5)
+        if write_line is not None:
+            self.print_waiting(write_line)
         self._changed()
 
     def foreground(self, job: Job, write_line: Callable[[str], None]) -> None:
-        """Print the job's lines directly and wait for it; Ctrl+C kills it."""
-        job.sink = lambda _job, line: write_line(line)
+        """Print the lines not shown yet and the job's line, then the job's lines directly as
+        they come; wait for it. Ctrl+C kills it."""
         try:
+            with job.lock:  # no line of the job in flight meanwhile
+                self.print_waiting(write_line)
+                write_line(job.line)
+                job.sink = lambda _job, line: write_line(line)
             while not job.wait(0.1):
                 pass
         except KeyboardInterrupt:
@@ -240,6 +292,22 @@ class JobManager:
             raise
         finally:
             self._changed()
+
+    def hold(self) -> None:
+        """A command runs: keep background lines until ``release`` (the prompt is back)."""
+        self._batcher.hold()
+
+    def release(self) -> None:
+        self._batcher.release()
+
+    def print_waiting(self, write_line: Callable[[str], None]) -> None:
+        """Print, directly and in order, background lines not on the screen yet: handed on but
+        not shown, then still in the batch."""
+        with self._batcher.handing:
+            texts = [*self._take_back(), self._batcher.take()]
+            for text in texts:
+                if text is not None:
+                    write_line(text)
 
     def flush(self) -> None:
         """Print the lines still waiting for the next batch."""

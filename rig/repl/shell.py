@@ -16,6 +16,7 @@ import contextlib
 import io
 import os
 import sys
+import threading
 import types
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -98,7 +99,8 @@ class RigShell(cmd2.Cmd):
         self.cache = NameCache(
             fetch_names(self._api_client, self._context_names), connection=self.connection
         )
-        self.jobs = JobManager(self._alert)
+        self._alerts = Alerts()
+        self.jobs = JobManager(self._alert, self._alerts.take_back)
         self.socket = ShellSocket(self._api_client, self.cache, self.connection)
         super().__init__(
             stdin=cast(TextIO | None, stdin),
@@ -211,7 +213,13 @@ class RigShell(cmd2.Cmd):
                 self.socket.restart()
         self.cache.invalidate()
 
+    def pre_prompt(self) -> None:
+        super().pre_prompt()
+        self.jobs.release()  # lines can go above the prompt again
+
     def onecmd_plus_hooks(self, line: str, **kwargs: Any) -> bool:
+        if self._is_tty_session(self.main_session):
+            self.jobs.hold()  # the prompt is gone: no printing above it until it is back
         background = background_line(line)
         if background is not None:
             self._start_job(background, line)
@@ -402,7 +410,6 @@ class RigShell(cmd2.Cmd):
     def do_fg(self, args: argparse.Namespace) -> None:
         """Bring a background job to the foreground (Ctrl+C stops it)."""
         job = self._job(args.job)
-        self.poutput(job.line)
         try:
             self.jobs.foreground(job, self.poutput)
         except KeyboardInterrupt:
@@ -413,7 +420,7 @@ class RigShell(cmd2.Cmd):
     def do_kill(self, args: argparse.Namespace) -> None:
         """Stop a background job."""
         job = self._job(args.job)
-        self.jobs.kill(job)
+        self.jobs.kill(job, self.poutput)
         self.poutput(job.describe())
 
     def _job(self, job_id: int) -> Job:
@@ -424,9 +431,7 @@ class RigShell(cmd2.Cmd):
 
     def _alert(self, text: str) -> None:
         if self._is_tty_session(self.main_session):
-            from rich.text import Text
-
-            self.add_alert(msg=Text.from_ansi(text))
+            self.add_alert(msg=self._alerts.add(text))
         else:  # no prompt to print above: write at once
             self.stdout.write(text + "\n")
             self.stdout.flush()
@@ -569,6 +574,49 @@ def _checked_app(ctx: Context, name: str, selected_network: str | None) -> tuple
 
 def _env(name: str) -> str | None:
     return os.environ.get(name) or None
+
+
+class Alerts:
+    """Texts handed to cmd2's alert queue, which prints them above the prompt, but only while
+    there is a prompt: one handed on as the prompt went away waits there for the next prompt.
+    ``take_back`` withdraws those, for a command to print them in order (``fg``, ``kill``)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._waiting: list[Alert] = []
+
+    def add(self, text: str) -> Alert:
+        alert = Alert(text, self)
+        with self._lock:
+            self._waiting.append(alert)
+        return alert
+
+    def shown(self, alert: Alert) -> bool:
+        """Called as cmd2 renders ``alert`` to print it: False if it was taken back."""
+        with self._lock:
+            if alert not in self._waiting:
+                return False
+            self._waiting.remove(alert)
+            return True
+
+    def take_back(self) -> list[str]:
+        with self._lock:
+            waiting, self._waiting = self._waiting, []
+        return [alert.text for alert in waiting]
+
+
+class Alert:
+    """A rich renderable: the text, unless it was taken back (then nothing, not even a line
+    end: rich adds none after a renderable)."""
+
+    def __init__(self, text: str, alerts: Alerts) -> None:
+        self.text, self._alerts = text, alerts
+
+    def __rich_console__(self, console: Any, options: Any) -> Iterator[Any]:
+        if self._alerts.shown(self):
+            from rich.text import Text
+
+            yield Text.from_ansi(self.text)
 
 
 class Tee(io.TextIOBase):

@@ -121,6 +121,52 @@ def test_jobs_run_report_and_can_be_killed() -> None:
     assert not any(line.startswith("[2]") for line in lines)
 
 
+def test_fg_prints_the_lines_not_shown_yet_first_and_nothing_goes_above_the_prompt_after() -> None:
+    notes: list[str] = []
+    handed_on = ["[1] handed on as the prompt went away"]  # still in cmd2's queue
+    manager = JobManager(notes.append, lambda: [handed_on.pop()] if handed_on else [])
+    manager.hold()  # a command runs: nothing goes above the prompt
+    wrote, go = threading.Event(), threading.Event()
+
+    def talk(j):  # type: ignore[no-untyped-def]
+        j.stdout.write("before fg\n")
+        wrote.set()
+        go.wait(5)
+        j.stdout.write("in fg\n")
+        return 0
+
+    job = manager.start("talk", talk)
+    assert wrote.wait(2)
+    printed: list[str] = []
+
+    def write(line: str) -> None:
+        printed.append(line)
+        go.set()  # the job's next line races the hand-over to the terminal
+
+    manager.foreground(job, write)
+    manager.flush()
+    assert printed == ["[1] handed on as the prompt went away", "[1] before fg", "talk", "in fg"]
+    assert notes == [] and job.state == DONE
+
+    wrote.clear()
+
+    def last_words(j):  # type: ignore[no-untyped-def]
+        killed = threading.Event()
+        j.on_cancel(killed.set)
+        j.stdout.write("last words\n")
+        wrote.set()
+        killed.wait(5)  # its next write raises
+        j.stdout.write("never shown\n")
+        return 0
+
+    chatty = manager.start("chatty", last_words)
+    assert wrote.wait(2)
+    killed: list[str] = []
+    manager.kill(chatty, killed.append)  # its lines first, then the shell reports the kill
+    manager.flush()
+    assert killed == ["[2] last words"] and notes == []
+
+
 def test_job_lines_are_printed_in_batches_and_a_flood_is_counted() -> None:
     printed: list[str] = []
     batcher = Batcher(printed.append, interval=0.2, limit=3)

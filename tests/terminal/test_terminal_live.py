@@ -162,24 +162,31 @@ def test_live_logs_jobs_and_watch_as_a_user_would(
     term.wait_for(r"\[1\] running  logs app ticker -f")
     child.sendline("kill 1")
     term.wait_for(r"\[1\] killed   logs app ticker -f")
-    term.pump(0.5)
-    after_kill = term.text().count("ticker-tick")
+    # kill prints the job's lines not shown yet before it reports: nothing more from it after
+    term.wait(lambda _: term.cursor_line().endswith("rig dev:shop/ticker>"), "the prompt")
+    last = max(ticks(term.text(), "ticker-tick"))
     term.pump(1)
-    assert term.text().count("ticker-tick") == after_kill  # nothing more from the killed job
+    assert max(ticks(term.text(), "ticker-tick")) == last
+    assert "ticker-tick" not in term.text().split("[1] killed")[-1], term.text()
 
     # fg brings a job to the foreground; Ctrl+C there stops it and the prompt comes back
     child.sendline("logs app worker -f &")
     term.wait_for(r"\[2\] logs app worker -f")
+    # (lines the job wrote before fg come first, and none of it shows above the prompt after)
     child.sendline("fg 2")
     term.wait_for(r"^\S+ worker stdout\| worker-tick \d+", timeout=10)
     child.sendcontrol("c")
     term.wait_for(r"rig: job 2 stopped")
     term.wait(lambda _: term.cursor_line().endswith("rig dev:shop/ticker>"), "the prompt")
+    numbers = ticks(term.text(), "worker-tick")  # from the top: in the background, then not
+    assert numbers == list(range(numbers[0], numbers[0] + len(numbers))), term.text()
+    assert re.search(r"rig: job 2 stopped\nrig dev:shop/ticker>", term.text()), term.text()
     child.sendline("jobs")
     term.wait_for(r"\[2\] killed   logs app worker -f")
 
     # Ctrl+C on a half-typed line drops it
     child.send("delete app tick")
+    term.wait(lambda _: term.cursor_line().endswith("> delete app tick"), "the half-typed line")
     child.sendcontrol("c")
     term.wait(lambda _: term.cursor_line().endswith("rig dev:shop/ticker>"), "a fresh prompt")
 
