@@ -7,9 +7,9 @@ of every secret of the target is masked in what is stored, wherever it occurs.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import replace
 
-from maxlocal.store.audit import AuditLog, AuditRow, NewAuditRow
+from maxlocal.store.audit import AuditLog, NewAuditRow
 
 MASK = "[secret]"
 
@@ -21,15 +21,8 @@ def mask(text: str, secret_values: Iterable[str]) -> str:
     return text
 
 
-@dataclass(frozen=True)
-class SessionStart:
-    session: str
-    user_id: int
-    network: str
-    app: str | None
-    kind: str
-    command: str
-    client: str | None
+SessionStart = NewAuditRow
+"""What the trail is told when a session starts: the row it writes, once secrets are masked."""
 
 
 class AuditTrail:
@@ -38,27 +31,7 @@ class AuditTrail:
 
     def started(self, start: SessionStart, secret_values: Iterable[str]) -> int:
         """Record a session that starts now; returns the record's id for ``ended``."""
-        return self.log.start(
-            NewAuditRow(
-                session=start.session,
-                user_id=start.user_id,
-                network=start.network,
-                app=start.app,
-                kind=start.kind,
-                command=mask(start.command, secret_values),
-                client=start.client,
-            )
-        )
+        return self.log.start(replace(start, command=mask(start.command, secret_values)))
 
     def ended(self, record: int, exit_code: int, duration_s: float, reason: str) -> None:
         self.log.end(record, exit_code, duration_s, reason)
-
-    def query(
-        self,
-        user_id: int,
-        *,
-        network: str | None = None,
-        app: str | None = None,
-        since: str | None = None,
-    ) -> list[AuditRow]:
-        return self.log.of_user(user_id, network=network, app=app, since=since)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -31,7 +31,11 @@ _BODY_NOT_OBJECT = {"model_attributes_type", "dict_type", "model_type", "missing
 
 
 def error_response(
-    status: int, code: str, message: str, hint: str = "", headers: dict[str, str] | None = None
+    status: int,
+    code: str,
+    message: str,
+    hint: str = "",
+    headers: Mapping[str, str] | None = None,
 ) -> JSONResponse:
     body = {"error": {"code": code, "message": message, "hint": hint}}
     return JSONResponse(body, status_code=status, headers=headers)

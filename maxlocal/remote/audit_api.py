@@ -22,23 +22,6 @@ DURATION = re.compile(r"(\d+(?:\.\d+)?)(s|m|h|d)")
 UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 
 
-class AuditRecordOut(BaseModel):
-    id: int
-    session: str
-    user_id: int
-    user_email: str
-    network: str
-    app: str | None
-    kind: str
-    command: str
-    client: str | None
-    started_at: str
-    ended_at: str | None
-    exit_code: int | None
-    duration_s: float | None
-    reason: str | None
-
-
 class SessionOut(BaseModel):
     id: str
     network: str
@@ -67,10 +50,6 @@ def parse_since(value: str) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _record(row: AuditRow) -> AuditRecordOut:
-    return AuditRecordOut(**row.__dict__)
-
-
 def router(trail: AuditTrail, sessions: SessionManager) -> APIRouter:
     api = APIRouter(tags=["remote"])
 
@@ -82,13 +61,11 @@ def router(trail: AuditTrail, sessions: SessionManager) -> APIRouter:
         since: Annotated[
             str | None, Query(description="an RFC 3339 time or a duration: 30s, 10m, 2h, 1d")
         ] = None,
-    ) -> list[AuditRecordOut]:
+    ) -> list[AuditRow]:
         """The caller's remote sessions, oldest first: commands with their command line
         (secret values masked), shells with their start, end and exit code."""
-        rows = trail.query(
-            user.id, network=network, app=app, since=parse_since(since) if since else None
-        )
-        return [_record(row) for row in rows]
+        since = parse_since(since) if since else None
+        return trail.log.of_user(user.id, network=network, app=app, since=since)
 
     @api.get("/sessions")
     def live_sessions(user: UserDep) -> list[SessionOut]:

@@ -297,19 +297,20 @@ class SessionManager:
     ) -> Session:
         """Run ``cmd`` with ``/bin/sh -c``; ``shown`` is the command line as the registry
         lists it (with secrets masked), by default ``cmd``."""
-        self._check_quota(user)
-        proc = subprocess.Popen(
+        proc, info = self._spawn(
             ["/bin/sh", "-c", cmd],
-            cwd=cwd,
-            env=dict(env),
+            cwd,
+            env,
+            user=user,
+            target=target,
+            kind=kind,
+            shown=cmd if shown is None else shown,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-            start_new_session=True,
             bufsize=0,
         )
         assert proc.stdout is not None and proc.stderr is not None
-        info = self._info(user, target, kind, cmd if shown is None else shown, proc.pid)
         session = Session(proc, info, on_exit, self._forget, timeout)
         self._add(session, [(proc.stdout.fileno(), on_stdout), (proc.stderr.fileno(), on_stderr)])
         return session
@@ -356,20 +357,22 @@ class SessionManager:
     ) -> ShellSession:
         """An interactive shell on a new pseudo-terminal of ``cols`` x ``rows``, ended after
         ``idle_timeout`` seconds (at most the manager's) without input or output."""
-        self._check_quota(user)
         master, slave = os.openpty()
         try:
             set_size(slave, cols, rows)
             shell = shell_path()
             bash = shell.endswith("bash")
-            proc = subprocess.Popen(
+            proc, info = self._spawn(
                 [shell, "--noprofile", "--norc", "-i"] if bash else [shell, "-i"],
-                cwd=cwd,
-                env={**env, "TERM": term},
+                cwd,
+                {**env, "TERM": term},
+                user=user,
+                target=target,
+                kind="shell",
+                shown="(interactive)",
                 stdin=slave,
                 stdout=slave,
                 stderr=slave,
-                start_new_session=True,
                 preexec_fn=_take_terminal,
             )
         except BaseException:
@@ -378,7 +381,6 @@ class SessionManager:
         finally:
             os.close(slave)
         idle = min(idle_timeout or self.idle_timeout, self.idle_timeout)
-        info = self._info(user, target, "shell", "(interactive)", proc.pid)
         session = ShellSession(proc, info, on_exit, self._forget, master, on_output, idle)
         self._add(session, [(master, on_output)])
         return session
@@ -405,9 +407,25 @@ class SessionManager:
         if len(self.live(user)) >= self.max_per_user:
             raise TooManySessions(f"at most {self.max_per_user} sessions at once per user")
 
-    def _info(self, user: str, target: str, kind: str, command: str, pid: int) -> SessionInfo:
+    def _spawn(
+        self,
+        argv: list[str],
+        cwd: Path,
+        env: Mapping[str, str],
+        *,
+        user: str,
+        target: str,
+        kind: str,
+        shown: str,
+        **popen: Any,
+    ) -> tuple[subprocess.Popen[bytes], SessionInfo]:
+        """Within the user's quota, start ``argv`` as the leader of a new session (so that its
+        whole process group can be signalled), with the registry's record of it."""
+        self._check_quota(user)
+        proc = subprocess.Popen(argv, cwd=cwd, env=dict(env), start_new_session=True, **popen)
         started = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        return SessionInfo(secrets.token_hex(6), user, target, kind, command, started, pid)
+        info = SessionInfo(secrets.token_hex(6), user, target, kind, shown, started, proc.pid)
+        return proc, info
 
     def _add(self, session: Session, sources: list[tuple[int, OnData]]) -> None:
         with self._lock:

@@ -10,6 +10,8 @@ from maxlocal.store.db import Database, utc_now
 
 @dataclass(frozen=True)
 class AuditRow:
+    """A row of ``audit_sessions``, and as it is, a record of ``GET /audit`` (the API's model)."""
+
     id: int
     session: str
     user_id: int

@@ -213,9 +213,15 @@ def _session(ctx: Context, scope: Scope, run: Callable[[], Exit]) -> Exit:
         return run()
     except SessionLost:
         raise UnreachableError(LOST, hint=LOST_HINT) from None
-    except NotFoundError:
-        ctx.client().get(scope.path)  # raises the platform's own NotFoundError
-        raise
+    except NotFoundError as refused:
+        try:
+            ctx.client().get(scope.path)
+        except NotFoundError as missing:
+            if missing.hint:  # the platform's own account of what is missing
+                raise missing from None
+        except RigError:
+            pass
+        raise refused from None
 
 
 def _terminal(ctx: Context) -> bool:
