@@ -6,7 +6,11 @@ for a trigger file in the bench's directory, then writes lines on stdout:
 - ``latency N INTERVAL``: N lines ``lat I NS``, one every INTERVAL seconds, each flushed,
   where NS is ``time.time_ns()`` just before the write;
 - ``flood SECONDS``: ``flood I`` as fast as it can (blocks of lines, one write each) for
-  SECONDS, then ``flood-end COUNT``.
+  SECONDS, then ``flood-end COUNT``;
+- ``mark TEXT``: one line ``mark TEXT``.
+
+Each measurement starts once rig follows on the socket: rig prints the stored lines it read
+first, so a line written after one of those is printed can only come to it live.
 
 The bench runs ``rig logs app NAME -f -o json`` and reads its NDJSON output, noting the time
 (same machine clock) at which each line arrives: latency is arrival - NS; throughput is the
@@ -77,6 +81,8 @@ APP_SOURCE = textwrap.dedent(
                 latency(int(words[1]), float(words[2]))
             elif words[0] == "flood":
                 flood(float(words[1]))
+            elif words[0] == "mark":
+                os.write(out, f"mark {{words[1]}}\\n".encode())
         time.sleep(0.01)
     """
 )
@@ -108,7 +114,14 @@ def deploy(platform: Platform) -> LogApp:
         check=True,
         timeout=120,
     )
-    return LogApp(platform, triggers)
+    app = LogApp(platform, triggers)
+    app.trigger("mark", "deployed")  # a follow's --tail 1 has a line to print at once
+    deadline = time.monotonic() + READ_TIMEOUT
+    while not platform.api("GET", f"/networks/{NETWORK}/apps/{APP}/logs?grep=%5Emark"):
+        if time.monotonic() > deadline:
+            raise TimeoutError("the app wrote no line")
+        time.sleep(0.05)
+    return app
 
 
 class Follow:
@@ -147,6 +160,10 @@ class Follow:
         for arrived, lines in self.chunks():
             for line in lines.split(b"\n"):
                 yield arrived, json.loads(line)
+
+    def first_line(self) -> None:
+        """Wait for rig's first line (with ``--tail 1``: the stored one it read)."""
+        next(self.chunks())
 
     def wait_for(self, prefix: str) -> None:
         """Skip lines until one of the app's lines starts with ``prefix`` (rig is following)."""
@@ -244,6 +261,10 @@ def idle_cpu(app: LogApp, seconds: float) -> float:
 
 
 def _ready(app: LogApp, follow: Follow) -> None:
-    """Wait until rig shows a line written after it started: it is following live."""
-    app.trigger("latency", 1, 0)
-    follow.wait_for("lat ")
+    """Wait until rig follows live: it shows a line written after it showed a stored one
+    (a line written merely after rig started may be among those it read stored, before
+    joining the socket — a flood started then would be measured from the history read)."""
+    follow.first_line()
+    mark = f"ready-{time.monotonic_ns()}"
+    app.trigger("mark", mark)
+    follow.wait_for(f"mark {mark}")

@@ -38,7 +38,7 @@ from maxlocal.realtime.topics import (
     ServerChannel,
     TopicHandler,
 )
-from maxlocal.runtime.logstore import LogBatch, LogRecord, LogStore
+from maxlocal.runtime.logstore import LogBatch, LogHold, LogRecord, LogStore
 
 LOG_TOPICS = "logs:*"
 STATUS_TOPIC = "status:user"
@@ -163,6 +163,9 @@ class LogTopics:
 
     def last_seq(self, topic: str) -> int:
         return self._logs.last_seq(self._topic(topic).key)
+
+    def hold(self, topic: str, seq: int) -> LogHold:
+        return self._logs.hold(self._topic(topic).key, seq)
 
     def _topic(self, topic: str) -> LogTopic:
         ref = self._topics.get(topic)

@@ -213,6 +213,19 @@ class Feed(Protocol):
         """The seq of the newest record (0 when there is none)."""
         ...
 
+    def hold(self, topic: str, seq: int) -> Hold | None:
+        """Keep the records after ``seq`` for a stream that has still to send them, as far as
+        the feed can (None: it keeps what it keeps anyway)."""
+        ...
+
+
+class Hold(Protocol):
+    """A stream's place in a feed; the stream moves ``seq`` on as it sends."""
+
+    seq: int
+
+    def release(self) -> None: ...
+
 
 LOG, LOGS, GAP = "log", "logs", "gap"
 LINES_PER_FRAME = 2000  # a ``logs`` frame; ``log`` frames are taken this many at a time
@@ -248,12 +261,12 @@ class FeedHandler:
         channel.on_close(stream.close)
         channel.assigns["stream"] = stream
         if after is None:
-            stream.position = self._feed.last_seq(channel.topic)
+            stream.start(self._feed.last_seq(channel.topic))
             return {}
         kept = self._feed.read(channel.topic, after, 1)
         first = kept[0] if kept else None
         # the reply tells of lines no longer kept: the stream does not tell again
-        stream.position = after if first is None else max(after, first - 1)
+        stream.start(after if first is None else max(after, first - 1))
         return {"first_seq": first}
 
     async def joined(self, channel: ServerChannel) -> None:
@@ -270,12 +283,21 @@ class _FeedStream:
         self.channel, self.feed, self.batch = channel, feed, batch
         self.position = 0
         self.closed = False
+        self.hold: Hold | None = None
+
+    def start(self, position: int) -> None:
+        self.position = position
+        if not self.closed:
+            self.hold = self.feed.hold(self.channel.topic, position)
 
     def wake(self, _event: str = "", _payload: object = None) -> None:
         self.channel.ready(self)
 
     def close(self) -> None:
         self.closed = True
+        if self.hold is not None:
+            self.hold.release()
+            self.hold = None
 
     def take(self) -> list[str]:
         if self.closed:
@@ -289,6 +311,8 @@ class _FeedStream:
         if first > self.position + 1:
             frames.append(frame(GAP, f'{{"after": {self.position}, "first_seq": {first}}}'))
         self.position = last
+        if self.hold is not None:
+            self.hold.seq = last
         if self.batch:
             frames.append(frame(LOGS, '{"batches": [' + ", ".join(items) + "]}"))
         else:

@@ -9,7 +9,10 @@ after a restart so sequence numbers carry on.
 
 Readers that follow a key live (the realtime socket) take what is new by position:
 ``batches(key, after, most)`` gives the lines after a seq without copying the rest, and
-``subscribe_batches`` says when there is more (once per batch, not per line).
+``subscribe_batches`` says when there is more (once per batch, not per line). A reader that
+falls behind (its client is slower than the app) holds its place (``hold``): lines it has not
+taken are kept past ``limit``, within ``hold_limit`` lines and ``hold_chars`` characters, so
+memory stays bounded whoever is slow. ``read`` (the API's reads) sees the last ``limit``.
 """
 
 from __future__ import annotations
@@ -27,6 +30,11 @@ from typing import IO, Any, NamedTuple
 from urllib.parse import quote
 
 DEFAULT_LIMIT = 10_000
+# What a reader that falls behind (a live follower slower than the app) can have kept for it
+# beyond the limit: at a flood's rate (~100,000 lines/s) a limit's worth lasts a tenth of a
+# second, ten times that about a second, which a loaded machine can keep a client waiting
+HOLD_FACTOR = 10
+HOLD_CHARS = 32 * 1024 * 1024
 
 
 class LogRecord(NamedTuple):
@@ -89,38 +97,74 @@ def format_ts(moment: datetime) -> str:
     )
 
 
+class LogHold:
+    """A reader's place in a key's log (``LogStore.hold``): the lines after ``seq`` are kept
+    for it beyond the store's ``limit``, up to its ``hold_limit`` lines or ``hold_chars``
+    characters in all. The reader moves ``seq`` on as it takes lines."""
+
+    def __init__(self, log: _Log, seq: int) -> None:
+        self._log, self.seq = log, seq
+
+    def release(self) -> None:
+        with self._log.lock:
+            if self in self._log.holds:
+                self._log.holds.remove(self)
+                self._log.trim()
+
+
 class _Log:
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
+    def __init__(self, limit: int, hold_limit: int, hold_chars: int) -> None:
+        self.limit, self.hold_limit, self.hold_chars = limit, hold_limit, hold_chars
         self.batches: deque[LogBatch] = deque()
         self.count = 0  # lines in batches
+        self.chars = 0  # their length
         self.seq = 0
         self.lock = threading.Lock()
         self.subscribers: list[Subscriber] = []
         self.batch_subscribers: list[BatchSubscriber] = []
+        self.holds: list[LogHold] = []
         self.file: IO[str] | None = None
         self.file_lines = 0
         self.path: Path | None = None
 
     def add(self, batch: LogBatch) -> None:
-        """Keep ``batch``, then only the last ``limit`` lines."""
+        """Keep ``batch``, then only what is to be kept."""
         self.batches.append(batch)
         self.count += len(batch.lines)
+        self.chars += sum(map(len, batch.lines))
         self.seq = max(self.seq, batch.last)
         self.trim()
 
     def trim(self) -> None:
+        """Keep the last ``limit`` lines, and older ones a hold still needs, but never more
+        than ``hold_limit`` lines or ``hold_chars`` characters."""
         excess = self.count - self.limit
-        while excess > 0:
+        if excess > 0 and self.holds and self.batches:
+            needed = min(hold.seq for hold in self.holds) + 1  # the oldest seq a hold needs
+            excess = min(excess, max(0, needed - self.batches[0].first))
+        self._drop(max(excess, self.count - self.hold_limit))
+        while self.chars > self.hold_chars and self.count > 1:
+            over, lines = self.chars - self.hold_chars, 0
+            for line in self.batches[0].lines:
+                lines += 1
+                over -= len(line)
+                if over <= 0:
+                    break
+            self._drop(min(lines, self.count - 1))
+
+    def _drop(self, lines: int) -> None:
+        """Forget the oldest ``lines`` lines."""
+        while lines > 0:
             oldest = self.batches[0]
-            if len(oldest.lines) <= excess:
+            if len(oldest.lines) <= lines:
                 self.batches.popleft()
-                dropped = len(oldest.lines)
+                dropped = oldest
             else:
-                self.batches[0] = oldest.after(oldest.first + excess - 1)
-                dropped = excess
-            self.count -= dropped
-            excess -= dropped
+                self.batches[0] = oldest.after(oldest.first + lines - 1)
+                dropped = oldest.after(None, lines)
+            self.count -= len(dropped.lines)
+            self.chars -= sum(map(len, dropped.lines))
+            lines -= len(dropped.lines)
 
     def since(self, after: int | None, most: int | None = None) -> list[LogBatch]:
         """The kept lines with seqs above ``after`` (the first ``most`` of them), as batches."""
@@ -148,10 +192,19 @@ class _Log:
 
 
 class LogStore:
-    def __init__(self, directory: str | Path | None = None, limit: int = DEFAULT_LIMIT) -> None:
+    def __init__(
+        self,
+        directory: str | Path | None = None,
+        limit: int = DEFAULT_LIMIT,
+        *,
+        hold_limit: int | None = None,
+        hold_chars: int = HOLD_CHARS,
+    ) -> None:
         if limit < 1:
             raise ValueError("limit must be at least 1")
         self.limit = limit
+        self.hold_limit = max(limit, hold_limit or HOLD_FACTOR * limit)
+        self.hold_chars = hold_chars
         self.directory = Path(directory) if directory is not None else None
         if self.directory is not None:
             self.directory.mkdir(parents=True, exist_ok=True)
@@ -226,7 +279,8 @@ class LogStore:
         since_ts = format_ts(since) if isinstance(since, datetime) else since
         log = self._log(key)
         with log.lock:
-            batches = log.since(after)
+            oldest = log.seq - self.limit  # more may be kept for readers behind: not for these
+            batches = log.since(oldest if after is None else max(after, oldest))
         selected = [
             r
             for batch in batches
@@ -248,6 +302,15 @@ class LogStore:
         log = self._log(key)
         with log.lock:
             return log.since(after, most)
+
+    def hold(self, key: str, seq: int) -> LogHold:
+        """Keep the lines of ``key`` after ``seq`` for a reader (see ``LogHold``) until the
+        hold is released."""
+        log = self._log(key)
+        hold = LogHold(log, seq)
+        with log.lock:
+            log.holds.append(hold)
+        return hold
 
     def last_seq(self, key: str) -> int:
         log = self._log(key)
@@ -314,7 +377,7 @@ class LogStore:
         with self._lock:
             log = self._logs.get(key)
             if log is None:
-                log = self._logs[key] = _Log(self.limit)
+                log = self._logs[key] = _Log(self.limit, self.hold_limit, self.hold_chars)
                 log.path = self._path(key)
                 self._load(log)
             return log
@@ -344,6 +407,7 @@ class LogStore:
                     batch = LogBatch(r.seq, r.ts, r.key, r.stream, [r.line], *r[5:])
                     log.batches.append(batch)
                 log.count += 1
+                log.chars += len(r.line)
                 log.seq = r.seq
         log.trim()
 
