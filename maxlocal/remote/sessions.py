@@ -22,11 +22,11 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from maxlocal.remote.procs import exit_code, signal_session, wait_session_gone
+from maxlocal.store.db import utc_now
 
 CHUNK = 64 * 1024
 GRACE = 2.0
@@ -423,8 +423,7 @@ class SessionManager:
         whole process group can be signalled), with the registry's record of it."""
         self._check_quota(user)
         proc = subprocess.Popen(argv, cwd=cwd, env=dict(env), start_new_session=True, **popen)
-        started = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        info = SessionInfo(secrets.token_hex(6), user, target, kind, shown, started, proc.pid)
+        info = SessionInfo(secrets.token_hex(6), user, target, kind, shown, utc_now(), proc.pid)
         return proc, info
 
     def _add(self, session: Session, sources: list[tuple[int, OnData]]) -> None:

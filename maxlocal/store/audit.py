@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass
 
-from maxlocal.store.db import Database, utc_now
+from maxlocal.store.db import Database, conditions, utc_now
 
 
 @dataclass(frozen=True)
@@ -83,14 +83,11 @@ class AuditLog:
         since: str | None = None,
     ) -> list[AuditRow]:
         """The user's rows, oldest first; ``since`` is an RFC 3339 time (UTC, ``Z``)."""
-        sql = "SELECT * FROM audit_sessions WHERE user_id = ?"
-        params: list[object] = [user_id]
-        for column, value in (("network", network), ("app", app)):
-            if value is not None:
-                sql += f" AND {column} = ?"
-                params.append(value)
-        if since is not None:
-            sql += " AND started_at >= ?"
-            params.append(since)
-        rows = self.db.connection().execute(sql + " ORDER BY started_at, id", params)
+        where, values = conditions(
+            ("network = ?", network), ("app = ?", app), ("started_at >= ?", since)
+        )
+        rows = self.db.connection().execute(
+            f"SELECT * FROM audit_sessions WHERE user_id = ?{where} ORDER BY started_at, id",
+            [user_id, *values],
+        )
         return [_row(row) for row in rows]

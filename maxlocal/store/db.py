@@ -25,6 +25,13 @@ def utc_at(timestamp: float) -> str:
     return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def conditions(*pairs: tuple[str, object | None]) -> tuple[str, list[object]]:
+    """Optional filters of a query: ``(" AND n.name = ?", ["shop"])`` for the pairs
+    ``("n.name = ?", value)`` whose value is not None, to append to a WHERE clause."""
+    given = [(condition, value) for condition, value in pairs if value is not None]
+    return "".join(f" AND {c}" for c, _ in given), [v for _, v in given]
+
+
 class Database:
     def __init__(self, path: Path, busy_timeout_ms: int = 10_000) -> None:
         self.path = path

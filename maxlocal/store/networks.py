@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass
 
-from maxlocal.store.db import Database, utc_now
+from maxlocal.store.db import Database, conditions, utc_now
 
 
 class NameTaken(Exception):
@@ -66,6 +66,18 @@ def _app(row: sqlite3.Row) -> App:
     )
 
 
+def _insert_named(db: Database, table: str, owner_column: str, owner: int, name: str) -> None:
+    """Insert a network or app; NameTaken when the name is not unique where it must be."""
+    try:
+        with db.transaction() as conn:
+            conn.execute(
+                f"INSERT INTO {table} ({owner_column}, name, created_at) VALUES (?, ?, ?)",
+                (owner, name, utc_now()),
+            )
+    except sqlite3.IntegrityError as e:
+        raise NameTaken(name) from e
+
+
 class Networks:
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -95,14 +107,7 @@ class Networks:
 
     def create(self, user_id: int, name: str) -> Network:
         """Raises NameTaken if any user already has a network of that name."""
-        try:
-            with self.db.transaction() as conn:
-                conn.execute(
-                    "INSERT INTO networks (user_id, name, created_at) VALUES (?, ?, ?)",
-                    (user_id, name, utc_now()),
-                )
-        except sqlite3.IntegrityError as e:
-            raise NameTaken(name) from e
+        _insert_named(self.db, "networks", "user_id", user_id, name)
         created = self.get(user_id, name)
         assert created is not None
         return created
@@ -127,15 +132,10 @@ class Apps:
         self.db = db
 
     def find(self, user_id: int, network: str | None = None, name: str | None = None) -> list[App]:
-        sql = f"{_APP_SELECT} WHERE n.user_id = ?"
-        params: list[object] = [user_id]
-        if network is not None:
-            sql += " AND n.name = ?"
-            params.append(network)
-        if name is not None:
-            sql += " AND a.name = ?"
-            params.append(name)
-        rows = self.db.connection().execute(sql + " ORDER BY n.name, a.name", params)
+        where, values = conditions(("n.name = ?", network), ("a.name = ?", name))
+        rows = self.db.connection().execute(
+            f"{_APP_SELECT} WHERE n.user_id = ?{where} ORDER BY n.name, a.name", [user_id, *values]
+        )
         return [_app(row) for row in rows]
 
     def get(self, network_id: int, name: str) -> App | None:
@@ -148,14 +148,7 @@ class Apps:
 
     def create(self, network_id: int, name: str) -> App:
         """Raises NameTaken if the network already has an app of that name."""
-        try:
-            with self.db.transaction() as conn:
-                conn.execute(
-                    "INSERT INTO apps (network_id, name, created_at) VALUES (?, ?, ?)",
-                    (network_id, name, utc_now()),
-                )
-        except sqlite3.IntegrityError as e:
-            raise NameTaken(name) from e
+        _insert_named(self.db, "apps", "network_id", network_id, name)
         created = self.get(network_id, name)
         assert created is not None
         return created

@@ -6,8 +6,9 @@ import argparse
 from typing import TYPE_CHECKING
 
 from rig import namecache
-from rig.cli import CommandTree, completes
+from rig.cli import CommandTree
 from rig.commands.args import (
+    add_name_argument,
     add_network_option,
     add_yes_option,
     app_network,
@@ -57,7 +58,7 @@ def register(tree: CommandTree) -> None:
         "delete an app",
         examples=["rig delete app api --network my-project", "rig delete app api --yes"],
     )
-    completes(parser.add_argument("name", metavar="NAME", help="the app"), "app")
+    add_name_argument(parser, "app", optional=False)
     add_network_option(parser, "the app's network (found when the app name is unique)")
     add_yes_option(parser)
 

@@ -85,6 +85,17 @@ def _shown(text: str) -> str:
     return repr(text)
 
 
+def add_name_argument(parser: argparse.ArgumentParser, kind: str, *, optional: bool = True) -> None:
+    """NAME, the app or network a command acts on; optional ones default to the selection."""
+    if optional:
+        action = parser.add_argument(
+            "name", nargs="?", metavar="NAME", help=f"the {kind} (default: the selected one)"
+        )
+    else:
+        action = parser.add_argument("name", metavar="NAME", help=f"the {kind}")
+    completes(action, kind)
+
+
 def add_network_option(parser: argparse.ArgumentParser, help: str = "the network") -> None:
     completes(parser.add_argument("--network", metavar="NET", help=help), "network")
 

@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rig import configdoc
-from rig.cli import CommandTree, completes
+from rig.cli import CommandTree
 from rig.commands.apps import COLUMNS as APP_COLUMNS
-from rig.commands.args import add_network_option, network_ref
+from rig.commands.args import add_name_argument, add_network_option, network_ref
 from rig.commands.env import SECRET, VAR
 from rig.commands.releases import app_ref
 from rig.errors import NotFoundError, RigError
@@ -31,12 +31,7 @@ def register(tree: CommandTree) -> None:
             "rig details app api --export api.yaml   # configuration as code, for `rig apply`",
         ],
     )
-    completes(
-        parser.add_argument(
-            "name", nargs="?", metavar="NAME", help="the app (default: the selected one)"
-        ),
-        "app",
-    )
+    add_name_argument(parser, "app")
     add_network_option(parser, "the app's network (found when the app name is unique)")
     _export_option(parser)
 
@@ -50,12 +45,7 @@ def register(tree: CommandTree) -> None:
             "rig details network my-project --export my-project.yaml",
         ],
     )
-    completes(
-        parser.add_argument(
-            "name", nargs="?", metavar="NAME", help="the network (default: the selected one)"
-        ),
-        "network",
-    )
+    add_name_argument(parser, "network")
     _export_option(parser)
 
 

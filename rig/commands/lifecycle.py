@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING
 
-from rig.cli import CommandTree, completes
-from rig.commands.args import add_network_option
+from rig.cli import CommandTree
+from rig.commands.args import add_name_argument, add_network_option
 from rig.commands.releases import app_ref
 from rig.errors import RigError
 from rig.output import Result
@@ -44,12 +44,7 @@ def register(tree: CommandTree) -> None:
                 f"rig {action.verb} app api --network shop -o json",
             ],
         )
-        completes(
-            parser.add_argument(
-                "name", nargs="?", metavar="NAME", help="the app (default: the selected one)"
-            ),
-            "app",
-        )
+        add_name_argument(parser, "app")
         add_network_option(parser, "the app's network (found when the app name is unique)")
 
 

@@ -6,8 +6,8 @@ import argparse
 from typing import TYPE_CHECKING
 
 from rig import namecache
-from rig.cli import CommandTree, completes
-from rig.commands.args import add_yes_option, check_name
+from rig.cli import CommandTree
+from rig.commands.args import add_name_argument, add_yes_option, check_name
 from rig.output import Column, Result
 from rig.prompt import confirm
 
@@ -41,7 +41,7 @@ def register(tree: CommandTree) -> None:
         "delete a network (with --force, also its apps)",
         examples=["rig delete network my-project", "rig delete network old --force --yes"],
     )
-    completes(parser.add_argument("name", metavar="NAME", help="the network"), "network")
+    add_name_argument(parser, "network", optional=False)
     parser.add_argument("--force", action="store_true", help="also delete the network's apps")
     add_yes_option(parser)
 

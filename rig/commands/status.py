@@ -14,8 +14,8 @@ import io
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from rig.cli import CommandTree, completes
-from rig.commands.args import add_network_option, network_ref
+from rig.cli import CommandTree
+from rig.commands.args import add_name_argument, add_network_option, network_ref
 from rig.commands.releases import app_ref
 from rig.output import Column, Result, render
 from rig.output.units import human_bytes, human_duration, human_percent
@@ -52,12 +52,7 @@ def register(tree: CommandTree) -> None:
         "show how an app is running: state, release, restarts, uptime, CPU, memory, health, URL",
         examples=["rig status app api", "rig status app api --network shop -o json"],
     )
-    completes(
-        parser.add_argument(
-            "name", nargs="?", metavar="NAME", help="the app (default: the selected one)"
-        ),
-        "app",
-    )
+    add_name_argument(parser, "app")
     add_network_option(parser, "the app's network (found when the app name is unique)")
     _add_watch(parser)
 
@@ -67,12 +62,7 @@ def register(tree: CommandTree) -> None:
         "show how every app of a network is running",
         examples=["rig status network shop", "rig status network shop -o json"],
     )
-    completes(
-        parser.add_argument(
-            "name", nargs="?", metavar="NAME", help="the network (default: the selected one)"
-        ),
-        "network",
-    )
+    add_name_argument(parser, "network")
     _add_watch(parser)
 
     parser = tree.add(
