@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import socket
 import threading
 import time
@@ -14,6 +15,7 @@ import uvicorn
 from starlette.applications import Starlette
 
 from maxlocal.realtime import PubSub, PubSubHandler, ServerChannel, SocketEndpoint
+from maxlocal.realtime.topics import FeedHandler, FeedRead
 
 TOKENS = {"tok-alice": "alice", "tok-alice-2": "alice", "tok-bob": "bob"}
 NETWORKS = {"alpha": "alice", "beta": "bob"}
@@ -31,7 +33,11 @@ def authorize(user_id: str, topic: str) -> bool:
 
 
 class LogStore:
-    """Numbered lines per topic, keeping the last ``retention``; publishes as it appends."""
+    """Numbered lines per topic, keeping the last ``retention``; publishes as it appends.
+
+    ``logs:*`` topics are served from it as a ``Feed`` (what maxlocal does), ``pushed:*``
+    by pushing each line as it comes (``PubSubHandler`` with ``history``: a platform that
+    streams the old way)."""
 
     def __init__(self, retention: int = 100_000) -> None:
         self.retention = retention
@@ -55,6 +61,27 @@ class LogStore:
             records = self._records.get(topic, [])
             first = records[0]["seq"] if records else None
             return [r for r in records if r["seq"] > after], first
+
+    # the Feed
+
+    def read(self, topic: str, after: int, most: int, batches: bool = False) -> FeedRead | None:
+        with self._lock:
+            records = [r for r in self._records.get(topic, []) if r["seq"] > after][:most]
+        if not records:
+            return None
+        if batches:  # one batch per record: the client must take any split
+            items = [json.dumps({**r, "lines": [r["line"]]}) for r in records]
+        else:
+            items = [json.dumps(r) for r in records]
+        return records[0]["seq"], records[-1]["seq"], items
+
+    def last_seq(self, topic: str) -> int:
+        with self._lock:
+            records = self._records.get(topic, [])
+            return int(records[-1]["seq"]) if records else 0
+
+    def hold(self, topic: str, seq: int) -> None:
+        return None
 
 
 class Echo:
@@ -94,7 +121,8 @@ def build_app(
         authenticate=recording_authenticate,
         authorize=authorize,
         handlers={
-            "logs:*": PubSubHandler(pubsub, history=store.history),
+            "logs:*": FeedHandler(pubsub, store),
+            "pushed:*": PubSubHandler(pubsub, history=store.history),
             "echo:*": echo,
             "status:user": PubSubHandler(pubsub, pubsub_topic=lambda t, user: f"{t}:{user}"),
         },

@@ -32,6 +32,7 @@ from tests.realtime.conftest import arun
 from tests.support.proxy import Proxy
 
 ALPHA = "logs:app:alpha/web"
+PUSHED = "pushed:app:alpha/web"  # a log pushed line by line, as a platform that does not batch
 ALICE = {"token": "tok-alice"}
 
 
@@ -322,15 +323,15 @@ def test_overlapping_replay_is_deduplicated(store: LogStore, proxy: Proxy) -> No
     async def main() -> list[int]:
         async with (
             Socket(proxy.url, lambda: ALICE) as socket,
-            LogFollower(socket, [ALPHA], after={ALPHA: 0}) as follower,
+            LogFollower(socket, [PUSHED], after={PUSHED: 0}) as follower,
         ):
             for i in range(3):
-                store.append(ALPHA, f"{i}")
+                store.append(PUSHED, f"{i}")
             got = await take(follower, 3)
             proxy.drop()
             await until(lambda: not socket.connected)
-            store.append(ALPHA, "4")
-            store.append(ALPHA, "5")
+            store.append(PUSHED, "4")
+            store.append(PUSHED, "5")
             got += await take(follower, 2)
             with pytest.raises(TimeoutError):
                 await take(follower, 1, timeout=0.3)
@@ -361,14 +362,14 @@ def test_normal_close_by_server_ends_the_follow(store: LogStore) -> None:
 
 def test_a_client_too_slow_for_the_server_queue_resumes_where_it_stopped(store: LogStore) -> None:
     for i in range(60):
-        store.append(ALPHA, f"{i}")
+        store.append(PUSHED, f"{i}")
     server = ServerThread(store, max_queue=8)
     server.start()
 
     async def main() -> tuple[list[int], list[tuple[float, ConnectionState]]]:
         socket = Socket(server.url, lambda: ALICE)
         seen = states(socket)
-        async with socket, LogFollower(socket, [ALPHA], after={ALPHA: 0}) as follower:
+        async with socket, LogFollower(socket, [PUSHED], after={PUSHED: 0}) as follower:
             return [r["seq"] for r in await take(follower, 60)], seen
 
     try:

@@ -67,7 +67,7 @@ def test_log_topic_replays_then_streams(server: ServerThread, store: LogStore) -
             return frames
 
     frames = arun(main())
-    assert frames[0] == reply("1", "1", ALPHA, "ok", {"first_seq": 1})
+    assert frames[0] == reply("1", "1", ALPHA, "ok", {"first_seq": 2})  # the first one sent
     assert [(f[0], f[1], f[3], f[4]["seq"], f[4]["line"]) for f in frames[1:]] == [
         ("1", None, "log", 2, "old 1"),
         ("1", None, "log", 3, "old 2"),
