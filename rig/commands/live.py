@@ -8,30 +8,37 @@ that long means a dead connection, which is then replaced.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from rig.errors import AuthError, NotFoundError, RigError, UnreachableError
 
 if TYPE_CHECKING:
     from rig.context import Context
-    from rig.transport.follow import Events, Following
+    from rig.transport.follow import Events, Following, Record
     from rig.transport.http import ApiClient
-    from rig.transport.socket import Params
+    from rig.transport.socket import ConnectionState, Params
 
 HEARTBEAT_ENV = "RIG_HEARTBEAT_S"
 
 
-def socket_params(client: ApiClient) -> Params:
+def socket_params(
+    client: ApiClient, on_expired: Callable[[AuthError], None] | None = None
+) -> Params:
     """The socket's connect params, re-read at every (re)connect: a token refreshed meanwhile
     is used. When the platform cannot be asked for a fresh token (it is down), the current
-    one is tried; the platform refusing it keeps the socket retrying until it is back."""
+    one is tried; the platform refusing it keeps the socket retrying until it is back. When
+    it refuses the refresh itself (the login expired or was revoked), ``on_expired`` hears."""
     token = ""
 
     def params() -> dict[str, str]:
         nonlocal token
         try:
             header = client.auth_headers().get("Authorization", "")
+        except AuthError as expired:
+            if on_expired is not None:
+                on_expired(expired)
+            return {"token": token}
         except RigError:
             return {"token": token}
         token = header.removeprefix("Bearer ")
@@ -55,25 +62,93 @@ def following(
     *,
     after: Mapping[str, int] | None = None,
     events: Events | None = None,
-) -> Following:
+) -> LiveFollow:
     """A ``Following`` on the command's platform that says on stderr when it reconnects,
-    flushes stdout whenever it waits for more, and ends when the command's context closes
-    (a killed shell job)."""
+    flushes stdout whenever it waits for more, ends when the command's context closes
+    (a killed shell job), and ends with AuthError when the login is over."""
     from rig.transport.follow import ConnectionNotices, Following
 
     client = ctx.client()
-    follow = Following(
+    live = LiveFollow()
+    notices = ConnectionNotices(ctx.stderr)
+
+    def on_state(state: ConnectionState) -> None:
+        notices(state)
+        if getattr(state, "reason", None) in REFUSED:
+            _check_login(client, live.end)
+
+    live.following = Following(
         client.base_url,
-        socket_params(client),
+        socket_params(client, live.end),
         topics,
         after=after,
         events=events,
-        on_state=ConnectionNotices(ctx.stderr),
+        on_state=on_state,
         on_idle=ctx.stdout.flush,
         **socket_options(),
     )
-    ctx.on_close(follow.interrupt)
-    return follow
+    ctx.on_close(live.following.interrupt)
+    return live
+
+
+REFUSED = frozenset({"HTTP 401", "HTTP 403"})
+"""Why a socket reconnects when the platform refused its token at the handshake."""
+
+
+def _check_login(client: ApiClient, on_expired: Callable[[AuthError], None]) -> None:
+    """The platform refused the socket's token: a refresh tells whether the login is over
+    (refused too) or the next try will do (refreshed, or the platform is not answering)."""
+    if not (client.tokens and client.tokens.refresh_token):
+        on_expired(AuthError("the platform refused the login token", hint="run `rig login` again"))
+        return
+    try:
+        client.refresh()
+    except AuthError as expired:
+        on_expired(expired)
+    except RigError:
+        pass
+
+
+class LiveFollow:
+    """Iterates a ``Following`` as it is, except that once :meth:`end` is called with the
+    AuthError of a login that is over, the iteration ends by raising it: the socket would
+    otherwise keep retrying with a token that can never work again."""
+
+    def __init__(self) -> None:
+        self.following: Following | None = None
+        self.expired: AuthError | None = None
+
+    def end(self, error: AuthError) -> None:
+        if self.expired is None:
+            self.expired = error
+            if self.following is not None:
+                self.following.interrupt()
+
+    def __enter__(self) -> LiveFollow:
+        assert self.following is not None
+        try:
+            self.following.__enter__()
+        except Exception:
+            if self.expired is not None:
+                raise self.expired from None
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        assert self.following is not None
+        self.following.__exit__(*exc)
+
+    def __iter__(self) -> Iterator[Record]:
+        return self
+
+    def __next__(self) -> Record:
+        assert self.following is not None
+        try:
+            return next(self.following)
+        except StopIteration:
+            if self.expired is not None:
+                raise self.expired from None
+            raise
 
 
 def socket_error(error: Exception, what: str) -> RigError:
