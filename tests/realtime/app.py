@@ -70,7 +70,10 @@ class LogStore:
         if not records:
             return None
         if batches:  # one batch per record: the client must take any split
-            items = [json.dumps({**r, "lines": [r["line"]]}) for r in records]
+            items = [
+                json.dumps({k: v for k, v in r.items() if k != "line"} | {"lines": [r["line"]]})
+                for r in records
+            ]
         else:
             items = [json.dumps(r) for r in records]
         return records[0]["seq"], records[-1]["seq"], items

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import time
 from typing import Any
 
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.client import ClientProtocol
 from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.protocol import State
+from websockets.uri import parse_uri
 
+from maxlocal.realtime import topics
 from tests.realtime.app import LogStore, ServerThread
 from tests.realtime.conftest import arun
 
@@ -202,3 +207,95 @@ def test_idle_connection_is_closed(store: LogStore) -> None:
         server.stop()
     assert code == 1000
     assert 0.8 < lived < 2.0
+
+
+def test_a_batched_join_gets_logs_events(server: ServerThread, store: LogStore) -> None:
+    for i in range(3):
+        store.append(ALPHA, f"old {i}")
+
+    async def main() -> list[Any]:
+        async with connect(ws_url(server)) as ws:
+            await send(ws, "1", "1", ALPHA, "phx_join", {"after": 1, "batch": True})
+            frames = [await recv(ws)]
+            lines: list[tuple[int, str]] = []
+            while len(lines) < 3:
+                frame = await recv(ws)
+                assert frame[:4] == ["1", None, ALPHA, "logs"]
+                for batch in frame[4]["batches"]:
+                    assert set(batch) == {"seq", "ts", "app", "stream", "lines"}
+                    lines += [(batch["seq"] + i, line) for i, line in enumerate(batch["lines"])]
+                if len(lines) == 2:
+                    store.append(ALPHA, "new")
+            return [*frames, lines]
+
+    joined, lines = arun(main())
+    assert joined == reply("1", "1", ALPHA, "ok", {"first_seq": 2})
+    assert lines == [(2, "old 1"), (3, "old 2"), (4, "new")]
+
+
+class BlockingClient:
+    """A WebSocket client on a plain socket: between ``frames`` calls it reads nothing at all
+    (an asyncio client library reads ahead on its own)."""
+
+    def __init__(self, server: ServerThread) -> None:
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)  # no autotuning
+        self.sock.connect(("127.0.0.1", server.port))
+        self.sock.settimeout(10)
+        self.proto = ClientProtocol(parse_uri(ws_url(server)), max_size=None)
+        self.proto.send_request(self.proto.connect())
+        self._flush()
+        while self.proto.state is not State.OPEN:
+            self._receive()
+
+    def send(self, *frame: Any) -> None:
+        self.proto.send_text(json.dumps(list(frame)).encode())
+        self._flush()
+
+    def frames(self) -> list[Any]:
+        """The messages of the next read (waits for one)."""
+        return [json.loads(event.data) for event in self._receive() if event.opcode.name == "TEXT"]
+
+    def close(self) -> None:
+        self.sock.close()
+
+    def _receive(self) -> list[Any]:
+        self.proto.receive_data(self.sock.recv(1 << 16))
+        return list(self.proto.events_received())
+
+    def _flush(self) -> None:
+        self.sock.sendall(b"".join(self.proto.data_to_send()))
+
+
+def test_a_client_that_stops_reading_holds_the_server_back_then_gets_everything(
+    server: ServerThread, store: LogStore
+) -> None:
+    """While the client reads nothing, the server takes from the log only what the connection
+    can hold — far less than the 40 MB written meanwhile — and queues nothing; once the
+    client reads again, every line comes, in order."""
+    count, line = 20_000, "x" * 2000
+    honest = store.read
+    taken: list[int] = []
+
+    def counting(topic: str, after: int, most: int, batches: bool = False) -> Any:
+        found = honest(topic, after, most, batches)
+        taken.append(0 if found is None else found[1] - found[0] + 1)
+        return found
+
+    store.read = counting  # type: ignore[method-assign]
+    client = BlockingClient(server)
+    try:
+        client.send("1", "1", ALPHA, "phx_join", {})
+        assert client.frames() == [reply("1", "1", ALPHA, "ok", {})]
+        for _ in range(count):
+            store.append(ALPHA, line)
+        time.sleep(1)  # the server sends what it can meanwhile
+        while_stalled = sum(taken)
+        seqs: list[int] = []
+        while len(seqs) < count:
+            seqs += [frame[4]["seq"] for frame in client.frames()]
+    finally:
+        client.close()
+    assert seqs == list(range(1, count + 1))
+    assert while_stalled <= 2 * topics.LINES_PER_FRAME, while_stalled
+    print(f"{while_stalled:,} of {count:,} lines of 2 kB taken while the client read nothing")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 from typing import Any
 
@@ -10,10 +11,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from maxlocal.realtime import protocol
+from maxlocal.realtime import protocol, topics
 from maxlocal.realtime.protocol import Message, ProtocolError
 from maxlocal.realtime.pubsub import PubSub
-from maxlocal.realtime.topics import PubSubHandler, ServerChannel
+from maxlocal.realtime.topics import FeedHandler, FeedRead, PubSubHandler, ServerChannel, Source
 from rig.transport.socket import rejoin_after, socket_url
 
 
@@ -136,3 +137,129 @@ def test_replay_then_live_has_no_gap_and_no_duplicate(
     after, seqs = asyncio.run(main())
     total = stored + racing_before + racing_after + live_later
     assert seqs == list(range(after + 1, total + 1))
+
+
+class ListFeed:
+    """A feed over a list of records, keeping the last ``keep``; notes the holds asked."""
+
+    def __init__(self, keep: int = 10_000) -> None:
+        self.records: list[dict[str, Any]] = []
+        self.keep = keep
+        self.held: list[int] = []
+
+    def append(self, n: int) -> None:
+        for _ in range(n):
+            seq = self.records[-1]["seq"] + 1 if self.records else 1
+            self.records.append({"seq": seq, "ts": "t", "app": "a", "line": f"{seq}"})
+        del self.records[: -self.keep]
+
+    def read(self, topic: str, after: int, most: int, batches: bool = False) -> FeedRead | None:
+        records = [r for r in self.records if r["seq"] > after][:most]
+        if not records:
+            return None
+        if batches:
+            lines = [r["line"] for r in records]
+            items = [json.dumps({"seq": records[0]["seq"], "ts": "t", "app": "a", "lines": lines})]
+        else:
+            items = [json.dumps(r) for r in records]
+        return records[0]["seq"], records[-1]["seq"], items
+
+    def last_seq(self, topic: str) -> int:
+        return self.records[-1]["seq"] if self.records else 0
+
+    def hold(self, topic: str, seq: int) -> None:
+        self.held.append(seq)
+
+
+def feed_channel(params: dict[str, Any]) -> tuple[ServerChannel, list[Source]]:
+    ready: list[Source] = []
+    channel = ServerChannel("logs:app:n/a", "1", "u", params, lambda _m: None, ready=ready.append)
+    return channel, ready
+
+
+def take_all(ready: list[Source]) -> list[Any]:
+    """What the connection sends: frames taken until the sources have nothing more."""
+    frames: list[Any] = []
+    while ready:
+        source = ready[0]
+        taken = source.take()
+        if not taken:
+            ready.remove(source)
+        frames += [json.loads(frame) for frame in taken]
+    return frames
+
+
+@pytest.mark.parametrize("batch", [False, True])
+def test_a_feed_is_sent_from_the_join_position_then_as_it_grows(batch: bool) -> None:
+    async def main() -> tuple[dict[str, Any], list[Any], list[Any]]:
+        pubsub, feed = PubSub(), ListFeed()
+        feed.append(5)
+        handler = FeedHandler(pubsub, feed)
+        channel, ready = feed_channel({"after": 2, "batch": batch})
+        reply = await handler.join(channel, channel.params)
+        await handler.joined(channel)
+        replayed = take_all(ready)
+        feed.append(topics.LINES_PER_FRAME + 10)
+        pubsub.publish(channel.topic, "appended", {})  # wakes the stream
+        live = take_all(ready)
+        channel.close()
+        feed.append(1)
+        pubsub.publish(channel.topic, "appended", {})
+        assert not ready and channel.assigns["stream"].take() == []  # closed: nothing more
+        return reply, replayed, live
+
+    reply, replayed, live = asyncio.run(main())
+    assert reply == {"first_seq": 3}
+    frames = replayed + live
+    assert {f[:4] == ["1", None, "logs:app:n/a", "logs" if batch else "log"] for f in frames} == {
+        True
+    }
+    if batch:
+        assert len(replayed) == 1 and len(live) == 2  # LINES_PER_FRAME lines at most each
+        batches = [b for f in frames for b in f[4]["batches"]]
+        seqs = [b["seq"] + i for b in batches for i in range(len(b["lines"]))]
+        lines = [line for f in frames for b in f[4]["batches"] for line in b["lines"]]
+        assert lines == [str(seq) for seq in seqs]
+    else:
+        seqs = [f[4]["seq"] for f in frames]
+    assert seqs == list(range(3, 5 + topics.LINES_PER_FRAME + 10 + 1))
+
+
+def test_a_stream_behind_what_the_feed_keeps_is_told_the_gap() -> None:
+    async def main() -> tuple[dict[str, Any], list[Any]]:
+        pubsub, feed = PubSub(), ListFeed(keep=10)
+        feed.append(30)
+        handler = FeedHandler(pubsub, feed)
+        channel, ready = feed_channel({"after": 5})
+        reply = await handler.join(channel, channel.params)  # 6..20 are gone already
+        await handler.joined(channel)
+        frames = take_all(ready)
+        feed.append(5)  # 31..35: the stream has them still
+        feed.records[:] = feed.records[-2:]  # and now only 34, 35 are kept
+        feed.append(0)
+        pubsub.publish(channel.topic, "appended", {})
+        return reply, frames + take_all(ready)
+
+    reply, frames = asyncio.run(main())
+    assert reply == {"first_seq": 21}  # the reply tells of 6..20: the stream does not again
+    events = [(f[3], f[4].get("seq"), f[4].get("after"), f[4].get("first_seq")) for f in frames]
+    assert events == [
+        *[("log", seq, None, None) for seq in range(21, 31)],
+        ("gap", None, 30, 34),
+        ("log", 34, None, None),
+        ("log", 35, None, None),
+    ]
+
+
+def test_a_stream_holds_its_place_in_the_feed() -> None:
+    async def main() -> list[int]:
+        pubsub, feed = PubSub(), ListFeed()
+        feed.append(3)
+        handler = FeedHandler(pubsub, feed)
+        channel, ready = feed_channel({})
+        await handler.join(channel, channel.params)
+        await handler.joined(channel)
+        take_all(ready)
+        return feed.held
+
+    assert asyncio.run(main()) == [3]  # live only: from the newest at the join

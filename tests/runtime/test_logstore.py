@@ -133,3 +133,62 @@ def test_the_file_holds_each_record_as_json_dumps_writes_it(tmp_path: Path) -> N
     written = (tmp_path / "k.jsonl").read_text(encoding="utf-8").splitlines()
     expected = [json.dumps(r.to_dict(), ensure_ascii=False) for r in store.read("k")]
     assert written == expected
+
+
+def test_batches_give_the_lines_after_a_seq_as_they_were_stored() -> None:
+    store = LogStore(limit=8)
+    store.append_many("k", "stdout", ["a", "b", "c"], process="web")
+    store.append("k", "stderr", "d")
+    store.append_many("k", "stdout", ["e", "f", "g"])
+    batches = store.batches("k", after=2)
+    assert [(b.first, b.lines, b.stream) for b in batches] == [
+        (3, ["c"], "stdout"),
+        (4, ["d"], "stderr"),
+        (5, ["e", "f", "g"], "stdout"),
+    ]
+    assert batches[0].process == "web" and batches[0].records()[0].seq == 3
+    assert [b.lines for b in store.batches("k", after=0, most=4)] == [["a", "b", "c"], ["d"]]
+    assert store.batches("k", after=7) == []
+    store.append_many("k", "stdout", ["h", "i", "j"])  # 10 lines: the first two go
+    assert store.batches("k", after=0)[0].first == 3  # past after + 1: 1 and 2 are gone
+
+
+def test_a_hold_keeps_lines_a_reader_has_not_taken_within_bounds() -> None:
+    store = LogStore(limit=10, hold_limit=30)
+    store.append_many("k", "stdout", [f"{i}" for i in range(1, 6)])
+    hold = store.hold("k", 5)
+    for i in range(6, 26):
+        store.append("k", "stdout", f"{i}")
+    assert store.batches("k", after=5)[0].first == 6  # all 20 kept for the reader
+    assert [r.seq for r in store.read("k")] == list(range(16, 26))  # reads see the limit
+    store.append_many("k", "stdout", [f"{i}" for i in range(26, 41)])
+    assert store.batches("k", after=0)[0].first == 11  # never more than hold_limit
+    hold.seq = 35  # the reader took up to 35: the store is back to its limit
+    store.append("k", "stdout", "41")
+    assert store.batches("k", after=0)[0].first == 32
+    hold.release()
+    assert store.batches("k", after=0)[0].first == 32
+    store.append("k", "stdout", "42")
+    assert store.batches("k", after=0)[0].first == 33
+
+
+def test_a_hold_keeps_no_more_than_hold_chars_of_text() -> None:
+    store = LogStore(limit=2, hold_limit=1000, hold_chars=100)
+    store.hold("k", 0)
+    store.append_many("k", "stdout", ["x" * 10] * 30)
+    kept = [line for b in store.batches("k") for line in b.lines]
+    assert len(kept) == 10
+    store.append("k", "stdout", "y" * 500)  # longer than the budget alone: it stays
+    assert [line for b in store.batches("k") for line in b.lines] == ["y" * 500]
+
+
+def test_lines_read_back_after_a_restart_are_grouped_in_batches_again(tmp_path: Path) -> None:
+    store = LogStore(tmp_path, limit=100)
+    store.append_many("k", "stdout", ["a", "b", "c"], process="web")
+    store.append_many("k", "stderr", ["d", "e"], process="web")
+    store.append("k", "stderr", "f", process="worker")
+    before = store.read("k")
+    store.close()
+    reopened = LogStore(tmp_path, limit=100)
+    assert reopened.read("k") == before
+    assert [b.lines for b in reopened.batches("k")] == [["a", "b", "c"], ["d", "e"], ["f"]]
