@@ -1,9 +1,11 @@
-"""``python -m bench [--quick] [--out PATH]``: measure rig against the performance targets.
+"""``python -m bench [--quick] [--logs] [--out PATH]``: measure rig against the performance
+targets.
 
 Starts a local platform, measures every figure (the median of repeated runs, each
 reference in the same rounds), prints a table, writes ``bench/results.json`` and exits
 1 when a target is missed. ``--quick`` runs each figure a few times and enforces nothing:
-it is the smoke test that keeps this suite working.
+it is the smoke test that keeps this suite working. ``--logs`` measures only the socket and
+log figures (join, latency, throughput, idle CPU).
 """
 
 from __future__ import annotations
@@ -43,16 +45,23 @@ QUICK = Repetitions(
 )
 
 
-def measure(reps: Repetitions) -> list[Figure]:
+def measure(reps: Repetitions, logs_only: bool = False) -> list[Figure]:
     compileall.compile_dir(Path(__file__).parent.parent / "rig", quiet=1)
     local = platform.start()
     try:
         socket_missing = figures.socket_missing(local)
+        others = (
+            []
+            if logs_only
+            else [
+                *figures.start_up(local, reps.start_up),
+                figures.memory(local, reps.memory),
+                figures.shell_prompt(local, reps.shell),
+                figures.completion(local, reps.completion),
+            ]
+        )
         return [
-            *figures.start_up(local, reps.start_up),
-            figures.memory(local, reps.memory),
-            figures.shell_prompt(local, reps.shell),
-            figures.completion(local, reps.completion),
+            *others,
             figures.socket_join(local, reps.join, socket_missing),
             *figures.logs(local, socket_missing, reps.log_lines, reps.flood_s, reps.idle_s),
         ]
@@ -77,13 +86,15 @@ def table(results: list[Figure]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench", description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="a smoke run: few repetitions")
+    parser.add_argument("--logs", action="store_true", help="only the socket and log figures")
     parser.add_argument("--out", type=Path, default=RESULTS, help="where to write the results")
     args = parser.parse_args(argv)
     started = time.time()
-    results = measure(QUICK if args.quick else FULL)
+    results = measure(QUICK if args.quick else FULL, logs_only=args.logs)
     print(table(results))
     report = {
         "quick": args.quick,
+        "logs_only": args.logs,
         "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
         "seconds": round(time.time() - started, 1),
         "python": sys.version.split()[0],

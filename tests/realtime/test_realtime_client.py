@@ -395,3 +395,28 @@ def test_connect_and_join_latency(server: ServerThread) -> None:
         f"max {max(samples) * 1000:.1f} ms"
     )
     assert max(samples) <= 1.0
+
+
+def test_batches_and_gaps_become_records_in_order() -> None:
+    """``logs`` batches come out as the records ``log`` events carry, each once; a ``gap``
+    comes out as a skipped marker."""
+
+    async def main() -> list[dict[str, Any]]:
+        follower = LogFollower(Socket("http://127.0.0.1:1"), [ALPHA], after={ALPHA: 3})
+        shared = {"ts": "t", "app": "web", "stream": "stdout"}
+        follower._logs(ALPHA, {"batches": [{"seq": 2, **shared, "lines": ["2", "3", "4", "5"]}]})
+        follower._logs(ALPHA, {"batches": [{"seq": 6, **shared, "lines": ["6"], "release": 7}]})
+        follower._gap(ALPHA, {"after": 6, "first_seq": 10})
+        follower._log(ALPHA, {"seq": 10, **shared, "line": "10"})
+        follower._logs(ALPHA, {"batches": [{"seq": 9, **shared, "lines": ["9", "10", "11"]}]})
+        return await follower.batch()
+
+    got = arun(main())
+    assert [json.dumps(r) for r in got] == [
+        '{"seq": 4, "ts": "t", "app": "web", "stream": "stdout", "line": "4"}',
+        '{"seq": 5, "ts": "t", "app": "web", "stream": "stdout", "line": "5"}',
+        '{"seq": 6, "ts": "t", "app": "web", "stream": "stdout", "line": "6", "release": 7}',
+        json.dumps({"topic": ALPHA, "skipped": 3}),
+        '{"seq": 10, "ts": "t", "app": "web", "stream": "stdout", "line": "10"}',
+        '{"seq": 11, "ts": "t", "app": "web", "stream": "stdout", "line": "11"}',
+    ]
