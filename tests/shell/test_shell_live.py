@@ -4,6 +4,7 @@ status events), and a follow in a background job that is killed while it waits f
 from __future__ import annotations
 
 import io
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from rig.repl import status
+from rig.repl.jobs import JobStream
 from rig.repl.shell import RigShell
 from tests.support.cli import Rig, base_env
 from tests.support.platform import Platform
@@ -51,11 +53,16 @@ def test_the_shell_socket_drives_the_toolbar_and_refreshes_names_at_once(
     assert shell.connection.state == status.CONNECTED  # the polls took over and still reach it
 
 
-def test_killing_a_follow_that_waits_for_a_line_ends_it(shell: RigShell) -> None:
+def test_killing_a_follow_that_waits_for_a_line_ends_it(
+    shell: RigShell, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    waiting = threading.Event()  # a follow flushes its output as it starts to wait for more
+    monkeypatch.setattr(JobStream, "flush", lambda _stream: waiting.set())
     shell.onecmd_plus_hooks("logs app api --network shop -f &")
     job = shell.jobs.get(1)
     assert job is not None
-    time.sleep(1)  # joined by now; the app has never printed anything
+    wait_until(waiting.is_set, "the follow joined and waiting for a line")
+    time.sleep(0.2)  # well into the wait; the app has never printed anything
     assert job.running
     shell.jobs.kill(job)
     assert job.wait(2), "the job's thread is still blocked on the socket"
