@@ -155,7 +155,7 @@ def test_live_logs_jobs_and_watch_as_a_user_would(
     term.wait(  # between two redraws: a snapshot may catch one half done
         lambda _: term.cursor_line().endswith("rig dev:shop/ticker> list netw"),
         "the half-typed line kept under the new lines",
-        2,
+        5,
     )
     numbers = ticks(term.text(), "ticker-tick")
     assert numbers == list(range(numbers[0], numbers[0] + len(numbers))), term.text()
