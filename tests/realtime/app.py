@@ -180,6 +180,7 @@ class ServerThread:
             port=self.port,
             log_level="warning",
             lifespan="on",
+            timeout_graceful_shutdown=5,  # as maxlocal: a stop never waits on a connection
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, daemon=True)
@@ -194,4 +195,6 @@ class ServerThread:
         assert self._server is not None and self._thread is not None
         self._server.should_exit = True
         self._thread.join(10)
+        if self._thread.is_alive():  # a second server on the port would hide what went wrong
+            raise RuntimeError("the test server did not stop")
         self.store.pubsub = None
