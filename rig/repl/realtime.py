@@ -44,6 +44,7 @@ class ShellSocket:
         self._thread: threading.Thread | None = None
         self._stop: asyncio.Event | None = None
         self.events = 0
+        self.joined = threading.Event()  # set while status:user is joined (events come then)
 
     def start(self) -> None:
         if self._thread is not None:
@@ -63,6 +64,7 @@ class ShellSocket:
         if self._thread is not None:
             self._thread.join(3)
         self._thread = None
+        self.joined.clear()
         self._cache.follow_socket(None)
 
     def restart(self) -> None:
@@ -97,7 +99,7 @@ class ShellSocket:
         channel = socket.channel(STATUS_TOPIC)
         for event in STATUS_EVENTS:
             channel.on(event, self._event)
-        channel.on_joined(lambda _response: self._cache.invalidate())
+        channel.on_joined(self._joined)
         socket.connect()
         # A join that fails or times out is retried by the channel until it is left.
         join = asyncio.ensure_future(channel.join())
@@ -121,6 +123,11 @@ class ShellSocket:
             return {}
         return {"token": header.removeprefix("Bearer ")}
 
+    def _joined(self, _response: Payload) -> None:
+        """Events flow from now on; what changed before the join, a refresh picks up."""
+        self.joined.set()
+        self._cache.invalidate()
+
     def _state(self, state: ConnectionState) -> None:
         from rig.transport.socket import Connected, Reconnecting
 
@@ -128,9 +135,11 @@ class ShellSocket:
             self._cache.follow_socket(True)
             self._connection.set(status.CONNECTED)
         elif isinstance(state, Reconnecting):
+            self.joined.clear()
             self._cache.follow_socket(False)
             self._connection.set(status.RECONNECTING, state.reason)
         else:
+            self.joined.clear()
             self._cache.follow_socket(False)
 
     def _event(self, _payload: Payload) -> None:

@@ -42,6 +42,9 @@ def test_the_shell_socket_drives_the_toolbar_and_refreshes_names_at_once(
     shell: RigShell, logged_in: Rig
 ) -> None:
     wait_until(lambda: shell.connection.state == status.CONNECTED, "connected")
+    # connected comes before status:user is joined: an app created in between is seen by the
+    # refresh the join makes, not as an event
+    wait_until(shell.socket.joined.is_set, "status:user joined")
     wait_until(lambda: ("shop", "api") in shell.cache.names.apps, "first names")
     before = shell.socket.events
     logged_in.ok("create", "app", "fresh", "--network", "shop")
