@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
-START_TIMEOUT = 15.0
+START_TIMEOUT = 60.0  # a wait, not a target: a loaded machine may take long to import
 STOP_TIMEOUT = 5.0
 
 
