@@ -3,11 +3,9 @@ with a hint, instead of reconnecting for ever with a token that can never work a
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 
-from tests.support.cli import ROOT, Rig, base_env
+from tests.support.cli import Rig
 from tests.support.platform import PlatformFactory
 
 AUTH = 3
@@ -22,15 +20,7 @@ def test_a_follow_whose_login_was_revoked_exits_3(
     rig.ok("create", "network", "shop")
     rig.ok("create", "app", "api", "--network", "shop")
 
-    follow = subprocess.Popen(
-        [sys.executable, "-m", "rig", "logs", "app", "api", "--network", "shop", "-f"],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=base_env(rig.config_dir),
-        cwd=ROOT,
-    )
+    follow = rig.popen("logs", "app", "api", "--network", "shop", "-f")
     try:
         time.sleep(3)  # following on the socket, its access token expired meanwhile
         assert follow.poll() is None, follow.communicate()

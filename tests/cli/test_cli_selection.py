@@ -3,30 +3,13 @@ the shell's `use`, else RIG_NETWORK/RIG_APP, else rig.toml (flag > selection > e
 
 from __future__ import annotations
 
-import textwrap
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.support.apps import GREETING_APP
 from tests.support.cli import Rig, single_error_line
-
-APP = textwrap.dedent(
-    """
-    import http.server, os
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):
-            body = os.environ.get("GREETING", "hello").encode()
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-    print("up", flush=True)
-    http.server.ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), Handler).serve_forever()
-    """
-)
 
 
 @pytest.fixture
@@ -40,7 +23,7 @@ def project(logged_in: Rig, tmp_path: Path) -> Path:
     rig.ok("create", "app", "api", "--network", "other")
     source = tmp_path / "api"
     source.mkdir()
-    (source / "app.py").write_text(APP)
+    (source / "app.py").write_text(GREETING_APP)
     (source / "rig.toml").write_text(
         '[processes]\nweb = "python app.py"\n\n[app]\nname = "api"\nnetwork = "shop"\n'
     )

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import re
 import subprocess
-import sys
 import time
 
 import httpx
 
-from tests.support.cli import ROOT, Rig, base_env
+from tests.support.cli import Rig
 from tests.support.platform import Platform, PlatformFactory
 
 CODE = re.compile(r"^\s+([B-Z]{4}-[B-Z]{4})$", re.M)
@@ -17,15 +16,7 @@ CODE = re.compile(r"^\s+([B-Z]{4}-[B-Z]{4})$", re.M)
 
 def start_device_login(rig: Rig, platform: Platform) -> tuple[subprocess.Popen[str], str, str]:
     """Start `rig login --device`; return the process, the code and the URL it printed."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "rig", "login", "--device", "--api", platform.url],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=base_env(rig.config_dir),
-        cwd=ROOT,
-    )
+    proc = rig.popen("login", "--device", "--api", platform.url)
     assert proc.stderr is not None
     text = ""
     deadline = time.monotonic() + 20

@@ -2,30 +2,13 @@
 
 from __future__ import annotations
 
-import textwrap
 import time
 from pathlib import Path
 
 import httpx
 
+from tests.support.apps import GREETING_APP
 from tests.support.cli import Rig
-
-APP = textwrap.dedent(
-    """
-    import http.server, os
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):
-            body = os.environ.get("GREETING", "hello").encode()
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-    print("up", flush=True)
-    http.server.ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), Handler).serve_forever()
-    """
-)
 
 
 def test_project_file_supplies_app_and_network(logged_in: Rig, tmp_path: Path) -> None:
@@ -36,7 +19,7 @@ def test_project_file_supplies_app_and_network(logged_in: Rig, tmp_path: Path) -
     rig.ok("create", "app", "api", "--network", "other")
     project = tmp_path / "api"
     (project / "src").mkdir(parents=True)
-    (project / "app.py").write_text(APP)
+    (project / "app.py").write_text(GREETING_APP)
     (project / "rig.toml").write_text('[processes]\nweb = "python app.py"\n')
 
     run = rig.ok("init", "--network", "shop", cwd=project)

@@ -66,6 +66,18 @@ class Rig:
         )
         return Run(list(args), proc.returncode, proc.stdout, proc.stderr)
 
+    def popen(self, *args: str) -> subprocess.Popen[str]:
+        """Start ``rig ARGS`` without waiting: stdin empty, stdout and stderr piped as text."""
+        return subprocess.Popen(
+            [sys.executable, "-m", "rig", *args],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**base_env(self.config_dir), **self.env},
+            cwd=ROOT,
+        )
+
     def ok(
         self,
         *args: str,
