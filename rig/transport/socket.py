@@ -45,6 +45,26 @@ Payload = dict[str, Any]
 Params = Callable[[], Mapping[str, Any]]
 
 
+class _Connection(ClientConnection):
+    """websockets' client connection, except that once the closing handshake has begun (the
+    server's close frame answered) it waits no longer than ``close_timeout`` for the server to
+    close TCP, then drops the connection itself. websockets enforces that deadline only when
+    the client sends: a follow only reads, so it waited for its next heartbeat (30 s) when
+    what is between it and the server never passed the server's TCP close on."""
+
+    _close_timer: asyncio.TimerHandle | None = None
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        if self.close_deadline is not None and self._close_timer is None:
+            self._close_timer = self.loop.call_at(self.close_deadline, self.transport.abort)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._close_timer is not None:
+            self._close_timer.cancel()
+        super().connection_lost(exc)
+
+
 def reconnect_after(tries: int) -> float:
     """phoenix.js's reconnect schedule, in seconds, for the ``tries``-th attempt (from 1)."""
     steps = (0.01, 0.05, 0.1, 0.15, 0.2, 0.25, 0.5, 1.0, 2.0)
@@ -510,6 +530,7 @@ class Socket:
                     max_size=None,
                     compression=None,  # deflating each small frame costs more than it saves
                     max_queue=MAX_QUEUE,
+                    create_connection=_Connection,
                 )
             except InvalidURI as exc:
                 self._closed(None, str(exc))
