@@ -2,9 +2,16 @@
 
 from maxlocal.realtime.endpoint import SocketEndpoint
 from maxlocal.realtime.pubsub import PubSub
-from maxlocal.realtime.topics import JoinRefused, PubSubHandler, ServerChannel, TopicHandler
+from maxlocal.realtime.topics import (
+    FeedHandler,
+    JoinRefused,
+    PubSubHandler,
+    ServerChannel,
+    TopicHandler,
+)
 
 __all__ = [
+    "FeedHandler",
     "JoinRefused",
     "PubSub",
     "PubSubHandler",

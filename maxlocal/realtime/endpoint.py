@@ -6,7 +6,7 @@ Wiring (in ``maxlocal/server.py``)::
     endpoint = SocketEndpoint(
         authenticate=lambda token: user_id_or_None,     # sync or async
         authorize=lambda user_id, topic: bool,          # sync or async
-        handlers={"logs:*": PubSubHandler(pubsub, history=log_store.history),
+        handlers={"logs:*": FeedHandler(pubsub, feed),     # a log, sent from each place in it
                   "status:user": PubSubHandler(pubsub, pubsub_topic=lambda t, u: f"{t}:{u}")},
     )
     app.router.routes.append(endpoint.route())
