@@ -38,7 +38,15 @@ def test_a_follow_survives_the_platform_being_killed(
         platform.process.wait()
         shown_before = followed()
         platform.start(platform.port)
-        wait_until(lambda: followed() >= shown_before + 40, 60, "the follow to resume")
+        try:
+            wait_until(lambda: followed() >= shown_before + 40, 60, "the follow to resume")
+        except AssertionError:
+            proc.kill()
+            _, err = proc.communicate()
+            raise AssertionError(
+                f"the follow did not resume (exit {proc.returncode}); its stderr:\n"
+                f"{err.decode(errors='replace')}\nthe platform's log:\n{platform.log()[-4000:]}"
+            ) from None
         proc.send_signal(signal.SIGINT)
         proc.wait(20)
         assert proc.stderr is not None
