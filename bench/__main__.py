@@ -35,13 +35,42 @@ class Repetitions:
     log_lines: int
     flood_s: float
     idle_s: float
+    upload_mb: int
+    uploads: int
+    rollbacks: int
+    alone: int
+    parallel_rounds: int
 
 
 FULL = Repetitions(
-    start_up=15, memory=7, shell=7, completion=500, join=20, log_lines=1000, flood_s=10, idle_s=60
+    start_up=15,
+    memory=7,
+    shell=7,
+    completion=500,
+    join=20,
+    log_lines=1000,
+    flood_s=10,
+    idle_s=60,
+    upload_mb=100,
+    uploads=3,
+    rollbacks=7,
+    alone=7,
+    parallel_rounds=3,
 )
 QUICK = Repetitions(
-    start_up=2, memory=1, shell=1, completion=20, join=2, log_lines=20, flood_s=0.5, idle_s=1
+    start_up=2,
+    memory=1,
+    shell=1,
+    completion=20,
+    join=2,
+    log_lines=20,
+    flood_s=0.5,
+    idle_s=1,
+    upload_mb=5,
+    uploads=1,
+    rollbacks=2,
+    alone=2,
+    parallel_rounds=1,
 )
 
 
@@ -58,6 +87,9 @@ def measure(reps: Repetitions, logs_only: bool = False) -> list[Figure]:
                 figures.memory(local, reps.memory),
                 figures.shell_prompt(local, reps.shell),
                 figures.completion(local, reps.completion),
+                *figures.upload(local, reps.upload_mb, reps.uploads),
+                figures.concurrent(local, reps.alone, reps.parallel_rounds),
+                figures.rollback(local, reps.rollbacks),
             ]
         )
         return [

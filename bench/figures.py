@@ -4,18 +4,22 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
+import shutil
 import subprocess
 import sys
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 
+from bench import deploys
 from bench import logs as log_driver
 from bench.measure import interleaved, median, peak_rss_mb, percentile, run_once
-from bench.platform import Platform, rig_executable
+from bench.platform import APP, EXTRA_APPS, Platform, rig_executable
 
 PYTHON = sys.executable
 HTTPX_GET = (
@@ -25,6 +29,7 @@ HTTPX_GET = (
 )
 NOT_YET = "not measurable yet"
 LATENCY_INTERVAL = 0.005  # seconds between the lines whose latency is measured
+PARALLEL = 10  # one-shot commands run at once
 
 
 @dataclass(frozen=True)
@@ -261,3 +266,102 @@ def logs(
         result,
         figure(names[3], cpu, "%", idle),
     ]
+
+
+def rollback(platform: Platform, runs: int) -> Figure:
+    """``rig rollback --app web`` until the router serves the old release (bench/deploys.py)."""
+    deploys.deploy_versions(platform)
+    seconds = [deploys.rollback(platform) for _ in range(runs)]
+    return figure(
+        "rollback: rig rollback → old release serving",
+        median(seconds),
+        "s",
+        Target("≤ 2 s", 2),
+        note=f"max {max(seconds):.2f} s over {runs} rollbacks, polled through the router",
+    )
+
+
+def upload(platform: Platform, megabytes: int, runs: int) -> list[Figure]:
+    """rig's upload of a ``megabytes`` MB deploy against ``curl -T`` of the same archive."""
+    speed = Target("≥ 0.8x curl", 0.8, on_ratio=True, at_least=True)
+    peak_target = Target("≤ 50 MB", 50)
+    names = (f"upload of a {megabytes} MB deploy", f"peak memory of rig deploy of {megabytes} MB")
+    if shutil.which("curl") is None:
+        return [
+            not_measurable(names[0], "MB/s", speed, "curl is not installed (the reference)"),
+            figure(
+                names[1],
+                deploys.deploy_peak_mb(platform, deploys.prepare_upload(platform, megabytes)),
+                "MB",
+                peak_target,
+            ),
+        ]
+    prepared = deploys.prepare_upload(platform, megabytes)
+    rig_s: list[float] = []
+    rig_peak: list[float] = []
+    curl_s: list[float] = []
+    for _ in range(runs):
+        seconds, peak = deploys.rig_upload(platform, prepared)
+        rig_s.append(seconds)
+        rig_peak.append(peak)
+        curl_s.append(deploys.curl_upload(platform, prepared))
+    deploy_peak = median([deploys.deploy_peak_mb(platform, prepared) for _ in range(runs)])
+    size_mb = prepared.size / 1e6
+    rate = size_mb / median(rig_s)
+    note = (
+        f"{size_mb:,.1f} MB archive of random bytes made by rig, uploaded by rig's upload "
+        f"(bundling not timed: it is gzip, CPU-bound) and by curl -T, same POST, headers and "
+        f"token; rig upload {median(rig_s):.2f} s, curl {median(curl_s):.2f} s"
+    )
+    return [
+        figure(names[0], rate, "MB/s", speed, ("curl -T", size_mb / median(curl_s)), note),
+        figure(
+            names[1],
+            deploy_peak,
+            "MB",
+            peak_target,
+            note=f"whole rig deploy --detach (bundle + upload); the upload alone: "
+            f"{median(rig_peak):.1f} MB",
+        ),
+    ]
+
+
+def concurrent(platform: Platform, alone_runs: int, rounds: int) -> Figure:
+    """``rig list apps -o json`` alone, then 10 at once while one rig process follows 20
+    apps' logs on one socket: the worst parallel run against the median alone."""
+    command = [rig_executable(), "list", "apps", "-o", "json"]
+    alone = [run_once(command, platform.env) for _ in range(alone_runs + 1)][1:]
+    apps = [APP, *(f"svc-{i:02d}" for i in range(EXTRA_APPS))]
+    follower = subprocess.Popen(
+        [PYTHON, "-m", "bench.inproc", "follows", "0", *apps],
+        env=platform.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert follower.stdout is not None
+        ready = follower.stdout.readline()
+        if not ready:
+            raise RuntimeError(f"the follower of 20 apps ended: {follower.stderr!r}")
+        times: list[float] = []
+        for _ in range(rounds):
+            with ThreadPoolExecutor(PARALLEL) as pool:
+                times += pool.map(lambda _: run_once(command, platform.env), range(PARALLEL))
+        if follower.poll() is not None:
+            raise RuntimeError("the follower of 20 apps ended during the commands")
+    finally:
+        follower.kill()
+        follower.wait(10)
+    base = median(alone) * 1000
+    worst = max(times) * 1000
+    return figure(
+        f"{PARALLEL} parallel rig list apps + {len(apps)} follows on one socket: worst",
+        worst,
+        "ms",
+        Target("≤ 2x", 2, on_ratio=True),
+        ("each alone, median", base),
+        note=f"median of the parallel runs {median(times) * 1000:.0f} ms "
+        f"({median(times) * 1000 / base:.2f}x) over {rounds} rounds of {PARALLEL}, "
+        f"on {os.cpu_count()} cores",
+    )

@@ -13,6 +13,7 @@ import socket
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from bench.measure import median
@@ -82,10 +83,51 @@ def join(runs: int, url: str, token: str) -> dict[str, Any]:
     return {"ms": median(asyncio.run(all_runs())) * 1000}
 
 
+def upload(archive: str, sha256: str) -> dict[str, Any]:
+    """rig's upload of a prepared archive as a new release of the upload app: its seconds,
+    and this process's peak memory (VmHWM) once it is done."""
+    from rig.context import Context
+    from rig.transport.upload import upload as send
+
+    client = Context(output="json").client()
+    url = f"/networks/{NETWORK}/apps/upload/releases"
+    client.http  # noqa: B018  made before the clock starts, as deploy has it by then
+    start = time.perf_counter()
+    response = send(client.http, url, Path(archive), sha256, headers=client.auth_headers())
+    seconds = time.perf_counter() - start
+    response.raise_for_status()
+    return {"seconds": seconds, "peak_mb": _peak_mb()}
+
+
+def _peak_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024 / 1e6
+    return 0.0
+
+
+def follows(apps: list[str]) -> None:
+    """Follow the logs of ``apps`` on one socket (rig's ``following``, one channel each);
+    print ``ready`` once it follows, then follow until killed."""
+    from rig.commands.live import following
+    from rig.context import Context
+
+    topics = [f"logs:app:{NETWORK}/{app}" for app in apps]
+    with following(Context(output="json"), topics) as records:
+        print(json.dumps({"ready": len(topics)}), flush=True)
+        for _ in records:
+            pass
+
+
 def main(argv: list[str]) -> int:
     kind, count = argv[0], int(argv[1])
     if kind == "completion":
         out = completion(count)
+    elif kind == "upload":
+        out = upload(argv[2], argv[3])
+    elif kind == "follows":
+        follows(argv[2:])
+        return 0
     elif kind == "join":
         out = join(count, argv[2], argv[3])
     else:
