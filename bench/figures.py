@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -330,7 +331,13 @@ def concurrent(platform: Platform, alone_runs: int, rounds: int) -> Figure:
     """``rig list apps -o json`` alone, then 10 at once while one rig process follows 20
     apps' logs on one socket: the worst parallel run against the median alone."""
     command = [rig_executable(), "list", "apps", "-o", "json"]
-    alone = [run_once(command, platform.env) for _ in range(alone_runs + 1)][1:]
+    run_once(command, platform.env)  # warm-up
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    alone = [run_once(command, platform.env) for _ in range(alone_runs)]
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu_ms = 1000 * (after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
+    cpu_ms /= alone_runs
+    without = _parallel(command, platform.env, 1)  # the same load without the follows
     apps = [APP, *(f"svc-{i:02d}" for i in range(EXTRA_APPS))]
     follower = subprocess.Popen(
         [PYTHON, "-m", "bench.inproc", "follows", "0", *apps],
@@ -344,10 +351,7 @@ def concurrent(platform: Platform, alone_runs: int, rounds: int) -> Figure:
         ready = follower.stdout.readline()
         if not ready:
             raise RuntimeError(f"the follower of 20 apps ended: {follower.stderr!r}")
-        times: list[float] = []
-        for _ in range(rounds):
-            with ThreadPoolExecutor(PARALLEL) as pool:
-                times += pool.map(lambda _: run_once(command, platform.env), range(PARALLEL))
+        times = _parallel(command, platform.env, rounds)
         if follower.poll() is not None:
             raise RuntimeError("the follower of 20 apps ended during the commands")
     finally:
@@ -363,5 +367,16 @@ def concurrent(platform: Platform, alone_runs: int, rounds: int) -> Figure:
         ("each alone, median", base),
         note=f"median of the parallel runs {median(times) * 1000:.0f} ms "
         f"({median(times) * 1000 / base:.2f}x) over {rounds} rounds of {PARALLEL}, "
-        f"on {os.cpu_count()} cores",
+        f"on {os.cpu_count()} cores; each alone uses {cpu_ms:.0f} ms of CPU, so {PARALLEL} "
+        f"at once take at least {PARALLEL * cpu_ms / (os.cpu_count() or 1):.0f} ms on these "
+        f"cores; without the follows the worst is {max(without) * 1000:.0f} ms",
     )
+
+
+def _parallel(command: list[str], env: dict[str, str], rounds: int) -> list[float]:
+    """Wall times of ``command`` run ``PARALLEL`` at once, ``rounds`` times."""
+    times: list[float] = []
+    for _ in range(rounds):
+        with ThreadPoolExecutor(PARALLEL) as pool:
+            times += pool.map(lambda _: run_once(command, env), range(PARALLEL))
+    return times
