@@ -26,6 +26,7 @@ import cmd2
 from cmd2 import Statement, with_argparser, with_category
 
 from rig import __version__
+from rig.commands import project
 from rig.config import Contexts, config_dir
 from rig.context import Context
 from rig.errors import ExitCode, RigError, UsageError
@@ -492,16 +493,8 @@ class RigShell(cmd2.Cmd):
 
 NO_NETWORK = "none selected (`use network NET`)"
 NO_APP = "none selected (`use app APP`)"
-CONTEXT_FIELDS = [
-    "login_context",
-    "context_source",
-    "platform",
-    "user",
-    "network",
-    "network_source",
-    "app",
-    "app_source",
-]
+# the shell's `context` shows what `rig context show` does, less the project file
+CONTEXT_FIELDS = [field for field in project.CONTEXT_FIELDS if field != "project_file"]
 
 
 def execute(ctx: Context, args: argparse.Namespace) -> int:
