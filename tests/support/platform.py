@@ -120,5 +120,10 @@ class PlatformFactory:
         return platform.start()
 
     def stop_all(self) -> None:
+        """Stop every platform, and any app process a killed one left behind (what its next
+        start would have killed): no test leaves processes running."""
+        from maxlocal.strays import kill_strays, marker_for
+
         for platform in self.started:
             platform.stop()
+            kill_strays(marker_for(platform.data_dir))
