@@ -13,8 +13,10 @@ from pathlib import Path
 import psutil
 import pytest
 
+from tests.support.cli import popen_rig
+
 ROOT = Path(__file__).resolve().parents[2]
-START_TIMEOUT = 15.0
+START_TIMEOUT = 60.0  # a wait, not a target: a loaded machine may take long to import
 
 
 @dataclass
@@ -55,15 +57,7 @@ class RemotePlatform:
         )
 
     def popen(self, *args: str, token: str = "tok-alice") -> subprocess.Popen[str]:
-        return subprocess.Popen(
-            [sys.executable, "-m", "rig", *args],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=self.env(token),
-            cwd=ROOT,
-        )
+        return popen_rig(args, self.env(token))
 
     def kill(self) -> None:
         """The platform dies at once (SIGKILL), as in a crash."""

@@ -6,7 +6,7 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -67,16 +67,7 @@ class Rig:
         return Run(list(args), proc.returncode, proc.stdout, proc.stderr)
 
     def popen(self, *args: str) -> subprocess.Popen[str]:
-        """Start ``rig ARGS`` without waiting: stdin empty, stdout and stderr piped as text."""
-        return subprocess.Popen(
-            [sys.executable, "-m", "rig", *args],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env={**base_env(self.config_dir), **self.env},
-            cwd=ROOT,
-        )
+        return popen_rig(args, {**base_env(self.config_dir), **self.env})
 
     def ok(
         self,
@@ -105,6 +96,19 @@ class Rig:
 
     def contexts(self) -> dict[str, Any]:
         return dict(json.loads((self.config_dir / "contexts.json").read_text()))
+
+
+def popen_rig(args: Sequence[str], env: dict[str, str]) -> subprocess.Popen[str]:
+    """Start ``rig ARGS`` without waiting: stdin empty, stdout and stderr piped as text."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "rig", *args],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=ROOT,
+    )
 
 
 def base_env(config_dir: Path) -> dict[str, str]:
