@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import IO, TYPE_CHECKING, Any
 
-from rig.cli import CommandTree, completes
-from rig.commands.args import add_network_option, check_name, network_arg
+from rig.cli import CommandTree
+from rig.commands.args import add_name_argument, add_network_option, check_name, network_arg
 from rig.commands.releases import app_ref
 from rig.errors import UsageError
 from rig.output import Result
@@ -239,7 +239,7 @@ def register(tree: CommandTree) -> None:
             "rig logs app api -o json   # one JSON object per line",
         ],
     )
-    _add_name(parser, "app")
+    add_name_argument(parser, "app")
     add_network_option(parser, "the app's network (found when the app name is unique)")
     _add_filters(parser)
 
@@ -249,7 +249,7 @@ def register(tree: CommandTree) -> None:
         "show an app's build logs: every release's, or one release's with --release",
         examples=["rig logs build api", "rig logs build api --release 3", "rig logs build api -f"],
     )
-    _add_name(parser, "app")
+    add_name_argument(parser, "app")
     add_network_option(parser, "the app's network (found when the app name is unique)")
     parser.add_argument("--release", type=positive, metavar="N", help="the release")
     _add_filters(parser)
@@ -264,17 +264,8 @@ def register(tree: CommandTree) -> None:
             "rig logs network shop -f",
         ],
     )
-    _add_name(parser, "network")
+    add_name_argument(parser, "network")
     _add_filters(parser)
-
-
-def _add_name(parser: argparse.ArgumentParser, kind: str) -> None:
-    completes(
-        parser.add_argument(
-            "name", nargs="?", metavar="NAME", help=f"the {kind} (default: the selected one)"
-        ),
-        kind,
-    )
 
 
 def _add_filters(parser: argparse.ArgumentParser) -> None:
