@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import queue
 import subprocess
-import sys
 import textwrap
 import threading
 import time
@@ -16,7 +15,7 @@ from typing import IO
 
 import pytest
 
-from tests.support.cli import ROOT, Rig, base_env
+from tests.support.cli import Rig, base_env, popen_rig
 from tests.support.platform import Platform
 
 # Prints "n=1", "n=2", ... every PERIOD seconds (PERIOD 0: never), and answers on PORT so that
@@ -113,17 +112,7 @@ class User:
         return self.rig.ok(*args, env=self.env()).out
 
     def start(self, *args: str, **env: str) -> Running:
-        full_env = base_env(self.rig.config_dir)
-        full_env.update(self.env(**env))
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "rig", *args],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=full_env,
-            cwd=ROOT,
-        )
+        proc = popen_rig(args, {**base_env(self.rig.config_dir), **self.env(**env)})
         return Running(proc).start_readers()
 
 
