@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from collections.abc import Sequence
@@ -106,5 +107,19 @@ def _silence_stdout() -> None:
     os.dup2(devnull, sys.stdout.fileno())
 
 
+def entry() -> None:
+    """The ``rig`` console script and ``python -m rig``: exit with main()'s code. After a
+    Ctrl+C, rig leaves at once once it has said so, so that nothing in the interpreter's
+    shutdown (thread joins, an event loop restoring Python's SIGINT handler) can still turn
+    exit 130 into death by SIGINT, which a CI run saw once."""
+    code = main()
+    if code == ExitCode.INTERRUPTED:
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+        os._exit(code)
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()
