@@ -223,10 +223,16 @@ class JobManager:
     def subscribe(self, listener: Callable[[], None]) -> None:
         self._listeners.append(listener)
 
-    def start(self, line: str, target: JobTarget) -> Job:
+    def start(
+        self, line: str, target: JobTarget, announce: Callable[[str], None] | None = None
+    ) -> Job:
+        """Run ``target`` as a new job; ``announce`` gets its "[N] line" before the job can
+        write anything, so the announcement comes first, as in a POSIX shell."""
         with self._lock:
             job = Job(max(self._jobs, default=0) + 1, line, self._background_line)
             self._jobs[job.id] = job
+        if announce is not None:
+            announce(f"[{job.id}] {line}")
         thread = threading.Thread(
             target=self._run, args=(job, target), name=f"rig-job-{job.id}", daemon=True
         )

@@ -271,8 +271,7 @@ class RigShell(cmd2.Cmd):
                 ctx.close()
                 self.cache.invalidate()
 
-        job = self.jobs.start(line, target)
-        self.poutput(f"[{job.id}] {line}")
+        self.jobs.start(line, target, announce=self.poutput)
 
     def default(self, statement: Statement) -> bool | None:
         similar = self._suggest_similar_command(statement.command)

@@ -257,3 +257,13 @@ def test_while_the_socket_is_down_polls_do_not_claim_it_is_connected() -> None:
     cache.connection.set(status.CONNECTED)
     cache.refresh()
     assert cache.connection.state == status.CONNECTED
+
+
+def test_a_job_is_announced_before_it_writes_anything() -> None:
+    shown: list[str] = []
+    manager = JobManager(shown.append)
+    job = manager.start("talk", lambda j: j.stdout.write("first words\n") and 0, shown.append)
+    assert job.wait(2)
+    manager.flush()
+    lines = "\n".join(shown).splitlines()
+    assert lines == ["[1] talk", "[1] first words", "[1] done     talk"], lines

@@ -32,12 +32,13 @@ for n in itertools.count(1):
 """
 
 
-class Screen(pyte.Screen):
+class Screen(pyte.HistoryScreen):
     """Answers the cursor position requests prompt_toolkit sends, as a terminal does (without
-    the answer it cannot tell the space below the prompt, and hides the toolbar)."""
+    the answer it cannot tell the space below the prompt, and hides the toolbar), and keeps
+    what scrolled off the top, as a terminal's scrollback does."""
 
     def __init__(self, child: pexpect.spawn) -> None:
-        super().__init__(COLS, ROWS)
+        super().__init__(COLS, ROWS, history=5000)
         self.child = child
 
     def write_process_input(self, data: str) -> None:
@@ -62,6 +63,13 @@ class Terminal:
     def text(self) -> str:
         return "\n".join(line.rstrip() for line in self.screen.display)
 
+    def scrollback(self) -> str:
+        """Everything shown so far: a line a backlog of log lines pushed off the top between
+        two looks at the screen is still there, as the user scrolling up would find it."""
+        cols = range(self.screen.columns)
+        gone = ["".join(line[x].data for x in cols).rstrip() for line in self.screen.history.top]
+        return "\n".join([*gone, self.text()])
+
     def cursor_line(self) -> str:
         return self.screen.display[self.screen.cursor.y].rstrip()
 
@@ -83,6 +91,9 @@ class Terminal:
 
     def wait_for(self, pattern: str, timeout: float = 15) -> None:
         self.wait(lambda text: re.search(pattern, text, re.M), repr(pattern), timeout)
+
+    def wait_for_ever_shown(self, pattern: str) -> None:
+        self.wait(lambda _: re.search(pattern, self.scrollback(), re.M), repr(pattern))
 
 
 def ticks(text: str, prefix: str) -> list[int]:
@@ -147,8 +158,10 @@ def test_live_logs_jobs_and_watch_as_a_user_would(
     # a follow in the background prints above the prompt, with the app on every line,
     # while a half-typed command line stays as it is and then runs
     child.sendline("logs app ticker -f &")
-    term.wait_for(r"\[1\] logs app ticker -f")
+    term.wait_for_ever_shown(r"\[1\] logs app ticker -f")  # the backlog may push it up
     term.wait_for(r"\[1\] \S+ ticker stdout\| ticker-tick \d+")
+    shown = term.scrollback()
+    assert shown.index("[1] logs app ticker -f") < shown.index("ticker-tick"), shown
     child.send("list netw")
     seen = max(ticks(term.text(), "ticker-tick"))
     term.wait(lambda text: max(ticks(text, "ticker-tick")) >= seen + 5, "more lines")
@@ -175,7 +188,7 @@ def test_live_logs_jobs_and_watch_as_a_user_would(
 
     # fg brings a job to the foreground; Ctrl+C there stops it and the prompt comes back
     child.sendline("logs app worker -f &")
-    term.wait_for(r"\[2\] logs app worker -f")
+    term.wait_for_ever_shown(r"\[2\] logs app worker -f")
     # (lines the job wrote before fg come first, and none of it shows above the prompt after)
     child.sendline("fg 2")
     term.wait_for(r"^\S+ worker stdout\| worker-tick \d+", timeout=10)
