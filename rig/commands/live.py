@@ -8,14 +8,14 @@ that long means a dead connection, which is then replaced.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from rig.errors import AuthError, NotFoundError, RigError, UnreachableError
 
 if TYPE_CHECKING:
     from rig.context import Context
-    from rig.transport.follow import Events, Following, Record
+    from rig.transport.follow import Events, Following
     from rig.transport.http import ApiClient
     from rig.transport.socket import ConnectionState, Params
 
@@ -62,24 +62,26 @@ def following(
     *,
     after: Mapping[str, int] | None = None,
     events: Events | None = None,
-) -> LiveFollow:
+) -> Following:
     """A ``Following`` on the command's platform that says on stderr when it reconnects,
     flushes stdout whenever it waits for more, ends when the command's context closes
     (a killed shell job), and ends with AuthError when the login is over."""
     from rig.transport.follow import ConnectionNotices, Following
 
     client = ctx.client()
-    live = LiveFollow()
     notices = ConnectionNotices(ctx.stderr)
+
+    def login_over(expired: AuthError) -> None:
+        live.interrupt(expired)
 
     def on_state(state: ConnectionState) -> None:
         notices(state)
         if getattr(state, "reason", None) in REFUSED:
-            _check_login(client, live.end)
+            _check_login(client, login_over)
 
-    live.following = Following(
+    live = Following(
         client.base_url,
-        socket_params(client, live.end),
+        socket_params(client, login_over),
         topics,
         after=after,
         events=events,
@@ -87,7 +89,7 @@ def following(
         on_idle=ctx.stdout.flush,
         **socket_options(),
     )
-    ctx.on_close(live.following.interrupt)
+    ctx.on_close(live.interrupt)
     return live
 
 
@@ -107,48 +109,6 @@ def _check_login(client: ApiClient, on_expired: Callable[[AuthError], None]) -> 
         on_expired(expired)
     except RigError:
         pass
-
-
-class LiveFollow:
-    """Iterates a ``Following`` as it is, except that once :meth:`end` is called with the
-    AuthError of a login that is over, the iteration ends by raising it: the socket would
-    otherwise keep retrying with a token that can never work again."""
-
-    def __init__(self) -> None:
-        self.following: Following | None = None
-        self.expired: AuthError | None = None
-
-    def end(self, error: AuthError) -> None:
-        if self.expired is None:
-            self.expired = error
-            if self.following is not None:
-                self.following.interrupt()
-
-    def __enter__(self) -> LiveFollow:
-        assert self.following is not None
-        try:
-            self.following.__enter__()
-        except Exception:
-            if self.expired is not None:
-                raise self.expired from None
-            raise
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        assert self.following is not None
-        self.following.__exit__(*exc)
-
-    def __iter__(self) -> Iterator[Record]:
-        return self
-
-    def __next__(self) -> Record:
-        assert self.following is not None
-        try:
-            return next(self.following)
-        except StopIteration:
-            if self.expired is not None:
-                raise self.expired from None
-            raise
 
 
 def socket_error(error: Exception, what: str) -> RigError:

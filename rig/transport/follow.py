@@ -260,6 +260,8 @@ class Following:
     (no retrying then: the caller knows best what to fall back to), ``JoinError`` when a join
     is refused. From then on the socket reconnects by itself, and ``on_state`` hears of it.
     Ctrl+C raises ``KeyboardInterrupt`` out of the iteration; leaving the block closes all.
+    ``interrupt(error)`` from any thread ends the iteration by raising ``error`` (e.g. the
+    login is over: the socket would otherwise retry for ever with a token that cannot work).
     Records are taken from the socket in batches (all that has arrived); ``on_idle`` is called
     before waiting for the next batch: where a caller that buffers its output flushes it.
     """
@@ -285,12 +287,15 @@ class Following:
         self._follower: LogFollower | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
+        self._error: Exception | None = None
 
     def __enter__(self) -> Following:
         try:
             self._runner.run(self._open())
         except BaseException:
             self.close()
+            if self._error is not None:
+                raise self._error from None
             raise
         return self
 
@@ -308,12 +313,17 @@ class Following:
             try:
                 self._ready.extend(self._runner.run(self._follower.batch()))
             except StopAsyncIteration:
+                if self._error is not None:
+                    raise self._error from None
                 raise StopIteration from None
         return self._ready.popleft()
 
-    def interrupt(self) -> None:
-        """From any thread: end the iteration now; leaving the block then leaves the topics
-        and closes the socket (a killed shell job that is waiting for a line)."""
+    def interrupt(self, error: Exception | None = None) -> None:
+        """From any thread: end the iteration now, with ``error`` if given (the first one
+        given wins); leaving the block then leaves the topics and closes the socket (a killed
+        shell job that is waiting for a line)."""
+        if error is not None and self._error is None:
+            self._error = error
         follower, loop = self._follower, self._loop
         if follower is not None and loop is not None and not self._closed:
             with contextlib.suppress(RuntimeError):  # its loop has just closed
