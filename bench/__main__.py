@@ -31,6 +31,7 @@ class Repetitions:
     memory: int
     shell: int
     completion: int
+    fresh: int
     join: int
     log_lines: int
     flood_s: float
@@ -47,6 +48,7 @@ FULL = Repetitions(
     memory=7,
     shell=7,
     completion=500,
+    fresh=10,
     join=20,
     log_lines=1000,
     flood_s=10,
@@ -62,6 +64,7 @@ QUICK = Repetitions(
     memory=1,
     shell=1,
     completion=20,
+    fresh=2,
     join=2,
     log_lines=20,
     flood_s=0.5,
@@ -87,6 +90,7 @@ def measure(reps: Repetitions, logs_only: bool = False) -> list[Figure]:
                 figures.memory(local, reps.memory),
                 figures.shell_prompt(local, reps.shell),
                 figures.completion(local, reps.completion),
+                figures.fresh_name(local, reps.fresh, socket_missing),
                 *figures.upload(local, reps.upload_mb, reps.uploads),
                 figures.concurrent(local, reps.alone, reps.parallel_rounds),
                 figures.rollback(local, reps.rollbacks),

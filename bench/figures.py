@@ -197,6 +197,16 @@ def completion(platform: Platform, calls: int) -> Figure:
     return result
 
 
+def fresh_name(platform: Platform, runs: int, missing: str | None) -> Figure:
+    """An app created elsewhere (another terminal) while the shell idles: how soon Tab
+    completes its name, which only the shell socket's event can bring (bench/inproc.py)."""
+    name, target = "shell: a name created elsewhere, completable after", Target("≤ 1 s", 1000)
+    if missing:
+        return not_measurable(name, "ms", target, missing)
+    data = _inproc(platform, "fresh", str(runs))
+    return figure(name, data["ms"], "ms", target, note=f"max {data['max_ms']:.0f} ms")
+
+
 def socket_missing(platform: Platform) -> str | None:
     """Why the platform's socket cannot be measured, or None when it accepts a WebSocket."""
     parts = urlsplit(platform.url)

@@ -1,4 +1,4 @@
-"""Figures measured inside one rig process: ``python -m bench.inproc completion|join N``.
+"""Figures measured inside one rig process: ``python -m bench.inproc completion|fresh|join N``.
 
 Run as a child of the bench with the platform's environment (its config and state
 directories); prints one JSON object on stdout.
@@ -20,6 +20,7 @@ from bench.measure import median
 from bench.platform import APP, NETWORK
 
 LINE = f"delete app {APP[0]}"
+NEVER = 24 * 3600.0  # seconds: a name cache's polls that never come
 
 
 class ConnectionCounter:
@@ -64,6 +65,47 @@ def completion(calls: int) -> dict[str, Any]:
             timings.append(time.perf_counter() - start)
     offered = [item.text for item in result]
     return {"ms": median(timings) * 1000, "connections": connections.count, "offered": offered}
+
+
+def fresh(runs: int) -> dict[str, Any]:
+    """Apps created by another client while the shell idles with its socket joined: the time
+    from the creation's answer until the name is in the shell's name cache. The cache never
+    polls here, so that only the socket's event can bring the name; each app is removed
+    again, so that the listing the other figures time stays as it was."""
+    from rig.context import Context
+    from rig.repl import completion
+    from rig.repl.shell import RigShell, ShellOptions
+
+    completion.POLL_INTERVAL = completion.LIVE_POLL_INTERVAL = NEVER
+    shell = RigShell(ShellOptions(), stdin=io.StringIO(), stdout=io.StringIO())
+    client = Context(output="json").client()
+    timings = []
+
+    def cached(app: str) -> Callable[[], bool]:
+        return lambda: (NETWORK, app) in shell.cache.names.apps
+
+    try:
+        _until(shell.socket.joined.is_set, "the shell's socket joined")
+        _until(cached(APP), "the first names")
+        for n in range(runs):
+            name = f"fresh-{n}"
+            client.post(f"/networks/{NETWORK}/apps", {"name": name})
+            start = time.perf_counter()
+            _until(cached(name), name)
+            timings.append(time.perf_counter() - start)
+            client.delete(f"/networks/{NETWORK}/apps/{name}")
+    finally:
+        shell.postloop()
+        client.close()
+    return {"ms": median(timings) * 1000, "max_ms": max(timings) * 1000}
+
+
+def _until(check: Callable[[], object], what: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"never: {what}")
+        time.sleep(0.001)
 
 
 def join(runs: int, url: str, token: str) -> dict[str, Any]:
@@ -128,6 +170,8 @@ def main(argv: list[str]) -> int:
     elif kind == "follows":
         follows(argv[2:])
         return 0
+    elif kind == "fresh":
+        out = fresh(count)
     elif kind == "join":
         out = join(count, argv[2], argv[3])
     else:

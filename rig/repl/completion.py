@@ -61,11 +61,11 @@ class NameCache:
         fetch: Fetch,
         *,
         connection: status.Connection | None = None,
-        interval: float = POLL_INTERVAL,
+        interval: float | None = None,
     ) -> None:
         self._fetch = fetch
         self.connection = connection or status.Connection()
-        self.interval = interval
+        self.interval = POLL_INTERVAL if interval is None else interval
         self._lock = threading.Lock()
         self._names = Names()
         self._error = ""

@@ -11,11 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from rig.repl import status
+from rig.repl import completion, status
 from rig.repl.jobs import JobStream
 from rig.repl.shell import RigShell
 from tests.support.cli import Rig, base_env
 from tests.support.platform import Platform
+from tests.terminal.socket_only import NEVER
 
 
 def wait_until(check: Callable[[], object], what: str, timeout: float = 10) -> None:
@@ -38,8 +39,16 @@ def shell(logged_in: Rig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> It
     shell.postloop()
 
 
-def test_the_shell_socket_drives_the_toolbar_and_refreshes_names_at_once(
-    shell: RigShell, logged_in: Rig
+@pytest.fixture
+def no_polls(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The name cache refreshes only when told to (the socket's join and events), never by
+    polling: a name that appears then was brought by the socket, however long it took."""
+    monkeypatch.setattr(completion, "POLL_INTERVAL", NEVER)
+    monkeypatch.setattr(completion, "LIVE_POLL_INTERVAL", NEVER)
+
+
+def test_the_shell_socket_drives_the_toolbar_and_refreshes_names_on_its_events(
+    no_polls: None, shell: RigShell, logged_in: Rig
 ) -> None:
     wait_until(lambda: shell.connection.state == status.CONNECTED, "connected")
     # connected comes before status:user is joined: an app created in between is seen by the
@@ -48,10 +57,8 @@ def test_the_shell_socket_drives_the_toolbar_and_refreshes_names_at_once(
     wait_until(lambda: ("shop", "api") in shell.cache.names.apps, "first names")
     before = shell.socket.events
     logged_in.ok("create", "app", "fresh", "--network", "shop")
-    created = time.monotonic()
-    wait_until(lambda: ("shop", "fresh") in shell.cache.names.apps, "the new app", 1)
-    assert shell.socket.events > before
-    assert time.monotonic() - created < 1
+    wait_until(lambda: ("shop", "fresh") in shell.cache.names.apps, "the new app", 15)
+    assert shell.socket.events > before  # how soon is the bench's figure
     shell.socket.stop()
     assert shell.connection.state == status.CONNECTED  # the polls took over and still reach it
 

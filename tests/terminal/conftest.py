@@ -11,6 +11,9 @@ import pytest
 
 from tests.support.platform import Platform
 
+ROOT = Path(__file__).resolve().parents[2]
+SOCKET_ONLY = ["-m", "tests.terminal.socket_only"]  # rig whose shell never polls for names
+
 
 @pytest.fixture
 def env(tmp_path: Path, platform: Platform) -> dict[str, str]:

@@ -20,7 +20,7 @@ import pyte
 import pytest
 
 from tests.support.platform import Platform
-from tests.terminal.conftest import rig
+from tests.terminal.conftest import ROOT, SOCKET_ONLY, rig
 
 ROWS, COLS = 30, 140
 TICKER = """\
@@ -118,18 +118,17 @@ def test_live_logs_jobs_and_watch_as_a_user_would(
     live_env: dict[str, str], platform: Platform
 ) -> None:
     env = {k: v for k, v in live_env.items() if k != "PROMPT_TOOLKIT_NO_CPR"}
-    started = time.monotonic()
     child = pexpect.spawn(
         sys.executable,
-        ["-m", "rig"],
+        SOCKET_ONLY,
         env=env,
+        cwd=str(ROOT),
         encoding="utf-8",
         timeout=15,
         dimensions=(ROWS, COLS),
     )
     term = Terminal(child)
     term.wait_for(r"rig dev>")
-    first_prompt = time.monotonic() - started
     term.wait_for(r"● connected")
 
     child.sendline("use network shop")
@@ -137,21 +136,21 @@ def test_live_logs_jobs_and_watch_as_a_user_would(
     child.sendline("use app ticker")
     term.wait_for(r"rig dev:shop/ticker>$")
 
-    # created from another terminal: completable as soon as the socket's event arrives
+    # created from another terminal: completable once the socket's event arrives (this shell
+    # never polls for names; how soon is the bench's figure)
     subprocess.run(
         [sys.executable, "-m", "rig", "create", "app", "fresh-app", "--network", "shop"],
         env=env,
         check=True,
         capture_output=True,
     )
-    created = time.monotonic()
+    deadline = time.monotonic() + 15
     child.send("details app fre")
     while "details app fresh-app" not in term.cursor_line():  # Tab until the name completes
-        assert time.monotonic() - created < 1.5, f"never completed; the screen:\n{term.text()}"
+        assert time.monotonic() < deadline, f"never completed; the screen:\n{term.text()}"
         child.send("\t")
         with contextlib.suppress(AssertionError):
             term.wait(lambda _: "details app fresh-app" in term.cursor_line(), "the name", 0.2)
-    completed = time.monotonic() - created
     child.sendcontrol("c")
     term.wait(lambda _: term.cursor_line().endswith("rig dev:shop/ticker>"), "a clean prompt")
 
@@ -168,7 +167,6 @@ def test_live_logs_jobs_and_watch_as_a_user_would(
     term.wait(  # between two redraws: a snapshot may catch one half done
         lambda _: term.cursor_line().endswith("rig dev:shop/ticker> list netw"),
         "the half-typed line kept under the new lines",
-        5,
     )
     numbers = ticks(term.text(), "ticker-tick")
     assert numbers == list(range(numbers[0], numbers[0] + len(numbers))), term.text()
@@ -191,7 +189,7 @@ def test_live_logs_jobs_and_watch_as_a_user_would(
     term.wait_for_ever_shown(r"\[2\] logs app worker -f")
     # (lines the job wrote before fg come first, and none of it shows above the prompt after)
     child.sendline("fg 2")
-    term.wait_for(r"^\S+ worker stdout\| worker-tick \d+", timeout=10)
+    term.wait_for(r"^\S+ worker stdout\| worker-tick \d+")
     child.sendcontrol("c")
     term.wait_for(r"rig: job 2 stopped")
     term.wait(lambda _: term.cursor_line().endswith("rig dev:shop/ticker>"), "the prompt")
@@ -223,5 +221,3 @@ def test_live_logs_jobs_and_watch_as_a_user_would(
     child.expect(pexpect.EOF)
     child.close()
     assert child.exitstatus == 0
-    print(f"first prompt {first_prompt:.2f} s; completion of a new app {completed:.2f} s")
-    assert first_prompt < 5 and completed < 1.5

@@ -10,7 +10,7 @@ import time
 import pexpect
 
 from tests.support.platform import Platform
-from tests.terminal.conftest import rig
+from tests.terminal.conftest import ROOT, SOCKET_ONLY, rig
 
 TIMEOUT = 15
 
@@ -18,8 +18,9 @@ TIMEOUT = 15
 def spawn(env: dict[str, str]) -> pexpect.spawn:
     child = pexpect.spawn(
         sys.executable,
-        ["-m", "rig"],
+        SOCKET_ONLY,
         env=env,
+        cwd=str(ROOT),
         encoding="utf-8",
         timeout=TIMEOUT,
         dimensions=(30, 140),
@@ -29,18 +30,17 @@ def spawn(env: dict[str, str]) -> pexpect.spawn:
 
 
 def test_a_session_as_a_new_user(env: dict[str, str], platform: Platform) -> None:
-    started = time.monotonic()
     child = spawn(env)
-    startup = time.monotonic() - started
 
     child.sendline("use network shop")
     child.expect_exact("rig dev:shop>")
     child.sendline("use app api")
     child.expect_exact("rig dev:shop/api>")
 
-    # an app created from another terminal is completable within a second or so
+    # an app created from another terminal becomes completable: this shell never polls for
+    # names, so its socket (the join, or the event) brought it
     rig(env, "create", "app", "fresh-app", "--network", "shop")
-    created = time.monotonic()
+    deadline = time.monotonic() + TIMEOUT
     child.send("details app fre")
     while True:  # Tab until it completes the name (nothing to complete adds nothing)
         child.send("\t")
@@ -48,7 +48,7 @@ def test_a_session_as_a_new_user(env: dict[str, str], platform: Platform) -> Non
             child.expect_exact("fresh-app", timeout=0.2)
             break
         except pexpect.TIMEOUT:
-            assert time.monotonic() - created < 1.5, "the new app never completed"
+            assert time.monotonic() < deadline, "the new app never completed"
     child.send("\r")
     child.expect_exact("fresh-app.shop.localhost")
     child.expect_exact("rig dev:shop/api>")
@@ -94,7 +94,6 @@ def test_a_session_as_a_new_user(env: dict[str, str], platform: Platform) -> Non
     child = spawn_with_selection(env)
     child.sendcontrol("d")
     child.expect(pexpect.EOF)
-    assert startup < 5
 
 
 def spawn_with_selection(env: dict[str, str]) -> pexpect.spawn:
