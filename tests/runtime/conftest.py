@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 import uvicorn
 
@@ -72,6 +73,14 @@ class Events:
 
     def names(self) -> list[State]:
         return [state for _, _, state, _ in self.states]
+
+
+def gone(pid: int) -> bool:
+    """The process has ended (a zombie not yet reaped counts: it runs no more)."""
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
 
 
 @pytest.fixture

@@ -8,10 +8,12 @@ from pathlib import Path
 import httpx
 import psutil
 import pytest
-from conftest import PY, Events, make_release
+from conftest import PY, Events, gone, make_release
 
 from maxlocal.runtime.procfile import load_spec
 from maxlocal.runtime.supervisor import LocalProcessDriver, Release, StartError, State
+
+HEALTH_TIMEOUT = 150.0  # seconds: far beyond any start on a loaded machine
 
 
 def get(port: int, path: str = "/") -> httpx.Response:
@@ -23,13 +25,6 @@ def wait_for(condition: object, timeout: float = 10) -> None:
     while not condition():  # type: ignore[operator]
         assert time.monotonic() < deadline, "timed out waiting"
         time.sleep(0.02)
-
-
-def gone(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return True
 
 
 def test_procfile_app_runs_healthy_with_port_env_logs_and_figures(
@@ -73,12 +68,12 @@ def test_env_vars_reach_the_process(tmp_path: Path, driver: LocalProcessDriver) 
 def test_fail_fast_when_the_process_exits_during_the_health_check(
     tmp_path: Path, events: Events
 ) -> None:
-    driver = LocalProcessDriver(events.log, events.state, health_timeout=30)
+    driver = LocalProcessDriver(events.log, events.state, health_timeout=HEALTH_TIMEOUT)
     release = make_release(tmp_path, 1, {"web": "echo starting; echo 'no module app' >&2; exit 3"})
     started = time.monotonic()
     with pytest.raises(StartError) as caught:
         driver.start(release)
-    assert time.monotonic() - started < 3
+    assert time.monotonic() - started < HEALTH_TIMEOUT / 5  # at the exit, not the timeout
     assert caught.value.exit_code == 3
     assert "web exited with code 3 before accepting connections on port" in caught.value.message
     assert set(caught.value.tail) == {"starting", "no module app"}
@@ -183,7 +178,7 @@ def test_switch_moves_to_the_new_port_then_stops_the_old(
 def test_stop_kills_the_group_even_when_sigterm_is_ignored(
     tmp_path: Path, driver: LocalProcessDriver
 ) -> None:
-    command = "trap '' TERM; sleep 60 & echo $! > child; wait"
+    command = "trap '' TERM; sleep 600 & echo $! > child; wait"
     release = make_release(tmp_path, 1, {"worker": command})
     driver.start(release)
     # start returns once the worker has stayed up a moment, not once the shell wrote the file
@@ -193,10 +188,10 @@ def test_stop_kills_the_group_even_when_sigterm_is_ignored(
     assert psutil.Process(child).status() != "zombie"
     started = time.monotonic()
     driver.stop("shop/api")
-    assert time.monotonic() - started < 3
+    assert time.monotonic() - started < 60  # after the grace of 1 s, not the sleep's 600 s
     # stop has SIGKILLed the group and reaped the shell; the kernel may take a moment more to
-    # end the orphaned sleep (it runs no code of its own after the SIGKILL): still within 3 s
-    wait_for(lambda: gone(child), timeout=max(0.0, 3 - (time.monotonic() - started)))
+    # end the orphaned sleep (it runs no code of its own after the SIGKILL)
+    wait_for(lambda: gone(child), timeout=30)
 
 
 def test_stopped_app_starts_again(tmp_path: Path, driver: LocalProcessDriver) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from conftest import make_release, serve_asgi
+from conftest import gone, make_release, serve_asgi
 
 from maxlocal.runtime.router import HostRouter, Unavailable
 from maxlocal.runtime.supervisor import LocalProcessDriver, State
@@ -46,7 +46,7 @@ def test_requests_keep_being_answered_through_a_switch(
                     answers.append((response.status_code, response.text))
 
         assert httpx.get(url, headers=headers, trust_env=False).status_code == 503
-        driver.start(make_release(tmp_path, 1))
+        old = driver.start(make_release(tmp_path, 1))
         thread = threading.Thread(target=hammer)
         thread.start()
         try:
@@ -56,7 +56,10 @@ def test_requests_keep_being_answered_through_a_switch(
             count = len(answers)
             while len(answers) < count + 20:
                 time.sleep(0.01)
-            time.sleep(0.5)
+            retired = time.monotonic() + 30  # the old release drained and stopped
+            while not gone(old.pids["web"]):
+                assert time.monotonic() < retired, "the old release is still running"
+                time.sleep(0.01)
             after_retire = len(answers)
             while len(answers) < after_retire + 20:
                 time.sleep(0.01)
