@@ -36,6 +36,7 @@ http.server.ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), Handler)
 """
 
 UPLOAD_LIMIT = 2 * 1024 * 1024
+HEALTH_TIMEOUT = 150  # seconds: far beyond any start on a loaded machine
 PY = shlex.quote(sys.executable)
 
 
@@ -98,7 +99,7 @@ class Api:
         assert response.status_code == 200, response.text
         return response.json()
 
-    def wait(self, network: str, app: str, number: int, timeout: float = 20) -> dict[str, Any]:
+    def wait(self, network: str, app: str, number: int, timeout: float = 60) -> dict[str, Any]:
         """The release once it is active or failed."""
         deadline = time.monotonic() + timeout
         while True:
@@ -149,7 +150,7 @@ def new_api(platform: Platform) -> Api:
 def shared_platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
     """One platform for a module whose tests keep apart with their own users and networks."""
     factory = PlatformFactory(tmp_path_factory.mktemp("deploy"))
-    yield factory(max_upload_bytes=UPLOAD_LIMIT, health_timeout=20)
+    yield factory(max_upload_bytes=UPLOAD_LIMIT, health_timeout=HEALTH_TIMEOUT)
     factory.stop_all()
 
 

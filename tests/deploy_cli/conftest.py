@@ -13,6 +13,8 @@ import pytest
 from tests.support.cli import Rig
 from tests.support.platform import Platform, PlatformFactory
 
+HEALTH_TIMEOUT = 150  # seconds: far beyond any start on a loaded machine
+
 WEB_APP = textwrap.dedent(
     """
     import http.server, os
@@ -41,7 +43,7 @@ WEB_APP = textwrap.dedent(
 @pytest.fixture(scope="module")
 def deploy_platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
     factory = PlatformFactory(tmp_path_factory.mktemp("platform"))
-    yield factory()
+    yield factory(health_timeout=HEALTH_TIMEOUT)
     factory.stop_all()
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.deploy_cli.conftest import fetch, wait_for_body, write_app
+from tests.deploy_cli.conftest import HEALTH_TIMEOUT, fetch, wait_for_body, write_app
 from tests.support.cli import Rig
 from tests.support.platform import Platform
 
@@ -62,11 +62,13 @@ def test_deploy_redeploy_config_and_rollback(
 
     answers, stop = _keep_requesting(deploy_platform)
     try:
+        started = time.monotonic()
         data = deployer.ok("rollback", "--app", "api", "--to", "1", "-o", "json").json()
+        took = time.monotonic() - started
     finally:
         stop.set()
     assert data["status"] == "active" and data["rolled_back_to"] == 1 and data["release"] == 4
-    assert data["duration_s"] < 2, data
+    assert 0 < data["duration_s"] <= took, data  # seconds, within rig's run (how few: bench)
     assert answers and all(code == 200 for code, _ in answers), answers
     assert fetch(deploy_platform, HOST).text == "hello from v1\n"  # release 1's environment
     run = deployer.ok("rollback", "--app", "api")
@@ -90,7 +92,10 @@ def _keep_requesting(platform: Platform) -> tuple[list[tuple[int, str]], threadi
             time.sleep(0.02)
 
     threading.Thread(target=loop, daemon=True).start()
-    time.sleep(0.2)
+    deadline = time.monotonic() + 15
+    while not answers:  # answering before the change
+        assert time.monotonic() < deadline, "no answer from the app"
+        time.sleep(0.01)
     return answers, stop
 
 
@@ -146,7 +151,7 @@ def test_a_crashing_app_fails_the_deploy_with_its_log_tail(
     started = time.monotonic()
     run = deployer("deploy", str(bad), "--app", "boom")
     assert run.code == 1, str(run)
-    assert time.monotonic() - started < 30  # fails fast, not after a health timeout
+    assert time.monotonic() - started < HEALTH_TIMEOUT / 5  # at the exit, not the timeout
     assert "about to fail" in run.err
     assert re.search(r"rig: release 2 of boom failed during start: .+\(hint: ", run.err)
     assert "Traceback" not in run.err

@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import pexpect
 import psutil
 import pytest
 
@@ -112,6 +113,21 @@ def wait_for(check: Callable[[], bool], timeout: float = 10.0) -> bool:
             return False
         time.sleep(0.05)
     return True
+
+
+def resize(child: pexpect.spawn, rows: int, cols: int, timeout: float = 15) -> None:
+    """Resize the local terminal, then ask the remote shell its size until it has the new one:
+    rig passes a change on when it hears of it (SIGWINCH), a moment that a loaded machine
+    can stretch past any fixed pause."""
+    child.setwinsize(rows, cols)
+    deadline = time.monotonic() + timeout
+    while True:
+        child.sendline("stty size")
+        child.expect(r"[\r\n](\d+) (\d+)\r\n")
+        if (int(child.match.group(1)), int(child.match.group(2))) == (rows, cols):
+            return
+        assert time.monotonic() < deadline, f"the remote terminal is still {child.match[0]!r}"
+        time.sleep(0.1)
 
 
 def processes_with(marker: str) -> list[psutil.Process]:

@@ -38,21 +38,23 @@ def test_a_command_killed_by_a_signal_gives_128_plus_its_number(remote: RemotePl
 
 def test_a_timeout_stops_the_command(remote: RemotePlatform) -> None:
     started = time.monotonic()
-    run = remote.rig("command", "echo started; sleep 30", *APP, "--timeout", "1s")
-    assert time.monotonic() - started < 10
+    run = remote.rig("command", "echo started; sleep 600", *APP, "--timeout", "1s")
+    assert time.monotonic() - started < 60  # at its timeout, not after the sleep's 600 s
     assert run.returncode == 143
     assert run.stdout == "started\n"
     assert "timed out after 1 s" in run.stderr
 
 
 def test_json_prints_one_document(remote: RemotePlatform) -> None:
+    started = time.monotonic()
     run = remote.rig("command", "echo out; echo err >&2; exit 2", *APP, "-o", "json")
+    took = time.monotonic() - started
     assert run.returncode == 2
     doc = json.loads(run.stdout)
     assert doc["exit_code"] == 2
     assert doc["stdout"] == "out\n"
     assert doc["stderr"] == "err\n"
-    assert 0 <= doc["duration_s"] < 5
+    assert 0 <= doc["duration_s"] <= took  # seconds, within rig's run
 
 
 def test_stdin_is_forwarded_when_it_is_not_a_terminal(remote: RemotePlatform) -> None:

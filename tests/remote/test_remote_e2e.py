@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,7 +15,7 @@ import pexpect
 import pytest
 
 from tests.deploy_cli.conftest import write_app
-from tests.remote.conftest import ROOT, wait_for
+from tests.remote.conftest import ROOT, resize, wait_for
 from tests.support.cli import Rig, base_env
 from tests.support.platform import Platform
 
@@ -102,12 +101,8 @@ def test_rig_shell_in_a_terminal_against_the_real_platform(
     terminal.sendline('stty size; echo "$GREETING"')
     terminal.expect_exact("30 100")
     terminal.expect_exact(GREETING)
-    terminal.setwinsize(40, 120)
-    time.sleep(0.3)
-    terminal.sendline("stty size")
-    terminal.expect_exact("40 120")
-    terminal.setwinsize(30, 100)
-    time.sleep(0.3)
+    resize(terminal, 40, 120)
+    resize(terminal, 30, 100)
     terminal.sendline("exit 7")
     assert shell_status(terminal, tmp_path) == 7
     shells = [r for r in api.ok("audit", *APP, "-o", "json").json() if r["kind"] == "shell"]

@@ -4,7 +4,6 @@ compared before and after, however the remote shell ends."""
 from __future__ import annotations
 
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +14,7 @@ from tests.remote.conftest import (
     ROOT,
     RemotePlatform,
     processes_with,
+    resize,
     start_platform,
     stop_platform,
     wait_for,
@@ -78,14 +78,8 @@ def test_a_shell_runs_commands_follows_resizes_and_exits_with_its_code(
     terminal.expect_exact(GREETING)
     terminal.expect_exact("/release")
 
-    terminal.setwinsize(40, 120)
-    time.sleep(0.3)
-    terminal.sendline("stty size")
-    terminal.expect_exact("40 120")
-    terminal.setwinsize(30, 100)  # back, so the local settings compare equal afterwards
-    time.sleep(0.3)
-    terminal.sendline("stty size")
-    terminal.expect_exact("30 100")
+    resize(terminal, 40, 120)
+    resize(terminal, 30, 100)  # back, so the local settings compare equal afterwards
 
     terminal.sendline("exit 7")
     assert closed_with(terminal, tmp_path) == 7
