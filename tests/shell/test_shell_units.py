@@ -264,6 +264,9 @@ def test_a_job_is_announced_before_it_writes_anything() -> None:
     manager = JobManager(shown.append)
     job = manager.start("talk", lambda j: j.stdout.write("first words\n") and 0, shown.append)
     assert job.wait(15)
-    manager.flush()
+    deadline = time.monotonic() + 15  # the end is reported just after the job is over
+    while "done" not in "".join(shown) and time.monotonic() < deadline:
+        manager.flush()
+        time.sleep(0.01)
     lines = "\n".join(shown).splitlines()
     assert lines == ["[1] talk", "[1] first words", "[1] done     talk"], lines
