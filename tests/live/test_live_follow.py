@@ -174,7 +174,9 @@ def test_another_users_topics_and_bad_tokens_are_refused(shared: User, platform:
 
 
 def test_connect_and_join_again_and_again(shared: User, platform: Platform) -> None:
-    """Five sockets in a row each join and deliver (how fast: the bench's socket figure)."""
+    """Five sockets in a row each join and deliver, the best well under the PRD's 1 s (the
+    best of five, so one stall of a loaded machine does not decide; the bench's socket
+    figure holds the 50 ms target)."""
     topics = ["logs:app:shop/counter", "logs:network:shop"]
     times = []
     for _ in range(5):
@@ -186,14 +188,15 @@ def test_connect_and_join_again_and_again(shared: User, platform: Platform) -> N
             assert next(following)["app"] == "counter"
     print(f"connect + join of 3 topics: best {min(times) * 1000:.1f} ms, worst "
           f"{max(times) * 1000:.1f} ms")  # fmt: skip
+    assert min(times) < 0.5
 
 
-def test_an_idle_follow_does_not_spin(
+def test_an_idle_follow_stays_under_one_percent_cpu(
     platform: Platform, make_user: MakeUser, tmp_path: Path, running: list[Running]
 ) -> None:
-    """An idle follow sleeps until a line or a heartbeat is due: a small share of a CPU,
-    under a bound ten times the bench's target (0.5 %), that a loop polling or spinning
-    would pass by far, however loaded the machine."""
+    """An idle follow sleeps until a line or a heartbeat is due. Its share of a CPU is its
+    own CPU time over the wall time, which a loaded machine does not inflate (the bench's
+    target is 0.5 %)."""
     user = make_user(platform, "idle@example.com")
     deploy_counter(user, tmp_path, "quiet", "idle", 0)
     follow = user.start("logs", "app", "idle", "-f")
@@ -210,7 +213,7 @@ def test_an_idle_follow_does_not_spin(
     after, elapsed = process.cpu_times(), time.monotonic() - started
     share = ((after.user - before.user) + (after.system - before.system)) / elapsed
     print(f"idle rig logs -f: {share * 100:.2f} % CPU over {elapsed:.1f} s")
-    assert share < 0.05
+    assert share < 0.01
     assert interrupt(follow) == 130
 
 
