@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
-from tests.support.platform import Platform, PlatformFactory
+from tests.support.platform import Platform, PlatformFactory, PlatformPool
 
 # Property tests assert what is generated, not how fast: on a loaded 2-core machine the
 # time to draw an input says nothing about rig, so no deadline and no too_slow check.
@@ -28,5 +28,19 @@ def platform(platform_factory: PlatformFactory) -> Platform:
     return platform_factory()
 
 
+@pytest.fixture(scope="session")
+def platform_pool(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PlatformPool]:
+    """The platform shared by tests that need only users of their own (``account_platform``)."""
+    pool = PlatformPool(tmp_path_factory.mktemp("pool"))
+    yield pool
+    pool.close()
+
+
 # The `rig` runner and logged-in runners (tests/support/cli.py).
-from tests.support.cli import logged_in, make_rig, rig, second_user  # noqa: E402, F401
+from tests.support.cli import (  # noqa: E402, F401
+    account_platform,
+    logged_in,
+    make_rig,
+    rig,
+    second_user,
+)

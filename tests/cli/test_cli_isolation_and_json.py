@@ -19,7 +19,7 @@ def owned(logged_in: Rig) -> Rig:
 
 
 def test_second_user_cannot_see_or_change(owned: Rig, second_user: Rig) -> None:
-    assert second_user.ok("whoami", "-o", "json").json()["email"] == "second@example.com"
+    assert second_user.ok("whoami", "-o", "json").json()["email"] == second_user.user["email"]
     assert second_user.ok("list", "networks", "-o", "json").json() == []
     assert second_user.ok("list", "apps", "-o", "json").json() == []
     attempts = [

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.platform import Platform
+from tests.support.platform import Platform, PlatformPool
 
 ROOT = Path(__file__).resolve().parents[2]
 RUN_TIMEOUT = 60
@@ -154,19 +155,39 @@ def rig(make_rig: Callable[[], Rig]) -> Rig:
 
 
 @pytest.fixture
-def logged_in(rig: Rig, platform: Platform) -> Iterator[Rig]:
-    """``rig``, logged in to ``platform`` as its bootstrap user."""
-    creds = platform.bootstrap()
-    rig.login(platform, creds["email"], creds["password"])
-    yield rig
+def account_platform(request: pytest.FixtureRequest) -> Iterator[Platform]:
+    """The platform ``logged_in`` and ``second_user`` use: the test's ``platform`` when it asks
+    for one; else the one tests take turns on (``platform_pool``), emptied after the test."""
+    if "platform" in request.fixturenames:
+        yield request.getfixturevalue("platform")
+        return
+    pool: PlatformPool = request.getfixturevalue("platform_pool")
+    yield pool.take()
+    pool.give_back()
+
+
+def unique_email(name: str) -> str:
+    return f"{name}-{uuid.uuid4().hex[:12]}@example.com"
 
 
 @pytest.fixture
-def second_user(make_rig: Callable[[], Rig], platform: Platform) -> Rig:
+def logged_in(rig: Rig, account_platform: Platform, request: pytest.FixtureRequest) -> Rig:
+    """``rig``, logged in with a password to ``account_platform``: as the bootstrap user of the
+    test's own ``platform``, else as a new user of the shared one."""
+    if "platform" in request.fixturenames:
+        creds = account_platform.bootstrap()
+    else:
+        creds = account_platform.add_login(unique_email("user"))
+    rig.login(account_platform, creds["email"], creds["password"])
+    return rig
+
+
+@pytest.fixture
+def second_user(make_rig: Callable[[], Rig], account_platform: Platform) -> Rig:
     """Another person on the same platform, logged in with an API token (``rig login --token``)."""
     other = make_rig()
-    user = platform.add_user("second@example.com")
-    other.ok("login", "--api", platform.url, "--token", user["token"])
-    other.platform = platform
+    user = account_platform.add_user(unique_email("second"))
+    other.ok("login", "--api", account_platform.url, "--token", user["token"])
+    other.platform = account_platform
     other.user = user
     return other

@@ -5,12 +5,16 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import secrets
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
+
+import httpx
 
 ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 60.0  # a wait, not a target: a loaded machine may take long to import
@@ -83,6 +87,47 @@ class Platform:
 
         return add_user(self.data_dir, email)
 
+    def add_login(self, email: str) -> dict[str, str]:
+        """A new user who logs in with a password, {"email", "password"}."""
+        from maxlocal.auth import Auth
+        from maxlocal.store.db import Database
+
+        password = secrets.token_urlsafe(12)
+        Auth(Database.open(self.data_dir)).create_user(email, password)
+        return {"email": email, "password": password}
+
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def clear(self) -> bool:
+        """Delete every network, as its owner through the API, so that their names are free
+        again; whether the platform is now as good as new for a user of its own.
+
+        Not when anything was ever deployed: a release's worker and processes could outlive
+        its app and meet a new app of the same name."""
+        with contextlib.closing(sqlite3.connect(self.data_dir / "maxlocal.db")) as db:
+            if db.execute("SELECT count(*) FROM releases").fetchone()[0]:
+                return False
+            owned = db.execute(
+                "SELECT users.email, networks.name FROM networks JOIN users"
+                " ON users.id = networks.user_id"
+            ).fetchall()
+        tokens: dict[str, str] = {}
+        for email, network in owned:
+            if email not in tokens:
+                tokens[email] = self.add_user(email)["token"]
+            response = httpx.delete(
+                f"{self.url}/api/v1/networks/{network}",
+                params={"force": "true"},
+                headers={"Authorization": f"Bearer {tokens[email]}"},
+                timeout=30,
+            )
+            if response.status_code != 204:
+                return False
+        with contextlib.closing(sqlite3.connect(self.data_dir / "maxlocal.db")) as db:
+            left = db.execute("SELECT count(*) FROM networks").fetchone()[0]
+            return bool(left == 0 and not db.execute("SELECT count(*) FROM releases").fetchone()[0])
+
     def log(self) -> str:
         with contextlib.suppress(FileNotFoundError):
             return self.log_path.read_text(errors="replace")
@@ -122,8 +167,45 @@ class PlatformFactory:
     def stop_all(self) -> None:
         """Stop every platform, and any app process a killed one left behind (what its next
         start would have killed): no test leaves processes running."""
-        from maxlocal.strays import kill_strays, marker_for
-
         for platform in self.started:
-            platform.stop()
-            kill_strays(marker_for(platform.data_dir))
+            stop_for_good(platform)
+
+
+def stop_for_good(platform: Platform) -> None:
+    """Stop the platform and kill any app process it left behind."""
+    from maxlocal.strays import kill_strays, marker_for
+
+    platform.stop()
+    kill_strays(marker_for(platform.data_dir))
+
+
+class PlatformPool:
+    """One platform that tests take turns on, for tests that need only users of their own
+    with empty accounts rather than a server of their own: starting a server costs far
+    more than a test that uses it.
+
+    After each test every network is deleted (so names are free again); a platform that
+    was stopped, deployed to or not left empty is stopped for good, and the next test
+    gets a new one."""
+
+    def __init__(self, base: Path) -> None:
+        self.factory = PlatformFactory(base)
+        self.current: Platform | None = None
+
+    def take(self) -> Platform:
+        if self.current is None:
+            self.current = self.factory()
+        return self.current
+
+    def give_back(self) -> None:
+        platform, self.current = self.current, None
+        if platform is None:
+            return
+        if platform.running() and platform.clear():
+            self.current = platform
+        else:
+            stop_for_good(platform)
+
+    def close(self) -> None:
+        self.current = None
+        self.factory.stop_all()
