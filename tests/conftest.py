@@ -41,6 +41,7 @@ from tests.support.cli import (  # noqa: E402, F401
     account_platform,
     logged_in,
     make_rig,
+    new_login,
     rig,
     second_user,
 )

@@ -26,9 +26,11 @@ def finish(child: pexpect.spawn) -> tuple[int, str]:
     return child.exitstatus, child.before or ""
 
 
-def test_login_prompts_for_email_and_hidden_password(rig: Rig, platform: Platform) -> None:
-    creds = platform.bootstrap()
-    child = spawn(rig, "login", "--api", platform.url)
+def test_login_prompts_for_email_and_hidden_password(
+    rig: Rig, account_platform: Platform, new_login: dict[str, str]
+) -> None:
+    creds = new_login
+    child = spawn(rig, "login", "--api", account_platform.url)
     child.expect("Email: ")
     child.sendline(creds["email"])
     child.expect("Password: ")

@@ -43,9 +43,11 @@ def approve(url: str, code: str, email: str, password: str, decision: str = "app
     return f"{response.status_code} {response.text}"
 
 
-def test_device_login_completes_when_approved(platform: Platform, rig: Rig) -> None:
-    creds = platform.bootstrap()
-    proc, code, url = start_device_login(rig, platform)
+def test_device_login_completes_when_approved(
+    account_platform: Platform, new_login: dict[str, str], rig: Rig
+) -> None:
+    creds = new_login
+    proc, code, url = start_device_login(rig, account_platform)
     try:
         wrong = approve(url, code, creds["email"], "not the password")
         assert wrong.startswith("401") and "wrong email or password" in wrong
@@ -78,8 +80,10 @@ def test_device_login_fails_cleanly_when_the_code_expires(
     assert late.startswith("400") and "expired" in late
 
 
-def test_denied_and_protocol_answers(platform: Platform, rig: Rig) -> None:
-    api = f"{platform.url}/api/v1"
+def test_denied_and_protocol_answers(
+    account_platform: Platform, new_login: dict[str, str], rig: Rig
+) -> None:
+    api = f"{account_platform.url}/api/v1"
     grant = httpx.post(f"{api}/auth/device", json={}, timeout=10).json()
     assert set(grant) >= {"device_code", "user_code", "verification_uri", "expires_in", "interval"}
     poll = {"device_code": grant["device_code"]}
@@ -88,7 +92,7 @@ def test_denied_and_protocol_answers(platform: Platform, rig: Rig) -> None:
     assert first.json()["error"]["code"] == "authorization_pending"
     second = httpx.post(f"{api}/auth/device/token", json=poll, timeout=10)
     assert second.json()["error"]["code"] == "slow_down"
-    creds = platform.bootstrap()
+    creds = new_login
     denied = approve(grant["verification_uri"], grant["user_code"], creds["email"],
                      creds["password"], "deny")  # fmt: skip
     assert denied.startswith("200") and "denied" in denied
@@ -98,6 +102,8 @@ def test_denied_and_protocol_answers(platform: Platform, rig: Rig) -> None:
     assert unknown.json()["error"]["code"] == "invalid_grant"
 
 
-def test_plain_login_without_a_browser_suggests_device(platform: Platform, rig: Rig) -> None:
-    run = rig("login", "--api", platform.url, env={"CI": "true"})
+def test_plain_login_without_a_browser_suggests_device(
+    account_platform: Platform, rig: Rig
+) -> None:
+    run = rig("login", "--api", account_platform.url, env={"CI": "true"})
     assert run.code == 2 and "--device" in run.err, str(run)

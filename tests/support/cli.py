@@ -171,14 +171,18 @@ def unique_email(name: str) -> str:
 
 
 @pytest.fixture
-def logged_in(rig: Rig, account_platform: Platform, request: pytest.FixtureRequest) -> Rig:
-    """``rig``, logged in with a password to ``account_platform``: as the bootstrap user of the
-    test's own ``platform``, else as a new user of the shared one."""
+def new_login(account_platform: Platform, request: pytest.FixtureRequest) -> dict[str, str]:
+    """The email and password of a user of ``account_platform`` with an empty account: the
+    bootstrap user of the test's own ``platform``, else a new user of the shared one."""
     if "platform" in request.fixturenames:
-        creds = account_platform.bootstrap()
-    else:
-        creds = account_platform.add_login(unique_email("user"))
-    rig.login(account_platform, creds["email"], creds["password"])
+        return account_platform.bootstrap()
+    return account_platform.add_login(unique_email("user"))
+
+
+@pytest.fixture
+def logged_in(rig: Rig, account_platform: Platform, new_login: dict[str, str]) -> Rig:
+    """``rig``, logged in to ``account_platform`` as ``new_login``."""
+    rig.login(account_platform, new_login["email"], new_login["password"])
     return rig
 
 
