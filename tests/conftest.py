@@ -30,7 +30,7 @@ def platform(platform_factory: PlatformFactory) -> Platform:
 
 @pytest.fixture(scope="session")
 def platform_pool(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PlatformPool]:
-    """The platform shared by tests that need only users of their own (``account_platform``)."""
+    """The platform shared by tests that need only users of their own (``shared_platform``)."""
     pool = PlatformPool(tmp_path_factory.mktemp("pool"))
     yield pool
     pool.close()
@@ -38,10 +38,10 @@ def platform_pool(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform
 
 # The `rig` runner and logged-in runners (tests/support/cli.py).
 from tests.support.cli import (  # noqa: E402, F401
-    account_platform,
     logged_in,
     make_rig,
     new_login,
     rig,
     second_user,
+    shared_platform,
 )

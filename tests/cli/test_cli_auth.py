@@ -12,10 +12,10 @@ from tests.support.platform import Platform, PlatformFactory
 
 
 def test_login_with_password_stores_a_private_session(
-    rig: Rig, account_platform: Platform, new_login: dict[str, str]
+    rig: Rig, shared_platform: Platform, new_login: dict[str, str]
 ) -> None:
     creds = new_login
-    run = rig.login(account_platform, creds["email"], creds["password"])
+    run = rig.login(shared_platform, creds["email"], creds["password"])
     assert f"as {creds['email']}" in run.out
     assert "credentials.json (mode 0600)" in run.out
     assert stat.S_IMODE(rig.config_dir.stat().st_mode) == 0o700
@@ -24,7 +24,7 @@ def test_login_with_password_stores_a_private_session(
     contexts = rig.contexts()
     assert contexts["current"] == "default"
     assert contexts["contexts"]["default"] == {
-        "api": account_platform.url,
+        "api": shared_platform.url,
         "user": creds["email"],
         "store": "file",
     }
@@ -33,33 +33,33 @@ def test_login_with_password_stores_a_private_session(
 
 
 def test_login_json_and_whoami(
-    rig: Rig, account_platform: Platform, new_login: dict[str, str]
+    rig: Rig, shared_platform: Platform, new_login: dict[str, str]
 ) -> None:
     creds = new_login
     run = rig.ok(
-        "login", "--api", account_platform.url, "--email", creds["email"], "--password-stdin",
+        "login", "--api", shared_platform.url, "--email", creds["email"], "--password-stdin",
         "-o", "json", "--context", "work", input=creds["password"],
     )  # fmt: skip
     assert run.json() == {
         "context": "work",
-        "api": account_platform.url,
+        "api": shared_platform.url,
         "user": creds["email"],
         "store": "file",
     }
     me = rig.ok("whoami", "-o", "json").json()
     assert me["email"] == creds["email"]
     assert me["context"] == "work"
-    assert me["api"] == account_platform.url
+    assert me["api"] == shared_platform.url
     assert creds["email"] in rig.ok("whoami").out
 
 
-def test_login_with_api_token_and_rig_token(rig: Rig, account_platform: Platform) -> None:
-    user = account_platform.add_user("ci@example.com")
-    rig.ok("login", "--api", account_platform.url, "--token", user["token"])
+def test_login_with_api_token_and_rig_token(rig: Rig, shared_platform: Platform) -> None:
+    user = shared_platform.add_user("ci@example.com")
+    rig.ok("login", "--api", shared_platform.url, "--token", user["token"])
     assert rig.ok("whoami", "-o", "json").json()["email"] == "ci@example.com"
     # RIG_TOKEN both logs in and works directly, with no stored context at all.
     fresh = Rig(rig.config_dir.parent / "fresh")
-    env = {"RIG_TOKEN": user["token"], "RIG_API": account_platform.url}
+    env = {"RIG_TOKEN": user["token"], "RIG_API": shared_platform.url}
     me = fresh.ok("whoami", "-o", "json", env=env).json()
     assert me["email"] == "ci@example.com" and me["context"] is None
     assert not (fresh.config_dir / "contexts.json").exists()
@@ -68,11 +68,11 @@ def test_login_with_api_token_and_rig_token(rig: Rig, account_platform: Platform
 
 
 def test_wrong_password_is_denied(
-    rig: Rig, account_platform: Platform, new_login: dict[str, str]
+    rig: Rig, shared_platform: Platform, new_login: dict[str, str]
 ) -> None:
     creds = new_login
     run = rig(
-        "login", "--api", account_platform.url, "--email", creds["email"], "--password-stdin",
+        "login", "--api", shared_platform.url, "--email", creds["email"], "--password-stdin",
         input="not-the-password\n",
     )  # fmt: skip
     assert run.code == 3
@@ -91,8 +91,8 @@ def test_commands_without_login(rig: Rig) -> None:
     assert run.out == ""
 
 
-def test_login_without_credentials_off_a_terminal(rig: Rig, account_platform: Platform) -> None:
-    run = rig("login", "--api", account_platform.url)
+def test_login_without_credentials_off_a_terminal(rig: Rig, shared_platform: Platform) -> None:
+    run = rig("login", "--api", shared_platform.url)
     assert run.code == 2
     assert "--password-stdin" in single_error_line(run)
     run = rig("login")
@@ -146,10 +146,10 @@ def test_logout_works_when_the_platform_is_down(logged_in: Rig) -> None:
     assert "default" not in logged_in.credentials()
 
 
-def test_contexts(logged_in: Rig, account_platform: Platform) -> None:
-    user = account_platform.add_user("other@example.com")
+def test_contexts(logged_in: Rig, shared_platform: Platform) -> None:
+    user = shared_platform.add_user("other@example.com")
     logged_in.ok(
-        "login", "--api", account_platform.url, "--token", user["token"], "--context", "other"
+        "login", "--api", shared_platform.url, "--token", user["token"], "--context", "other"
     )
     rows = logged_in.ok("context", "list", "-o", "json").json()
     assert [(r["name"], r["current"], r["logged_in"]) for r in rows] == [
@@ -172,7 +172,7 @@ def test_contexts(logged_in: Rig, account_platform: Platform) -> None:
 
 
 def test_keyring_store(
-    rig: Rig, account_platform: Platform, new_login: dict[str, str], tmp_path: Path
+    rig: Rig, shared_platform: Platform, new_login: dict[str, str], tmp_path: Path
 ) -> None:
     rig.env.update(
         RIG_CREDENTIAL_STORE="keyring",
@@ -180,7 +180,7 @@ def test_keyring_store(
         XDG_DATA_HOME=str(tmp_path / "data-home"),
     )
     creds = new_login
-    run = rig.login(account_platform, creds["email"], creds["password"])
+    run = rig.login(shared_platform, creds["email"], creds["password"])
     assert "OS keyring (PlaintextKeyring)" in run.out
     assert rig.contexts()["contexts"]["default"]["store"] == "keyring"
     assert not (rig.config_dir / "credentials.json").exists()

@@ -27,10 +27,10 @@ def finish(child: pexpect.spawn) -> tuple[int, str]:
 
 
 def test_login_prompts_for_email_and_hidden_password(
-    rig: Rig, account_platform: Platform, new_login: dict[str, str]
+    rig: Rig, shared_platform: Platform, new_login: dict[str, str]
 ) -> None:
     creds = new_login
-    child = spawn(rig, "login", "--api", account_platform.url)
+    child = spawn(rig, "login", "--api", shared_platform.url)
     child.expect("Email: ")
     child.sendline(creds["email"])
     child.expect("Password: ")

@@ -44,10 +44,10 @@ def approve(url: str, code: str, email: str, password: str, decision: str = "app
 
 
 def test_device_login_completes_when_approved(
-    account_platform: Platform, new_login: dict[str, str], rig: Rig
+    shared_platform: Platform, new_login: dict[str, str], rig: Rig
 ) -> None:
     creds = new_login
-    proc, code, url = start_device_login(rig, account_platform)
+    proc, code, url = start_device_login(rig, shared_platform)
     try:
         wrong = approve(url, code, creds["email"], "not the password")
         assert wrong.startswith("401") and "wrong email or password" in wrong
@@ -81,9 +81,9 @@ def test_device_login_fails_cleanly_when_the_code_expires(
 
 
 def test_denied_and_protocol_answers(
-    account_platform: Platform, new_login: dict[str, str], rig: Rig
+    shared_platform: Platform, new_login: dict[str, str], rig: Rig
 ) -> None:
-    api = f"{account_platform.url}/api/v1"
+    api = f"{shared_platform.url}/api/v1"
     grant = httpx.post(f"{api}/auth/device", json={}, timeout=10).json()
     assert set(grant) >= {"device_code", "user_code", "verification_uri", "expires_in", "interval"}
     poll = {"device_code": grant["device_code"]}
@@ -102,8 +102,6 @@ def test_denied_and_protocol_answers(
     assert unknown.json()["error"]["code"] == "invalid_grant"
 
 
-def test_plain_login_without_a_browser_suggests_device(
-    account_platform: Platform, rig: Rig
-) -> None:
-    run = rig("login", "--api", account_platform.url, env={"CI": "true"})
+def test_plain_login_without_a_browser_suggests_device(shared_platform: Platform, rig: Rig) -> None:
+    run = rig("login", "--api", shared_platform.url, env={"CI": "true"})
     assert run.code == 2 and "--device" in run.err, str(run)

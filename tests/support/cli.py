@@ -155,9 +155,10 @@ def rig(make_rig: Callable[[], Rig]) -> Rig:
 
 
 @pytest.fixture
-def account_platform(request: pytest.FixtureRequest) -> Iterator[Platform]:
-    """The platform ``logged_in`` and ``second_user`` use: the test's ``platform`` when it asks
-    for one; else the one tests take turns on (``platform_pool``), emptied after the test."""
+def shared_platform(request: pytest.FixtureRequest) -> Iterator[Platform]:
+    """A platform for tests that need only users of their own with empty accounts (as
+    ``logged_in`` and ``second_user``): the test's ``platform`` when it asks for one; else
+    the one tests take turns on (``platform_pool``), emptied after the test."""
     if "platform" in request.fixturenames:
         yield request.getfixturevalue("platform")
         return
@@ -171,27 +172,27 @@ def unique_email(name: str) -> str:
 
 
 @pytest.fixture
-def new_login(account_platform: Platform, request: pytest.FixtureRequest) -> dict[str, str]:
-    """The email and password of a user of ``account_platform`` with an empty account: the
+def new_login(shared_platform: Platform, request: pytest.FixtureRequest) -> dict[str, str]:
+    """The email and password of a user of ``shared_platform`` with an empty account: the
     bootstrap user of the test's own ``platform``, else a new user of the shared one."""
     if "platform" in request.fixturenames:
-        return account_platform.bootstrap()
-    return account_platform.add_login(unique_email("user"))
+        return shared_platform.bootstrap()
+    return shared_platform.add_login(unique_email("user"))
 
 
 @pytest.fixture
-def logged_in(rig: Rig, account_platform: Platform, new_login: dict[str, str]) -> Rig:
-    """``rig``, logged in to ``account_platform`` as ``new_login``."""
-    rig.login(account_platform, new_login["email"], new_login["password"])
+def logged_in(rig: Rig, shared_platform: Platform, new_login: dict[str, str]) -> Rig:
+    """``rig``, logged in to ``shared_platform`` as ``new_login``."""
+    rig.login(shared_platform, new_login["email"], new_login["password"])
     return rig
 
 
 @pytest.fixture
-def second_user(make_rig: Callable[[], Rig], account_platform: Platform) -> Rig:
+def second_user(make_rig: Callable[[], Rig], shared_platform: Platform) -> Rig:
     """Another person on the same platform, logged in with an API token (``rig login --token``)."""
     other = make_rig()
-    user = account_platform.add_user(unique_email("second"))
-    other.ok("login", "--api", account_platform.url, "--token", user["token"])
-    other.platform = account_platform
+    user = shared_platform.add_user(unique_email("second"))
+    other.ok("login", "--api", shared_platform.url, "--token", user["token"])
+    other.platform = shared_platform
     other.user = user
     return other
