@@ -1,17 +1,31 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
 
+from tests.support.alone import MARKER, turn
 from tests.support.platform import Platform, PlatformFactory, PlatformPool
 
 # Property tests assert what is generated, not how fast: on a loaded 2-core machine the
 # time to draw an input says nothing about rig, so no deadline and no too_slow check.
 settings.register_profile("rig", deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile("rig")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", f"{MARKER}: runs with no other test at the same time under xdist"
+    )
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item) -> Generator[None, object, object]:
+    """Setup, call and teardown under the test's turn (tests/support/alone.py)."""
+    with turn(item.get_closest_marker(MARKER) is not None):
+        return (yield)
 
 
 @pytest.fixture

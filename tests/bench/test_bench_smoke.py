@@ -13,6 +13,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.slow
+@pytest.mark.alone  # the bench times what it runs
 @pytest.mark.timeout(300)
 def test_quick_bench_measures_every_figure(tmp_path: Path) -> None:
     out = tmp_path / "results.json"

@@ -191,6 +191,7 @@ def test_connect_and_join_again_and_again(shared: User, platform: Platform) -> N
     assert min(times) < 0.5
 
 
+@pytest.mark.alone  # its CPU share
 def test_an_idle_follow_stays_under_one_percent_cpu(
     platform: Platform, make_user: MakeUser, tmp_path: Path, running: list[Running]
 ) -> None:

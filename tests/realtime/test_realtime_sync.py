@@ -46,6 +46,7 @@ def test_ctrl_c_ends_a_follow_cleanly(follower: subprocess.Popen[str]) -> None:
     assert follower.stderr.read() == "interrupted\n"
 
 
+@pytest.mark.alone  # its CPU share
 def test_an_idle_follow_does_not_spin(follower: subprocess.Popen[str]) -> None:
     """Its first line came through the joined socket: from then on it only sleeps until a
     line or a heartbeat is due, a small share of a CPU, under a bound ten times the bench's

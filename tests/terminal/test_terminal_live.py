@@ -22,6 +22,8 @@ import pytest
 from tests.support.platform import Platform
 from tests.terminal.conftest import ROOT, SOCKET_ONLY, rig
 
+pytestmark = pytest.mark.alone  # a screen read on a deadline
+
 ROWS, COLS = 30, 140
 TICKER = """\
 import itertools, sys, time

@@ -8,9 +8,12 @@ import sys
 import time
 
 import pexpect
+import pytest
 
 from tests.support.platform import Platform
 from tests.terminal.conftest import ROOT, SOCKET_ONLY, rig
+
+pytestmark = pytest.mark.alone  # a screen read on a deadline
 
 TIMEOUT = 15
 
