@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from typing import IO, TYPE_CHECKING, Any
 
 from rig.cli import CommandTree
-from rig.commands.args import add_name_argument, add_network_option, check_name, network_arg
+from rig.commands.args import add_name_argument, add_network_option, network_ref
 from rig.commands.releases import app_ref
 from rig.errors import UsageError
 from rig.output import Result
@@ -296,9 +296,7 @@ def build_logs(ctx: Context, args: argparse.Namespace) -> Result:
 
 def network_logs(ctx: Context, args: argparse.Namespace) -> Result:
     query = query_from(args)
-    name = check_name("network", args.name) if args.name else network_arg(ctx, args)
-    if not name:
-        raise UsageError("say which network", hint="rig logs network NAME")
+    name = network_ref(ctx, args, args.name, "logs network")
     return show_logs(ctx, LogTarget("network", name), query, _follow(args, query))
 
 
