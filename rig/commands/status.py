@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import argparse
 import io
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from rig.cli import CommandTree
@@ -156,16 +156,30 @@ def _shown(
 
 def _watch(ctx: Context, fetch: Fetch, concerns: Concerns) -> Iterator[Any]:
     from rig.commands.live import following, socket_error
-    from rig.transport.follow import REJOINED
 
     try:
         with following(ctx, [], events={STATUS_TOPIC: STATUS_EVENTS}) as events:
             yield fetch()
-            for event in events:
-                if event.get("event") == REJOINED or concerns(event.get("payload") or {}):
-                    yield fetch()
+            for _ in changes(events, events.has_more, concerns):
+                yield fetch()
     except (ConnectionError, TimeoutError) as error:
         raise socket_error(error, "status changes") from None
+
+
+def changes(
+    events: Iterable[dict[str, Any]], has_more: Callable[[], bool], concerns: Concerns
+) -> Iterator[None]:
+    """One item each time the status is to be read again: after an event that concerns it, or
+    a rejoin (events missed meanwhile are not replayed), but once for a burst of events that
+    arrived together (a deploy of many apps), at its last."""
+    from rig.transport.follow import REJOINED
+
+    stale = False
+    for event in events:
+        stale = stale or event.get("event") == REJOINED or concerns(event.get("payload") or {})
+        if stale and not has_more():
+            stale = False
+            yield None
 
 
 def _screen(result: Result, terminal: bool) -> str:

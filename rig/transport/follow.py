@@ -318,6 +318,11 @@ class Following:
                 raise StopIteration from None
         return self._ready.popleft()
 
+    def has_more(self) -> bool:
+        """Whether the next record is here already (it came in the same batch as the last):
+        a caller can act once on a burst rather than on each record of it."""
+        return bool(self._ready)
+
     def interrupt(self, error: Exception | None = None) -> None:
         """From any thread: end the iteration now, with ``error`` if given (the first one
         given wins); leaving the block then leaves the topics and closes the socket (a killed
