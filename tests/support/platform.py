@@ -201,7 +201,11 @@ class PlatformPool:
         platform, self.current = self.current, None
         if platform is None:
             return
-        if platform.running() and platform.clear():
+        try:
+            reusable = platform.running() and platform.clear()
+        except (httpx.HTTPError, sqlite3.Error):
+            reusable = False
+        if reusable:
             self.current = platform
         else:
             stop_for_good(platform)
