@@ -92,7 +92,10 @@ class ServerChannel:
 class Source(Protocol):
     """What a connection pulls frames from (see ``ServerChannel.ready``)."""
 
-    closed: bool
+    @property
+    def closed(self) -> bool:
+        """True once the frames are for nobody (the channel is closed)."""
+        ...
 
     def take(self) -> list[str]:
         """Frames to send now; none when there is nothing more (until ``ready`` again)."""

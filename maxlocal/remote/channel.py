@@ -19,8 +19,11 @@ import base64
 import binascii
 import concurrent.futures
 import contextlib
+import json
 import logging
 import re
+import threading
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -33,6 +36,9 @@ from maxlocal.remote.target import ExecTopic, ResolveTarget, Target, parse_topic
 log = logging.getLogger(__name__)
 
 MAX_SIZE = 1000
+WINDOW = 1024 * 1024
+"""Bytes of a session's output that may wait for its client before the session waits too."""
+FRAMES_PER_TAKE = 16
 AUDIT_WAIT = 30.0
 _TERM = re.compile(r"[A-Za-z0-9._+-]{1,64}")
 
@@ -101,6 +107,7 @@ class ExecHandler:
         if target is None:
             raise _refused("not found")
         outlet = Outlet(channel, asyncio.get_running_loop())
+        channel.on_close(outlet.close)
         record: concurrent.futures.Future[int] = concurrent.futures.Future()
         on_exit = self._on_exit(record, outlet)
         try:
@@ -211,42 +218,89 @@ class ExecHandler:
 
 
 class Outlet:
-    """Pushes to a channel from any thread, in order, on the channel's event loop; holds them
-    back until the join's reply has gone out."""
+    """A session's output and then its end, sent to the channel's client in order, as fast as
+    the client's socket takes them: the connection pulls frames from it (a ``Source``), and
+    none before the join's reply has gone out. Past ``window`` bytes waiting, the session's
+    readers wait too, so a slow client holds the process back (its pipe fills) rather than
+    the platform buffering its output. Output comes from the session's threads; the rest
+    runs on the channel's event loop."""
 
-    def __init__(self, channel: ServerChannel, loop: asyncio.AbstractEventLoop) -> None:
-        self.channel, self.loop = channel, loop
-        self._held: list[tuple[Callable[..., None], tuple[Any, ...]]] | None = []
+    def __init__(
+        self, channel: ServerChannel, loop: asyncio.AbstractEventLoop, window: int = WINDOW
+    ) -> None:
+        self.channel, self.loop, self.window = channel, loop, window
+        self._items: deque[tuple[str, bytes] | Ended] = deque()
+        self._waiting = 0  # bytes of output in _items
+        self._room = threading.Condition()
+        self._released = False
+        self._gone = False  # the channel is closed: output has nowhere to go
+
+    @property
+    def closed(self) -> bool:
+        return self.channel.closed
 
     def sender(self, event: str) -> Callable[[bytes], None]:
         def send(data: bytes) -> None:
-            self._call(self.channel.push, event, {"data": base64.b64encode(data).decode()})
+            with self._room:
+                self._room.wait_for(lambda: self._waiting < self.window or self._gone)
+                if self._gone:
+                    return
+                self._items.append((event, data))
+                self._waiting += len(data)
+            self._wake()
 
         return send
 
     def finish(self, ended: Ended) -> None:
-        self._call(self._exit, ended)
+        with self._room:
+            self._items.append(ended)
+        self._wake()
 
     def release(self) -> None:
-        held, self._held = self._held or [], None
-        for fn, args in held:
-            fn(*args)
+        """The join's reply is on its way: what is waiting may follow it."""
+        self._released = True
+        self._offer()
 
-    def _call(self, fn: Callable[..., None], *args: Any) -> None:
+    def close(self) -> None:
+        """The channel closed: drop what waits, and let the readers go on to the end."""
+        with self._room:
+            self._gone = True
+            self._items.clear()
+            self._waiting = 0
+            self._room.notify_all()
+
+    def take(self) -> list[str]:
+        frames: list[str] = []
+        with self._room:
+            while self._items and len(frames) < FRAMES_PER_TAKE:
+                item = self._items[0]
+                if isinstance(item, Ended):
+                    if not frames:  # alone, so no frame of this take is dropped by the stop
+                        self._items.popleft()
+                        frames.append(self._frame("exit", _exit_payload(item)))
+                        self.loop.call_soon(self.channel.stop)
+                    break
+                self._items.popleft()
+                event, data = item
+                self._waiting -= len(data)
+                frames.append(self._frame(event, {"data": base64.b64encode(data).decode()}))
+            self._room.notify_all()
+        return frames
+
+    def _frame(self, event: str, payload: dict[str, Any]) -> str:
+        return self.channel.frame(event, json.dumps(payload))
+
+    def _wake(self) -> None:
         with contextlib.suppress(RuntimeError):  # the loop is gone: so is the client
-            self.loop.call_soon_threadsafe(self._run, fn, args)
+            self.loop.call_soon_threadsafe(self._offer)
 
-    def _run(self, fn: Callable[..., None], args: tuple[Any, ...]) -> None:
-        if self._held is not None:
-            self._held.append((fn, args))
-        else:
-            fn(*args)
+    def _offer(self) -> None:
+        if self._released and self._items:
+            self.channel.ready(self)
 
-    def _exit(self, ended: Ended) -> None:
-        self.channel.push(
-            "exit", {"code": ended.code, "duration_s": ended.duration_s, "reason": ended.reason}
-        )
-        self.channel.stop()
+
+def _exit_payload(ended: Ended) -> dict[str, Any]:
+    return {"code": ended.code, "duration_s": ended.duration_s, "reason": ended.reason}
 
 
 def _refused(reason: str) -> JoinRefused:

@@ -94,6 +94,7 @@ class Session:
         self._kill_at: float | None = None
         self._inbox: queue.SimpleQueue[bytes | object | None] = queue.SimpleQueue()
         self._readers: list[threading.Thread] = []
+        self._in_read: set[int] = set()  # readers waiting for the pipe, not for the client
         self._writer: threading.Thread | None = None
         self._done = threading.Event()
         self.ended: Ended | None = None
@@ -168,15 +169,31 @@ class Session:
         threading.Thread(target=self._watch, name=f"session {self.info.id}", daemon=True).start()
 
     def _read(self, fd: int, on_data: OnData) -> None:
+        me = threading.get_ident()
         while True:
+            self._in_read.add(me)
             try:
                 data = os.read(fd, CHUNK)
             except OSError:  # EIO: a terminal whose last holder closed it
                 return
+            finally:
+                self._in_read.discard(me)
             if not data:
                 return
             self._active = time.monotonic()
-            on_data(data)
+            on_data(data)  # waits while the client is behind (see remote.channel.Outlet)
+
+    def _join_readers(self) -> None:
+        """Wait until the output is read to the end and handed on, however slow the client
+        (a reader handing on waits for it); give up only on a reader still waiting for the
+        pipe a grace period after the session's processes are gone: a process that left
+        the session holds it open."""
+        deadline = time.monotonic() + GRACE
+        for reader in self._readers:
+            while reader.is_alive():
+                reader.join(CHECK_EVERY)
+                if time.monotonic() >= deadline and reader.ident in self._in_read:
+                    break
 
     def _write_loop(self) -> None:
         while (item := self._inbox.get()) is not _STOP:
@@ -199,9 +216,10 @@ class Session:
         signal_session(self.pid, signal.SIGKILL)
         wait_session_gone(self.pid, GRACE)
         self._inbox.put(_STOP)
+        self._join_readers()
+        if self._writer is not None:
+            self._writer.join(GRACE)
         threads = [*self._readers, *([self._writer] if self._writer else [])]
-        for thread in threads:
-            thread.join(GRACE)
         if not any(thread.is_alive() for thread in threads):
             self._close()
         with self._lock:

@@ -6,9 +6,13 @@ from __future__ import annotations
 
 import json
 import signal
+import subprocess
+import sys
 import time
 
-from tests.remote.conftest import RemotePlatform, processes_with, wait_for
+import psutil
+
+from tests.remote.conftest import ROOT, RemotePlatform, processes_with, wait_for
 from tests.remote.server import GREETING, RELEASE_MARKER, SECRET
 
 APP = ("--app", "api", "--network", "shop")
@@ -172,3 +176,34 @@ def test_the_audit_lists_every_session_with_secret_values_masked(remote: RemoteP
     assert json.loads(future.stdout) == []
     table = remote.rig("audit").stdout
     assert "alice@example.com" in table and "[secret]" in table and SECRET not in table
+
+
+def test_a_slow_reader_holds_the_command_back_and_gets_every_byte(
+    remote: RemotePlatform,
+) -> None:
+    """While rig's reader does not read, its socket stops being read and the platform stops
+    reading the command's output: the command waits (its pipe is full) instead of the
+    platform holding 64 MB for the client. Then every byte arrives, and the exit."""
+    size = 64 * 1024 * 1024
+    marker = "slow-reader-1234"
+    command = f"yes {marker} | head -c {size}"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "rig", "command", command, *APP],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=remote.env(),
+        cwd=ROOT,
+    )
+    platform = psutil.Process(remote.process.pid)
+    before = platform.memory_info().rss
+    assert wait_for(lambda: bool(processes_with(f"head -c {size}")), timeout=30)
+    most = 0
+    for _ in range(30):  # 3 s of not reading: long enough to make 64 MB many times over
+        most = max(most, platform.memory_info().rss - before)
+        time.sleep(0.1)
+    still_held = bool(processes_with(f"head -c {size}"))
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert len(out) == size and out.startswith(f"{marker}\n".encode()), len(out)
+    assert still_held, "the command ran to its end while nobody read its output"
+    assert most < 32 * 1024 * 1024, f"the platform held {most / 2**20:.0f} MB for a slow reader"
