@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
-from tests.support.alone import MARKER, turn
+from tests.support.alone import MARKER, lock_dir, turn
 from tests.support.platform import Platform, PlatformFactory, PlatformPool
 
 # Property tests assert what is generated, not how fast: on a loaded 2-core machine the
@@ -24,7 +24,7 @@ def pytest_configure(config: pytest.Config) -> None:
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_protocol(item: pytest.Item) -> Generator[None, object, object]:
     """Setup, call and teardown under the test's turn (tests/support/alone.py)."""
-    with turn(item.get_closest_marker(MARKER) is not None):
+    with turn(lock_dir(item.config), item.get_closest_marker(MARKER) is not None):
         return (yield)
 
 

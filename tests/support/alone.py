@@ -11,24 +11,30 @@ from __future__ import annotations
 
 import fcntl
 import os
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
+
 MARKER = "alone"
-RUN_ENV = "PYTEST_XDIST_TESTRUNUID"  # set in every worker, the same for one run
+
+
+def lock_dir(config: pytest.Config) -> Path | None:
+    """Where the workers of this run keep the lock: the run's temporary directory, whose
+    ``popen-gw<N>`` subdirectories xdist gives its workers; None outside xdist."""
+    if "PYTEST_XDIST_WORKER" not in os.environ or not config.option.basetemp:
+        return None
+    return Path(config.option.basetemp).parent
 
 
 @contextmanager
-def turn(alone: bool) -> Iterator[None]:
-    """Hold the lock for one test; nothing to do outside xdist."""
-    run = os.environ.get(RUN_ENV)
-    if run is None:
+def turn(directory: Path | None, alone: bool) -> Iterator[None]:
+    """Hold the lock in ``directory`` for one test; nothing to do without one."""
+    if directory is None:
         yield
         return
-    base = Path(tempfile.gettempdir()) / f"rig-tests-{run}"
-    with open(f"{base}.gate", "a") as gate, open(f"{base}.lock", "a") as lock:
+    with open(directory / "alone.gate", "a") as gate, open(directory / "alone.lock", "a") as lock:
         fcntl.flock(gate, fcntl.LOCK_EX)
         try:
             fcntl.flock(lock, fcntl.LOCK_EX if alone else fcntl.LOCK_SH)
