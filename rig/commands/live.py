@@ -62,11 +62,12 @@ def following(
     *,
     after: Mapping[str, int] | None = None,
     events: Events | None = None,
+    patient: bool = False,
 ) -> Following:
     """A ``Following`` on the command's platform that says on stderr when it reconnects,
     flushes stdout whenever it waits for more, ends when the command's context closes
     (a killed shell job), and ends with AuthError when the login is over."""
-    from rig.transport.follow import ConnectionNotices, Following
+    from rig.transport.follow import REFUSED, ConnectionNotices, Following
 
     client = ctx.client()
     notices = ConnectionNotices(ctx.stderr)
@@ -87,14 +88,11 @@ def following(
         events=events,
         on_state=on_state,
         on_idle=ctx.stdout.flush,
+        patient=patient,
         **socket_options(),
     )
     ctx.on_close(live.interrupt)
     return live
-
-
-REFUSED = frozenset({"HTTP 401", "HTTP 403"})
-"""Why a socket reconnects when the platform refused its token at the handshake."""
 
 
 def _check_login(client: ApiClient, on_expired: Callable[[AuthError], None]) -> None:
@@ -113,12 +111,12 @@ def _check_login(client: ApiClient, on_expired: Callable[[AuthError], None]) -> 
 
 def socket_error(error: Exception, what: str) -> RigError:
     """A socket failure as the RigError a command reports."""
-    from rig.transport.follow import Unavailable
+    from rig.transport.follow import REFUSED, Unavailable
     from rig.transport.socket import JoinError
 
     if isinstance(error, JoinError):
         return NotFoundError(f"the platform refused to follow {what}", hint="is it still there?")
-    if isinstance(error, Unavailable) and error.reason in ("HTTP 401", "HTTP 403"):
+    if isinstance(error, Unavailable) and error.reason in REFUSED:
         return AuthError("the platform refused the connection", hint="run `rig login` again")
     return UnreachableError(
         f"cannot follow {what} live: {error}", hint="is the platform still running?"

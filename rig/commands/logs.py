@@ -189,7 +189,8 @@ def live_lines(query: LogQuery) -> FollowSource:
 
         start = {target.topic: after} if after is not None else None
         try:
-            with following(ctx, [target.topic], after=start) as records, buffered(ctx.stdout):
+            live = following(ctx, [target.topic], after=start, patient=True)  # history shown
+            with live as records, buffered(ctx.stdout):
                 if pattern is None and query.release is None:
                     yield from records  # a flood's lines pass through nothing more
                 else:

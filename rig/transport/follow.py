@@ -40,6 +40,8 @@ from rig.transport.socket import (
 
 Record = dict[str, Any]
 REJOINED = "rejoined"
+REFUSED = frozenset({"HTTP 401", "HTTP 403"})
+"""The reasons of a connection the platform refused at the handshake (the token)."""
 
 
 class _End:
@@ -258,7 +260,11 @@ class Following:
 
     Entering connects and joins every topic: ``Unavailable`` when the first connection fails
     (no retrying then: the caller knows best what to fall back to), ``JoinError`` when a join
-    is refused. From then on the socket reconnects by itself, and ``on_state`` hears of it.
+    is refused. A ``patient`` follow, whose caller has just been answered by the platform
+    (the history it continues), retries a first connection that fails as it would any later
+    one, so the platform going down in between is an outage like any other; a token refused
+    (``REFUSED``) still fails at once. From then on the socket reconnects by itself, and
+    ``on_state`` hears of it.
     Ctrl+C raises ``KeyboardInterrupt`` out of the iteration; leaving the block closes all.
     ``interrupt(error)`` from any thread ends the iteration by raising ``error`` (e.g. the
     login is over: the socket would otherwise retry for ever with a token that cannot work).
@@ -276,8 +282,10 @@ class Following:
         events: Events | None = None,
         on_state: Callable[[ConnectionState], None] | None = None,
         on_idle: Callable[[], None] | None = None,
+        patient: bool = False,
         **socket_options: Any,
     ) -> None:
+        self._patient = patient
         self._runner = asyncio.Runner()
         self._on_idle = on_idle
         self._ready: deque[Record] = deque()
@@ -288,6 +296,8 @@ class Following:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
         self._error: Exception | None = None
+        self._waited = False  # a patient first connection was retried
+        self._first: asyncio.Future[ConnectionState] | None = None
 
     def __enter__(self) -> Following:
         try:
@@ -329,10 +339,14 @@ class Following:
         shell job that is waiting for a line)."""
         if error is not None and self._error is None:
             self._error = error
-        follower, loop = self._follower, self._loop
-        if follower is not None and loop is not None and not self._closed:
-            with contextlib.suppress(RuntimeError):  # its loop has just closed
+        follower, loop, first = self._follower, self._loop, self._first
+        if loop is None or self._closed:
+            return
+        with contextlib.suppress(RuntimeError):  # its loop has just closed
+            if follower is not None:
                 loop.call_soon_threadsafe(follower.end)
+            elif first is not None:  # still waiting for the first connection
+                loop.call_soon_threadsafe(self._first_state, first, Closed(None, "interrupted"))
 
     def close(self) -> None:
         """Leave every topic and close the socket (again: nothing)."""
@@ -347,7 +361,8 @@ class Following:
     async def _open(self) -> None:
         self._loop = asyncio.get_running_loop()
         first: asyncio.Future[ConnectionState] = asyncio.get_running_loop().create_future()
-        self._socket.on_state(lambda state: None if first.done() else first.set_result(state))
+        self._first = first
+        self._socket.on_state(partial(self._first_state, first))
         self._socket.connect()
         state = await first
         if not isinstance(state, Connected):
@@ -356,6 +371,19 @@ class Following:
             self._socket.on_state(self._on_state)
         self._follower = LogFollower(self._socket, self._topics, self._after, self._events)
         await self._follower.start()
+
+    def _first_state(self, first: asyncio.Future[ConnectionState], state: ConnectionState) -> None:
+        """Until the first connection: the state that ends the wait, or (patient) a retry,
+        passed on to ``on_state`` as an outage is."""
+        if first.done():
+            return
+        retrying = isinstance(state, Reconnecting) and state.reason not in REFUSED
+        if self._patient and retrying:
+            self._waited = True
+        else:
+            first.set_result(state)
+        if self._on_state is not None and self._waited:
+            self._on_state(state)
 
     async def _close(self) -> None:
         if self._follower is not None:

@@ -7,6 +7,7 @@ import itertools
 import json
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -282,3 +283,41 @@ def test_deploy_prints_build_lines_while_the_build_runs(
     go.touch()
     deploy.stderr_says("build| second")
     assert deploy.proc.wait(30) == 0, deploy.err
+
+
+def test_a_patient_follow_waits_for_a_platform_that_went_down_before_it_connected(
+    platform: Platform, make_user: MakeUser, tmp_path: Path
+) -> None:
+    """`rig logs -f` has shown the stored lines over HTTP; if the platform dies before the
+    socket's first connection, that is an outage like any later one: the follow retries,
+    and goes on once the platform is back. An impatient follow says it cannot connect."""
+    user = make_user(platform, "patient@example.com")
+    deploy_counter(user, tmp_path, "calm", "steady", 0.05)
+    topics = ["logs:app:calm/steady"]
+    port = platform.port
+    platform.stop()
+
+    def token() -> dict[str, str]:
+        return {"token": user.token}
+
+    with pytest.raises(ConnectionError):  # Unavailable
+        Following(platform.url, token, topics).__enter__()
+
+    states: list[object] = []
+    got: list[dict[str, Any]] = []
+
+    def follow() -> None:
+        with Following(platform.url, token, topics, on_state=states.append, patient=True) as f:
+            got.append(next(f))
+
+    follower = threading.Thread(target=follow, daemon=True)
+    follower.start()
+    deadline = time.monotonic() + 30
+    while not states:  # it is retrying, not failing
+        assert follower.is_alive() and time.monotonic() < deadline, states
+        time.sleep(0.05)
+    platform.start(port)
+    follower.join(60)
+    assert got and got[0]["app"] == "steady", (got, states)
+    names = [type(state).__name__ for state in states]  # as an outage is told, then over
+    assert names[0] == "Reconnecting" and "Connected" in names, names
