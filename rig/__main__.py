@@ -21,8 +21,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         from rig.repl.main import main as shell_main
 
         return shell_main(args_list[1:] if args_list[:1] == ["repl"] else args_list)
+    from rig import interrupts
+
+    interrupts.install()
     try:
-        return run(args_list)
+        code = run(args_list)
+        if code != ExitCode.INTERRUPTED:
+            interrupts.check()  # one that Python reported and dropped on the way
+        return code
     except KeyboardInterrupt:  # arrived while an error was being reported or cleaned up
         return _interrupted()
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
+from rig import interrupts
 from rig.cli import CommandTree
 from rig.commands.args import (
     add_app_option,
@@ -108,9 +109,11 @@ def deploy(ctx: Context, args: argparse.Namespace) -> Result:
     started = time.monotonic()
     with temporary_archive() as dest:
         archive = bundle(ctx, plan, dest)
+        interrupts.check()  # Ctrl+C while bundling: nothing is sent
         check_size(archive, limit)
         release = send(ctx, client, ref, archive, release_params(args.message, git))
     number = int(release["number"])
+    interrupts.check()
     if not args.detach:
         on_line = None if ctx.json else partial(print_build_line, ctx.stderr)
         release = finish_release(ctx, ref, watch_release(ctx, ref, number, on_line))
