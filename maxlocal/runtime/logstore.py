@@ -31,9 +31,10 @@ from urllib.parse import quote
 
 DEFAULT_LIMIT = 10_000
 # What a reader that falls behind (a live follower slower than the app) can have kept for it
-# beyond the limit: at a flood's rate (~100,000 lines/s) a limit's worth lasts a tenth of a
-# second, ten times that about a second, which a loaded machine can keep a client waiting
-HOLD_FACTOR = 10
+# beyond the limit. A flood runs at ~200,000 lines/s here, and a follower printing 20 % slower
+# than that falls ~40,000 lines further behind each second: fifty limits' worth keeps ten
+# seconds of it. The text held is capped too, which bounds the memory whatever the lines.
+HOLD_FACTOR = 50
 HOLD_CHARS = 32 * 1024 * 1024
 
 
