@@ -339,14 +339,14 @@ class Following:
         shell job that is waiting for a line)."""
         if error is not None and self._error is None:
             self._error = error
-        follower, loop, first = self._follower, self._loop, self._first
+        follower, loop = self._follower, self._loop
         if loop is None or self._closed:
             return
         with contextlib.suppress(RuntimeError):  # its loop has just closed
             if follower is not None:
                 loop.call_soon_threadsafe(follower.end)
-            elif first is not None:  # still waiting for the first connection
-                loop.call_soon_threadsafe(self._first_state, first, Closed(None, "interrupted"))
+            else:  # still waiting for the first connection
+                loop.call_soon_threadsafe(self._first_state, Closed(None, "interrupted"))
 
     def close(self) -> None:
         """Leave every topic and close the socket (again: nothing)."""
@@ -362,7 +362,7 @@ class Following:
         self._loop = asyncio.get_running_loop()
         first: asyncio.Future[ConnectionState] = asyncio.get_running_loop().create_future()
         self._first = first
-        self._socket.on_state(partial(self._first_state, first))
+        self._socket.on_state(self._first_state)
         self._socket.connect()
         state = await first
         if not isinstance(state, Connected):
@@ -372,10 +372,11 @@ class Following:
         self._follower = LogFollower(self._socket, self._topics, self._after, self._events)
         await self._follower.start()
 
-    def _first_state(self, first: asyncio.Future[ConnectionState], state: ConnectionState) -> None:
+    def _first_state(self, state: ConnectionState) -> None:
         """Until the first connection: the state that ends the wait, or (patient) a retry,
         passed on to ``on_state`` as an outage is."""
-        if first.done():
+        first = self._first
+        if first is None or first.done():
             return
         retrying = isinstance(state, Reconnecting) and state.reason not in REFUSED
         if self._patient and retrying:
