@@ -28,6 +28,17 @@ def pytest_runtest_protocol(item: pytest.Item) -> Generator[None, object, object
         return (yield)
 
 
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """A test that failed and then passed on its rerun (``./test`` reruns a failure once,
+    pytest-rerunfailures) is not hidden: its first failure is shown in full, to be fixed."""
+    reruns = terminalreporter.stats.get("rerun", [])
+    if reruns:
+        terminalreporter.section("failures that passed on a rerun: flaky, to be fixed")
+        for report in reruns:
+            terminalreporter.write_line(f"{report.nodeid} ({report.when})", bold=True)
+            terminalreporter.write_line(report.longreprtext)
+
+
 @pytest.fixture
 def platform_factory(tmp_path: Path) -> Iterator[PlatformFactory]:
     """Start maxlocal servers with extra options: ``platform_factory(access_ttl=1)``."""
