@@ -9,6 +9,7 @@ hashing it, then ``upload`` streams that file.
 from __future__ import annotations
 
 import contextlib
+import gzip
 import hashlib
 import os
 import queue
@@ -29,6 +30,9 @@ if TYPE_CHECKING:
 
 Progress = Callable[[int], None]
 CHUNK_BYTES = 64 * 1024
+# zlib's default: tarfile's stream mode always compresses at 9, three times as slow on a
+# source tree (190 MB of site-packages: 34 s against 10.6 s) for an archive 1 % smaller.
+GZIP_LEVEL = 6
 BACKOFF_S = (0.5, 1.0, 2.0)
 CHECKSUM_HEADER = "X-Checksum-Sha256"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
@@ -70,6 +74,9 @@ class _QueueWriter:
                 continue
         raise _Cancelled
 
+    def flush(self) -> None:
+        """Nothing held: each write is already passed on."""
+
     def close(self, item: BaseException | None = None) -> None:
         self._put(item)
 
@@ -89,7 +96,10 @@ def _tarinfo(plan: BundlePlan, path: str, size: int, link_target: str | None) ->
 
 def _write_tar(plan: BundlePlan, sink: _QueueWriter, progress: Progress | None) -> None:
     done = 0
-    with tarfile.open(fileobj=sink, mode="w|gz", format=tarfile.PAX_FORMAT) as tar:  # type: ignore[call-overload]
+    with (
+        gzip.GzipFile(fileobj=sink, mode="wb", compresslevel=GZIP_LEVEL, mtime=0) as gz,
+        tarfile.open(fileobj=gz, mode="w|", format=tarfile.PAX_FORMAT) as tar,
+    ):
         for item in plan.files:
             if item.link_target is not None:
                 tar.addfile(_tarinfo(plan, item.path, 0, item.link_target))

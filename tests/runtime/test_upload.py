@@ -51,6 +51,32 @@ def test_archive_round_trips_and_hash_matches(tmp_path: Path) -> None:
         assert blob.read() == (src / "pkg" / "data.bin").read_bytes()
 
 
+def test_the_same_tree_bundles_to_the_same_checksum(tmp_path: Path) -> None:
+    """No time of bundling in the archive (gzip's header holds none): a tree deployed again
+    unchanged sends the same sha256, and a change to one file changes it."""
+    src = tmp_path / "src"
+    make_app(src)
+    first = build_archive(plan_bundle(src), tmp_path / "1.tgz")
+    again = build_archive(plan_bundle(src), tmp_path / "2.tgz")
+    assert first.sha256 == again.sha256
+    assert first.path.read_bytes()[4:8] == bytes(4)  # gzip's MTIME: none
+    (src / "app.py").write_text("print('bye')\n")
+    os.utime(src / "app.py", (0, 0))
+    assert build_archive(plan_bundle(src), tmp_path / "3.tgz").sha256 != first.sha256
+
+
+def test_bundling_compresses_at_zlibs_default_level(tmp_path: Path) -> None:
+    """Level 6, not tarfile's 9 (three times as slow on source for 1 % less): gzip's header
+    says "maximum compression" (XFL 2) only at 9 and "fastest" (4) only at 1."""
+    src = tmp_path / "src"
+    (src / "pkg").mkdir(parents=True)
+    text = "".join(f"line {i}: some source text\n" for i in range(20_000))
+    (src / "pkg" / "module.py").write_text(text)
+    data = (build_archive(plan_bundle(src), tmp_path / "a.tgz").path).read_bytes()
+    assert data[:2] == b"\x1f\x8b" and data[8] == 0
+    assert len(data) < len(text) / 5
+
+
 def test_chunks_are_small_and_closing_early_stops_the_writer(tmp_path: Path) -> None:
     src = tmp_path / "src"
     make_app(src)
