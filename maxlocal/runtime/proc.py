@@ -16,6 +16,7 @@ import psutil
 INHERITED = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "USER", "LOGNAME")
 MAX_LINE_BYTES = 64 * 1024
 READ_BYTES = 256 * 1024
+KILL_WAIT = 1.0  # seconds for the rest of a group to go after SIGKILL
 
 
 def child_env(variables: Mapping[str, str], release_dir: Path | None = None) -> dict[str, str]:
@@ -126,11 +127,19 @@ def terminate_group(proc: subprocess.Popen[bytes], grace: float = 5.0) -> int | 
     """SIGTERM the process's group, SIGKILL it after ``grace`` seconds; return the exit code."""
     pgid = proc.pid
     _signal_group(pgid, signal.SIGTERM)
-    deadline = time.monotonic() + grace
+    _wait_for_group(proc, grace)
+    _signal_group(pgid, signal.SIGKILL)
+    code = proc.wait()
+    # The leader is reaped; the other members die as the kernel gets to them: the group is
+    # gone only once none is left (a moment, unless one is stuck in the kernel).
+    _wait_for_group(proc, KILL_WAIT)
+    return code
+
+
+def _wait_for_group(proc: subprocess.Popen[bytes], seconds: float) -> None:
+    deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         proc.poll()
-        if not group_alive(pgid):
-            break
+        if not group_alive(proc.pid):
+            return
         time.sleep(0.02)
-    _signal_group(pgid, signal.SIGKILL)
-    return proc.wait()
