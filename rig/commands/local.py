@@ -19,12 +19,14 @@ from pathlib import Path
 from typing import Any
 
 from rig.cli import CommandTree
+from rig.config import config_dir, ensure_config_dir, read_json, write_private
 from rig.context import Context
 from rig.errors import RigError, UsageError
 from rig.output import Result
 
 DEFAULT_PORT = 7400
 LOCAL_CONTEXT = "local"
+LAST_STARTED_FILE = "local.json"  # in the config directory: the data directory last started
 START_TIMEOUT_S = 20.0
 STOP_TIMEOUT_S = 10.0
 
@@ -54,14 +56,14 @@ def register(tree: CommandTree) -> None:
     )
     _server_options(p)
     p = tree.add("local stop", stop, "stop the local platform", examples=["rig local stop"])
-    _data_option(p)
+    _data_option(p, remembered=True)
     p = tree.add(
         "local status",
         status,
         "say whether the local platform is running (exit 1 when it is not)",
         examples=["rig local status -o json"],
     )
-    _data_option(p)
+    _data_option(p, remembered=True)
     p = tree.add(
         "local user",
         add_user,
@@ -70,16 +72,18 @@ def register(tree: CommandTree) -> None:
     )
     p.add_argument("action", choices=["add"], help="what to do (add)")
     p.add_argument("email", help="the new user's email address")
-    _data_option(p)
+    _data_option(p, remembered=True)
 
 
-def _data_option(p: argparse.ArgumentParser) -> None:
+def _data_option(p: argparse.ArgumentParser, *, remembered: bool = False) -> None:
+    last = ", else the one `rig local start` last used" if remembered else ""
     p.add_argument(
         "--data",
         metavar="DIR",
         type=Path,
         default=None,
-        help="the platform's data directory (default: $RIG_LOCAL_DATA or ~/.local/share/rig/local)",
+        help=f"the platform's data directory (default: $RIG_LOCAL_DATA{last}, "
+        "else ~/.local/share/rig/local)",
     )
 
 
@@ -97,8 +101,27 @@ def _server_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--refresh-ttl", type=int, metavar="SECONDS", help="lifetime of refresh tokens")
 
 
-def _data_dir(args: argparse.Namespace) -> Path:
-    return (args.data or default_data_dir()).expanduser().resolve()
+def _data_dir(args: argparse.Namespace, *, remembered: bool = False) -> Path:
+    """``--data``, else ``$RIG_LOCAL_DATA``, else (``remembered``: stop, status, user add)
+    the data directory that ``rig local start`` or ``serve`` last used, else the default."""
+    chosen = args.data
+    if chosen is None and remembered and not os.environ.get("RIG_LOCAL_DATA"):
+        chosen = _last_started()
+    return (chosen or default_data_dir()).expanduser().resolve()
+
+
+def _remember(data_dir: Path) -> None:
+    path = ensure_config_dir() / LAST_STARTED_FILE
+    write_private(path, json.dumps({"data_dir": str(data_dir)}) + "\n")
+
+
+def _last_started() -> Path | None:
+    try:
+        recorded = read_json(config_dir() / LAST_STARTED_FILE) or {}
+    except RigError:  # damaged: the default is as good a guess
+        return None
+    data_dir = recorded.get("data_dir")
+    return Path(data_dir) if isinstance(data_dir, str) and data_dir else None
 
 
 def start(ctx: Context, args: argparse.Namespace) -> Result:
@@ -108,6 +131,7 @@ def start(ctx: Context, args: argparse.Namespace) -> Result:
     if info is None:
         proc = _spawn(data_dir, args, foreground=False)
         info = _wait_until_ready(data_dir, proc)
+    _remember(data_dir)
     login = _login_local(ctx, info["url"], data_dir)
     data = {
         "url": info["url"],
@@ -135,6 +159,7 @@ def serve(ctx: Context, args: argparse.Namespace) -> Result:
     proc = _spawn(data_dir, args, foreground=True)
     try:
         info = _wait_until_ready(data_dir, proc)
+        _remember(data_dir)
         _login_local(ctx, info["url"], data_dir)
         ctx.stderr.write(f"Max platform serving at {info['url']} (Ctrl+C stops it)\n")
         ctx.stderr.flush()
@@ -154,7 +179,7 @@ def serve(ctx: Context, args: argparse.Namespace) -> Result:
 
 
 def stop(ctx: Context, args: argparse.Namespace) -> Result:
-    data_dir = _data_dir(args)
+    data_dir = _data_dir(args, remembered=True)
     info = running_server(data_dir)
     if info is None:
         return Result(
@@ -178,7 +203,7 @@ def stop(ctx: Context, args: argparse.Namespace) -> Result:
 
 
 def status(ctx: Context, args: argparse.Namespace) -> Result:
-    data_dir = _data_dir(args)
+    data_dir = _data_dir(args, remembered=True)
     info = running_server(data_dir)
     if info is None:
         return Result(
@@ -200,7 +225,7 @@ def status(ctx: Context, args: argparse.Namespace) -> Result:
 def add_user(ctx: Context, args: argparse.Namespace) -> Result:
     from maxlocal import admin
 
-    data_dir = _data_dir(args)
+    data_dir = _data_dir(args, remembered=True)
     if not (data_dir / "bootstrap.json").exists():
         raise UsageError(
             f"no local platform has been set up in {data_dir}", hint="run `rig local start` first"

@@ -86,6 +86,29 @@ def test_data_survives_a_restart(local) -> None:
     assert [s["key"] for s in secrets] == ["TOKEN"]
 
 
+def test_stop_status_and_user_add_find_the_platform_last_started(rig: Rig, tmp_path: Path) -> None:
+    """Started with --data and no $RIG_LOCAL_DATA: status, user add and stop find that
+    platform without being told the directory again; $RIG_LOCAL_DATA still comes first."""
+    rig.env["XDG_DATA_HOME"] = str(tmp_path / "xdg")  # the default, out of the user's home
+    data = (tmp_path / "elsewhere").resolve()
+    started = rig.ok("local", "start", "--port", "0", "--data", str(data), "-o", "json").json()
+    try:
+        status = rig.ok("local", "status", "-o", "json").json()
+        assert (status["running"], status["pid"]) == (True, started["pid"])
+        assert status["data_dir"] == str(data)
+        added = rig.ok("local", "user", "add", "dev@example.com", "-o", "json").json()
+        assert added["email"] == "dev@example.com"
+        stopped = rig.ok("local", "stop", "-o", "json").json()
+        assert (stopped["stopped"], stopped["pid"]) == (True, started["pid"])
+    finally:
+        rig("local", "stop", "--data", str(data))
+    assert f"data {data}" in rig("local", "status").out
+    rig.env["RIG_LOCAL_DATA"] = str(tmp_path / "from-env")
+    assert rig("local", "status", "-o", "json").json()["data_dir"] == str(
+        (tmp_path / "from-env").resolve()
+    )
+
+
 def test_a_busy_port_fails_with_a_hint(local) -> None:
     rig, _data = local
     with socket.socket() as busy:
