@@ -77,7 +77,10 @@ def create_app(ctx: Context, args: argparse.Namespace) -> Result:
 
 def list_apps(ctx: Context, args: argparse.Namespace) -> Result:
     network = network_arg(ctx, args)
-    rows = ctx.client().get("/apps", params={"network": network} if network else None) or []
+    client = ctx.client()
+    rows = client.get("/apps", params={"network": network} if network else None) or []
+    if network and not rows:
+        client.get(f"/networks/{network}")  # none, or no such network: say which
     found = [f"{r['network']}/{r['name']}" for r in rows]
     namecache.update(namecache.APP, add=found, replace=f"{network}/" if network else "")
     where = f" in network {network}" if network else ""

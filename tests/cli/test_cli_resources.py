@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 from tests.support.cli import Rig, single_error_line
@@ -101,6 +102,20 @@ def test_empty_lists(logged_in: Rig) -> None:
     assert logged_in.ok("list", "networks", "-o", "json").json() == []
     assert "no networks" in logged_in.ok("list", "networks").out
     assert logged_in.ok("list", "apps", "-o", "json").json() == []
+    logged_in.ok("create", "network", "bare")
+    assert logged_in.ok("list", "apps", "--network", "bare", "-o", "json").json() == []
+    assert "no apps in network bare" in logged_in.ok("list", "apps", "--network", "bare").out
+
+
+def test_listing_the_apps_of_a_network_that_is_not_there_says_so(logged_in: Rig) -> None:
+    """Not an empty list, which would read as "no apps yet": the same error as every other
+    command naming a missing network (exit 4), with the did-you-mean hint."""
+    logged_in.ok("create", "network", "shop")
+    line = single_error_line(logged_in("list", "apps", "--network", "shpo"))
+    assert "network 'shpo' not found" in line and "did you mean `shop`?" in line
+    run = logged_in("list", "apps", "--network", "shpo", "-o", "json")
+    assert (run.code, run.out) == (4, "")
+    assert json.loads(run.err)["error"]["code"] == "not_found"
 
 
 def test_details(logged_in: Rig) -> None:
