@@ -124,7 +124,7 @@ def plan_bundle(root: str | Path) -> BundlePlan:
     """Walk ``root`` and decide what to upload. Raises BundleError on a symlink out of the root."""
     root = Path(root)
     if not root.is_dir():
-        raise BundleError(f"{root} is not a directory", "Give the directory of the app to deploy.")
+        raise BundleError(f"{root} is not a directory", "give the directory of the app to deploy")
     real_root = os.path.realpath(root)
     plan = BundlePlan(root=root)
     outside: list[str] = []
@@ -148,7 +148,7 @@ def plan_bundle(root: str | Path) -> BundlePlan:
     if outside:
         raise BundleError(
             "symlinks pointing outside the app directory: " + ", ".join(outside),
-            "Replace them with copies, or list them in .rigignore.",
+            "replace them with copies, or list them in .rigignore",
         )
     plan.files.sort(key=lambda f: f.path)
     return plan

@@ -114,8 +114,9 @@ class RigArgumentParser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         hint = f"see `{self.prog} --help`"
         if "invalid choice" in message:
-            from rig.suggest import choice_hint
+            from rig.suggest import choice_hint, without_hidden
 
+            message = without_hidden(message)
             hint = choice_hint(message) or hint
         raise UsageError(message, hint=hint)
 

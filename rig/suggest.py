@@ -31,6 +31,12 @@ def hint_with_suggestion(given: str, known: Iterable[str], hint: str) -> str:
     return f"{suggestion} {hint[:1].upper()}{hint[1:]}" if hint else suggestion
 
 
+def without_hidden(message: str) -> str:
+    """argparse's invalid-choice message without the hidden words (``__complete``), which
+    are for rig's own completion scripts, not for people."""
+    return re.sub(r", '__[^']*'|'__[^']*', ", "", message)
+
+
 def choice_hint(message: str) -> str:
     """A hint for argparse's ``invalid choice: 'craete' (choose from 'create', ...)``."""
     found = _INVALID_CHOICE.search(message)

@@ -69,6 +69,8 @@ def test_lean_parser_rejects_an_unknown_word_naming_them_all() -> None:
     with pytest.raises(UsageError) as lean:
         build_parser(["lst", "apps"]).parse_args(["lst", "apps"])
     assert lean.value.message == full.value.message
+    assert "'list'" in full.value.message and "__complete" not in full.value.message
+    assert full.value.hint.startswith("did you mean `list`?")
 
 
 class Recorder(CommandTree):
