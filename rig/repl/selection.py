@@ -10,6 +10,9 @@ from rig.config import write_private
 from rig.repl.state import selection_file
 
 SET_HERE = "set with `use` in this session"
+# Commands whose first word names what they are about (``status app``, ``status network``):
+# given none, the shell's selection says which.
+RESOURCE_COMMANDS = frozenset({"status", "logs", "details"})
 NO_CONTEXT = "-"
 
 
@@ -18,6 +21,16 @@ class Selection:
     network: str | None = None
     app: str | None = None
     source: str = ""
+
+    def resource_for(self, argv: list[str]) -> str | None:
+        """``app`` (or ``network``) when ``argv`` is a RESOURCE_COMMANDS command naming no
+        resource (nothing, or options only next) and an app (a network) is selected: the word
+        the command then means, as ``status`` alone means ``status app`` of the selection."""
+        if not argv or argv[0] not in RESOURCE_COMMANDS:
+            return None
+        if len(argv) > 1 and not argv[1].startswith("-"):
+            return None
+        return "app" if self.app else "network" if self.network else None
 
     def label(self) -> str:
         """``net/app``, ``net``, or the empty string."""

@@ -244,8 +244,26 @@ class RigShell(cmd2.Cmd):
         finally:
             self.stdout, self.err, sys.stderr = saved
 
+    def onecmd(self, statement: Statement | str, *, add_to_history: bool = True) -> bool:
+        """``status``, ``logs`` or ``details`` naming no resource run as the selection's
+        (``status app``); history keeps the line as it was typed."""
+        if isinstance(statement, Statement):
+            expanded = self._with_selected_resource(statement)
+            if expanded is not statement:
+                if add_to_history:
+                    self.history.append(statement)
+                return super().onecmd(expanded, add_to_history=False)
+        return super().onecmd(statement, add_to_history=add_to_history)
+
+    def _with_selected_resource(self, statement: Statement) -> Statement:
+        resource = self.selection.resource_for(statement.argv)
+        if resource is None:
+            return statement
+        line = f"{statement.command} {resource} {statement.args}".rstrip()
+        return self.statement_parser.parse(f"{line} {statement.post_command}".rstrip())
+
     def _start_job(self, line: str, raw: str) -> None:
-        statement = self.statement_parser.parse(line)
+        statement = self._with_selected_resource(self.statement_parser.parse(line))
         self.history.append(self.statement_parser.parse(raw))
         parser = self.word_parsers.get(statement.command)
         try:

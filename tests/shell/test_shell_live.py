@@ -89,3 +89,37 @@ def test_the_toolbar_says_reconnecting_while_the_platform_is_down(
     assert shell.connection.state == status.RECONNECTING
     platform.start(port)
     wait_until(lambda: shell.connection.state == status.CONNECTED, "connected again", 15)
+
+
+def test_status_logs_and_details_alone_mean_the_selection(shell: RigShell) -> None:
+    """With an app selected, ``status``, ``logs`` and ``details`` need no resource word (they
+    mean ``status app`` and so on), a network alone means ``... network``, and history keeps
+    the lines as they were typed."""
+    output = shell.stdout
+    assert isinstance(output, io.StringIO)
+
+    def run(line: str) -> str:
+        start = len(output.getvalue())
+        shell.onecmd_plus_hooks(line)
+        return output.getvalue()[start:]
+
+    run("use app shop/api")
+    assert "App:      api" in run("status")
+    assert '"name": "api"' in run("details -o json")
+    assert "no log lines in the app api" in run("logs --tail 5")
+    run("use network shop")
+    assert "Network: shop" in run("status")
+    assert '"name": "shop"' in run("details -o json")
+    run("use none")
+    assert "required: COMMAND" in run("status")
+    assert [h.raw for h in shell.history][-9:] == [
+        "use app shop/api",
+        "status",
+        "details -o json",
+        "logs --tail 5",
+        "use network shop",
+        "status",
+        "details -o json",
+        "use none",
+        "status",
+    ]

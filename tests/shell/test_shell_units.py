@@ -270,3 +270,23 @@ def test_a_job_is_announced_before_it_writes_anything() -> None:
         time.sleep(0.01)
     lines = "\n".join(shown).splitlines()
     assert lines == ["[1] talk", "[1] first words", "[1] done     talk"], lines
+
+
+@pytest.mark.parametrize(
+    ("argv", "app_selected", "network_selected", "resource"),
+    [
+        (["status"], "app", "network", "app"),
+        (["logs", "-f", "--tail", "3"], "app", "network", "app"),
+        (["details", "-o", "json"], None, "network", "network"),
+        (["status"], None, None, None),  # nothing selected: argparse asks which
+        (["status", "dashboard"], "app", "network", None),  # a resource word is given
+        (["logs", "build"], "app", "network", None),
+        (["list"], "app", "network", None),  # not a command about one resource
+        ([], "app", "network", None),
+    ],
+)
+def test_the_resource_a_bare_command_means(
+    argv: list[str], app_selected: str | None, network_selected: str | None, resource: str | None
+) -> None:
+    selection = Selection(network_selected and "shop", app_selected and "api")
+    assert selection.resource_for(argv) == resource
