@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import signal
 from collections.abc import Generator, Iterator
 from pathlib import Path
 
@@ -8,6 +9,13 @@ from hypothesis import HealthCheck, settings
 
 from tests.support.alone import MARKER, lock_dir, turn
 from tests.support.platform import Platform, PlatformFactory, PlatformPool
+
+# A suite started in the background by a non-interactive shell (`./test &` in a script) gets
+# SIGINT ignored, and every rig it starts would inherit that and ignore the Ctrl+C the tests
+# send. An ignored signal is the caller's wish for rig, so it is this suite that restores it:
+# Python's own handler here means a plain default in each process started from here.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 # Property tests assert what is generated, not how fast: on a loaded 2-core machine the
 # time to draw an input says nothing about rig, so no deadline and no too_slow check.
