@@ -33,7 +33,7 @@ from rig.commands.releases import AppRef, finish_release, watch_release
 from rig.errors import NotFoundError, UsageError
 from rig.output import Column, Result
 from rig.output.progress import progress_bar
-from rig.output.units import human_bytes, human_seconds
+from rig.output.units import counted, human_bytes, human_seconds
 
 if TYPE_CHECKING:
     from rig.bundle import BundlePlan
@@ -157,8 +157,9 @@ def dry_run(plan: BundlePlan) -> Result:
     }
     return Result(
         data=data,
-        message=f"Would upload {len(files)} files, {human_bytes(plan.total_bytes)} in all, "
-        f"from {plan.root}; {len(excluded)} paths left out. Nothing was uploaded.",
+        message=f"Would upload {counted(len(files), 'file')}, {human_bytes(plan.total_bytes)} "
+        f"in all, from {plan.root}; {counted(len(excluded), 'path')} left out. "
+        "Nothing was uploaded.",
         fields=["files", "excluded"],
         sections=DRY_RUN_SECTIONS,
     )
@@ -248,7 +249,7 @@ def bundle(ctx: Context, plan: BundlePlan, dest: Path) -> Archive:
     if not ctx.json:
         note(
             ctx,
-            f"Bundled {len(plan.files)} files ({human_bytes(plan.total_bytes)}) "
+            f"Bundled {counted(len(plan.files), 'file')} ({human_bytes(plan.total_bytes)}) "
             f"into {human_bytes(archive.size)}",
         )
     return archive

@@ -15,6 +15,7 @@ from rig.commands.env import SECRET, VAR
 from rig.commands.releases import app_ref
 from rig.errors import NotFoundError, RigError
 from rig.output import Column, Result
+from rig.output.units import counted
 
 if TYPE_CHECKING:
     from rig.context import Context
@@ -104,7 +105,8 @@ def export(ctx: Context, path: str, kind: str, network: str, apps: list[str]) ->
     except OSError as exc:
         raise RigError(f"cannot write {path}: {exc.strerror}") from None
     envs = [a.env for a in doc.apps] + ([doc.network_env] if doc.network_env else [])
-    counts = f"{sum(len(e.vars) for e in envs)} vars, {sum(len(e.secrets) for e in envs)} secrets"
+    variables = counted(sum(len(e.vars) for e in envs), "var")
+    counts = f"{variables}, {counted(sum(len(e.secrets) for e in envs), 'secret')}"
     return Result(
         data={"file": path, "document": data},
         message=f"Exported {doc.label} to {path}: {counts} (secrets as digests, never values)",

@@ -23,6 +23,7 @@ from rig.commands.args import add_name_argument, add_network_option, network_ref
 from rig.commands.releases import app_ref
 from rig.errors import UsageError
 from rig.output import Result
+from rig.output.units import counted
 
 if TYPE_CHECKING:
     from rig.context import Context
@@ -140,8 +141,8 @@ def format_coloured(record: Record) -> str:
 
 
 def skipped_text(record: Record) -> str:
-    count = int(record.get("skipped", 0))
-    return f"-- {count} line{'s' if count != 1 else ''} skipped: no longer kept by the platform --"
+    skipped = counted(int(record.get("skipped", 0)), "line")
+    return f"-- {skipped} skipped: no longer kept by the platform --"
 
 
 def log_lines(

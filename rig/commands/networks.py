@@ -9,6 +9,7 @@ from rig import namecache
 from rig.cli import CommandTree
 from rig.commands.args import add_name_argument, add_yes_option, check_name
 from rig.output import Column, Result
+from rig.output.units import counted
 from rig.prompt import confirm
 
 if TYPE_CHECKING:
@@ -72,7 +73,7 @@ def delete_network(ctx: Context, args: argparse.Namespace) -> Result:
     apps = [a["name"] for a in network.get("apps") or []]
     what = f"network {name}"
     if apps and args.force:
-        what += f" and its {len(apps)} app{'s' if len(apps) != 1 else ''} ({', '.join(apps)})"
+        what += f" and its {counted(len(apps), 'app')} ({', '.join(apps)})"
     confirm(ctx, f"delete {what}", yes=args.yes)
     client.delete(f"/networks/{name}", params={"force": "true"} if args.force else None)
     namecache.update(namecache.NETWORK, remove=[name])

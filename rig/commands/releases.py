@@ -26,7 +26,7 @@ from rig.commands.args import (
 )
 from rig.errors import NotFoundError, RigError, UsageError
 from rig.output import Column, Result
-from rig.output.units import human_seconds
+from rig.output.units import counted, human_seconds
 
 if TYPE_CHECKING:
     from rig.context import Context
@@ -236,7 +236,8 @@ def show_failure(failure: ReleaseFailed, stream: IO[str]) -> None:
     if not failure.log_tail:
         return
     tail = failure.log_tail[-LOG_TAIL_SHOWN:]
-    stream.write(f"Last {len(tail)} lines of the {failure.phase or 'release'} log:\n")
+    last = counted(len(tail), "line") if len(tail) > 1 else "line"
+    stream.write(f"Last {last} of the {failure.phase or 'release'} log:\n")
     for line in tail:
         stream.write(f"  | {line}\n")
     stream.flush()

@@ -1,4 +1,4 @@
-"""Figures for people: byte sizes, durations, percentages."""
+"""Figures for people: byte sizes, durations, percentages, counts."""
 
 from __future__ import annotations
 
@@ -31,6 +31,11 @@ def human_duration(seconds: Any) -> str:
             parts.append(f"{total // size}{unit}")
             total %= size
     return " ".join(parts[:2])
+
+
+def counted(n: int, noun: str, plural: str | None = None) -> str:
+    """``1 file``, ``2 files``, ``0 files``."""
+    return f"{n} {noun if n == 1 else plural or noun + 's'}"
 
 
 def human_percent(value: Any) -> str:

@@ -23,6 +23,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from rig.output.units import counted
+
 RUNNING = "running"
 DONE = "done"
 FAILED = "failed"
@@ -182,7 +184,8 @@ class Batcher:
             lines, dropped = self._lines, self._dropped
             self._lines, self._dropped = [], 0
         if dropped:
-            lines.insert(0, f"-- {dropped} lines not shown: too many to print above the prompt --")
+            hidden = counted(dropped, "line")
+            lines.insert(0, f"-- {hidden} not shown: too many to print above the prompt --")
         return "\n".join(lines) if lines else None
 
     def flush(self) -> None:

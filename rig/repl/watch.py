@@ -24,6 +24,7 @@ from prompt_toolkit.layout import HSplit, Layout, Window
 from prompt_toolkit.layout.controls import FormattedTextControl
 from prompt_toolkit.styles import Style
 
+from rig.output.units import counted
 from rig.transport.follow import LogFollower
 from rig.transport.socket import (
     Closed,
@@ -74,7 +75,8 @@ class Pane:
 
     def add(self, record: Record) -> None:
         if "skipped" in record:
-            self.lines.append([("class:note", f"-- {record['skipped']} lines skipped --")])
+            skipped = counted(int(record["skipped"]), "line")
+            self.lines.append([("class:note", f"-- {skipped} skipped --")])
             return
         stream = str(record.get("stream", ""))
         ts = str(record.get("ts", ""))

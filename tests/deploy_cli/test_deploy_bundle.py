@@ -62,7 +62,13 @@ def test_dry_run_honours_ignore_files_and_never_includes_git(checkout: Path, rig
     }
     assert data["uploaded"] is False
     text = rig.ok("deploy", str(checkout), "--dry-run").out
-    assert text.startswith("Would upload 4 files")
+    assert text.startswith("Would upload 4 files") and "; 3 paths left out." in text
+    (checkout / "tests").mkdir(exist_ok=True)
+    lone = checkout / "tests" / "lone"
+    lone.mkdir()
+    (lone / "Procfile").write_text("web: true\n")
+    one = rig.ok("deploy", str(lone), "--dry-run").out
+    assert one.startswith("Would upload 1 file,") and "; 0 paths left out." in one
     assert ".rigignore:1:tests/" in text and ".git/" not in text and "HEAD" not in text
 
 

@@ -14,7 +14,7 @@ from rig.commands import logs, releases
 from rig.commands.args import Scope
 from rig.errors import RigError, UsageError
 from rig.output.progress import NoProgress, ProgressBar, progress_bar
-from rig.output.units import human_bytes, human_duration, human_percent, human_seconds
+from rig.output.units import counted, human_bytes, human_duration, human_percent, human_seconds
 from tests.unit.test_client_deploy import APP, FakePlatform, make_ctx, release, run
 
 STATUS = {
@@ -57,6 +57,14 @@ def test_human_percent_and_seconds() -> None:
     assert human_percent(12.34) == "12.3%"
     assert human_percent(None) == "-"
     assert human_seconds(0.84) == "0.8 s" and human_seconds(125) == "2m 5s"
+
+
+def test_counted_says_one_thing_in_the_singular() -> None:
+    assert [counted(n, "file") for n in (0, 1, 2)] == ["0 files", "1 file", "2 files"]
+    assert (
+        counted(1, "entry", "entries") == "1 entry"
+        and counted(3, "entry", "entries") == "3 entries"
+    )
 
 
 class Tty(io.StringIO):
