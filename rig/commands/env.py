@@ -19,6 +19,7 @@ from rig.commands.args import Scope, add_scope_options, add_yes_option, check_ke
 from rig.commands.releases import add_restart_option, restart_notice, restart_params
 from rig.errors import NotFoundError, UsageError
 from rig.output import Column, Result
+from rig.output.units import counted
 from rig.prompt import ask_hidden, confirm
 
 if TYPE_CHECKING:
@@ -44,7 +45,7 @@ class Kind:
         return self.name + "s"
 
     def count(self, n: int) -> str:
-        return f"{n} {self.name if n == 1 else self.plural}"
+        return counted(n, self.name, self.plural)
 
     @property
     def columns(self) -> list[Column]:
