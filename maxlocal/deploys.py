@@ -152,6 +152,15 @@ class Runtime:
         self._submit(app, release)
         return release
 
+    def env_changed(self, app: App, release: Release) -> list[str]:
+        """The var and secret keys whose value in ``release``'s environment is not the app's
+        current one (or that only one of them has)."""
+        then, now = release.env, self.snapshot(app)
+        changed: set[str] = set()
+        for before, after in ((then.vars, now.vars), (then.secrets, now.secrets)):
+            changed.update(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
+        return sorted(changed)
+
     def snapshot(self, app: App) -> Snapshot:
         merged = {e.key: e for e in self.env.entries(Scope(app.network_id))}
         merged.update({e.key: e for e in self.env.entries(Scope(app.network_id, app.id))})

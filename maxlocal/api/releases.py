@@ -76,6 +76,10 @@ class RollbackRequest(Body):
     to: int | None = None
 
 
+class RollbackOut(ReleaseOut):
+    env_changed: list[str]
+
+
 def release_out(app: App, release: Release) -> ReleaseOut:
     return ReleaseOut(
         number=release.number,
@@ -219,7 +223,9 @@ def rollback(
     user: UserDep,
     platform: PlatformDep,
     body: RollbackRequest | None = None,
-) -> ReleaseOut:
+) -> RollbackOut:
     _, found = find_app(platform, user.id, network, app)
     to = body.to if body else None
-    return release_out(found, platform.runtime.rollback(found, to, user.email))
+    release = platform.runtime.rollback(found, to, user.email)
+    changed = platform.runtime.env_changed(found, release)
+    return RollbackOut(**release_out(found, release).model_dump(), env_changed=changed)

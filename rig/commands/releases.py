@@ -328,6 +328,7 @@ def rollback(ctx: Context, args: argparse.Namespace) -> Result:
         if args.to is None:
             raise
         raise NotFoundError(missing.message, hint=releases_hint(client, ref)) from None
+    env_changed = [str(k) for k in release.get("env_changed") or ()]
     if not args.detach:
         release = finish_release(ctx, ref, watch_release(ctx, ref, int(release["number"])))
     took = time.monotonic() - started
@@ -339,14 +340,20 @@ def rollback(ctx: Context, args: argparse.Namespace) -> Result:
         "rolled_back_to": target,
         "status": release.get("status"),
         "duration_s": round(took, 3),
+        "env_changed": env_changed,
     }
     verb = "Rolled back" if not args.detach else "Rolling back"
-    return Result(
-        data=data,
-        message=f"{verb} {ref.app} to release {target} (as release {data['release']}, "
-        f"{data['status']}) in {human_seconds(took)}",
-        show_data=False,
+    message = (
+        f"{verb} {ref.app} to release {target} (as release {data['release']}, "
+        f"{data['status']}) in {human_seconds(took)}"
     )
+    if env_changed:
+        message += (
+            f"\nIt runs with release {target}'s environment, not the current one: "
+            f"{', '.join(env_changed)} {'differs' if len(env_changed) == 1 else 'differ'}. A restart or a var or secret change applies "
+            f"the current values (`rig list vars --app {ref.app}` shows them)."
+        )
+    return Result(data=data, message=message, show_data=False)
 
 
 def releases_hint(client: ApiClient, ref: AppRef) -> str:

@@ -68,6 +68,7 @@ def test_deploy_redeploy_config_and_rollback(
     finally:
         stop.set()
     assert data["status"] == "active" and data["rolled_back_to"] == 1 and data["release"] == 4
+    assert data["env_changed"] == ["GREETING"]  # release 1 ran before it was set
     assert 0 < data["duration_s"] <= took, data  # seconds, within rig's run (how few: bench)
     assert answers and all(code == 200 for code, _ in answers), answers
     assert fetch(deploy_platform, HOST).text == "hello from v1\n"  # release 1's environment

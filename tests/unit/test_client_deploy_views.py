@@ -132,7 +132,17 @@ def test_rollback_follows_the_new_release() -> None:
     assert out.startswith("Rolled back api to release 2 (as release 5, active) in ")
     data = json.loads(run(make_ctx(platform, output="json"), "rollback", "--app", "api"))
     assert bodies[-1] == {} and data["rolled_back_to"] == 2 and data["status"] == "active"
+    assert data["env_changed"] == [] and "environment" not in out
     assert not any(p.endswith("/logs/build") for p in platform.paths())
+
+    def post_changed(request: httpx.Request) -> httpx.Response:
+        changed = release(5, "pending", artifact_release=2)
+        return httpx.Response(202, json={**changed, "env_changed": ["DB_URL", "TOKEN"]})
+
+    platform.routes[("POST", f"{APP}/rollback")] = post_changed
+    out = run(make_ctx(platform), "rollback", "--app", "api")
+    assert "It runs with release 2's environment, not the current one: DB_URL, TOKEN differ." in out
+    assert "`rig list vars --app api`" in out
 
 
 def test_lifecycle_actions() -> None:
