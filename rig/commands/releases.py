@@ -348,9 +348,10 @@ def rollback(ctx: Context, args: argparse.Namespace) -> Result:
         f"{data['status']}) in {human_seconds(took)}"
     )
     if env_changed:
+        differ = "differs" if len(env_changed) == 1 else "differ"
         message += (
             f"\nIt runs with release {target}'s environment, not the current one: "
-            f"{', '.join(env_changed)} {'differs' if len(env_changed) == 1 else 'differ'}. A restart or a var or secret change applies "
+            f"{', '.join(env_changed)} {differ}. A restart or a var or secret change applies "
             f"the current values (`rig list vars --app {ref.app}` shows them)."
         )
     return Result(data=data, message=message, show_data=False)
