@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from typing import Annotated, TypeVar
 
 from fastapi import APIRouter, Query, Response
-from pydantic import AfterValidator
+from fastapi import Request as HttpRequest
+from pydantic import AfterValidator, BaseModel
 
 from maxlocal import names
 from maxlocal.api.deps import Platform, PlatformDep, UserDep, find_app, find_network
 from maxlocal.api.schemas import Request, SecretOut, VarOut
 from maxlocal.errors import Conflict, NotFound
+from maxlocal.store.audit import AuditLog, NewAuditRow
 from maxlocal.store.env import Entry, Kind, KindConflict, NewEntry, Scope
 from maxlocal.store.users import User
 
@@ -41,6 +44,14 @@ class SetVars(Request):
 
 class SetSecrets(Request):
     secrets: EnvMap
+
+
+class RevealRequest(Request):
+    keys: list[str] | None = None
+
+
+class Revealed(BaseModel):
+    secrets: dict[str, str]
 
 
 def _effective(network_entries: list[Entry], app_entries: list[Entry]) -> list[tuple[Entry, bool]]:
@@ -290,3 +301,63 @@ def delete_app_secret(
 ) -> None:
     _delete(platform, _app_scope(platform, user.id, network, app), "secret", key)
     _release_config(platform, user, network, app, restart, response, f"unset {key}")
+
+
+def _reveal(
+    platform: Platform,
+    user: User,
+    scope: Scope,
+    where: tuple[str, str | None],
+    body: RevealRequest | None,
+    request: HttpRequest,
+) -> Revealed:
+    """The effective secrets' values, for the owner's own local use (``rig run
+    --with-secrets``); every reveal is in the audit trail, by key, never by value."""
+    network_entries = platform.env.entries(Scope(scope.network_id))
+    app_entries = platform.env.entries(scope) if scope.app_id is not None else []
+    found = {e.key: e for e, _ in _effective(network_entries, app_entries) if e.kind == "secret"}
+    wanted = sorted(found) if body is None or body.keys is None else sorted(set(body.keys))
+    missing = [key for key in wanted if key not in found]
+    if missing:
+        raise NotFound(f"no secret {', '.join(missing)} here", "run `rig list secrets` to see them")
+    values = {key: platform.vault.decrypt(found[key].ciphertext or b"") for key in wanted}
+    peer = request.client
+    log = AuditLog(platform.db)
+    record = log.start(
+        NewAuditRow(
+            session=f"reveal-{uuid.uuid4().hex[:12]}",
+            user_id=user.id,
+            network=where[0],
+            app=where[1],
+            kind="reveal",
+            command="reveal secrets " + (", ".join(wanted) or "(none)"),
+            client=f"{peer.host}:{peer.port}" if peer else None,
+        )
+    )
+    log.end(record, 0, 0.0, "revealed")
+    return Revealed(secrets=values)
+
+
+@router.post(NETWORK + "/secrets/reveal")
+def reveal_network_secrets(
+    network: str,
+    user: UserDep,
+    platform: PlatformDep,
+    request: HttpRequest,
+    body: RevealRequest | None = None,
+) -> Revealed:
+    scope = _network_scope(platform, user.id, network)
+    return _reveal(platform, user, scope, (network, None), body, request)
+
+
+@router.post(APP + "/secrets/reveal")
+def reveal_app_secrets(
+    network: str,
+    app: str,
+    user: UserDep,
+    platform: PlatformDep,
+    request: HttpRequest,
+    body: RevealRequest | None = None,
+) -> Revealed:
+    scope = _app_scope(platform, user.id, network, app)
+    return _reveal(platform, user, scope, (network, app), body, request)

@@ -1,8 +1,7 @@
 """The app's environment on this machine: ``env pull`` (a .env file) and ``run`` (a command).
 
-Only vars travel: the platform never returns a secret's value (docs/api.md), so
-``run --with-secrets`` is refused with a way round it instead of quietly
-running without them.
+Vars travel; secrets only into ``run --with-secrets``'s command, after a confirmation, by the
+platform's audited reveal (docs/api.md): never into a file, the output or rig's own argv.
 """
 
 from __future__ import annotations
@@ -15,9 +14,11 @@ from typing import TYPE_CHECKING
 
 from rig import dotenv
 from rig.cli import CommandTree
-from rig.commands.args import Scope, add_scope_options, resolve_scope
+from rig.commands.args import Scope, add_scope_options, add_yes_option, resolve_scope
 from rig.errors import ExitCode, RigError, UsageError
 from rig.output import Result
+from rig.output.units import counted
+from rig.prompt import confirm
 
 if TYPE_CHECKING:
     from rig.context import Context
@@ -50,15 +51,16 @@ def register(tree: CommandTree) -> None:
             "rig run -- npm test   # in a directory with rig.toml",
         ],
         description="Run a command on this machine with the app's vars (network-level ones "
-        "included) added to its environment, and exit with its exit code. Secrets are not "
-        "included: the platform never returns their values.",
+        "included) added to its environment, and exit with its exit code. Secrets only with "
+        "--with-secrets, after you confirm: the platform records each reveal in the audit.",
     )
     add_scope_options(parser, "vars")
     parser.add_argument(
         "--with-secrets",
         action="store_true",
-        help="refused: the platform never reveals secret values (see docs/api.md)",
+        help="add the secrets' values too (asks first; the reveal is audited)",
     )
+    add_yes_option(parser)
     parser.add_argument(
         "command", nargs=argparse.REMAINDER, metavar="-- CMD ...", help="the command"
     )
@@ -88,10 +90,10 @@ def pull(ctx: Context, args: argparse.Namespace) -> Result:
         Path(args.file).write_text(text, encoding="utf-8")
     except OSError as exc:
         raise RigError(f"cannot write {args.file}: {exc.strerror}") from None
-    left_out = f"; {len(secrets)} secrets left out" if secrets else ""
+    left_out = f"; {counted(len(secrets), 'secret')} left out" if secrets else ""
     return Result(
         data=data,
-        message=f"Wrote {len(values)} vars of {scope.label} to {args.file}{left_out}",
+        message=f"Wrote {counted(len(values), 'var')} of {scope.label} to {args.file}{left_out}",
         show_data=False,
     )
 
@@ -102,14 +104,13 @@ def run(ctx: Context, args: argparse.Namespace) -> Result:
         command = command[1:]
     if not command:
         raise UsageError("no command to run", hint="rig run --app APP -- CMD [ARGS...]")
-    if args.with_secrets:
-        raise UsageError(
-            "--with-secrets is not available: the platform never returns a secret's value",
-            hint="pass the secrets your command needs from your own secret store, "
-            "e.g. `DB_PASSWORD=... rig run --app api -- CMD`",
-        )
     scope = resolve_scope(ctx, args)
-    values, _ = _vars(ctx, scope)
+    values, secrets = _vars(ctx, scope)
+    if args.with_secrets and secrets:
+        keys = ", ".join(secrets)
+        confirm(ctx, f"pass the secrets of {scope.label} ({keys}) to {command[0]}", yes=args.yes)
+        revealed = ctx.client().post(f"{scope.path}/secrets/reveal", {"keys": secrets})
+        values.update({str(k): str(v) for k, v in (revealed or {}).get("secrets", {}).items()})
     env = {**os.environ, **values}
     ctx.stdout.flush()
     try:

@@ -1,7 +1,9 @@
-"""`rig env pull` and `rig run` against a real platform: vars travel, secrets never do."""
+"""`rig env pull` and `rig run` against a real platform: vars travel; secrets only into
+`rig run --with-secrets`'s command, once confirmed, and never into a file or rig's output."""
 
 from __future__ import annotations
 
+import hashlib
 import sys
 from pathlib import Path
 
@@ -26,7 +28,7 @@ def api(logged_in: Rig) -> Rig:
 def test_env_pull_writes_vars_only(api: Rig, tmp_path: Path) -> None:
     target = tmp_path / ".env"
     run = api.ok("env", "pull", "--app", "api", str(target))
-    assert "Wrote 3 vars of app api (network shop)" in run.out and "1 secrets left out" in run.out
+    assert "Wrote 3 vars of app api (network shop)" in run.out and "1 secret left out" in run.out
     text = target.read_text()
     assert SECRET not in text and "DB_PASSWORD" in text.splitlines()[1]
     assert dotenv.parse(text) == {"GREETING": "hello\nworld", "QUOTE": 'say "hi"', "REGION": "eu"}
@@ -42,8 +44,25 @@ def test_run_passes_vars_and_exit_code(api: Rig, tmp_path: Path) -> None:
     run = api("run", "--app", "api", "--", sys.executable, "-c", script)
     assert run.code == 7, str(run)
     assert run.out.strip() == "hello|world None"
-    refused = api("run", "--app", "api", "--with-secrets", "--", "true")
-    assert refused.code == 2 and "never returns a secret's value" in refused.err
     missing = api("run", "--app", "api", "--", "no-such-command-xyz")
     assert missing.code == 1 and "command not found: no-such-command-xyz" in missing.err
     assert api("run", "--app", "api").code == 2
+
+
+def test_run_with_secrets_asks_first_and_the_reveal_is_audited(api: Rig) -> None:
+    # the command shows a digest of what it got: no secret in its argv or output either
+    got = "os.environ.get('DB_PASSWORD', '').encode()"
+    script = f"import hashlib, os; print(hashlib.sha256({got}).hexdigest())"
+    digest = hashlib.sha256(SECRET.encode()).hexdigest()
+    command = ["run", "--app", "api", "--with-secrets", "--", sys.executable, "-c", script]
+    refused = api(*command)  # no terminal to ask on, and no --yes
+    assert refused.code == 2 and "without confirmation" in refused.err and "--yes" in refused.err
+    assert not [r for r in api.ok("audit", "-o", "json").json() if r["kind"] == "reveal"]
+    run = api.ok(*command[:4], "--yes", *command[4:])
+    assert run.out.strip() == digest  # the value reached the command
+    assert SECRET not in run.out + run.err
+    trail = [r for r in api.ok("audit", "-o", "json").json() if r["kind"] == "reveal"]
+    assert [(r["app"], r["command"]) for r in trail] == [("api", "reveal secrets DB_PASSWORD")]
+    assert SECRET not in api.ok("audit").out
+    without = api.ok("run", "--app", "api", "--", sys.executable, "-c", script)
+    assert without.out.strip() == hashlib.sha256(b"").hexdigest()

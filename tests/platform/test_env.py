@@ -105,6 +105,37 @@ def test_secrets_never_show_their_values(alice: Client, net: str) -> None:
     assert len(secret["digest"]) == 12 and int(secret["digest"], 16) >= 0
 
 
+def test_only_the_owner_reveals_secret_values_and_each_reveal_is_audited(
+    alice: Client, bob: Client, net: str
+) -> None:
+    """``POST .../secrets/reveal`` (for ``rig run --with-secrets``): the effective values,
+    an app's over its network's; all or the keys asked for; audited by key, never by value."""
+    scope = f"/networks/{net}"
+    alice.patch(f"{scope}/secrets", json={"secrets": {"DB_PASSWORD": "net-pw", "SHARED": "n"}})
+    alice.patch(f"{scope}/apps/api/secrets", json={"secrets": {"SHARED": "app-value"}})
+    alice.patch(f"{scope}/apps/api/vars", json={"vars": {"PLAIN": "not a secret"}})
+    revealed = alice.post(f"{scope}/apps/api/secrets/reveal", json={})
+    assert revealed.status_code == 200
+    assert revealed.json() == {"secrets": {"DB_PASSWORD": "net-pw", "SHARED": "app-value"}}
+    one = alice.post(f"{scope}/apps/api/secrets/reveal", json={"keys": ["SHARED"]}).json()
+    assert one == {"secrets": {"SHARED": "app-value"}}
+    network = alice.post(f"{scope}/secrets/reveal").json()
+    assert network == {"secrets": {"DB_PASSWORD": "net-pw", "SHARED": "n"}}
+    error_of(
+        alice.post(f"{scope}/apps/api/secrets/reveal", json={"keys": ["PLAIN"]}), 404, "not_found"
+    )
+    error_of(bob.post(f"{scope}/apps/api/secrets/reveal", json={}), 404, "not_found")
+    error_of(bob.post(f"{scope}/secrets/reveal", json={}), 404, "not_found")
+    trail = [r for r in alice.get("/audit").json() if r["kind"] == "reveal"]
+    assert [(r["app"], r["command"]) for r in trail] == [
+        ("api", "reveal secrets DB_PASSWORD, SHARED"),
+        ("api", "reveal secrets SHARED"),
+        (None, "reveal secrets DB_PASSWORD, SHARED"),
+    ]
+    assert all(r["network"] == net and r["exit_code"] == 0 for r in trail)
+    assert not any(value in str(trail) for value in ("net-pw", "app-value"))
+
+
 def test_digest_follows_the_value(alice: Client, net: str) -> None:
     scope = f"/networks/{net}/secrets"
 
