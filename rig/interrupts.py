@@ -11,22 +11,33 @@ called between the steps of a command, raises it there.
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from typing import Any
 
 _pending = False
 
 
-def install() -> None:
-    previous = sys.unraisablehook
+class _KeepInterrupts:
+    """The unraisable hook: a dropped KeyboardInterrupt is kept as pending, anything else
+    goes on to the hook that was there before."""
 
-    def hook(unraisable: Any) -> None:
+    def __init__(self, previous: Callable[[Any], object]) -> None:
+        self.previous = previous
+
+    def __call__(self, unraisable: Any) -> None:
         global _pending
         if unraisable.exc_type is not None and issubclass(unraisable.exc_type, KeyboardInterrupt):
             _pending = True
             return
-        previous(unraisable)
+        self.previous(unraisable)
 
-    sys.unraisablehook = hook
+
+def install() -> None:
+    """Keep dropped interrupts from now on; nothing if the hook in place is already ours
+    (``main`` runs many times in one process under the tests: a hook wrapping a hook for
+    each run would grow until reporting anything overflowed the stack)."""
+    if not isinstance(sys.unraisablehook, _KeepInterrupts):
+        sys.unraisablehook = _KeepInterrupts(sys.unraisablehook)
 
 
 def check() -> None:

@@ -37,3 +37,14 @@ def test_other_dropped_errors_are_reported_as_before(monkeypatch: pytest.MonkeyP
     RaisesWhenCollected(ValueError)
     assert [r.exc_type for r in reported] == [ValueError]
     interrupts.check()  # nothing pending
+
+
+def test_installing_again_keeps_one_hook(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``main`` installs at every run, and runs many times in one process under the tests:
+    a hook wrapped around the hook at each run would overflow the stack when reporting."""
+    reported: list[Any] = []
+    monkeypatch.setattr(sys, "unraisablehook", reported.append)
+    for _ in range(sys.getrecursionlimit() + 100):
+        interrupts.install()
+    RaisesWhenCollected(ValueError)
+    assert [r.exc_type for r in reported] == [ValueError]
