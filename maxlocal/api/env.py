@@ -85,12 +85,17 @@ def _secret(entry: Entry, overrides: bool) -> SecretOut:
 Out = TypeVar("Out", VarOut, SecretOut)
 
 
+def _in_force(platform: Platform, scope: Scope, kind: Kind) -> list[tuple[Entry, bool]]:
+    """The entries of ``kind`` in force at ``scope`` (see ``_effective``)."""
+    network_entries = platform.env.entries(Scope(scope.network_id))
+    app_entries = platform.env.entries(scope) if scope.app_id is not None else []
+    return [(e, o) for e, o in _effective(network_entries, app_entries) if e.kind == kind]
+
+
 def _listing(
     platform: Platform, scope: Scope, kind: Kind, render: Callable[[Entry, bool], Out]
 ) -> list[Out]:
-    network_entries = platform.env.entries(Scope(scope.network_id))
-    app_entries = platform.env.entries(scope) if scope.app_id is not None else []
-    return [render(e, o) for e, o in _effective(network_entries, app_entries) if e.kind == kind]
+    return [render(e, o) for e, o in _in_force(platform, scope, kind)]
 
 
 def list_vars(platform: Platform, scope: Scope) -> list[VarOut]:
@@ -313,9 +318,7 @@ def _reveal(
 ) -> Revealed:
     """The effective secrets' values, for the owner's own local use (``rig run
     --with-secrets``); every reveal is in the audit trail, by key, never by value."""
-    network_entries = platform.env.entries(Scope(scope.network_id))
-    app_entries = platform.env.entries(scope) if scope.app_id is not None else []
-    found = {e.key: e for e, _ in _effective(network_entries, app_entries) if e.kind == "secret"}
+    found = {e.key: e for e, _ in _in_force(platform, scope, "secret")}
     wanted = sorted(found) if body is None or body.keys is None else sorted(set(body.keys))
     missing = [key for key in wanted if key not in found]
     if missing:
