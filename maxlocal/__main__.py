@@ -28,6 +28,13 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--log-limit", type=int, default=None, metavar="LINES", help="per app")
     serve.add_argument("--health-timeout", type=int, default=None, metavar="SECONDS")
     serve.add_argument(
+        "--cache",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="where builds keep dependency environments and downloads (default: DATA/cache)",
+    )
+    serve.add_argument(
         "--device-code-ttl", type=int, default=None, metavar="SECONDS", help="device login codes"
     )
 
@@ -40,7 +47,9 @@ def _parser() -> argparse.ArgumentParser:
 def _serve(args: argparse.Namespace) -> int:
     from maxlocal import server
 
-    options = server.ServeOptions(data_dir=args.data, host=args.host, port=args.port)
+    options = server.ServeOptions(
+        data_dir=args.data, host=args.host, port=args.port, cache_dir=args.cache
+    )
     for name in (
         "access_ttl",
         "refresh_ttl",

@@ -17,19 +17,23 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from maxlocal.builders.plan import Plan, make_plan
+from maxlocal.builders.run import StepFailed, execute
+from maxlocal.builders.source import DiskSource
+from maxlocal.builders.toolbox import Toolbox
 from maxlocal.crypto import Vault
 from maxlocal.errors import Conflict, NotFound
 from maxlocal.layout import Layout, build_log_key, log_key, network_log_key
 from maxlocal.runtime.artifacts import ArtifactError, unpack
-from maxlocal.runtime.builder import run_build
 from maxlocal.runtime.logstore import DEFAULT_LIMIT, LogStore
 from maxlocal.runtime.proc import child_env
-from maxlocal.runtime.procfile import ProcfileError, load_spec
+from maxlocal.runtime.procfile import ProcfileError
 from maxlocal.runtime.router import Unavailable
 from maxlocal.runtime.supervisor import (
     TAIL_LINES,
@@ -81,6 +85,7 @@ class Runtime:
         self.env = env
         self.vault = vault
         self.marker = marker_for(layout.data_dir)
+        self.tools = Toolbox(layout.cache)
         self.logs = LogStore(layout.logs, limit=log_limit)
         self.driver = LocalProcessDriver(
             self._on_log, self._on_state, on_lines=self._on_lines, health_timeout=health_timeout
@@ -256,10 +261,10 @@ class Runtime:
                 directory = self.layout.release_dir(app.network, app.name, release.number)
                 unpack(self.layout.artifact(app.network, app.name, release.number), directory)
                 phase = "build"
-                spec = load_spec(directory)
-                processes = spec.processes
+                plan = make_plan(DiskSource(directory), self.tools)
+                processes = plan.processes
                 self.releases.set_status(release.id, "building", processes)
-                self._build(app, release, spec.build, directory, tail)
+                self._build(app, release, plan, directory, tail)
             phase = "start"
             self._progress(app, release, "starting")
             self.driver.start(self._run_release(app, release, processes))
@@ -291,26 +296,25 @@ class Runtime:
             self._set_state(app.key, State(status), {"release": release.number})
 
     def _build(
-        self, app: App, release: Release, command: str | None, directory: Path, tail: deque[str]
+        self, app: App, release: Release, plan: Plan, directory: Path, tail: deque[str]
     ) -> None:
+        """Carry the release's build plan out, every line into its build log."""
         key = build_log_key(app.network, app.name)
 
         def line(stream: str, text: str) -> None:
             tail.append(text)
             self.logs.append(key, stream, text, release=release.number)
 
-        if not command:
-            self.logs.append(key, "platform", "no build command", release=release.number)
-            return
-        self.logs.append(key, "platform", f"running: {command}", release=release.number)
-        result = run_build(command, directory, child_env(self._env(release.env), directory), line)
-        if result.timed_out:
-            raise _BuildFailed(f"the build timed out after {result.duration_s:.0f} s")
-        if not result.ok:
-            raise _BuildFailed(f"the build command exited with code {result.exit_code}")
-        self.logs.append(
-            key, "platform", f"build done in {result.duration_s:.1f} s", release=release.number
-        )
+        def note(text: str) -> None:
+            self.logs.append(key, "platform", text, release=release.number)
+
+        variables, home = self._env(release.env), self._home(app)
+        started = time.monotonic()
+        try:
+            execute(plan, directory, lambda: child_env(variables, directory, home=home), line, note)
+        except StepFailed as e:
+            raise _BuildFailed(str(e)) from e
+        note(f"build done in {time.monotonic() - started:.1f} s")
 
     def _fail(
         self, app: App, release: Release, phase: str, reason: str, log_tail: list[str]
@@ -392,7 +396,12 @@ class Runtime:
 
     def _run_release(self, app: App, release: Release, processes: dict[str, str]) -> RunRelease:
         directory = self.layout.release_dir(app.network, app.name, release.artifact_release)
-        return RunRelease(app.key, release.number, directory, processes, self._env(release.env))
+        return RunRelease(
+            app.key, release.number, directory, processes, self._env(release.env), self._home(app)
+        )
+
+    def _home(self, app: App) -> Path:
+        return self.layout.home(app.network, app.name)
 
     def _env(self, snapshot: Snapshot) -> dict[str, str]:
         secrets = {k: self.vault.decrypt(v.encode("ascii")) for k, v in snapshot.secrets.items()}

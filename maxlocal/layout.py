@@ -5,6 +5,12 @@
                                           rollback releases run their artifact's)
 ``logs/``                                 the log store: ``<network>/<app>`` and
                                           ``<network>/<app>/build``
+``homes/apps/<network>/<app>/``           the HOME of the app's processes, builds and
+                                          sessions (``homes/networks/<network>/`` for a
+                                          network's sessions)
+``cache/``                                what builds share: dependency environments keyed
+                                          by their lock file (``cache/envs``) and the
+                                          package managers' download caches
 """
 
 from __future__ import annotations
@@ -18,6 +24,9 @@ from pathlib import Path
 @dataclass(frozen=True)
 class Layout:
     data_dir: Path
+    cache_dir: Path | None = None
+    """Where builds keep what they share, when not ``<data>/cache`` (``serve --cache``:
+    several platforms of one machine, or of a test run, download each package once)."""
 
     @property
     def artifacts(self) -> Path:
@@ -30,6 +39,20 @@ class Layout:
     @property
     def logs(self) -> Path:
         return self.data_dir / "logs"
+
+    @property
+    def cache(self) -> Path:
+        return self.cache_dir or self.data_dir / "cache"
+
+    def home(self, network: str, app: str | None = None) -> Path:
+        """The HOME of an app's processes (or of a network's sessions), made on first use."""
+        home = (
+            self.data_dir / "homes" / "apps" / network / app
+            if app
+            else (self.data_dir / "homes" / "networks" / network)
+        )
+        home.mkdir(parents=True, exist_ok=True)
+        return home
 
     def artifact(self, network: str, app: str, number: int) -> Path:
         return self.artifacts / network / app / f"{number}.tar.gz"
@@ -48,7 +71,7 @@ class Layout:
         shutil.rmtree(self.release_dir(network, app, number), ignore_errors=True)
 
     def remove_app(self, network: str, app: str) -> None:
-        for root in (self.artifacts, self.releases):
+        for root in (self.artifacts, self.releases, self.data_dir / "homes" / "apps"):
             shutil.rmtree(root / network / app, ignore_errors=True)
 
     def remove_leftovers(self) -> None:

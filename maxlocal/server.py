@@ -66,6 +66,7 @@ class ServeOptions:
     max_upload_bytes: int = MAX_ARCHIVE_BYTES
     log_limit: int = DEFAULT_LIMIT
     health_timeout: float = 30.0
+    cache_dir: Path | None = None
     device_code_ttl: int = Settings.device_code_ttl
 
 
@@ -137,7 +138,9 @@ def open_platform(data_dir: Path, options: ServeOptions, app_port: int) -> Platf
         device_code_ttl=options.device_code_ttl,
     )
     runtime = RuntimeOptions(
-        Layout(data_dir), log_limit=options.log_limit, health_timeout=options.health_timeout
+        Layout(data_dir, options.cache_dir),
+        log_limit=options.log_limit,
+        health_timeout=options.health_timeout,
     )
     return Platform.build(db, platform_auth, Vault.open(data_dir), settings, runtime)
 

@@ -71,7 +71,7 @@ def platform_targets(platform: Platform) -> ResolveTarget:
             }
             cwd = runtime.layout.data_dir / NETWORK_DIRS / network.name
             cwd.mkdir(parents=True, exist_ok=True)
-            env = child_env({**values, **secrets, **extra})
+            env = child_env({**values, **secrets, **extra}, home=runtime.layout.home(network.name))
             return Target(cwd, env, network.name, tuple(secrets.values()))
         app = platform.apps.get(network.id, ref.app)
         if app is None:
@@ -83,7 +83,8 @@ def platform_targets(platform: Platform) -> ResolveTarget:
             app.network, app.name, release.artifact_release
         )
         secrets = {k: vault.decrypt(v.encode("ascii")) for k, v in release.env.secrets.items()}
-        env = child_env({**release.env.vars, **secrets, **extra}, directory)
+        home = runtime.layout.home(app.network, app.name)
+        env = child_env({**release.env.vars, **secrets, **extra}, directory, home=home)
         return Target(directory, env, f"{app.name}.{app.network}", tuple(secrets.values()))
 
     return resolve

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from maxlocal.remote.procs import exit_code, signal_session, wait_session_gone
+from maxlocal.runtime.proc import launch
 from maxlocal.store.db import utc_now
 
 CHUNK = 64 * 1024
@@ -440,7 +441,7 @@ class SessionManager:
         """Within the user's quota, start ``argv`` as the leader of a new session (so that its
         whole process group can be signalled), with the registry's record of it."""
         self._check_quota(user)
-        proc = subprocess.Popen(argv, cwd=cwd, env=dict(env), start_new_session=True, **popen)
+        proc = launch(argv, cwd, env, **popen)
         info = SessionInfo(secrets.token_hex(6), user, target, kind, shown, utc_now(), proc.pid)
         return proc, info
 

@@ -9,43 +9,76 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import psutil
 
-INHERITED = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "USER", "LOGNAME")
+SYSTEM_PATH = ("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin")
+RELEASE_BIN_DIRS = (".venv/bin", "node_modules/.bin", "bin")
+"""A release's own programs, first on PATH when they exist: its Python environment (a
+``.venv`` the build made or linked), its Node tools, and a ``bin`` directory it ships."""
+LANG = "C.UTF-8"
+NO_HOME = Path("/nonexistent")
 MAX_LINE_BYTES = 64 * 1024
 READ_BYTES = 256 * 1024
 KILL_WAIT = 1.0  # seconds for the rest of a group to go after SIGKILL
 
 
-def child_env(variables: Mapping[str, str], release_dir: Path | None = None) -> dict[str, str]:
-    """The environment of a build or process: a few basics of the platform's own
-    environment (never its secrets), ``PYTHONUNBUFFERED=1``, the app's variables, and the
-    release's ``.venv`` first on PATH when there is one."""
-    env = {key: os.environ[key] for key in INHERITED if key in os.environ}
-    env.setdefault("PATH", os.defpath)
-    env["PYTHONUNBUFFERED"] = "1"
-    env.update(variables)
+def child_env(
+    variables: Mapping[str, str],
+    release_dir: Path | None = None,
+    *,
+    home: Path | None = None,
+    port: int | None = None,
+) -> dict[str, str]:
+    """The whole environment of a tenant process (build, app process, exec session): the one
+    place it is made, so every kind of process gets the same one, however the platform was
+    started.
+
+    Nothing comes from the platform's own ``os.environ`` (its ``VIRTUAL_ENV``, ``PATH``,
+    ``HOME`` or secrets would leak into the app and make it run differently depending on
+    the shell that started the platform). The base: ``PATH`` of the release's own bin
+    directories then the system's, ``HOME`` (a per-app directory; ``/nonexistent`` when
+    none is given), ``LANG``, ``PYTHONUNBUFFERED=1`` and ``VIRTUAL_ENV`` when the release
+    has a ``.venv``; then the app's ``variables`` (which may override the base); then
+    ``PORT``, which is the platform's to give.
+    """
+    own_bins = [release_dir / d for d in RELEASE_BIN_DIRS] if release_dir is not None else []
+    path = [str(d) for d in own_bins if d.is_dir()] + list(SYSTEM_PATH)
+    env = {
+        "PATH": os.pathsep.join(path),
+        "HOME": str(home or NO_HOME),
+        "LANG": LANG,
+        "PYTHONUNBUFFERED": "1",
+    }
     if release_dir is not None and (release_dir / ".venv" / "bin").is_dir():
-        venv = release_dir / ".venv"
-        env["VIRTUAL_ENV"] = str(venv)
-        env["PATH"] = f"{venv / 'bin'}{os.pathsep}{env['PATH']}"
+        env["VIRTUAL_ENV"] = str(release_dir / ".venv")
+    env.update(variables)
+    if port is not None:
+        env["PORT"] = str(port)
     return env
+
+
+def launch(
+    argv: list[str], cwd: Path, env: Mapping[str, str], **popen: Any
+) -> subprocess.Popen[bytes]:
+    """Start a tenant process: the one place every driver's build, app and exec processes
+    are started, as the leader of a new session (so its whole group can be signalled), with
+    exactly ``env`` (see ``child_env``) and nothing inherited but what ``popen`` says."""
+    return subprocess.Popen(argv, cwd=cwd, env=dict(env), start_new_session=True, **popen)
 
 
 def spawn(
     command: str, cwd: Path, env: Mapping[str, str], *, merge_stderr: bool
 ) -> subprocess.Popen[bytes]:
     """Run ``command`` with ``/bin/sh -c`` as the leader of a new process group."""
-    return subprocess.Popen(
+    return launch(
         ["/bin/sh", "-c", command],
-        cwd=cwd,
-        env=dict(env),
+        cwd,
+        env,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT if merge_stderr else subprocess.PIPE,
-        start_new_session=True,
     )
 
 

@@ -1,8 +1,9 @@
-"""What a release builds and runs: ``rig.toml`` (``build``, ``[processes]``) or a ``Procfile``.
+"""What a release declares about building and running: ``rig.toml`` and a ``Procfile``.
 
-``[processes]`` in ``rig.toml`` wins over the ``Procfile``; ``build`` only comes from
-``rig.toml``. Other keys in ``rig.toml`` (app, network, ...) belong to the client and
-are ignored here.
+``[processes]`` in ``rig.toml`` wins over the ``Procfile``; ``build``, ``builder``,
+``python`` and ``build_timeout`` only come from ``rig.toml``. Other keys in ``rig.toml``
+(app, network, ...) belong to the client and are ignored here. What is not declared is
+detected (``maxlocal.builders``).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 PROCESS_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
 
@@ -57,15 +59,34 @@ def parse_procfile(text: str) -> dict[str, str]:
     return processes
 
 
-def parse_rig_toml(text: str) -> tuple[str | None, dict[str, str]]:
-    """(build command, processes) from the text of a ``rig.toml``."""
+@dataclass(frozen=True)
+class RigToml:
+    """What ``rig.toml`` says about building and running (docs/builds.md)."""
+
+    build: str | None = None
+    processes: dict[str, str] = field(default_factory=dict)
+    builder: str | None = None
+    python: str | None = None
+    build_timeout: float | None = None
+
+
+BUILDER_NAMES = ("python", "node", "static", "none")
+
+
+def parse_rig_toml(text: str) -> RigToml:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ProcfileError(f"rig.toml is not valid TOML: {exc}") from exc
-    build = data.get("build")
-    if build is not None and (not isinstance(build, str) or not build.strip()):
-        raise ProcfileError("rig.toml: 'build' must be a non-empty string")
+    build = _optional_string(data, "build")
+    builder = _optional_string(data, "builder")
+    if builder is not None and builder not in BUILDER_NAMES:
+        raise ProcfileError(f"rig.toml: 'builder' must be one of {', '.join(BUILDER_NAMES)}")
+    timeout = data.get("build_timeout")
+    if timeout is not None and (
+        isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0
+    ):
+        raise ProcfileError("rig.toml: 'build_timeout' must be a positive number of seconds")
     table = data.get("processes", {})
     if not isinstance(table, dict):
         raise ProcfileError('rig.toml: [processes] must be a table of name = "command"')
@@ -75,27 +96,65 @@ def parse_rig_toml(text: str) -> tuple[str | None, dict[str, str]]:
         if not isinstance(command, str) or not command.strip():
             raise ProcfileError(f"rig.toml [processes]: {name!r} must be a non-empty string")
         processes[name] = command.strip()
-    return (build.strip() if build else None), processes
+    python = _optional_string(data, "python")
+    return RigToml(build, processes, builder, python, float(timeout) if timeout else None)
+
+
+def _optional_string(data: dict[str, object], key: str) -> str | None:
+    value = data.get(key)
+    if value is not None and (not isinstance(value, str) or not value.strip()):
+        raise ProcfileError(f"rig.toml: '{key}' must be a non-empty string")
+    return value.strip() if isinstance(value, str) else None
+
+
+class Files(Protocol):
+    def read(self, path: str) -> str | None: ...
+    def exists(self, path: str) -> bool: ...
+
+
+@dataclass(frozen=True)
+class Declared:
+    """What a release declares itself: ``rig.toml`` and the ``Procfile`` together."""
+
+    toml: RigToml
+    processes: dict[str, str]
+    source: str  # where the processes come from: "Procfile", "rig.toml" or ""
+    warnings: list[str] = field(default_factory=list)
+
+
+def declared(files: Files) -> Declared:
+    """Read the release's ``rig.toml`` and ``Procfile`` (``[processes]`` wins)."""
+    toml = RigToml()
+    if files.exists("rig.toml"):
+        toml = parse_rig_toml(files.read("rig.toml") or "")
+    has_procfile = files.exists("Procfile")
+    if toml.processes:
+        warnings = ["rig.toml [processes] is used; the Procfile is ignored"] if has_procfile else []
+        return Declared(toml, toml.processes, "rig.toml", warnings)
+    if has_procfile:
+        processes = parse_procfile(files.read("Procfile") or "")
+        if processes:
+            return Declared(toml, processes, "Procfile")
+    return Declared(toml, {}, "")
+
+
+class _Disk:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def read(self, path: str) -> str | None:
+        return (self.root / path).read_text(encoding="utf-8")
+
+    def exists(self, path: str) -> bool:
+        return (self.root / path).is_file()
 
 
 def load_spec(release_dir: str | Path) -> AppSpec:
-    """Read the release's ``rig.toml`` and ``Procfile``; raise when nothing is to be run."""
-    release_dir = Path(release_dir)
-    build: str | None = None
-    toml_processes: dict[str, str] = {}
-    toml_path = release_dir / "rig.toml"
-    if toml_path.is_file():
-        build, toml_processes = parse_rig_toml(toml_path.read_text(encoding="utf-8"))
-    procfile_path = release_dir / "Procfile"
-    has_procfile = procfile_path.is_file()
-    if toml_processes:
-        warnings = ["rig.toml [processes] is used; the Procfile is ignored"] if has_procfile else []
-        return AppSpec(toml_processes, build, "rig.toml", warnings)
-    if has_procfile:
-        processes = parse_procfile(procfile_path.read_text(encoding="utf-8"))
-        if processes:
-            return AppSpec(processes, build, "Procfile")
-    raise ProcfileError(
-        "nothing to run: add a Procfile (e.g. 'web: python -m http.server $PORT') "
-        "or a [processes] table to rig.toml"
-    )
+    """The processes and build a release declares; raise when it declares nothing to run."""
+    found = declared(_Disk(Path(release_dir)))
+    if not found.processes:
+        raise ProcfileError(
+            "nothing to run: add a Procfile (e.g. 'web: python -m http.server $PORT') "
+            "or a [processes] table to rig.toml"
+        )
+    return AppSpec(found.processes, found.toml.build, found.source, found.warnings)

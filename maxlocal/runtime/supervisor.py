@@ -52,6 +52,8 @@ class Release:
     path: Path
     processes: Mapping[str, str]
     env: Mapping[str, str] = field(default_factory=dict)
+    home: Path | None = None
+    """The app's own HOME (``Layout.home``); see ``proc.child_env``."""
 
 
 class StartError(Exception):
@@ -131,9 +133,7 @@ class _Process:
 
     def launch(self) -> bool:
         release = self.deployment.release
-        env = child_env(release.env, release.path)
-        if self.port is not None:
-            env["PORT"] = str(self.port)
+        env = child_env(release.env, release.path, home=release.home, port=self.port)
         with self.lock:
             if self.deployment.stopping.is_set():
                 return False

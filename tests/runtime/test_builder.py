@@ -7,9 +7,10 @@ import time
 from pathlib import Path
 
 import psutil
+import pytest
 
 from maxlocal.runtime.builder import run_build
-from maxlocal.runtime.proc import child_env
+from maxlocal.runtime.proc import SYSTEM_PATH, child_env
 
 PY = shlex.quote(sys.executable)
 
@@ -64,8 +65,9 @@ def test_venv_build_then_its_python_comes_first_on_path(tmp_path: Path) -> None:
     build = f"{PY} -m venv --without-pip .venv && echo built"
     assert run_build(build, tmp_path, child_env({}, tmp_path), lines).ok
     assert lines.text == ["built"]
-    env = child_env({"PATH": os.defpath}, tmp_path)
-    assert env["PATH"].startswith(str(tmp_path / ".venv" / "bin"))
+    env = child_env({}, tmp_path)
+    assert env["PATH"].split(":")[0] == str(tmp_path / ".venv" / "bin")
+    assert env["VIRTUAL_ENV"] == str(tmp_path / ".venv")
     lines = Lines()
     assert run_build('python -c "import sys; print(sys.prefix)"', tmp_path, env, lines).ok
     assert lines.text == [str(tmp_path / ".venv")]
@@ -79,3 +81,26 @@ def test_child_env_keeps_platform_secrets_out() -> None:
         del os.environ["MAXLOCAL_SECRET_KEY"]
     assert "MAXLOCAL_SECRET_KEY" not in env
     assert env["APP_VAR"] == "1" and env["PYTHONUNBUFFERED"] == "1" and "PATH" in env
+
+
+def test_child_env_is_the_same_whatever_the_platform_was_started_from(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An activated venv, an operator's HOME and PATH: none of it reaches a tenant process."""
+    (tmp_path / "release" / "node_modules" / ".bin").mkdir(parents=True)
+    home = tmp_path / "home"
+    plain = child_env({"APP_VAR": "1"}, tmp_path / "release", home=home, port=8123)
+    monkeypatch.setenv("VIRTUAL_ENV", str(Path(sys.prefix)))
+    monkeypatch.setenv("PATH", f"{Path(sys.executable).parent}:/opt/operator/bin:/usr/bin")
+    monkeypatch.setenv("HOME", "/home/operator")
+    monkeypatch.setenv("PYTHONPATH", "/opt/operator/lib")
+    activated = child_env({"APP_VAR": "1"}, tmp_path / "release", home=home, port=8123)
+    assert activated == plain
+    assert plain == {
+        "PATH": f"{tmp_path}/release/node_modules/.bin:" + ":".join(SYSTEM_PATH),
+        "HOME": str(home),
+        "LANG": "C.UTF-8",
+        "PYTHONUNBUFFERED": "1",
+        "APP_VAR": "1",
+        "PORT": "8123",
+    }

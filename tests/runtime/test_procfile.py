@@ -4,7 +4,13 @@ from pathlib import Path
 
 import pytest
 
-from maxlocal.runtime.procfile import ProcfileError, load_spec, parse_procfile, parse_rig_toml
+from maxlocal.runtime.procfile import (
+    ProcfileError,
+    RigToml,
+    load_spec,
+    parse_procfile,
+    parse_rig_toml,
+)
 
 
 def test_procfile_lines_comments_and_colons_in_commands() -> None:
@@ -31,8 +37,11 @@ def test_procfile_errors(text: str, words: str) -> None:
 
 def test_rig_toml() -> None:
     text = 'app = "api"\nbuild = "pip install -r requirements.txt"\n[processes]\nweb = "run"\n'
-    assert parse_rig_toml(text) == ("pip install -r requirements.txt", {"web": "run"})
-    assert parse_rig_toml("") == (None, {})
+    parsed = parse_rig_toml(text)
+    assert (parsed.build, parsed.processes) == ("pip install -r requirements.txt", {"web": "run"})
+    assert parse_rig_toml("") == RigToml()
+    full = parse_rig_toml('builder = "node"\npython = "3.11"\nbuild_timeout = 60\n')
+    assert (full.builder, full.python, full.build_timeout) == ("node", "3.11", 60.0)
 
 
 @pytest.mark.parametrize(
@@ -43,6 +52,9 @@ def test_rig_toml() -> None:
         ("processes = 1", r"\[processes\] must be a table"),
         ("[processes]\nweb = 1", "'web' must be a non-empty string"),
         ('[processes]\n"a b" = "x"', "invalid process name"),
+        ('builder = "ruby"', "'builder' must be one of python, node, static, none"),
+        ("build_timeout = -1", "'build_timeout' must be a positive number"),
+        ('python = ""', "'python' must be a non-empty string"),
     ],
 )
 def test_rig_toml_errors(text: str, words: str) -> None:

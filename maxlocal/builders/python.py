@@ -1,0 +1,132 @@
+"""Python releases: ``requirements.txt``, ``pyproject.toml`` (with or without ``uv.lock``).
+
+The environment is a virtual environment built with ``uv`` (pip when the platform has no
+``uv``) from a machine interpreter, once per (inputs, interpreter) in the shared cache and
+linked into each release as ``.venv``. Every release gets a Python environment: one
+without dependencies gets a bare one, so that ``python3`` and ``python`` are the same for
+every app and never the platform's own.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+from maxlocal.builders import start
+from maxlocal.builders.plan import Detected, Layer, PlanError, Step
+from maxlocal.builders.pythons import Interpreter, NoInterpreter, choose
+from maxlocal.builders.source import Source
+from maxlocal.builders.toolbox import Toolbox, key_of
+from maxlocal.runtime.procfile import Declared
+
+LINK = ".venv"
+
+
+def _inputs(source: Source) -> tuple[str, str] | None:
+    """(what the dependencies come from, the text that decides them)."""
+    if source.exists("requirements.txt"):
+        return "requirements.txt", source.read("requirements.txt") or ""
+    if source.exists("pyproject.toml") and source.exists("uv.lock"):
+        text = (source.read("pyproject.toml") or "") + "\0" + (source.read("uv.lock") or "")
+        return "uv.lock", text
+    if source.exists("pyproject.toml"):
+        return "pyproject.toml", source.read("pyproject.toml") or ""
+    return None
+
+
+def _requires_python(source: Source) -> str | None:
+    try:
+        data = tomllib.loads(source.read("pyproject.toml") or "")
+    except tomllib.TOMLDecodeError as exc:
+        raise PlanError(f"pyproject.toml is not valid TOML: {exc}") from exc
+    project = data.get("project")
+    value = project.get("requires-python") if isinstance(project, dict) else None
+    return value if isinstance(value, str) else None
+
+
+def interpreter(source: Source, config: Declared) -> Interpreter:
+    """The interpreter the release asks for: rig.toml ``python``, else ``.python-version``,
+    else ``requires-python`` of pyproject.toml, else the newest of the machine."""
+    wanted, where = config.toml.python, "rig.toml python"
+    if wanted is None and source.exists(".python-version"):
+        lines = (source.read(".python-version") or "").splitlines()
+        wanted = next((s.strip() for s in lines if s.strip() and not s.startswith("#")), None)
+        where = ".python-version"
+    if wanted is None and source.exists("pyproject.toml"):
+        wanted, where = _requires_python(source), "requires-python in pyproject.toml"
+    try:
+        return choose(wanted, where)
+    except NoInterpreter as exc:
+        raise PlanError(
+            f"{exc.message}. Fix: ask for one of those in {where}, or install that version "
+            "on the platform's machine"
+        ) from exc
+
+
+def _create(tools: Toolbox, python: Interpreter, path: Path) -> Step:
+    if tools.uv is not None:
+        argv = [str(tools.uv), "venv", "--quiet", "--python", str(python.path), str(path)]
+    else:
+        argv = [str(python.path), "-m", "venv", str(path)]
+    return Step("create environment", argv, env=tools.download_env())
+
+
+def _install(tools: Toolbox, inputs: str, path: Path) -> Step:
+    env = tools.download_env()
+    py = str(path / "bin" / "python")
+    if tools.uv is None:
+        if inputs != "requirements.txt":
+            raise PlanError(f"installing from {inputs} needs uv, which this platform lacks")
+        return Step("install dependencies", [py, "-m", "pip", "install", "-r", inputs], env=env)
+    uv = str(tools.uv)
+    if inputs == "uv.lock":
+        argv = [uv, "sync", "--frozen", "--no-install-project", "--no-dev"]
+        return Step("install dependencies", argv, env={**env, "UV_PROJECT_ENVIRONMENT": str(path)})
+    argv = [uv, "pip", "install", "--python", py, "-r", inputs]
+    return Step("install dependencies", argv, env=env)
+
+
+def _layer(kind: str, key: str, tools: Toolbox, steps_for: list[str], python: Interpreter) -> Layer:
+    path = tools.envs / f"{kind}-{key}"
+    steps = [_create(tools, python, path)]
+    for inputs in steps_for:
+        steps.append(_install(tools, inputs, path))
+    return Layer(kind, key, path, LINK, ".", steps)
+
+
+def detect(source: Source, tools: Toolbox, config: Declared, *, forced: bool) -> Detected | None:
+    inputs = _inputs(source)
+    if inputs is None:
+        if not forced:
+            return None
+        return with_default(Detected("python", "python"), source, tools, config)
+    name, text = inputs
+    python = interpreter(source, config)
+    key = key_of("python", str(python.path), python.label, name, text)
+    layer = _layer("python", key, tools, [name], python)
+    state = "cached" if layer.ready else "new"
+    found = Detected(
+        "python",
+        f"python {python.label} from {name}, {state} env {layer.short}",
+        layers=[layer],
+        looked_for=start.LOOKED_FOR,
+    )
+    inferred = start.infer_python(source)
+    if inferred:
+        found.processes, found.inferred_from = inferred
+    return found
+
+
+def with_default(found: Detected, source: Source, tools: Toolbox, config: Declared) -> Detected:
+    """``found`` plus the bare Python environment every release without one gets."""
+    python = interpreter(source, config)
+    key = key_of("python-default", str(python.path), python.label)
+    layer = _layer("python-default", key, tools, [], python)
+    found.layers.append(layer)
+    if found.builder in ("python", "none"):
+        found.description = (
+            f"python {python.label}, no dependencies"
+            if found.builder == "python"
+            else found.description
+        )
+    return found

@@ -1,0 +1,99 @@
+"""Carry a plan out in a release directory: build or reuse its environments, link them in,
+run its steps; every step named in the build log, a failed one named in the error."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import shutil
+import time
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+
+from maxlocal.builders.plan import COMPLETE, Layer, Plan, Step
+from maxlocal.runtime.builder import run_build
+
+Note = Callable[[str], object]
+"""A line of the platform's own in the build log (the plan, each step, what was reused)."""
+OnLine = Callable[[str, str], object]
+"""``on_line("build", line)``: a line of a step's output."""
+BaseEnv = Callable[[], dict[str, str]]
+"""The tenant environment of the release as it is now (``proc.child_env``): asked again
+before each step, since a linked ``.venv`` or ``node_modules`` changes its PATH."""
+
+
+class StepFailed(Exception):
+    def __init__(self, step: str, message: str) -> None:
+        super().__init__(f"step '{step}' {message}")
+        self.step = step
+
+
+def execute(plan: Plan, release: Path, base_env: BaseEnv, on_line: OnLine, note: Note) -> None:
+    """Build ``plan`` in ``release``; StepFailed names the step that failed and how."""
+    deadline = time.monotonic() + plan.timeout
+    note(f"plan: {plan.summary()}")
+    for warning in plan.warnings:
+        note(f"warning: {warning}")
+    for layer in plan.layers:
+        _layer(layer, release, base_env, on_line, note, deadline)
+    for step in plan.steps:
+        _run(step, release, base_env, on_line, note, deadline)
+
+
+def _layer(
+    layer: Layer, release: Path, base_env: BaseEnv, on_line: OnLine, note: Note, deadline: float
+) -> None:
+    with _locked(layer.path):
+        if layer.ready:
+            note(f"{layer.kind} env {layer.short}: cached, reused (nothing installed)")
+        else:
+            note(f"{layer.kind} env {layer.short}: building")
+            shutil.rmtree(layer.path, ignore_errors=True)
+            if layer.files:
+                layer.path.mkdir(parents=True)
+                for name in layer.files:
+                    shutil.copyfile(release / name, layer.path / name)
+            try:
+                for step in layer.steps:
+                    _run(step, release, base_env, on_line, note, deadline)
+            except BaseException:
+                shutil.rmtree(layer.path, ignore_errors=True)
+                raise
+            (layer.path / COMPLETE).touch()
+    link = release / layer.link
+    if os.path.lexists(link):
+        note(f"the uploaded {layer.link} is replaced by the built one")
+        if link.is_dir() and not link.is_symlink():
+            shutil.rmtree(link)
+        else:
+            link.unlink()
+    os.symlink((layer.path / layer.target).resolve(), link)
+
+
+def _run(
+    step: Step, release: Path, base_env: BaseEnv, on_line: OnLine, note: Note, deadline: float
+) -> None:
+    note(f"step '{step.name}': {step.command}")
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise StepFailed(step.name, "was not started: the build ran out of time")
+    env: Mapping[str, str] = {**base_env(), **step.env}
+    result = run_build(step.command, step.cwd or release, env, on_line, timeout=left)
+    if result.timed_out:
+        raise StepFailed(step.name, "timed out: the build took longer than its time limit")
+    if not result.ok:
+        raise StepFailed(step.name, f"failed with exit code {result.exit_code}")
+    note(f"step '{step.name}' done in {result.duration_s:.1f} s")
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """One build at a time per environment (two apps with one lock file build it once)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_name(path.name + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)

@@ -1,0 +1,86 @@
+"""What the platform builds with: its caches, ``uv`` (else pip), and the machine's Node tools.
+
+Tools are found in fixed places (the ``uv`` that ships with the platform, the system's
+bin directories), never through the platform's own ``PATH``.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from maxlocal.runtime.proc import SYSTEM_PATH
+
+BUILDER_VERSION = "1"  # part of every cache key: a change in how environments are built
+
+
+@functools.cache
+def _uv() -> Path | None:
+    try:
+        import uv
+
+        return Path(uv.find_uv_bin())
+    except (ImportError, FileNotFoundError):
+        return None
+
+
+def system_tool(name: str) -> Path | None:
+    found = shutil.which(name, path=":".join(SYSTEM_PATH))
+    return Path(found) if found else None
+
+
+@functools.cache
+def _node_version() -> str | None:
+    node = system_tool("node")
+    if node is None:
+        return None
+    try:
+        out = subprocess.run(
+            [str(node), "--version"], capture_output=True, text=True, timeout=10, env={}
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None
+
+
+@dataclass(frozen=True)
+class Toolbox:
+    cache: Path
+
+    @property
+    def envs(self) -> Path:
+        """Dependency environments, one directory per key."""
+        return self.cache / "envs"
+
+    @property
+    def uv(self) -> Path | None:
+        return _uv()
+
+    @property
+    def node_version(self) -> str | None:
+        return _node_version()
+
+    def download_env(self) -> dict[str, str]:
+        """The package managers' shared download caches, and no prompts or nagging."""
+        return {
+            "UV_CACHE_DIR": str(self.cache / "uv"),
+            "UV_PYTHON_DOWNLOADS": "never",
+            "UV_NO_PROGRESS": "1",
+            "PIP_CACHE_DIR": str(self.cache / "pip"),
+            "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+            "npm_config_cache": str(self.cache / "npm"),
+            "npm_config_update_notifier": "false",
+            "npm_config_fund": "false",
+            "npm_config_audit": "false",
+        }
+
+
+def key_of(*parts: str) -> str:
+    digest = hashlib.sha256(BUILDER_VERSION.encode())
+    for part in parts:
+        digest.update(b"\0" + part.encode())
+    return digest.hexdigest()[:16]
