@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import os
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -15,6 +16,9 @@ from pathlib import Path
 
 from maxlocal.runtime.proc import SYSTEM_PATH
 
+PROXY_VARS = frozenset(
+    {"HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy"}
+)
 BUILDER_VERSION = "1"  # part of every cache key: a change in how environments are built
 
 
@@ -65,8 +69,17 @@ class Toolbox:
         return _node_version()
 
     def download_env(self) -> dict[str, str]:
-        """The package managers' shared download caches, and no prompts or nagging."""
+        """What build steps add to the tenant environment: the package managers' shared
+        download caches, the system's certificate store (uv and node otherwise trust only
+        the roots they ship, and fail behind a TLS-inspecting proxy the machine trusts), no
+        prompts or nagging, and the machine's proxy settings, the one thing builds take
+        from the platform's own environment (they are how this machine reaches the
+        registries, not anything of the platform's)."""
+        proxies = {k: v for k, v in os.environ.items() if k in PROXY_VARS}
         return {
+            **proxies,
+            "UV_NATIVE_TLS": "1",
+            "NODE_OPTIONS": "--use-openssl-ca",
             "UV_CACHE_DIR": str(self.cache / "uv"),
             "UV_PYTHON_DOWNLOADS": "never",
             "UV_NO_PROGRESS": "1",

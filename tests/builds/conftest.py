@@ -40,6 +40,15 @@ class Tenant:
         assert response.status_code == 202, response.text
         return self.api.wait(network, app, response.json()["number"], timeout=RUN_TIMEOUT)
 
+    def deploy_ok(self, network: str, app: str, files: dict[str, str | bytes]) -> dict[str, Any]:
+        """Deploy and insist it becomes active; the build log in the message otherwise."""
+        release = self.deploy(network, app, files)
+        assert release["status"] == "active", (
+            release.get("error"),
+            self.build_lines(network, app, release["number"]),
+        )
+        return release
+
     def command(self, network: str, app: str, command: str) -> Run:
         return self.rig("command", command, "--app", app, "--network", network)
 
@@ -79,3 +88,9 @@ def tenant(build_platform: Platform, tmp_path: Path) -> Iterator[Tenant]:
 
 def package_json(**fields: object) -> str:
     return json.dumps({"name": "app", "version": "1.0.0", "private": True, **fields}, indent=2)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "network: drives real package managers against the public registries"
+    )

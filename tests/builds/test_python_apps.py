@@ -1,0 +1,92 @@
+"""A Flask app as a new user writes it (requirements.txt, app.py; no Procfile, no rig.toml)
+deploys with real uv against the package index, serves through the router, runs the
+pinned Flask, leaves rig's own environment untouched, and redeploys from its cached
+environment."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from tests.builds.conftest import Tenant
+from tests.deploy.conftest import routed
+
+pytestmark = pytest.mark.network
+
+# Not the Flask this machine has (the test checks), so the app cannot be using that one.
+PINNED = "3.0.3"
+FLASK_APP = """\
+from flask import Flask
+
+app = Flask(__name__)
+
+
+@app.get("/")
+def hello():
+    return "hello from flask\\n"
+"""
+FILES: dict[str, str | bytes] = {
+    "requirements.txt": f"flask=={PINNED}\ngunicorn==23.0.0\n",
+    "app.py": FLASK_APP,
+}
+SHOW_VERSION = 'python -c "import flask; print(flask.__version__)"'
+
+
+def freeze() -> bytes:
+    """``pip freeze`` of the environment rig itself runs from."""
+    return subprocess.run(
+        [sys.executable, "-m", "pip", "freeze"], capture_output=True, check=True
+    ).stdout
+
+
+def machine_flask() -> str | None:
+    """The Flask of the interpreter the platform would fall back on, if any."""
+    run = subprocess.run(
+        ["python3", "-c", "import importlib.metadata as m; print(m.version('flask'))"],
+        capture_output=True,
+        text=True,
+    )
+    return run.stdout.strip() or None
+
+
+def test_a_flask_app_deploys_from_requirements_alone(tenant: Tenant) -> None:
+    assert machine_flask() != PINNED
+    before = freeze()
+    network, app = tenant.new_app("flask")
+    release = tenant.deploy_ok(network, app, FILES)
+    assert routed(tenant.platform, network, app).text == "hello from flask\n"
+
+    run = tenant.command(network, app, SHOW_VERSION)
+    assert (run.code, run.out) == (0, f"{PINNED}\n"), str(run)
+    which = tenant.command(network, app, "which python3")
+    assert which.out.strip().endswith(".venv/bin/python3"), str(which)
+    assert not which.out.startswith(sys.prefix)
+    assert freeze() == before
+
+    log = tenant.build_lines(network, app, release["number"])
+    assert log[0].startswith("plan: python ") and "from requirements.txt, new env " in log[0]
+    assert (
+        "web: gunicorn app:app --bind 127.0.0.1:$PORT (inferred: gunicorn and a Flask app"
+        in (log[0])
+    )
+    assert any(line.startswith("step 'install dependencies': ") for line in log)
+
+    # The same dependencies again: nothing is installed, the build log says so.
+    again = tenant.deploy_ok(network, app, {**FILES, "app.py": FLASK_APP.replace("hello", "again")})
+    log = tenant.build_lines(network, app, again["number"])
+    assert "cached env" in log[0]
+    assert any("cached, reused (nothing installed)" in line for line in log)
+    assert not any(line.startswith("step 'install dependencies'") for line in log)
+    assert routed(tenant.platform, network, app).text == "again from flask\n"
+    assert freeze() == before
+
+
+def test_another_app_with_the_same_requirements_shares_the_environment(tenant: Tenant) -> None:
+    network, app = tenant.new_app("first")
+    tenant.deploy_ok(network, app, FILES)
+    other = "second"
+    assert tenant.api.http.post(f"/networks/{network}/apps", json={"name": other}).is_success
+    release = tenant.deploy_ok(network, other, FILES)
+    assert "cached env" in tenant.build_lines(network, other, release["number"])[0]
