@@ -31,6 +31,7 @@ from maxlocal.api import (
     logs,
     metrics,
     networks,
+    plans,
     releases,
     status,
 )
@@ -110,7 +111,7 @@ def build_app(platform: Platform) -> HostRouter:
     app.state.platform = platform
     errors.install(app)
     error = {"model": ErrorBody, "description": 'Any error: {"error": {"code", "message", "hint"}}'}
-    for module in (health, auth, networks, apps, env, releases, lifecycle, status, logs):
+    for module in (health, auth, networks, apps, env, releases, plans, lifecycle, status, logs):
         app.include_router(module.router, prefix=PREFIX, responses={"default": error})
     app.include_router(metrics.router)
     app.include_router(device.router)

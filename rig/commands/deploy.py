@@ -94,7 +94,7 @@ def deploy(ctx: Context, args: argparse.Namespace) -> Result:
     if plan.is_large:
         warn_large(plan, ctx.stderr)
     if args.dry_run:
-        return dry_run(plan)
+        return dry_run(plan, build_plan(ctx, plan) if app else None)
     if not app:
         raise UsageError(
             "say which app to deploy",
@@ -142,7 +142,7 @@ def deploy(ctx: Context, args: argparse.Namespace) -> Result:
     return Result(data=data, message=message, show_data=False)
 
 
-def dry_run(plan: BundlePlan) -> Result:
+def dry_run(plan: BundlePlan, build: dict[str, Any] | None = None) -> Result:
     files = [
         {"path": f.path, "size": f.size, **({"link": f.link_target} if f.link_target else {})}
         for f in plan.files
@@ -155,14 +155,52 @@ def dry_run(plan: BundlePlan) -> Result:
         "excluded": excluded,
         "uploaded": False,
     }
+    message = (
+        f"Would upload {counted(len(files), 'file')}, {human_bytes(plan.total_bytes)} "
+        f"in all, from {plan.root}; {counted(len(excluded), 'path')} left out. "
+        "Nothing was uploaded."
+    )
+    failing = build is not None and "error" in build
+    if build is not None:
+        data["build"] = build
+        message += f"\nBuild plan: {build.get('summary') or 'would fail: ' + build['error']}"
     return Result(
         data=data,
-        message=f"Would upload {counted(len(files), 'file')}, {human_bytes(plan.total_bytes)} "
-        f"in all, from {plan.root}; {counted(len(excluded), 'path')} left out. "
-        "Nothing was uploaded.",
+        message=message,
         fields=["files", "excluded"],
         sections=DRY_RUN_SECTIONS,
+        exit_code=1 if failing else 0,
     )
+
+
+PLAN_BYTES = 512 * 1024  # sent for a plan: with JSON escaping, within the 1 MiB body limit
+PLAN_PATHS = 5000
+
+
+def build_plan(ctx: Context, plan: BundlePlan) -> dict[str, Any] | None:
+    """The platform's build plan for these files (``{"error": ...}`` when it would fail), from
+    the paths (down to one directory) and the top-level text files, smallest first; None
+    without a platform to ask. Asked only when the deploy names an app: a dry run of files
+    alone needs no platform."""
+    from rig.errors import RigError
+
+    paths = [f.path for f in plan.files if f.path.count("/") <= 1][:PLAN_PATHS]
+    files: dict[str, str] = {}
+    budget = PLAN_BYTES - sum(len(p) + 4 for p in paths)
+    for entry in sorted(plan.files, key=lambda f: f.size):
+        if "/" in entry.path or entry.link_target or entry.size > budget:
+            continue
+        with contextlib.suppress(OSError, UnicodeDecodeError):
+            files[entry.path] = (plan.root / entry.path).read_text(encoding="utf-8")
+            budget -= entry.size + len(entry.path)
+    body = {"paths": paths, "files": files}
+    try:
+        return dict(ctx.client().post("/build-plan", body))
+    except UsageError as e:
+        return {"error": e.message}
+    except RigError as e:
+        note(ctx, f"rig: no build plan: {e.message}")
+        return None
 
 
 def warn_large(plan: BundlePlan, stream: IO[str]) -> None:
