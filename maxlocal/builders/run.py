@@ -8,7 +8,8 @@ import fcntl
 import os
 import shutil
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from maxlocal.builders.plan import COMPLETE, Layer, Plan, Step
@@ -31,60 +32,72 @@ class StepFailed(Exception):
 
 def execute(plan: Plan, release: Path, base_env: BaseEnv, on_line: OnLine, note: Note) -> None:
     """Build ``plan`` in ``release``; StepFailed names the step that failed and how."""
-    deadline = time.monotonic() + plan.timeout
-    note(f"plan: {plan.summary()}")
-    for warning in plan.warnings:
-        note(f"warning: {warning}")
-    for layer in plan.layers:
-        _layer(layer, release, base_env, on_line, note, deadline)
-    for step in plan.steps:
-        _run(step, release, base_env, on_line, note, deadline)
+    _Build(plan, release, base_env, on_line, note).run()
 
 
-def _layer(
-    layer: Layer, release: Path, base_env: BaseEnv, on_line: OnLine, note: Note, deadline: float
-) -> None:
-    with _locked(layer.path):
-        if layer.ready:
-            note(f"{layer.kind} env {layer.short}: cached, reused (nothing installed)")
-        else:
-            note(f"{layer.kind} env {layer.short}: building")
+@dataclass
+class _Build:
+    plan: Plan
+    release: Path
+    base_env: BaseEnv
+    on_line: OnLine
+    note: Note
+    deadline: float = field(default=0.0)
+
+    def run(self) -> None:
+        self.deadline = time.monotonic() + self.plan.timeout
+        self.note(f"plan: {self.plan.summary()}")
+        for warning in self.plan.warnings:
+            self.note(f"warning: {warning}")
+        for layer in self.plan.layers:
+            self.layer(layer)
+        for step in self.plan.steps:
+            self.step(step)
+
+    def layer(self, layer: Layer) -> None:
+        with _locked(layer.path):
+            if layer.ready:
+                self.note(f"{layer.kind} env {layer.short}: cached, reused (nothing installed)")
+            else:
+                self.build(layer)
+        link = self.release / layer.link
+        if os.path.lexists(link):
+            self.note(f"the uploaded {layer.link} is replaced by the built one")
+            if link.is_dir() and not link.is_symlink():
+                shutil.rmtree(link)
+            else:
+                link.unlink()
+        os.symlink((layer.path / layer.target).resolve(), link)
+
+    def build(self, layer: Layer) -> None:
+        """Build the environment in place; a failed build leaves nothing to be reused."""
+        self.note(f"{layer.kind} env {layer.short}: building")
+        shutil.rmtree(layer.path, ignore_errors=True)
+        if layer.files:
+            layer.path.mkdir(parents=True)
+            for name in layer.files:
+                shutil.copyfile(self.release / name, layer.path / name)
+        try:
+            for step in layer.steps:
+                self.step(step)
+        except BaseException:
             shutil.rmtree(layer.path, ignore_errors=True)
-            if layer.files:
-                layer.path.mkdir(parents=True)
-                for name in layer.files:
-                    shutil.copyfile(release / name, layer.path / name)
-            try:
-                for step in layer.steps:
-                    _run(step, release, base_env, on_line, note, deadline)
-            except BaseException:
-                shutil.rmtree(layer.path, ignore_errors=True)
-                raise
-            (layer.path / COMPLETE).touch()
-    link = release / layer.link
-    if os.path.lexists(link):
-        note(f"the uploaded {layer.link} is replaced by the built one")
-        if link.is_dir() and not link.is_symlink():
-            shutil.rmtree(link)
-        else:
-            link.unlink()
-    os.symlink((layer.path / layer.target).resolve(), link)
+            raise
+        (layer.path / COMPLETE).touch()
 
-
-def _run(
-    step: Step, release: Path, base_env: BaseEnv, on_line: OnLine, note: Note, deadline: float
-) -> None:
-    note(f"step '{step.name}': {step.command}")
-    left = deadline - time.monotonic()
-    if left <= 0:
-        raise StepFailed(step.name, "was not started: the build ran out of time")
-    env: Mapping[str, str] = {**base_env(), **step.env}
-    result = run_build(step.command, step.cwd or release, env, on_line, timeout=left)
-    if result.timed_out:
-        raise StepFailed(step.name, "timed out: the build took longer than its time limit")
-    if not result.ok:
-        raise StepFailed(step.name, f"failed with exit code {result.exit_code}")
-    note(f"step '{step.name}' done in {result.duration_s:.1f} s")
+    def step(self, step: Step) -> None:
+        self.note(f"step '{step.name}': {step.command}")
+        left = self.deadline - time.monotonic()
+        limit = f"the build's time limit of {self.plan.timeout:g} s (build_timeout in rig.toml)"
+        if left <= 0:
+            raise StepFailed(step.name, f"was not started: the build reached {limit}")
+        env = {**self.base_env(), **step.env}
+        result = run_build(step.command, step.cwd or self.release, env, self.on_line, left)
+        if result.timed_out:
+            raise StepFailed(step.name, f"timed out: the build reached {limit}")
+        if not result.ok:
+            raise StepFailed(step.name, f"failed with exit code {result.exit_code}")
+        self.note(f"step '{step.name}' done in {result.duration_s:.1f} s")
 
 
 @contextlib.contextmanager

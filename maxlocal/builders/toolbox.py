@@ -78,7 +78,7 @@ class Toolbox:
         proxies = {k: v for k, v in os.environ.items() if k in PROXY_VARS}
         return {
             **proxies,
-            "UV_NATIVE_TLS": "1",
+            "UV_SYSTEM_CERTS": "1",
             "NODE_OPTIONS": "--use-openssl-ca",
             "UV_CACHE_DIR": str(self.cache / "uv"),
             "UV_PYTHON_DOWNLOADS": "never",

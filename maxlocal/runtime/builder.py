@@ -54,5 +54,5 @@ def run_build(
         terminate_group(proc, grace=2.0)
         reader.join(timeout=5.0)
     if timed_out:
-        on_line(BUILD_STREAM, f"build timed out after {timeout:g} s and was stopped")
+        on_line(BUILD_STREAM, f"build timed out after {timeout:.3g} s and was stopped")
     return BuildResult(proc.returncode, time.monotonic() - started, timed_out)
