@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import figures, platform
+from bench import builds, figures, platform
 from bench.figures import Figure
 
 RESULTS = Path(__file__).with_name("results.json")
@@ -41,6 +41,7 @@ class Repetitions:
     rollbacks: int
     alone: int
     parallel_rounds: int
+    builds: int
 
 
 FULL = Repetitions(
@@ -58,6 +59,7 @@ FULL = Repetitions(
     rollbacks=7,
     alone=7,
     parallel_rounds=3,
+    builds=5,
 )
 QUICK = Repetitions(
     start_up=2,
@@ -74,6 +76,7 @@ QUICK = Repetitions(
     rollbacks=2,
     alone=2,
     parallel_rounds=1,
+    builds=1,
 )
 
 
@@ -94,6 +97,7 @@ def measure(reps: Repetitions, logs_only: bool = False) -> list[Figure]:
                 *figures.upload(local, reps.upload_mb, reps.uploads),
                 figures.concurrent(local, reps.alone, reps.parallel_rounds),
                 figures.rollback(local, reps.rollbacks),
+                *builds.builds(local, reps.builds),
             ]
         )
         return [

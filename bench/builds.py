@@ -1,0 +1,241 @@
+"""Figures of builds (issue 13), each against a reference measured side by side in one run.
+
+- First build of a Flask + gunicorn app (a new dependency environment every round: the
+  requirements differ by a comment, so the cache key does, the packages do not) against a
+  bare ``uv venv`` + ``uv pip install -r requirements.txt`` into a fresh venv with the same
+  interpreter and the same warm download cache. The build is timed by the platform's build
+  log: from its plan line to its "build done" line.
+- Redeploy with unchanged dependencies, ``rig deploy`` start to serving (it returns once the
+  release is healthy), against the same redeploy of a dependency-free app.
+- ``npm ci`` build of an Express app (a new environment every round: package.json's
+  description changes) against a bare ``npm ci`` of the same lock in a fresh directory
+  with the same npm cache.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import tempfile
+import time
+import uuid
+from datetime import datetime
+from pathlib import Path
+
+from bench.deploys import WEB_SOURCE, _deploy
+from bench.figures import Figure, Target, figure, not_measurable
+from bench.measure import interleaved, median, run_once
+from bench.platform import NETWORK, Platform, rig_executable
+
+REQUIREMENTS = "flask==3.0.3\ngunicorn==23.0.0\n"
+FLASK_APP = """\
+from flask import Flask
+
+app = Flask(__name__)
+
+
+@app.get("/")
+def hello():
+    return open("VERSION").read()
+"""
+EXPRESS = "4.21.2"
+SERVER_JS = (
+    "const app = require('express')();\n"
+    "app.get('/', (q, s) => s.send('ok'));\n"
+    "app.listen(Number(process.env.PORT), '127.0.0.1');\n"
+)
+RETIRE_S = 2.5  # the platform's drain (1 s) and a process's SIGTERM, with room to spare
+BUILD_RATIO = Target("≤ 1.2x reference", 1.2, on_ratio=True)
+REDEPLOY_RATIO = Target("≤ 2x dependency-free", 2.0, on_ratio=True)
+
+
+def _cache(platform: Platform) -> Path:
+    """The platform's build cache (``<data>/cache``), shared with the references."""
+    return platform.root / "data" / "cache"
+
+
+def _tool_env(platform: Platform) -> dict[str, str]:
+    """What the platform's build steps add (maxlocal.builders.toolbox), for the references."""
+    from maxlocal.builders.toolbox import Toolbox
+    from maxlocal.runtime.proc import child_env
+
+    home = platform.root / "bench-home"
+    home.mkdir(exist_ok=True)
+    return {**child_env({}, home=home), **Toolbox(_cache(platform)).download_env()}
+
+
+def _app(platform: Platform, name: str, files: dict[str, str]) -> Path:
+    platform.api("POST", f"/networks/{NETWORK}/apps", {"name": name})
+    source = platform.root / "build-sources" / name
+    source.mkdir(parents=True)
+    for path, text in files.items():
+        (source / path).write_text(text)
+    return source
+
+
+def _build_seconds(platform: Platform, app: str, release: int) -> float:
+    """The build's time by its log: from the plan line to the "build done" line."""
+    path = f"/networks/{NETWORK}/apps/{app}/logs/build?release={release}"
+    records = platform.api("GET", path)
+    stamps = [
+        datetime.fromisoformat(r["ts"].replace("Z", "+00:00"))
+        for r in records
+        if r["line"].startswith(("plan: ", "build done in "))
+    ]
+    if len(stamps) != 2:
+        raise RuntimeError(f"no complete build in the log of {app} release {release}")
+    return (stamps[1] - stamps[0]).total_seconds()
+
+
+def _deployed_build(platform: Platform, source: Path, app: str) -> float:
+    """Deploy; the build's seconds. Returns once the previous release is retired, so that
+    its shutdown does not run beside the next measurement."""
+    release = int(str(_deploy(platform, source, app)["release"]))
+    time.sleep(RETIRE_S)
+    return _build_seconds(platform, app, release)
+
+
+def first_build(platform: Platform, runs: int) -> Figure:
+    from maxlocal.builders.pythons import choose
+    from maxlocal.builders.toolbox import Toolbox
+
+    name = "first build: flask + gunicorn app"
+    uv = Toolbox(_cache(platform)).uv
+    if uv is None:
+        return not_measurable(name, "s", BUILD_RATIO, "uv is not installed")
+    python = choose(None, "the platform's default")
+    source = _app(platform, "flask-first", {"app.py": FLASK_APP, "VERSION": "v1\n"})
+    env = _tool_env(platform)
+
+    def platform_build() -> float:
+        (source / "requirements.txt").write_text(f"{REQUIREMENTS}# {uuid.uuid4().hex}\n")
+        return _deployed_build(platform, source, "flask-first")
+
+    def bare() -> float:
+        venv = Path(tempfile.mkdtemp(prefix="bench-venv-", dir=platform.root))
+        (venv / "requirements.txt").write_text(REQUIREMENTS)
+        script = (
+            f"{uv} venv --quiet --python {python.path} {venv}/env && "
+            f"{uv} pip install --quiet --python {venv}/env/bin/python -r {venv}/requirements.txt"
+        )
+        try:
+            return run_once(["/bin/sh", "-c", script], env)
+        finally:
+            shutil.rmtree(venv, ignore_errors=True)
+
+    try:
+        samples = interleaved(runs, {"platform": platform_build, "bare": bare})
+    except (RuntimeError, subprocess.CalledProcessError) as e:
+        return not_measurable(name, "s", BUILD_RATIO, f"a build failed: {str(e)[-300:]}")
+    value, reference = median(samples["platform"]), median(samples["bare"])
+    return figure(
+        name,
+        value,
+        "s",
+        BUILD_RATIO,
+        ("bare uv venv + uv pip install", reference),
+        note=f"a new environment each round, same interpreter ({python.label}) and warm uv "
+        f"download cache; platform timed by its build log; {runs} rounds",
+    )
+
+
+def redeploy(platform: Platform, runs: int) -> Figure:
+    name = "redeploy, unchanged dependencies: rig deploy → serving"
+    flask = _app(
+        platform,
+        "flask-again",
+        {"requirements.txt": REQUIREMENTS, "app.py": FLASK_APP, "VERSION": "v0\n"},
+    )
+    plain = _app(
+        platform,
+        "plain-again",
+        {"Procfile": "web: python app.py\n", "app.py": WEB_SOURCE, "VERSION": "v0\n"},
+    )
+
+    def deploy(source: Path, app: str) -> float:
+        (source / "VERSION").write_text(f"{uuid.uuid4().hex}\n")
+        command = [rig_executable(), "deploy", str(source), "--app", app, "--network", NETWORK]
+        seconds = run_once(command, platform.env)
+        time.sleep(RETIRE_S)
+        return seconds
+
+    try:
+        samples = interleaved(
+            runs,
+            {
+                "flask": lambda: deploy(flask, "flask-again"),
+                "plain": lambda: deploy(plain, "plain-again"),
+            },
+        )
+    except RuntimeError as e:
+        return not_measurable(name, "s", REDEPLOY_RATIO, f"a deploy failed: {str(e)[-300:]}")
+    value, reference = median(samples["flask"]), median(samples["plain"])
+    return figure(
+        name,
+        value,
+        "s",
+        REDEPLOY_RATIO,
+        ("dependency-free app", reference),
+        note=f"Flask + gunicorn from its cached environment vs a python http.server app; "
+        f"{runs} rounds",
+    )
+
+
+def npm_ci_build(platform: Platform, runs: int) -> Figure:
+    name = "npm ci build: express app"
+    npm = shutil.which("npm", path="/usr/local/bin:/usr/bin:/bin")
+    if npm is None:
+        return not_measurable(name, "s", BUILD_RATIO, "npm is not installed")
+    env = _tool_env(platform)
+    package = {
+        "name": "bench-express",
+        "version": "1.0.0",
+        "private": True,
+        "dependencies": {"express": EXPRESS},
+        "scripts": {"start": "node server.js"},
+    }
+    source = _app(
+        platform, "express", {"package.json": json.dumps(package), "server.js": SERVER_JS}
+    )
+    try:
+        subprocess.run(
+            [npm, "install", "--package-lock-only"],
+            cwd=source, env=env, check=True, capture_output=True, timeout=300,
+        )  # fmt: skip
+    except (subprocess.SubprocessError, OSError) as e:
+        return not_measurable(name, "s", BUILD_RATIO, f"npm could not make a lock: {e}")
+
+    def platform_build() -> float:
+        (source / "package.json").write_text(
+            json.dumps({**package, "description": uuid.uuid4().hex})
+        )
+        return _deployed_build(platform, source, "express")
+
+    def bare() -> float:
+        fresh = Path(tempfile.mkdtemp(prefix="bench-npm-", dir=platform.root))
+        for file in ("package.json", "package-lock.json"):
+            shutil.copyfile(source / file, fresh / file)
+        try:
+            return run_once(["/bin/sh", "-c", f"cd {fresh} && {npm} ci --silent"], env)
+        finally:
+            shutil.rmtree(fresh, ignore_errors=True)
+
+    try:
+        samples = interleaved(runs, {"platform": platform_build, "bare": bare})
+    except (RuntimeError, subprocess.CalledProcessError) as e:
+        return not_measurable(name, "s", BUILD_RATIO, f"a build failed: {str(e)[-300:]}")
+    value, reference = median(samples["platform"]), median(samples["bare"])
+    return figure(
+        name,
+        value,
+        "s",
+        BUILD_RATIO,
+        ("bare npm ci", reference),
+        note=f"express {EXPRESS}, a new environment each round, same lock and warm npm cache; "
+        f"platform timed by its build log; {runs} rounds",
+    )
+
+
+def builds(platform: Platform, runs: int) -> list[Figure]:
+    return [first_build(platform, runs), redeploy(platform, runs), npm_ci_build(platform, runs)]
