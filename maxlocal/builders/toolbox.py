@@ -19,6 +19,11 @@ from maxlocal.runtime.proc import SYSTEM_PATH
 PROXY_VARS = frozenset(
     {"HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy"}
 )
+CA_BUNDLES = (  # the system's certificate store, for pip (which trusts its own otherwise)
+    "/etc/ssl/certs/ca-certificates.crt",
+    "/etc/pki/tls/certs/ca-bundle.crt",
+    "/etc/ssl/cert.pem",
+)
 BUILDER_VERSION = "1"  # part of every cache key: a change in how environments are built
 
 
@@ -54,6 +59,9 @@ def _node_version() -> str | None:
 @dataclass(frozen=True)
 class Toolbox:
     cache: Path
+    with_uv: bool = True
+    """False: build Python environments with the interpreter's venv and pip, as a platform
+    without uv does (and as its test does)."""
 
     @property
     def envs(self) -> Path:
@@ -62,7 +70,7 @@ class Toolbox:
 
     @property
     def uv(self) -> Path | None:
-        return _uv()
+        return _uv() if self.with_uv else None
 
     @property
     def node_version(self) -> str | None:
@@ -76,8 +84,10 @@ class Toolbox:
         from the platform's own environment (they are how this machine reaches the
         registries, not anything of the platform's)."""
         proxies = {k: v for k, v in os.environ.items() if k in PROXY_VARS}
+        bundle = next((b for b in CA_BUNDLES if os.path.isfile(b)), None)
         return {
             **proxies,
+            **({"PIP_CERT": bundle} if bundle else {}),
             "UV_SYSTEM_CERTS": "1",
             "NODE_OPTIONS": "--use-openssl-ca",
             "UV_CACHE_DIR": str(self.cache / "uv"),

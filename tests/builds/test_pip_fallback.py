@@ -1,0 +1,57 @@
+"""A platform without uv builds a Python environment with the interpreter's own venv and pip:
+the same plan carried out for real (a tiny package from the index), the cached environment
+reused the second time."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from maxlocal.builders.plan import make_plan
+from maxlocal.builders.run import execute
+from maxlocal.builders.source import DiskSource
+from maxlocal.builders.toolbox import Toolbox
+from maxlocal.runtime.proc import child_env
+
+pytestmark = pytest.mark.network
+
+
+def build(release: Path, tools: Toolbox) -> list[str]:
+    notes: list[str] = []
+    plan = make_plan(DiskSource(release), tools)
+    execute(
+        plan,
+        release,
+        lambda: child_env({}, release, home=release.parent / "home"),
+        lambda stream, line: None,
+        notes.append,
+    )
+    return notes
+
+
+def test_pip_builds_the_environment_when_there_is_no_uv(tmp_path: Path, build_cache: Path) -> None:
+    tools = Toolbox(build_cache / "no-uv", with_uv=False)
+    release = tmp_path / "release"
+    release.mkdir()
+    (release / "requirements.txt").write_text("six==1.16.0\n")
+    (release / "main.py").write_text("import six\nprint(six.__version__)\n")
+    notes = build(release, tools)
+    assert notes[0].startswith("plan: python ") and notes[0].endswith(
+        "web: python3 main.py (inferred: main.py)"
+    )
+    assert any("-m venv" in n for n in notes) and any(
+        "-m pip install -r requirements.txt" in n for n in notes
+    )
+    env = child_env({}, release)
+    out = subprocess.run(
+        ["python3", "main.py"], cwd=release, env=env, capture_output=True, text=True
+    )
+    assert out.stdout == "1.16.0\n", out.stderr
+
+    again = tmp_path / "again"
+    again.mkdir()
+    for name in ("requirements.txt", "main.py"):
+        (again / name).write_text((release / name).read_text())
+    assert any("cached, reused" in n for n in build(again, tools))
