@@ -20,10 +20,11 @@ import subprocess
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
-from bench.deploys import WEB_SOURCE, _deploy
+from bench.deploys import SETTLE_TIMEOUT, WEB_SOURCE, _deploy
 from bench.figures import Figure, Target, figure, not_measurable
 from bench.measure import interleaved, median, run_once
 from bench.platform import NETWORK, Platform, rig_executable
@@ -89,11 +90,37 @@ def _build_seconds(platform: Platform, app: str, release: int) -> float:
 
 
 def _deployed_build(platform: Platform, source: Path, app: str) -> float:
-    """Deploy; the build's seconds. Returns once the previous release is retired, so that
-    its shutdown does not run beside the next measurement."""
-    release = int(str(_deploy(platform, source, app)["release"]))
+    """Deploy (``--detach``: no client following the log beside the build); the build's
+    seconds. Returns once the release is active and the previous one retired, so that
+    neither runs beside the next measurement."""
+    release = int(str(_deploy(platform, source, app, "--detach")["release"]))
+    deadline = time.monotonic() + SETTLE_TIMEOUT
+    path = f"/networks/{NETWORK}/apps/{app}/releases/{release}"
+    while (status := platform.api("GET", path)["status"]) not in ("active", "failed"):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"release {release} of {app} is still {status}")
+        time.sleep(0.2)
+    if status == "failed":
+        raise RuntimeError(f"release {release} of {app} failed")
     time.sleep(RETIRE_S)
     return _build_seconds(platform, app, release)
+
+
+def _side_by_side(
+    name: str,
+    target: Target,
+    runs: int,
+    measured: Callable[[], float],
+    reference: tuple[str, Callable[[], float]],
+    note: str,
+) -> Figure:
+    """The median of ``measured`` against the median of the reference, taking turns."""
+    try:
+        samples = interleaved(runs, {"measured": measured, "reference": reference[1]})
+    except (RuntimeError, subprocess.CalledProcessError) as e:
+        return not_measurable(name, "s", target, f"a run failed: {str(e)[-300:]}")
+    value = median(samples["measured"])
+    return figure(name, value, "s", target, (reference[0], median(samples["reference"])), note)
 
 
 def first_build(platform: Platform, runs: int) -> Figure:
@@ -124,20 +151,12 @@ def first_build(platform: Platform, runs: int) -> Figure:
         finally:
             shutil.rmtree(venv, ignore_errors=True)
 
-    try:
-        samples = interleaved(runs, {"platform": platform_build, "bare": bare})
-    except (RuntimeError, subprocess.CalledProcessError) as e:
-        return not_measurable(name, "s", BUILD_RATIO, f"a build failed: {str(e)[-300:]}")
-    value, reference = median(samples["platform"]), median(samples["bare"])
-    return figure(
-        name,
-        value,
-        "s",
-        BUILD_RATIO,
-        ("bare uv venv + uv pip install", reference),
-        note=f"a new environment each round, same interpreter ({python.label}) and warm uv "
-        f"download cache; platform timed by its build log; {runs} rounds",
+    note = (
+        f"a new environment each round, same interpreter ({python.label}) and warm uv "
+        f"download cache; platform timed by its build log; {runs} rounds"
     )
+    reference = ("bare uv venv + uv pip install", bare)
+    return _side_by_side(name, BUILD_RATIO, runs, platform_build, reference, note)
 
 
 def redeploy(platform: Platform, runs: int) -> Figure:
@@ -160,25 +179,16 @@ def redeploy(platform: Platform, runs: int) -> Figure:
         time.sleep(RETIRE_S)
         return seconds
 
-    try:
-        samples = interleaved(
-            runs,
-            {
-                "flask": lambda: deploy(flask, "flask-again"),
-                "plain": lambda: deploy(plain, "plain-again"),
-            },
-        )
-    except RuntimeError as e:
-        return not_measurable(name, "s", REDEPLOY_RATIO, f"a deploy failed: {str(e)[-300:]}")
-    value, reference = median(samples["flask"]), median(samples["plain"])
-    return figure(
+    note = (
+        f"Flask + gunicorn from its cached environment vs a python http.server app; {runs} rounds"
+    )
+    return _side_by_side(
         name,
-        value,
-        "s",
         REDEPLOY_RATIO,
-        ("dependency-free app", reference),
-        note=f"Flask + gunicorn from its cached environment vs a python http.server app; "
-        f"{runs} rounds",
+        runs,
+        lambda: deploy(flask, "flask-again"),
+        ("dependency-free app", lambda: deploy(plain, "plain-again")),
+        note,
     )
 
 
@@ -221,20 +231,11 @@ def npm_ci_build(platform: Platform, runs: int) -> Figure:
         finally:
             shutil.rmtree(fresh, ignore_errors=True)
 
-    try:
-        samples = interleaved(runs, {"platform": platform_build, "bare": bare})
-    except (RuntimeError, subprocess.CalledProcessError) as e:
-        return not_measurable(name, "s", BUILD_RATIO, f"a build failed: {str(e)[-300:]}")
-    value, reference = median(samples["platform"]), median(samples["bare"])
-    return figure(
-        name,
-        value,
-        "s",
-        BUILD_RATIO,
-        ("bare npm ci", reference),
-        note=f"express {EXPRESS}, a new environment each round, same lock and warm npm cache; "
-        f"platform timed by its build log; {runs} rounds",
+    note = (
+        f"express {EXPRESS}, a new environment each round, same lock and warm npm cache; "
+        f"platform timed by its build log; {runs} rounds"
     )
+    return _side_by_side(name, BUILD_RATIO, runs, platform_build, ("bare npm ci", bare), note)
 
 
 def builds(platform: Platform, runs: int) -> list[Figure]:
