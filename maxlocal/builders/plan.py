@@ -137,7 +137,7 @@ def make_plan(source: Source, tools: Toolbox) -> Plan:
         inferred = start.infer_python(source) or start.infer_node(source)
         if inferred:
             found.processes, found.inferred_from = inferred
-    if not any(layer.kind == "python" for layer in found.layers):
+    if not any(layer.kind == "python" for layer in found.layers):  # every release has a Python
         found = python.with_default(found, source, tools, config)
     plan = Plan(found.builder, found.description, found.layers, found.steps)
     if config.toml.build:

@@ -96,21 +96,17 @@ def _layer(kind: str, key: str, tools: Toolbox, steps_for: list[str], python: In
 
 def detect(source: Source, tools: Toolbox, config: Declared, *, forced: bool) -> Detected | None:
     inputs = _inputs(source)
-    if inputs is None:
-        if not forced:
-            return None
-        return with_default(Detected("python", "python"), source, tools, config)
-    name, text = inputs
-    python = interpreter(source, config)
-    key = key_of("python", str(python.path), python.label, name, text)
-    layer = _layer("python", key, tools, [name], python)
-    state = "cached" if layer.ready else "new"
-    found = Detected(
-        "python",
-        f"python {python.label} from {name}, {state} env {layer.short}",
-        layers=[layer],
-        looked_for=start.LOOKED_FOR,
-    )
+    if inputs is None and not forced:
+        return None
+    found = Detected("python", "", looked_for=start.LOOKED_FOR)
+    if inputs is not None:  # else: rig.toml says python; the bare environment will do
+        name, text = inputs
+        python = interpreter(source, config)
+        key = key_of("python", str(python.path), python.label, name, text)
+        layer = _layer("python", key, tools, [name], python)
+        found.layers.append(layer)
+        state = "cached" if layer.ready else "new"
+        found.description = f"python {python.label} from {name}, {state} env {layer.short}"
     inferred = start.infer_python(source)
     if inferred:
         found.processes, found.inferred_from = inferred
@@ -123,10 +119,6 @@ def with_default(found: Detected, source: Source, tools: Toolbox, config: Declar
     key = key_of("python-default", str(python.path), python.label)
     layer = _layer("python-default", key, tools, [], python)
     found.layers.append(layer)
-    if found.builder in ("python", "none"):
-        found.description = (
-            f"python {python.label}, no dependencies"
-            if found.builder == "python"
-            else found.description
-        )
+    if not found.description:
+        found.description = f"python {python.label}, no dependencies"
     return found

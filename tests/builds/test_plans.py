@@ -90,6 +90,12 @@ def test_rig_toml_overrides_the_builder_and_the_build(tmp_path: Path) -> None:
     files["rig.toml"] = 'builder = "static"\nbuild_timeout = 5\n'
     plan = plan_of(tmp_path, files)
     assert (plan["builder"], plan["timeout_s"]) == ("static", 5.0)
+    del files["requirements.txt"]
+    files["rig.toml"] = 'builder = "python"\n'
+    plan = plan_of(tmp_path, files)
+    assert [e["kind"] for e in plan["environments"]] == ["python-default"]  # type: ignore[attr-defined]
+    assert str(plan["description"]).endswith(", no dependencies")
+    assert plan["processes"] == {"web": "flask --app app:app run --host 127.0.0.1 --port $PORT"}
 
 
 @pytest.mark.parametrize(
