@@ -1,7 +1,7 @@
 """The environment a tenant process gets is the platform's to make: the same for the same app
 whether the platform was started from an activated venv (with an operator's HOME, PATH and
-variables), from a bare shell, or by ``rig local start`` as ``./quickstart`` does; and never
-the platform's own Python."""
+variables), from a bare shell, by ``rig local start`` as ``./quickstart`` does, or from the
+rig shell; and never the platform's own Python."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import pexpect
 import pytest
 
 from maxlocal.strays import kill_strays, marker_for
@@ -25,6 +26,7 @@ APP = {
 }
 SHOW = "env | sort; echo which=$(which python3); python3 -c 'import sys; print(sys.prefix)'"
 VENV = Path(sys.prefix)
+RIG = Path(sys.executable).with_name("rig")
 
 
 def started(factory: PlatformFactory, cache: Path, environ: dict[str, str]) -> Platform:
@@ -39,21 +41,50 @@ def started(factory: PlatformFactory, cache: Path, environ: dict[str, str]) -> P
         os.environ.update(saved)
 
 
-def by_rig_local_start(tmp_path: Path, environ: dict[str, str]) -> Platform:
-    """A platform started as ``./quickstart`` does: ``.venv/bin/rig local start``, from
-    ``environ`` (the rig shell's ``local start`` runs the same code in the shell's process)."""
-    data = tmp_path / "local-data"
-    rig = Path(sys.executable).with_name("rig")
-    env = {**environ, "RIG_CONFIG_DIR": str(tmp_path / "local-config"), "RIG_LOCAL_DATA": str(data)}
-    run = subprocess.run(
-        [str(rig), "local", "start", "--port", "0"], env=env, capture_output=True, text=True,
-        timeout=120,
-    )  # fmt: skip
-    assert run.returncode == 0, run.stderr
-    platform = Platform(data)
-    info = json.loads((data / "server.json").read_text())
+def local_env(environ: dict[str, str], root: Path) -> dict[str, str]:
+    """``environ`` for a ``rig`` that keeps its config and local platform under ``root``."""
+    return {**environ, "RIG_CONFIG_DIR": str(root / "config"), "RIG_LOCAL_DATA": str(root / "data")}
+
+
+def local_platform(root: Path) -> Platform:
+    """The platform ``rig local start`` started in ``root``."""
+    platform = Platform(root / "data")
+    info = json.loads((root / "data" / "server.json").read_text())
     platform.port, platform.url = int(info["port"]), str(info["url"])
     return platform
+
+
+def by_rig_local_start(root: Path, environ: dict[str, str]) -> Platform:
+    """A platform started as ``./quickstart`` does: ``.venv/bin/rig local start``."""
+    run = subprocess.run(
+        [str(RIG), "local", "start", "--port", "0"], env=local_env(environ, root),
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    return local_platform(root)
+
+
+def by_the_rig_shell(root: Path, environ: dict[str, str]) -> Platform:
+    """A platform started from the rig shell, in a pseudo-terminal: ``local start``."""
+    shell = pexpect.spawn(
+        str(RIG), env=local_env(environ, root), encoding="utf-8", timeout=120,
+        dimensions=(30, 140),
+    )  # fmt: skip
+    shell.expect_exact("rig>")
+    shell.sendline("local start --port 0")
+    shell.expect_exact("rig local>")
+    shell.sendline("exit")
+    shell.expect(pexpect.EOF)
+    return local_platform(root)
+
+
+def stop_local(root: Path, environ: dict[str, str]) -> None:
+    """Stop the platform ``rig local start`` started in ``root`` (if it did), and its apps."""
+    subprocess.run(
+        [str(RIG), "local", "stop"], env=local_env(environ, root), capture_output=True,
+        timeout=60,
+    )  # fmt: skip
+    kill_strays(marker_for(root / "data"))
 
 
 @pytest.fixture
@@ -70,22 +101,18 @@ def platforms(tmp_path: Path, build_cache: Path) -> Iterator[list[Platform]]:
         "PYTHONPATH": "/opt/operator/lib",
     }
     plain = {"PATH": "/usr/bin:/bin"}
-    local = by_rig_local_start(tmp_path, activated)
+    locals_ = [tmp_path / "quickstart", tmp_path / "shell"]
     try:
         yield [
             started(factory, build_cache, activated),
             started(factory, build_cache, plain),
-            local,
+            by_rig_local_start(locals_[0], activated),
+            by_the_rig_shell(locals_[1], activated),
         ]
     finally:
         factory.stop_all()
-        subprocess.run(
-            [str(Path(sys.executable).with_name("rig")), "local", "stop"],
-            env={**activated, "RIG_CONFIG_DIR": str(tmp_path / "local-config"),
-                 "RIG_LOCAL_DATA": str(local.data_dir)},
-            capture_output=True, timeout=60,
-        )  # fmt: skip
-        kill_strays(marker_for(local.data_dir))
+        for root in locals_:
+            stop_local(root, activated)
 
 
 def normalised(output: str, platform: Platform, network: str) -> list[str]:
@@ -107,7 +134,7 @@ def test_the_same_app_gets_the_same_environment_however_the_platform_was_started
         run = tenant.command(network, app, SHOW)
         assert run.code == 0, str(run)
         seen.append(normalised(run.out, platform, network))
-    assert seen[0] == seen[1] == seen[2]
+    assert seen[0] == seen[1] == seen[2] == seen[3]
     env = dict(line.split("=", 1) for line in seen[0] if "=" in line)
     assert "VIRTUAL_ENV" not in env or not env["VIRTUAL_ENV"].startswith(str(VENV))
     assert "OPERATOR_TOKEN" not in env and "PYTHONPATH" not in env
