@@ -215,8 +215,9 @@ class Runtime:
         self.logs.delete(build_log_key(app.network, app.name))
 
     def remove_network(self, network: str) -> None:
-        """Forget a deleted network's log (its apps are removed first)."""
+        """Forget a deleted network's log and homes (its apps are removed first)."""
         self.logs.delete(network_log_key(network))
+        self.layout.remove_network(network)
 
     def status(self, app: App) -> AppStatus | None:
         """The driver's figures for an app that has a release."""

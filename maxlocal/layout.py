@@ -44,13 +44,13 @@ class Layout:
     def cache(self) -> Path:
         return self.cache_dir or self.data_dir / "cache"
 
+    @property
+    def homes(self) -> Path:
+        return self.data_dir / "homes"
+
     def home(self, network: str, app: str | None = None) -> Path:
         """The HOME of an app's processes (or of a network's sessions), made on first use."""
-        home = (
-            self.data_dir / "homes" / "apps" / network / app
-            if app
-            else (self.data_dir / "homes" / "networks" / network)
-        )
+        home = self.homes / "apps" / network / app if app else self.homes / "networks" / network
         home.mkdir(parents=True, exist_ok=True)
         return home
 
@@ -71,8 +71,12 @@ class Layout:
         shutil.rmtree(self.release_dir(network, app, number), ignore_errors=True)
 
     def remove_app(self, network: str, app: str) -> None:
-        for root in (self.artifacts, self.releases, self.data_dir / "homes" / "apps"):
+        for root in (self.artifacts, self.releases, self.homes / "apps"):
             shutil.rmtree(root / network / app, ignore_errors=True)
+
+    def remove_network(self, network: str) -> None:
+        for root in (self.homes / "networks", self.homes / "apps"):
+            shutil.rmtree(root / network, ignore_errors=True)
 
     def remove_leftovers(self) -> None:
         """Uploads cut short and unpacking directories of a platform that stopped mid-way."""
