@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from maxlocal.builders.plan import Plan, make_plan
-from maxlocal.builders.run import StepFailed, execute
+from maxlocal.builders.run import StepFailed, ensure_python, execute
 from maxlocal.builders.source import DiskSource
 from maxlocal.builders.toolbox import Toolbox
 from maxlocal.crypto import Vault
@@ -397,6 +397,7 @@ class Runtime:
 
     def _run_release(self, app: App, release: Release, processes: dict[str, str]) -> RunRelease:
         directory = self.layout.release_dir(app.network, app.name, release.artifact_release)
+        ensure_python(directory, self.tools, lambda line: self._note(app, line))
         return RunRelease(
             app.key, release.number, directory, processes, self._env(release.env), self._home(app)
         )

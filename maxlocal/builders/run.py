@@ -12,8 +12,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from maxlocal.builders.plan import COMPLETE, Layer, Plan, Step
+from maxlocal.builders.plan import COMPLETE, Detected, Layer, Plan, Step
+from maxlocal.builders.source import DiskSource
+from maxlocal.builders.toolbox import Toolbox
 from maxlocal.runtime.builder import run_build
+from maxlocal.runtime.proc import child_env
+from maxlocal.runtime.procfile import ProcfileError, declared
 
 Note = Callable[[str], object]
 """A line of the platform's own in the build log (the plan, each step, what was reused)."""
@@ -33,6 +37,29 @@ class StepFailed(Exception):
 def execute(plan: Plan, release: Path, base_env: BaseEnv, on_line: OnLine, note: Note) -> None:
     """Build ``plan`` in ``release``; StepFailed names the step that failed and how."""
     _Build(plan, release, base_env, on_line, note).run()
+
+
+def ensure_python(release: Path, tools: Toolbox, note: Note) -> None:
+    """Give a release built by an older platform (before every release had a Python) the bare
+    environment, so that its ``python`` still resolves now that PATH is the platform's own.
+    A release that cannot have one (it asks for a Python the machine lacks) is left as it is."""
+    from maxlocal.builders import python
+
+    if os.path.lexists(release / python.LINK):
+        return
+    source = DiskSource(release)
+    try:
+        found = python.with_default(Detected("none", ""), source, tools, declared(source))
+    except ProcfileError:
+        return
+    build = _Build(Plan("none", ""), release, lambda: child_env({}, release), _ignore, note)
+    build.deadline = time.monotonic() + build.plan.timeout
+    for layer in found.layers:
+        build.layer(layer)
+
+
+def _ignore(stream: str, line: str) -> None:
+    pass
 
 
 @dataclass
