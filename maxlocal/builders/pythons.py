@@ -16,16 +16,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from maxlocal.runtime.proc import SYSTEM_PATH
+from maxlocal.runtime.procfile import ProcfileError
 
 _NAME = re.compile(r"^python3(\.\d+)?$")
 _CLAUSE = re.compile(r"^\s*(~=|==|!=|<=|>=|<|>|===)?\s*v?([0-9][0-9.*]*)\s*$")
 Version = tuple[int, ...]
 
 
-class NoInterpreter(Exception):
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+class NoInterpreter(ProcfileError):
+    """The machine has no Python the release asks for (the message lists those it has)."""
 
 
 @dataclass(frozen=True)
