@@ -15,8 +15,6 @@ from tests.deploy.conftest import routed
 
 pytestmark = pytest.mark.network
 
-# Not the Flask this machine has (the test checks), so the app cannot be using that one.
-PINNED = "3.0.3"
 FLASK_APP = """\
 from flask import Flask
 
@@ -27,10 +25,6 @@ app = Flask(__name__)
 def hello():
     return "hello from flask\\n"
 """
-FILES: dict[str, str | bytes] = {
-    "requirements.txt": f"flask=={PINNED}\ngunicorn==23.0.0\n",
-    "app.py": FLASK_APP,
-}
 SHOW_VERSION = 'python -c "import flask; print(flask.__version__)"'
 
 
@@ -51,8 +45,15 @@ def machine_flask() -> str | None:
     return run.stdout.strip() or None
 
 
+# Not the Flask this machine has, so the app cannot be using that one.
+PINNED = "3.0.2" if machine_flask() == "3.0.3" else "3.0.3"
+FILES: dict[str, str | bytes] = {
+    "requirements.txt": f"flask=={PINNED}\ngunicorn==23.0.0\n",
+    "app.py": FLASK_APP,
+}
+
+
 def test_a_flask_app_deploys_from_requirements_alone(tenant: Tenant) -> None:
-    assert machine_flask() != PINNED
     before = freeze()
     network, app = tenant.new_app("flask")
     release = tenant.deploy_ok(network, app, FILES)
