@@ -17,6 +17,14 @@ from maxlocal.runtime.procfile import ProcfileError
 
 router = APIRouter(tags=["releases"])
 
+
+class BuildWouldFail(InvalidRequest):
+    """The release cannot be built or run as it is (a code of its own, so that a client tells
+    it from a request it got wrong)."""
+
+    code = "build_would_fail"
+
+
 MAX_PATHS = 200_000
 MAX_FILES = 10_000
 
@@ -39,5 +47,5 @@ def plan(user: UserDep, platform: PlatformDep, body: PlanRequest) -> dict[str, A
     try:
         found = make_plan(MemorySource(body.paths, body.files), platform.runtime.tools)
     except ProcfileError as e:
-        raise InvalidRequest(e.message, "see docs/builds.md for what is detected") from e
+        raise BuildWouldFail(e.message, "see docs/builds.md for what is detected") from e
     return found.to_dict()

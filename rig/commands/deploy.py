@@ -102,6 +102,7 @@ def deploy(ctx: Context, args: argparse.Namespace) -> Result:
         )
     if not plan.files:
         raise UsageError(f"nothing to deploy in {root}", hint="is every file ignored?")
+    refuse_a_failing_build(build_plan(ctx, plan, quiet=True))
     client = ctx.client()
     ref, app_info, created = find_or_create_app(ctx, args, app)
     limit = upload_limit(client)
@@ -175,13 +176,14 @@ def dry_run(plan: BundlePlan, build: dict[str, Any] | None = None) -> Result:
 
 PLAN_BYTES = 512 * 1024  # sent for a plan: with JSON escaping, within the 1 MiB body limit
 PLAN_PATHS = 5000
+BUILD_WOULD_FAIL = "build_would_fail"  # the platform's error code for a plan that fails
 
 
-def build_plan(ctx: Context, plan: BundlePlan) -> dict[str, Any] | None:
+def build_plan(ctx: Context, plan: BundlePlan, *, quiet: bool = False) -> dict[str, Any] | None:
     """The platform's build plan for these files (``{"error": ...}`` when it would fail), from
     the paths (down to one directory) and the top-level text files, smallest first; None
-    without a platform to ask. Asked only when the deploy names an app: a dry run of files
-    alone needs no platform."""
+    without a platform to ask (said on stderr unless ``quiet``). Asked only when the deploy
+    names an app: a dry run of files alone needs no platform."""
     from rig.errors import RigError
 
     paths = [f.path for f in plan.files if f.path.count("/") <= 1][:PLAN_PATHS]
@@ -196,11 +198,25 @@ def build_plan(ctx: Context, plan: BundlePlan) -> dict[str, Any] | None:
     body = {"paths": paths, "files": files}
     try:
         return dict(ctx.client().post("/build-plan", body))
-    except UsageError as e:
-        return {"error": e.message}
     except RigError as e:
-        note(ctx, f"rig: no build plan: {e.message}")
+        if e.code == BUILD_WOULD_FAIL:
+            return {"error": e.message}
+        if not quiet:
+            note(ctx, f"rig: no build plan: {e.message}")
         return None
+
+
+def refuse_a_failing_build(build: dict[str, Any] | None) -> None:
+    """Stop before bundling and uploading what the platform says cannot be built or run (no
+    start command, an unavailable Python...); without an answer, the deploy goes on."""
+    from rig.errors import RigError
+
+    if build is not None and "error" in build:
+        raise RigError(
+            f"this release would fail to build: {build['error']}",
+            hint="nothing was uploaded; `rig deploy --dry-run` shows the build plan",
+            code=BUILD_WOULD_FAIL,
+        )
 
 
 def warn_large(plan: BundlePlan, stream: IO[str]) -> None:

@@ -1,5 +1,7 @@
 """Releases that cannot be built fail clearly, through the real ``rig deploy``: one line
-naming the step and the cause, exit 1, and the previous release still serving."""
+naming the step and the cause, exit 1, and the previous release still serving. What the
+plan already shows cannot work (no start command, no such Python, a broken package.json)
+is refused before anything is uploaded; the platform refuses it too when it is uploaded."""
 
 from __future__ import annotations
 
@@ -32,17 +34,17 @@ def deploy_dir(tenant: Tenant, root: Path, files: dict[str, str], network: str, 
         ),
         pytest.param(
             {"package.json": '{"name": "x", "scripts": {', "index.js": ""},
-            ["failed during build: package.json is not valid JSON"],
+            ["would fail to build: package.json is not valid JSON"],
             id="package-json-syntax-error",
         ),
         pytest.param(
             {"requirements.txt": "", ".python-version": "3.99\n", "app.py": ""},
-            ["Python 3.99 (.python-version) is not on this machine; available: "],
+            ["would fail to build: Python 3.99 (.python-version) is not on this machine; "],
             id="unavailable-python",
         ),
         pytest.param(
             {"notes.txt": "nothing runnable"},
-            ["no start command found: looked for a Procfile, [processes] in rig.toml"],
+            ["would fail to build: no start command found: looked for a Procfile, [processes]"],
             id="no-start-command",
         ),
         pytest.param(
@@ -66,4 +68,18 @@ def test_a_bad_release_fails_naming_its_step_and_the_previous_one_serves(
     for word in words:
         assert word in error[0], str(run)
     assert "(hint: " in error[0]
+    assert routed(tenant.platform, network, app).text == GOOD["index.html"]
+    releases = tenant.api.http.get(f"/networks/{network}/apps/{app}/releases").json()
+    uploaded = "would fail to build" not in error[0]
+    assert len(releases) == (2 if uploaded else 1)
+
+
+def test_an_uploaded_release_without_a_start_command_fails_its_build(tenant: Tenant) -> None:
+    """What the client refuses before uploading, the platform refuses when it gets it anyway."""
+    network, app = tenant.new_app("app")
+    tenant.deploy_ok(network, app, {**GOOD})
+    release = tenant.deploy(network, app, {"notes.txt": "nothing runnable"})
+    assert release["status"] == "failed"
+    assert release["error"]["phase"] == "build"
+    assert release["error"]["reason"].startswith("no start command found: looked for ")
     assert routed(tenant.platform, network, app).text == GOOD["index.html"]
