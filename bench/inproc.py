@@ -151,7 +151,7 @@ def _peak_mb() -> float:
 def follows(apps: list[str]) -> None:
     """Follow the logs of ``apps`` on one socket (rig's ``following``, one channel each);
     print ``ready`` once it follows, then follow until killed."""
-    from rig.commands.live import following
+    from rig.api.live import following
     from rig.context import Context
 
     topics = [f"logs:app:{NETWORK}/{app}" for app in apps]

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from rig.api.client import Api
     from rig.transport.http import ApiClient
 
 
@@ -33,6 +34,7 @@ class Context:
     network: str | None = None
     app: str | None = None
     _client: ApiClient | None = field(default=None, repr=False)
+    _api: Api | None = field(default=None, repr=False)
     _on_close: list[Callable[[], None]] = field(default_factory=list, repr=False)
 
     @classmethod
@@ -69,6 +71,14 @@ class Context:
             self._client = open_client(self)
         return self._client
 
+    def api(self) -> Api:
+        """The platform's API (:mod:`rig.api`) for this command's login, opened on first use."""
+        if self._api is None or self._api.client is not self._client:
+            from rig.api.client import Api
+
+            self._api = Api(self.client())
+        return self._api
+
     def on_close(self, hook: Callable[[], None]) -> None:
         """Call ``hook`` when the command is over or, in the shell, its job is killed (then from
         another thread): how a follow blocked on the socket is woken to leave its channels."""
@@ -81,3 +91,4 @@ class Context:
         if self._client is not None:
             self._client.close()
             self._client = None
+            self._api = None

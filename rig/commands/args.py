@@ -171,7 +171,7 @@ def default_network(ctx: Context, args: argparse.Namespace) -> str:
     network = network_arg(ctx, args)
     if network:
         return network
-    names = [n["name"] for n in ctx.client().get("/networks") or []]
+    names = [n["name"] for n in ctx.api().networks()]
     if len(names) == 1:
         return str(names[0])
     if not names:
@@ -189,7 +189,7 @@ def find_app(ctx: Context, app: str, network: str | None) -> str:
     check_name("app", app)
     if network:
         return check_name("network", network)
-    matches = ctx.client().get("/apps", params={"name": app}) or []
+    matches = ctx.api().apps(name=app)
     networks = sorted({str(a["network"]) for a in matches if a.get("name") == app})
     if not networks:
         raise NotFoundError(f"app {app!r} not found", hint=_app_hint(ctx, app))
@@ -205,7 +205,7 @@ def _app_hint(ctx: Context, app: str) -> str:
     """A did-you-mean from the user's app names (one more request, on the error path only)."""
     from rig.suggest import hint_with_suggestion
 
-    names = {str(a.get("name")) for a in ctx.client().get("/apps") or []}
+    names = {str(a.get("name")) for a in ctx.api().apps()}
     return hint_with_suggestion(app, names, "run `rig list apps` to see your apps")
 
 
@@ -225,11 +225,6 @@ class Scope:
 
     network: str
     app: str | None = None
-
-    @property
-    def path(self) -> str:
-        base = f"/networks/{self.network}"
-        return f"{base}/apps/{self.app}" if self.app else base
 
     @property
     def kind(self) -> str:

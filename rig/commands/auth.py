@@ -160,13 +160,14 @@ def logout(ctx: Context, args: argparse.Namespace) -> Result:
 def whoami(ctx: Context, args: argparse.Namespace) -> Result:
     from rig.transport.session import env_token, resolve_target
 
-    me = ctx.client().get("/me") or {}
+    api = ctx.api()
+    me = api.me()
     target = resolve_target(ctx)
     via_token = bool(env_token())
     data = {
         "email": me.get("email"),
         "id": me.get("id"),
-        "api": ctx.client().base_url,
+        "api": api.base_url,
         "context": None if via_token or target is None else target.context,
         "auth": "api token (RIG_TOKEN)" if via_token else "session",
     }

@@ -70,7 +70,7 @@ def app_details(ctx: Context, args: argparse.Namespace) -> Result:
     ref = app_ref(ctx, args, args.name)
     if args.export:
         return export(ctx, args.export, configdoc.APP, ref.network, [ref.app])
-    app = ctx.client().get(ref.path)
+    app = ctx.api().app(ref.network, ref.app)
     return Result(
         data=app,
         fields=["name", "network", "hostname", "url", "state", "created_at", "vars", "secrets"],
@@ -82,7 +82,7 @@ def network_details(ctx: Context, args: argparse.Namespace) -> Result:
     name = network_ref(ctx, args, args.name, "details network")
     if args.export:
         return export(ctx, args.export, configdoc.NETWORK, name, [])
-    network = ctx.client().get(f"/networks/{name}")
+    network = ctx.api().network(name)
     return Result(
         data=network,
         fields=["name", "domain", "created_at", "apps", "vars", "secrets"],
@@ -91,7 +91,7 @@ def network_details(ctx: Context, args: argparse.Namespace) -> Result:
 
 
 def export(ctx: Context, path: str, kind: str, network: str, apps: list[str]) -> Result:
-    doc = configdoc.fetch(ctx.client(), kind, network, apps)
+    doc = configdoc.fetch(ctx.api(), kind, network, apps)
     if doc is None or (kind == configdoc.APP and not doc.apps):
         what = f"app {apps[0]!r} in network {network!r}" if apps else f"network {network!r}"
         raise NotFoundError(f"{what} not found", hint="run `rig list apps` to see yours")

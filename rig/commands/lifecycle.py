@@ -50,7 +50,7 @@ def register(tree: CommandTree) -> None:
 
 def run_action(action: Action, ctx: Context, args: argparse.Namespace) -> Result:
     ref = app_ref(ctx, args, args.name)
-    status = ctx.client().post(f"{ref.path}/{action.verb}", {})
+    status = ctx.api().lifecycle(ref.network, ref.app, action.verb)
     state = status.get("state")
     if action.verb != "stop" and state in BAD_STATES:
         raise RigError(

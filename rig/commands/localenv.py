@@ -68,9 +68,9 @@ def register(tree: CommandTree) -> None:
 
 def _vars(ctx: Context, scope: Scope) -> tuple[dict[str, str], list[str]]:
     """The effective vars of ``scope`` and the keys of its secrets (left out)."""
-    client = ctx.client()
-    rows = client.get(f"{scope.path}/vars") or []
-    secrets = client.get(f"{scope.path}/secrets") or []
+    api = ctx.api()
+    rows = api.env(scope, "vars")
+    secrets = api.env(scope, "secrets")
     return {str(r["key"]): str(r.get("value") or "") for r in rows}, [
         str(s["key"]) for s in secrets
     ]
@@ -109,8 +109,7 @@ def run(ctx: Context, args: argparse.Namespace) -> Result:
     if args.with_secrets and secrets:
         keys = ", ".join(secrets)
         confirm(ctx, f"pass the secrets of {scope.label} ({keys}) to {command[0]}", yes=args.yes)
-        revealed = ctx.client().post(f"{scope.path}/secrets/reveal", {"keys": secrets})
-        values.update({str(k): str(v) for k, v in (revealed or {}).get("secrets", {}).items()})
+        values.update(ctx.api().reveal_secrets(scope, secrets))
     env = {**os.environ, **values}
     ctx.stdout.flush()
     try:

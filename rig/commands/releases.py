@@ -1,17 +1,15 @@
-"""Releases: ``list releases``, ``rollback``, and following a release until it runs or fails.
+"""Releases: ``list releases``, ``rollback``, and what a release that failed tells people.
 
-``deploy``, ``rollback`` and var/secret changes share what is here: the app's
-API path, :func:`watch_release` (the one place that waits on a release) and
-:class:`ReleaseFailed`. A release is watched over the realtime socket (its build log live, its
-end from the ``status:user`` release events); :func:`poll_release` is the fallback when the
-socket cannot connect.
+``deploy``, ``rollback`` and var/secret changes share what is here: :func:`app_ref`,
+:class:`ReleaseFailed` and :func:`finish_release`. Waiting for a release to settle is
+:func:`rig.api.releases.watch_release`.
 """
 
 from __future__ import annotations
 
 import argparse
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any
 
@@ -29,27 +27,17 @@ from rig.output import Column, Result
 from rig.output.units import counted, human_seconds
 
 if TYPE_CHECKING:
+    from rig.api.client import Api
+    from rig.api.types import Release
     from rig.context import Context
-    from rig.transport.http import ApiClient
 
-POLL_S = 0.25
-STATUS_TOPIC = "status:user"
-RELEASE_EVENT = "release"
-WATCH_TIMEOUT_S = 15 * 60
-DONE = frozenset({"active", "superseded", "failed"})
 LOG_TAIL_SHOWN = 30
-
-LineSink = Callable[[dict[str, Any]], None]
 
 
 @dataclass(frozen=True)
 class AppRef:
     network: str
     app: str
-
-    @property
-    def path(self) -> str:
-        return f"/networks/{self.network}/apps/{self.app}"
 
     @property
     def label(self) -> str:
@@ -74,7 +62,7 @@ class ReleaseFailed(RigError):
 
     code = "release_failed"
 
-    def __init__(self, ref: AppRef, release: dict[str, Any]) -> None:
+    def __init__(self, ref: AppRef, release: Mapping[str, Any]) -> None:
         error = release.get("error") or {}
         self.release = release
         self.phase = str(error.get("phase") or "")
@@ -101,136 +89,6 @@ class ReleaseFailed(RigError):
         return body
 
 
-class _BuildLines:
-    """One release's build-log lines, each handed to ``on_line`` once, in order."""
-
-    def __init__(self, client: ApiClient, ref: AppRef, number: int, on_line: LineSink) -> None:
-        self.client, self.number, self.on_line = client, number, on_line
-        self.path = f"{ref.path}/logs/build"
-        self.last: int | None = None
-
-    def show(self, line: dict[str, Any]) -> None:
-        seq = line.get("seq")
-        if isinstance(seq, int) and self.last is not None and seq <= self.last:
-            return
-        if isinstance(seq, int):
-            self.last = seq
-        self.on_line(line)
-
-    def drain(self) -> int:
-        """Show the stored lines not shown yet; the log's last seq as the platform read it."""
-        params: dict[str, Any] = {"release": self.number}
-        if self.last is not None:
-            params["after"] = self.last
-        response = self.client.send("GET", self.path, params=params)
-        for line in (response.json() if response.content else None) or []:
-            self.show(line)
-        header = response.headers.get("X-Last-Seq", "")
-        return int(header) if header.isdigit() else self.last or 0
-
-
-def watch_release(
-    ctx: Context, ref: AppRef, number: int, on_line: LineSink | None = None
-) -> dict[str, Any]:
-    """Wait until release ``number`` is done; hand each of its build-log lines to ``on_line``
-    as it comes. One socket: the build log (stored lines first, then live from where they
-    ended) and ``status:user``'s release events; the release is read again after a reconnect
-    (events are not replayed) and at the end. Without a socket, :func:`poll_release`."""
-    from rig.commands.live import following
-    from rig.transport.socket import JoinError
-
-    client = ctx.client()
-    build = _BuildLines(client, ref, number, on_line) if on_line is not None else None
-    topic = f"logs:build:{ref.network}/{ref.app}"
-    topics, after = ([topic], {topic: build.drain()}) if build is not None else ([], None)
-    path = f"{ref.path}/releases/{number}"
-    try:
-        with following(ctx, topics, after=after, events={STATUS_TOPIC: [RELEASE_EVENT]}) as records:
-            release = _until_done(records, client.get(path), lambda: client.get(path), ref, build)
-    except (ConnectionError, TimeoutError, JoinError):
-        return poll_release(client, ref, number, build.show if build else None)
-    if build is not None:
-        build.drain()
-    if release.get("status") not in DONE:  # the socket closed for good before the end
-        return poll_release(client, ref, number, build.show if build else None)
-    return release
-
-
-def _until_done(
-    records: Iterable[dict[str, Any]],
-    release: dict[str, Any],
-    read: Callable[[], dict[str, Any]],
-    ref: AppRef,
-    build: _BuildLines | None,
-) -> dict[str, Any]:
-    """The release once done (or as last read, if the records end first), showing build lines
-    meanwhile. It is read again after each rejoin, and when an event says it is done."""
-    from rig.transport.follow import REJOINED
-
-    number = release.get("number")
-    if release.get("status") in DONE:
-        return release
-    for record in records:
-        payload = record.get("payload") or {}
-        if record.get("event") == REJOINED or _is_end(payload, ref, number):
-            release = read()
-            if release.get("status") in DONE:
-                break
-        elif build is not None and record.get("release") == number:
-            build.show(record)
-    return release
-
-
-def _is_end(event: dict[str, Any], ref: AppRef, number: Any) -> bool:
-    return (
-        event.get("network") == ref.network
-        and event.get("app") == ref.app
-        and event.get("number") == number
-        and event.get("status") in DONE
-    )
-
-
-def poll_release(
-    client: ApiClient,
-    ref: AppRef,
-    number: int,
-    on_line: LineSink | None = None,
-    *,
-    interval: float = POLL_S,
-    timeout: float = WATCH_TIMEOUT_S,
-    sleep: Callable[[float], None] = time.sleep,
-    clock: Callable[[], float] = time.monotonic,
-) -> dict[str, Any]:
-    """:func:`watch_release` by polling the release and its build log every ``interval``
-    seconds, for when the socket cannot connect; gives up after ``timeout``."""
-    after: int | None = None
-    deadline = clock() + timeout
-
-    def drain() -> None:
-        nonlocal after
-        if on_line is None:
-            return
-        params: dict[str, Any] = {"release": number}
-        if after is not None:
-            params["after"] = after
-        for line in client.get(f"{ref.path}/logs/build", params=params) or []:
-            after = int(line.get("seq", after or 0))
-            on_line(line)
-
-    while True:
-        release: dict[str, Any] = client.get(f"{ref.path}/releases/{number}")
-        drain()
-        if release.get("status") in DONE:
-            return release
-        if clock() >= deadline:
-            raise RigError(
-                f"release {number} of {ref.app} is still {release.get('status')} after "
-                f"{human_seconds(timeout)}",
-                hint=f"see `rig list releases --app {ref.app} --network {ref.network}`",
-            )
-        sleep(interval)
-
-
 def show_failure(failure: ReleaseFailed, stream: IO[str]) -> None:
     """The last lines of the failed phase's log, for people (``-o json`` carries them instead)."""
     if not failure.log_tail:
@@ -243,7 +101,7 @@ def show_failure(failure: ReleaseFailed, stream: IO[str]) -> None:
     stream.flush()
 
 
-def finish_release(ctx: Context, ref: AppRef, release: dict[str, Any]) -> dict[str, Any]:
+def finish_release(ctx: Context, ref: AppRef, release: Release) -> Release:
     """``release`` if it did not fail; else its log tail on stderr and :class:`ReleaseFailed`."""
     if release.get("status") != "failed":
         return release
@@ -307,7 +165,7 @@ def register(tree: CommandTree) -> None:
 
 def list_releases(ctx: Context, args: argparse.Namespace) -> Result:
     ref = app_ref(ctx, args)
-    rows = ctx.client().get(f"{ref.path}/releases") or []
+    rows = ctx.api().releases(ref.network, ref.app)
     return Result(
         data=rows,
         columns=COLUMNS,
@@ -319,18 +177,20 @@ def rollback(ctx: Context, args: argparse.Namespace) -> Result:
     ref = app_ref(ctx, args)
     if args.to is not None and args.to < 1:
         raise UsageError(f"no release {args.to}", hint="release numbers start at 1")
-    client = ctx.client()
+    from rig.api.releases import watch_release
+
+    api = ctx.api()
     started = time.monotonic()
-    body = {"to": args.to} if args.to is not None else {}
     try:
-        release = client.post(f"{ref.path}/rollback", body)
+        release = api.rollback(ref.network, ref.app, args.to)
     except NotFoundError as missing:
         if args.to is None:
             raise
-        raise NotFoundError(missing.message, hint=releases_hint(client, ref)) from None
+        raise NotFoundError(missing.message, hint=releases_hint(api, ref)) from None
     env_changed = [str(k) for k in release.get("env_changed") or ()]
     if not args.detach:
-        release = finish_release(ctx, ref, watch_release(ctx, ref, int(release["number"])))
+        number = int(release["number"])
+        release = finish_release(ctx, ref, watch_release(ctx, ref.network, ref.app, number))
     took = time.monotonic() - started
     target = release.get("artifact_release")
     data = {
@@ -357,10 +217,10 @@ def rollback(ctx: Context, args: argparse.Namespace) -> Result:
     return Result(data=data, message=message, show_data=False)
 
 
-def releases_hint(client: ApiClient, ref: AppRef) -> str:
+def releases_hint(api: Api, ref: AppRef) -> str:
     """Which release numbers ``ref`` has, for a number that was not found (raises the platform's
     NotFoundError, did-you-mean and all, when it is the app that is not found)."""
-    numbers = sorted(int(r["number"]) for r in client.get(f"{ref.path}/releases") or [])
+    numbers = sorted(int(r["number"]) for r in api.releases(ref.network, ref.app))
     listing = f"run `rig list releases --app {ref.app} --network {ref.network}` to see them"
     if not numbers:
         return f"{ref.app} has no releases yet; deploy it with `rig deploy --app {ref.app}`"
@@ -377,16 +237,16 @@ def add_restart_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def restart_params(args: argparse.Namespace) -> dict[str, str] | None:
-    return {"restart": "false"} if getattr(args, "no_restart", False) else None
+def restarts(args: argparse.Namespace) -> bool:
+    """Whether a var or secret change restarts the apps it concerns (not with --no-restart)."""
+    return not getattr(args, "no_restart", False)
 
 
 def restart_notice(
-    scope: Scope, keys: list[str], release_header: str, listing: Sequence[dict[str, Any]] = ()
+    scope: Scope, keys: list[str], numbers: Sequence[str], listing: Sequence[dict[str, Any]] = ()
 ) -> str:
-    """``"\nRestarting api with changed keys: ..."`` when the platform made releases for a config
-    change (its ``X-Release`` header), else ``""``. Secrets are named with their new digest."""
-    numbers = [n.strip() for n in release_header.split(",") if n.strip()]
+    """``"\nRestarting api with changed keys: ..."`` when the platform made releases
+    ``numbers`` for a config change, else ``""``. Secrets are named with their new digest."""
     if not numbers:
         return ""
     digests = {row.get("key"): row.get("digest") for row in listing}

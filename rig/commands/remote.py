@@ -177,31 +177,22 @@ def open_shell(ctx: Context, args: argparse.Namespace) -> Result:
 
 
 def list_sessions(ctx: Context, args: argparse.Namespace) -> Result:
-    rows = ctx.client().get("/sessions") or []
+    rows = ctx.api().sessions()
     return Result(data=rows, columns=SESSION_COLUMNS, empty="(no live sessions)")
 
 
 def show_audit(ctx: Context, args: argparse.Namespace) -> Result:
-    params: dict[str, Any] = {}
+    network = app = None
     if args.app or args.network or ctx.app or ctx.network:
-        scope: Scope = resolve_scope(ctx, args)
-        params = {k: v for k, v in scope.to_json().items() if v}
-    if args.since:
-        params["since"] = parse_since(args.since)
-    rows = ctx.client().get("/audit", params=params) or []
+        scope = resolve_scope(ctx, args)
+        network, app = scope.network, scope.app
+    since = parse_since(args.since) if args.since else None
+    rows = ctx.api().audit(network, app, since)
     return Result(data=rows, columns=AUDIT_COLUMNS, empty="(no sessions recorded)")
 
 
 def _platform(ctx: Context) -> Platform:
-    from rig.transport.remote import Platform
-
-    client = ctx.client()
-
-    def params() -> dict[str, str]:
-        header = client.auth_headers().get("Authorization", "")
-        return {"token": header.removeprefix("Bearer ")}
-
-    return Platform(client.base_url, params)
+    return ctx.api().exec_platform()
 
 
 def _session(ctx: Context, scope: Scope, run: Callable[[], Exit]) -> Exit:
@@ -215,7 +206,7 @@ def _session(ctx: Context, scope: Scope, run: Callable[[], Exit]) -> Exit:
         raise UnreachableError(LOST, hint=LOST_HINT) from None
     except NotFoundError as refused:
         try:
-            ctx.client().get(scope.path)
+            ctx.api().details(scope)
         except NotFoundError as missing:
             if missing.hint:  # the platform's own account of what is missing
                 raise missing from None

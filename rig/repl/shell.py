@@ -26,6 +26,7 @@ import cmd2
 from cmd2 import Statement, with_argparser, with_category
 
 from rig import __version__
+from rig.api.client import Api
 from rig.commands import project
 from rig.config import Contexts, config_dir
 from rig.context import Context
@@ -98,11 +99,11 @@ class RigShell(cmd2.Cmd):
         self.word_parsers, self.word_helps = parsers.build_command_parsers()
         self._install_rig_commands()
         self.cache = NameCache(
-            fetch_names(self._api_client, self._context_names), connection=self.connection
+            fetch_names(self._api, self._context_names), connection=self.connection
         )
         self._alerts = Alerts()
         self.jobs = JobManager(self._alert, self._alerts.take_back)
-        self.socket = ShellSocket(self._api_client, self.cache, self.connection)
+        self.socket = ShellSocket(self._api, self.cache, self.connection)
         super().__init__(
             stdin=cast(TextIO | None, stdin),
             stdout=cast(TextIO | None, stdout),
@@ -488,9 +489,9 @@ class RigShell(cmd2.Cmd):
 
     # -- plumbing ---------------------------------------------------------------
 
-    def _api_client(self) -> Any:
-        ctx = self.make_context()
-        return ctx.client()
+    def _api(self) -> Api:
+        """The API on a fresh login context, for background work (closed by the caller)."""
+        return self.make_context().api()
 
     def _context_names(self) -> list[str]:
         return sorted(Contexts.load().contexts)
@@ -561,7 +562,7 @@ def _checked_network(ctx: Context, name: str) -> str:
     from rig.commands.args import check_name
 
     check_name("network", name)
-    ctx.client().get(f"/networks/{name}")
+    ctx.api().network(name)
     return name
 
 
@@ -573,11 +574,11 @@ def _checked_app(ctx: Context, name: str, selected_network: str | None) -> tuple
     check_name("app", app)
     if network:
         check_name("network", network)
-        ctx.client().get(f"/networks/{network}/apps/{app}")
+        ctx.api().app(network, app)
         return network, app
     if selected_network:
         with contextlib.suppress(NotFoundError):
-            ctx.client().get(f"/networks/{selected_network}/apps/{app}")
+            ctx.api().app(selected_network, app)
             return selected_network, app
     return find_app(ctx, app, None), app
 

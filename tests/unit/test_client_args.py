@@ -86,9 +86,9 @@ def ns(**values: Any) -> argparse.Namespace:
 def test_scope_from_flags_and_selection() -> None:
     client = FakeClient({"/apps": [{"name": "api", "network": "shop"}]})
     ctx = context_with(client)
-    assert args.resolve_scope(ctx, ns(app=None, network="shop")).path == "/networks/shop"
+    assert args.resolve_scope(ctx, ns(app=None, network="shop")) == args.Scope("shop")
     scope = args.resolve_scope(ctx, ns(app="api", network=None))
-    assert scope.path == "/networks/shop/apps/api" and scope.kind == "app"
+    assert scope == args.Scope("shop", "api") and scope.kind == "app"
     assert client.calls == [("/apps", {"name": "api"})]
     # With both flags no lookup is needed.
     client.calls.clear()

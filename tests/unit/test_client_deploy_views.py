@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
+from rig.api import releases as watching
 from rig.commands import logs, releases
 from rig.commands.args import Scope
 from rig.errors import RigError, UsageError
@@ -34,7 +35,7 @@ STATUS = {
 
 @pytest.fixture(autouse=True)
 def fast_polls(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(releases, "POLL_S", 0.0)
+    monkeypatch.setattr(watching, "POLL_S", 0.0)
 
 
 @pytest.mark.parametrize(
@@ -272,12 +273,12 @@ def test_bad_grep_and_tail_are_refused_before_any_request() -> None:
 
 def test_restart_notice() -> None:
     app, network = Scope("shop", "api"), Scope("shop")
-    assert releases.restart_notice(app, ["A"], "") == ""
-    assert releases.restart_notice(app, ["A", "B"], "4") == (
+    assert releases.restart_notice(app, ["A"], []) == ""
+    assert releases.restart_notice(app, ["A", "B"], ["4"]) == (
         "\nRestarting api with changed keys: A, B (release 4)"
     )
     listing = [{"key": "DB_PASSWORD", "digest": "3f9a1c0b7e2d"}]
-    assert releases.restart_notice(network, ["DB_PASSWORD"], "4, 7", listing) == (
+    assert releases.restart_notice(network, ["DB_PASSWORD"], ["4", "7"], listing) == (
         "\nRestarting the apps of network shop with changed keys: "
         "DB_PASSWORD (digest 3f9a1c0b7e2d) (releases 4, 7)"
     )

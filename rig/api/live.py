@@ -1,5 +1,7 @@
-"""What commands that follow the platform live (``logs -f``, ``deploy``, ``status --watch``)
-share: one socket per command, opened with the API client's token and rig's socket settings.
+"""The one way rig sets up the realtime socket: the platform's URL, a token re-read at every
+(re)connect, and rig's socket settings. One-shot commands follow through :func:`following`
+(``logs -f``, ``deploy``, ``status --watch``); the shell's own socket and ``watch`` open a
+:class:`rig.transport.socket.Socket` with :func:`open_socket`.
 
 ``RIG_HEARTBEAT_S`` sets the heartbeat interval (30 s by default): a heartbeat left unanswered
 that long means a dead connection, which is then replaced.
@@ -14,10 +16,11 @@ from typing import TYPE_CHECKING, Any
 from rig.errors import AuthError, NotFoundError, RigError, UnreachableError
 
 if TYPE_CHECKING:
+    from rig.api.client import Api
     from rig.context import Context
     from rig.transport.follow import Events, Following
     from rig.transport.http import ApiClient
-    from rig.transport.socket import ConnectionState, Params
+    from rig.transport.socket import ConnectionState, Params, Socket
 
 HEARTBEAT_ENV = "RIG_HEARTBEAT_S"
 
@@ -56,6 +59,13 @@ def socket_options() -> dict[str, Any]:
     return {"heartbeat_interval": interval} if interval > 0 else {}
 
 
+def open_socket(base_url: str, params: Params) -> Socket:
+    """A socket to the platform at ``base_url`` with rig's settings (not connected yet)."""
+    from rig.transport.socket import Socket
+
+    return Socket(base_url, params, **socket_options())
+
+
 def following(
     ctx: Context,
     topics: Sequence[str],
@@ -69,7 +79,7 @@ def following(
     (a killed shell job), and ends with AuthError when the login is over."""
     from rig.transport.follow import REFUSED, ConnectionNotices, Following
 
-    client = ctx.client()
+    client = ctx.api().client
     notices = ConnectionNotices(ctx.stderr)
 
     def login_over(expired: AuthError) -> None:
@@ -121,3 +131,8 @@ def socket_error(error: Exception, what: str) -> RigError:
     return UnreachableError(
         f"cannot follow {what} live: {error}", hint="is the platform still running?"
     )
+
+
+def api_socket(api: Api) -> tuple[str, Params]:
+    """The URL and token params for a socket on ``api``'s platform (``watch``)."""
+    return api.base_url, socket_params(api.client)

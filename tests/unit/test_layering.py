@@ -1,0 +1,75 @@
+"""The layering rules of docs/architecture.md, checked by reading the source.
+
+Commands and the shell speak to the platform through ``rig.api`` only: no API path, header
+name or realtime topic is spelled out in ``rig/commands`` or ``rig/repl``.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+RIG = Path(__file__).resolve().parents[2] / "rig"
+API_PATH = re.compile(
+    r"^/(networks|apps|me|health|status|sessions|audit|tokens|auth)\b"
+    r"|/(vars|secrets|releases|logs|rollback|restart|stop|start|reveal)\b"
+)
+HEADER = re.compile(r"\bX-[A-Z][A-Za-z0-9]*(-[A-Za-z0-9]+)*\b|\bAuthorization\b")
+TOPIC = re.compile(r"^(logs|status|exec):")
+
+
+def _strings(tree: ast.AST) -> Iterator[tuple[int, str]]:
+    """Every string literal and f-string part that is not a docstring."""
+    docstrings = {
+        id(node.body[0].value)
+        for node in ast.walk(tree)
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+        and node.body
+        and isinstance(node.body[0], ast.Expr)
+        and isinstance(node.body[0].value, ast.Constant)
+    }
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Constant)
+            and isinstance(node.value, str)
+            and id(node) not in docstrings
+        ):
+            yield node.lineno, node.value
+
+
+def offences(path: Path) -> list[str]:
+    found = []
+    for line, text in sorted(_strings(ast.parse(path.read_text(encoding="utf-8")))):
+        for what, pattern in (("API path", API_PATH), ("header", HEADER), ("topic", TOPIC)):
+            if pattern.search(text):
+                found.append(f"{path.name}:{line}: {what} {text!r}")
+    return found
+
+
+@pytest.mark.parametrize("package", ["commands", "repl"])
+def test_commands_and_the_shell_name_no_path_header_or_topic(package: str) -> None:
+    files = sorted((RIG / package).rglob("*.py"))
+    assert files
+    assert [o for f in files for o in offences(f)] == []
+
+
+def test_the_check_finds_what_it_looks_for(tmp_path: Path) -> None:
+    sample = tmp_path / "sample.py"
+    sample.write_text(
+        '"""Docstrings may say /networks and status:user."""\n'
+        'a = f"/networks/{n}/apps"\n'
+        'b = "X-Last-Seq"\n'
+        'c = "status:user"\n'
+        'd = f"{base}/releases"\n'
+    )
+    assert offences(sample) == [
+        "sample.py:2: API path '/apps'",
+        "sample.py:2: API path '/networks/'",
+        "sample.py:3: header 'X-Last-Seq'",
+        "sample.py:4: topic 'status:user'",
+        "sample.py:5: API path '/releases'",
+    ]
