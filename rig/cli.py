@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, NoReturn, cast
 
@@ -167,6 +168,69 @@ def add_global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> No
         default=default(False),
         help="allow plain http:// to a host that is not this machine (also RIG_INSECURE=1)",
     )
+
+
+# -- arguments several commands declare alike ------------------------------------------------
+
+
+def add_name_argument(parser: argparse.ArgumentParser, kind: str, *, optional: bool = True) -> None:
+    """NAME, the app or network a command acts on; optional ones default to the selection."""
+    if optional:
+        action = parser.add_argument(
+            "name", nargs="?", metavar="NAME", help=f"the {kind} (default: the selected one)"
+        )
+    else:
+        action = parser.add_argument("name", metavar="NAME", help=f"the {kind}")
+    completes(action, kind)
+
+
+def add_network_option(parser: argparse.ArgumentParser, help: str = "the network") -> None:
+    completes(parser.add_argument("--network", metavar="NET", help=help), "network")
+
+
+def add_app_option(parser: argparse.ArgumentParser, help: str = "the app") -> None:
+    completes(parser.add_argument("--app", metavar="APP", help=help), "app")
+
+
+def add_scope_options(parser: argparse.ArgumentParser, what: str) -> None:
+    add_app_option(parser, f"the app whose {what} to use")
+    add_network_option(parser, f"the network whose {what} to use (with --app: the app's network)")
+
+
+def add_yes_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
+
+
+def add_restart_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--no-restart",
+        action="store_true",
+        help="change the config only; running apps get it with their next release",
+    )
+
+
+def restarts(args: argparse.Namespace) -> bool:
+    """Whether a var or secret change restarts the apps it concerns (not with --no-restart)."""
+    return not getattr(args, "no_restart", False)
+
+
+def parse_since(text: str) -> str:
+    """``10m``/``2h``/``30s``/``1d`` as given, or an ISO time as RFC 3339 in UTC."""
+    from datetime import UTC, datetime
+
+    text = text.strip()
+    if re.fullmatch(r"\d+(\.\d+)?[smhd]", text):
+        return text
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise UsageError(
+            f"--since {text!r} is neither a duration nor a time",
+            hint="e.g. --since 10m, --since 2h, --since 2026-11-25T19:50:00Z",
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.astimezone()  # a time without a zone is local time
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 Handler = Callable[[Any, argparse.Namespace], Any]

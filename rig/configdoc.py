@@ -227,7 +227,7 @@ class _Reader:
         return value
 
     def name(self, value: Any, where: str) -> str:
-        from rig.commands.args import name_problem
+        from rig.targets import name_problem
 
         if not isinstance(value, str):
             self.fail(where, "must be a name")
@@ -259,7 +259,7 @@ class _Reader:
         return env
 
     def key(self, key: Any, where: str) -> None:
-        from rig.commands.args import key_problem
+        from rig.targets import key_problem
 
         problem = key_problem(key) if isinstance(key, str) else "must be a string"
         if problem:

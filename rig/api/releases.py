@@ -1,5 +1,6 @@
 """Watching a release until it settles (``active``, ``superseded`` or ``failed``): the one
-place that waits on a release, for ``deploy``, ``rollback`` and var/secret changes.
+place that waits on a release, for ``deploy`` and ``rollback``; :func:`settle` raises
+:class:`ReleaseFailed` for one that failed.
 
 Over the realtime socket: the release's build log (stored lines first, then live from where
 they ended) and ``status:user``'s release events; the release is read again after a
@@ -10,7 +11,7 @@ the socket cannot connect.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from rig.api.logs import LogSource
@@ -28,6 +29,54 @@ WATCH_TIMEOUT_S = 15 * 60
 DONE = frozenset({"active", "superseded", "failed"})
 
 LineSink = Callable[[LogRecord], None]
+
+
+class ReleaseFailed(RigError):
+    """A release that ended ``failed``: the reason, the phase, and the last lines of its log."""
+
+    code = "release_failed"
+
+    def __init__(self, network: str, app: str, release: Mapping[str, Any]) -> None:
+        error = release.get("error") or {}
+        self.release = release
+        self.phase = str(error.get("phase") or "")
+        self.reason = str(error.get("reason") or "no reason given")
+        self.log_tail = [str(line) for line in error.get("log_tail") or []]
+        number = release.get("number")
+        during = f" during {self.phase}" if self.phase else ""
+        logs = (
+            f"rig logs build {app} --release {number}"
+            if self.phase in ("build", "unpack", "upload")
+            else f"rig logs app {app}"
+        )
+        super().__init__(
+            f"release {number} of {app} failed{during}: {self.reason}",
+            hint=f"the previous release, if any, is still serving; see `{logs} --network "
+            f"{network}`",
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        body = super().to_json()
+        body["error"].update(
+            release=self.release.get("number"), phase=self.phase, log_tail=self.log_tail
+        )
+        return body
+
+
+def settle(
+    ctx: Context, network: str, app: str, number: int, on_line: LineSink | None = None
+) -> Release:
+    """:func:`watch_release`, and :class:`ReleaseFailed` if the release failed (its log tail on
+    stderr first, for people; ``-o json`` carries it in the error instead)."""
+    release = watch_release(ctx, network, app, number, on_line)
+    if release.get("status") != "failed":
+        return release
+    failure = ReleaseFailed(network, app, release)
+    if not ctx.json:
+        from rig.output.releases import show_failure
+
+        show_failure(failure, ctx.stderr)
+    raise failure
 
 
 class _BuildLines:

@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING
 
 from rig import configdoc
 from rig.cli import CommandTree
-from rig.commands.args import Scope
 from rig.configdoc import Change, Document
 from rig.errors import ExitCode
 from rig.output import Result
+from rig.targets import Scope
 
 if TYPE_CHECKING:
     from rig.api.client import Api

@@ -6,18 +6,10 @@ import argparse
 from typing import TYPE_CHECKING
 
 from rig import namecache
-from rig.cli import CommandTree
-from rig.commands.args import (
-    add_name_argument,
-    add_network_option,
-    add_yes_option,
-    app_network,
-    check_name,
-    default_network,
-    network_arg,
-)
+from rig.cli import CommandTree, add_name_argument, add_network_option, add_yes_option
 from rig.output import Column, Result
 from rig.prompt import confirm
+from rig.targets import app_network, check_name, default_network, network_arg
 
 if TYPE_CHECKING:
     from rig.context import Context

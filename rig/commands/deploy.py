@@ -19,20 +19,12 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from rig import interrupts
-from rig.cli import CommandTree
-from rig.commands.args import (
-    add_app_option,
-    add_network_option,
-    app_network,
-    check_name,
-    default_app,
-    default_network,
-)
-from rig.commands.releases import AppRef, finish_release
+from rig.cli import CommandTree, add_app_option, add_network_option
 from rig.errors import NotFoundError, UsageError
 from rig.output import Column, Result
 from rig.output.progress import progress_bar
 from rig.output.units import counted, human_bytes, human_seconds
+from rig.targets import AppRef, app_network, check_name, default_app, default_network
 
 if TYPE_CHECKING:
     from rig.api.client import Api
@@ -116,10 +108,9 @@ def deploy(ctx: Context, args: argparse.Namespace) -> Result:
     interrupts.check()
     if not args.detach:
         on_line = None if ctx.json else partial(print_build_line, ctx.stderr)
-        from rig.api.releases import watch_release
+        from rig.api.releases import settle
 
-        watched = watch_release(ctx, ref.network, ref.app, number, on_line)
-        release = finish_release(ctx, ref, watched)
+        release = settle(ctx, ref.network, ref.app, number, on_line)
     took = time.monotonic() - started
     data = {
         "app": ref.app,

@@ -8,14 +8,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rig import configdoc
-from rig.cli import CommandTree
+from rig.cli import CommandTree, add_name_argument, add_network_option
 from rig.commands.apps import COLUMNS as APP_COLUMNS
-from rig.commands.args import add_name_argument, add_network_option, network_ref
 from rig.commands.env import SECRET, VAR
-from rig.commands.releases import app_ref
 from rig.errors import NotFoundError, RigError
 from rig.output import Column, Result
 from rig.output.units import counted
+from rig.targets import app_ref, network_ref
 
 if TYPE_CHECKING:
     from rig.context import Context

@@ -14,13 +14,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rig import dotenv
-from rig.cli import CommandTree, completes
-from rig.commands.args import Scope, add_scope_options, add_yes_option, check_key, resolve_scope
-from rig.commands.releases import add_restart_option, restart_notice, restarts
+from rig.cli import (
+    CommandTree,
+    add_restart_option,
+    add_scope_options,
+    add_yes_option,
+    completes,
+    restarts,
+)
 from rig.errors import NotFoundError, UsageError
 from rig.output import Column, Result
+from rig.output.releases import restart_notice
 from rig.output.units import counted
 from rig.prompt import ask_hidden, confirm
+from rig.targets import Scope, check_key, resolve_scope
 
 if TYPE_CHECKING:
     from rig.context import Context

@@ -7,11 +7,10 @@ from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING
 
-from rig.cli import CommandTree
-from rig.commands.args import add_name_argument, add_network_option
-from rig.commands.releases import app_ref
+from rig.cli import CommandTree, add_name_argument, add_network_option
 from rig.errors import RigError
 from rig.output import Result
+from rig.targets import app_ref
 
 if TYPE_CHECKING:
     from rig.context import Context

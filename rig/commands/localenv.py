@@ -13,12 +13,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rig import dotenv
-from rig.cli import CommandTree
-from rig.commands.args import Scope, add_scope_options, add_yes_option, resolve_scope
+from rig.cli import CommandTree, add_scope_options, add_yes_option
 from rig.errors import ExitCode, RigError, UsageError
 from rig.output import Result
 from rig.output.units import counted
 from rig.prompt import confirm
+from rig.targets import Scope, resolve_scope
 
 if TYPE_CHECKING:
     from rig.context import Context

@@ -16,24 +16,21 @@ import contextlib
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from functools import partial
 from typing import IO, TYPE_CHECKING, Any
 
 from rig.api.logs import LogSource, tail_then_follow
-from rig.cli import CommandTree
-from rig.commands.args import add_name_argument, add_network_option, network_ref
-from rig.commands.releases import app_ref
+from rig.cli import CommandTree, add_name_argument, add_network_option, parse_since
 from rig.errors import UsageError
 from rig.output import Result
 from rig.output.units import counted
+from rig.targets import app_ref, network_ref
 
 if TYPE_CHECKING:
     from rig.context import Context
 
 Record = dict[str, Any]
 FollowSource = Callable[["Context", "LogTarget", "int | None"], Iterable[Record]]
-_DURATION = re.compile(r"\d+(\.\d+)?[smhd]")
 DIM, BOLD, RED, RESET = "\x1b[2m", "\x1b[1m", "\x1b[31m", "\x1b[0m"
 APP_COLOURS = ("\x1b[36m", "\x1b[35m", "\x1b[33m", "\x1b[32m", "\x1b[34m")
 
@@ -61,23 +58,6 @@ class LogQuery:
         values = {"tail": self.tail, "since": self.since, "grep": self.grep}
         values["release"] = self.release
         return {k: v for k, v in values.items() if v is not None}
-
-
-def parse_since(text: str) -> str:
-    """``10m``/``2h``/``30s``/``1d`` as given, or an ISO time as RFC 3339 in UTC."""
-    text = text.strip()
-    if _DURATION.fullmatch(text):
-        return text
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError:
-        raise UsageError(
-            f"--since {text!r} is neither a duration nor a time",
-            hint="e.g. --since 10m, --since 2h, --since 2026-11-25T19:50:00Z",
-        ) from None
-    if moment.tzinfo is None:
-        moment = moment.astimezone()  # a time without a zone is local time
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def check_grep(pattern: str) -> str:

@@ -6,11 +6,11 @@ import argparse
 from typing import TYPE_CHECKING
 
 from rig import namecache
-from rig.cli import CommandTree
-from rig.commands.args import add_name_argument, add_yes_option, check_name
+from rig.cli import CommandTree, add_name_argument, add_yes_option
 from rig.output import Column, Result
 from rig.output.units import counted
 from rig.prompt import confirm
+from rig.targets import check_name
 
 if TYPE_CHECKING:
     from rig.context import Context

@@ -1,114 +1,25 @@
-"""Releases: ``list releases``, ``rollback``, and what a release that failed tells people.
+"""``list releases`` and ``rollback``.
 
-``deploy``, ``rollback`` and var/secret changes share what is here: :func:`app_ref`,
-:class:`ReleaseFailed` and :func:`finish_release`. Waiting for a release to settle is
-:func:`rig.api.releases.watch_release`.
+Waiting for the new release to settle is :func:`rig.api.releases.settle`, as for ``deploy``.
 """
 
 from __future__ import annotations
 
 import argparse
 import time
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any
 
-from rig.cli import CommandTree, completes
-from rig.commands.args import (
-    Scope,
-    add_app_option,
-    add_network_option,
-    app_network,
-    check_name,
-    default_app,
-)
-from rig.errors import NotFoundError, RigError, UsageError
+from rig.cli import CommandTree, add_app_option, add_network_option, completes
+from rig.errors import NotFoundError, UsageError
 from rig.output import Column, Result
-from rig.output.units import counted, human_seconds
+from rig.output.units import human_seconds
+from rig.targets import AppRef, app_ref
 
 if TYPE_CHECKING:
     from rig.api.client import Api
-    from rig.api.types import Release
     from rig.context import Context
 
 LOG_TAIL_SHOWN = 30
-
-
-@dataclass(frozen=True)
-class AppRef:
-    network: str
-    app: str
-
-    @property
-    def label(self) -> str:
-        return f"app {self.app} (network {self.network})"
-
-
-def app_ref(ctx: Context, args: argparse.Namespace, name: str | None = None) -> AppRef:
-    """The app named by ``name``, ``--app`` or the shell's selection, with its network."""
-    app = name or default_app(ctx, args)
-    if not app:
-        how = "pass --app APP" if hasattr(args, "app") else f"rig {args.command} NAME"
-        raise UsageError(
-            "say which app",
-            hint=f"{how} (or `use app APP` in the shell, or `rig init` for a rig.toml)",
-        )
-    app = check_name("app", app)
-    return AppRef(app_network(ctx, args, app), app)
-
-
-class ReleaseFailed(RigError):
-    """A release that ended ``failed``: the reason, the phase, and the last lines of its log."""
-
-    code = "release_failed"
-
-    def __init__(self, ref: AppRef, release: Mapping[str, Any]) -> None:
-        error = release.get("error") or {}
-        self.release = release
-        self.phase = str(error.get("phase") or "")
-        self.reason = str(error.get("reason") or "no reason given")
-        self.log_tail = [str(line) for line in error.get("log_tail") or []]
-        number = release.get("number")
-        during = f" during {self.phase}" if self.phase else ""
-        logs = (
-            f"rig logs build {ref.app} --release {number}"
-            if self.phase in ("build", "unpack", "upload")
-            else f"rig logs app {ref.app}"
-        )
-        super().__init__(
-            f"release {number} of {ref.app} failed{during}: {self.reason}",
-            hint=f"the previous release, if any, is still serving; see `{logs} --network "
-            f"{ref.network}`",
-        )
-
-    def to_json(self) -> dict[str, Any]:
-        body = super().to_json()
-        body["error"].update(
-            release=self.release.get("number"), phase=self.phase, log_tail=self.log_tail
-        )
-        return body
-
-
-def show_failure(failure: ReleaseFailed, stream: IO[str]) -> None:
-    """The last lines of the failed phase's log, for people (``-o json`` carries them instead)."""
-    if not failure.log_tail:
-        return
-    tail = failure.log_tail[-LOG_TAIL_SHOWN:]
-    last = counted(len(tail), "line") if len(tail) > 1 else "line"
-    stream.write(f"Last {last} of the {failure.phase or 'release'} log:\n")
-    for line in tail:
-        stream.write(f"  | {line}\n")
-    stream.flush()
-
-
-def finish_release(ctx: Context, ref: AppRef, release: Release) -> Release:
-    """``release`` if it did not fail; else its log tail on stderr and :class:`ReleaseFailed`."""
-    if release.get("status") != "failed":
-        return release
-    failure = ReleaseFailed(ref, release)
-    if not ctx.json:
-        show_failure(failure, ctx.stderr)
-    raise failure
 
 
 def git_cell(git: Any) -> str:
@@ -177,7 +88,7 @@ def rollback(ctx: Context, args: argparse.Namespace) -> Result:
     ref = app_ref(ctx, args)
     if args.to is not None and args.to < 1:
         raise UsageError(f"no release {args.to}", hint="release numbers start at 1")
-    from rig.api.releases import watch_release
+    from rig.api.releases import settle
 
     api = ctx.api()
     started = time.monotonic()
@@ -190,7 +101,7 @@ def rollback(ctx: Context, args: argparse.Namespace) -> Result:
     env_changed = [str(k) for k in release.get("env_changed") or ()]
     if not args.detach:
         number = int(release["number"])
-        release = finish_release(ctx, ref, watch_release(ctx, ref.network, ref.app, number))
+        release = settle(ctx, ref.network, ref.app, number)
     took = time.monotonic() - started
     target = release.get("artifact_release")
     data = {
@@ -227,33 +138,3 @@ def releases_hint(api: Api, ref: AppRef) -> str:
     if len(numbers) == 1:
         return f"{ref.app} has only release {numbers[0]}; {listing}"
     return f"{ref.app} has releases {numbers[0]} to {numbers[-1]}; {listing}"
-
-
-def add_restart_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--no-restart",
-        action="store_true",
-        help="change the config only; running apps get it with their next release",
-    )
-
-
-def restarts(args: argparse.Namespace) -> bool:
-    """Whether a var or secret change restarts the apps it concerns (not with --no-restart)."""
-    return not getattr(args, "no_restart", False)
-
-
-def restart_notice(
-    scope: Scope, keys: list[str], numbers: Sequence[str], listing: Sequence[dict[str, Any]] = ()
-) -> str:
-    """``"\nRestarting api with changed keys: ..."`` when the platform made releases
-    ``numbers`` for a config change, else ``""``. Secrets are named with their new digest."""
-    if not numbers:
-        return ""
-    digests = {row.get("key"): row.get("digest") for row in listing}
-    changed = [f"{k} (digest {digests[k]})" if digests.get(k) else k for k in keys]
-    who = scope.app or f"the apps of network {scope.network}"
-    plural = "s" if len(numbers) > 1 else ""
-    return (
-        f"\nRestarting {who} with changed keys: {', '.join(changed)} "
-        f"(release{plural} {', '.join(numbers)})"
-    )

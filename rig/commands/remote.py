@@ -14,12 +14,11 @@ import re
 from collections.abc import Callable
 from typing import IO, TYPE_CHECKING, Any
 
-from rig.cli import CommandTree
-from rig.commands.args import Scope, add_scope_options, resolve_scope
-from rig.commands.logs import parse_since
+from rig.cli import CommandTree, add_scope_options, parse_since
 from rig.errors import NotFoundError, RigError, UnreachableError, UsageError
 from rig.output import Column, Result
 from rig.output.units import human_seconds
+from rig.targets import Scope, resolve_scope
 
 if TYPE_CHECKING:
     from rig.context import Context

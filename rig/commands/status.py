@@ -14,11 +14,10 @@ import io
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from rig.cli import CommandTree
-from rig.commands.args import add_name_argument, add_network_option, network_ref
-from rig.commands.releases import app_ref
+from rig.cli import CommandTree, add_name_argument, add_network_option
 from rig.output import Column, Result, render
 from rig.output.units import human_bytes, human_duration, human_percent
+from rig.targets import app_ref, network_ref
 
 if TYPE_CHECKING:
     from rig.context import Context

@@ -559,7 +559,7 @@ def background_line(line: str) -> str | None:
 
 
 def _checked_network(ctx: Context, name: str) -> str:
-    from rig.commands.args import check_name
+    from rig.targets import check_name
 
     check_name("network", name)
     ctx.api().network(name)
@@ -567,8 +567,8 @@ def _checked_network(ctx: Context, name: str) -> str:
 
 
 def _checked_app(ctx: Context, name: str, selected_network: str | None) -> tuple[str, str]:
-    from rig.commands.args import check_name, find_app
     from rig.errors import NotFoundError
+    from rig.targets import check_name, find_app
 
     network, _, app = name.rpartition("/")
     check_name("app", app)

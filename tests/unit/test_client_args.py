@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rig.commands import args
+from rig import targets as args
 from rig.context import Context
 from rig.errors import NotFoundError, UsageError
 

@@ -19,7 +19,6 @@ from rig.api import LogPage, LogSource
 from rig.api import releases as watching
 from rig.cli import build_parser
 from rig.commands import deploy as deploy_cmd
-from rig.commands import releases
 from rig.context import Context
 from rig.errors import ExitCode, NotFoundError, RigError, UsageError
 from rig.output import render
@@ -233,7 +232,7 @@ def test_a_failed_release_exits_1_with_the_log_tail(source: Path) -> None:
     platform.routes[("GET", f"{APP}/releases/3")] = release_sequence("failed", error=error)
     platform.routes[("GET", f"{APP}/logs/build")] = []
     ctx = make_ctx(platform)
-    with pytest.raises(releases.ReleaseFailed) as info:
+    with pytest.raises(watching.ReleaseFailed) as info:
         run(ctx, "deploy", str(source), "--app", "api")
     assert info.value.exit_code == 1
     assert "failed during start: web exited with 1" in info.value.message

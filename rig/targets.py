@@ -1,4 +1,5 @@
-"""Arguments shared by commands: name and key validation, and which network or app a command means.
+"""What a command acts on: names and keys checked against the platform's rules, and which
+network or app a command means.
 
 Every command that takes ``--network``/``--app`` resolves them here, so the
 rules are the same everywhere. A flag wins; else, from the first of these that
@@ -19,7 +20,6 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from rig.cli import completes
 from rig.errors import NotFoundError, UsageError
 
 if TYPE_CHECKING:
@@ -83,34 +83,6 @@ def _shown(text: str) -> str:
     """``text`` quoted for an error message, shortened so argv mistakes stay one line."""
     text = text if len(text) <= 70 else text[:67] + "..."
     return repr(text)
-
-
-def add_name_argument(parser: argparse.ArgumentParser, kind: str, *, optional: bool = True) -> None:
-    """NAME, the app or network a command acts on; optional ones default to the selection."""
-    if optional:
-        action = parser.add_argument(
-            "name", nargs="?", metavar="NAME", help=f"the {kind} (default: the selected one)"
-        )
-    else:
-        action = parser.add_argument("name", metavar="NAME", help=f"the {kind}")
-    completes(action, kind)
-
-
-def add_network_option(parser: argparse.ArgumentParser, help: str = "the network") -> None:
-    completes(parser.add_argument("--network", metavar="NET", help=help), "network")
-
-
-def add_app_option(parser: argparse.ArgumentParser, help: str = "the app") -> None:
-    completes(parser.add_argument("--app", metavar="APP", help=help), "app")
-
-
-def add_scope_options(parser: argparse.ArgumentParser, what: str) -> None:
-    add_app_option(parser, f"the app whose {what} to use")
-    add_network_option(parser, f"the network whose {what} to use (with --app: the app's network)")
-
-
-def add_yes_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
 
 
 FLAG = "flag"
@@ -263,3 +235,26 @@ def resolve_scope(ctx: Context, args: argparse.Namespace) -> Scope:
         "say which app or network",
         hint="pass --app APP or --network NET (or name them in rig.toml: `rig init`)",
     )
+
+
+@dataclass(frozen=True)
+class AppRef:
+    network: str
+    app: str
+
+    @property
+    def label(self) -> str:
+        return f"app {self.app} (network {self.network})"
+
+
+def app_ref(ctx: Context, args: argparse.Namespace, name: str | None = None) -> AppRef:
+    """The app named by ``name``, ``--app`` or the shell's selection, with its network."""
+    app = name or default_app(ctx, args)
+    if not app:
+        how = "pass --app APP" if hasattr(args, "app") else f"rig {args.command} NAME"
+        raise UsageError(
+            "say which app",
+            hint=f"{how} (or `use app APP` in the shell, or `rig init` for a rig.toml)",
+        )
+    app = check_name("app", app)
+    return AppRef(app_network(ctx, args, app), app)
