@@ -14,25 +14,24 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-from rig.api.types import (
-    App,
-    AppDetails,
-    AuditRecord,
-    Dashboard,
-    ExecSession,
-    Health,
-    LogRecord,
-    Network,
-    NetworkDetails,
-    NetworkStatus,
-    Release,
-    Status,
-    User,
-    Where,
-)
-
 if TYPE_CHECKING:
     from rig.api.logs import LogSource
+    from rig.api.types import (
+        App,
+        AppDetails,
+        AuditRecord,
+        Dashboard,
+        ExecSession,
+        Health,
+        LogRecord,
+        Network,
+        NetworkDetails,
+        NetworkStatus,
+        Release,
+        Status,
+        User,
+        Where,
+    )
     from rig.transport.http import ApiClient
     from rig.transport.remote import Platform
 
@@ -46,6 +45,14 @@ def scope_path(where: Where) -> str:
     """``/networks/N`` or ``/networks/N/apps/A``: the ``{scope}`` of docs/api.md."""
     base = f"/networks/{where.network}"
     return f"{base}/apps/{where.app}" if where.app else base
+
+
+@dataclass(frozen=True)
+class At:
+    """The plainest :class:`~rig.api.types.Where`: a network, or an app in it."""
+
+    network: str
+    app: str | None = None
 
 
 @dataclass(frozen=True)
@@ -93,39 +100,39 @@ class Api:
     # -- the platform and the caller ------------------------------------------------
 
     def health(self) -> Health:
-        return cast(Health, self.client.request("GET", "/health", auth=False) or {})
+        return cast("Health", self.client.request("GET", "/health", auth=False) or {})
 
     def me(self) -> User:
-        return cast(User, self.client.get("/me") or {})
+        return cast("User", self.client.get("/me") or {})
 
     # -- networks and apps --------------------------------------------------------------
 
     def networks(self) -> list[Network]:
-        return cast(list[Network], self.client.get("/networks") or [])
+        return cast("list[Network]", self.client.get("/networks") or [])
 
     def create_network(self, name: str | None = None) -> Network:
-        return cast(Network, self.client.post("/networks", {"name": name} if name else {}))
+        return cast("Network", self.client.post("/networks", {"name": name} if name else {}))
 
     def network(self, name: str) -> NetworkDetails:
-        return cast(NetworkDetails, self.client.get(f"/networks/{name}"))
+        return cast("NetworkDetails", self.client.get(f"/networks/{name}"))
 
     def delete_network(self, name: str, *, force: bool = False) -> None:
         self.client.delete(f"/networks/{name}", params={"force": "true"} if force else None)
 
     def apps(self, network: str | None = None, name: str | None = None) -> list[App]:
         params = {k: v for k, v in (("network", network), ("name", name)) if v}
-        return cast(list[App], self.client.get("/apps", params=params or None) or [])
+        return cast("list[App]", self.client.get("/apps", params=params or None) or [])
 
     def create_app(self, network: str, name: str | None = None) -> App:
         body = {"name": name} if name else {}
-        return cast(App, self.client.post(f"/networks/{network}/apps", body))
+        return cast("App", self.client.post(f"/networks/{network}/apps", body))
 
     def app(self, network: str, name: str) -> AppDetails:
-        return cast(AppDetails, self.client.get(f"/networks/{network}/apps/{name}"))
+        return cast("AppDetails", self.client.get(f"/networks/{network}/apps/{name}"))
 
     def details(self, where: Where) -> NetworkDetails | AppDetails:
         """A network's or an app's details, whichever ``where`` names."""
-        return cast(AppDetails, self.client.get(scope_path(where)))
+        return cast("AppDetails", self.client.get(scope_path(where)))
 
     def delete_app(self, network: str, name: str) -> None:
         self.client.delete(f"/networks/{network}/apps/{name}")
@@ -134,7 +141,7 @@ class Api:
 
     def env(self, where: Where, kind: str) -> list[dict[str, Any]]:
         """The ``vars`` or ``secrets`` of a scope (at app scope, the effective set)."""
-        return cast(list[dict[str, Any]], self.client.get(_env_path(where, kind)) or [])
+        return cast("list[dict[str, Any]]", self.client.get(_env_path(where, kind)) or [])
 
     def set_env(
         self, where: Where, kind: str, values: dict[str, str], *, restart: bool = True
@@ -160,14 +167,14 @@ class Api:
     # -- releases and the app's lifecycle -----------------------------------------------
 
     def releases(self, network: str, app: str) -> list[Release]:
-        return cast(list[Release], self.client.get(f"{_app_path(network, app)}/releases") or [])
+        return cast("list[Release]", self.client.get(f"{_app_path(network, app)}/releases") or [])
 
     def release(self, network: str, app: str, number: int) -> Release:
-        return cast(Release, self.client.get(f"{_app_path(network, app)}/releases/{number}"))
+        return cast("Release", self.client.get(f"{_app_path(network, app)}/releases/{number}"))
 
     def rollback(self, network: str, app: str, to: int | None = None) -> Release:
         body = {"to": to} if to is not None else {}
-        return cast(Release, self.client.post(f"{_app_path(network, app)}/rollback", body))
+        return cast("Release", self.client.post(f"{_app_path(network, app)}/rollback", body))
 
     def upload_release(
         self,
@@ -191,23 +198,23 @@ class Api:
         )
         if response.status_code >= 400:
             raise error_from_response(response.status_code, response.text, client.base_url)
-        return cast(Release, response.json())
+        return cast("Release", response.json())
 
     def lifecycle(self, network: str, app: str, verb: str) -> Status:
         """``restart``, ``stop`` or ``start`` an app; its status once done."""
         assert verb in LIFECYCLE_VERBS, verb
-        return cast(Status, self.client.post(f"{_app_path(network, app)}/{verb}", {}))
+        return cast("Status", self.client.post(f"{_app_path(network, app)}/{verb}", {}))
 
     # -- status and logs ------------------------------------------------------------------
 
     def app_status(self, network: str, app: str) -> Status:
-        return cast(Status, self.client.get(f"{_app_path(network, app)}/status"))
+        return cast("Status", self.client.get(f"{_app_path(network, app)}/status"))
 
     def network_status(self, network: str) -> NetworkStatus:
-        return cast(NetworkStatus, self.client.get(f"/networks/{network}/status"))
+        return cast("NetworkStatus", self.client.get(f"/networks/{network}/status"))
 
     def dashboard(self) -> Dashboard:
-        return cast(Dashboard, self.client.get("/status") or {})
+        return cast("Dashboard", self.client.get("/status") or {})
 
     def logs(self, source: LogSource, **query: Any) -> LogPage:
         """Stored lines of ``source`` (query: ``tail``, ``since``, ``grep``, ``release``,
@@ -221,13 +228,13 @@ class Api:
     # -- remote access ----------------------------------------------------------------------
 
     def sessions(self) -> list[ExecSession]:
-        return cast(list[ExecSession], self.client.get("/sessions") or [])
+        return cast("list[ExecSession]", self.client.get("/sessions") or [])
 
     def audit(
         self, network: str | None = None, app: str | None = None, since: str | None = None
     ) -> list[AuditRecord]:
         params = {k: v for k, v in (("network", network), ("app", app), ("since", since)) if v}
-        return cast(list[AuditRecord], self.client.get("/audit", params=params) or [])
+        return cast("list[AuditRecord]", self.client.get("/audit", params=params) or [])
 
     def exec_platform(self) -> Platform:
         """Where remote sessions connect: the socket's URL and a token read at each connect."""

@@ -7,7 +7,6 @@ field out. :class:`Where` is anything that names a network, or an app in its net
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Protocol, TypedDict
 
 
@@ -19,14 +18,6 @@ class Where(Protocol):
 
     @property
     def app(self) -> str | None: ...
-
-
-@dataclass(frozen=True)
-class At:
-    """The plainest :class:`Where`: a network, or an app in it."""
-
-    network: str
-    app: str | None = None
 
 
 class User(TypedDict, total=False):

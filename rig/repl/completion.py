@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from rig.api.types import At
+from rig.api.client import At
 from rig.errors import AuthError, NotFoundError, RigError, UnreachableError
 from rig.repl import status
 from rig.repl.selection import Selection

@@ -15,8 +15,9 @@ from urllib.parse import parse_qs
 import httpx
 import pytest
 
-from rig.api import LogPage, LogSource
 from rig.api import releases as watching
+from rig.api.client import LogPage
+from rig.api.logs import LogSource
 from rig.cli import build_parser
 from rig.commands import deploy as deploy_cmd
 from rig.context import Context
