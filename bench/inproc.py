@@ -78,7 +78,7 @@ def fresh(runs: int) -> dict[str, Any]:
 
     completion.POLL_INTERVAL = completion.LIVE_POLL_INTERVAL = NEVER
     shell = RigShell(ShellOptions(), stdin=io.StringIO(), stdout=io.StringIO())
-    client = Context(output="json").client()
+    client = Context(output="json").api().client
     timings = []
 
     def cached(app: str) -> Callable[[], bool]:
@@ -131,7 +131,7 @@ def upload(archive: str, sha256: str) -> dict[str, Any]:
     from rig.context import Context
     from rig.transport.upload import upload as send
 
-    client = Context(output="json").client()
+    client = Context(output="json").api().client
     url = f"/networks/{NETWORK}/apps/upload/releases"
     client.http  # noqa: B018  made before the clock starts, as deploy has it by then
     start = time.perf_counter()

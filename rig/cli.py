@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import os
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, NoReturn, cast
@@ -387,7 +386,3 @@ def _positionals(parser: argparse.ArgumentParser, argv: Sequence[str]) -> Iterat
             next(args, None)
         elif not arg.startswith("-"):
             yield arg
-
-
-def env_flag(name: str) -> bool:
-    return os.environ.get(name, "") not in ("", "0")

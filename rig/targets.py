@@ -15,7 +15,6 @@ An app without a network is looked up among the user's apps.
 from __future__ import annotations
 
 import argparse
-import os
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -105,7 +104,7 @@ def defaults(ctx: Context) -> Defaults:
     """The shell's selection, else ``RIG_NETWORK``/``RIG_APP``, else the nearest ``rig.toml``."""
     if ctx.network or ctx.app:
         return Defaults(ctx.network, ctx.app, SELECTION, "set with `use` in the shell")
-    network, app = os.environ.get("RIG_NETWORK") or None, os.environ.get("RIG_APP") or None
+    network, app = ctx.env.get("RIG_NETWORK") or None, ctx.env.get("RIG_APP") or None
     if network or app:
         return Defaults(network, app, ENVIRONMENT, "RIG_NETWORK / RIG_APP")
     from rig.project import find_project

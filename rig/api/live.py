@@ -9,7 +9,6 @@ that long means a dead connection, which is then replaced.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -50,8 +49,8 @@ def socket_params(
     return params
 
 
-def socket_options() -> dict[str, Any]:
-    value = os.environ.get(HEARTBEAT_ENV, "")
+def socket_options(env: Mapping[str, str]) -> dict[str, Any]:
+    value = env.get(HEARTBEAT_ENV, "")
     try:
         interval = float(value)
     except ValueError:
@@ -59,11 +58,12 @@ def socket_options() -> dict[str, Any]:
     return {"heartbeat_interval": interval} if interval > 0 else {}
 
 
-def open_socket(base_url: str, params: Params) -> Socket:
-    """A socket to the platform at ``base_url`` with rig's settings (not connected yet)."""
+def open_socket(base_url: str, params: Params, env: Mapping[str, str]) -> Socket:
+    """A socket to the platform at ``base_url`` with rig's settings from ``env`` (not
+    connected yet)."""
     from rig.transport.socket import Socket
 
-    return Socket(base_url, params, **socket_options())
+    return Socket(base_url, params, **socket_options(env))
 
 
 def following(
@@ -99,7 +99,7 @@ def following(
         on_state=on_state,
         on_idle=ctx.stdout.flush,
         patient=patient,
-        **socket_options(),
+        **socket_options(ctx.env),
     )
     ctx.on_close(live.interrupt)
     return live

@@ -7,7 +7,6 @@ platform's audited reveal (docs/api.md): never into a file, the output or rig's 
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -110,7 +109,7 @@ def run(ctx: Context, args: argparse.Namespace) -> Result:
         keys = ", ".join(secrets)
         confirm(ctx, f"pass the secrets of {scope.label} ({keys}) to {command[0]}", yes=args.yes)
         values.update(ctx.api().reveal_secrets(scope, secrets))
-    env = {**os.environ, **values}
+    env = {**ctx.env, **values}
     ctx.stdout.flush()
     try:
         proc = subprocess.Popen(command, env=env)

@@ -133,7 +133,7 @@ def _login(ctx: Context) -> dict[str, Any]:
     from rig.transport.session import env_token, resolve_target
 
     target = resolve_target(ctx)
-    if env_token():
+    if env_token(ctx.env):
         return {
             "login_context": None,
             "context_source": "RIG_TOKEN (an API token; no context is used)",

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import codecs
-import os
 import re
 from collections.abc import Callable
 from typing import IO, TYPE_CHECKING, Any
@@ -161,7 +160,7 @@ def open_shell(ctx: Context, args: argparse.Namespace) -> Result:
             ctx, scope, lambda: run_streams(platform, topic, params, _writers(ctx), _stdin(ctx))
         )
         return Result(exit_code=done.code)
-    term = os.environ.get("TERM") or DEFAULT_TERM
+    term = ctx.env.get("TERM") or DEFAULT_TERM
     try:
         done = _session(
             ctx,

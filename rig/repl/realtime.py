@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from rig.api.topics import STATUS_EVENTS, STATUS_TOPIC
@@ -34,8 +34,10 @@ class ShellSocket:
         api_factory: Callable[[], Api],
         cache: NameCache,
         connection: status.Connection,
+        env: Mapping[str, str],
     ) -> None:
         self._api_factory = api_factory
+        self._env = env
         self._cache = cache
         self._connection = connection
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -91,7 +93,7 @@ class ShellSocket:
         api.close()
         from rig.api.live import open_socket
 
-        socket = open_socket(base_url, self._params)
+        socket = open_socket(base_url, self._params, self._env)
         socket.on_state(self._state)
         channel = socket.channel(STATUS_TOPIC)
         for event in STATUS_EVENTS:

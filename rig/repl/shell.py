@@ -18,7 +18,7 @@ import os
 import sys
 import threading
 import types
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import IO, Any, TextIO, cast
 
@@ -28,7 +28,7 @@ from cmd2 import Statement, with_argparser, with_category
 from rig import __version__
 from rig.api.client import Api
 from rig.commands import project
-from rig.config import Contexts, config_dir
+from rig.config import Contexts, config_dir, environment
 from rig.context import Context
 from rig.errors import ExitCode, RigError, UsageError
 from rig.output import Result, render, render_error
@@ -36,10 +36,11 @@ from rig.repl import parsers, status
 from rig.repl.completion import NameCache, Names, fetch_names
 from rig.repl.highlight import RigLexer, prompt_lexer
 from rig.repl.history import MaskingHistory, MaskingPromptHistory, mask_line
-from rig.repl.jobs import Job, JobManager
+from rig.repl.jobs import Job, JobCancelled, JobManager
 from rig.repl.realtime import ShellSocket
 from rig.repl.selection import SET_HERE, Selection, SelectionStore
 from rig.repl.transcript import Recorder
+from rig.runner import execute, internal_error
 
 RIG_CATEGORY = "Commands"
 SHELL_CATEGORY = "Shell"
@@ -87,8 +88,10 @@ class RigShell(cmd2.Cmd):
         history_file: str = "",
         background: bool = True,
         recorder: Recorder | None = None,
+        env: Mapping[str, str] | None = None,
     ) -> None:
         self.options = options or ShellOptions()
+        self.env = environment() if env is None else env
         self.err = stderr or sys.stderr
         self.recorder = recorder
         self.store = SelectionStore()
@@ -103,7 +106,7 @@ class RigShell(cmd2.Cmd):
         )
         self._alerts = Alerts()
         self.jobs = JobManager(self._alert, self._alerts.take_back)
-        self.socket = ShellSocket(self._api, self.cache, self.connection)
+        self.socket = ShellSocket(self._api, self.cache, self.connection, self.env)
         super().__init__(
             stdin=cast(TextIO | None, stdin),
             stdout=cast(TextIO | None, stdout),
@@ -181,10 +184,13 @@ class RigShell(cmd2.Cmd):
         merged = self.options.namespace()
         if args is not None:
             merged.__dict__.update({k: v for k, v in vars(args).items() if v is not None})
-        ctx = Context.from_args(merged)
-        ctx.stdout = stdout or self.stdout
-        ctx.stderr = stderr or self.err
-        ctx.stdin = stdin or self.stdin
+        ctx = Context.from_args(
+            merged,
+            env=self.env,
+            stdout=stdout or self.stdout,
+            stderr=stderr or self.err,
+            stdin=stdin or self.stdin,
+        )
         ctx.network, ctx.app = self.selection.network, self.selection.app
         return ctx
 
@@ -197,7 +203,7 @@ class RigShell(cmd2.Cmd):
         ctx = self.make_context(args)
         self.cache.busy()
         try:
-            self.last_exit = execute(ctx, args)
+            self.last_exit = execute(ctx, args, passthrough=(JobCancelled,))
         except KeyboardInterrupt:
             self.err.write("rig: interrupted\n")
             self.last_exit = ExitCode.INTERRUPTED
@@ -285,7 +291,7 @@ class RigShell(cmd2.Cmd):
             ctx = self.make_context(args, stdout=out, stderr=err, stdin=io.StringIO())
             job.on_cancel(ctx.close)
             try:
-                return execute(ctx, args)
+                return execute(ctx, args, passthrough=(JobCancelled,))
             finally:
                 ctx.close()
                 self.cache.invalidate()
@@ -304,7 +310,7 @@ class RigShell(cmd2.Cmd):
         if isinstance(exception, RigError):
             render_error(exception, "table", self.err)
         else:
-            render_error(_internal(exception), "table", self.err)
+            render_error(internal_error(exception), "table", self.err)
 
     def postcmd(self, stop: bool, statement: Statement | str) -> bool:
         self.prompt = self._prompt()
@@ -391,7 +397,7 @@ class RigShell(cmd2.Cmd):
         entry = contexts.get(name) if name else None
         if self.options.context:
             source = "--context"
-        elif ctx_env := _env("RIG_CONTEXT"):
+        elif ctx_env := self.env.get("RIG_CONTEXT"):
             source = f"RIG_CONTEXT={ctx_env}"
         elif name:
             source = f"current context in {config_dir() / 'contexts.json'}"
@@ -401,7 +407,7 @@ class RigShell(cmd2.Cmd):
         return {
             "login_context": name,
             "context_source": source,
-            "platform": entry.api if entry else self.options.api or _env("RIG_API"),
+            "platform": entry.api if entry else self.options.api or self.env.get("RIG_API") or None,
             "user": entry.user if entry else None,
             "network": selection.network,
             "network_source": selection.source if selection.network else NO_NETWORK,
@@ -515,34 +521,6 @@ NO_APP = "none selected (`use app APP`)"
 CONTEXT_FIELDS = [field for field in project.CONTEXT_FIELDS if field != "project_file"]
 
 
-def execute(ctx: Context, args: argparse.Namespace) -> int:
-    """Run a handler and render its result or error, as the one-shot entry point does."""
-    try:
-        result = args.handler(ctx, args)
-        render(result, ctx.output, ctx.stdout)
-        return int(result.exit_code)
-    except RigError as error:
-        render_error(error, ctx.output, ctx.stderr)
-        return error.exit_code
-    except (KeyboardInterrupt, BrokenPipeError):
-        raise
-    except Exception as exc:
-        from rig.repl.jobs import JobCancelled
-
-        if isinstance(exc, JobCancelled):
-            raise
-        render_error(_internal(exc), ctx.output, ctx.stderr)
-        return ExitCode.FAILURE
-
-
-def _internal(exc: BaseException) -> RigError:
-    return RigError(
-        f"internal error: {type(exc).__name__}: {exc}",
-        hint="this is a bug in rig; rerun with RIG_DEBUG=1 for a traceback and report it",
-        code="internal",
-    )
-
-
 def background_line(line: str) -> str | None:
     """``line`` without its trailing ``&`` if it asks for a background job, else None."""
     stripped = line.rstrip()
@@ -581,10 +559,6 @@ def _checked_app(ctx: Context, name: str, selected_network: str | None) -> tuple
             ctx.api().app(selected_network, app)
             return selected_network, app
     return find_app(ctx, app, None), app
-
-
-def _env(name: str) -> str | None:
-    return os.environ.get(name) or None
 
 
 class Alerts:

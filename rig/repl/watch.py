@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -111,9 +111,14 @@ class WatchView:
     and where each topic's stored lines end; :meth:`run` blocks until the user leaves."""
 
     def __init__(
-        self, base_url: str, params: Params, panes: Sequence[Pane], after: dict[str, int]
+        self,
+        base_url: str,
+        params: Params,
+        panes: Sequence[Pane],
+        after: dict[str, int],
+        env: Mapping[str, str],
     ) -> None:
-        self.base_url, self.params = base_url, params
+        self.base_url, self.params, self.env = base_url, params, env
         self.panes = list(panes)
         self.after = after
         self.state = "connecting"
@@ -193,7 +198,7 @@ class WatchView:
     # -- following ----------------------------------------------------------------
 
     async def _follow(self) -> None:
-        socket = open_socket(self.base_url, self.params)
+        socket = open_socket(self.base_url, self.params, self.env)
         socket.on_state(self._state)
         socket.connect()
         try:
@@ -245,4 +250,4 @@ def watch(ctx: Context, apps: Sequence[tuple[str, str]], tail: int) -> None:
         if page.resume_after is not None:
             after[pane.topic] = page.resume_after
         panes.append(pane)
-    WatchView(*api_socket(api), panes, after).run()
+    WatchView(*api_socket(api), panes, after, ctx.env).run()

@@ -8,16 +8,15 @@ a client is actually needed.
 from __future__ import annotations
 
 import contextlib
-import os
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from rig import credentials
-from rig.config import ContextEntry, Contexts, normalize_api_url
+from rig.config import ContextEntry, Contexts, credential_store_setting, normalize_api_url
 from rig.errors import AuthError, RigError, UnreachableError, UsageError
 
 if TYPE_CHECKING:
@@ -27,8 +26,9 @@ if TYPE_CHECKING:
 LOGIN_HINT = "run `rig login`, or `rig local start` for a platform on this machine"
 
 
-def env_token() -> str | None:
-    return os.environ.get("RIG_TOKEN") or None
+def env_token(env: Mapping[str, str]) -> str | None:
+    """``RIG_TOKEN``: an API token that stands in for any stored login."""
+    return env.get("RIG_TOKEN") or None
 
 
 @dataclass
@@ -74,7 +74,7 @@ def open_client(ctx: Context) -> ApiClient:
     from rig.transport.http import ApiClient
 
     target = resolve_target(ctx)
-    token = env_token()
+    token = env_token(ctx.env)
     if token:
         if target is None:
             raise UsageError(
@@ -83,7 +83,7 @@ def open_client(ctx: Context) -> ApiClient:
             )
         from rig.transport.http import Tokens
 
-        return ApiClient(target.api, Tokens(access_token=token))
+        return ApiClient(target.api, Tokens(access_token=token), insecure=ctx.plain_http_allowed)
     if target is None:
         raise AuthError("not logged in", hint=LOGIN_HINT)
     if target.context is None or target.entry is None:
@@ -101,7 +101,9 @@ def open_client(ctx: Context) -> ApiClient:
     def store_refreshed(new: Tokens) -> None:
         credentials.save(name, store, new.to_dict())
 
-    return ApiClient(target.api, tokens, on_refresh=store_refreshed)
+    return ApiClient(
+        target.api, tokens, on_refresh=store_refreshed, insecure=ctx.plain_http_allowed
+    )
 
 
 def login(
@@ -111,6 +113,7 @@ def login(
     email: str | None = None,
     password: str | None = None,
     token: str | None = None,
+    insecure: bool | None = None,
 ) -> dict[str, Any]:
     """Log in with an API token or an email and password; store the session as ``context_name``.
 
@@ -119,7 +122,7 @@ def login(
     from rig.transport.http import ApiClient
 
     api = normalize_api_url(api_url)
-    client = ApiClient(api)
+    client = ApiClient(api, insecure=insecure)
     try:
         if token:
             body = client.post("/auth/token", {"token": token}, auth=False)
@@ -138,6 +141,7 @@ def device_login(
     context_name: str,
     show: Callable[[dict[str, Any]], None],
     sleep: Callable[[float], None] = time.sleep,
+    insecure: bool | None = None,
 ) -> dict[str, Any]:
     """Log in with a code a person approves on the platform's page; store it as ``context_name``.
 
@@ -147,7 +151,7 @@ def device_login(
     from rig.transport.http import ApiClient
 
     api = normalize_api_url(api_url)
-    client = ApiClient(api)
+    client = ApiClient(api, insecure=insecure)
     try:
         grant = client.post("/auth/device", {}, auth=False) or {}
         show(grant)
@@ -202,7 +206,7 @@ def _store_session(api: str, context_name: str, body: Any, email: str | None) ->
     return {"context": context_name, "api": api, "user": user, "store": store}
 
 
-def logout(context_names: list[str]) -> list[dict[str, Any]]:
+def logout(context_names: list[str], insecure: bool | None = None) -> list[dict[str, Any]]:
     """End the sessions of these contexts: revoke on the platform when reachable, forget locally.
 
     The contexts themselves stay (so `rig login --context NAME` knows the API).
@@ -213,7 +217,7 @@ def logout(context_names: list[str]) -> list[dict[str, Any]]:
     for name in context_names:
         entry = contexts.require(name)
         secret = credentials.load(name, entry.store)
-        revoked, note = _revoke(entry.api, secret)
+        revoked, note = _revoke(entry.api, secret, insecure)
         credentials.delete(name, entry.store)
         results.append({"context": name, "api": entry.api, "revoked": revoked, "note": note})
     return results
@@ -268,7 +272,7 @@ def _load_tokens(name: str, entry: ContextEntry) -> Tokens | None:
 
 def _save_secret(name: str, secret: dict[str, Any]) -> str:
     """Store a login's tokens; an automatically chosen keyring that fails falls back to the file."""
-    forced = bool(os.environ.get("RIG_CREDENTIAL_STORE"))
+    forced = bool(credential_store_setting())
     store = credentials.choose_store()
     try:
         credentials.save(name, store, secret)
@@ -285,13 +289,13 @@ def _forget_secret(name: str, store: str) -> None:
         credentials.delete(name, store)
 
 
-def _revoke(api: str, secret: dict[str, Any] | None) -> tuple[bool, str]:
+def _revoke(api: str, secret: dict[str, Any] | None, insecure: bool | None) -> tuple[bool, str]:
     refresh_token = (secret or {}).get("refresh_token")
     if not refresh_token:
         return False, "no stored session"
     from rig.transport.http import ApiClient
 
-    client = ApiClient(api, timeout=5.0)
+    client = ApiClient(api, timeout=5.0, insecure=insecure)
     try:
         client.post("/auth/logout", {"refresh_token": refresh_token}, auth=False)
     except UnreachableError:

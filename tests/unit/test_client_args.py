@@ -10,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from rig import targets as args
+from rig.api.client import Api
 from rig.context import Context
 from rig.errors import NotFoundError, UsageError
 
@@ -74,9 +75,7 @@ class FakeClient:
 
 
 def context_with(client: FakeClient, **selection: str) -> Context:
-    ctx = Context(**selection)  # type: ignore[arg-type]
-    ctx._client = client  # type: ignore[assignment]
-    return ctx
+    return Context(**selection, api_factory=lambda _: Api(client))  # type: ignore[arg-type]
 
 
 def ns(**values: Any) -> argparse.Namespace:

@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from rig.api import releases as watching
-from rig.api.client import LogPage
+from rig.api.client import Api, LogPage
 from rig.api.logs import LogSource
 from rig.cli import build_parser
 from rig.commands import deploy as deploy_cmd
@@ -70,7 +70,7 @@ def make_ctx(platform: FakePlatform, **options: Any) -> Context:
     client = ApiClient(
         "http://platform.test", Tokens("mxa_x"), transport=httpx.MockTransport(platform)
     )
-    ctx._client = client
+    ctx.api_factory = lambda _: Api(client)
     return ctx
 
 

@@ -1,7 +1,8 @@
 """The layering rules of docs/architecture.md, checked by reading the source.
 
 Commands and the shell speak to the platform through ``rig.api`` only: no API path, header
-name or realtime topic is spelled out in ``rig/commands`` or ``rig/repl``.
+name or realtime topic is spelled out in ``rig/commands`` or ``rig/repl``. Environment
+variables are read in ``rig/context.py`` and ``rig/config.py`` only.
 """
 
 from __future__ import annotations
@@ -73,3 +74,18 @@ def test_the_check_finds_what_it_looks_for(tmp_path: Path) -> None:
         "sample.py:4: topic 'status:user'",
         "sample.py:5: API path '/releases'",
     ]
+
+
+# Modules that may name os.environ, and why: the environment's two readers; the help generator,
+# which sets COLUMNS for argparse's width; the transcript runner, a pytest plugin that sets
+# each replay's environment.
+ENVIRON_ALLOWED = {"context.py", "config.py", "helpdoc.py", "testing/runner.py"}
+
+
+def test_environment_variables_are_read_in_the_context_and_config_only() -> None:
+    readers = sorted(
+        str(path.relative_to(RIG))
+        for path in RIG.rglob("*.py")
+        if re.search(r"\bos\.(environ|getenv)\b", path.read_text(encoding="utf-8"))
+    )
+    assert set(readers) <= ENVIRON_ALLOWED, readers
