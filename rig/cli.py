@@ -263,7 +263,10 @@ class CommandTree:
         *,
         examples: Iterable[str] = (),
         description: str | None = None,
+        secret: bool = False,
     ) -> argparse.ArgumentParser:
+        """Declare command ``path``; ``secret``: its positional values are secrets (the shell
+        keeps them out of its history)."""
         words = path.split()
         if self._only is not None and self._only not in (path, words[0]):
             return cast(argparse.ArgumentParser, Unbuilt())
@@ -287,6 +290,7 @@ class CommandTree:
             )
         add_global_options(parser, suppress=True)
         parser.set_defaults(handler=handler, command=path)
+        parser.takes_secrets = secret  # type: ignore[attr-defined]
         return parser
 
     def _word(
@@ -352,6 +356,22 @@ def build_parser(argv: Sequence[str] | None = None) -> RigArgumentParser:
     for name in dict.fromkeys(m for p, m in COMMANDS.items() if path in (p, p.split()[0])):
         importlib.import_module(f"rig.commands.{name}").register(tree)
     return root
+
+
+def takes_secrets(parser: argparse.ArgumentParser | None) -> bool:
+    """Whether the command of ``parser`` was declared with ``secret=True``."""
+    return bool(getattr(parser, "takes_secrets", False))
+
+
+def command_parser(path: str) -> argparse.ArgumentParser | None:
+    """The one-shot parser of the command that ``path`` names (``create secret``), or None."""
+    parser: argparse.ArgumentParser = build_parser(path.split())
+    for word in path.split():
+        subs = next((a for a in parser._actions if isinstance(a, argparse._SubParsersAction)), None)
+        if subs is None or word not in subs.choices:
+            break
+        parser = subs.choices[word]
+    return parser
 
 
 def command_path(parser: argparse.ArgumentParser, argv: Sequence[str]) -> str | None:

@@ -15,6 +15,7 @@ An app without a network is looked up among the user's apps.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -257,3 +258,26 @@ def app_ref(ctx: Context, args: argparse.Namespace, name: str | None = None) -> 
         )
     app = check_name("app", app)
     return AppRef(app_network(ctx, args, app), app)
+
+
+def selected_network(ctx: Context, name: str) -> str:
+    """Network ``name`` once the platform has said it exists: what the shell's ``use`` selects."""
+    check_name("network", name)
+    ctx.api().network(name)
+    return name
+
+
+def selected_app(ctx: Context, name: str, network: str | None) -> tuple[str, str]:
+    """The (network, app) that ``name`` (``APP`` or ``NET/APP``) means for the shell's ``use``
+    and ``watch``: in the selected ``network`` first, else found by name."""
+    where, _, app = name.rpartition("/")
+    check_name("app", app)
+    if where:
+        check_name("network", where)
+        ctx.api().app(where, app)
+        return where, app
+    if network:
+        with contextlib.suppress(NotFoundError):
+            ctx.api().app(network, app)
+            return network, app
+    return find_app(ctx, app, None), app

@@ -102,6 +102,7 @@ def _register_create(tree: CommandTree, kind: Kind) -> None:
         partial(create, kind),
         f"set {kind.plural} of an app or network",
         examples=examples,
+        secret=kind.secret,
     )
     parser.add_argument(
         "items",

@@ -41,6 +41,7 @@ from rig.repl.realtime import ShellSocket
 from rig.repl.selection import SET_HERE, Selection, SelectionStore
 from rig.repl.transcript import Recorder
 from rig.runner import execute, internal_error
+from rig.targets import selected_app, selected_network
 
 RIG_CATEGORY = "Commands"
 SHELL_CATEGORY = "Shell"
@@ -362,11 +363,11 @@ class RigShell(cmd2.Cmd):
         ctx = self.make_context()
         try:
             if args.what == "network":
-                network = _checked_network(ctx, args.name)
+                network = selected_network(ctx, args.name)
                 self._select(Selection(network, None, SET_HERE))
                 self.poutput(f"Using network {network}.")
             else:
-                network, app = _checked_app(ctx, args.name, self.selection.network)
+                network, app = selected_app(ctx, args.name, self.selection.network)
                 self._select(Selection(network, app, SET_HERE))
                 self.poutput(f"Using app {app} in network {network}.")
         finally:
@@ -381,7 +382,7 @@ class RigShell(cmd2.Cmd):
         ctx = self.make_context()
         self.cache.busy()
         try:
-            apps = [_checked_app(ctx, name, self.selection.network) for name in args.apps]
+            apps = [selected_app(ctx, name, self.selection.network) for name in args.apps]
             watch(ctx, list(dict.fromkeys(apps)), max(0, args.tail))
         finally:
             ctx.close()
@@ -534,31 +535,6 @@ def background_line(line: str) -> str | None:
     except ValueError:  # the & is inside an open quote
         return None
     return body or None
-
-
-def _checked_network(ctx: Context, name: str) -> str:
-    from rig.targets import check_name
-
-    check_name("network", name)
-    ctx.api().network(name)
-    return name
-
-
-def _checked_app(ctx: Context, name: str, selected_network: str | None) -> tuple[str, str]:
-    from rig.errors import NotFoundError
-    from rig.targets import check_name, find_app
-
-    network, _, app = name.rpartition("/")
-    check_name("app", app)
-    if network:
-        check_name("network", network)
-        ctx.api().app(network, app)
-        return network, app
-    if selected_network:
-        with contextlib.suppress(NotFoundError):
-            ctx.api().app(selected_network, app)
-            return selected_network, app
-    return find_app(ctx, app, None), app
 
 
 class Alerts:

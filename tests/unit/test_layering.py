@@ -89,3 +89,46 @@ def test_environment_variables_are_read_in_the_context_and_config_only() -> None
         if re.search(r"\bos\.(environ|getenv)\b", path.read_text(encoding="utf-8"))
     )
     assert set(readers) <= ENVIRON_ALLOWED, readers
+
+
+# What each package may not import when rig runs (imports under TYPE_CHECKING are for the type
+# checker only): the layers of docs/architecture.md, top to bottom.
+FORBIDDEN = {
+    "rig.transport": {"rig.api", "rig.commands", "rig.repl", "rig.cli", "rig.context"},
+    "rig.api": {"rig.commands", "rig.repl", "rig.cli", "rig.targets", "rig.runner"},
+    "rig.output": {"rig.api", "rig.transport", "rig.commands", "rig.repl", "rig.context"},
+    "rig.commands": {"rig.repl", "rig.transport.http", "rig.transport.wire"},
+    "rig.repl": {"rig.transport.http", "rig.transport.wire"},
+}
+
+
+def _runtime_imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    typing_only = {
+        id(inner)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
+        for inner in ast.walk(node)
+    }
+    found = set()
+    for node in ast.walk(tree):
+        if id(node) in typing_only:
+            continue
+        if isinstance(node, ast.ImportFrom) and node.module:
+            found.add(node.module)
+            found.update(f"{node.module}.{alias.name}" for alias in node.names)
+        elif isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+    return found
+
+
+@pytest.mark.parametrize("package", sorted(FORBIDDEN))
+def test_each_layer_imports_only_what_is_below_it(package: str) -> None:
+    folder = RIG.parent / package.replace(".", "/")
+    bad = sorted(
+        f"{path.relative_to(RIG.parent)} imports {name}"
+        for path in folder.rglob("*.py")
+        for name in _runtime_imports(path)
+        if any(name == f or name.startswith(f + ".") for f in FORBIDDEN[package])
+    )
+    assert bad == []
