@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import re
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, NoReturn, cast
 
 from rig import __version__
@@ -180,6 +180,7 @@ def add_name_argument(parser: argparse.ArgumentParser, kind: str, *, optional: b
         )
     else:
         action = parser.add_argument("name", metavar="NAME", help=f"the {kind}")
+    action.defaults_to_selection = optional  # type: ignore[attr-defined]
     completes(action, kind)
 
 
@@ -363,14 +364,37 @@ def takes_secrets(parser: argparse.ArgumentParser | None) -> bool:
     return bool(getattr(parser, "takes_secrets", False))
 
 
+def selection_words(words: Mapping[str, argparse.ArgumentParser]) -> frozenset[str]:
+    """The words whose ``app`` and ``network`` commands default to the selection when given no
+    NAME (declared with :func:`add_name_argument`): ``status``, ``logs``, ``details``. The shell
+    runs such a word alone as the selection's (``status`` is ``status app``)."""
+
+    def defaults(parser: argparse.ArgumentParser) -> bool:
+        return any(getattr(a, "defaults_to_selection", False) for a in parser._actions)
+
+    found = set()
+    for word, parser in words.items():
+        subs = _subcommands(parser)
+        if all(kind in subs and defaults(subs[kind]) for kind in ("app", "network")):
+            found.add(word)
+    return frozenset(found)
+
+
+def _subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return dict(action.choices)
+    return {}
+
+
 def command_parser(path: str) -> argparse.ArgumentParser | None:
     """The one-shot parser of the command that ``path`` names (``create secret``), or None."""
     parser: argparse.ArgumentParser = build_parser(path.split())
     for word in path.split():
-        subs = next((a for a in parser._actions if isinstance(a, argparse._SubParsersAction)), None)
-        if subs is None or word not in subs.choices:
+        subs = _subcommands(parser)
+        if word not in subs:
             break
-        parser = subs.choices[word]
+        parser = subs[word]
     return parser
 
 

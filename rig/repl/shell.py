@@ -27,6 +27,7 @@ from cmd2 import Statement, with_argparser, with_category
 
 from rig import __version__
 from rig.api.client import Api
+from rig.cli import selection_words
 from rig.commands import project
 from rig.config import Contexts, config_dir, environment
 from rig.context import Context
@@ -101,6 +102,7 @@ class RigShell(cmd2.Cmd):
         self.login_context: str | None = None
         self.last_exit = 0
         self.word_parsers, self.word_helps = parsers.build_command_parsers()
+        self.selection_words = selection_words(self.word_parsers)
         self._install_rig_commands()
         self.cache = NameCache(
             fetch_names(self._api, self._context_names), connection=self.connection
@@ -264,7 +266,7 @@ class RigShell(cmd2.Cmd):
         return super().onecmd(statement, add_to_history=add_to_history)
 
     def _with_selected_resource(self, statement: Statement) -> Statement:
-        resource = self.selection.resource_for(statement.argv)
+        resource = self.selection.resource_for(statement.argv, self.selection_words)
         if resource is None:
             return statement
         line = f"{statement.command} {resource} {statement.args}".rstrip()
