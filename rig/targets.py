@@ -237,14 +237,10 @@ def resolve_scope(ctx: Context, args: argparse.Namespace) -> Scope:
     )
 
 
-@dataclass(frozen=True)
-class AppRef:
-    network: str
-    app: str
+class AppRef(Scope):
+    """A :class:`Scope` that names an app (no dataclass of its own: start-up time)."""
 
-    @property
-    def label(self) -> str:
-        return f"app {self.app} (network {self.network})"
+    app: str
 
 
 def app_ref(ctx: Context, args: argparse.Namespace, name: str | None = None) -> AppRef:

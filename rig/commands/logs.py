@@ -35,9 +35,8 @@ DIM, BOLD, RED, RESET = "\x1b[2m", "\x1b[1m", "\x1b[31m", "\x1b[0m"
 APP_COLOURS = ("\x1b[36m", "\x1b[35m", "\x1b[33m", "\x1b[32m", "\x1b[34m")
 
 
-@dataclass(frozen=True)
 class LogTarget(LogSource):
-    """A log as people name it."""
+    """A log as people name it (no dataclass of its own: start-up time)."""
 
     @property
     def label(self) -> str:
