@@ -4,8 +4,8 @@ releases, never of URLs.
 
 It sits on :class:`rig.transport.http.ApiClient` (the wire: JSON, tokens, errors as the typed
 :class:`rig.errors.RigError` subclasses) and adds nothing but the API's shape. The token
-endpoints (``/auth/...``) are the session's business: :mod:`rig.transport.session` and
-:mod:`rig.transport.http` (refresh) call them, before there is an :class:`Api` to speak of.
+endpoints (``/auth/...``), called before there is a login to make an :class:`Api` of, are in
+:mod:`rig.api.auth` (and the refresh in :mod:`rig.transport.http`).
 """
 
 from __future__ import annotations

@@ -78,14 +78,15 @@ def register(tree: CommandTree) -> None:
 
 
 def login(ctx: Context, args: argparse.Namespace) -> Result:
-    from rig.transport.session import default_context_name, env_token
-    from rig.transport.session import login as session_login
+    from rig.api.auth import default_context_name
+    from rig.api.auth import login as session_login
+    from rig.transport.session import env_token
 
     contexts = Contexts.load()
     api = _login_api(ctx, contexts)
     name = ctx.context_name or default_context_name(api, contexts)
     if args.device:
-        from rig.transport.session import device_login
+        from rig.api.auth import device_login
 
         show = partial(_show_code, ctx)
         info = device_login(api, context_name=name, show=show, insecure=ctx.plain_http_allowed)
@@ -147,7 +148,7 @@ def _email_and_password(ctx: Context, args: argparse.Namespace) -> tuple[str, st
 
 
 def logout(ctx: Context, args: argparse.Namespace) -> Result:
-    from rig.transport.session import logout as session_logout
+    from rig.api.auth import logout as session_logout
 
     contexts = Contexts.load()
     if args.all:

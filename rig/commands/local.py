@@ -321,7 +321,7 @@ def _wait_until_ready(data_dir: Path, proc: subprocess.Popen[bytes]) -> dict[str
 
 def _login_local(ctx: Context, url: str, data_dir: Path) -> dict[str, Any]:
     from maxlocal import admin
-    from rig.transport.session import login
+    from rig.api.auth import login
 
     creds = admin.bootstrap_credentials(data_dir)
     return login(url, context_name=LOCAL_CONTEXT, email=creds["email"], password=creds["password"])
