@@ -78,7 +78,7 @@ def fresh(runs: int) -> dict[str, Any]:
 
     completion.POLL_INTERVAL = completion.LIVE_POLL_INTERVAL = NEVER
     shell = RigShell(ShellOptions(), stdin=io.StringIO(), stdout=io.StringIO())
-    client = Context(output="json").client()
+    client = Context(output="json").api().client
     timings = []
 
     def cached(app: str) -> Callable[[], bool]:
@@ -131,7 +131,7 @@ def upload(archive: str, sha256: str) -> dict[str, Any]:
     from rig.context import Context
     from rig.transport.upload import upload as send
 
-    client = Context(output="json").client()
+    client = Context(output="json").api().client
     url = f"/networks/{NETWORK}/apps/upload/releases"
     client.http  # noqa: B018  made before the clock starts, as deploy has it by then
     start = time.perf_counter()
@@ -151,7 +151,7 @@ def _peak_mb() -> float:
 def follows(apps: list[str]) -> None:
     """Follow the logs of ``apps`` on one socket (rig's ``following``, one channel each);
     print ``ready`` once it follows, then follow until killed."""
-    from rig.commands.live import following
+    from rig.api.live import following
     from rig.context import Context
 
     topics = [f"logs:app:{NETWORK}/{app}" for app in apps]

@@ -51,7 +51,8 @@ def _wants_shell(argv: list[str]) -> bool:
 
 def run(argv: list[str]) -> int:
     from rig.cli import build_parser
-    from rig.output import render, render_error
+    from rig.output import render_error
+    from rig.runner import execute, internal_error
 
     fmt = _output_format(argv)
     try:
@@ -71,11 +72,9 @@ def run(argv: list[str]) -> int:
 
             configure_verbose(ctx.verbose)
         try:
-            result = args.handler(ctx, args)
-            render(result, fmt, ctx.stdout)
+            return execute(ctx, args, debug=bool(ctx.env.get("RIG_DEBUG")))
         finally:
             ctx.close()
-        return result.exit_code
     except RigError as error:
         render_error(error, fmt, sys.stderr)
         return error.exit_code
@@ -85,14 +84,11 @@ def run(argv: list[str]) -> int:
         _silence_stdout()
         return ExitCode.OK
     except Exception as exc:  # a bug: one line, the traceback only on request
-        if os.environ.get("RIG_DEBUG"):
+        from rig.config import environment
+
+        if environment().get("RIG_DEBUG"):
             raise
-        err = RigError(
-            f"internal error: {type(exc).__name__}: {exc}",
-            hint="this is a bug in rig; rerun with RIG_DEBUG=1 for a traceback and report it",
-            code="internal",
-        )
-        render_error(err, fmt, sys.stderr)
+        render_error(internal_error(exc), fmt, sys.stderr)
         return ExitCode.FAILURE
 
 

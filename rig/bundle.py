@@ -20,6 +20,7 @@ from typing import Any
 
 import pathspec
 
+from rig.config import environment
 from rig.errors import RigError
 
 IGNORE_FILES = (".gitignore", ".rigignore")
@@ -193,7 +194,7 @@ def _git(path: Path, *args: str) -> str | None:
             capture_output=True,
             text=True,
             timeout=10,
-            env={**os.environ, "GIT_OPTIONAL_LOCKS": "0", "LC_ALL": "C"},
+            env={**environment(), "GIT_OPTIONAL_LOCKS": "0", "LC_ALL": "C"},
             check=False,
         )
     except (OSError, subprocess.SubprocessError):

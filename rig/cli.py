@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import os
-from collections.abc import Callable, Iterable, Iterator, Sequence
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, NoReturn, cast
 
 from rig import __version__
@@ -169,6 +169,70 @@ def add_global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> No
     )
 
 
+# -- arguments several commands declare alike ------------------------------------------------
+
+
+def add_name_argument(parser: argparse.ArgumentParser, kind: str, *, optional: bool = True) -> None:
+    """NAME, the app or network a command acts on; optional ones default to the selection."""
+    if optional:
+        action = parser.add_argument(
+            "name", nargs="?", metavar="NAME", help=f"the {kind} (default: the selected one)"
+        )
+    else:
+        action = parser.add_argument("name", metavar="NAME", help=f"the {kind}")
+    action.defaults_to_selection = optional  # type: ignore[attr-defined]
+    completes(action, kind)
+
+
+def add_network_option(parser: argparse.ArgumentParser, help: str = "the network") -> None:
+    completes(parser.add_argument("--network", metavar="NET", help=help), "network")
+
+
+def add_app_option(parser: argparse.ArgumentParser, help: str = "the app") -> None:
+    completes(parser.add_argument("--app", metavar="APP", help=help), "app")
+
+
+def add_scope_options(parser: argparse.ArgumentParser, what: str) -> None:
+    add_app_option(parser, f"the app whose {what} to use")
+    add_network_option(parser, f"the network whose {what} to use (with --app: the app's network)")
+
+
+def add_yes_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
+
+
+def add_restart_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--no-restart",
+        action="store_true",
+        help="change the config only; running apps get it with their next release",
+    )
+
+
+def restarts(args: argparse.Namespace) -> bool:
+    """Whether a var or secret change restarts the apps it concerns (not with --no-restart)."""
+    return not getattr(args, "no_restart", False)
+
+
+def parse_since(text: str) -> str:
+    """``10m``/``2h``/``30s``/``1d`` as given, or an ISO time as RFC 3339 in UTC."""
+    from datetime import UTC, datetime
+
+    text = text.strip()
+    if re.fullmatch(r"\d+(\.\d+)?[smhd]", text):
+        return text
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise UsageError(
+            f"--since {text!r} is neither a duration nor a time",
+            hint="e.g. --since 10m, --since 2h, --since 2026-11-25T19:50:00Z",
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.astimezone()  # a time without a zone is local time
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 Handler = Callable[[Any, argparse.Namespace], Any]
 
 
@@ -200,7 +264,10 @@ class CommandTree:
         *,
         examples: Iterable[str] = (),
         description: str | None = None,
+        secret: bool = False,
     ) -> argparse.ArgumentParser:
+        """Declare command ``path``; ``secret``: its positional values are secrets (the shell
+        keeps them out of its history)."""
         words = path.split()
         if self._only is not None and self._only not in (path, words[0]):
             return cast(argparse.ArgumentParser, Unbuilt())
@@ -224,6 +291,7 @@ class CommandTree:
             )
         add_global_options(parser, suppress=True)
         parser.set_defaults(handler=handler, command=path)
+        parser.takes_secrets = secret  # type: ignore[attr-defined]
         return parser
 
     def _word(
@@ -291,6 +359,45 @@ def build_parser(argv: Sequence[str] | None = None) -> RigArgumentParser:
     return root
 
 
+def takes_secrets(parser: argparse.ArgumentParser | None) -> bool:
+    """Whether the command of ``parser`` was declared with ``secret=True``."""
+    return bool(getattr(parser, "takes_secrets", False))
+
+
+def selection_words(words: Mapping[str, argparse.ArgumentParser]) -> frozenset[str]:
+    """The words whose ``app`` and ``network`` commands default to the selection when given no
+    NAME (declared with :func:`add_name_argument`): ``status``, ``logs``, ``details``. The shell
+    runs such a word alone as the selection's (``status`` is ``status app``)."""
+
+    def defaults(parser: argparse.ArgumentParser) -> bool:
+        return any(getattr(a, "defaults_to_selection", False) for a in parser._actions)
+
+    found = set()
+    for word, parser in words.items():
+        subs = _subcommands(parser)
+        if all(kind in subs and defaults(subs[kind]) for kind in ("app", "network")):
+            found.add(word)
+    return frozenset(found)
+
+
+def _subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return dict(action.choices)
+    return {}
+
+
+def command_parser(path: str) -> argparse.ArgumentParser | None:
+    """The one-shot parser of the command that ``path`` names (``create secret``), or None."""
+    parser: argparse.ArgumentParser = build_parser(path.split())
+    for word in path.split():
+        subs = _subcommands(parser)
+        if word not in subs:
+            break
+        parser = subs[word]
+    return parser
+
+
 def command_path(parser: argparse.ArgumentParser, argv: Sequence[str]) -> str | None:
     """The command ``argv`` names as far as COMMANDS knows it: ``list apps``, a group's word when
     its subcommand is missing or unknown (``list``), a word that is a command; None for none."""
@@ -323,7 +430,3 @@ def _positionals(parser: argparse.ArgumentParser, argv: Sequence[str]) -> Iterat
             next(args, None)
         elif not arg.startswith("-"):
             yield arg
-
-
-def env_flag(name: str) -> bool:
-    return os.environ.get(name, "") not in ("", "0")

@@ -1,28 +1,82 @@
-"""Where rig keeps its configuration, and the login contexts in ``contexts.json``.
+"""Where rig keeps its files (configuration, state, cache, the local platform's data), the
+login contexts in ``contexts.json``, and the process environment.
 
 A context is a named login: the API URL, the user, and which credential store
 holds its tokens (``rig.credentials``). The file never holds a token.
+
+Environment variables are read here and in :mod:`rig.context` only (tests/unit/test_layering.py
+checks it): a command reads them from ``ctx.env``; what has no command at hand (the paths below,
+the credential store, TLS defaults) reads :func:`environment`.
 """
 
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from rig.errors import NotFoundError, RigError
 
 CONTEXTS_FILE = "contexts.json"
+INSECURE_ENV = "RIG_INSECURE"
+
+
+def flag(env: Mapping[str, str], name: str) -> bool:
+    """An environment variable that is on unless unset, empty or ``0``."""
+    return env.get(name, "") not in ("", "0")
+
+
+def environment() -> Mapping[str, str]:
+    """This process's environment variables."""
+    return os.environ
 
 
 def config_dir() -> Path:
     """``$RIG_CONFIG_DIR``, else ``$XDG_CONFIG_HOME/rig``, else ``~/.config/rig``."""
-    explicit = os.environ.get("RIG_CONFIG_DIR")
+    return _dir("RIG_CONFIG_DIR", "XDG_CONFIG_HOME", ".config")
+
+
+def state_dir() -> Path:
+    """Where the shell keeps what outlives it: ``$RIG_STATE_DIR``, else
+    ``$XDG_STATE_HOME/rig``, else ``~/.local/state/rig``."""
+    return _dir("RIG_STATE_DIR", "XDG_STATE_HOME", ".local/state")
+
+
+def cache_dir() -> Path:
+    """``$RIG_CACHE_DIR``, else ``$RIG_CONFIG_DIR/cache``, else ``$XDG_CACHE_HOME/rig`` (or
+    ``~/.cache/rig``)."""
+    env = environment()
+    if env.get("RIG_CACHE_DIR"):
+        return Path(env["RIG_CACHE_DIR"])
+    if env.get("RIG_CONFIG_DIR"):
+        return Path(env["RIG_CONFIG_DIR"]) / "cache"
+    return _dir("", "XDG_CACHE_HOME", ".cache")
+
+
+LOCAL_DATA_ENV = "RIG_LOCAL_DATA"
+
+
+def local_data_dir() -> Path:
+    """The local platform's data: ``$RIG_LOCAL_DATA``, else ``$XDG_DATA_HOME/rig/local``, else
+    ``~/.local/share/rig/local``."""
+    explicit = environment().get(LOCAL_DATA_ENV)
     if explicit:
         return Path(explicit)
-    xdg = os.environ.get("XDG_CONFIG_HOME")
-    base = Path(xdg) if xdg else Path.home() / ".config"
+    return _dir("", "XDG_DATA_HOME", ".local/share") / "local"
+
+
+def credential_store_setting() -> str:
+    """``RIG_CREDENTIAL_STORE`` as given (``keyring``, ``file``), or ``""``."""
+    return environment().get("RIG_CREDENTIAL_STORE", "").strip().lower()
+
+
+def _dir(explicit: str, xdg: str, home: str) -> Path:
+    env = environment()
+    if explicit and env.get(explicit):
+        return Path(env[explicit])
+    base = Path(env[xdg]) if env.get(xdg) else Path.home() / home
     return base / "rig"
 
 

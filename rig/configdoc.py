@@ -22,7 +22,7 @@ file's extension.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from rig.errors import NotFoundError, UsageError
 
 if TYPE_CHECKING:
-    from rig.transport.http import ApiClient
+    from rig.api.client import Api
 
 VERSION = 1
 APP, NETWORK = "app", "network"
@@ -227,7 +227,7 @@ class _Reader:
         return value
 
     def name(self, value: Any, where: str) -> str:
-        from rig.commands.args import name_problem
+        from rig.targets import name_problem
 
         if not isinstance(value, str):
             self.fail(where, "must be a name")
@@ -259,7 +259,7 @@ class _Reader:
         return env
 
     def key(self, key: Any, where: str) -> None:
-        from rig.commands.args import key_problem
+        from rig.targets import key_problem
 
         problem = key_problem(key) if isinstance(key, str) else "must be a string"
         if problem:
@@ -278,13 +278,13 @@ class _Reader:
 # -- the platform's side ------------------------------------------------------------
 
 
-def fetch(client: ApiClient, kind: str, network: str, apps: list[str]) -> Document | None:
+def fetch(api: Api, kind: str, network: str, apps: list[str]) -> Document | None:
     """What the platform has for a document of ``kind``; None when the network does not exist.
 
     For an app document, ``apps`` names the app; a missing app is simply left out.
     """
     try:
-        details = client.get(f"/networks/{network}")
+        details = api.network(network)
     except NotFoundError:
         return None
     if kind == NETWORK:
@@ -295,14 +295,14 @@ def fetch(client: ApiClient, kind: str, network: str, apps: list[str]) -> Docume
     found = []
     for name in apps:
         try:
-            app = client.get(f"/networks/{network}/apps/{name}")
+            app = api.app(network, name)
         except NotFoundError:
             continue
         found.append(AppDoc(name, _own_env(app, APP)))
     return Document(kind, network, network_env, found)
 
 
-def _own_env(details: dict[str, Any], source: str) -> Env:
+def _own_env(details: Mapping[str, Any], source: str) -> Env:
     """The vars and secrets set at this very scope (an app's details also list inherited ones)."""
     env = Env()
     for var in details.get("vars") or []:

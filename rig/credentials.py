@@ -9,11 +9,17 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 from pathlib import Path
 from typing import Any
 
-from rig.config import config_dir, ensure_config_dir, read_json, write_private
+from rig.config import (
+    config_dir,
+    credential_store_setting,
+    ensure_config_dir,
+    environment,
+    read_json,
+    write_private,
+)
 from rig.errors import RigError
 
 KEYRING = "keyring"
@@ -31,7 +37,7 @@ def credentials_path() -> Path:
 
 def choose_store() -> str:
     """The store for a new login: ``RIG_CREDENTIAL_STORE`` if set, else the keyring when usable."""
-    forced = os.environ.get("RIG_CREDENTIAL_STORE", "").strip().lower()
+    forced = credential_store_setting()
     if forced:
         if forced not in STORES:
             raise RigError(
@@ -61,7 +67,8 @@ def keyring_usable() -> bool:
     module = type(backend).__module__
     if module.startswith(("keyring.backends.fail", "keyring.backends.null")) or priority <= 0:
         return False
-    return not (module.startswith("keyrings.alt") and not os.environ.get("PYTHON_KEYRING_BACKEND"))
+    chosen = environment().get("PYTHON_KEYRING_BACKEND")
+    return not (module.startswith("keyrings.alt") and not chosen)
 
 
 def describe(store: str) -> str:

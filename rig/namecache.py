@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -17,14 +16,9 @@ NETWORK, APP = "network", "app"
 def cache_file() -> Path:
     """``$RIG_CACHE_DIR``, else ``$RIG_CONFIG_DIR/cache``, else ``$XDG_CACHE_HOME/rig`` (or
     ``~/.cache/rig``); the file ``names.json`` in it."""
-    explicit = os.environ.get("RIG_CACHE_DIR")
-    if explicit:
-        return Path(explicit) / "names.json"
-    config = os.environ.get("RIG_CONFIG_DIR")
-    if config:
-        return Path(config) / "cache" / "names.json"
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    return (Path(xdg) if xdg else Path.home() / ".cache") / "rig" / "names.json"
+    from rig.config import cache_dir
+
+    return cache_dir() / "names.json"
 
 
 def read() -> dict[str, list[str]]:

@@ -9,18 +9,18 @@ from __future__ import annotations
 import argparse
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from rig import configdoc
 from rig.cli import CommandTree
-from rig.commands.args import Scope
 from rig.configdoc import Change, Document
 from rig.errors import ExitCode
 from rig.output import Result
+from rig.targets import Scope
 
 if TYPE_CHECKING:
+    from rig.api.client import Api
     from rig.context import Context
-    from rig.transport.http import ApiClient
 
 STDIN = "-"
 DRIFT = ExitCode.FAILURE
@@ -81,13 +81,13 @@ def _load(ctx: Context, name: str) -> Document:
     return configdoc.load(name)
 
 
-def _current(client: ApiClient, doc: Document) -> Document | None:
-    return configdoc.fetch(client, doc.kind, doc.network, [a.name for a in doc.apps])
+def _current(api: Api, doc: Document) -> Document | None:
+    return configdoc.fetch(api, doc.kind, doc.network, [a.name for a in doc.apps])
 
 
 def diff(ctx: Context, args: argparse.Namespace) -> Result:
     doc = _load(ctx, args.file)
-    changes = configdoc.compare(doc, _current(ctx.client(), doc))
+    changes = configdoc.compare(doc, _current(ctx.api(), doc))
     message = (
         f"No drift: {doc.label} matches {args.file}."
         if not changes
@@ -104,12 +104,12 @@ def diff(ctx: Context, args: argparse.Namespace) -> Result:
 
 def apply(ctx: Context, args: argparse.Namespace) -> Result:
     doc = _load(ctx, args.file)
-    client = ctx.client()
-    changes = configdoc.compare(doc, _current(client, doc))
+    api = ctx.api()
+    changes = configdoc.compare(doc, _current(api, doc))
     planned = [c for c in changes if _actionable(c, args.prune)]
     if not args.dry_run:
         for call in calls(planned):
-            client.send(call.method, call.path, body=call.body, params=call.params)
+            call.perform(api)
     left = [c for c in changes if c not in planned]
     data = {
         "file": args.file,
@@ -190,10 +190,29 @@ def _shown(value: str | None) -> str:
 
 @dataclass(frozen=True)
 class Call:
-    method: str
-    path: str
-    body: dict[str, Any] | None = None
-    params: dict[str, str] | None = None
+    """One API call of a plan: ``action`` is ``create network``, ``create app``, ``delete app``,
+    ``delete`` (a var or secret ``key`` of ``kind``) or ``set`` (``values`` of the vars)."""
+
+    action: str
+    network: str
+    app: str | None = None
+    kind: str = ""
+    key: str = ""
+    values: dict[str, str] | None = None
+    restart: bool = True
+
+    def perform(self, api: Api) -> None:
+        where = Scope(self.network, self.app)
+        if self.action == "create network":
+            api.create_network(self.network)
+        elif self.action == "create app":
+            api.create_app(self.network, self.app)
+        elif self.action == "delete app":
+            api.delete_app(self.network, str(self.app))
+        elif self.action == "delete":
+            api.delete_env(where, self.kind, self.key, restart=self.restart)
+        else:
+            api.set_env(where, "vars", self.values or {}, restart=self.restart)
 
 
 def calls(changes: Iterable[Change]) -> list[Call]:
@@ -207,20 +226,21 @@ def calls(changes: Iterable[Change]) -> list[Call]:
     scopes: dict[tuple[str, str | None], list[Change]] = {}
     for change in changes:
         if change.action == "create" and change.kind == "network":
-            out.append(Call("POST", "/networks", {"name": change.network}))
+            out.append(Call("create network", change.network))
         elif change.action == "create":
-            out.append(Call("POST", f"/networks/{change.network}/apps", {"name": change.app}))
+            out.append(Call("create app", change.network, change.app))
         elif change.action == "extra":
-            out.append(Call("DELETE", Scope(change.network, change.app).path))
+            out.append(Call("delete app", change.network, change.app))
         else:
             scopes.setdefault((change.network, change.app), []).append(change)
     for (network, app), group in scopes.items():
-        path = Scope(network, app).path
         requests = [
-            Call("DELETE", f"{path}/{c.kind}s/{c.key}") for c in group if c.action == "remove"
+            Call("delete", network, app, f"{c.kind}s", str(c.key))
+            for c in group
+            if c.action == "remove"
         ]
         values = {str(c.key): str(c.new) for c in group if c.action in ("add", "change")}
         if values:
-            requests.append(Call("PATCH", f"{path}/vars", {"vars": values}))
-        out += [replace(r, params={"restart": "false"}) for r in requests[:-1]] + requests[-1:]
+            requests.append(Call("set", network, app, values=values))
+        out += [replace(r, restart=False) for r in requests[:-1]] + requests[-1:]
     return out

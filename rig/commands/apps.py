@@ -6,18 +6,10 @@ import argparse
 from typing import TYPE_CHECKING
 
 from rig import namecache
-from rig.cli import CommandTree
-from rig.commands.args import (
-    add_name_argument,
-    add_network_option,
-    add_yes_option,
-    app_network,
-    check_name,
-    default_network,
-    network_arg,
-)
+from rig.cli import CommandTree, add_name_argument, add_network_option, add_yes_option
 from rig.output import Column, Result
 from rig.prompt import confirm
+from rig.targets import app_network, check_name, default_network, network_arg
 
 if TYPE_CHECKING:
     from rig.context import Context
@@ -64,9 +56,9 @@ def register(tree: CommandTree) -> None:
 
 
 def create_app(ctx: Context, args: argparse.Namespace) -> Result:
-    body = {"name": check_name("app", args.name)} if args.name else {}
+    name = check_name("app", args.name) if args.name else None
     network = default_network(ctx, args)
-    app = ctx.client().post(f"/networks/{network}/apps", body)
+    app = ctx.api().create_app(network, name)
     namecache.update(namecache.APP, add=[f"{network}/{app['name']}"])
     return Result(
         data=app,
@@ -77,10 +69,10 @@ def create_app(ctx: Context, args: argparse.Namespace) -> Result:
 
 def list_apps(ctx: Context, args: argparse.Namespace) -> Result:
     network = network_arg(ctx, args)
-    client = ctx.client()
-    rows = client.get("/apps", params={"network": network} if network else None) or []
+    api = ctx.api()
+    rows = api.apps(network)
     if network and not rows:
-        client.get(f"/networks/{network}")  # none, or no such network: say which
+        api.network(network)  # none, or no such network: say which
     found = [f"{r['network']}/{r['name']}" for r in rows]
     namecache.update(namecache.APP, add=found, replace=f"{network}/" if network else "")
     where = f" in network {network}" if network else ""
@@ -92,10 +84,10 @@ def list_apps(ctx: Context, args: argparse.Namespace) -> Result:
 def delete_app(ctx: Context, args: argparse.Namespace) -> Result:
     name = check_name("app", args.name)
     network = app_network(ctx, args, name)
-    client = ctx.client()
-    client.get(f"/networks/{network}/apps/{name}")
+    api = ctx.api()
+    api.app(network, name)
     confirm(ctx, f"delete app {name} (network {network})", yes=args.yes)
-    client.delete(f"/networks/{network}/apps/{name}")
+    api.delete_app(network, name)
     namecache.update(namecache.APP, remove=[f"{network}/{name}"])
     return Result(
         data={"network": network, "app": name, "deleted": True},

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
+from collections.abc import Mapping
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -24,12 +24,12 @@ DEVICE_TIP = (
 )
 
 
-def no_browser() -> bool:
+def no_browser(env: Mapping[str, str]) -> bool:
     """An SSH session, CI, or a Linux box without a display: no browser to sign in with."""
-    if os.environ.get("SSH_CONNECTION") or os.environ.get("SSH_TTY") or os.environ.get("CI"):
+    if env.get("SSH_CONNECTION") or env.get("SSH_TTY") or env.get("CI"):
         return True
     linux = sys.platform.startswith("linux")
-    return linux and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    return linux and not (env.get("DISPLAY") or env.get("WAYLAND_DISPLAY"))
 
 
 def register(tree: CommandTree) -> None:
@@ -78,22 +78,31 @@ def register(tree: CommandTree) -> None:
 
 
 def login(ctx: Context, args: argparse.Namespace) -> Result:
-    from rig.transport.session import default_context_name, env_token
-    from rig.transport.session import login as session_login
+    from rig.api.auth import default_context_name
+    from rig.api.auth import login as session_login
+    from rig.transport.session import env_token
 
     contexts = Contexts.load()
     api = _login_api(ctx, contexts)
     name = ctx.context_name or default_context_name(api, contexts)
     if args.device:
-        from rig.transport.session import device_login
+        from rig.api.auth import device_login
 
-        info = device_login(api, context_name=name, show=partial(_show_code, ctx))
+        show = partial(_show_code, ctx)
+        info = device_login(api, context_name=name, show=show, insecure=ctx.plain_http_allowed)
         return _logged_in(info)
-    token = args.token or env_token()
+    token = args.token or env_token(ctx.env)
     email = password = None
     if not token:
         email, password = _email_and_password(ctx, args)
-    info = session_login(api, context_name=name, email=email, password=password, token=token)
+    info = session_login(
+        api,
+        context_name=name,
+        email=email,
+        password=password,
+        token=token,
+        insecure=ctx.plain_http_allowed,
+    )
     return _logged_in(info)
 
 
@@ -129,9 +138,9 @@ def _email_and_password(ctx: Context, args: argparse.Namespace) -> tuple[str, st
             raise UsageError("--password-stdin needs --email", hint=CREDENTIALS_HINT)
         return email, ctx.stdin.readline().rstrip("\r\n")
     if not ctx.interactive:
-        hint = CREDENTIALS_HINT + (", or --device" if no_browser() else "")
+        hint = CREDENTIALS_HINT + (", or --device" if no_browser(ctx.env) else "")
         raise UsageError("no credentials to log in with (not a terminal, so no prompt)", hint=hint)
-    if no_browser():
+    if no_browser(ctx.env):
         ctx.stderr.write(DEVICE_TIP)
     while not email:
         email = ask(ctx, "Email: ").strip()
@@ -139,7 +148,7 @@ def _email_and_password(ctx: Context, args: argparse.Namespace) -> tuple[str, st
 
 
 def logout(ctx: Context, args: argparse.Namespace) -> Result:
-    from rig.transport.session import logout as session_logout
+    from rig.api.auth import logout as session_logout
 
     contexts = Contexts.load()
     if args.all:
@@ -149,7 +158,7 @@ def logout(ctx: Context, args: argparse.Namespace) -> Result:
         names = [name] if name else []
     if not names:
         return Result(data=[], message="Not logged in; nothing to do.", show_data=False)
-    results = session_logout(names)
+    results = session_logout(names, ctx.plain_http_allowed)
     lines = []
     for r in results:
         line = f"Logged out of {r['context']} ({r['api']})"
@@ -160,13 +169,14 @@ def logout(ctx: Context, args: argparse.Namespace) -> Result:
 def whoami(ctx: Context, args: argparse.Namespace) -> Result:
     from rig.transport.session import env_token, resolve_target
 
-    me = ctx.client().get("/me") or {}
+    api = ctx.api()
+    me = api.me()
     target = resolve_target(ctx)
-    via_token = bool(env_token())
+    via_token = bool(env_token(ctx.env))
     data = {
         "email": me.get("email"),
         "id": me.get("id"),
-        "api": ctx.client().base_url,
+        "api": api.base_url,
         "context": None if via_token or target is None else target.context,
         "auth": "api token (RIG_TOKEN)" if via_token else "session",
     }

@@ -55,7 +55,7 @@ def register(tree: CommandTree) -> None:
 
 
 def list_contexts(ctx: Context, args: argparse.Namespace) -> Result:
-    from rig.transport.session import has_session
+    from rig.api.auth import has_session
 
     contexts = Contexts.load()
     rows = [
@@ -87,7 +87,7 @@ def use_context(ctx: Context, args: argparse.Namespace) -> Result:
 
 
 def delete_context(ctx: Context, args: argparse.Namespace) -> Result:
-    from rig.transport.session import delete_context as session_delete
+    from rig.api.auth import delete_context as session_delete
 
     Contexts.load().require(args.name)
     result = session_delete(args.name)

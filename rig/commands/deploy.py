@@ -17,28 +17,20 @@ from collections.abc import Iterator, Sequence
 from functools import partial
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
-from urllib.parse import urlencode
 
 from rig import interrupts
-from rig.cli import CommandTree
-from rig.commands.args import (
-    add_app_option,
-    add_network_option,
-    app_network,
-    check_name,
-    default_app,
-    default_network,
-)
-from rig.commands.releases import AppRef, finish_release, watch_release
+from rig.cli import CommandTree, add_app_option, add_network_option
 from rig.errors import NotFoundError, UsageError
 from rig.output import Column, Result
 from rig.output.progress import progress_bar
 from rig.output.units import counted, human_bytes, human_seconds
+from rig.targets import AppRef, app_network, check_name, default_app, default_network
 
 if TYPE_CHECKING:
+    from rig.api.client import Api
+    from rig.api.types import App, Release
     from rig.bundle import BundlePlan
     from rig.context import Context
-    from rig.transport.http import ApiClient
     from rig.transport.upload import Archive
 
 LARGEST_SHOWN = 5
@@ -103,21 +95,23 @@ def deploy(ctx: Context, args: argparse.Namespace) -> Result:
     if not plan.files:
         raise UsageError(f"nothing to deploy in {root}", hint="is every file ignored?")
     refuse_a_failing_build(build_plan(ctx, plan, quiet=True))
-    client = ctx.client()
+    api = ctx.api()
     ref, app_info, created = find_or_create_app(ctx, args, app)
-    limit = upload_limit(client)
+    limit = upload_limit(api)
     git = git_info(root)
     started = time.monotonic()
     with temporary_archive() as dest:
         archive = bundle(ctx, plan, dest)
         interrupts.check()  # Ctrl+C while bundling: nothing is sent
         check_size(archive, limit)
-        release = send(ctx, client, ref, archive, release_params(args.message, git))
+        release = send(ctx, api, ref, archive, release_params(args.message, git))
     number = int(release["number"])
     interrupts.check()
     if not args.detach:
         on_line = None if ctx.json else partial(print_build_line, ctx.stderr)
-        release = finish_release(ctx, ref, watch_release(ctx, ref, number, on_line))
+        from rig.api.releases import settle
+
+        release = settle(ctx, ref.network, ref.app, number, on_line)
     took = time.monotonic() - started
     data = {
         "app": ref.app,
@@ -195,9 +189,8 @@ def build_plan(ctx: Context, plan: BundlePlan, *, quiet: bool = False) -> dict[s
         with contextlib.suppress(OSError, UnicodeDecodeError):
             files[entry.path] = (plan.root / entry.path).read_text(encoding="utf-8")
             budget -= entry.size + len(entry.path)
-    body = {"paths": paths, "files": files}
     try:
-        return dict(ctx.client().post("/build-plan", body))
+        return dict(ctx.api().build_plan(paths, files))
     except RigError as e:
         if e.code == BUILD_WOULD_FAIL:
             return {"error": e.message}
@@ -241,20 +234,19 @@ def project_root() -> Path:
 
 def find_or_create_app(
     ctx: Context, args: argparse.Namespace, app: str
-) -> tuple[AppRef, dict[str, Any], bool]:
+) -> tuple[AppRef, App, bool]:
     """The app and its network; with ``--create``, a missing app is created first."""
-    client = ctx.client()
+    api = ctx.api()
     try:
         network = app_network(ctx, args, app)
-        ref = AppRef(network, app)
-        return ref, client.get(ref.path), False
+        return AppRef(network, app), api.app(network, app), False
     except NotFoundError as missing:
         if not args.create:
             raise NotFoundError(
                 missing.message, hint=f"pass --create to create it, or check the name{_in(args)}"
             ) from None
     network = default_network(ctx, args)
-    info = client.post(f"/networks/{network}/apps", {"name": app})
+    info = api.create_app(network, app)
     if not ctx.json:
         note(ctx, f"Created app {app} in network {network}")
     return AppRef(network, app), info, True
@@ -264,9 +256,8 @@ def _in(args: argparse.Namespace) -> str:
     return f" and network {args.network}" if getattr(args, "network", None) else ""
 
 
-def upload_limit(client: ApiClient) -> int | None:
-    health = client.request("GET", "/health", auth=False) or {}
-    limit = health.get("max_upload_bytes")
+def upload_limit(api: Api) -> int | None:
+    limit = api.health().get("max_upload_bytes")
     return int(limit) if isinstance(limit, int) and limit > 0 else None
 
 
@@ -322,24 +313,15 @@ def release_params(message: str | None, git: dict[str, object] | None) -> dict[s
     return params
 
 
-def send(
-    ctx: Context, client: ApiClient, ref: AppRef, archive: Archive, params: dict[str, str]
-) -> dict[str, Any]:
+def send(ctx: Context, api: Api, ref: AppRef, archive: Archive, params: dict[str, str]) -> Release:
     """Stream the archive up as a new release; the release object the platform answers."""
-    from rig.transport.http import error_from_response
-    from rig.transport.upload import upload
-
-    url = f"{ref.path}/releases" + (f"?{urlencode(params)}" if params else "")
     bar = progress_bar(ctx, "Uploading", archive.size)
     try:
-        response = upload(
-            client.http, url, archive.path, archive.sha256, bar, headers=client.auth_headers()
+        release = api.upload_release(
+            ref.network, ref.app, archive.path, archive.sha256, params, bar
         )
     finally:
         bar.close()
-    if response.status_code >= 400:
-        raise error_from_response(response.status_code, response.text, client.base_url)
-    release: dict[str, Any] = response.json()
     if not ctx.json:
         note(ctx, f"Uploaded release {release['number']} of {ref.app} ({release.get('status')})")
     return release

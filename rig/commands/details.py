@@ -8,14 +8,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rig import configdoc
-from rig.cli import CommandTree
+from rig.cli import CommandTree, add_name_argument, add_network_option
 from rig.commands.apps import COLUMNS as APP_COLUMNS
-from rig.commands.args import add_name_argument, add_network_option, network_ref
 from rig.commands.env import SECRET, VAR
-from rig.commands.releases import app_ref
 from rig.errors import NotFoundError, RigError
 from rig.output import Column, Result
 from rig.output.units import counted
+from rig.targets import app_ref, network_ref
 
 if TYPE_CHECKING:
     from rig.context import Context
@@ -70,7 +69,7 @@ def app_details(ctx: Context, args: argparse.Namespace) -> Result:
     ref = app_ref(ctx, args, args.name)
     if args.export:
         return export(ctx, args.export, configdoc.APP, ref.network, [ref.app])
-    app = ctx.client().get(ref.path)
+    app = ctx.api().app(ref.network, ref.app)
     return Result(
         data=app,
         fields=["name", "network", "hostname", "url", "state", "created_at", "vars", "secrets"],
@@ -82,7 +81,7 @@ def network_details(ctx: Context, args: argparse.Namespace) -> Result:
     name = network_ref(ctx, args, args.name, "details network")
     if args.export:
         return export(ctx, args.export, configdoc.NETWORK, name, [])
-    network = ctx.client().get(f"/networks/{name}")
+    network = ctx.api().network(name)
     return Result(
         data=network,
         fields=["name", "domain", "created_at", "apps", "vars", "secrets"],
@@ -91,7 +90,7 @@ def network_details(ctx: Context, args: argparse.Namespace) -> Result:
 
 
 def export(ctx: Context, path: str, kind: str, network: str, apps: list[str]) -> Result:
-    doc = configdoc.fetch(ctx.client(), kind, network, apps)
+    doc = configdoc.fetch(ctx.api(), kind, network, apps)
     if doc is None or (kind == configdoc.APP and not doc.apps):
         what = f"app {apps[0]!r} in network {network!r}" if apps else f"network {network!r}"
         raise NotFoundError(f"{what} not found", hint="run `rig list apps` to see yours")

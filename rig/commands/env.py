@@ -14,13 +14,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rig import dotenv
-from rig.cli import CommandTree, completes
-from rig.commands.args import Scope, add_scope_options, add_yes_option, check_key, resolve_scope
-from rig.commands.releases import add_restart_option, restart_notice, restart_params
+from rig.cli import (
+    CommandTree,
+    add_restart_option,
+    add_scope_options,
+    add_yes_option,
+    completes,
+    restarts,
+)
 from rig.errors import NotFoundError, UsageError
 from rig.output import Column, Result
+from rig.output.releases import restart_notice
 from rig.output.units import counted
 from rig.prompt import ask_hidden, confirm
+from rig.targets import Scope, check_key, resolve_scope
 
 if TYPE_CHECKING:
     from rig.context import Context
@@ -95,6 +102,7 @@ def _register_create(tree: CommandTree, kind: Kind) -> None:
         partial(create, kind),
         f"set {kind.plural} of an app or network",
         examples=examples,
+        secret=kind.secret,
     )
     parser.add_argument(
         "items",
@@ -148,11 +156,10 @@ def _register_delete(tree: CommandTree, kind: Kind) -> None:
 def create(kind: Kind, ctx: Context, args: argparse.Namespace) -> Result:
     values = collect_values(kind, ctx, args.items, args.from_file)
     scope = resolve_scope(ctx, args)
-    path, params = f"{scope.path}/{kind.plural}", restart_params(args)
-    response = ctx.client().send("PATCH", path, body={kind.plural: values}, params=params)
-    listing = response.json()
+    change = ctx.api().set_env(scope, kind.plural, values, restart=restarts(args))
+    listing = change.rows
     keys = list(values)
-    restart = restart_notice(scope, keys, response.headers.get("X-Release", ""), listing)
+    restart = restart_notice(scope, keys, change.releases, listing)
     return Result(
         data={**scope.to_json(), "set": keys, kind.plural: listing},
         message=f"Set {kind.count(len(keys))} on {scope.label}: {', '.join(keys)}{restart}",
@@ -162,7 +169,7 @@ def create(kind: Kind, ctx: Context, args: argparse.Namespace) -> Result:
 
 def list_env(kind: Kind, ctx: Context, args: argparse.Namespace) -> Result:
     scope = resolve_scope(ctx, args)
-    rows = ctx.client().get(f"{scope.path}/{kind.plural}") or []
+    rows = ctx.api().env(scope, kind.plural)
     columns = kind.columns
     if any("overrides" in row for row in rows):
         columns = [*columns[:-1], Column("overrides"), columns[-1]]
@@ -172,18 +179,17 @@ def list_env(kind: Kind, ctx: Context, args: argparse.Namespace) -> Result:
 def delete(kind: Kind, ctx: Context, args: argparse.Namespace) -> Result:
     keys = list(dict.fromkeys(check_key(k, kind.name) for k in args.keys))
     scope = resolve_scope(ctx, args)
-    client = ctx.client()
-    _check_deletable(kind, scope, keys, client.get(f"{scope.path}/{kind.plural}") or [])
+    api = ctx.api()
+    _check_deletable(kind, scope, keys, api.env(scope, kind.plural))
     confirm(
         ctx, f"delete {kind.count(len(keys))} from {scope.label}: {', '.join(keys)}", yes=args.yes
     )
     releases = [
-        client.send("DELETE", f"{scope.path}/{kind.plural}/{key}", params=restart_params(args))
+        number
         for key in keys
+        for number in api.delete_env(scope, kind.plural, key, restart=restarts(args))
     ]
-    restart = restart_notice(
-        scope, keys, ",".join(r.headers.get("X-Release", "") for r in releases)
-    )
+    restart = restart_notice(scope, keys, releases)
     return Result(
         data={**scope.to_json(), "deleted": keys},
         message=f"Deleted {kind.count(len(keys))} from {scope.label}: {', '.join(keys)}{restart}",

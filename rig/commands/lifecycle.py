@@ -7,11 +7,10 @@ from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING
 
-from rig.cli import CommandTree
-from rig.commands.args import add_name_argument, add_network_option
-from rig.commands.releases import app_ref
+from rig.cli import CommandTree, add_name_argument, add_network_option
 from rig.errors import RigError
 from rig.output import Result
+from rig.targets import app_ref
 
 if TYPE_CHECKING:
     from rig.context import Context
@@ -50,7 +49,7 @@ def register(tree: CommandTree) -> None:
 
 def run_action(action: Action, ctx: Context, args: argparse.Namespace) -> Result:
     ref = app_ref(ctx, args, args.name)
-    status = ctx.client().post(f"{ref.path}/{action.verb}", {})
+    status = ctx.api().lifecycle(ref.network, ref.app, action.verb)
     state = status.get("state")
     if action.verb != "stop" and state in BAD_STATES:
         raise RigError(

@@ -19,7 +19,15 @@ from pathlib import Path
 from typing import Any
 
 from rig.cli import CommandTree
-from rig.config import config_dir, ensure_config_dir, read_json, write_private
+from rig.config import (
+    LOCAL_DATA_ENV,
+    config_dir,
+    ensure_config_dir,
+    environment,
+    local_data_dir,
+    read_json,
+    write_private,
+)
 from rig.context import Context
 from rig.errors import RigError, UsageError
 from rig.output import Result
@@ -29,15 +37,6 @@ LOCAL_CONTEXT = "local"
 LAST_STARTED_FILE = "local.json"  # in the config directory: the data directory last started
 START_TIMEOUT_S = 20.0
 STOP_TIMEOUT_S = 10.0
-
-
-def default_data_dir() -> Path:
-    if os.environ.get("RIG_LOCAL_DATA"):
-        return Path(os.environ["RIG_LOCAL_DATA"])
-    base = os.environ.get("XDG_DATA_HOME") or os.path.join(
-        os.path.expanduser("~"), ".local", "share"
-    )
-    return Path(base) / "rig" / "local"
 
 
 def register(tree: CommandTree) -> None:
@@ -105,9 +104,9 @@ def _data_dir(args: argparse.Namespace, *, remembered: bool = False) -> Path:
     """``--data``, else ``$RIG_LOCAL_DATA``, else (``remembered``: stop, status, user add)
     the data directory that ``rig local start`` or ``serve`` last used, else the default."""
     chosen = args.data
-    if chosen is None and remembered and not os.environ.get("RIG_LOCAL_DATA"):
+    if chosen is None and remembered and not environment().get(LOCAL_DATA_ENV):
         chosen = _last_started()
-    return (chosen or default_data_dir()).expanduser().resolve()
+    return (chosen or local_data_dir()).expanduser().resolve()
 
 
 def _remember(data_dir: Path) -> None:
@@ -322,7 +321,7 @@ def _wait_until_ready(data_dir: Path, proc: subprocess.Popen[bytes]) -> dict[str
 
 def _login_local(ctx: Context, url: str, data_dir: Path) -> dict[str, Any]:
     from maxlocal import admin
-    from rig.transport.session import login
+    from rig.api.auth import login
 
     creds = admin.bootstrap_credentials(data_dir)
     return login(url, context_name=LOCAL_CONTEXT, email=creds["email"], password=creds["password"])

@@ -7,18 +7,17 @@ platform's audited reveal (docs/api.md): never into a file, the output or rig's 
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rig import dotenv
-from rig.cli import CommandTree
-from rig.commands.args import Scope, add_scope_options, add_yes_option, resolve_scope
+from rig.cli import CommandTree, add_scope_options, add_yes_option
 from rig.errors import ExitCode, RigError, UsageError
 from rig.output import Result
 from rig.output.units import counted
 from rig.prompt import confirm
+from rig.targets import Scope, resolve_scope
 
 if TYPE_CHECKING:
     from rig.context import Context
@@ -68,9 +67,9 @@ def register(tree: CommandTree) -> None:
 
 def _vars(ctx: Context, scope: Scope) -> tuple[dict[str, str], list[str]]:
     """The effective vars of ``scope`` and the keys of its secrets (left out)."""
-    client = ctx.client()
-    rows = client.get(f"{scope.path}/vars") or []
-    secrets = client.get(f"{scope.path}/secrets") or []
+    api = ctx.api()
+    rows = api.env(scope, "vars")
+    secrets = api.env(scope, "secrets")
     return {str(r["key"]): str(r.get("value") or "") for r in rows}, [
         str(s["key"]) for s in secrets
     ]
@@ -109,9 +108,8 @@ def run(ctx: Context, args: argparse.Namespace) -> Result:
     if args.with_secrets and secrets:
         keys = ", ".join(secrets)
         confirm(ctx, f"pass the secrets of {scope.label} ({keys}) to {command[0]}", yes=args.yes)
-        revealed = ctx.client().post(f"{scope.path}/secrets/reveal", {"keys": secrets})
-        values.update({str(k): str(v) for k, v in (revealed or {}).get("secrets", {}).items()})
-    env = {**os.environ, **values}
+        values.update(ctx.api().reveal_secrets(scope, secrets))
+    env = {**ctx.env, **values}
     ctx.stdout.flush()
     try:
         proc = subprocess.Popen(command, env=env)

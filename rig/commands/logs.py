@@ -3,7 +3,8 @@
 All three are one command over a :class:`LogTarget` (where the lines are) and a
 :class:`LogQuery` (which of them). Stored lines come first; with ``-f`` a follow source
 (:data:`FollowSource`, the realtime socket) continues from the log's last sequence number as
-the platform read it (``X-Last-Seq``), so nothing is missed or shown twice. ``--grep`` (and
+the platform read it (:func:`rig.api.logs.tail_then_follow`), so nothing is missed or shown
+twice. ``--grep`` (and
 ``--release`` for build logs) apply to live lines here, as the platform applied them to the
 stored ones. A follow runs until Ctrl+C (exit 130, as any interrupted command).
 """
@@ -15,46 +16,27 @@ import contextlib
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from functools import partial
 from typing import IO, TYPE_CHECKING, Any
 
-from rig.cli import CommandTree
-from rig.commands.args import add_name_argument, add_network_option, network_ref
-from rig.commands.releases import app_ref
+from rig.api.logs import LogSource, tail_then_follow
+from rig.cli import CommandTree, add_name_argument, add_network_option, parse_since
 from rig.errors import UsageError
 from rig.output import Result
 from rig.output.units import counted
+from rig.targets import app_ref, network_ref
 
 if TYPE_CHECKING:
     from rig.context import Context
 
 Record = dict[str, Any]
 FollowSource = Callable[["Context", "LogTarget", "int | None"], Iterable[Record]]
-_DURATION = re.compile(r"\d+(\.\d+)?[smhd]")
-LAST_SEQ = "X-Last-Seq"
 DIM, BOLD, RED, RESET = "\x1b[2m", "\x1b[1m", "\x1b[31m", "\x1b[0m"
 APP_COLOURS = ("\x1b[36m", "\x1b[35m", "\x1b[33m", "\x1b[32m", "\x1b[34m")
 
 
-@dataclass(frozen=True)
-class LogTarget:
-    kind: str  # "app", "build" or "network"
-    network: str
-    app: str | None = None
-
-    @property
-    def path(self) -> str:
-        if self.app is None:
-            return f"/networks/{self.network}/logs"
-        base = f"/networks/{self.network}/apps/{self.app}/logs"
-        return base + "/build" if self.kind == "build" else base
-
-    @property
-    def topic(self) -> str:
-        """The realtime topic of these lines."""
-        if self.app is None:
-            return f"logs:network:{self.network}"
-        return f"logs:{self.kind}:{self.network}/{self.app}"
+class LogTarget(LogSource):
+    """A log as people name it (no dataclass of its own: start-up time)."""
 
     @property
     def label(self) -> str:
@@ -75,23 +57,6 @@ class LogQuery:
         values = {"tail": self.tail, "since": self.since, "grep": self.grep}
         values["release"] = self.release
         return {k: v for k, v in values.items() if v is not None}
-
-
-def parse_since(text: str) -> str:
-    """``10m``/``2h``/``30s``/``1d`` as given, or an ISO time as RFC 3339 in UTC."""
-    text = text.strip()
-    if _DURATION.fullmatch(text):
-        return text
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError:
-        raise UsageError(
-            f"--since {text!r} is neither a duration nor a time",
-            hint="e.g. --since 10m, --since 2h, --since 2026-11-25T19:50:00Z",
-        ) from None
-    if moment.tzinfo is None:
-        moment = moment.astimezone()  # a time without a zone is local time
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def check_grep(pattern: str) -> str:
@@ -145,29 +110,14 @@ def skipped_text(record: Record) -> str:
     return f"-- {skipped} skipped: no longer kept by the platform --"
 
 
-def log_lines(
-    stored: list[Record],
-    ctx: Context,
-    target: LogTarget,
-    follow: FollowSource | None,
-    last_seq: int | None = None,
-) -> Iterator[Record]:
-    yield from stored
-    if follow is not None:
-        shown = max((int(r["seq"]) for r in stored if "seq" in r), default=None)
-        candidates = [seq for seq in (shown, last_seq) if seq is not None]
-        yield from follow(ctx, target, max(candidates) if candidates else None)
-
-
 def show_logs(
     ctx: Context, target: LogTarget, query: LogQuery, follow: FollowSource | None = None
 ) -> Result:
-    response = ctx.client().send("GET", target.path, params=query.params())
-    stored: list[Record] = (response.json() if response.content else None) or []
-    header = response.headers.get(LAST_SEQ, "")
-    empty = not stored and follow is None
+    page = ctx.api().logs(target, **query.params())
+    empty = not page.records and follow is None
+    live = None if follow is None else partial(follow, ctx, target)
     return Result(
-        lines=log_lines(stored, ctx, target, follow, int(header) if header.isdigit() else None),
+        lines=tail_then_follow(page, live),
         line_format=format_coloured if ctx.color else format_line,
         message=f"(no log lines in the {target.label})" if empty else None,
         flush_lines=follow is None,
@@ -186,12 +136,11 @@ def live_lines(query: LogQuery) -> FollowSource:
         return pattern is None or pattern.search(str(record.get("line", ""))) is not None
 
     def source(ctx: Context, target: LogTarget, after: int | None) -> Iterator[Record]:
-        from rig.commands.live import following, socket_error
+        from rig.api.live import socket_error
+        from rig.api.logs import follow_log
 
-        start = {target.topic: after} if after is not None else None
         try:
-            live = following(ctx, [target.topic], after=start, patient=True)  # history shown
-            with live as records, buffered(ctx.stdout):
+            with follow_log(ctx, target, after) as records, buffered(ctx.stdout):
                 if pattern is None and query.release is None:
                     yield from records  # a flood's lines pass through nothing more
                 else:

@@ -6,11 +6,11 @@ import argparse
 from typing import TYPE_CHECKING
 
 from rig import namecache
-from rig.cli import CommandTree
-from rig.commands.args import add_name_argument, add_yes_option, check_name
+from rig.cli import CommandTree, add_name_argument, add_yes_option
 from rig.output import Column, Result
 from rig.output.units import counted
 from rig.prompt import confirm
+from rig.targets import check_name
 
 if TYPE_CHECKING:
     from rig.context import Context
@@ -48,8 +48,7 @@ def register(tree: CommandTree) -> None:
 
 
 def create_network(ctx: Context, args: argparse.Namespace) -> Result:
-    body = {"name": check_name("network", args.name)} if args.name else {}
-    network = ctx.client().post("/networks", body)
+    network = ctx.api().create_network(check_name("network", args.name) if args.name else None)
     namecache.update(namecache.NETWORK, add=[network["name"]])
     return Result(
         data=network,
@@ -59,7 +58,7 @@ def create_network(ctx: Context, args: argparse.Namespace) -> Result:
 
 
 def list_networks(ctx: Context, args: argparse.Namespace) -> Result:
-    rows = ctx.client().get("/networks") or []
+    rows = ctx.api().networks()
     namecache.update(namecache.NETWORK, add=[r["name"] for r in rows], replace="")
     return Result(
         data=rows, columns=COLUMNS, empty="(no networks yet; create one with `rig create network`)"
@@ -68,14 +67,14 @@ def list_networks(ctx: Context, args: argparse.Namespace) -> Result:
 
 def delete_network(ctx: Context, args: argparse.Namespace) -> Result:
     name = check_name("network", args.name)
-    client = ctx.client()
-    network = client.get(f"/networks/{name}")
+    api = ctx.api()
+    network = api.network(name)
     apps = [a["name"] for a in network.get("apps") or []]
     what = f"network {name}"
     if apps and args.force:
         what += f" and its {counted(len(apps), 'app')} ({', '.join(apps)})"
     confirm(ctx, f"delete {what}", yes=args.yes)
-    client.delete(f"/networks/{name}", params={"force": "true"} if args.force else None)
+    api.delete_network(name, force=args.force)
     namecache.update(namecache.NETWORK, remove=[name])
     namecache.update(namecache.APP, remove=[f"{name}/{app}" for app in apps])
     return Result(

@@ -7,16 +7,10 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rig.cli import CommandTree
-from rig.commands.args import (
-    FLAG,
-    add_app_option,
-    add_network_option,
-    check_name,
-    defaults,
-)
+from rig.cli import CommandTree, add_app_option, add_network_option
 from rig.errors import AlreadyExistsError, RigError, UsageError
 from rig.output import Result
+from rig.targets import FLAG, check_name, defaults
 
 if TYPE_CHECKING:
     from rig.context import Context
@@ -139,7 +133,7 @@ def _login(ctx: Context) -> dict[str, Any]:
     from rig.transport.session import env_token, resolve_target
 
     target = resolve_target(ctx)
-    if env_token():
+    if env_token(ctx.env):
         return {
             "login_context": None,
             "context_source": "RIG_TOKEN (an API token; no context is used)",

@@ -9,17 +9,15 @@ from __future__ import annotations
 
 import argparse
 import codecs
-import os
 import re
 from collections.abc import Callable
 from typing import IO, TYPE_CHECKING, Any
 
-from rig.cli import CommandTree
-from rig.commands.args import Scope, add_scope_options, resolve_scope
-from rig.commands.logs import parse_since
+from rig.cli import CommandTree, add_scope_options, parse_since
 from rig.errors import NotFoundError, RigError, UnreachableError, UsageError
 from rig.output import Column, Result
 from rig.output.units import human_seconds
+from rig.targets import Scope, resolve_scope
 
 if TYPE_CHECKING:
     from rig.context import Context
@@ -162,7 +160,7 @@ def open_shell(ctx: Context, args: argparse.Namespace) -> Result:
             ctx, scope, lambda: run_streams(platform, topic, params, _writers(ctx), _stdin(ctx))
         )
         return Result(exit_code=done.code)
-    term = os.environ.get("TERM") or DEFAULT_TERM
+    term = ctx.env.get("TERM") or DEFAULT_TERM
     try:
         done = _session(
             ctx,
@@ -177,31 +175,22 @@ def open_shell(ctx: Context, args: argparse.Namespace) -> Result:
 
 
 def list_sessions(ctx: Context, args: argparse.Namespace) -> Result:
-    rows = ctx.client().get("/sessions") or []
+    rows = ctx.api().sessions()
     return Result(data=rows, columns=SESSION_COLUMNS, empty="(no live sessions)")
 
 
 def show_audit(ctx: Context, args: argparse.Namespace) -> Result:
-    params: dict[str, Any] = {}
+    network = app = None
     if args.app or args.network or ctx.app or ctx.network:
-        scope: Scope = resolve_scope(ctx, args)
-        params = {k: v for k, v in scope.to_json().items() if v}
-    if args.since:
-        params["since"] = parse_since(args.since)
-    rows = ctx.client().get("/audit", params=params) or []
+        scope = resolve_scope(ctx, args)
+        network, app = scope.network, scope.app
+    since = parse_since(args.since) if args.since else None
+    rows = ctx.api().audit(network, app, since)
     return Result(data=rows, columns=AUDIT_COLUMNS, empty="(no sessions recorded)")
 
 
 def _platform(ctx: Context) -> Platform:
-    from rig.transport.remote import Platform
-
-    client = ctx.client()
-
-    def params() -> dict[str, str]:
-        header = client.auth_headers().get("Authorization", "")
-        return {"token": header.removeprefix("Bearer ")}
-
-    return Platform(client.base_url, params)
+    return ctx.api().exec_platform()
 
 
 def _session(ctx: Context, scope: Scope, run: Callable[[], Exit]) -> Exit:
@@ -215,7 +204,7 @@ def _session(ctx: Context, scope: Scope, run: Callable[[], Exit]) -> Exit:
         raise UnreachableError(LOST, hint=LOST_HINT) from None
     except NotFoundError as refused:
         try:
-            ctx.client().get(scope.path)
+            ctx.api().details(scope)
         except NotFoundError as missing:
             if missing.hint:  # the platform's own account of what is missing
                 raise missing from None

@@ -14,11 +14,10 @@ import io
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from rig.cli import CommandTree
-from rig.commands.args import add_name_argument, add_network_option, network_ref
-from rig.commands.releases import app_ref
+from rig.cli import CommandTree, add_name_argument, add_network_option
 from rig.output import Column, Result, render
 from rig.output.units import human_bytes, human_duration, human_percent
+from rig.targets import app_ref, network_ref
 
 if TYPE_CHECKING:
     from rig.context import Context
@@ -36,8 +35,6 @@ APP_COLUMNS = [
 ]
 DASHBOARD_COLUMNS = [Column("network"), *APP_COLUMNS]
 PROCESS_COLUMNS = [Column("name"), Column("pids"), Column("port")]
-STATUS_TOPIC = "status:user"
-STATUS_EVENTS = ["created", "deleted", "app_state", "release"]
 CLEAR = "\x1b[H\x1b[2J"
 
 Fetch = Callable[[], Any]
@@ -110,7 +107,7 @@ def app_status(ctx: Context, args: argparse.Namespace) -> Result:
     def concerns(event: dict[str, Any]) -> bool:
         return event.get("network") == ref.network and event.get("app") == ref.app
 
-    return _shown(ctx, args, lambda: ctx.client().get(f"{ref.path}/status"), _app, concerns)
+    return _shown(ctx, args, lambda: ctx.api().app_status(ref.network, ref.app), _app, concerns)
 
 
 def _app(status: Any) -> Result:
@@ -131,13 +128,13 @@ def network_status(ctx: Context, args: argparse.Namespace) -> Result:
         )
 
     def fetch() -> Any:
-        return ctx.client().get(f"/networks/{name}/status")
+        return ctx.api().network_status(name)
 
     return _shown(ctx, args, fetch, present, lambda event: event.get("network") == name)
 
 
 def dashboard(ctx: Context, args: argparse.Namespace) -> Result:
-    return _shown(ctx, args, lambda: ctx.client().get("/status") or {}, _dashboard, lambda _: True)
+    return _shown(ctx, args, lambda: ctx.api().dashboard(), _dashboard, lambda _: True)
 
 
 def _shown(
@@ -155,7 +152,8 @@ def _shown(
 
 
 def _watch(ctx: Context, fetch: Fetch, concerns: Concerns) -> Iterator[Any]:
-    from rig.commands.live import following, socket_error
+    from rig.api.live import following, socket_error
+    from rig.api.topics import STATUS_EVENTS, STATUS_TOPIC
 
     try:
         with following(ctx, [], events={STATUS_TOPIC: STATUS_EVENTS}) as events:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,8 +43,8 @@ class Result:
     message: str | None = None
     show_data: bool = True
     empty: str = "(none)"
-    lines: Iterable[dict[str, Any]] | None = None
-    line_format: Callable[[dict[str, Any]], str] | None = None
+    lines: Iterable[Mapping[str, Any]] | None = None
+    line_format: Callable[[Any], str] | None = None
     flush_lines: bool = True
     exit_code: int = 0
     sections: dict[str, Sequence[Column]] = field(default_factory=dict)

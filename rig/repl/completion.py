@@ -15,8 +15,9 @@ import argparse
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
+from rig.api.client import At
 from rig.errors import AuthError, NotFoundError, RigError, UnreachableError
 from rig.repl import status
 from rig.repl.selection import Selection
@@ -25,6 +26,9 @@ POLL_INTERVAL = 1.0
 LIVE_POLL_INTERVAL = 15.0  # status events cover networks, apps and releases; not var keys
 
 # (network, app or None): a place that has vars and secrets.
+if TYPE_CHECKING:
+    from rig.api.client import Api
+
 ScopeKey = tuple[str, str | None]
 
 
@@ -175,30 +179,30 @@ def _state_for(error: RigError) -> str:
     return status.RECONNECTING
 
 
-def fetch_names(client_factory: Callable[[], Any], contexts: Callable[[], Sequence[str]]) -> Fetch:
+def fetch_names(api_factory: Callable[[], Api], contexts: Callable[[], Sequence[str]]) -> Fetch:
     """A fetch function over the API: networks, apps, and the keys of the wanted scopes."""
 
     def fetch(scopes: frozenset[ScopeKey]) -> Names:
         context_names = tuple(contexts())
-        client = client_factory()
+        api = api_factory()
         try:
-            networks = tuple(str(n["name"]) for n in client.get("/networks") or [])
-            apps = tuple((str(a["network"]), str(a["name"])) for a in client.get("/apps") or [])
+            networks = tuple(str(n["name"]) for n in api.networks())
+            apps = tuple((str(a["network"]), str(a["name"])) for a in api.apps())
             keys: dict[tuple[str, str, str | None], tuple[str, ...]] = {}
             releases: dict[tuple[str, str], tuple[int, ...]] = {}
             for network, app in scopes:
-                base = f"/networks/{network}" + (f"/apps/{app}" if app else "")
+                where = At(network, app)
                 try:
                     for kind in ("var", "secret"):
-                        items = client.get(f"{base}/{kind}s") or []
+                        items = api.env(where, f"{kind}s")
                         keys[(kind, network, app)] = tuple(str(i["key"]) for i in items)
                     if app:
-                        items = client.get(f"{base}/releases") or []
-                        releases[(network, app)] = tuple(int(i["number"]) for i in items)
+                        numbers = (int(r["number"]) for r in api.releases(network, app))
+                        releases[(network, app)] = tuple(numbers)
                 except NotFoundError:
                     continue
         finally:
-            client.close()
+            api.close()
         return Names(networks, apps, keys, context_names, releases)
 
     return fetch

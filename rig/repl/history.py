@@ -17,32 +17,37 @@ from cmd2.history import History, HistoryItem
 from cmd2.parsing import StatementParser
 from cmd2.pt_utils import Cmd2History
 
+from rig.cli import command_parser, takes_secrets
+
 MASK = "..."
 SECRET_OPTIONS = frozenset({"--token", "--password"})
-SECRET_COMMANDS = (("create", "secret"), ("set", "secret"))
 
 ParserLookup = Callable[[str], argparse.ArgumentParser | None]
 
 
 def mask_line(line: str, find_parser: ParserLookup | None = None) -> str:
+    """``line`` with its secret values masked; ``find_parser`` gives a command's parser
+    (default: the one-shot parser's), whose declaration says whether it takes secrets."""
+    find_parser = find_parser or command_parser
     try:
         tokens = shlex.split(line)
     except ValueError:  # an unclosed quote: mask everything after the command words
         words = line.split()
-        return " ".join(words[:2] + [MASK] * bool(words[2:])) if _is_secret(words) else line
+        secret = _is_secret(words, find_parser)
+        return " ".join(words[:2] + [MASK] * bool(words[2:])) if secret else line
     if not tokens:
         return line
     masked = _mask_tokens(tokens, find_parser)
     return line if masked == tokens else shlex.join(masked)
 
 
-def _is_secret(words: list[str]) -> bool:
-    return tuple(words[:2]) in SECRET_COMMANDS
+def _is_secret(words: list[str], find_parser: ParserLookup) -> bool:
+    return len(words) >= 2 and takes_secrets(find_parser(" ".join(words[:2])))
 
 
-def _mask_tokens(tokens: list[str], find_parser: ParserLookup | None) -> list[str]:
-    secret = _is_secret(tokens)
-    takes_value = _valued_options(find_parser(" ".join(tokens[:2])) if find_parser else None)
+def _mask_tokens(tokens: list[str], find_parser: ParserLookup) -> list[str]:
+    secret = _is_secret(tokens, find_parser)
+    takes_value = _valued_options(find_parser(" ".join(tokens[:2])))
     out = list(tokens[:2]) if secret else []
     rest = tokens[2:] if secret else tokens
     positional = 0

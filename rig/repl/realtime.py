@@ -11,33 +11,33 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from rig.api.topics import STATUS_EVENTS, STATUS_TOPIC
 from rig.errors import RigError
 from rig.repl import status
 
 if TYPE_CHECKING:
+    from rig.api.client import Api
     from rig.repl.completion import NameCache
-    from rig.transport.http import ApiClient
     from rig.transport.socket import ConnectionState, Payload
-
-STATUS_TOPIC = "status:user"
-STATUS_EVENTS = ("created", "deleted", "app_state", "release")
 
 
 class ShellSocket:
     """``start()`` connects in a thread of its own (reconnecting as long as the shell runs);
-    ``stop()`` leaves and closes. ``client_factory`` opens an API client for the current login
+    ``stop()`` leaves and closes. ``api_factory`` opens the API for the current login
     context; one is opened at every (re)connect for the platform's URL and a fresh token."""
 
     def __init__(
         self,
-        client_factory: Callable[[], ApiClient],
+        api_factory: Callable[[], Api],
         cache: NameCache,
         connection: status.Connection,
+        env: Mapping[str, str],
     ) -> None:
-        self._client_factory = client_factory
+        self._api_factory = api_factory
+        self._env = env
         self._cache = cache
         self._connection = connection
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -86,15 +86,14 @@ class ShellSocket:
         self._loop = loop
         ready.set()
         try:
-            client = self._client_factory()
+            api = self._api_factory()
         except RigError:  # not logged in: the name cache's polls say so in the toolbar
             return
-        base_url = client.base_url
-        client.close()
-        from rig.commands.live import socket_options
-        from rig.transport.socket import Socket
+        base_url = api.base_url
+        api.close()
+        from rig.api.live import open_socket
 
-        socket = Socket(base_url, self._params, **socket_options())
+        socket = open_socket(base_url, self._params, self._env)
         socket.on_state(self._state)
         channel = socket.channel(STATUS_TOPIC)
         for event in STATUS_EVENTS:
@@ -114,14 +113,13 @@ class ShellSocket:
         """The socket's token, from a client opened now: tokens refreshed by commands (or the
         name cache) meanwhile are on disk, and this refreshes them too when they are due."""
         try:
-            client = self._client_factory()
+            api = self._api_factory()
             try:
-                header = client.auth_headers().get("Authorization", "")
+                return {"token": api.socket_token()}
             finally:
-                client.close()
+                api.close()
         except RigError:
             return {}
-        return {"token": header.removeprefix("Bearer ")}
 
     def _joined(self, _response: Payload) -> None:
         """Events flow from now on; what changed before the join, a refresh picks up."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+import functools
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,9 +12,6 @@ from rig.config import write_private
 from rig.repl.state import selection_file
 
 SET_HERE = "set with `use` in this session"
-# Commands whose first word names what they are about (``status app``, ``status network``):
-# given none, the shell's selection says which.
-RESOURCE_COMMANDS = frozenset({"status", "logs", "details"})
 NO_CONTEXT = "-"
 
 
@@ -22,11 +21,12 @@ class Selection:
     app: str | None = None
     source: str = ""
 
-    def resource_for(self, argv: list[str]) -> str | None:
-        """``app`` (or ``network``) when ``argv`` is a RESOURCE_COMMANDS command naming no
-        resource (nothing, or options only next) and an app (a network) is selected: the word
-        the command then means, as ``status`` alone means ``status app`` of the selection."""
-        if not argv or argv[0] not in RESOURCE_COMMANDS:
+    def resource_for(self, argv: list[str], words: frozenset[str] | None = None) -> str | None:
+        """``app`` (or ``network``) when ``argv`` is one of ``words`` (default: the commands'
+        :func:`rig.cli.selection_words`) naming no resource (nothing, or options only next) and
+        an app (a network) is selected: the word the command then means, as ``status`` alone
+        means ``status app`` of the selection."""
+        if not argv or argv[0] not in (declared_selection_words() if words is None else words):
             return None
         if len(argv) > 1 and not argv[1].startswith("-"):
             return None
@@ -37,6 +37,16 @@ class Selection:
         if self.network and self.app:
             return f"{self.network}/{self.app}"
         return self.network or ""
+
+
+@functools.cache
+def declared_selection_words() -> frozenset[str]:
+    from rig.cli import build_parser, selection_words
+
+    root = build_parser()
+    return selection_words(
+        next(dict(a.choices) for a in root._actions if isinstance(a, argparse._SubParsersAction))
+    )
 
 
 class SelectionStore:

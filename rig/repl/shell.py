@@ -18,7 +18,7 @@ import os
 import sys
 import threading
 import types
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import IO, Any, TextIO, cast
 
@@ -26,8 +26,10 @@ import cmd2
 from cmd2 import Statement, with_argparser, with_category
 
 from rig import __version__
+from rig.api.client import Api
+from rig.cli import selection_words
 from rig.commands import project
-from rig.config import Contexts, config_dir
+from rig.config import Contexts, config_dir, environment
 from rig.context import Context
 from rig.errors import ExitCode, RigError, UsageError
 from rig.output import Result, render, render_error
@@ -35,10 +37,12 @@ from rig.repl import parsers, status
 from rig.repl.completion import NameCache, Names, fetch_names
 from rig.repl.highlight import RigLexer, prompt_lexer
 from rig.repl.history import MaskingHistory, MaskingPromptHistory, mask_line
-from rig.repl.jobs import Job, JobManager
+from rig.repl.jobs import Job, JobCancelled, JobManager
 from rig.repl.realtime import ShellSocket
 from rig.repl.selection import SET_HERE, Selection, SelectionStore
 from rig.repl.transcript import Recorder
+from rig.runner import execute, internal_error
+from rig.targets import selected_app, selected_network
 
 RIG_CATEGORY = "Commands"
 SHELL_CATEGORY = "Shell"
@@ -86,8 +90,10 @@ class RigShell(cmd2.Cmd):
         history_file: str = "",
         background: bool = True,
         recorder: Recorder | None = None,
+        env: Mapping[str, str] | None = None,
     ) -> None:
         self.options = options or ShellOptions()
+        self.env = environment() if env is None else env
         self.err = stderr or sys.stderr
         self.recorder = recorder
         self.store = SelectionStore()
@@ -96,13 +102,14 @@ class RigShell(cmd2.Cmd):
         self.login_context: str | None = None
         self.last_exit = 0
         self.word_parsers, self.word_helps = parsers.build_command_parsers()
+        self.selection_words = selection_words(self.word_parsers)
         self._install_rig_commands()
         self.cache = NameCache(
-            fetch_names(self._api_client, self._context_names), connection=self.connection
+            fetch_names(self._api, self._context_names), connection=self.connection
         )
         self._alerts = Alerts()
         self.jobs = JobManager(self._alert, self._alerts.take_back)
-        self.socket = ShellSocket(self._api_client, self.cache, self.connection)
+        self.socket = ShellSocket(self._api, self.cache, self.connection, self.env)
         super().__init__(
             stdin=cast(TextIO | None, stdin),
             stdout=cast(TextIO | None, stdout),
@@ -180,10 +187,13 @@ class RigShell(cmd2.Cmd):
         merged = self.options.namespace()
         if args is not None:
             merged.__dict__.update({k: v for k, v in vars(args).items() if v is not None})
-        ctx = Context.from_args(merged)
-        ctx.stdout = stdout or self.stdout
-        ctx.stderr = stderr or self.err
-        ctx.stdin = stdin or self.stdin
+        ctx = Context.from_args(
+            merged,
+            env=self.env,
+            stdout=stdout or self.stdout,
+            stderr=stderr or self.err,
+            stdin=stdin or self.stdin,
+        )
         ctx.network, ctx.app = self.selection.network, self.selection.app
         return ctx
 
@@ -196,7 +206,7 @@ class RigShell(cmd2.Cmd):
         ctx = self.make_context(args)
         self.cache.busy()
         try:
-            self.last_exit = execute(ctx, args)
+            self.last_exit = execute(ctx, args, passthrough=(JobCancelled,))
         except KeyboardInterrupt:
             self.err.write("rig: interrupted\n")
             self.last_exit = ExitCode.INTERRUPTED
@@ -256,7 +266,7 @@ class RigShell(cmd2.Cmd):
         return super().onecmd(statement, add_to_history=add_to_history)
 
     def _with_selected_resource(self, statement: Statement) -> Statement:
-        resource = self.selection.resource_for(statement.argv)
+        resource = self.selection.resource_for(statement.argv, self.selection_words)
         if resource is None:
             return statement
         line = f"{statement.command} {resource} {statement.args}".rstrip()
@@ -284,7 +294,7 @@ class RigShell(cmd2.Cmd):
             ctx = self.make_context(args, stdout=out, stderr=err, stdin=io.StringIO())
             job.on_cancel(ctx.close)
             try:
-                return execute(ctx, args)
+                return execute(ctx, args, passthrough=(JobCancelled,))
             finally:
                 ctx.close()
                 self.cache.invalidate()
@@ -303,7 +313,7 @@ class RigShell(cmd2.Cmd):
         if isinstance(exception, RigError):
             render_error(exception, "table", self.err)
         else:
-            render_error(_internal(exception), "table", self.err)
+            render_error(internal_error(exception), "table", self.err)
 
     def postcmd(self, stop: bool, statement: Statement | str) -> bool:
         self.prompt = self._prompt()
@@ -355,11 +365,11 @@ class RigShell(cmd2.Cmd):
         ctx = self.make_context()
         try:
             if args.what == "network":
-                network = _checked_network(ctx, args.name)
+                network = selected_network(ctx, args.name)
                 self._select(Selection(network, None, SET_HERE))
                 self.poutput(f"Using network {network}.")
             else:
-                network, app = _checked_app(ctx, args.name, self.selection.network)
+                network, app = selected_app(ctx, args.name, self.selection.network)
                 self._select(Selection(network, app, SET_HERE))
                 self.poutput(f"Using app {app} in network {network}.")
         finally:
@@ -374,7 +384,7 @@ class RigShell(cmd2.Cmd):
         ctx = self.make_context()
         self.cache.busy()
         try:
-            apps = [_checked_app(ctx, name, self.selection.network) for name in args.apps]
+            apps = [selected_app(ctx, name, self.selection.network) for name in args.apps]
             watch(ctx, list(dict.fromkeys(apps)), max(0, args.tail))
         finally:
             ctx.close()
@@ -390,7 +400,7 @@ class RigShell(cmd2.Cmd):
         entry = contexts.get(name) if name else None
         if self.options.context:
             source = "--context"
-        elif ctx_env := _env("RIG_CONTEXT"):
+        elif ctx_env := self.env.get("RIG_CONTEXT"):
             source = f"RIG_CONTEXT={ctx_env}"
         elif name:
             source = f"current context in {config_dir() / 'contexts.json'}"
@@ -400,7 +410,7 @@ class RigShell(cmd2.Cmd):
         return {
             "login_context": name,
             "context_source": source,
-            "platform": entry.api if entry else self.options.api or _env("RIG_API"),
+            "platform": entry.api if entry else self.options.api or self.env.get("RIG_API") or None,
             "user": entry.user if entry else None,
             "network": selection.network,
             "network_source": selection.source if selection.network else NO_NETWORK,
@@ -488,9 +498,9 @@ class RigShell(cmd2.Cmd):
 
     # -- plumbing ---------------------------------------------------------------
 
-    def _api_client(self) -> Any:
-        ctx = self.make_context()
-        return ctx.client()
+    def _api(self) -> Api:
+        """The API on a fresh login context, for background work (closed by the caller)."""
+        return self.make_context().api()
 
     def _context_names(self) -> list[str]:
         return sorted(Contexts.load().contexts)
@@ -514,34 +524,6 @@ NO_APP = "none selected (`use app APP`)"
 CONTEXT_FIELDS = [field for field in project.CONTEXT_FIELDS if field != "project_file"]
 
 
-def execute(ctx: Context, args: argparse.Namespace) -> int:
-    """Run a handler and render its result or error, as the one-shot entry point does."""
-    try:
-        result = args.handler(ctx, args)
-        render(result, ctx.output, ctx.stdout)
-        return int(result.exit_code)
-    except RigError as error:
-        render_error(error, ctx.output, ctx.stderr)
-        return error.exit_code
-    except (KeyboardInterrupt, BrokenPipeError):
-        raise
-    except Exception as exc:
-        from rig.repl.jobs import JobCancelled
-
-        if isinstance(exc, JobCancelled):
-            raise
-        render_error(_internal(exc), ctx.output, ctx.stderr)
-        return ExitCode.FAILURE
-
-
-def _internal(exc: BaseException) -> RigError:
-    return RigError(
-        f"internal error: {type(exc).__name__}: {exc}",
-        hint="this is a bug in rig; rerun with RIG_DEBUG=1 for a traceback and report it",
-        code="internal",
-    )
-
-
 def background_line(line: str) -> str | None:
     """``line`` without its trailing ``&`` if it asks for a background job, else None."""
     stripped = line.rstrip()
@@ -555,35 +537,6 @@ def background_line(line: str) -> str | None:
     except ValueError:  # the & is inside an open quote
         return None
     return body or None
-
-
-def _checked_network(ctx: Context, name: str) -> str:
-    from rig.commands.args import check_name
-
-    check_name("network", name)
-    ctx.client().get(f"/networks/{name}")
-    return name
-
-
-def _checked_app(ctx: Context, name: str, selected_network: str | None) -> tuple[str, str]:
-    from rig.commands.args import check_name, find_app
-    from rig.errors import NotFoundError
-
-    network, _, app = name.rpartition("/")
-    check_name("app", app)
-    if network:
-        check_name("network", network)
-        ctx.client().get(f"/networks/{network}/apps/{app}")
-        return network, app
-    if selected_network:
-        with contextlib.suppress(NotFoundError):
-            ctx.client().get(f"/networks/{selected_network}/apps/{app}")
-            return selected_network, app
-    return find_app(ctx, app, None), app
-
-
-def _env(name: str) -> str | None:
-    return os.environ.get(name) or None
 
 
 class Alerts:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +24,8 @@ from prompt_toolkit.layout import HSplit, Layout, Window
 from prompt_toolkit.layout.controls import FormattedTextControl
 from prompt_toolkit.styles import Style
 
+from rig.api.live import open_socket
+from rig.api.logs import LogSource
 from rig.output.units import counted
 from rig.transport.follow import LogFollower
 from rig.transport.socket import (
@@ -49,7 +51,6 @@ STYLE = Style.from_dict(
     }
 )
 Record = dict[str, Any]
-LAST_SEQ = "X-Last-Seq"
 
 if TYPE_CHECKING:
     from rig.context import Context
@@ -66,12 +67,12 @@ class Pane:
     note: str = ""
 
     @property
-    def topic(self) -> str:
-        return f"logs:app:{self.network}/{self.app}"
+    def source(self) -> LogSource:
+        return LogSource("app", self.network, self.app)
 
     @property
-    def path(self) -> str:
-        return f"/networks/{self.network}/apps/{self.app}/logs"
+    def topic(self) -> str:
+        return self.source.topic
 
     def add(self, record: Record) -> None:
         if "skipped" in record:
@@ -115,12 +116,11 @@ class WatchView:
         params: Params,
         panes: Sequence[Pane],
         after: dict[str, int],
-        **socket_options: Any,
+        env: Mapping[str, str],
     ) -> None:
-        self.base_url, self.params = base_url, params
+        self.base_url, self.params, self.env = base_url, params, env
         self.panes = list(panes)
         self.after = after
-        self.socket_options = socket_options
         self.state = "connecting"
         self.focus = 0
         self.app: Application[None] = Application(
@@ -198,7 +198,7 @@ class WatchView:
     # -- following ----------------------------------------------------------------
 
     async def _follow(self) -> None:
-        socket = Socket(self.base_url, self.params, **self.socket_options)
+        socket = open_socket(self.base_url, self.params, self.env)
         socket.on_state(self._state)
         socket.connect()
         try:
@@ -237,21 +237,17 @@ class WatchView:
 
 def watch(ctx: Context, apps: Sequence[tuple[str, str]], tail: int) -> None:
     """Show each (network, app)'s last ``tail`` stored lines, then follow them all live."""
-    from rig.commands.live import socket_options, socket_params
+    from rig.api.live import api_socket
 
-    client = ctx.client()
+    api = ctx.api()
     panes: list[Pane] = []
     after: dict[str, int] = {}
     for network, app in apps:
         pane = Pane(network, app)
-        response = client.send("GET", pane.path, params={"tail": tail})
-        records: list[Record] = (response.json() if response.content else None) or []
-        for record in records:
-            pane.add(record)
-        header = response.headers.get(LAST_SEQ, "")
-        seqs = [int(r["seq"]) for r in records if isinstance(r.get("seq"), int)]
-        last = int(header) if header.isdigit() else max(seqs, default=None)
-        if last is not None:
-            after[pane.topic] = last
+        page = api.logs(pane.source, tail=tail)
+        for record in page.records:
+            pane.add(dict(record))
+        if page.resume_after is not None:
+            after[pane.topic] = page.resume_after
         panes.append(pane)
-    WatchView(client.base_url, socket_params(client), panes, after, **socket_options()).run()
+    WatchView(*api_socket(api), panes, after, ctx.env).run()

@@ -103,9 +103,10 @@ class ApiClient:
         on_refresh: Callable[[Tokens], None] | None = None,
         timeout: float | None = None,
         transport: httpx.BaseTransport | None = None,
+        insecure: bool | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
-        check_plain_http(self.base_url)
+        check_plain_http(self.base_url, insecure)
         self.tokens = tokens
         self._on_refresh = on_refresh
         self._timeout = timeout_seconds() if timeout is None else timeout

@@ -9,15 +9,14 @@ to wait for the platform to answer (connecting waits at most ``CONNECT_TIMEOUT``
 from __future__ import annotations
 
 import ipaddress
-import os
 import ssl
 from urllib.parse import urlsplit
 
+from rig.config import INSECURE_ENV, environment, flag
 from rig.errors import UnreachableError, UsageError
 
 DEFAULT_TIMEOUT = 15.0
 CONNECT_TIMEOUT = 5.0
-INSECURE_ENV = "RIG_INSECURE"
 CA_BUNDLE_ENV = "RIG_CA_BUNDLE"
 TIMEOUT_ENV = "RIG_TIMEOUT"
 
@@ -32,14 +31,12 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def insecure_allowed() -> bool:
-    return os.environ.get(INSECURE_ENV, "") not in ("", "0")
-
-
-def check_plain_http(url: str) -> None:
-    """Refuse ``http://`` to a host that is not loopback, unless insecure use is allowed."""
+def check_plain_http(url: str, insecure: bool | None = None) -> None:
+    """Refuse ``http://`` to a host that is not loopback, unless insecure use is allowed: by
+    the command's context (``--insecure``), else by ``RIG_INSECURE``."""
     parts = urlsplit(url)
-    if parts.scheme != "http" or is_loopback(parts.hostname or "") or insecure_allowed():
+    allowed = flag(environment(), INSECURE_ENV) if insecure is None else insecure
+    if parts.scheme != "http" or is_loopback(parts.hostname or "") or allowed:
         return
     raise UsageError(
         f"refusing plain http:// to {parts.hostname}: tokens would cross the network unencrypted",
@@ -49,7 +46,8 @@ def check_plain_http(url: str) -> None:
 
 def ssl_context() -> ssl.SSLContext:
     """A verifying client context, TLS 1.2 at least (1.3 when the server offers it)."""
-    cafile = os.environ.get(CA_BUNDLE_ENV) or os.environ.get("SSL_CERT_FILE")
+    env = environment()
+    cafile = env.get(CA_BUNDLE_ENV) or env.get("SSL_CERT_FILE")
     if cafile is None:
         import certifi
 
@@ -67,7 +65,7 @@ def ssl_context() -> ssl.SSLContext:
 
 def timeout_seconds() -> float:
     """``RIG_TIMEOUT`` in seconds, else the default."""
-    raw = os.environ.get(TIMEOUT_ENV, "").strip()
+    raw = environment().get(TIMEOUT_ENV, "").strip()
     if not raw:
         return DEFAULT_TIMEOUT
     try:

@@ -1,24 +1,19 @@
-"""Logins and the client a command talks through: contexts and stored tokens joined to transport.
+"""The login a command runs with and the client it talks through: contexts and stored tokens
+joined to transport.
 
-``open_client`` finds the API and the credentials for a command; ``login`` and
-``logout`` create and end a context's session. Nothing here imports httpx until
-a client is actually needed.
+``open_client`` finds the API and the credentials for a command; logging in and out is
+:mod:`rig.api.auth`. Nothing here imports httpx until a client is actually needed.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
-import re
-import time
-from collections.abc import Callable
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from typing import TYPE_CHECKING
 
 from rig import credentials
 from rig.config import ContextEntry, Contexts, normalize_api_url
-from rig.errors import AuthError, RigError, UnreachableError, UsageError
+from rig.errors import AuthError, UsageError
 
 if TYPE_CHECKING:
     from rig.context import Context
@@ -27,8 +22,9 @@ if TYPE_CHECKING:
 LOGIN_HINT = "run `rig login`, or `rig local start` for a platform on this machine"
 
 
-def env_token() -> str | None:
-    return os.environ.get("RIG_TOKEN") or None
+def env_token(env: Mapping[str, str]) -> str | None:
+    """``RIG_TOKEN``: an API token that stands in for any stored login."""
+    return env.get("RIG_TOKEN") or None
 
 
 @dataclass
@@ -74,7 +70,7 @@ def open_client(ctx: Context) -> ApiClient:
     from rig.transport.http import ApiClient
 
     target = resolve_target(ctx)
-    token = env_token()
+    token = env_token(ctx.env)
     if token:
         if target is None:
             raise UsageError(
@@ -83,7 +79,7 @@ def open_client(ctx: Context) -> ApiClient:
             )
         from rig.transport.http import Tokens
 
-        return ApiClient(target.api, Tokens(access_token=token))
+        return ApiClient(target.api, Tokens(access_token=token), insecure=ctx.plain_http_allowed)
     if target is None:
         raise AuthError("not logged in", hint=LOGIN_HINT)
     if target.context is None or target.entry is None:
@@ -101,155 +97,9 @@ def open_client(ctx: Context) -> ApiClient:
     def store_refreshed(new: Tokens) -> None:
         credentials.save(name, store, new.to_dict())
 
-    return ApiClient(target.api, tokens, on_refresh=store_refreshed)
-
-
-def login(
-    api_url: str,
-    *,
-    context_name: str,
-    email: str | None = None,
-    password: str | None = None,
-    token: str | None = None,
-) -> dict[str, Any]:
-    """Log in with an API token or an email and password; store the session as ``context_name``.
-
-    The context becomes the current one. Returns ``{"context", "api", "user", "store"}``.
-    """
-    from rig.transport.http import ApiClient
-
-    api = normalize_api_url(api_url)
-    client = ApiClient(api)
-    try:
-        if token:
-            body = client.post("/auth/token", {"token": token}, auth=False)
-        elif email is not None and password is not None:
-            body = client.post("/auth/login", {"email": email, "password": password}, auth=False)
-        else:
-            raise UsageError("login needs an API token or an email and password")
-    finally:
-        client.close()
-    return _store_session(api, context_name, body, email)
-
-
-def device_login(
-    api_url: str,
-    *,
-    context_name: str,
-    show: Callable[[dict[str, Any]], None],
-    sleep: Callable[[float], None] = time.sleep,
-) -> dict[str, Any]:
-    """Log in with a code a person approves on the platform's page; store it as ``context_name``.
-
-    ``show`` gets the platform's grant (``user_code``, ``verification_uri``, ``expires_in``)
-    to tell the person; then the platform is polled until the code is approved or expires.
-    """
-    from rig.transport.http import ApiClient
-
-    api = normalize_api_url(api_url)
-    client = ApiClient(api)
-    try:
-        grant = client.post("/auth/device", {}, auth=False) or {}
-        show(grant)
-        body = _poll_device(client, grant, sleep)
-    finally:
-        client.close()
-    return _store_session(api, context_name, body, None)
-
-
-def _poll_device(
-    client: ApiClient, grant: dict[str, Any], sleep: Callable[[float], None]
-) -> dict[str, Any]:
-    interval = float(grant.get("interval") or 5)
-    deadline = time.monotonic() + float(grant.get("expires_in") or 600) + interval
-    again = "run `rig login --device` again, and approve the code before it expires"
-    while time.monotonic() < deadline:
-        sleep(interval)
-        try:
-            body = client.post(
-                "/auth/device/token", {"device_code": grant["device_code"]}, auth=False
-            )
-            return body if isinstance(body, dict) else {}
-        except RigError as exc:
-            if exc.code == "authorization_pending":
-                continue
-            if exc.code == "slow_down":
-                interval += 5
-                continue
-            if exc.code == "access_denied":
-                raise AuthError("the login was denied on the approval page", hint=again) from None
-            if exc.code not in ("expired_token", "invalid_grant"):
-                raise
-            break
-    raise AuthError("the code expired before it was approved; nothing was stored", hint=again)
-
-
-def _store_session(api: str, context_name: str, body: Any, email: str | None) -> dict[str, Any]:
-    from rig.transport.http import Tokens
-
-    body = body if isinstance(body, dict) else {}
-    tokens = Tokens.from_response(body)
-    user = (body.get("user") or {}).get("email") or email
-
-    contexts = Contexts.load()
-    previous = contexts.get(context_name)
-    store = _save_secret(context_name, tokens.to_dict())
-    if previous is not None and previous.store != store:
-        _forget_secret(context_name, previous.store)
-    contexts.contexts[context_name] = ContextEntry(api=api, user=user, store=store)
-    contexts.current = context_name
-    contexts.save()
-    return {"context": context_name, "api": api, "user": user, "store": store}
-
-
-def logout(context_names: list[str]) -> list[dict[str, Any]]:
-    """End the sessions of these contexts: revoke on the platform when reachable, forget locally.
-
-    The contexts themselves stay (so `rig login --context NAME` knows the API).
-    One record per context: ``{"context", "api", "revoked", "note"}``.
-    """
-    contexts = Contexts.load()
-    results = []
-    for name in context_names:
-        entry = contexts.require(name)
-        secret = credentials.load(name, entry.store)
-        revoked, note = _revoke(entry.api, secret)
-        credentials.delete(name, entry.store)
-        results.append({"context": name, "api": entry.api, "revoked": revoked, "note": note})
-    return results
-
-
-def delete_context(name: str) -> dict[str, Any]:
-    """Log out of ``name`` and remove it; if it was current, no context is current afterwards."""
-    result = logout([name])[0]
-    contexts = Contexts.load()
-    contexts.contexts.pop(name, None)
-    if contexts.current == name:
-        contexts.current = None
-    contexts.save()
-    return result
-
-
-def has_session(name: str, entry: ContextEntry) -> bool:
-    try:
-        return credentials.load(name, entry.store) is not None
-    except RigError:
-        return False
-
-
-def default_context_name(api: str, contexts: Contexts) -> str:
-    """The context a login to ``api`` goes to when none is named.
-
-    A context already for that API; else ``default`` if free; else one named after the host.
-    """
-    existing = contexts.find_by_api(api)
-    if existing:
-        return existing
-    if "default" not in contexts.contexts:
-        return "default"
-    parts = urlsplit(api)
-    host = parts.hostname or "api"
-    return re.sub(r"[^A-Za-z0-9.-]", "-", f"{host}-{parts.port}" if parts.port else host)
+    return ApiClient(
+        target.api, tokens, on_refresh=store_refreshed, insecure=ctx.plain_http_allowed
+    )
 
 
 def _load_tokens(name: str, entry: ContextEntry) -> Tokens | None:
@@ -264,40 +114,3 @@ def _load_tokens(name: str, entry: ContextEntry) -> Tokens | None:
         refresh_token=secret.get("refresh_token"),
         expires_at=float(expires) if isinstance(expires, (int, float)) else None,
     )
-
-
-def _save_secret(name: str, secret: dict[str, Any]) -> str:
-    """Store a login's tokens; an automatically chosen keyring that fails falls back to the file."""
-    forced = bool(os.environ.get("RIG_CREDENTIAL_STORE"))
-    store = credentials.choose_store()
-    try:
-        credentials.save(name, store, secret)
-    except RigError:
-        if forced or store == credentials.FILE:
-            raise
-        store = credentials.FILE
-        credentials.save(name, store, secret)
-    return store
-
-
-def _forget_secret(name: str, store: str) -> None:
-    with contextlib.suppress(RigError):
-        credentials.delete(name, store)
-
-
-def _revoke(api: str, secret: dict[str, Any] | None) -> tuple[bool, str]:
-    refresh_token = (secret or {}).get("refresh_token")
-    if not refresh_token:
-        return False, "no stored session"
-    from rig.transport.http import ApiClient
-
-    client = ApiClient(api, timeout=5.0)
-    try:
-        client.post("/auth/logout", {"refresh_token": refresh_token}, auth=False)
-    except UnreachableError:
-        return False, f"the platform at {api} is unreachable; the session was forgotten locally"
-    except RigError as exc:
-        return False, f"the platform refused to revoke the session ({exc.message})"
-    finally:
-        client.close()
-    return True, ""

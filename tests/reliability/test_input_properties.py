@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from maxlocal import names as platform_names
-from rig.commands import args as client_names
+from rig import targets as client_names
 from rig.errors import UsageError
 from tests.reliability.figures import FIGURES, Figures
 from tests.reliability.inproc import run_main

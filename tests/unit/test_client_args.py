@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rig.commands import args
+from rig import targets as args
+from rig.api.client import Api
 from rig.context import Context
 from rig.errors import NotFoundError, UsageError
 
@@ -74,9 +75,7 @@ class FakeClient:
 
 
 def context_with(client: FakeClient, **selection: str) -> Context:
-    ctx = Context(**selection)  # type: ignore[arg-type]
-    ctx._client = client  # type: ignore[assignment]
-    return ctx
+    return Context(**selection, api_factory=lambda _: Api(client))  # type: ignore[arg-type]
 
 
 def ns(**values: Any) -> argparse.Namespace:
@@ -86,9 +85,9 @@ def ns(**values: Any) -> argparse.Namespace:
 def test_scope_from_flags_and_selection() -> None:
     client = FakeClient({"/apps": [{"name": "api", "network": "shop"}]})
     ctx = context_with(client)
-    assert args.resolve_scope(ctx, ns(app=None, network="shop")).path == "/networks/shop"
+    assert args.resolve_scope(ctx, ns(app=None, network="shop")) == args.Scope("shop")
     scope = args.resolve_scope(ctx, ns(app="api", network=None))
-    assert scope.path == "/networks/shop/apps/api" and scope.kind == "app"
+    assert scope == args.Scope("shop", "api") and scope.kind == "app"
     assert client.calls == [("/apps", {"name": "api"})]
     # With both flags no lookup is needed.
     client.calls.clear()

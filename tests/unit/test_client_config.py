@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from rig import config, credentials
+from rig.api import auth
 from rig.config import ContextEntry, Contexts
 from rig.context import Context
 from rig.errors import AuthError, NotFoundError, RigError, UsageError
@@ -155,11 +156,11 @@ def test_rig_token(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_default_context_name() -> None:
     contexts = Contexts()
-    assert session.default_context_name("http://x:1", contexts) == "default"
+    assert auth.default_context_name("http://x:1", contexts) == "default"
     contexts.contexts["default"] = ContextEntry("http://x:1")
-    assert session.default_context_name("http://x:1", contexts) == "default"
+    assert auth.default_context_name("http://x:1", contexts) == "default"
     assert (
-        session.default_context_name("https://max.example.com:8443", contexts)
+        auth.default_context_name("https://max.example.com:8443", contexts)
         == "max.example.com-8443"
     )
 

@@ -15,9 +15,11 @@ from urllib.parse import parse_qs
 import httpx
 import pytest
 
+from rig.api import releases as watching
+from rig.api.client import Api, LogPage
+from rig.api.logs import LogSource
 from rig.cli import build_parser
 from rig.commands import deploy as deploy_cmd
-from rig.commands import releases
 from rig.context import Context
 from rig.errors import ExitCode, NotFoundError, RigError, UsageError
 from rig.output import render
@@ -68,7 +70,7 @@ def make_ctx(platform: FakePlatform, **options: Any) -> Context:
     client = ApiClient(
         "http://platform.test", Tokens("mxa_x"), transport=httpx.MockTransport(platform)
     )
-    ctx._client = client
+    ctx.api_factory = lambda _: Api(client)
     return ctx
 
 
@@ -123,7 +125,7 @@ def source(tmp_path: Path) -> Path:
 
 @pytest.fixture(autouse=True)
 def fast_polls(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    monkeypatch.setattr(releases, "POLL_S", 0.0)
+    monkeypatch.setattr(watching, "POLL_S", 0.0)
     temp = tmp_path / "tmp"
     temp.mkdir()
     monkeypatch.setattr("tempfile.tempdir", str(temp))
@@ -231,7 +233,7 @@ def test_a_failed_release_exits_1_with_the_log_tail(source: Path) -> None:
     platform.routes[("GET", f"{APP}/releases/3")] = release_sequence("failed", error=error)
     platform.routes[("GET", f"{APP}/logs/build")] = []
     ctx = make_ctx(platform)
-    with pytest.raises(releases.ReleaseFailed) as info:
+    with pytest.raises(watching.ReleaseFailed) as info:
         run(ctx, "deploy", str(source), "--app", "api")
     assert info.value.exit_code == 1
     assert "failed during start: web exited with 1" in info.value.message
@@ -284,24 +286,28 @@ def test_a_large_bundle_warns_with_its_largest_paths(
     assert "warning: the bundle is" in err and "app.py (12 B)" in err and ".rigignore" in err
 
 
-class ScriptedClient:
-    def __init__(self, statuses: list[str], logs: list[list[dict[str, Any]]]) -> None:
-        self.statuses, self.logs = statuses, logs
+class ScriptedApi:
+    """The two calls a poll makes, answering scripted statuses and build-log pages."""
+
+    def __init__(self, statuses: list[str], pages: list[list[dict[str, Any]]]) -> None:
+        self.statuses, self.pages = statuses, pages
         self.log_params: list[dict[str, Any]] = []
 
-    def get(self, path: str, *, params: dict[str, Any] | None = None) -> Any:
-        if path.endswith("/logs/build"):
-            self.log_params.append(dict(params or {}))
-            return self.logs.pop(0) if self.logs else []
+    def logs(self, source: LogSource, **query: Any) -> LogPage:
+        assert source == LogSource("build", "shop", "api")
+        self.log_params.append({k: v for k, v in query.items() if v is not None})
+        return LogPage(self.pages.pop(0) if self.pages else [], None)  # type: ignore[arg-type]
+
+    def release(self, network: str, app: str, number: int) -> dict[str, Any]:
+        assert (network, app, number) == ("shop", "api", 3)
         return release(3, self.statuses.pop(0) if len(self.statuses) > 1 else self.statuses[0])
 
 
 def test_poll_release_passes_after_and_drains_the_log_at_the_end() -> None:
     lines = [{"seq": n, "line": f"l{n}"} for n in (1, 2, 3)]
-    client = ScriptedClient(["building", "building", "active"], [[lines[0]], [], lines[1:]])
+    client = ScriptedApi(["building", "building", "active"], [[lines[0]], [], lines[1:]])
     seen: list[dict[str, Any]] = []
-    ref = releases.AppRef("shop", "api")
-    done = releases.poll_release(client, ref, 3, seen.append, sleep=lambda s: None)  # type: ignore[arg-type]
+    done = watching.poll_release(client, "shop", "api", 3, seen.append, sleep=lambda s: None)  # type: ignore[arg-type]
     assert done["status"] == "active" and seen == lines
     assert client.log_params == [
         {"release": 3},
@@ -311,12 +317,13 @@ def test_poll_release_passes_after_and_drains_the_log_at_the_end() -> None:
 
 
 def test_poll_release_gives_up_after_its_timeout() -> None:
-    client = ScriptedClient(["building"], [])
+    client = ScriptedApi(["building"], [])
     clock = iter(range(100)).__next__
     with pytest.raises(RigError) as info:
-        releases.poll_release(
+        watching.poll_release(
             client,  # type: ignore[arg-type]
-            releases.AppRef("shop", "api"),
+            "shop",
+            "api",
             3,
             timeout=5,
             sleep=lambda s: None,

@@ -10,11 +10,14 @@ from typing import Any
 import httpx
 import pytest
 
-from rig.commands import logs, releases
-from rig.commands.args import Scope
+from rig.api import releases as watching
+from rig.cli import parse_since
+from rig.commands import logs
 from rig.errors import RigError, UsageError
 from rig.output.progress import NoProgress, ProgressBar, progress_bar
+from rig.output.releases import restart_notice
 from rig.output.units import counted, human_bytes, human_duration, human_percent, human_seconds
+from rig.targets import Scope
 from tests.unit.test_client_deploy import APP, FakePlatform, make_ctx, release, run
 
 STATUS = {
@@ -34,7 +37,7 @@ STATUS = {
 
 @pytest.fixture(autouse=True)
 def fast_polls(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(releases, "POLL_S", 0.0)
+    monkeypatch.setattr(watching, "POLL_S", 0.0)
 
 
 @pytest.mark.parametrize(
@@ -243,21 +246,21 @@ def test_a_follow_source_continues_after_the_last_stored_seq() -> None:
 
 @pytest.mark.parametrize("text", ["10m", "2h", "30s", "1d", "1.5h"])
 def test_since_durations_pass_through(text: str) -> None:
-    assert logs.parse_since(text) == text
+    assert parse_since(text) == text
 
 
 def test_since_times_become_utc() -> None:
-    assert logs.parse_since("2026-11-25T19:50:00Z") == "2026-11-25T19:50:00Z"
-    assert logs.parse_since("2026-11-25T20:50:00+01:00") == "2026-11-25T19:50:00Z"
+    assert parse_since("2026-11-25T19:50:00Z") == "2026-11-25T19:50:00Z"
+    assert parse_since("2026-11-25T20:50:00+01:00") == "2026-11-25T19:50:00Z"
     local = datetime(2026, 11, 25, 19, 50).astimezone()
     expected = local.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    assert logs.parse_since("2026-11-25T19:50:00") == expected
+    assert parse_since("2026-11-25T19:50:00") == expected
 
 
 @pytest.mark.parametrize("text", ["yesterday", "10", "m10", ""])
 def test_bad_since_is_a_usage_error(text: str) -> None:
     with pytest.raises(UsageError):
-        logs.parse_since(text)
+        parse_since(text)
 
 
 def test_bad_grep_and_tail_are_refused_before_any_request() -> None:
@@ -272,12 +275,12 @@ def test_bad_grep_and_tail_are_refused_before_any_request() -> None:
 
 def test_restart_notice() -> None:
     app, network = Scope("shop", "api"), Scope("shop")
-    assert releases.restart_notice(app, ["A"], "") == ""
-    assert releases.restart_notice(app, ["A", "B"], "4") == (
+    assert restart_notice(app, ["A"], []) == ""
+    assert restart_notice(app, ["A", "B"], ["4"]) == (
         "\nRestarting api with changed keys: A, B (release 4)"
     )
     listing = [{"key": "DB_PASSWORD", "digest": "3f9a1c0b7e2d"}]
-    assert releases.restart_notice(network, ["DB_PASSWORD"], "4, 7", listing) == (
+    assert restart_notice(network, ["DB_PASSWORD"], ["4", "7"], listing) == (
         "\nRestarting the apps of network shop with changed keys: "
         "DB_PASSWORD (digest 3f9a1c0b7e2d) (releases 4, 7)"
     )

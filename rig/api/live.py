@@ -1,5 +1,7 @@
-"""What commands that follow the platform live (``logs -f``, ``deploy``, ``status --watch``)
-share: one socket per command, opened with the API client's token and rig's socket settings.
+"""The one way rig sets up the realtime socket: the platform's URL, a token re-read at every
+(re)connect, and rig's socket settings. One-shot commands follow through :func:`following`
+(``logs -f``, ``deploy``, ``status --watch``); the shell's own socket and ``watch`` open a
+:class:`rig.transport.socket.Socket` with :func:`open_socket`.
 
 ``RIG_HEARTBEAT_S`` sets the heartbeat interval (30 s by default): a heartbeat left unanswered
 that long means a dead connection, which is then replaced.
@@ -7,17 +9,17 @@ that long means a dead connection, which is then replaced.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from rig.errors import AuthError, NotFoundError, RigError, UnreachableError
 
 if TYPE_CHECKING:
+    from rig.api.client import Api
     from rig.context import Context
     from rig.transport.follow import Events, Following
     from rig.transport.http import ApiClient
-    from rig.transport.socket import ConnectionState, Params
+    from rig.transport.socket import ConnectionState, Params, Socket
 
 HEARTBEAT_ENV = "RIG_HEARTBEAT_S"
 
@@ -47,13 +49,21 @@ def socket_params(
     return params
 
 
-def socket_options() -> dict[str, Any]:
-    value = os.environ.get(HEARTBEAT_ENV, "")
+def socket_options(env: Mapping[str, str]) -> dict[str, Any]:
+    value = env.get(HEARTBEAT_ENV, "")
     try:
         interval = float(value)
     except ValueError:
         return {}
     return {"heartbeat_interval": interval} if interval > 0 else {}
+
+
+def open_socket(base_url: str, params: Params, env: Mapping[str, str]) -> Socket:
+    """A socket to the platform at ``base_url`` with rig's settings from ``env`` (not
+    connected yet)."""
+    from rig.transport.socket import Socket
+
+    return Socket(base_url, params, **socket_options(env))
 
 
 def following(
@@ -69,7 +79,7 @@ def following(
     (a killed shell job), and ends with AuthError when the login is over."""
     from rig.transport.follow import REFUSED, ConnectionNotices, Following
 
-    client = ctx.client()
+    client = ctx.api().client
     notices = ConnectionNotices(ctx.stderr)
 
     def login_over(expired: AuthError) -> None:
@@ -89,7 +99,7 @@ def following(
         on_state=on_state,
         on_idle=ctx.stdout.flush,
         patient=patient,
-        **socket_options(),
+        **socket_options(ctx.env),
     )
     ctx.on_close(live.interrupt)
     return live
@@ -121,3 +131,8 @@ def socket_error(error: Exception, what: str) -> RigError:
     return UnreachableError(
         f"cannot follow {what} live: {error}", hint="is the platform still running?"
     )
+
+
+def api_socket(api: Api) -> tuple[str, Params]:
+    """The URL and token params for a socket on ``api``'s platform (``watch``)."""
+    return api.base_url, socket_params(api.client)

@@ -1,4 +1,5 @@
-"""Arguments shared by commands: name and key validation, and which network or app a command means.
+"""What a command acts on: names and keys checked against the platform's rules, and which
+network or app a command means.
 
 Every command that takes ``--network``/``--app`` resolves them here, so the
 rules are the same everywhere. A flag wins; else, from the first of these that
@@ -14,12 +15,11 @@ An app without a network is looked up among the user's apps.
 from __future__ import annotations
 
 import argparse
-import os
+import contextlib
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from rig.cli import completes
 from rig.errors import NotFoundError, UsageError
 
 if TYPE_CHECKING:
@@ -85,34 +85,6 @@ def _shown(text: str) -> str:
     return repr(text)
 
 
-def add_name_argument(parser: argparse.ArgumentParser, kind: str, *, optional: bool = True) -> None:
-    """NAME, the app or network a command acts on; optional ones default to the selection."""
-    if optional:
-        action = parser.add_argument(
-            "name", nargs="?", metavar="NAME", help=f"the {kind} (default: the selected one)"
-        )
-    else:
-        action = parser.add_argument("name", metavar="NAME", help=f"the {kind}")
-    completes(action, kind)
-
-
-def add_network_option(parser: argparse.ArgumentParser, help: str = "the network") -> None:
-    completes(parser.add_argument("--network", metavar="NET", help=help), "network")
-
-
-def add_app_option(parser: argparse.ArgumentParser, help: str = "the app") -> None:
-    completes(parser.add_argument("--app", metavar="APP", help=help), "app")
-
-
-def add_scope_options(parser: argparse.ArgumentParser, what: str) -> None:
-    add_app_option(parser, f"the app whose {what} to use")
-    add_network_option(parser, f"the network whose {what} to use (with --app: the app's network)")
-
-
-def add_yes_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
-
-
 FLAG = "flag"
 SELECTION = "shell selection"
 ENVIRONMENT = "environment"
@@ -133,7 +105,7 @@ def defaults(ctx: Context) -> Defaults:
     """The shell's selection, else ``RIG_NETWORK``/``RIG_APP``, else the nearest ``rig.toml``."""
     if ctx.network or ctx.app:
         return Defaults(ctx.network, ctx.app, SELECTION, "set with `use` in the shell")
-    network, app = os.environ.get("RIG_NETWORK") or None, os.environ.get("RIG_APP") or None
+    network, app = ctx.env.get("RIG_NETWORK") or None, ctx.env.get("RIG_APP") or None
     if network or app:
         return Defaults(network, app, ENVIRONMENT, "RIG_NETWORK / RIG_APP")
     from rig.project import find_project
@@ -171,7 +143,7 @@ def default_network(ctx: Context, args: argparse.Namespace) -> str:
     network = network_arg(ctx, args)
     if network:
         return network
-    names = [n["name"] for n in ctx.client().get("/networks") or []]
+    names = [n["name"] for n in ctx.api().networks()]
     if len(names) == 1:
         return str(names[0])
     if not names:
@@ -189,7 +161,7 @@ def find_app(ctx: Context, app: str, network: str | None) -> str:
     check_name("app", app)
     if network:
         return check_name("network", network)
-    matches = ctx.client().get("/apps", params={"name": app}) or []
+    matches = ctx.api().apps(name=app)
     networks = sorted({str(a["network"]) for a in matches if a.get("name") == app})
     if not networks:
         raise NotFoundError(f"app {app!r} not found", hint=_app_hint(ctx, app))
@@ -205,7 +177,7 @@ def _app_hint(ctx: Context, app: str) -> str:
     """A did-you-mean from the user's app names (one more request, on the error path only)."""
     from rig.suggest import hint_with_suggestion
 
-    names = {str(a.get("name")) for a in ctx.client().get("/apps") or []}
+    names = {str(a.get("name")) for a in ctx.api().apps()}
     return hint_with_suggestion(app, names, "run `rig list apps` to see your apps")
 
 
@@ -225,11 +197,6 @@ class Scope:
 
     network: str
     app: str | None = None
-
-    @property
-    def path(self) -> str:
-        base = f"/networks/{self.network}"
-        return f"{base}/apps/{self.app}" if self.app else base
 
     @property
     def kind(self) -> str:
@@ -268,3 +235,45 @@ def resolve_scope(ctx: Context, args: argparse.Namespace) -> Scope:
         "say which app or network",
         hint="pass --app APP or --network NET (or name them in rig.toml: `rig init`)",
     )
+
+
+class AppRef(Scope):
+    """A :class:`Scope` that names an app (no dataclass of its own: start-up time)."""
+
+    app: str
+
+
+def app_ref(ctx: Context, args: argparse.Namespace, name: str | None = None) -> AppRef:
+    """The app named by ``name``, ``--app`` or the shell's selection, with its network."""
+    app = name or default_app(ctx, args)
+    if not app:
+        how = "pass --app APP" if hasattr(args, "app") else f"rig {args.command} NAME"
+        raise UsageError(
+            "say which app",
+            hint=f"{how} (or `use app APP` in the shell, or `rig init` for a rig.toml)",
+        )
+    app = check_name("app", app)
+    return AppRef(app_network(ctx, args, app), app)
+
+
+def selected_network(ctx: Context, name: str) -> str:
+    """Network ``name`` once the platform has said it exists: what the shell's ``use`` selects."""
+    check_name("network", name)
+    ctx.api().network(name)
+    return name
+
+
+def selected_app(ctx: Context, name: str, network: str | None) -> tuple[str, str]:
+    """The (network, app) that ``name`` (``APP`` or ``NET/APP``) means for the shell's ``use``
+    and ``watch``: in the selected ``network`` first, else found by name."""
+    where, _, app = name.rpartition("/")
+    check_name("app", app)
+    if where:
+        check_name("network", where)
+        ctx.api().app(where, app)
+        return where, app
+    if network:
+        with contextlib.suppress(NotFoundError):
+            ctx.api().app(network, app)
+            return network, app
+    return find_app(ctx, app, None), app

@@ -1,0 +1,134 @@
+"""The layering rules of docs/architecture.md, checked by reading the source.
+
+Commands and the shell speak to the platform through ``rig.api`` only: no API path, header
+name or realtime topic is spelled out in ``rig/commands`` or ``rig/repl``. Environment
+variables are read in ``rig/context.py`` and ``rig/config.py`` only.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+RIG = Path(__file__).resolve().parents[2] / "rig"
+API_PATH = re.compile(
+    r"^/(networks|apps|me|health|status|sessions|audit|tokens|auth)\b"
+    r"|/(vars|secrets|releases|logs|rollback|restart|stop|start|reveal)\b"
+)
+HEADER = re.compile(r"\bX-[A-Z][A-Za-z0-9]*(-[A-Za-z0-9]+)*\b|\bAuthorization\b")
+TOPIC = re.compile(r"^(logs|status|exec):")
+
+
+def _strings(tree: ast.AST) -> Iterator[tuple[int, str]]:
+    """Every string literal and f-string part that is not a docstring."""
+    docstrings = {
+        id(node.body[0].value)
+        for node in ast.walk(tree)
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+        and node.body
+        and isinstance(node.body[0], ast.Expr)
+        and isinstance(node.body[0].value, ast.Constant)
+    }
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Constant)
+            and isinstance(node.value, str)
+            and id(node) not in docstrings
+        ):
+            yield node.lineno, node.value
+
+
+def offences(path: Path) -> list[str]:
+    found = []
+    for line, text in sorted(_strings(ast.parse(path.read_text(encoding="utf-8")))):
+        for what, pattern in (("API path", API_PATH), ("header", HEADER), ("topic", TOPIC)):
+            if pattern.search(text):
+                found.append(f"{path.name}:{line}: {what} {text!r}")
+    return found
+
+
+@pytest.mark.parametrize("package", ["commands", "repl"])
+def test_commands_and_the_shell_name_no_path_header_or_topic(package: str) -> None:
+    files = sorted((RIG / package).rglob("*.py"))
+    assert files
+    assert [o for f in files for o in offences(f)] == []
+
+
+def test_the_check_finds_what_it_looks_for(tmp_path: Path) -> None:
+    sample = tmp_path / "sample.py"
+    sample.write_text(
+        '"""Docstrings may say /networks and status:user."""\n'
+        'a = f"/networks/{n}/apps"\n'
+        'b = "X-Last-Seq"\n'
+        'c = "status:user"\n'
+        'd = f"{base}/releases"\n'
+    )
+    assert offences(sample) == [
+        "sample.py:2: API path '/apps'",
+        "sample.py:2: API path '/networks/'",
+        "sample.py:3: header 'X-Last-Seq'",
+        "sample.py:4: topic 'status:user'",
+        "sample.py:5: API path '/releases'",
+    ]
+
+
+# Modules that may name os.environ, and why: the environment's two readers; the help generator,
+# which sets COLUMNS for argparse's width; the transcript runner, a pytest plugin that sets
+# each replay's environment.
+ENVIRON_ALLOWED = {"context.py", "config.py", "helpdoc.py", "testing/runner.py"}
+
+
+def test_environment_variables_are_read_in_the_context_and_config_only() -> None:
+    readers = sorted(
+        str(path.relative_to(RIG))
+        for path in RIG.rglob("*.py")
+        if re.search(r"\bos\.(environ|getenv)\b", path.read_text(encoding="utf-8"))
+    )
+    assert set(readers) <= ENVIRON_ALLOWED, readers
+
+
+# What each package may not import when rig runs (imports under TYPE_CHECKING are for the type
+# checker only): the layers of docs/architecture.md, top to bottom.
+FORBIDDEN = {
+    "rig.transport": {"rig.api", "rig.commands", "rig.repl", "rig.cli", "rig.context"},
+    "rig.api": {"rig.commands", "rig.repl", "rig.cli", "rig.targets", "rig.runner"},
+    "rig.output": {"rig.api", "rig.transport", "rig.commands", "rig.repl", "rig.context"},
+    "rig.commands": {"rig.repl", "rig.transport.http", "rig.transport.wire"},
+    "rig.repl": {"rig.transport.http", "rig.transport.wire"},
+}
+
+
+def _runtime_imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    typing_only = {
+        id(inner)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
+        for inner in ast.walk(node)
+    }
+    found = set()
+    for node in ast.walk(tree):
+        if id(node) in typing_only:
+            continue
+        if isinstance(node, ast.ImportFrom) and node.module:
+            found.add(node.module)
+            found.update(f"{node.module}.{alias.name}" for alias in node.names)
+        elif isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+    return found
+
+
+@pytest.mark.parametrize("package", sorted(FORBIDDEN))
+def test_each_layer_imports_only_what_is_below_it(package: str) -> None:
+    folder = RIG.parent / package.replace(".", "/")
+    bad = sorted(
+        f"{path.relative_to(RIG.parent)} imports {name}"
+        for path in folder.rglob("*.py")
+        for name in _runtime_imports(path)
+        if any(name == f or name.startswith(f + ".") for f in FORBIDDEN[package])
+    )
+    assert bad == []
