@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import ipaddress
 import json
 import logging
@@ -196,6 +197,11 @@ class _Server(uvicorn.Server):
             self.info["started_at"] = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
             await asyncio.to_thread(write_private_json, self.server_file, self.info)
             log.info("maxlocal serving at %s", self.info["url"])
+            # What is here now stays for the process's life (modules, the app, the recovered
+            # runtime: ~70,000 objects): frozen, the cyclic GC no longer walks it. A full
+            # collection over it took ~40 ms of CPU (~150 ms on a busy machine) and, falling at
+            # random, held every log line on its way to ``rig logs -f`` meanwhile.
+            gc.freeze()
 
 
 def serve(options: ServeOptions) -> None:
