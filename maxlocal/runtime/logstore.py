@@ -2,7 +2,7 @@
 
 Each key keeps its last ``limit`` records in memory, as the batches they were appended in
 (``LogBatch``: the lines of one ``append_many`` share everything but their seq, so a flood
-costs a list of strings, not an object per line). With a ``directory``, every record is
+costs a tuple of strings, not an object per line). With a ``directory``, every record is
 also appended to ``<directory>/<key>.jsonl``; the file is rewritten with the last ``limit``
 records once it holds twice that many, and is read back (lazily, on first use of the key)
 after a restart so sequence numbers carry on.
@@ -23,7 +23,7 @@ import os
 import re
 import threading
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any, NamedTuple
@@ -55,13 +55,18 @@ class LogRecord(NamedTuple):
 
 
 class LogBatch(NamedTuple):
-    """Lines stored together: seqs ``first``, ``first + 1``, ... and the same everything else."""
+    """Lines stored together: seqs ``first``, ``first + 1``, ... and the same everything else.
+
+    ``lines`` is a tuple, not a list: a tuple of strings drops out of the cyclic GC after its
+    first collection, a list never does. An app writing a line at a time keeps ~10,000 batches
+    per key (twice: the app's log and the network's), and each tracked object is one more a
+    full collection walks while it holds up every line on its way out (the log latency)."""
 
     first: int
     ts: str
     key: str
     stream: str
-    lines: list[str]
+    lines: tuple[str, ...]
     process: str | None = None
     release: int | None = None
     app: str | None = None
@@ -230,7 +235,7 @@ class LogStore:
         self,
         key: str,
         stream: str,
-        lines: list[str],
+        lines: Sequence[str],
         *,
         process: str | None = None,
         release: int | None = None,
@@ -246,7 +251,7 @@ class LogStore:
         log = self._log(key)
         with log.lock:
             now = format_ts(datetime.now(UTC))
-            batch = LogBatch(log.seq + 1, now, key, stream, list(lines), process, release, app)
+            batch = LogBatch(log.seq + 1, now, key, stream, tuple(lines), process, release, app)
             if not batch.lines:
                 return batch
             log.add(batch)
@@ -387,7 +392,13 @@ class LogStore:
         path = log.path
         if path is None or not path.exists():
             return
-        batch: LogBatch | None = None
+        head: LogRecord | None = None  # the first record of the batch being read
+        lines: list[str] = []
+
+        def close_batch() -> None:
+            if head is not None:
+                log.batches.append(LogBatch(head.seq, *head[1:4], tuple(lines), *head[5:]))
+
         with open(path, encoding="utf-8") as f:
             for text in f:
                 log.file_lines += 1
@@ -397,19 +408,14 @@ class LogStore:
                     continue
                 if r.seq <= log.seq:
                     continue
-                if (
-                    batch is not None
-                    and r.seq == log.seq + 1
-                    and batch[1:4] == r[1:4]
-                    and batch[5:] == r[5:]
-                ):
-                    batch.lines.append(r.line)  # the next line of the same batch
-                else:
-                    batch = LogBatch(r.seq, r.ts, r.key, r.stream, [r.line], *r[5:])
-                    log.batches.append(batch)
+                if head is None or r.seq != log.seq + 1 or head[1:4] != r[1:4] or head[5:] != r[5:]:
+                    close_batch()
+                    head, lines = r, []
+                lines.append(r.line)
                 log.count += 1
                 log.chars += len(r.line)
                 log.seq = r.seq
+        close_batch()
         log.trim()
 
     def _persist(self, log: _Log, batch: LogBatch) -> None:
