@@ -79,10 +79,15 @@ def check_key(key: str, kind: str = "var") -> str:
     return key
 
 
-def _shown(text: str) -> str:
-    """``text`` quoted for an error message, shortened so argv mistakes stay one line."""
-    text = text if len(text) <= 70 else text[:67] + "..."
-    return repr(text)
+def _shown(text: str, limit: int = 72) -> str:
+    """``text`` quoted for an error message, shortened so argv mistakes stay one line: cut on
+    its escaped form, since one control or astral character can take ten escaped places."""
+    if len(shown := repr(text)) <= limit:
+        return shown
+    cut = text[:limit]
+    while len(repr(cut)) > limit - 3:
+        cut = cut[:-1]
+    return repr(cut) + "..."
 
 
 FLAG = "flag"

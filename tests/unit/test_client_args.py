@@ -64,6 +64,17 @@ def test_long_bad_names_are_shortened_in_messages() -> None:
     assert len(info.value.message) < 150
 
 
+def test_names_of_escaped_characters_are_shortened_by_their_escaped_length() -> None:
+    # found by test_a_refused_name_is_one_line: 36 characters, each control or astral one
+    # shown as up to ten, made a 200-character message when the cut came before the escaping
+    name = "0" * 17 + "\x1f" * 6 + "\x08" * 2 + "\ud7fc" + "\U0001195a" * 10
+    with pytest.raises(UsageError) as info:
+        args.check_name("app", name)
+    message = info.value.message
+    assert len(message) < 150 and message.startswith("invalid app name '00000000000000000\\x1f")
+    assert "...:" in message
+
+
 class FakeClient:
     def __init__(self, answers: dict[str, Any]) -> None:
         self.answers = answers
