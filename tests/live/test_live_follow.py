@@ -9,7 +9,7 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -46,11 +46,40 @@ def assert_gapless(got: list[dict[str, Any]]) -> None:
     assert seqs == list(range(seqs[0], seqs[0] + len(seqs))), seqs
 
 
+def numbers(got: list[dict[str, Any]]) -> list[int]:
+    """The app's own counter on each of its lines shown (the counter app prints ``n=K``)."""
+    return [int(r["line"].removeprefix("n=")) for r in got if r["stream"] == "stdout"]
+
+
 def assert_numbered(got: list[dict[str, Any]]) -> None:
-    """The app's ``n=K`` lines count up by one, starting again at 1 only when it restarted."""
-    numbers = [int(r["line"][2:]) for r in got if r["stream"] == "stdout"]
-    for before, after in itertools.pairwise(numbers):
-        assert after in (before + 1, 1), (before, after)
+    """The app's ``n=K`` lines count up by one, starting again at 1 only when it restarted:
+    the app wrote every number, so a number missing is a line the follow did not show."""
+    for before, after in itertools.pairwise(numbers(got)):
+        assert after in (before + 1, 1), f"after n={before} the follow showed n={after}"
+
+
+def deadline(seconds: float, what: str) -> Iterator[float]:
+    """``for left in deadline(30, "x"):`` loops until broken out of, failing after
+    ``seconds`` with what it waited for; ``left`` is the time remaining."""
+    end = time.monotonic() + seconds
+    while (left := end - time.monotonic()) > 0:
+        yield left
+    raise AssertionError(f"timed out after {seconds:g} s waiting for {what}")
+
+
+def until_the_app_restarts(follow: Running, got: list[dict[str, Any]]) -> int:
+    """Reads the follow on (into ``got``) to the first app line that does not go on from the
+    one before: the restarted app's first line shown. Returns its number."""
+    last = numbers(got)[-1]
+    for left in deadline(30, f"the restarted app's lines (the last shown: n={last})"):
+        (record,) = records(follow.lines(1, timeout=left))
+        got.append(record)
+        if record["stream"] == "stdout":
+            number = numbers([record])[0]
+            if number != last + 1:
+                return number
+            last = number
+    raise AssertionError("unreachable")
 
 
 def interrupt(run: Running) -> int:
@@ -79,11 +108,11 @@ def test_a_follow_survives_the_platform_killed_and_restarted(
     time.sleep(1)
     platform.start(port)
     follow.stderr_says("reconnected")
-    restart_seen = False
-    while not restart_seen:
-        batch = records(follow.lines(20))
-        got += batch
-        restart_seen = any(r["line"] == "n=1" for r in batch)
+    first = until_the_app_restarts(follow, got)
+    assert first == 1, (
+        f"the restarted app's first line shown is n={first}: n=1..{first - 1}, which it "
+        "wrote, were never shown"
+    )
     got += records(follow.lines(40))
     assert interrupt(follow) == 130
     notices = [line for line in follow.err if "reconnect" in line]
@@ -207,8 +236,9 @@ def test_an_idle_follow_stays_under_one_percent_cpu(
     deploy_counter(user, tmp_path / "again", "quiet", "idle", 0)
     # the note of release 2, written after the history was read: it came through the socket,
     # so rig is done starting (imports, connect, join) and only waits from here on
-    while "release 2 is active" not in follow.lines(1)[0]:
-        pass
+    for left in deadline(30, "the note of release 2"):
+        if "release 2 is active" in follow.lines(1, timeout=left)[0]:
+            break
     process = psutil.Process(follow.proc.pid)
     before, started = process.cpu_times(), time.monotonic()
     time.sleep(4)
@@ -251,8 +281,10 @@ def test_status_watch_redraws_on_a_state_change(shared: User, running: list[Runn
     states = [json.loads(line)["state"] for line in watch.lines(1, timeout=10)]
     assert states == ["stopped"]
     shared.ok("start", "app", "counter")
-    while "running" not in states:
-        states += [json.loads(line)["state"] for line in watch.lines(1, timeout=15)]
+    for left in deadline(30, f"the state to be running again (so far {states})"):
+        if "running" in states:
+            break
+        states += [json.loads(line)["state"] for line in watch.lines(1, timeout=left)]
     assert interrupt(watch) == 130
 
 
