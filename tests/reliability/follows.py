@@ -14,14 +14,14 @@ from __future__ import annotations
 import contextlib
 import json
 import re
-import subprocess
 import sys
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.support.cli import ROOT, Rig, base_env
+from tests.reliability.terminal import TerminalRun, in_terminal
+from tests.support.cli import Rig, base_env
 
 LINES_PER_S = 20
 TICK = re.compile(r"tick (\d+) run (\d+)")
@@ -50,16 +50,13 @@ def ticker(written: Path) -> str:
     return _TICKER.format(written=str(written), period=1 / LINES_PER_S)
 
 
-def start_follower(rig: Rig, index: int, tmp: Path) -> tuple[subprocess.Popen[bytes], Path]:
+def start_follower(rig: Rig, index: int, tmp: Path) -> tuple[TerminalRun, Path]:
+    """``rig logs app ticker --network live -f -o json > FILE`` on a terminal of its own
+    (stderr on the terminal; Ctrl+C ends it); the FILE."""
     out = tmp / f"follow-{index}.ndjson"
     env = {**base_env(rig.config_dir), **rig.env}
-    with open(out, "wb") as sink:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "rig", "logs", "app", "ticker", "--network", "live",
-             "-f", "-o", "json"],
-            stdin=subprocess.DEVNULL, stdout=sink, stderr=subprocess.PIPE, env=env, cwd=ROOT,
-        )  # fmt: skip
-    return proc, out
+    argv = [sys.executable, "-m", "rig", "logs", "app", "ticker", "--network", "live", "-f"]
+    return in_terminal([*argv, "-o", "json"], env, stdout=out), out
 
 
 @dataclass
