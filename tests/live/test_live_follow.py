@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import itertools
 import json
+import shlex
+import shutil
 import signal
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -18,6 +21,7 @@ import pytest
 
 from rig.transport.follow import Following
 from tests.live.conftest import Running, User, write_counter
+from tests.support.cli import ROOT, base_env
 from tests.support.phoenixjs import JS, node_client
 from tests.support.platform import Platform, PlatformFactory
 from tests.support.proxy import Proxy
@@ -353,3 +357,40 @@ def test_a_patient_follow_waits_for_a_platform_that_went_down_before_it_connecte
     assert got and got[0]["app"] == "steady", (got, states)
     names = [type(state).__name__ for state in states]  # as an outage is told, then over
     assert names[0] == "Reconnecting" and "Connected" in names, names
+
+
+def test_ctrl_c_typed_in_a_tmux_pane_ends_a_follow(shared: User, tmp_path: Path) -> None:
+    """A follow in the terminal a user has, a tmux pane: Ctrl+C typed there (``send-keys
+    C-c``, the pane's ^C to its foreground process group) ends it with 130 and no traceback,
+    and the shell in the pane goes on."""
+    tmux = shutil.which("tmux")
+    assert tmux, "tmux is needed (scripts/install-system-deps installs it)"
+    env = {**base_env(shared.rig.config_dir), **shared.env()}
+    script = tmp_path / "follow.sh"
+    exports = "".join(f"export {k}={shlex.quote(v)}\n" for k, v in env.items() if k.isidentifier())
+    follow = shlex.join([sys.executable, "-m", "rig", "logs", "app", "counter", "-f"])
+    script.write_text(f'{exports}cd {shlex.quote(str(ROOT))}\n{follow}\necho "exit=$?"\nsleep 60\n')
+    server = ["tmux", "-S", str(tmp_path / "tmux.sock")]  # a tmux server of this test's own
+
+    def pane() -> str:
+        shown = subprocess.run([*server, "capture-pane", "-p", "-t", "follow"], check=True,
+                               capture_output=True, text=True, timeout=10)  # fmt: skip
+        return shown.stdout
+
+    shell = ["bash", "--noprofile", "--norc", str(script)]
+    size = ["-x", "120", "-y", "40"]
+    subprocess.run([*server, "new-session", "-d", "-s", "follow", *size, *shell], check=True)
+    try:
+        for _ in deadline(20, "the follow's lines in the pane"):
+            if "n=3" in pane():
+                break
+            time.sleep(0.1)
+        subprocess.run([*server, "send-keys", "-t", "follow", "C-c"], check=True, timeout=10)
+        for _ in deadline(10, "the follow to end after Ctrl+C (exit= in the pane)"):
+            if "exit=" in pane():
+                break
+            time.sleep(0.1)
+        shown = pane()
+        assert "exit=130" in shown and "Traceback" not in shown, shown
+    finally:
+        subprocess.run([*server, "kill-server"], capture_output=True, timeout=10)
