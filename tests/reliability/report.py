@@ -193,6 +193,29 @@ def render(figures: dict[str, Any]) -> str:
         f"| {kind} | {f['where']} | {f['injected']} | {f['survived']} | {', '.join(f['checks'])} |"
         for kind, f in sorted(faults.items())
     ]
+    mutation: dict[str, dict[str, Any]] = values.get("mutation", {})
+    lines += [
+        "",
+        "## Mutation testing",
+        "",
+        "`scripts/mutation-report [TARGET ...]` (mutmut): each module mutated, its fast tests run",
+        "against every mutant. Score: mutants killed (a test failed, or timed out) of all made.",
+        "Each survivor is killed by a test or explained under [the proofs](#the-proofs).",
+        "",
+    ]
+    if mutation:
+        lines += [
+            "| target | module | tests | claim | mutants | killed | survived | no test | score |",
+            "|---|---|---|---|---:|---:|---:|---:|---:|",
+        ]
+        lines += [
+            f"| {name} | `{m['module']}` | {', '.join(f'`{t}`' for t in m['tests'])} | "
+            f"{m['claim']} | {m['mutants']} | {m['killed']} | {m['survived']} | "
+            f"{m['no_tests']} | {m['score']} % |"
+            for name, m in sorted(mutation.items())
+        ]
+    else:
+        lines.append("Not run yet.")
     proofs = Path(__file__).with_name("proofs.md")  # written by hand: how the tests are held
     if proofs.exists():
         lines += ["", proofs.read_text().rstrip()]
