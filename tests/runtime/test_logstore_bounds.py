@@ -33,7 +33,7 @@ def paris_time(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 def test_timestamps_are_utc_milliseconds_whatever_the_machines_zone(paris_time: None) -> None:
-    summer = datetime(2024, 7, 1, 14, 0, 0, 999_999, tzinfo=timezone(timedelta(hours=2)))
+    summer = datetime(2024, 7, 1, 14, 0, 0, 999_000, tzinfo=timezone(timedelta(hours=2)))
     assert format_ts(summer) == "2024-07-01T12:00:00.999Z"
     before = datetime.now(UTC) - timedelta(seconds=1)
     stamped = LogStore().append("k", "stdout", "now").ts
@@ -81,14 +81,14 @@ def test_a_restart_keeps_memory_to_the_limit(tmp_path: Path) -> None:
 
 def test_the_file_holds_at_most_twice_the_limit_across_restarts(tmp_path: Path) -> None:
     path = tmp_path / "k.jsonl"
-    for round_ in range(4):
+    for round_ in range(4):  # each round compacts, then appends enough to compact again
         store = LogStore(tmp_path, limit=5)
-        for i in range(7):
+        for i in range(15):
             store.append("k", "stdout", f"{round_}.{i}")
             assert len(file_lines(path)) <= 10
         store.close()
     reopened = LogStore(tmp_path, limit=5)
-    assert [r.line for r in reopened.read("k")] == [f"3.{i}" for i in range(2, 7)]
+    assert [r.line for r in reopened.read("k")] == [f"3.{i}" for i in range(10, 15)]
 
 
 def test_a_batch_larger_than_the_limit_leaves_exactly_the_limit_in_the_file(
@@ -126,12 +126,13 @@ def test_a_line_cut_short_by_a_crash_does_not_swallow_the_next_record(tmp_path: 
 
 def test_a_file_removed_under_the_store_is_written_again(tmp_path: Path) -> None:
     store = LogStore(tmp_path, limit=2)
-    store.append("k", "stdout", "a")
+    for line in "abcd":
+        store.append("k", "stdout", line)
     store.close()
     (tmp_path / "k.jsonl").unlink()
-    for line in "bcde":
-        store.append("k", "stdout", line)
-    assert [json.loads(row)["line"] for row in file_lines(tmp_path / "k.jsonl")][-2:] == ["d", "e"]
+    store.append("k", "stdout", "e")  # due to compact a file that is gone
+    store.append("k", "stdout", "f")
+    assert [json.loads(row)["line"] for row in file_lines(tmp_path / "k.jsonl")] == ["e", "f"]
 
 
 def test_limit_one_and_nested_directories_are_fine_and_zero_is_refused(tmp_path: Path) -> None:
@@ -169,6 +170,9 @@ def test_the_text_budget_counts_every_batch() -> None:
     for word in ("aaaa", "bbbb", "cccc"):
         store.append("k", "stdout", word)
     assert kept(store) == ["bbbb", "cccc"]
+    for word in ("dddddd", "eeeeee", "ffffff"):  # each over half the budget: one at a time
+        store.append("k", "stdout", word)
+    assert kept(store) == ["ffffff"]
 
 
 def test_lines_after_a_seq_never_include_it_and_most_counts_across_batches() -> None:
