@@ -46,7 +46,7 @@ TARGETS = {
     ),
     "bundle": Target(
         "rig/bundle.py",
-        ("tests/runtime/test_bundle.py",),
+        ("tests/runtime/test_bundle.py", "tests/runtime/test_bundle_rules.py"),
         "no traversal (what goes into an upload)",
     ),
     "artifacts": Target(
