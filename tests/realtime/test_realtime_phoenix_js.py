@@ -9,19 +9,20 @@ from tests.realtime.app import LogStore, ServerThread
 from tests.support.phoenixjs import JS, node_client
 
 
+def phoenix_js(server: ServerThread, script: str, *args: str) -> subprocess.Popen[str]:
+    """``node SCRIPT ENDPOINT TOKEN ARGS`` in tests/realtime/js, its output read line by line."""
+    endpoint = f"ws://127.0.0.1:{server.port}/socket"
+    return subprocess.Popen(
+        [node_client(), script, endpoint, "tok-alice", *args],
+        cwd=JS, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+
+
 def test_phoenix_js_joins_receives_and_is_refused(server: ServerThread, store: LogStore) -> None:
-    node = node_client()
     topic, forbidden = "logs:app:alpha/web", "logs:app:beta/web"
     for i in range(3):
         store.append(topic, f"replayed {i}")
-    endpoint = f"ws://127.0.0.1:{server.port}/socket"
-    with subprocess.Popen(
-        [node, "client.js", endpoint, "tok-alice", topic, forbidden, "5"],
-        cwd=JS,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    ) as proc:
+    with phoenix_js(server, "client.js", topic, forbidden, "5") as proc:
         assert proc.stdout is not None and proc.stderr is not None
         events = []
         for line in proc.stdout:
@@ -53,17 +54,9 @@ def test_phoenix_js_rejoins_after_a_server_restart_and_gets_its_replies(
     channel rejoins from the last seq it saw (its params a closure), is sent what was stored
     while the server was down and what comes after, each once; pushes get their replies
     before and after, and a push with no reply times out."""
-    node = node_client()
     topic = "logs:app:alpha/web"
     store.append(topic, "stored")
-    endpoint = f"ws://127.0.0.1:{server.port}/socket"
-    with subprocess.Popen(
-        [node, "rejoin.js", endpoint, "tok-alice", topic, "echo:js", "after restart"],
-        cwd=JS,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    ) as proc:
+    with phoenix_js(server, "rejoin.js", topic, "echo:js", "after restart") as proc:
         assert proc.stdout is not None and proc.stderr is not None
         events = []
         for line in proc.stdout:
