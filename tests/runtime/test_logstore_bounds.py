@@ -110,18 +110,29 @@ def test_a_batch_larger_than_the_limit_leaves_exactly_the_limit_in_the_file(
     ]
 
 
-def test_a_line_cut_short_by_a_crash_does_not_swallow_the_next_record(tmp_path: Path) -> None:
-    store = LogStore(tmp_path, limit=3)
+def crashed_mid_write(directory: Path, limit: int) -> LogStore:
+    """A store whose file ends in a record cut short by a crash, opened again."""
+    store = LogStore(directory, limit=limit)
     for line in ("a", "b", "c"):
         store.append("k", "stdout", line)
     store.close()
-    with open(tmp_path / "k.jsonl", "a", encoding="utf-8") as f:
-        f.write('{"seq": 4, "ts": "cut sho')  # a crash mid-write
-    reopened = LogStore(tmp_path, limit=3)
-    reopened.append_many("k", "stdout", ["d", "e", "f"])  # compacts: 3 + 3 > 2 * 3
+    with open(directory / "k.jsonl", "a", encoding="utf-8") as f:
+        f.write('{"seq": 4, "ts": "cut sho')
+    return LogStore(directory, limit=limit)
+
+
+@pytest.mark.parametrize("limit", [10, 2], ids=["appended", "compacted"])
+def test_a_line_cut_short_by_a_crash_does_not_swallow_the_next_record(
+    tmp_path: Path, limit: int
+) -> None:
+    """The record after the cut one starts a line of its own, whether it is appended to the
+    file or the file is compacted with it: read back after another restart, none is lost."""
+    reopened = crashed_mid_write(tmp_path, limit)
+    reopened.append("k", "stdout", "d")
+    reopened.append("k", "stdout", "e")
     reopened.close()
-    assert [r.line for r in LogStore(tmp_path, limit=3).read("k")] == ["d", "e", "f"]
-    assert all(json.loads(line) for line in file_lines(tmp_path / "k.jsonl"))
+    again = LogStore(tmp_path, limit=limit)
+    assert [(r.seq, r.line) for r in again.read("k")][-2:] == [(4, "d"), (5, "e")]
 
 
 def test_a_file_removed_under_the_store_is_written_again(tmp_path: Path) -> None:
