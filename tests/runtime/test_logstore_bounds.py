@@ -229,3 +229,6 @@ def test_delete_and_close_are_safe_on_keys_without_a_file_and_can_be_repeated(
     store.append("k", "stdout", "after close")  # reopens its file
     store.close()
     assert [r.line for r in LogStore(tmp_path).read("k")] == ["again", "after close"]
+    (tmp_path / "k.jsonl").unlink()  # closed means closed: the next line goes to a new file
+    store.append("k", "stdout", "new file")
+    assert [json.loads(row)["line"] for row in file_lines(tmp_path / "k.jsonl")] == ["new file"]
