@@ -42,12 +42,15 @@ def run_suite(load: bool, extra: list[str]) -> tuple[int, dict[str, Any]]:
 
 
 def merge(new: dict[str, Any], load: bool) -> dict[str, Any]:
-    """The new figures, with the last load run's kept when this run had none."""
+    """The new figures, with the last load run's kept when this run had none, and the last
+    mutation scores (scripts/mutation-report writes those)."""
     merged = {"counts": new.get("counts", {}), "values": new.get("values", {})}
     merged["tests"] = new.get("tests", {})
     merged["generated_at"] = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    if not load and FIGURES_FILE.exists():
-        previous = json.loads(FIGURES_FILE.read_text())
+    previous = json.loads(FIGURES_FILE.read_text()) if FIGURES_FILE.exists() else {}
+    if "mutation" in previous.get("values", {}):
+        merged["values"]["mutation"] = previous["values"]["mutation"]
+    if not load and previous:
         if "load" in previous.get("values", {}):
             merged["values"]["load"] = previous["values"]["load"]
             merged["load_generated_at"] = previous.get("load_generated_at")
