@@ -41,7 +41,12 @@ TARGETS = {
     ),
     "follow": Target(
         "rig/transport/follow.py",
-        ("tests/realtime/test_realtime_client.py", "tests/unit/test_live_topics.py"),
+        (
+            "tests/realtime/test_realtime_client.py",
+            "tests/realtime/test_realtime_sync.py",
+            "tests/realtime/test_realtime_units.py",
+            "tests/unit/test_live_topics.py",
+        ),
         "no log line lost or doubled (the client's resume, gaps, batches)",
     ),
     "bundle": Target(
