@@ -45,6 +45,7 @@ TARGETS = {
             "tests/realtime/test_realtime_client.py",
             "tests/realtime/test_realtime_sync.py",
             "tests/realtime/test_realtime_units.py",
+            "tests/realtime/test_realtime_follower_order.py",
             "tests/unit/test_live_topics.py",
         ),
         "no log line lost or doubled (the client's resume, gaps, batches)",
