@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
+from tests.support import ci
 from tests.support.alone import MARKER, lock_dir, turn
 from tests.support.platform import Platform, PlatformFactory, PlatformPool
 
@@ -27,6 +28,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", f"{MARKER}: runs with no other test at the same time under xdist"
     )
+    ci.pytest_configure(config)  # reruns and skips counted, failing the run under CI=true
 
 
 @pytest.hookimpl(wrapper=True)
@@ -34,17 +36,6 @@ def pytest_runtest_protocol(item: pytest.Item) -> Generator[None, object, object
     """Setup, call and teardown under the test's turn (tests/support/alone.py)."""
     with turn(lock_dir(item.config), item.get_closest_marker(MARKER) is not None):
         return (yield)
-
-
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    """A test that failed and then passed on its rerun (``./test`` reruns a failure once,
-    pytest-rerunfailures) is not hidden: its first failure is shown in full, to be fixed."""
-    reruns = terminalreporter.stats.get("rerun", [])
-    if reruns:
-        terminalreporter.section("failures that passed on a rerun: flaky, to be fixed")
-        for report in reruns:
-            terminalreporter.write_line(f"{report.nodeid} ({report.when})", bold=True)
-            terminalreporter.write_line(report.longreprtext)
 
 
 @pytest.fixture

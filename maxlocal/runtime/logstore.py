@@ -428,6 +428,8 @@ class LogStore:
             return
         if log.file is None:
             log.file = open(path, "a", encoding="utf-8")  # noqa: SIM115
+            if not _ends_a_line(path):  # a record cut short by a crash: start a line of our own
+                log.file.write("\n")
         log.file.write(_encode(batch))
         log.file.flush()
         log.file_lines += len(batch.lines)
@@ -449,6 +451,15 @@ class LogStore:
             f.write(_encode(batch.after(batch.last - self.limit)))
         os.replace(temporary, path)
         log.file_lines = len(kept) + min(len(batch.lines), self.limit)
+
+
+def _ends_a_line(path: Path) -> bool:
+    """Whether the file is empty or its last byte is a newline."""
+    with open(path, "rb") as f:
+        if f.seek(0, os.SEEK_END) == 0:
+            return True
+        f.seek(-1, os.SEEK_END)
+        return f.read(1) == b"\n"
 
 
 _VALUE = json.JSONEncoder(ensure_ascii=False).encode

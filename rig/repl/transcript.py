@@ -5,7 +5,9 @@ A transcript is text. Everything before the first prompt line is a comment
 that starts with a prompt (``rig> ``, ``rig local> ``, ``rig local:net/app> ``)
 is a command; the lines after it, up to the next prompt line, are its expected
 output. Text between slashes is a regular expression; ``\\/`` is a literal
-slash. ANSI styling is stripped and trailing spaces are ignored.
+slash. ``.`` in one stops at the end of a line (``/.*/`` cannot swallow lines):
+``(?s:...)`` spans lines where that is meant. ANSI styling is stripped and
+trailing spaces are ignored.
 """
 
 from __future__ import annotations
@@ -63,7 +65,7 @@ def expected_pattern(expected: str) -> re.Pattern[str]:
             literal.append(expected[i])
             i += 1
     parts.append(re.escape("".join(literal)))
-    return re.compile("".join(parts), re.DOTALL)
+    return re.compile("".join(parts))
 
 
 def _closing_slash(text: str, start: int) -> int:

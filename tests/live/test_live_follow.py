@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import itertools
 import json
+import shlex
+import shutil
 import signal
 import subprocess
+import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +21,7 @@ import pytest
 
 from rig.transport.follow import Following
 from tests.live.conftest import Running, User, write_counter
+from tests.support.cli import ROOT, base_env
 from tests.support.phoenixjs import JS, node_client
 from tests.support.platform import Platform, PlatformFactory
 from tests.support.proxy import Proxy
@@ -46,11 +50,40 @@ def assert_gapless(got: list[dict[str, Any]]) -> None:
     assert seqs == list(range(seqs[0], seqs[0] + len(seqs))), seqs
 
 
+def numbers(got: list[dict[str, Any]]) -> list[int]:
+    """The app's own counter on each of its lines shown (the counter app prints ``n=K``)."""
+    return [int(r["line"].removeprefix("n=")) for r in got if r["stream"] == "stdout"]
+
+
 def assert_numbered(got: list[dict[str, Any]]) -> None:
-    """The app's ``n=K`` lines count up by one, starting again at 1 only when it restarted."""
-    numbers = [int(r["line"][2:]) for r in got if r["stream"] == "stdout"]
-    for before, after in itertools.pairwise(numbers):
-        assert after in (before + 1, 1), (before, after)
+    """The app's ``n=K`` lines count up by one, starting again at 1 only when it restarted:
+    the app wrote every number, so a number missing is a line the follow did not show."""
+    for before, after in itertools.pairwise(numbers(got)):
+        assert after in (before + 1, 1), f"after n={before} the follow showed n={after}"
+
+
+def deadline(seconds: float, what: str) -> Iterator[float]:
+    """``for left in deadline(30, "x"):`` loops until broken out of, failing after
+    ``seconds`` with what it waited for; ``left`` is the time remaining."""
+    end = time.monotonic() + seconds
+    while (left := end - time.monotonic()) > 0:
+        yield left
+    raise AssertionError(f"timed out after {seconds:g} s waiting for {what}")
+
+
+def until_the_app_restarts(follow: Running, got: list[dict[str, Any]]) -> int:
+    """Reads the follow on (into ``got``) to the first app line that does not go on from the
+    one before: the restarted app's first line shown. Returns its number."""
+    last = numbers(got)[-1]
+    for left in deadline(30, f"the restarted app's lines (the last shown: n={last})"):
+        (record,) = records(follow.lines(1, timeout=left))
+        got.append(record)
+        if record["stream"] == "stdout":
+            number = numbers([record])[0]
+            if number != last + 1:
+                return number
+            last = number
+    raise AssertionError("unreachable")
 
 
 def interrupt(run: Running) -> int:
@@ -79,11 +112,11 @@ def test_a_follow_survives_the_platform_killed_and_restarted(
     time.sleep(1)
     platform.start(port)
     follow.stderr_says("reconnected")
-    restart_seen = False
-    while not restart_seen:
-        batch = records(follow.lines(20))
-        got += batch
-        restart_seen = any(r["line"] == "n=1" for r in batch)
+    first = until_the_app_restarts(follow, got)
+    assert first == 1, (
+        f"the restarted app's first line shown is n={first}: n=1..{first - 1}, which it "
+        "wrote, were never shown"
+    )
     got += records(follow.lines(40))
     assert interrupt(follow) == 130
     notices = [line for line in follow.err if "reconnect" in line]
@@ -207,8 +240,9 @@ def test_an_idle_follow_stays_under_one_percent_cpu(
     deploy_counter(user, tmp_path / "again", "quiet", "idle", 0)
     # the note of release 2, written after the history was read: it came through the socket,
     # so rig is done starting (imports, connect, join) and only waits from here on
-    while "release 2 is active" not in follow.lines(1)[0]:
-        pass
+    for left in deadline(30, "the note of release 2"):
+        if "release 2 is active" in follow.lines(1, timeout=left)[0]:
+            break
     process = psutil.Process(follow.proc.pid)
     before, started = process.cpu_times(), time.monotonic()
     time.sleep(4)
@@ -251,8 +285,10 @@ def test_status_watch_redraws_on_a_state_change(shared: User, running: list[Runn
     states = [json.loads(line)["state"] for line in watch.lines(1, timeout=10)]
     assert states == ["stopped"]
     shared.ok("start", "app", "counter")
-    while "running" not in states:
-        states += [json.loads(line)["state"] for line in watch.lines(1, timeout=15)]
+    for left in deadline(30, f"the state to be running again (so far {states})"):
+        if "running" in states:
+            break
+        states += [json.loads(line)["state"] for line in watch.lines(1, timeout=left)]
     assert interrupt(watch) == 130
 
 
@@ -321,3 +357,40 @@ def test_a_patient_follow_waits_for_a_platform_that_went_down_before_it_connecte
     assert got and got[0]["app"] == "steady", (got, states)
     names = [type(state).__name__ for state in states]  # as an outage is told, then over
     assert names[0] == "Reconnecting" and "Connected" in names, names
+
+
+def test_ctrl_c_typed_in_a_tmux_pane_ends_a_follow(shared: User, tmp_path: Path) -> None:
+    """A follow in the terminal a user has, a tmux pane: Ctrl+C typed there (``send-keys
+    C-c``, the pane's ^C to its foreground process group) ends it with 130 and no traceback,
+    and the shell in the pane goes on."""
+    tmux = shutil.which("tmux")
+    assert tmux, "tmux is needed (scripts/install-system-deps installs it)"
+    env = {**base_env(shared.rig.config_dir), **shared.env()}
+    script = tmp_path / "follow.sh"
+    exports = "".join(f"export {k}={shlex.quote(v)}\n" for k, v in env.items() if k.isidentifier())
+    follow = shlex.join([sys.executable, "-m", "rig", "logs", "app", "counter", "-f"])
+    script.write_text(f'{exports}cd {shlex.quote(str(ROOT))}\n{follow}\necho "exit=$?"\nsleep 60\n')
+    server = ["tmux", "-S", str(tmp_path / "tmux.sock")]  # a tmux server of this test's own
+
+    def pane() -> str:
+        shown = subprocess.run([*server, "capture-pane", "-p", "-t", "follow"], check=True,
+                               capture_output=True, text=True, timeout=10)  # fmt: skip
+        return shown.stdout
+
+    shell = ["bash", "--noprofile", "--norc", str(script)]
+    size = ["-x", "120", "-y", "40"]
+    subprocess.run([*server, "new-session", "-d", "-s", "follow", *size, *shell], check=True)
+    try:
+        for _ in deadline(20, "the follow's lines in the pane"):
+            if "n=3" in pane():
+                break
+            time.sleep(0.1)
+        subprocess.run([*server, "send-keys", "-t", "follow", "C-c"], check=True, timeout=10)
+        for _ in deadline(10, "the follow to end after Ctrl+C (exit= in the pane)"):
+            if "exit=" in pane():
+                break
+            time.sleep(0.1)
+        shown = pane()
+        assert "exit=130" in shown and "Traceback" not in shown, shown
+    finally:
+        subprocess.run([*server, "kill-server"], capture_output=True, timeout=10)

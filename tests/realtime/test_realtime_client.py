@@ -442,15 +442,23 @@ def test_a_client_too_slow_for_the_server_queue_resumes_where_it_stopped(store: 
 
 
 def test_connect_and_join_again_and_again(server: ServerThread) -> None:
-    """Five sockets in a row each connect and join (how fast: the bench's socket figure)."""
+    """Five sockets in a row each connect, join and are sent what is new, each over a
+    connection of its own (how fast: the bench's socket figure)."""
 
-    async def once() -> float:
+    async def once(n: int) -> float:
         started = time.perf_counter()
         async with Socket(server.url, lambda: ALICE) as socket:
-            await socket.channel(ALPHA, lambda: {"after": 0}).join()
+            joined = await socket.channel("echo:again", lambda: {"n": n}).join()
+            assert joined == {"joined": "echo:again"}
+            async with LogFollower(socket, [ALPHA], after={ALPHA: n}) as follower:
+                server.store.append(ALPHA, f"line {n + 1}")
+                (record,) = await take(follower, 1)
+                assert (record["seq"], record["line"]) == (n + 1, f"line {n + 1}")
             return time.perf_counter() - started
 
-    samples = [arun(once()) for _ in range(5)]
+    samples = [arun(once(n)) for n in range(5)]
+    assert len(server.tokens_seen) == 5  # five connections, each authenticated
+    assert [params for _ref, params in server.echo.joins] == [{"n": n} for n in range(5)]
     print(
         f"connect+join on loopback: median {statistics.median(samples) * 1000:.1f} ms, "
         f"max {max(samples) * 1000:.1f} ms"

@@ -4,8 +4,6 @@ and the platform-side checks that nothing is left half done."""
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -13,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from tests.deploy.conftest import Api
-from tests.support.cli import ROOT, Rig, base_env
+from tests.reliability.terminal import TerminalRun, in_terminal
+from tests.support.cli import Rig, base_env
 from tests.support.platform import Platform
 
 PY = sys.executable
@@ -55,24 +54,15 @@ def source(
     return directory
 
 
-def start_deploy(rig: Rig, path: Path, tmpdir: Path, *args: str) -> subprocess.Popen[str]:
-    """``rig deploy PATH --app api --network shop ARGS`` running, its TMPDIR ``tmpdir``."""
+def start_deploy(
+    rig: Rig, path: Path, tmpdir: Path, *args: str, stderr: Path | None = None
+) -> TerminalRun:
+    """``rig deploy PATH --app api --network shop ARGS`` running in a terminal, its TMPDIR
+    ``tmpdir``; its stderr to the file ``stderr`` if given (``2>FILE``), else the terminal."""
     tmpdir.mkdir(parents=True, exist_ok=True)
     env = {**base_env(rig.config_dir), **rig.env, "TMPDIR": str(tmpdir)}
-    return subprocess.Popen(
-        [PY, "-m", "rig", "deploy", str(path), "--app", "api", "--network", "shop", *args],
-        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True, env=env, cwd=ROOT,
-    )  # fmt: skip
-
-
-def finish(proc: subprocess.Popen[str], timeout: float = 90) -> tuple[int, str, str]:
-    out, err = proc.communicate(timeout=timeout)
-    return proc.returncode, out, err
-
-
-def interrupt(proc: subprocess.Popen[str]) -> None:
-    proc.send_signal(signal.SIGINT)
+    argv = [PY, "-m", "rig", "deploy", str(path), "--app", "api", "--network", "shop", *args]
+    return in_terminal(argv, env, stderr=stderr)
 
 
 def wait_until(condition: Callable[[], object], timeout: float = 30, what: str = "") -> None:

@@ -1,7 +1,8 @@
 """Runs the reliability suite and writes docs/reliability.md from the figures it records.
 
 ``python -m tests.reliability.report [--load] [pytest args]``; scripts/reliability-report
-is the way to call it. Without ``--load`` the load figures of the last load run are kept.
+is the way to call it. Without ``--load`` the load figures of the last load run are kept;
+``--render`` only rewrites the page from the last figures (docs/reliability-figures.json).
 Exits non-zero when a test fails or a figure that must be zero is not.
 """
 
@@ -41,12 +42,15 @@ def run_suite(load: bool, extra: list[str]) -> tuple[int, dict[str, Any]]:
 
 
 def merge(new: dict[str, Any], load: bool) -> dict[str, Any]:
-    """The new figures, with the last load run's kept when this run had none."""
+    """The new figures, with the last load run's kept when this run had none, and the last
+    mutation scores (scripts/mutation-report writes those)."""
     merged = {"counts": new.get("counts", {}), "values": new.get("values", {})}
     merged["tests"] = new.get("tests", {})
     merged["generated_at"] = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    if not load and FIGURES_FILE.exists():
-        previous = json.loads(FIGURES_FILE.read_text())
+    previous = json.loads(FIGURES_FILE.read_text()) if FIGURES_FILE.exists() else {}
+    if "mutation" in previous.get("values", {}):
+        merged["values"]["mutation"] = previous["values"]["mutation"]
+    if not load and previous:
         if "load" in previous.get("values", {}):
             merged["values"]["load"] = previous["values"]["load"]
             merged["load_generated_at"] = previous.get("load_generated_at")
@@ -62,41 +66,97 @@ def render(figures: dict[str, Any]) -> str:
     def n(name: str) -> int:
         return int(counts.get(name, 0))
 
+    # (figure, value, must be, what makes it fail)
     rows = [
-        ("Faults injected", n("faults_injected"), "—"),
-        ("Faults survived", n("faults_survived"), f"= {n('faults_injected')}"),
-        ("Inputs tried (argv, names, bad answers)", n("inputs_tried"), "—"),
-        ("Tracebacks seen", n("tracebacks"), "0"),
-        ("schemathesis cases", n("schemathesis_cases"), "—"),
-        ("schemathesis operations", values.get("schemathesis_operations", 0), "every one"),
-        ("Answers with a 5xx", n("schemathesis_500s"), "0"),
-        ("Answers not matching the schema (distinct)", n("schema_mismatches"), "0"),
-        ("Cross-user probes", n("cross_user_probes"), "—"),
+        ("Faults injected", n("faults_injected"), "—", "—"),
         (
-            "Endpoints probed (all that take a token)",
+            "Faults survived",
+            n("faults_survived"),
+            f"= {n('faults_injected')}",
+            "any behaviour asserted for a fault not holding (its exit code, one clear line, "
+            "the state intact; per fault below), or a fault asserting nothing",
+        ),
+        (
+            "Faults run in-process (rig's main() in the test)",
+            n("faults_in_process"),
+            "—",
+            "— (a label: these do not start rig as a process)",
+        ),
+        ("Inputs tried (argv, names, bad answers)", n("inputs_tried"), "—", "—"),
+        ("Tracebacks seen", n("tracebacks"), "0", "rig printing a traceback for any input"),
+        ("schemathesis cases", n("schemathesis_cases"), "—", "—"),
+        (
+            "schemathesis operations",
+            values.get("schemathesis_operations", 0),
+            "every one",
+            "an operation of the OpenAPI document not exercised",
+        ),
+        ("Answers with a 5xx", n("schemathesis_500s"), "0", "any generated request answered 5xx"),
+        (
+            "Answers not matching the schema (distinct)",
+            n("schema_mismatches"),
+            "0",
+            "an answer its OpenAPI schema does not allow",
+        ),
+        ("Cross-user probes", n("cross_user_probes"), "—", "—"),
+        (
+            "Routes probed (the platform's own route table)",
             values.get("cross_user_endpoints", 0),
             "every one",
+            "a route with no stated no-leak rule (tests/reliability/test_cross_user_probes.py "
+            "`policy`)",
         ),
-        ("Cross-user leaks (2xx or owner's data)", n("cross_user_leaks"), "0"),
-        ("Secret-exposure checks", n("secret_exposure_checks"), "—"),
-        ("Token-storage checks", n("token_storage_checks"), "—"),
-        ("Log lines followed", n("lines_followed"), "—"),
-        ("Log lines lost", n("lines_lost"), "0"),
-        ("Log lines doubled", n("lines_doubled"), "0"),
+        (
+            "Socket topic patterns probed (the socket's own table)",
+            values.get("cross_user_topic_patterns", 0),
+            "every one",
+            "a pattern none of whose topics naming the owner's resources the owner can join",
+        ),
+        (
+            "Cross-user leaks",
+            n("cross_user_leaks"),
+            "0",
+            "a 2xx on the owner's resource; the owner's email, values, release message, token "
+            "name, checksum, network or app name in an answer (an error may repeat what was "
+            "asked); a listing naming them; a join of their topic; their event on ours",
+        ),
+        (
+            "Secret-exposure checks",
+            n("secret_exposure_checks"),
+            "—",
+            "a secret in an output at any verbosity, the platform's log or database, the "
+            "shell history, or another process's arguments (stdin, argument and KEY=VALUE forms)",
+        ),
+        ("Token-storage checks", n("token_storage_checks"), "—", "—"),
+        ("Log lines followed", n("lines_followed"), "—", "—"),
+        (
+            "Log lines lost",
+            n("lines_lost"),
+            "0",
+            "a line the app wrote (its own counter, per run) not shown by `rig logs -f`, "
+            "a run it saw begin not shown from its first line, or a seq skipped",
+        ),
+        (
+            "Log lines doubled",
+            n("lines_doubled"),
+            "0",
+            "a line or seq shown twice",
+        ),
     ]
     tests = figures.get("tests", {})
     lines = [
         "# Reliability and security: the figures",
         "",
         "Generated by `scripts/reliability-report` (add `--load` for the load test) from the",
-        "suite in `tests/reliability`. Do not edit by hand.",
+        "suite in `tests/reliability`. Do not edit by hand. How the tests themselves are held",
+        "to account (mutation testing, CI's reruns and skips): [the proofs](#the-proofs).",
         "",
         f"Last run: {figures['generated_at']}; tests passed {tests.get('passed', 0)}, "
         f"failed {tests.get('failed', 0)}, skipped {tests.get('skipped', 0)}.",
         "",
-        "| figure | value | must be |",
-        "|---|---:|---|",
-        *(f"| {label} | {value} | {must} |" for label, value, must in rows),
+        "| figure | value | must be | fails when |",
+        "|---|---:|---|---|",
+        *(f"| {label} | {value} | {must} | {fails} |" for label, value, must, fails in rows),
         "",
         "## Load",
         "",
@@ -119,9 +179,49 @@ def render(figures: dict[str, Any]) -> str:
         ]
     else:
         lines.append("Not run yet: `scripts/reliability-report --load`.")
-    kinds = sorted((k.split(":", 1)[1], v) for k, v in counts.items() if k.startswith("fault:"))
-    lines += ["", "## Faults injected, by kind", "", "| fault | times |", "|---|---:|"]
-    lines += [f"| {kind} | {times} |" for kind, times in kinds]
+    lines += [
+        "",
+        "## Faults, one by one",
+        "",
+        "Where rig ran: *process in a terminal* (its own process on a pseudo-terminal; Ctrl+C",
+        "is the terminal's ^C to its foreground process group), *process* (its own process,",
+        "on pipes), *in-process* (rig's `main()` in the test's process), *platform only* (the",
+        "fault is the platform's, met over HTTP). Survived: every behaviour listed held.",
+        "",
+        "| fault | where | injected | survived | behaviours asserted |",
+        "|---|---|---:|---:|---|",
+    ]
+    faults: dict[str, dict[str, Any]] = values.get("faults", {})
+    lines += [
+        f"| {kind} | {f['where']} | {f['injected']} | {f['survived']} | {', '.join(f['checks'])} |"
+        for kind, f in sorted(faults.items())
+    ]
+    mutation: dict[str, dict[str, Any]] = values.get("mutation", {})
+    lines += [
+        "",
+        "## Mutation testing",
+        "",
+        "`scripts/mutation-report [TARGET ...]` (mutmut): each module mutated, its fast tests run",
+        "against every mutant. Score: mutants killed (a test failed, or timed out) of all made.",
+        "Each survivor is killed by a test or explained under [the proofs](#the-proofs).",
+        "",
+    ]
+    if mutation:
+        lines += [
+            "| target | module | tests | claim | mutants | killed | survived | no test | score |",
+            "|---|---|---|---|---:|---:|---:|---:|---:|",
+        ]
+        lines += [
+            f"| {name} | `{m['module']}` | {', '.join(f'`{t}`' for t in m['tests'])} | "
+            f"{m['claim']} | {m['mutants']} | {m['killed']} | {m['survived']} | "
+            f"{m['no_tests']} | {m['score']} % |"
+            for name, m in sorted(mutation.items())
+        ]
+    else:
+        lines.append("Not run yet.")
+    proofs = Path(__file__).with_name("proofs.md")  # written by hand: how the tests are held
+    if proofs.exists():
+        lines += ["", proofs.read_text().rstrip()]
     return "\n".join(lines) + "\n"
 
 
@@ -137,6 +237,9 @@ def failures(figures: dict[str, Any]) -> list[str]:
 
 
 def main(argv: list[str]) -> int:
+    if argv == ["--render"]:  # the last run's figures again, e.g. after proofs.md changed
+        REPORT_FILE.write_text(render(json.loads(FIGURES_FILE.read_text())))
+        return 0
     load = "--load" in argv
     extra = [a for a in argv if a != "--load"]
     code, new = run_suite(load, extra)

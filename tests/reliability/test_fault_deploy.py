@@ -1,5 +1,7 @@
 """A deploy under fire: the platform SIGKILLed mid-upload and mid-build, and Ctrl+C at each
-phase of ``rig deploy``. Nothing is left half done on either side."""
+phase of ``rig deploy``. Nothing is left half done on either side. rig runs in a real
+pseudo-terminal (tests/reliability/deploys.py): its Ctrl+C is the terminal's ^C to the
+foreground process group, as a user's is."""
 
 from __future__ import annotations
 
@@ -12,8 +14,6 @@ import pytest
 from maxlocal.strays import marker_for, stray_groups
 from tests.deploy.conftest import Api
 from tests.reliability.deploys import (
-    finish,
-    interrupt,
     partial_uploads,
     release_in,
     releases,
@@ -23,7 +23,7 @@ from tests.reliability.deploys import (
     temp_archives,
     wait_until,
 )
-from tests.reliability.figures import Figures
+from tests.reliability.figures import TERMINAL, Fault, Figures
 from tests.reliability.throttle import Throttle
 from tests.support.cli import Rig
 from tests.support.platform import Platform, PlatformFactory
@@ -54,50 +54,53 @@ def kill_and_restart(platform: Platform) -> None:
     platform.start(platform.port)
 
 
-def one_error(code: int, err: str) -> dict[str, str]:
-    """The single JSON error document rig wrote under -o json."""
-    assert "Traceback" not in err, err
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert len(lines) == 1, err
-    return dict(json.loads(lines[0])["error"])
+def one_error(fault: Fault, err: str) -> dict[str, str]:
+    """The single JSON error document rig wrote to stderr under -o json."""
+    line = fault.one_clear_line(err)
+    error = dict(json.loads(line)["error"])
+    fault.held("one JSON error", set(error) == {"code", "message", "hint"}, line)
+    return error
 
 
 def test_platform_killed_during_an_upload(setup: Setup, tmp_path: Path, figures: Figures) -> None:
     platform, rig, api = setup
     src = source(tmp_path / "src", blob_mib=8)
-    with figures.fault("platform SIGKILLed during an upload"):
-        proc = start_deploy(rig, src, tmp_path / "tmp", "--detach", "-o", "json")
+    with figures.fault("platform SIGKILLed during an upload", TERMINAL) as injected:
+        run = start_deploy(
+            rig, src, tmp_path / "tmp", "--detach", "-o", "json", stderr=tmp_path / "err"
+        )
         wait_until(lambda: partial_uploads(platform), what="the upload to start")
         kill_and_restart(platform)
-        code, out, err = finish(proc)
-        assert not partial_uploads(platform)
-        assert not temp_archives(tmp_path / "tmp")
+        code, out, err = run.finish()
+        injected.exit_code(code, 0, 6, detail=err)
+        leftovers = partial_uploads(platform) + temp_archives(tmp_path / "tmp")
+        injected.state_intact(not leftovers, leftovers)
         if code == 0:  # the upload was retried against the restarted platform
             number = json.loads(out)["release"]
-            assert [r["number"] for r in settled(api)] == [number]
-            assert settled(api)[0]["status"] == "active"
+            landed = settled(api)
+            injected.state_intact([r["number"] for r in landed] == [number], landed)
+            injected.state_intact(landed[0]["status"] == "active", landed)
         else:
-            assert code == 6, err
-            assert "upload" in one_error(code, err)["message"]
-            assert releases(api) == []
+            injected.held("says the upload", "upload" in one_error(injected, err)["message"], err)
+            injected.state_intact(releases(api) == [], releases(api))
 
 
 def test_platform_killed_during_a_build(setup: Setup, tmp_path: Path, figures: Figures) -> None:
     platform, rig, api = setup
     src = source(tmp_path / "src", build="echo building; sleep 30")
-    with figures.fault("platform SIGKILLed during a build"):
-        proc = start_deploy(rig, src, tmp_path / "tmp", "-o", "json")
+    with figures.fault("platform SIGKILLed during a build", TERMINAL) as injected:
+        run = start_deploy(rig, src, tmp_path / "tmp", "-o", "json", stderr=tmp_path / "err")
         wait_until(lambda: release_in(api, "building"), what="the build")
         kill_and_restart(platform)
-        code, _, err = finish(proc)
-        assert code in (1, 6), err
-        one_error(code, err)
+        code, _, err = run.finish()
+        injected.exit_code(code, 1, 6, detail=err)
+        one_error(injected, err)
         (release,) = settled(api)
-        assert release["status"] == "failed"
-        assert release["error"]["phase"] == "build"
-        assert api.status("shop", "api")["release"] is None
-        assert not stray_groups(marker_for(platform.data_dir))
-        assert not temp_archives(tmp_path / "tmp")
+        failed = release["status"] == "failed" and release["error"]["phase"] == "build"
+        injected.state_intact(failed, release)
+        injected.state_intact(api.status("shop", "api")["release"] is None, "a release is live")
+        strays = stray_groups(marker_for(platform.data_dir))
+        injected.state_intact(not strays and not temp_archives(tmp_path / "tmp"), strays)
 
 
 PHASES = {
@@ -115,8 +118,8 @@ def test_ctrl_c_at_each_phase_of_a_deploy(
     platform, rig, api = setup
     src = source(tmp_path / "src", **PHASES[phase])  # type: ignore[arg-type]
     tmpdir = tmp_path / "tmp"
-    with figures.fault(f"Ctrl+C while {phase}"):
-        proc = start_deploy(rig, src, tmpdir)
+    with figures.fault(f"Ctrl+C while {phase}", TERMINAL) as injected:
+        run = start_deploy(rig, src, tmpdir)
         if phase == "bundling":
             wait_until(lambda: temp_archives(tmpdir), what="bundling")
             assert not partial_uploads(platform)
@@ -124,15 +127,14 @@ def test_ctrl_c_at_each_phase_of_a_deploy(
             wait_until(lambda: partial_uploads(platform), what="the upload")
         else:
             wait_until(lambda: release_in(api, phase), what=phase)
-        interrupt(proc)
-        code, _, err = finish(proc)
-        assert code == 130, err
-        assert err.strip().splitlines()[-1] == "rig: interrupted", err
-        assert "Traceback" not in err
-        assert not temp_archives(tmpdir)
+        run.interrupt()
+        code, shown, _ = run.finish()
+        injected.exit_code(code, 130, detail=shown)
+        after = shown.rsplit("^C", 1)[-1]  # what rig wrote once the terminal echoed the ^C
+        line = injected.one_clear_line(after.replace("\r", "\n"))
+        injected.held("says interrupted", line.strip() == "rig: interrupted", shown)
+        injected.state_intact(not temp_archives(tmpdir), temp_archives(tmpdir))
         wait_until(lambda: not partial_uploads(platform), 10, "the partial upload to go")
-        landed = settled(api)
-        if phase in ("bundling", "uploading"):
-            assert landed == []
-        else:
-            assert [r["status"] for r in landed] == ["active"]
+        landed = [r["status"] for r in settled(api)]
+        expected = [] if phase in ("bundling", "uploading") else ["active"]
+        injected.state_intact(landed == expected, landed)

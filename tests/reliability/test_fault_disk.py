@@ -15,8 +15,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.reliability.figures import Figures
-from tests.support.cli import Rig, single_error_line
+from tests.reliability.figures import PROCESS, Figures
+from tests.support.cli import Rig
 from tests.support.platform import Platform, PlatformError
 
 TMPFS_SIZE = "8m"
@@ -99,22 +99,25 @@ def test_a_full_disk_fails_writes_cleanly_and_recovers(
     )
     assert client.post("/networks", json={"name": "keep"}).status_code == 201
     filler = fill(small_disk)
-    with figures.fault("data directory full"):
+    with figures.fault("data directory full", PROCESS) as injected:
         failed = [r for i in range(20) for r in writes(client, i) if not r.is_success]
         assert failed, "nothing failed on a full disk"
         for response in failed:
             assert_json_5xx(response)
-        assert {r.json()["error"]["code"] for r in failed} == {"insufficient_storage"}
+        codes = {r.json()["error"]["code"] for r in failed}
+        injected.held("507 insufficient_storage", codes == {"insufficient_storage"}, codes)
         run = rig("create", "network", "while-full")
-        assert run.code == 1 and "Traceback" not in run.err, str(run)
-        assert "disk is full" in single_error_line(run)
-        assert client.get("/networks").status_code == 200
+        injected.exit_code(run.code, 1, detail=run)
+        line = injected.one_clear_line(run.err, prefix="rig: ")
+        injected.held("says the disk is full", "disk is full" in line, line)
+        injected.state_intact(client.get("/networks").status_code == 200, "reads fail")
         filler.unlink()
-        assert client.post("/networks", json={"name": "after-full"}).status_code == 201
+        created = client.post("/networks", json={"name": "after-full"}).status_code
+        injected.state_intact(created == 201, f"a write after the disk freed: {created}")
         platform.restart()
-        assert integrity(platform) == "ok"
+        injected.state_intact(integrity(platform) == "ok", integrity(platform))
         names = {n["name"] for n in client.get("/networks").json()}
-        assert {"keep", "after-full"} <= names
+        injected.state_intact({"keep", "after-full"} <= names, names)
 
 
 def test_a_read_only_data_directory_is_refused_clearly_and_recovers(
@@ -129,20 +132,23 @@ def test_a_read_only_data_directory_is_refused_clearly_and_recovers(
     port = platform.port
     platform.stop()
     gc.collect()  # the test's own admin connections (add_user) must not hold the disk open
-    mount("-o", "remount,ro", str(small_disk))
-    try:
-        with figures.fault("data directory read-only at start"):
+    with figures.fault("data directory read-only at start", PROCESS) as injected:
+        mount("-o", "remount,ro", str(small_disk))
+        try:
             with pytest.raises(OSError) as refused:
                 (small_disk / "probe").write_text("x")
             assert refused.value.errno == errno.EROFS
             with pytest.raises(PlatformError):
                 platform.start(port)
+            injected.held("the platform does not start", platform.process is None
+                          or platform.process.poll() is not None)  # fmt: skip
             log = platform.log().split("Application startup")[-1]
-            assert "Traceback" not in log, log
-            assert "Read-only file system" in log and "cannot listen" not in log, log
-    finally:
-        mount("-o", "remount,rw", str(small_disk))
-    platform.start(port)
-    assert integrity(platform) == "ok"
-    assert client.post("/networks", json={"name": "after-ro"}).status_code == 201
-    assert {"keep", "after-ro"} <= {n["name"] for n in client.get("/networks").json()}
+            clear = "Read-only file system" in log and "cannot listen" not in log
+            injected.held("says read-only, no traceback", clear and "Traceback" not in log, log)
+        finally:
+            mount("-o", "remount,rw", str(small_disk))
+        platform.start(port)
+        injected.state_intact(integrity(platform) == "ok", integrity(platform))
+        created = client.post("/networks", json={"name": "after-ro"}).status_code
+        names = {n["name"] for n in client.get("/networks").json()}
+        injected.state_intact(created == 201 and {"keep", "after-ro"} <= names, names)

@@ -13,7 +13,7 @@ import psutil
 import pytest
 
 from maxlocal.http11 import HEAD_LIMIT
-from tests.reliability.figures import Figures
+from tests.reliability.figures import PLATFORM, Figures
 from tests.support.platform import Platform
 
 MiB = 1024 * 1024
@@ -73,11 +73,13 @@ def test_a_head_over_the_cap_is_431(shared_platform: Platform, figures: Figures,
         "a huge URL": b"GET /api/v1/health?" + b"q" * big + b" HTTP/1.1\r\nHost: x\r\n\r\n",
         "a head that never ends": b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\nX-A: " + b"a" * big,
     }
-    with figures.fault(f"oversized head: {case}"):
-        assert status_and_code(exchange(platform, heads[case])) == (431, "headers_too_large")
-        assert httpx.get(
+    with figures.fault(f"oversized head: {case}", PLATFORM) as injected:
+        got = status_and_code(exchange(platform, heads[case]))
+        injected.held("431 headers_too_large", got == (431, "headers_too_large"), got)
+        healthy = httpx.get(
             f"{platform.url}/api/v1/health", headers={"X-Ok": "a" * (HEAD_LIMIT // 2)}
-        ).is_success
+        )
+        injected.state_intact(healthy.is_success, healthy.status_code)
 
 
 @pytest.mark.parametrize("chunked", [False, True], ids=["with Content-Length", "chunked"])
@@ -92,11 +94,13 @@ def test_a_huge_body_is_413_and_not_buffered(
         b"POST /api/v1/networks HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
         b"Authorization: Bearer " + token.encode() + b"\r\n" + framing + b"\r\n\r\n"
     )
-    with figures.fault(f"oversized body ({'chunked' if chunked else 'Content-Length'})"):
+    kind = f"oversized body ({'chunked' if chunked else 'Content-Length'})"
+    with figures.fault(kind, PLATFORM) as injected:
         start = time.monotonic()
-        answer = exchange(platform, head, HUGE_BODY, chunked=chunked)
-        assert status_and_code(answer) == (413, "payload_too_large")
-        assert time.monotonic() - start < 30
+        got = status_and_code(exchange(platform, head, HUGE_BODY, chunked=chunked))
+        injected.held("413 payload_too_large", got == (413, "payload_too_large"), got)
+        injected.held("refused within 30 s", time.monotonic() - start < 30)
         growth = server.memory_info().rss - before
-        assert growth < RSS_GROWTH_LIMIT, f"the platform grew by {growth / MiB:.0f} MiB"
-        assert httpx.get(f"{platform.url}/api/v1/health").is_success
+        injected.held("not buffered", growth < RSS_GROWTH_LIMIT, f"grew {growth / MiB:.0f} MiB")
+        healthy = httpx.get(f"{platform.url}/api/v1/health")
+        injected.state_intact(healthy.is_success, healthy.status_code)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 import subprocess
@@ -26,10 +27,11 @@ def shop(logged_in: Rig) -> Rig:
     return logged_in
 
 
-def every_proc_cmdline() -> str:
+def every_proc_cmdline(but: int) -> str:
+    """The command lines of every process but ``but`` (whose argv the user typed)."""
     lines = []
     for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
+        if entry.name.isdigit() and int(entry.name) != but:
             try:
                 lines.append(
                     (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
@@ -39,29 +41,46 @@ def every_proc_cmdline() -> str:
     return "\n".join(lines)
 
 
-def test_a_secret_read_from_stdin_is_never_in_any_process_arguments(
-    shop: Rig, figures: Figures
+# How a secret reaches rig: piped to stdin, or on rig's own command line (which the user typed,
+# so it is in rig's argv: it must be in no other process's, the platform's or a helper's).
+FORMS = {
+    "stdin": (["PIPED", "-"], SECRET.encode()),
+    "argument": (["ARGUED", SECRET], None),
+    "KEY=VALUE": ([f"ASSIGNED={SECRET}"], None),
+}
+
+
+@pytest.mark.parametrize("form", list(FORMS))
+def test_a_secret_is_never_in_another_process_arguments(
+    shop: Rig, figures: Figures, form: str
 ) -> None:
     env = {**base_env(shop.config_dir), **shop.env}
+    args, stdin = FORMS[form]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "rig", "create", "secret", "PIPED", "-", "--app", "api", "-vv"],
+        [sys.executable, "-m", "rig", "create", "secret", *args, "--app", "api", "-vv"],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=ROOT,
     )  # fmt: skip
     assert proc.stdin is not None
     seen = []
     deadline = time.monotonic() + 20
-    time.sleep(0.3)
-    proc.stdin.write(SECRET.encode())
+    if stdin is not None:
+        time.sleep(0.3)
+        proc.stdin.write(stdin)
     proc.stdin.close()
+    own = b""  # rig's own command line as sampled: proves the sampling saw rig running
     while proc.poll() is None and time.monotonic() < deadline:
-        seen.append(every_proc_cmdline())
+        seen.append(every_proc_cmdline(but=proc.pid))
+        with contextlib.suppress(OSError):
+            own += Path(f"/proc/{proc.pid}/cmdline").read_bytes()
         time.sleep(0.02)
     proc.wait(20)
+    seen.append(every_proc_cmdline(but=proc.pid))  # after: the platform and its children
     assert proc.stdout is not None and proc.stderr is not None
     out, err = proc.stdout.read(), proc.stderr.read()
     figures.add("secret_exposure_checks", len(seen))
     assert proc.returncode == 0, err
-    assert seen and not any(SECRET in listing for listing in seen)
+    assert len(seen) > 1 and not any(SECRET in listing for listing in seen)
+    assert b"create\0secret" in own and (stdin is not None or SECRET.encode() in own)
     assert SECRET.encode() not in out + err
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import ssl
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -10,7 +11,7 @@ import pytest
 import trustme
 
 from tests.reliability.faulty import FaultyServer, answer
-from tests.reliability.figures import Figures
+from tests.reliability.figures import IN_PROCESS, Figures
 from tests.reliability.inproc import run_main
 from tests.support.cli import Rig, Run, single_error_line
 
@@ -94,7 +95,7 @@ def test_the_client_refuses_anything_older_than_tls_12() -> None:
 def test_an_untrusted_certificate_is_one_clear_line_and_exit_6(
     rig: Rig, tls_server: ServerFactory, ca_file: str, figures: Figures, case: str
 ) -> None:
-    with figures.fault(f"TLS: {case}"):
+    with figures.fault(f"TLS: {case}", IN_PROCESS) as injected:
         if case == "wrong host name":
             server, env = tls_server(host="platform.example.org"), {"RIG_CA_BUNDLE": ca_file}
         elif case == "untrusted CA":
@@ -102,12 +103,14 @@ def test_an_untrusted_certificate_is_one_clear_line_and_exit_6(
         else:
             server, env = tls_server(), {}
         run = whoami(rig, server, **env)
-        assert run.code == 6, str(run)
-        error = run.error_json()["error"]
-        assert "not trusted" in error["message"] and "RIG_CA_BUNDLE" in error["hint"]
-        assert server.requests == 0
+        injected.exit_code(run.code, 6, detail=run)
+        error = json.loads(injected.one_clear_line(run.err))["error"]
+        clear = "not trusted" in error["message"] and "RIG_CA_BUNDLE" in error["hint"]
+        injected.held("says not trusted, hints RIG_CA_BUNDLE", clear, error)
+        injected.state_intact(server.requests == 0, "a request went through")
         plain = run_main(["whoami"], rig.config_dir, {**TOKEN, "RIG_API": server.url, **env})
-        assert "certificate" in single_error_line(plain)
+        line = injected.one_clear_line(plain.err, prefix="rig: ")
+        injected.held("says certificate", "certificate" in line, line)
 
 
 def test_a_bad_ca_bundle_is_a_usage_error(

@@ -1,0 +1,58 @@
+"""The follower's own rules for no line lost or shown twice, where mutation testing
+(scripts/mutation-report) found the tests silent: a seq equal to the last shown is dropped,
+a gap of a single line is still told, every batch of a ``logs`` event comes out, and a
+malformed batch does not hide the ones after it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rig.transport.follow import LogFollower
+from rig.transport.socket import Socket
+from tests.realtime.conftest import arun
+
+TOPIC = "logs:app:alpha/web"
+SHARED = {"ts": "t", "app": "web", "stream": "stdout"}
+
+
+def follower(after: int | None) -> LogFollower:
+    return LogFollower(Socket("http://127.0.0.1:1"), [TOPIC], after={TOPIC: after})
+
+
+def seqs(records: list[dict[str, Any]]) -> list[Any]:
+    return [r.get("seq", f"skipped {r.get('skipped')}") for r in records]
+
+
+def test_a_line_with_the_last_seq_shown_is_dropped() -> None:
+    async def main() -> list[dict[str, Any]]:
+        f = follower(after=3)
+        for seq in (3, 4, 4, 5):
+            f._log(TOPIC, {"seq": seq, **SHARED, "line": f"{seq}"})
+        return await f.batch()
+
+    assert seqs(arun(main())) == [4, 5]
+
+
+def test_a_gap_of_one_line_is_told() -> None:
+    async def main() -> list[dict[str, Any]]:
+        f = follower(after=3)
+        f._joined(TOPIC, {"first_seq": 5})  # seq 4 is no longer kept
+        f._log(TOPIC, {"seq": 5, **SHARED, "line": "5"})
+        return await f.batch()
+
+    got = arun(main())
+    assert got == [{"topic": TOPIC, "skipped": 1}, {"seq": 5, **SHARED, "line": "5"}]
+
+
+def test_every_batch_of_an_event_comes_out_and_a_bad_one_hides_none() -> None:
+    async def main() -> list[dict[str, Any]]:
+        f = follower(after=0)
+        bad = {"seq": "x", **SHARED, "lines": ["?"]}
+        shown = {"seq": 1, **SHARED, "lines": ["1"]}
+        f._logs(TOPIC, {"batches": [{"seq": 1, **SHARED, "lines": ["1"]}]})
+        batches = [bad, shown, {"seq": 2, **SHARED, "lines": ["2", "3"], "release": 7}]
+        later = {"seq": 4, **SHARED, "lines": ["4"], "release": 7}  # with a field more
+        f._logs(TOPIC, {"batches": [*batches, later]})
+        return await f.batch()
+
+    assert seqs(arun(main())) == [1, 2, 3, 4]
