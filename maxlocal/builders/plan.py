@@ -36,6 +36,12 @@ class Step:
     def command(self) -> str:
         return shlex.join(self.argv)
 
+    @property
+    def shown(self) -> str:
+        """The command as the tenant's build log and plan show it: a platform path (the
+        operator's uv, interpreter or data directory) by its last part only."""
+        return shlex.join(Path(arg).name if arg.startswith("/") else arg for arg in self.argv)
+
 
 @dataclass(frozen=True)
 class Layer:
@@ -90,12 +96,12 @@ class Plan:
                 for layer in self.layers
             ],
             "steps": [
-                {"name": step.name, "command": step.command}
+                {"name": step.name, "command": step.shown}
                 for layer in self.layers
                 if not layer.ready
                 for step in layer.steps
             ]
-            + [{"name": step.name, "command": step.command} for step in self.steps],
+            + [{"name": step.name, "command": step.shown} for step in self.steps],
             "processes": self.processes,
             "processes_from": self.processes_from,
             "timeout_s": self.timeout,

@@ -113,7 +113,7 @@ class _Build:
         (layer.path / COMPLETE).touch()
 
     def step(self, step: Step) -> None:
-        self.note(f"step '{step.name}': {step.command}")
+        self.note(f"step '{step.name}': {step.shown}")
         left = self.deadline - time.monotonic()
         limit = f"the build's time limit of {self.plan.timeout:g} s (build_timeout in rig.toml)"
         if left <= 0:

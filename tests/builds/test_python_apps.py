@@ -73,6 +73,8 @@ def test_a_flask_app_deploys_from_requirements_alone(tenant: Tenant) -> None:
         in (log[0])
     )
     assert any(line.startswith("step 'install dependencies': ") for line in log)
+    # the tenant's log shows no path of the operator's (rig's venv, the data directory)
+    assert not [line for line in log if sys.prefix in line or str(tenant.platform.data_dir) in line]
 
     # The same dependencies again: nothing is installed, the build log says so.
     again = tenant.deploy_ok(network, app, {**FILES, "app.py": FLASK_APP.replace("hello", "again")})
