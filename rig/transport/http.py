@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
+from rig.config import TlsSettings
 from rig.errors import (
     AlreadyExistsError,
     AuthError,
@@ -36,11 +37,12 @@ from rig.transport.security import (
     CONNECT_TIMEOUT,
     check_plain_http,
     ssl_context,
-    timeout_seconds,
     tls_failure,
 )
 
 if TYPE_CHECKING:
+    import ssl
+
     import httpx
 
 API_PREFIX = "/api/v1"
@@ -103,13 +105,16 @@ class ApiClient:
         on_refresh: Callable[[Tokens], None] | None = None,
         timeout: float | None = None,
         transport: httpx.BaseTransport | None = None,
-        insecure: bool | None = None,
+        tls: TlsSettings | None = None,
     ) -> None:
+        """``tls``: the command's (``ctx.tls``); by default no plain http off this machine,
+        certifi's CAs and the default timeout, which ``timeout`` overrides."""
         self.base_url = base_url.rstrip("/")
-        check_plain_http(self.base_url, insecure)
+        self.tls = tls or TlsSettings()
+        check_plain_http(self.base_url, self.tls)
         self.tokens = tokens
         self._on_refresh = on_refresh
-        self._timeout = timeout_seconds() if timeout is None else timeout
+        self._timeout = self.tls.timeout if timeout is None else timeout
         self._transport = transport
         self._http: httpx.Client | None = None
         self._wire = wire.Connection(
@@ -117,8 +122,12 @@ class ApiClient:
             timeout=self._timeout,
             connect_timeout=CONNECT_TIMEOUT,
             headers=_headers(),
-            ssl_context=ssl_context,
+            ssl_context=self.ssl_context,
         )
+
+    def ssl_context(self) -> ssl.SSLContext:
+        """The verifying TLS context for this client's settings (also the socket's)."""
+        return ssl_context(self.tls)
 
     def close(self) -> None:
         self._wire.close()
@@ -192,7 +201,7 @@ class ApiClient:
                 timeout=httpx.Timeout(self._timeout, connect=min(self._timeout, CONNECT_TIMEOUT)),
                 headers=_headers(),
                 transport=self._transport,
-                verify=ssl_context() if self.base_url.startswith("https:") else True,
+                verify=self.ssl_context() if self.base_url.startswith("https:") else True,
             )
         return self._http
 
