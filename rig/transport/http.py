@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from http import HTTPStatus
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from rig.config import TlsSettings
@@ -48,6 +49,14 @@ if TYPE_CHECKING:
 API_PREFIX = "/api/v1"
 REFRESH_MARGIN = 10.0  # seconds before expiry when a token is refreshed ahead of use
 MAX_MESSAGE = 300
+
+
+def httpx_module() -> ModuleType:
+    """httpx, imported on first use: the one place rig imports it (~140 ms; only streamed
+    uploads and tests' in-memory transports need it, a one-shot request goes over :mod:`wire`)."""
+    import httpx
+
+    return httpx
 
 
 def log(message: str, *args: object) -> None:
@@ -194,8 +203,7 @@ class ApiClient:
     def http(self) -> httpx.Client:
         """An httpx client (base URL ``/api/v1``) for streamed uploads, made on first use."""
         if self._http is None:
-            import httpx
-
+            httpx = httpx_module()
             self._http = httpx.Client(
                 base_url=self.base_url + API_PREFIX,
                 timeout=httpx.Timeout(self._timeout, connect=min(self._timeout, CONNECT_TIMEOUT)),
@@ -284,8 +292,7 @@ class ApiClient:
         if self._transport is None:
             content = None if body is None else wire.json_body(body)
             return self._wire.request(method, path, body=content, params=params, headers=headers)
-        import httpx
-
+        httpx = httpx_module()
         try:
             r = self.http.request(method, path, json=body, params=params, headers=headers)
         except httpx.TimeoutException as exc:
