@@ -15,94 +15,19 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, NoReturn, cast
 
 from rig import __version__
+
+# Which module registers each command path, and each top-level word's help, in listing order:
+# the index scripts/gen-reference generates from the registrations (rig/commands/__init__.py),
+# so that a one-shot run imports and builds only the command its argv names.
+from rig.commands import COMMAND_MODULES, COMMANDS, WORDS
 from rig.errors import UsageError
 
-# Every command's path and the module in ``rig.commands`` that registers it, in registration
-# order: a one-shot run imports and builds only the command its argv names.
-# tests/unit/test_client_parser.py checks this table against the registrations.
-COMMANDS = {
-    "login": "auth",
-    "logout": "auth",
-    "whoami": "auth",
-    "context list": "contexts",
-    "list contexts": "contexts",
-    "context use": "contexts",
-    "context delete": "contexts",
-    "create network": "networks",
-    "list networks": "networks",
-    "delete network": "networks",
-    "create app": "apps",
-    "list apps": "apps",
-    "delete app": "apps",
-    "create var": "env",
-    "list vars": "env",
-    "delete var": "env",
-    "create secret": "env",
-    "list secrets": "env",
-    "delete secret": "env",
-    "details app": "details",
-    "details network": "details",
-    "apply": "apply",
-    "diff": "apply",
-    "init": "project",
-    "context show": "project",
-    "env pull": "localenv",
-    "run": "localenv",
-    "completion": "completion",
-    "__complete": "completion",
-    "local start": "local",
-    "local serve": "local",
-    "local stop": "local",
-    "local status": "local",
-    "local user": "local",
-    "deploy": "deploy",
-    "list releases": "releases",
-    "rollback": "releases",
-    "restart app": "lifecycle",
-    "stop app": "lifecycle",
-    "start app": "lifecycle",
-    "status app": "status",
-    "status network": "status",
-    "status dashboard": "status",
-    "logs app": "logs",
-    "logs build": "logs",
-    "logs network": "logs",
-    "command": "remote",
-    "shell": "remote",
-    "list sessions": "remote",
-    "audit": "remote",
-}
-
-COMMAND_MODULES = tuple(dict.fromkeys(COMMANDS.values()))
-
-# Each top-level word with its help in `rig --help`, in the order listed there: the help of a
-# word that is a command is the one it registers with (checked by the same test).
-WORDS = {
-    "login": "log in to a Max platform and make it the current context",
-    "logout": "end a session: revoke it on the platform and forget the stored tokens",
-    "whoami": "show who you are logged in as, and where",
-    "context": "manage login contexts; show what commands here run against",
+# The verbs several command modules share: their help names what each lists, creates or deletes,
+# so no one module declares it. A group word of one module is declared there (``tree.group``).
+SHARED_WORDS = {
     "list": "list networks, apps, vars, secrets, releases or contexts",
     "create": "create a network, app, var or secret",
     "delete": "delete a network, app, var or secret",
-    "details": "show the configuration of an app or network",
-    "apply": "make networks, apps, vars and secret keys match a configuration file",
-    "diff": "show drift between a configuration file and the platform (exit 1 when there is some)",
-    "init": "write a rig.toml here naming the app and network, so commands here need no flags",
-    "env": "an app's vars on this machine: pull them to a .env file",
-    "run": "run a local command with an app's vars in its environment",
-    "completion": "print a shell completion script for bash, zsh or fish",
-    "local": "run the Max platform on this machine",
-    "deploy": "upload a directory as a new release of an app and wait until it runs",
-    "rollback": "run an earlier release again (default: the one before the active one), no rebuild",
-    "restart": "restart an app",
-    "stop": "stop an app (its releases and config are kept)",
-    "start": "start a stopped app",
-    "status": "show how apps are running: one app, a network, or all (dashboard)",
-    "logs": "show the stored logs of an app, its builds or a network",
-    "command": "run a command on the platform, in an app's (or a network's) environment",
-    "shell": "open a shell on the platform, in an app's (or a network's) environment",
-    "audit": "list the audit trail of remote commands and shells",
 }
 
 OUTPUT_FORMATS = ("table", "json")
@@ -254,7 +179,13 @@ class CommandTree:
         self._make_word_parser = make_word_parser
         self._only = only
         self.words: dict[str, argparse.ArgumentParser] = {}
+        self.word_helps: dict[str, str] = dict(SHARED_WORDS)
         self._subparsers: dict[str, Any] = {}
+
+    def group(self, word: str, help: str) -> None:
+        """Declare the help of ``word``, a group of subcommands (``status``): the index records
+        it for ``rig --help``; the parsers take it from there (:data:`WORDS`)."""
+        self.word_helps[word] = help
 
     def add(
         self,
@@ -269,6 +200,8 @@ class CommandTree:
         """Declare command ``path``; ``secret``: its positional values are secrets (the shell
         keeps them out of its history)."""
         words = path.split()
+        if len(words) == 1 and help:
+            self.word_helps[path] = help
         if self._only is not None and self._only not in (path, words[0]):
             return cast(argparse.ArgumentParser, Unbuilt())
         epilog = "examples:\n" + "\n".join(f"  {e}" for e in examples) if examples else None

@@ -17,15 +17,63 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from rig.errors import NotFoundError, RigError
+from rig.errors import NotFoundError, RigError, UsageError
 
 CONTEXTS_FILE = "contexts.json"
 INSECURE_ENV = "RIG_INSECURE"
+CA_BUNDLE_ENV = "RIG_CA_BUNDLE"
+TIMEOUT_ENV = "RIG_TIMEOUT"
+DEFAULT_TIMEOUT = 15.0
 
 
 def flag(env: Mapping[str, str], name: str) -> bool:
     """An environment variable that is on unless unset, empty or ``0``."""
     return env.get(name, "") not in ("", "0")
+
+
+class TlsSettings:
+    """How a command connects (applied by :mod:`rig.transport.security`): whether plain
+    ``http://`` to a host that is not this machine is allowed, which CA certificates to trust
+    (None: certifi's), and how many seconds to wait for an answer. Made from the command's
+    environment by :func:`tls_settings`, so a test or a shell job hands its own in."""
+
+    __slots__ = ("ca_file", "plain_http_allowed", "timeout")
+
+    def __init__(
+        self,
+        *,
+        plain_http_allowed: bool = False,
+        ca_file: str | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+    ) -> None:
+        self.plain_http_allowed = plain_http_allowed
+        self.ca_file = ca_file
+        self.timeout = timeout
+
+
+def tls_settings(env: Mapping[str, str], *, insecure: bool = False) -> TlsSettings:
+    """``RIG_INSECURE`` (or ``insecure``: ``--insecure``), ``RIG_CA_BUNDLE`` (else
+    ``SSL_CERT_FILE``) and ``RIG_TIMEOUT`` from ``env``; a bad timeout is a usage error."""
+    return TlsSettings(
+        plain_http_allowed=insecure or flag(env, INSECURE_ENV),
+        ca_file=env.get(CA_BUNDLE_ENV) or env.get("SSL_CERT_FILE") or None,
+        timeout=_timeout(env.get(TIMEOUT_ENV, "").strip()),
+    )
+
+
+def _timeout(raw: str) -> float:
+    if not raw:
+        return DEFAULT_TIMEOUT
+    try:
+        value = float(raw)
+    except ValueError:
+        value = 0.0
+    if not 0 < value < float("inf"):
+        raise UsageError(
+            f"{TIMEOUT_ENV} must be a positive number of seconds, not {raw[:20]!r}",
+            hint=f"e.g. {TIMEOUT_ENV}=30",
+        )
+    return value
 
 
 def environment() -> Mapping[str, str]:

@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING
 
-from rig.config import INSECURE_ENV, flag
+from rig.config import TlsSettings, flag, tls_settings
 
 if TYPE_CHECKING:
     from rig.api.client import Api
@@ -33,7 +33,7 @@ class Context:
     verbose: int = 0
     context_name: str | None = None
     api_url: str | None = None
-    insecure: bool = False  # --insecure: see plain_http_allowed
+    insecure: bool = False  # --insecure: see tls
     env: Mapping[str, str] = field(default_factory=lambda: os.environ, repr=False)
     stdin: IO[str] = field(default_factory=lambda: sys.stdin)
     stdout: IO[str] = field(default_factory=lambda: sys.stdout)
@@ -42,6 +42,7 @@ class Context:
     network: str | None = None
     app: str | None = None
     api_factory: Callable[[Context], Api] | None = field(default=None, repr=False)
+    _tls: TlsSettings | None = field(default=None, repr=False)
     _client: ApiClient | None = field(default=None, repr=False)
     _api: Api | None = field(default=None, repr=False)
     _on_close: list[Callable[[], None]] = field(default_factory=list, repr=False)
@@ -77,10 +78,13 @@ class Context:
         )
 
     @property
-    def plain_http_allowed(self) -> bool:
-        """Plain ``http://`` to a host that is not this machine: ``--insecure`` or
-        ``RIG_INSECURE=1``."""
-        return self.insecure or flag(self.env, INSECURE_ENV)
+    def tls(self) -> TlsSettings:
+        """How this command connects, from ``--insecure`` and its environment (``RIG_INSECURE``,
+        ``RIG_CA_BUNDLE``, ``RIG_TIMEOUT``); read when first needed, so a bad ``RIG_TIMEOUT``
+        fails only a command that connects."""
+        if self._tls is None:
+            self._tls = tls_settings(self.env, insecure=self.insecure)
+        return self._tls
 
     @property
     def json(self) -> bool:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from rig.config import (
@@ -56,13 +57,9 @@ def keyring_usable() -> bool:
     one with ``PYTHON_KEYRING_BACKEND``.
     """
     try:
-        import keyring
-    except ImportError:
-        return False
-    try:
-        backend = keyring.get_keyring()
+        backend = keyring_module().get_keyring()
         priority = float(backend.priority)
-    except Exception:
+    except Exception:  # not installed (ImportError), or no backend it can load
         return False
     module = type(backend).__module__
     if module.startswith(("keyring.backends.fail", "keyring.backends.null")) or priority <= 0:
@@ -74,9 +71,7 @@ def keyring_usable() -> bool:
 def describe(store: str) -> str:
     """Where ``store`` keeps secrets, in words for ``rig login``."""
     if store == KEYRING:
-        import keyring
-
-        return f"the OS keyring ({type(keyring.get_keyring()).__name__})"
+        return f"the OS keyring ({type(keyring_module().get_keyring()).__name__})"
     return f"{credentials_path()} (mode 0600)"
 
 
@@ -102,9 +97,7 @@ def delete(context: str, store: str) -> None:
     if store == KEYRING:
 
         def remove(k: Any) -> None:
-            from keyring.errors import PasswordDeleteError
-
-            with contextlib.suppress(PasswordDeleteError):
+            with contextlib.suppress(k.errors.PasswordDeleteError):
                 k.delete_password(SERVICE, context)
 
         _keyring_call("delete", remove)
@@ -122,11 +115,17 @@ def _parse(raw: str) -> Secret | None:
     return data if isinstance(data, dict) else None
 
 
-def _keyring_call(action: str, call: Any) -> Any:
+def keyring_module() -> ModuleType:
+    """keyring, imported on first use: the one place rig imports it (its backends take tens of
+    ms to load; only the keyring store needs it)."""
     import keyring
 
+    return keyring
+
+
+def _keyring_call(action: str, call: Any) -> Any:
     try:
-        return call(keyring)
+        return call(keyring_module())
     except Exception as exc:
         # The exception text may describe the backend, never the secret we pass.
         raise RigError(

@@ -4,7 +4,14 @@ that ``scripts/gen-reference`` writes to docs/reference.md."""
 from __future__ import annotations
 
 import argparse
+import importlib
+import json
 import os
+import pkgutil
+from typing import Any
+
+import rig.commands
+from rig.cli import CommandTree, Handler
 
 WIDTH = "100"
 HEADER = """# rig command reference
@@ -12,6 +19,89 @@ HEADER = """# rig command reference
 Generated from the parsers by `scripts/gen-reference`; do not edit by hand (a test
 checks that it is current). `rig COMMAND --help` prints the same text.
 """
+
+
+# The order of the command modules in `rig --help` and the shell's listing; a module not named
+# here (a new command) is listed after these, in alphabetical order.
+LISTING = (
+    "auth",
+    "contexts",
+    "networks",
+    "apps",
+    "env",
+    "details",
+    "apply",
+    "project",
+    "localenv",
+    "completion",
+    "local",
+    "deploy",
+    "releases",
+    "lifecycle",
+    "status",
+    "logs",
+    "remote",
+)
+INDEX_HEADER = '''\
+"""The command modules, and their index: which module registers each command path, and
+the help of each top-level word, in listing order. A one-shot run reads it to import only the
+module of the command its argv names.
+
+Generated from each module's ``register(tree)`` by `scripts/gen-reference`; do not edit by hand
+(tests/unit/test_command_index.py checks that it is current).
+"""
+'''
+
+
+class _IndexRecorder(CommandTree):
+    """Runs the registrations without building a parser, noting which module declares what."""
+
+    def __init__(self) -> None:
+        super().__init__(lambda word, help: argparse.ArgumentParser(prog=word), only="\0")
+        self.module = ""
+        self.paths: dict[str, str] = {}
+
+    def add(self, path: str, handler: Handler, help: str, **kwargs: Any) -> argparse.ArgumentParser:
+        self.paths[path] = self.module
+        return super().add(path, handler, help, **kwargs)
+
+
+def command_modules() -> list[str]:
+    """The modules in ``rig.commands`` that declare commands (have ``register``), listing order."""
+    found = [m.name for m in pkgutil.iter_modules(rig.commands.__path__)]
+    named = [m for m in found if hasattr(importlib.import_module(f"rig.commands.{m}"), "register")]
+    return sorted(named, key=lambda m: (LISTING.index(m) if m in LISTING else len(LISTING), m))
+
+
+def index_source() -> str:
+    """rig/commands/__init__.py as the registrations declare it."""
+    tree = _IndexRecorder()
+    for name in command_modules():
+        tree.module = name
+        importlib.import_module(f"rig.commands.{name}").register(tree)
+    words = dict.fromkeys(path.split()[0] for path in tree.paths)
+    helps = {word: tree.word_helps[word] for word in words if tree.word_helps.get(word)}
+    missing = [w for w in words if w not in helps and not w.startswith("_")]
+    if missing:
+        raise ValueError(f"no help declared for {', '.join(missing)} (tree.group(word, help))")
+    return "".join(
+        [
+            INDEX_HEADER,
+            "\n",
+            _dict_source("COMMANDS", tree.paths),
+            "\n",
+            _dict_source("WORDS", helps),
+            "\n",
+            "COMMAND_MODULES = tuple(dict.fromkeys(COMMANDS.values()))\n",
+        ]
+    )
+
+
+def _dict_source(name: str, items: dict[str, str]) -> str:
+    lines = [
+        f"    {json.dumps(k)}: {json.dumps(v, ensure_ascii=False)},\n" for k, v in items.items()
+    ]
+    return f"{name} = {{\n" + "".join(lines) + "}\n"
 
 
 def commands(root: argparse.ArgumentParser) -> list[tuple[str, str, argparse.ArgumentParser]]:

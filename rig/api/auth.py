@@ -16,7 +16,13 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from rig import credentials
-from rig.config import ContextEntry, Contexts, credential_store_setting, normalize_api_url
+from rig.config import (
+    ContextEntry,
+    Contexts,
+    TlsSettings,
+    credential_store_setting,
+    normalize_api_url,
+)
 from rig.errors import AuthError, RigError, UnreachableError, UsageError
 
 if TYPE_CHECKING:
@@ -30,7 +36,7 @@ def login(
     email: str | None = None,
     password: str | None = None,
     token: str | None = None,
-    insecure: bool | None = None,
+    tls: TlsSettings | None = None,
 ) -> dict[str, Any]:
     """Log in with an API token or an email and password; store the session as ``context_name``.
 
@@ -39,7 +45,7 @@ def login(
     from rig.transport.http import ApiClient
 
     api = normalize_api_url(api_url)
-    client = ApiClient(api, insecure=insecure)
+    client = ApiClient(api, tls=tls)
     try:
         if token:
             body = client.post("/auth/token", {"token": token}, auth=False)
@@ -58,7 +64,7 @@ def device_login(
     context_name: str,
     show: Callable[[dict[str, Any]], None],
     sleep: Callable[[float], None] = time.sleep,
-    insecure: bool | None = None,
+    tls: TlsSettings | None = None,
 ) -> dict[str, Any]:
     """Log in with a code a person approves on the platform's page; store it as ``context_name``.
 
@@ -68,7 +74,7 @@ def device_login(
     from rig.transport.http import ApiClient
 
     api = normalize_api_url(api_url)
-    client = ApiClient(api, insecure=insecure)
+    client = ApiClient(api, tls=tls)
     try:
         grant = client.post("/auth/device", {}, auth=False) or {}
         show(grant)
@@ -123,7 +129,7 @@ def _store_session(api: str, context_name: str, body: Any, email: str | None) ->
     return {"context": context_name, "api": api, "user": user, "store": store}
 
 
-def logout(context_names: list[str], insecure: bool | None = None) -> list[dict[str, Any]]:
+def logout(context_names: list[str], tls: TlsSettings | None = None) -> list[dict[str, Any]]:
     """End the sessions of these contexts: revoke on the platform when reachable, forget locally.
 
     The contexts themselves stay (so `rig login --context NAME` knows the API).
@@ -134,7 +140,7 @@ def logout(context_names: list[str], insecure: bool | None = None) -> list[dict[
     for name in context_names:
         entry = contexts.require(name)
         secret = credentials.load(name, entry.store)
-        revoked, note = _revoke(entry.api, secret, insecure)
+        revoked, note = _revoke(entry.api, secret, tls)
         credentials.delete(name, entry.store)
         results.append({"context": name, "api": entry.api, "revoked": revoked, "note": note})
     return results
@@ -192,13 +198,13 @@ def _forget_secret(name: str, store: str) -> None:
         credentials.delete(name, store)
 
 
-def _revoke(api: str, secret: dict[str, Any] | None, insecure: bool | None) -> tuple[bool, str]:
+def _revoke(api: str, secret: dict[str, Any] | None, tls: TlsSettings | None) -> tuple[bool, str]:
     refresh_token = (secret or {}).get("refresh_token")
     if not refresh_token:
         return False, "no stored session"
     from rig.transport.http import ApiClient
 
-    client = ApiClient(api, timeout=5.0, insecure=insecure)
+    client = ApiClient(api, timeout=5.0, tls=tls)
     try:
         client.post("/auth/logout", {"refresh_token": refresh_token}, auth=False)
     except UnreachableError:

@@ -256,7 +256,7 @@ class Api:
         def params() -> dict[str, str]:
             return {"token": self.socket_token()}
 
-        return Platform(self.base_url, params)
+        return Platform(self.base_url, params, self.client.tls)
 
 
 def _app_path(network: str, app: str) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from rig.config import tls_settings
 from rig.errors import AuthError, NotFoundError, RigError, UnreachableError
 
 if TYPE_CHECKING:
@@ -50,12 +51,13 @@ def socket_params(
 
 
 def socket_options(env: Mapping[str, str]) -> dict[str, Any]:
-    value = env.get(HEARTBEAT_ENV, "")
+    """The socket's settings from the command's environment: the heartbeat, and TLS's."""
+    options: dict[str, Any] = {"tls": tls_settings(env)}
     try:
-        interval = float(value)
+        interval = float(env.get(HEARTBEAT_ENV, ""))
     except ValueError:
-        return {}
-    return {"heartbeat_interval": interval} if interval > 0 else {}
+        return options
+    return {**options, "heartbeat_interval": interval} if interval > 0 else options
 
 
 def open_socket(base_url: str, params: Params, env: Mapping[str, str]) -> Socket:

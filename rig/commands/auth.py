@@ -89,7 +89,7 @@ def login(ctx: Context, args: argparse.Namespace) -> Result:
         from rig.api.auth import device_login
 
         show = partial(_show_code, ctx)
-        info = device_login(api, context_name=name, show=show, insecure=ctx.plain_http_allowed)
+        info = device_login(api, context_name=name, show=show, tls=ctx.tls)
         return _logged_in(info)
     token = args.token or env_token(ctx.env)
     email = password = None
@@ -101,7 +101,7 @@ def login(ctx: Context, args: argparse.Namespace) -> Result:
         email=email,
         password=password,
         token=token,
-        insecure=ctx.plain_http_allowed,
+        tls=ctx.tls,
     )
     return _logged_in(info)
 
@@ -158,7 +158,7 @@ def logout(ctx: Context, args: argparse.Namespace) -> Result:
         names = [name] if name else []
     if not names:
         return Result(data=[], message="Not logged in; nothing to do.", show_data=False)
-    results = session_logout(names, ctx.plain_http_allowed)
+    results = session_logout(names, ctx.tls)
     lines = []
     for r in results:
         line = f"Logged out of {r['context']} ({r['api']})"

@@ -23,6 +23,7 @@ COLUMNS = [
 
 
 def register(tree: CommandTree) -> None:
+    tree.group("context", "manage login contexts; show what commands here run against")
     examples = ["rig context list", "rig list contexts -o json"]
     tree.add(
         "context list",

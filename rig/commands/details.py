@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 
 def register(tree: CommandTree) -> None:
+    tree.group("details", "show the configuration of an app or network")
     parser = tree.add(
         "details app",
         app_details,

@@ -23,17 +23,34 @@ class Action:
     verb: str
     done: str
     help: str
+    word_help: str  # of the word alone, in `rig --help`
 
 
 ACTIONS = (
-    Action("restart", "Restarted", "restart an app's processes (waits until it is healthy)"),
-    Action("stop", "Stopped", "stop an app's processes; its releases and config are kept"),
-    Action("start", "Started", "start a stopped app again (waits until it is healthy)"),
+    Action(
+        "restart",
+        "Restarted",
+        "restart an app's processes (waits until it is healthy)",
+        "restart an app",
+    ),
+    Action(
+        "stop",
+        "Stopped",
+        "stop an app's processes; its releases and config are kept",
+        "stop an app (its releases and config are kept)",
+    ),
+    Action(
+        "start",
+        "Started",
+        "start a stopped app again (waits until it is healthy)",
+        "start a stopped app",
+    ),
 )
 
 
 def register(tree: CommandTree) -> None:
     for action in ACTIONS:
+        tree.group(action.verb, action.word_help)
         parser = tree.add(
             f"{action.verb} app",
             partial(run_action, action),

@@ -40,6 +40,7 @@ STOP_TIMEOUT_S = 10.0
 
 
 def register(tree: CommandTree) -> None:
+    tree.group("local", "run the Max platform on this machine")
     p = tree.add(
         "local start",
         start,

@@ -26,6 +26,7 @@ STDOUT = "-"
 
 
 def register(tree: CommandTree) -> None:
+    tree.group("env", "an app's vars on this machine: pull them to a .env file")
     parser = tree.add(
         "env pull",
         pull,

@@ -179,6 +179,7 @@ def query_from(args: argparse.Namespace) -> LogQuery:
 
 
 def register(tree: CommandTree) -> None:
+    tree.group("logs", "show the stored logs of an app, its builds or a network")
     parser = tree.add(
         "logs app",
         app_logs,

@@ -43,6 +43,7 @@ Concerns = Callable[[dict[str, Any]], bool]
 
 
 def register(tree: CommandTree) -> None:
+    tree.group("status", "show how apps are running: one app, a network, or all (dashboard)")
     parser = tree.add(
         "status app",
         app_status,

@@ -21,8 +21,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from http import HTTPStatus
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
+from rig.config import TlsSettings
 from rig.errors import (
     AlreadyExistsError,
     AuthError,
@@ -36,16 +38,25 @@ from rig.transport.security import (
     CONNECT_TIMEOUT,
     check_plain_http,
     ssl_context,
-    timeout_seconds,
     tls_failure,
 )
 
 if TYPE_CHECKING:
+    import ssl
+
     import httpx
 
 API_PREFIX = "/api/v1"
 REFRESH_MARGIN = 10.0  # seconds before expiry when a token is refreshed ahead of use
 MAX_MESSAGE = 300
+
+
+def httpx_module() -> ModuleType:
+    """httpx, imported on first use: the one place rig imports it (~140 ms; only streamed
+    uploads and tests' in-memory transports need it, a one-shot request goes over :mod:`wire`)."""
+    import httpx
+
+    return httpx
 
 
 def log(message: str, *args: object) -> None:
@@ -103,13 +114,16 @@ class ApiClient:
         on_refresh: Callable[[Tokens], None] | None = None,
         timeout: float | None = None,
         transport: httpx.BaseTransport | None = None,
-        insecure: bool | None = None,
+        tls: TlsSettings | None = None,
     ) -> None:
+        """``tls``: the command's (``ctx.tls``); by default no plain http off this machine,
+        certifi's CAs and the default timeout, which ``timeout`` overrides."""
         self.base_url = base_url.rstrip("/")
-        check_plain_http(self.base_url, insecure)
+        self.tls = tls or TlsSettings()
+        check_plain_http(self.base_url, self.tls)
         self.tokens = tokens
         self._on_refresh = on_refresh
-        self._timeout = timeout_seconds() if timeout is None else timeout
+        self._timeout = self.tls.timeout if timeout is None else timeout
         self._transport = transport
         self._http: httpx.Client | None = None
         self._wire = wire.Connection(
@@ -117,8 +131,12 @@ class ApiClient:
             timeout=self._timeout,
             connect_timeout=CONNECT_TIMEOUT,
             headers=_headers(),
-            ssl_context=ssl_context,
+            ssl_context=self.ssl_context,
         )
+
+    def ssl_context(self) -> ssl.SSLContext:
+        """The verifying TLS context for this client's settings (also the socket's)."""
+        return ssl_context(self.tls)
 
     def close(self) -> None:
         self._wire.close()
@@ -185,14 +203,13 @@ class ApiClient:
     def http(self) -> httpx.Client:
         """An httpx client (base URL ``/api/v1``) for streamed uploads, made on first use."""
         if self._http is None:
-            import httpx
-
+            httpx = httpx_module()
             self._http = httpx.Client(
                 base_url=self.base_url + API_PREFIX,
                 timeout=httpx.Timeout(self._timeout, connect=min(self._timeout, CONNECT_TIMEOUT)),
                 headers=_headers(),
                 transport=self._transport,
-                verify=ssl_context() if self.base_url.startswith("https:") else True,
+                verify=self.ssl_context() if self.base_url.startswith("https:") else True,
             )
         return self._http
 
@@ -275,8 +292,7 @@ class ApiClient:
         if self._transport is None:
             content = None if body is None else wire.json_body(body)
             return self._wire.request(method, path, body=content, params=params, headers=headers)
-        import httpx
-
+        httpx = httpx_module()
         try:
             r = self.http.request(method, path, json=body, params=params, headers=headers)
         except httpx.TimeoutException as exc:

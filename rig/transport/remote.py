@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
+from rig.config import TlsSettings
 from rig.errors import AuthError, Interrupted, NotFoundError, RigError, UnreachableError
 from rig.transport.socket import (
     Closed,
@@ -60,6 +61,7 @@ class Platform:
 
     base_url: str
     params: Params
+    tls: TlsSettings | None = None
 
 
 class SessionLost(ConnectionError):
@@ -159,7 +161,7 @@ class RemoteSession:
 
 async def open_socket(platform: Platform) -> Socket:
     """A connected socket, or a RigError when the platform cannot be reached or refuses."""
-    socket = Socket(platform.base_url, platform.params)
+    socket = Socket(platform.base_url, platform.params, tls=platform.tls)
     first: asyncio.Future[ConnectionState] = asyncio.get_running_loop().create_future()
     socket.on_state(lambda state: None if first.done() else first.set_result(state))
     socket.connect()

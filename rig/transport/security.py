@@ -1,9 +1,10 @@
 """How rig connects safely: no plain HTTP off this machine, verified TLS 1.2+, and bounded waits.
 
-``RIG_INSECURE=1`` (or the global ``--insecure``) allows ``http://`` to a host that is
-not loopback; ``RIG_CA_BUNDLE`` names the CA certificates to trust instead of the
-usual ones (``SSL_CERT_FILE``, else certifi's); ``RIG_TIMEOUT`` is how many seconds
-to wait for the platform to answer (connecting waits at most ``CONNECT_TIMEOUT``).
+It applies a command's :class:`rig.config.TlsSettings`, which its Context reads from its
+environment: ``RIG_INSECURE=1`` (or the global ``--insecure``) allows ``http://`` to a host
+that is not loopback; ``RIG_CA_BUNDLE`` names the CA certificates to trust instead of the
+usual ones (``SSL_CERT_FILE``, else certifi's); ``RIG_TIMEOUT`` is how many seconds to wait
+for the platform to answer (connecting waits at most ``CONNECT_TIMEOUT``).
 """
 
 from __future__ import annotations
@@ -12,13 +13,10 @@ import ipaddress
 import ssl
 from urllib.parse import urlsplit
 
-from rig.config import INSECURE_ENV, environment, flag
+from rig.config import CA_BUNDLE_ENV, TlsSettings
 from rig.errors import UnreachableError, UsageError
 
-DEFAULT_TIMEOUT = 15.0
 CONNECT_TIMEOUT = 5.0
-CA_BUNDLE_ENV = "RIG_CA_BUNDLE"
-TIMEOUT_ENV = "RIG_TIMEOUT"
 
 
 def is_loopback(host: str) -> bool:
@@ -31,12 +29,10 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def check_plain_http(url: str, insecure: bool | None = None) -> None:
-    """Refuse ``http://`` to a host that is not loopback, unless insecure use is allowed: by
-    the command's context (``--insecure``), else by ``RIG_INSECURE``."""
+def check_plain_http(url: str, tls: TlsSettings) -> None:
+    """Refuse ``http://`` to a host that is not loopback, unless ``tls`` allows it."""
     parts = urlsplit(url)
-    allowed = flag(environment(), INSECURE_ENV) if insecure is None else insecure
-    if parts.scheme != "http" or is_loopback(parts.hostname or "") or allowed:
+    if parts.scheme != "http" or is_loopback(parts.hostname or "") or tls.plain_http_allowed:
         return
     raise UsageError(
         f"refusing plain http:// to {parts.hostname}: tokens would cross the network unencrypted",
@@ -44,10 +40,10 @@ def check_plain_http(url: str, insecure: bool | None = None) -> None:
     )
 
 
-def ssl_context() -> ssl.SSLContext:
-    """A verifying client context, TLS 1.2 at least (1.3 when the server offers it)."""
-    env = environment()
-    cafile = env.get(CA_BUNDLE_ENV) or env.get("SSL_CERT_FILE")
+def ssl_context(tls: TlsSettings) -> ssl.SSLContext:
+    """A verifying client context trusting ``tls``'s CAs, TLS 1.2 at least (1.3 when the
+    server offers it)."""
+    cafile = tls.ca_file
     if cafile is None:
         import certifi
 
@@ -61,23 +57,6 @@ def ssl_context() -> ssl.SSLContext:
         ) from None
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     return context
-
-
-def timeout_seconds() -> float:
-    """``RIG_TIMEOUT`` in seconds, else the default."""
-    raw = environment().get(TIMEOUT_ENV, "").strip()
-    if not raw:
-        return DEFAULT_TIMEOUT
-    try:
-        value = float(raw)
-    except ValueError:
-        value = 0.0
-    if not 0 < value < float("inf"):
-        raise UsageError(
-            f"{TIMEOUT_ENV} must be a positive number of seconds, not {raw[:20]!r}",
-            hint=f"e.g. {TIMEOUT_ENV}=30",
-        )
-    return value
 
 
 def tls_failure(base_url: str, exc: BaseException) -> UnreachableError | None:

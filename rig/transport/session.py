@@ -79,7 +79,7 @@ def open_client(ctx: Context) -> ApiClient:
             )
         from rig.transport.http import Tokens
 
-        return ApiClient(target.api, Tokens(access_token=token), insecure=ctx.plain_http_allowed)
+        return ApiClient(target.api, Tokens(access_token=token), tls=ctx.tls)
     if target is None:
         raise AuthError("not logged in", hint=LOGIN_HINT)
     if target.context is None or target.entry is None:
@@ -97,9 +97,7 @@ def open_client(ctx: Context) -> ApiClient:
     def store_refreshed(new: Tokens) -> None:
         credentials.save(name, store, new.to_dict())
 
-    return ApiClient(
-        target.api, tokens, on_refresh=store_refreshed, insecure=ctx.plain_http_allowed
-    )
+    return ApiClient(target.api, tokens, on_refresh=store_refreshed, tls=ctx.tls)
 
 
 def _load_tokens(name: str, entry: ContextEntry) -> Tokens | None:

@@ -29,6 +29,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 
+from rig.config import TlsSettings
 from rig.transport.security import ssl_context
 
 log = logging.getLogger(__name__)
@@ -419,8 +420,10 @@ class Socket:
         rejoin_after: Callable[[int], float] = rejoin_after,
         open_timeout: float = DEFAULT_TIMEOUT,
         close_timeout: float = 1.0,
+        tls: TlsSettings | None = None,
     ) -> None:
         self.base_url = base_url
+        self.tls = tls or TlsSettings()  # for wss://: which CAs to trust
         self.params: Params = params or dict
         self.timeout = timeout
         self.heartbeat_interval = heartbeat_interval
@@ -523,7 +526,7 @@ class Socket:
                 url = self.url()
                 conn = await connect(
                     url,
-                    ssl=ssl_context() if url.startswith("wss:") else None,
+                    ssl=ssl_context(self.tls) if url.startswith("wss:") else None,
                     open_timeout=self.open_timeout,
                     close_timeout=self.close_timeout,
                     ping_interval=None,

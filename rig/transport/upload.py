@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from rig.bundle import BundleError, BundlePlan
 from rig.errors import UnreachableError
+from rig.transport.http import httpx_module
 
 if TYPE_CHECKING:
     import httpx
@@ -190,8 +191,7 @@ def upload(
     ``backoff`` delays; ``progress`` gets the bytes sent in the current attempt. The
     response is returned whatever its status: interpreting it is the caller's job.
     """
-    import httpx
-
+    httpx = httpx_module()
     path = Path(archive_path)
     size = path.stat().st_size
     request_headers = {

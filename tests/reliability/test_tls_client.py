@@ -85,10 +85,12 @@ def test_tls_12_is_accepted_when_that_is_all_the_platform_offers(
 
 
 def test_the_client_refuses_anything_older_than_tls_12() -> None:
+    from rig.config import TlsSettings
     from rig.transport.security import ssl_context
 
-    assert ssl_context().minimum_version >= ssl.TLSVersion.TLSv1_2
-    assert ssl_context().verify_mode == ssl.CERT_REQUIRED and ssl_context().check_hostname
+    context = ssl_context(TlsSettings())
+    assert context.minimum_version >= ssl.TLSVersion.TLSv1_2
+    assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
 
 
 @pytest.mark.parametrize("case", ["wrong host name", "untrusted CA", "no CA given"])

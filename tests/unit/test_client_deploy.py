@@ -68,7 +68,10 @@ class FakePlatform:
 def make_ctx(platform: FakePlatform, **options: Any) -> Context:
     ctx = Context(stdout=io.StringIO(), stderr=io.StringIO(), stdin=io.StringIO(), **options)
     client = ApiClient(
-        "http://platform.test", Tokens("mxa_x"), transport=httpx.MockTransport(platform)
+        "http://platform.test",
+        Tokens("mxa_x"),
+        transport=httpx.MockTransport(platform),
+        tls=ctx.tls,  # the made-up host over plain http: RIG_INSECURE (tests/unit/conftest.py)
     )
     ctx.api_factory = lambda _: Api(client)
     return ctx

@@ -10,6 +10,7 @@ from collections.abc import Callable
 import httpx
 import pytest
 
+from rig.config import TlsSettings
 from rig.errors import (
     AlreadyExistsError,
     AuthError,
@@ -21,6 +22,7 @@ from rig.errors import (
 from rig.transport.http import ApiClient, Tokens, error_from_response
 
 BASE = "http://platform.test"
+PLAIN_HTTP = TlsSettings(plain_http_allowed=True)  # BASE is a made-up host, reached in memory
 
 
 def error_body(code: str, message: str = "m", hint: str = "h") -> str:
@@ -72,7 +74,8 @@ Handler = Callable[[httpx.Request], httpx.Response]
 
 
 def client_with(handler: Handler, tokens: Tokens | None, stored: list[Tokens]) -> ApiClient:
-    return ApiClient(BASE, tokens, on_refresh=stored.append, transport=httpx.MockTransport(handler))
+    transport = httpx.MockTransport(handler)
+    return ApiClient(BASE, tokens, on_refresh=stored.append, transport=transport, tls=PLAIN_HTTP)
 
 
 def session_body(n: int) -> dict[str, object]:

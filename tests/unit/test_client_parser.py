@@ -3,21 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import importlib
-from typing import Any
 
 import pytest
 
-from rig.cli import (
-    COMMAND_MODULES,
-    COMMANDS,
-    WORDS,
-    CommandTree,
-    Handler,
-    build_parser,
-    command_path,
-    command_word,
-)
+from rig.cli import build_parser, command_path, command_word
 from rig.errors import UsageError
 
 
@@ -71,33 +60,6 @@ def test_lean_parser_rejects_an_unknown_word_naming_them_all() -> None:
     assert lean.value.message == full.value.message
     assert "'list'" in full.value.message and "__complete" not in full.value.message
     assert full.value.hint.startswith("did you mean `list`?")
-
-
-class Recorder(CommandTree):
-    """The full tree, noting which module registers each command and each word's help."""
-
-    def __init__(self) -> None:
-        super().__init__(lambda word, help: argparse.ArgumentParser(prog=word))
-        self.module = ""
-        self.paths: dict[str, str] = {}
-        self.helps: dict[str, str] = {}
-
-    def add(self, path: str, handler: Handler, help: str, **kwargs: Any) -> argparse.ArgumentParser:
-        self.paths[path] = self.module
-        if " " not in path and help:
-            self.helps[path] = help
-        return super().add(path, handler, help, **kwargs)
-
-
-def test_the_command_table_matches_the_registrations() -> None:
-    tree = Recorder()
-    for name in COMMAND_MODULES:
-        tree.module = name
-        importlib.import_module(f"rig.commands.{name}").register(tree)
-    assert list(tree.paths.items()) == list(COMMANDS.items())
-    listed = [word for word in dict.fromkeys(p.split()[0] for p in COMMANDS) if word in WORDS]
-    assert list(WORDS) == listed
-    assert {w: h for w, h in WORDS.items() if w in tree.helps} == tree.helps
 
 
 @pytest.mark.parametrize(

@@ -132,3 +132,43 @@ def test_each_layer_imports_only_what_is_below_it(package: str) -> None:
         if any(name == f or name.startswith(f + ".") for f in FORBIDDEN[package])
     )
     assert bad == []
+
+
+HEAVY = ("httpx", "yaml", "keyring")  # each costs tens of ms to import: one-shot start-up
+
+
+def _imports_by_function(tree: ast.Module) -> Iterator[tuple[str, str]]:
+    """(module imported, the function importing it, or "" at module level) for every import that
+    runs (those under ``if TYPE_CHECKING:`` do not)."""
+
+    def walk(node: ast.AST, function: str) -> Iterator[tuple[str, str]]:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.If) and ast.unparse(child.test) == "TYPE_CHECKING":
+                yield from (x for c in child.orelse for x in walk(c, function))
+                continue
+            if isinstance(child, ast.Import):
+                yield from ((alias.name, function) for alias in child.names)
+            elif isinstance(child, ast.ImportFrom) and child.module:
+                yield child.module, function
+            inner = (
+                child.name
+                if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef))
+                else function
+            )
+            yield from walk(child, inner)
+
+    yield from walk(tree, "")
+
+
+def test_each_heavy_module_is_imported_in_one_accessor() -> None:
+    found: dict[str, list[str]] = {name: [] for name in HEAVY}
+    for path in sorted(RIG.rglob("*.py")):
+        for module, function in _imports_by_function(ast.parse(path.read_text(encoding="utf-8"))):
+            top = module.split(".")[0]
+            if top in found:
+                found[top].append(f"{path.relative_to(RIG)}:{function or '<module>'}")
+    assert found == {
+        "httpx": ["transport/http.py:httpx_module"],
+        "yaml": ["configdoc.py:yaml_module"],
+        "keyring": ["credentials.py:keyring_module"],
+    }
