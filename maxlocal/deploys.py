@@ -150,12 +150,14 @@ class Runtime:
         self._submit(app, release)
         return release
 
-    def rollback(self, app: App, to: int | None, created_by: str) -> Release:
+    def rollback(self, app: App, to: int | None, created_by: str) -> tuple[Release, int]:
+        """The new release and the number of the release it runs again (``to``, or the one
+        the platform chose): that is the one to name, not the one whose build it reuses."""
         target = self._rollback_target(app, to)
         message = f"roll back to release {target.number}"
         release = self._rerelease(app, target, "rollback", target.env, created_by, message)
         self._submit(app, release)
-        return release
+        return release, target.number
 
     def env_changed(self, app: App, release: Release) -> list[str]:
         """The var and secret keys whose value in ``release``'s environment is not the app's

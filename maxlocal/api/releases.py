@@ -78,6 +78,7 @@ class RollbackRequest(Body):
 
 class RollbackOut(ReleaseOut):
     env_changed: list[str]
+    rolled_back_to: int
 
 
 def release_out(app: App, release: Release) -> ReleaseOut:
@@ -226,6 +227,8 @@ def rollback(
 ) -> RollbackOut:
     _, found = find_app(platform, user.id, network, app)
     to = body.to if body else None
-    release = platform.runtime.rollback(found, to, user.email)
+    release, target = platform.runtime.rollback(found, to, user.email)
     changed = platform.runtime.env_changed(found, release)
-    return RollbackOut(**release_out(found, release).model_dump(), env_changed=changed)
+    return RollbackOut(
+        **release_out(found, release).model_dump(), env_changed=changed, rolled_back_to=target
+    )

@@ -118,6 +118,7 @@ class Release(TypedDict, total=False):
     env_keys: dict[str, list[str]]
     error: ReleaseFailure | None
     env_changed: list[str]  # a rollback's answer only
+    rolled_back_to: int  # a rollback's answer only: the release run again
 
 
 class Process(TypedDict, total=False):

@@ -99,11 +99,12 @@ def rollback(ctx: Context, args: argparse.Namespace) -> Result:
             raise
         raise NotFoundError(missing.message, hint=releases_hint(api, ref)) from None
     env_changed = [str(k) for k in release.get("env_changed") or ()]
+    # the release asked for (or the platform's choice), not the one whose build is reused
+    target = release.get("rolled_back_to", args.to)
     if not args.detach:
         number = int(release["number"])
         release = settle(ctx, ref.network, ref.app, number)
     took = time.monotonic() - started
-    target = release.get("artifact_release")
     data = {
         "app": ref.app,
         "network": ref.network,

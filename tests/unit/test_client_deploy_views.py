@@ -124,7 +124,8 @@ def test_rollback_follows_the_new_release() -> None:
 
     def post(request: httpx.Request) -> httpx.Response:
         bodies.append(json.loads(request.read()))
-        return httpx.Response(202, json=release(5, "pending", artifact_release=2))
+        answer = release(5, "pending", artifact_release=2)
+        return httpx.Response(202, json={**answer, "rolled_back_to": 2})
 
     platform.routes[("POST", f"{APP}/rollback")] = post
     platform.routes[("GET", f"{APP}/releases/5")] = lambda r: httpx.Response(
@@ -140,7 +141,8 @@ def test_rollback_follows_the_new_release() -> None:
 
     def post_changed(request: httpx.Request) -> httpx.Response:
         changed = release(5, "pending", artifact_release=2)
-        return httpx.Response(202, json={**changed, "env_changed": ["DB_URL", "TOKEN"]})
+        answer = {**changed, "env_changed": ["DB_URL", "TOKEN"], "rolled_back_to": 2}
+        return httpx.Response(202, json=answer)
 
     platform.routes[("POST", f"{APP}/rollback")] = post_changed
     out = run(make_ctx(platform), "rollback", "--app", "api")
