@@ -1,8 +1,9 @@
 """Remote access: ``command``, ``shell``, ``list sessions`` and ``audit``.
 
 ``command`` and ``shell`` exit with the remote exit code (128+N for a process killed by signal
-N). When the connection to the platform is lost mid-session they exit 6 (``unreachable``), with
-"connection to the platform lost": the platform has ended the session by then.
+N; 124 for a ``command --timeout`` that expired, as timeout(1) does). When the connection to
+the platform is lost mid-session they exit 6 (``unreachable``), with "connection to the
+platform lost": the platform has ended the session by then.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from collections.abc import Callable
 from typing import IO, TYPE_CHECKING, Any
 
 from rig.cli import CommandTree, add_scope_options, parse_since
-from rig.errors import NotFoundError, RigError, UnreachableError, UsageError
+from rig.errors import ExitCode, NotFoundError, RigError, UnreachableError, UsageError
 from rig.output import Column, Result
 from rig.output.units import human_seconds
 from rig.targets import Scope, resolve_scope
@@ -63,7 +64,8 @@ def register(tree: CommandTree) -> None:
         ],
         description="Run CMD with /bin/sh -c where the app runs: its current release directory, "
         "its vars and secrets. Its stdout and stderr stream to yours; rig exits with its exit "
-        "code (128+N if killed by signal N). Ctrl+C interrupts it.",
+        "code (128+N if killed by signal N; 124 when --timeout stops it, as timeout(1)). "
+        "Ctrl+C interrupts it.",
     )
     parser.add_argument("cmd", metavar="CMD", help="the command line")
     add_scope_options(parser, "environment")
@@ -133,18 +135,20 @@ def run_command(ctx: Context, args: argparse.Namespace) -> Result:
             _platform(ctx), exec_topic(scope.network, scope.app), params, on_output, _stdin(ctx)
         ),
     )
+    code = done.code
     if done.reason == "timeout":
         ctx.stderr.write(f"rig: the command timed out after {params['timeout']:g} s\n")
+        code = ExitCode.TIMED_OUT
     if not ctx.json:
-        return Result(exit_code=done.code)
+        return Result(exit_code=code)
     return Result(
         data={
-            "exit_code": done.code,
+            "exit_code": code,
             "stdout": captured["stdout"].decode(errors="replace"),
             "stderr": captured["stderr"].decode(errors="replace"),
             "duration_s": done.duration_s,
         },
-        exit_code=done.code,
+        exit_code=code,
     )
 
 
