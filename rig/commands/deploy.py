@@ -20,6 +20,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from rig import interrupts
 from rig.cli import CommandTree, add_app_option, add_network_option
+from rig.commands.releases import platform_continues
 from rig.errors import NotFoundError, UsageError
 from rig.output import Column, Result
 from rig.output.progress import progress_bar
@@ -106,12 +107,13 @@ def deploy(ctx: Context, args: argparse.Namespace) -> Result:
         check_size(archive, limit)
         release = send(ctx, api, ref, archive, release_params(args.message, git))
     number = int(release["number"])
-    interrupts.check()
-    if not args.detach:
-        on_line = None if ctx.json else partial(print_build_line, ctx.stderr)
-        from rig.api.releases import settle
+    with platform_continues(ref, number, "deploy"):
+        interrupts.check()
+        if not args.detach:
+            on_line = None if ctx.json else partial(print_build_line, ctx.stderr)
+            from rig.api.releases import settle
 
-        release = settle(ctx, ref.network, ref.app, number, on_line)
+            release = settle(ctx, ref.network, ref.app, number, on_line)
     took = time.monotonic() - started
     data = {
         "app": ref.app,
