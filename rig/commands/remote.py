@@ -18,7 +18,7 @@ from rig.cli import CommandTree, add_scope_options, parse_since
 from rig.errors import ExitCode, NotFoundError, RigError, UnreachableError, UsageError
 from rig.output import Column, Result
 from rig.output.units import human_seconds
-from rig.targets import Scope, resolve_scope
+from rig.targets import Scope, defaults, resolve_scope
 
 if TYPE_CHECKING:
     from rig.context import Context
@@ -105,6 +105,11 @@ def register(tree: CommandTree) -> None:
     parser.add_argument(
         "--since", metavar="WHEN", help="only sessions since a duration ago (10m, 2h) or a time"
     )
+    parser.add_argument(
+        "--all",
+        action="store_true",
+        help="every app's sessions, even where a rig.toml, RIG_APP or the shell names one",
+    )
 
 
 def parse_duration(text: str) -> float:
@@ -185,12 +190,15 @@ def list_sessions(ctx: Context, args: argparse.Namespace) -> Result:
 
 def show_audit(ctx: Context, args: argparse.Namespace) -> Result:
     network = app = None
-    if args.app or args.network or ctx.app or ctx.network:
+    chosen = defaults(ctx)
+    # the app a rig.toml (or RIG_APP, or the shell) names, like every other command
+    if args.app or args.network or (not args.all and (chosen.app or chosen.network)):
         scope = resolve_scope(ctx, args)
         network, app = scope.network, scope.app
     since = parse_since(args.since) if args.since else None
     rows = ctx.api().audit(network, app, since)
-    return Result(data=rows, columns=AUDIT_COLUMNS, empty="(no sessions recorded)")
+    where = f" for {Scope(network, app).label}" if network else ""
+    return Result(data=rows, columns=AUDIT_COLUMNS, empty=f"(no sessions recorded{where})")
 
 
 def _platform(ctx: Context) -> Platform:
