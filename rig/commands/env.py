@@ -190,12 +190,12 @@ def delete(kind: Kind, ctx: Context, args: argparse.Namespace) -> Result:
     confirm(
         ctx, f"delete {kind.count(len(keys))} from {scope.label}: {', '.join(keys)}", yes=args.yes
     )
-    releases = [
-        number
+    made = [
+        release
         for key in keys
-        for number in api.delete_env(scope, kind.plural, key, restart=restarts(args))
+        for release in api.delete_env(scope, kind.plural, key, restart=restarts(args))
     ]
-    restart = restart_notice(scope, keys, releases)
+    restart = restart_notice(scope, keys, made)
     return Result(
         data={**scope.to_json(), "deleted": keys},
         message=f"Deleted {kind.count(len(keys))} from {scope.label}: {', '.join(keys)}{restart}",
