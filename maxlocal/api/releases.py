@@ -70,6 +70,7 @@ class ReleaseOut(BaseModel):
     finished_at: str | None
     env_keys: EnvKeys
     error: ReleaseError | None
+    processes: dict[str, str] | None  # once built: the process types it runs (web, worker...)
 
 
 class RollbackRequest(Body):
@@ -98,6 +99,7 @@ def release_out(app: App, release: Release) -> ReleaseOut:
         finished_at=release.finished_at,
         env_keys=EnvKeys(vars=sorted(release.env.vars), secrets=sorted(release.env.secrets)),
         error=ReleaseError(**release.error) if release.error else None,
+        processes=release.processes,
     )
 
 

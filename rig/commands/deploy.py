@@ -134,8 +134,13 @@ def deploy(ctx: Context, args: argparse.Namespace) -> Result:
             f"Uploaded release {number} of {ref.app} ({data['status']}); "
             f"see it with `rig list releases --app {ref.app} --network {ref.network}`"
         )
-    else:
+    elif "web" in (release.get("processes") or {"web": ""}):
         message = f"Deployed {ref.app} release {number} in {human_seconds(took)}: {data['url']}"
+    else:  # nothing answers at its URL: a worker-only app
+        message = (
+            f"Deployed {ref.app} release {number} in {human_seconds(took)} "
+            "(no web process, so no URL)"
+        )
     return Result(data=data, message=message, show_data=False)
 
 
