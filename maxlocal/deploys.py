@@ -142,20 +142,28 @@ class Runtime:
 
     def config_release(self, app: App, created_by: str, message: str) -> Release | None:
         """A release of the current artifact with the app's current environment, unless the
-        app has no release or is stopped (it then picks the change up when next deployed)."""
-        if app.release is None or app.state == State.STOPPED:
+        app is stopped or has no release to run (it then picks the change up when next
+        deployed). An app whose first deploy built but did not start retries that build: a
+        missing var is the usual reason, and setting it is the fix."""
+        if app.state == State.STOPPED:
             return None
-        current = self._release(app, app.release)
+        current = (
+            self._release(app, app.release) if app.release is not None else self._retryable(app)
+        )
+        if current is None:
+            return None
         release = self._rerelease(app, current, "config", self.snapshot(app), created_by, message)
         self._submit(app, release)
         return release
 
-    def rollback(self, app: App, to: int | None, created_by: str) -> Release:
+    def rollback(self, app: App, to: int | None, created_by: str) -> tuple[Release, int]:
+        """The new release and the number of the release it runs again (``to``, or the one
+        the platform chose): that is the one to name, not the one whose build it reuses."""
         target = self._rollback_target(app, to)
         message = f"roll back to release {target.number}"
         release = self._rerelease(app, target, "rollback", target.env, created_by, message)
         self._submit(app, release)
-        return release
+        return release, target.number
 
     def env_changed(self, app: App, release: Release) -> list[str]:
         """The var and secret keys whose value in ``release``'s environment is not the app's
@@ -186,10 +194,13 @@ class Runtime:
         With ``by`` (who asks), an environment changed since that release makes a config
         release first, which is what runs."""
         if app.release is None:
-            raise Conflict(
-                f"app '{app.name}' has no release yet",
-                f"deploy it first: `rig deploy --app {app.name} --network {app.network}`",
-            )
+            base = self._retryable(app)
+            if base is None or by is None:
+                raise self._nothing_to_run(app)
+            with self._lock(app.id):  # waits, as a restart does, until it runs or fails
+                retry = self._rerelease(app, base, "config", self.snapshot(app), by, "retry")
+                self._deploy(app, retry)
+            return
         with self._lock(app.id):
             release = self._release(app, app.release)
             env = self.snapshot(app)
@@ -204,7 +215,7 @@ class Runtime:
 
     def stop(self, app: App) -> None:
         if app.release is None:
-            raise Conflict(f"app '{app.name}' has no release yet", "there is nothing to stop")
+            raise Conflict(f"app '{app.name}' has no running release", "there is nothing to stop")
         self.driver.stop(app.key)
 
     def remove(self, app: App) -> None:
@@ -233,6 +244,8 @@ class Runtime:
             return Unavailable.unknown(name, network)
         if app.state == State.STOPPED:
             return Unavailable.stopped(name, network)
+        if app.release is None and app.state == State.FAILED:
+            return Unavailable.failed(name, network)
         if app.release is None:
             return Unavailable.not_deployed(name, network)
         return Unavailable(
@@ -326,9 +339,10 @@ class Runtime:
         error = {"reason": reason, "phase": phase, "log_tail": log_tail}
         self._release_changed(app, release.number, "failed", {"error": error})
         self._note(app, f"release {release.number} failed ({phase}): {reason}")
-        if release.source == "deploy":
-            self.layout.remove_release(app.network, app.name, release.number)
         current = self.apps.by_key(app.network, app.name)
+        first_built = phase == "start" and current is not None and current.release is None
+        if release.source == "deploy" and not first_built:  # kept: a retry runs that build
+            self.layout.remove_release(app.network, app.name, release.number)
         if current is not None and current.state == State.BUILDING:
             self._set_state(app.key, State.FAILED, {"release": release.number, "reason": reason})
 
@@ -363,6 +377,36 @@ class Runtime:
         release = self.releases.create(app.id, new)
         self._release_changed(app, release.number, "pending")
         return release
+
+    def _retryable(self, app: App) -> Release | None:
+        """The latest release of an app that never ran one, when it was built and only failed
+        to start (its build is kept for this): what a restart or a config change retries."""
+        latest = next(iter(self.releases.of_app(app.id)), None)
+        if latest is None or latest.status != "failed":
+            return None
+        if (latest.error or {}).get("phase") != "start":
+            return None
+        built = self.layout.release_dir(app.network, app.name, latest.artifact_release)
+        return latest if built.is_dir() else None
+
+    def _nothing_to_run(self, app: App) -> Conflict:
+        """Why an app without a running release cannot start, in terms of its state."""
+        deploy = f"`rig deploy --app {app.name} --network {app.network}`"
+        latest = next(iter(self.releases.of_app(app.id)), None)
+        if latest is None:
+            return Conflict(f"app '{app.name}' has no release yet", f"deploy it first: {deploy}")
+        if latest.status != "failed":
+            return Conflict(
+                f"app '{app.name}' is deploying release {latest.number} ({latest.status})",
+                f"see it with `rig status app {app.name} --network {app.network}`",
+            )
+        phase = (latest.error or {}).get("phase", "deploy")
+        return Conflict(
+            f"app '{app.name}' is failed: release {latest.number} failed during {phase} and "
+            "no release has run",
+            f"see why with `rig logs build {app.name} --network {app.network}`, fix it and "
+            f"deploy again: {deploy}",
+        )
 
     def _rollback_target(self, app: App, to: int | None) -> Release:
         if to is not None:

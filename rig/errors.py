@@ -18,6 +18,9 @@ class ExitCode:
     NOT_FOUND = 4
     EXISTS = 5
     UNREACHABLE = 6
+    TIMED_OUT = 124  # `rig command --timeout` expired, as timeout(1) exits
+    NOT_EXECUTABLE = 126  # `rig run`'s command cannot be run, as shells exit
+    COMMAND_NOT_FOUND = 127  # `rig run`'s command does not exist, as shells exit
     INTERRUPTED = 130
 
 

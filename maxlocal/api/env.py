@@ -157,14 +157,16 @@ def _release_config(
     message: str,
 ) -> None:
     """Unless ``restart`` is false, make a config release of each app the change reaches
-    that has a running release, and name the new releases in ``X-Release``."""
+    that has a running release, and name the new releases in ``X-Release`` (their apps, in the
+    same order, in ``X-Release-Apps``: at network scope the numbers alone say little)."""
     if not restart:
         return
     reached = platform.apps.find(user.id, network=network, name=app)
-    made = [platform.runtime.config_release(a, user.email, message) for a in reached]
-    numbers = [str(r.number) for r in made if r is not None]
-    if numbers:
-        response.headers["X-Release"] = ",".join(numbers)
+    made = [(a.name, platform.runtime.config_release(a, user.email, message)) for a in reached]
+    restarted = [(name, str(r.number)) for name, r in made if r is not None]
+    if restarted:
+        response.headers["X-Release"] = ",".join(number for _, number in restarted)
+        response.headers["X-Release-Apps"] = ",".join(name for name, _ in restarted)
 
 
 def _set_message(entries: dict[str, str]) -> str:

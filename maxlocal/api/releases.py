@@ -70,6 +70,7 @@ class ReleaseOut(BaseModel):
     finished_at: str | None
     env_keys: EnvKeys
     error: ReleaseError | None
+    processes: dict[str, str] | None  # once built: the process types it runs (web, worker...)
 
 
 class RollbackRequest(Body):
@@ -78,6 +79,7 @@ class RollbackRequest(Body):
 
 class RollbackOut(ReleaseOut):
     env_changed: list[str]
+    rolled_back_to: int
 
 
 def release_out(app: App, release: Release) -> ReleaseOut:
@@ -97,6 +99,7 @@ def release_out(app: App, release: Release) -> ReleaseOut:
         finished_at=release.finished_at,
         env_keys=EnvKeys(vars=sorted(release.env.vars), secrets=sorted(release.env.secrets)),
         error=ReleaseError(**release.error) if release.error else None,
+        processes=release.processes,
     )
 
 
@@ -226,6 +229,8 @@ def rollback(
 ) -> RollbackOut:
     _, found = find_app(platform, user.id, network, app)
     to = body.to if body else None
-    release = platform.runtime.rollback(found, to, user.email)
+    release, target = platform.runtime.rollback(found, to, user.email)
     changed = platform.runtime.env_changed(found, release)
-    return RollbackOut(**release_out(found, release).model_dump(), env_changed=changed)
+    return RollbackOut(
+        **release_out(found, release).model_dump(), env_changed=changed, rolled_back_to=target
+    )

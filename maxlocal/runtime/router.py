@@ -55,6 +55,14 @@ class Unavailable:
         )
 
     @classmethod
+    def failed(cls, app: str, network: str) -> Unavailable:
+        return cls(
+            503,
+            f"App {app!r} in network {network!r} failed its deploy and has no running release. "
+            f"See why with: rig status app {app} --network {network}",
+        )
+
+    @classmethod
     def not_deployed(cls, app: str, network: str) -> Unavailable:
         return cls(
             503,

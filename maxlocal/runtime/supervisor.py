@@ -326,7 +326,12 @@ class LocalProcessDriver:
             release=deployment.release.number,
             restarts=deployment.restarts,
             started_at=deployment.started_at.isoformat().replace("+00:00", "Z"),
-            uptime_s=round(time.monotonic() - deployment.started_monotonic, 3) if running else None,
+            # a crash loop has no uptime to speak of; its figures (cpu, memory) still count
+            uptime_s=(
+                round(time.monotonic() - deployment.started_monotonic, 3)
+                if state == State.RUNNING
+                else None
+            ),
             pids=pids,
             cpu_percent=round(cpu, 1),
             memory_rss=rss,

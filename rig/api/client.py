@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from rig.api.logs import LogSource
     from rig.api.types import (
         App,
@@ -36,6 +38,8 @@ if TYPE_CHECKING:
 
 LAST_SEQ_HEADER = "X-Last-Seq"
 RELEASE_HEADER = "X-Release"
+RELEASE_APPS_HEADER = "X-Release-Apps"
+Made = tuple[str | None, str]  # a release a config change made: its app (if named), its number
 ENV_KINDS = ("vars", "secrets")
 LIFECYCLE_VERBS = ("restart", "stop", "start")
 
@@ -81,7 +85,7 @@ class EnvChange:
 
     __slots__ = ("releases", "rows")
 
-    def __init__(self, rows: list[dict[str, Any]], releases: list[str]) -> None:
+    def __init__(self, rows: list[dict[str, Any]], releases: list[Made]) -> None:
         self.rows, self.releases = rows, releases
 
 
@@ -155,14 +159,14 @@ class Api:
         response = self.client.send(
             "PATCH", _env_path(where, kind), body={kind: values}, params=_restart(restart)
         )
-        return EnvChange(response.json(), _releases(response.headers.get(RELEASE_HEADER, "")))
+        return EnvChange(response.json(), _releases(response.headers))
 
-    def delete_env(self, where: Where, kind: str, key: str, *, restart: bool = True) -> list[str]:
+    def delete_env(self, where: Where, kind: str, key: str, *, restart: bool = True) -> list[Made]:
         """Delete one key; the releases the change made (none with ``restart=False``)."""
         response = self.client.send(
             "DELETE", f"{_env_path(where, kind)}/{key}", params=_restart(restart)
         )
-        return _releases(response.headers.get(RELEASE_HEADER, ""))
+        return _releases(response.headers)
 
     def reveal_secrets(self, where: Where, keys: list[str] | None = None) -> dict[str, str]:
         """The values of a scope's secrets (all, or ``keys``): audited by the platform."""
@@ -279,5 +283,11 @@ def _restart(restart: bool) -> dict[str, str] | None:
     return None if restart else {"restart": "false"}
 
 
-def _releases(header: str) -> list[str]:
-    return [n.strip() for n in header.split(",") if n.strip()]
+def _releases(headers: Mapping[str, str]) -> list[Made]:
+    """The config releases a var or secret change made: (app, number), the app None from a
+    platform that does not name them."""
+    numbers = [n.strip() for n in headers.get(RELEASE_HEADER, "").split(",") if n.strip()]
+    apps = [a.strip() for a in headers.get(RELEASE_APPS_HEADER, "").split(",")]
+    if len(apps) != len(numbers):
+        return [(None, number) for number in numbers]
+    return [(app or None, number) for app, number in zip(apps, numbers, strict=True)]

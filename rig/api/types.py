@@ -117,7 +117,9 @@ class Release(TypedDict, total=False):
     finished_at: str | None
     env_keys: dict[str, list[str]]
     error: ReleaseFailure | None
+    processes: dict[str, str] | None  # once built: process type -> command
     env_changed: list[str]  # a rollback's answer only
+    rolled_back_to: int  # a rollback's answer only: the release run again
 
 
 class Process(TypedDict, total=False):

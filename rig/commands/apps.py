@@ -56,7 +56,7 @@ def register(tree: CommandTree) -> None:
 
 
 def create_app(ctx: Context, args: argparse.Namespace) -> Result:
-    name = check_name("app", args.name) if args.name else None
+    name = check_name("app", args.name) if args.name is not None else None
     network = default_network(ctx, args)
     app = ctx.api().create_app(network, name)
     namecache.update(namecache.APP, add=[f"{network}/{app['name']}"])

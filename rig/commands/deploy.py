@@ -20,6 +20,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from rig import interrupts
 from rig.cli import CommandTree, add_app_option, add_network_option
+from rig.commands.releases import platform_continues
 from rig.errors import NotFoundError, UsageError
 from rig.output import Column, Result
 from rig.output.progress import progress_bar
@@ -106,12 +107,13 @@ def deploy(ctx: Context, args: argparse.Namespace) -> Result:
         check_size(archive, limit)
         release = send(ctx, api, ref, archive, release_params(args.message, git))
     number = int(release["number"])
-    interrupts.check()
-    if not args.detach:
-        on_line = None if ctx.json else partial(print_build_line, ctx.stderr)
-        from rig.api.releases import settle
+    with platform_continues(ref, number, "deploy"):
+        interrupts.check()
+        if not args.detach:
+            on_line = None if ctx.json else partial(print_build_line, ctx.stderr)
+            from rig.api.releases import settle
 
-        release = settle(ctx, ref.network, ref.app, number, on_line)
+            release = settle(ctx, ref.network, ref.app, number, on_line)
     took = time.monotonic() - started
     data = {
         "app": ref.app,
@@ -132,8 +134,13 @@ def deploy(ctx: Context, args: argparse.Namespace) -> Result:
             f"Uploaded release {number} of {ref.app} ({data['status']}); "
             f"see it with `rig list releases --app {ref.app} --network {ref.network}`"
         )
-    else:
+    elif "web" in (release.get("processes") or {"web": ""}):
         message = f"Deployed {ref.app} release {number} in {human_seconds(took)}: {data['url']}"
+    else:  # nothing answers at its URL: a worker-only app
+        message = (
+            f"Deployed {ref.app} release {number} in {human_seconds(took)} "
+            "(no web process, so no URL)"
+        )
     return Result(data=data, message=message, show_data=False)
 
 

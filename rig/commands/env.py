@@ -116,6 +116,12 @@ def _register_create(tree: CommandTree, kind: Kind) -> None:
         metavar="FILE",
         help="read KEY=VALUE lines from a .env file ('-': stdin)",
     )
+    parser.add_argument(
+        "--allow-empty",
+        action="store_true",
+        help="accept an empty value from stdin or the prompt (refused otherwise: an unset "
+        "variable or a stray Enter is rarely meant)",
+    )
     add_scope_options(parser, kind.plural)
     add_restart_option(parser)
 
@@ -154,7 +160,7 @@ def _register_delete(tree: CommandTree, kind: Kind) -> None:
 
 
 def create(kind: Kind, ctx: Context, args: argparse.Namespace) -> Result:
-    values = collect_values(kind, ctx, args.items, args.from_file)
+    values = collect_values(kind, ctx, args.items, args.from_file, allow_empty=args.allow_empty)
     scope = resolve_scope(ctx, args)
     change = ctx.api().set_env(scope, kind.plural, values, restart=restarts(args))
     listing = change.rows
@@ -184,12 +190,12 @@ def delete(kind: Kind, ctx: Context, args: argparse.Namespace) -> Result:
     confirm(
         ctx, f"delete {kind.count(len(keys))} from {scope.label}: {', '.join(keys)}", yes=args.yes
     )
-    releases = [
-        number
+    made = [
+        release
         for key in keys
-        for number in api.delete_env(scope, kind.plural, key, restart=restarts(args))
+        for release in api.delete_env(scope, kind.plural, key, restart=restarts(args))
     ]
-    restart = restart_notice(scope, keys, releases)
+    restart = restart_notice(scope, keys, made)
     return Result(
         data={**scope.to_json(), "deleted": keys},
         message=f"Deleted {kind.count(len(keys))} from {scope.label}: {', '.join(keys)}{restart}",
@@ -222,14 +228,18 @@ def _check_deletable(kind: Kind, scope: Scope, keys: list[str], rows: list[dict[
 
 
 def collect_values(
-    kind: Kind, ctx: Context, items: list[str], from_file: str | None
+    kind: Kind, ctx: Context, items: list[str], from_file: str | None, *, allow_empty: bool = False
 ) -> dict[str, str]:
     """The keys and values to set, from argv, a .env file, stdin or a hidden prompt; validated."""
     values: dict[str, str] = {}
     if from_file:
         values.update(_read_env_file(ctx, from_file))
     if items:
-        values.update(_values_from_items(kind, ctx, items, stdin_taken=from_file == STDIN))
+        values.update(
+            _values_from_items(
+                kind, ctx, items, stdin_taken=from_file == STDIN, allow_empty=allow_empty
+            )
+        )
     elif not from_file:
         raise UsageError(
             f"no {kind.name} given",
@@ -245,7 +255,7 @@ def collect_values(
 
 
 def _values_from_items(
-    kind: Kind, ctx: Context, items: list[str], *, stdin_taken: bool
+    kind: Kind, ctx: Context, items: list[str], *, stdin_taken: bool, allow_empty: bool
 ) -> dict[str, str]:
     usage_hint = f"rig create {kind.name} KEY VALUE, or KEY=VALUE ..."
     if "=" in items[0]:
@@ -273,7 +283,13 @@ def _values_from_items(
             "stdin cannot give both --from-file - and a value", hint="pass one of them"
         )
     check_key(key, kind.name)
-    return {key: _read_value(kind, ctx, key, prompt=len(items) == 1)}
+    value = _read_value(kind, ctx, key, prompt=len(items) == 1)
+    if not value and not allow_empty:
+        raise UsageError(
+            f"empty value for {key}; nothing was changed",
+            hint=f"give a value, or pass --allow-empty to set an empty {kind.name}",
+        )
+    return {key: value}
 
 
 def _read_value(kind: Kind, ctx: Context, key: str, *, prompt: bool) -> str:

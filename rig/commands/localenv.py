@@ -51,7 +51,8 @@ def register(tree: CommandTree) -> None:
             "rig run -- npm test   # in a directory with rig.toml",
         ],
         description="Run a command on this machine with the app's vars (network-level ones "
-        "included) added to its environment, and exit with its exit code. Secrets only with "
+        "included) added to its environment, and exit with its exit code (127 when it is not "
+        "found, 126 when it cannot be run, as shells do). Secrets only with "
         "--with-secrets, after you confirm: the platform records each reveal in the audit.",
     )
     add_scope_options(parser, "vars")
@@ -115,9 +116,19 @@ def run(ctx: Context, args: argparse.Namespace) -> Result:
     try:
         proc = subprocess.Popen(command, env=env)
     except FileNotFoundError:
-        raise RigError(f"command not found: {command[0]}", code="not_found") from None
+        error = RigError(
+            f"command not found: {command[0]}", hint="check its name and PATH", code="not_found"
+        )
+        error.exit_code = ExitCode.COMMAND_NOT_FOUND  # as shells exit, for scripts that check
+        raise error from None
     except PermissionError:
-        raise RigError(f"cannot run {command[0]}: permission denied") from None
+        error = RigError(
+            f"cannot run {command[0]}: permission denied",
+            hint="is it executable (chmod +x) and not a directory?",
+            code="not_executable",
+        )
+        error.exit_code = ExitCode.NOT_EXECUTABLE
+        raise error from None
     code = _wait(proc)
     return Result(data={**scope.to_json(), "exit_code": code}, show_data=False, exit_code=code)
 

@@ -48,7 +48,9 @@ def register(tree: CommandTree) -> None:
 
 
 def create_network(ctx: Context, args: argparse.Namespace) -> Result:
-    network = ctx.api().create_network(check_name("network", args.name) if args.name else None)
+    network = ctx.api().create_network(
+        check_name("network", args.name) if args.name is not None else None
+    )
     namecache.update(namecache.NETWORK, add=[network["name"]])
     return Result(
         data=network,

@@ -6,11 +6,13 @@ Waiting for the new release to settle is :func:`rig.api.releases.settle`, as for
 from __future__ import annotations
 
 import argparse
+import contextlib
 import time
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from rig.cli import CommandTree, add_app_option, add_network_option, completes
-from rig.errors import NotFoundError, UsageError
+from rig.errors import Interrupted, NotFoundError, UsageError
 from rig.output import Column, Result
 from rig.output.units import human_seconds
 from rig.targets import AppRef, app_ref
@@ -99,11 +101,13 @@ def rollback(ctx: Context, args: argparse.Namespace) -> Result:
             raise
         raise NotFoundError(missing.message, hint=releases_hint(api, ref)) from None
     env_changed = [str(k) for k in release.get("env_changed") or ()]
+    # the release asked for (or the platform's choice), not the one whose build is reused
+    target = release.get("rolled_back_to", args.to)
     if not args.detach:
         number = int(release["number"])
-        release = settle(ctx, ref.network, ref.app, number)
+        with platform_continues(ref, number, "rollback"):
+            release = settle(ctx, ref.network, ref.app, number)
     took = time.monotonic() - started
-    target = release.get("artifact_release")
     data = {
         "app": ref.app,
         "network": ref.network,
@@ -126,6 +130,20 @@ def rollback(ctx: Context, args: argparse.Namespace) -> Result:
             f"the current values (`rig list vars --app {ref.app}` shows them)."
         )
     return Result(data=data, message=message, show_data=False)
+
+
+@contextlib.contextmanager
+def platform_continues(ref: AppRef, number: int, what: str) -> Iterator[None]:
+    """Ctrl+C while watching release ``number`` stops the watching only: the platform goes on
+    with the ``what`` (deploy, rollback), so say that and where to see how it ends."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        raise Interrupted(
+            f"stopped watching; the platform continues the {what} of release {number} "
+            f"of {ref.label}",
+            hint=f"`rig status app {ref.app} --network {ref.network}` shows it",
+        ) from None
 
 
 def releases_hint(api: Api, ref: AppRef) -> str:

@@ -1,8 +1,9 @@
 """Remote access: ``command``, ``shell``, ``list sessions`` and ``audit``.
 
 ``command`` and ``shell`` exit with the remote exit code (128+N for a process killed by signal
-N). When the connection to the platform is lost mid-session they exit 6 (``unreachable``), with
-"connection to the platform lost": the platform has ended the session by then.
+N; 124 for a ``command --timeout`` that expired, as timeout(1) does). When the connection to
+the platform is lost mid-session they exit 6 (``unreachable``), with "connection to the
+platform lost": the platform has ended the session by then.
 """
 
 from __future__ import annotations
@@ -14,10 +15,10 @@ from collections.abc import Callable
 from typing import IO, TYPE_CHECKING, Any
 
 from rig.cli import CommandTree, add_scope_options, parse_since
-from rig.errors import NotFoundError, RigError, UnreachableError, UsageError
+from rig.errors import ExitCode, NotFoundError, RigError, UnreachableError, UsageError
 from rig.output import Column, Result
 from rig.output.units import human_seconds
-from rig.targets import Scope, resolve_scope
+from rig.targets import Scope, defaults, resolve_scope
 
 if TYPE_CHECKING:
     from rig.context import Context
@@ -63,7 +64,8 @@ def register(tree: CommandTree) -> None:
         ],
         description="Run CMD with /bin/sh -c where the app runs: its current release directory, "
         "its vars and secrets. Its stdout and stderr stream to yours; rig exits with its exit "
-        "code (128+N if killed by signal N). Ctrl+C interrupts it.",
+        "code (128+N if killed by signal N; 124 when --timeout stops it, as timeout(1)). "
+        "Ctrl+C interrupts it.",
     )
     parser.add_argument("cmd", metavar="CMD", help="the command line")
     add_scope_options(parser, "environment")
@@ -103,6 +105,11 @@ def register(tree: CommandTree) -> None:
     parser.add_argument(
         "--since", metavar="WHEN", help="only sessions since a duration ago (10m, 2h) or a time"
     )
+    parser.add_argument(
+        "--all",
+        action="store_true",
+        help="every app's sessions, even where a rig.toml, RIG_APP or the shell names one",
+    )
 
 
 def parse_duration(text: str) -> float:
@@ -133,18 +140,20 @@ def run_command(ctx: Context, args: argparse.Namespace) -> Result:
             _platform(ctx), exec_topic(scope.network, scope.app), params, on_output, _stdin(ctx)
         ),
     )
+    code = done.code
     if done.reason == "timeout":
         ctx.stderr.write(f"rig: the command timed out after {params['timeout']:g} s\n")
+        code = ExitCode.TIMED_OUT
     if not ctx.json:
-        return Result(exit_code=done.code)
+        return Result(exit_code=code)
     return Result(
         data={
-            "exit_code": done.code,
+            "exit_code": code,
             "stdout": captured["stdout"].decode(errors="replace"),
             "stderr": captured["stderr"].decode(errors="replace"),
             "duration_s": done.duration_s,
         },
-        exit_code=done.code,
+        exit_code=code,
     )
 
 
@@ -181,12 +190,15 @@ def list_sessions(ctx: Context, args: argparse.Namespace) -> Result:
 
 def show_audit(ctx: Context, args: argparse.Namespace) -> Result:
     network = app = None
-    if args.app or args.network or ctx.app or ctx.network:
+    chosen = defaults(ctx)
+    # the app a rig.toml (or RIG_APP, or the shell) names, like every other command
+    if args.app or args.network or (not args.all and (chosen.app or chosen.network)):
         scope = resolve_scope(ctx, args)
         network, app = scope.network, scope.app
     since = parse_since(args.since) if args.since else None
     rows = ctx.api().audit(network, app, since)
-    return Result(data=rows, columns=AUDIT_COLUMNS, empty="(no sessions recorded)")
+    where = f" for {Scope(network, app).label}" if network else ""
+    return Result(data=rows, columns=AUDIT_COLUMNS, empty=f"(no sessions recorded{where})")
 
 
 def _platform(ctx: Context) -> Platform:

@@ -28,17 +28,26 @@ def show_failure(failure: ReleaseFailed, stream: IO[str]) -> None:
 
 
 def restart_notice(
-    scope: Scope, keys: list[str], numbers: Sequence[str], listing: Sequence[Mapping[str, Any]] = ()
+    scope: Scope,
+    keys: list[str],
+    made: Sequence[tuple[str | None, str]],
+    listing: Sequence[Mapping[str, Any]] = (),
 ) -> str:
-    """``"\nRestarting api with changed keys: ..."`` when the platform made releases
-    ``numbers`` for a config change, else ``""``. Secrets are named with their new digest."""
-    if not numbers:
+    """``"\nRestarting api with changed keys: ..."`` when the platform made releases ``made``
+    ((app, number) each) for a config change, else ``""``. Secrets are named with their new
+    digest; at network scope each release is named with its app."""
+    if not made:
         return ""
     digests = {row.get("key"): row.get("digest") for row in listing}
     changed = [f"{k} (digest {digests[k]})" if digests.get(k) else k for k in keys]
-    who = scope.app or f"the apps of network {scope.network}"
-    plural = "s" if len(numbers) > 1 else ""
+    if scope.app:
+        plural = "s" if len(made) > 1 else ""
+        which = f"release{plural} {', '.join(number for _, number in made)}"
+        return f"\nRestarting {scope.app} with changed keys: {', '.join(changed)} ({which})"
+    which = ", ".join(
+        f"{app} release {number}" if app else f"release {number}" for app, number in made
+    )
     return (
-        f"\nRestarting {who} with changed keys: {', '.join(changed)} "
-        f"(release{plural} {', '.join(numbers)})"
+        f"\nRestarting the apps of network {scope.network} with changed keys: "
+        f"{', '.join(changed)} ({which})"
     )

@@ -132,6 +132,17 @@ class Connected:
     pass
 
 
+def close_meaning(code: int) -> str:
+    """What a close frame without a reason means, so a notice never says "lost ()"."""
+    meanings = {
+        1000: "closed by the platform",
+        1001: "the platform is shutting down",
+        1011: "platform error",
+        1012: "the platform is restarting",
+    }
+    return meanings.get(code, f"closed with code {code}")
+
+
 @dataclass(frozen=True)
 class Reconnecting:
     attempt: int
@@ -580,7 +591,7 @@ class Socket:
             return WS_CLOSE_NORMAL, "heartbeat timeout"
         close = conn.protocol.close_rcvd
         if close is not None:
-            return close.code, close.reason
+            return close.code, close.reason or close_meaning(close.code)
         self._close_in_background(conn, 1006, "")
         return None, "connection lost"
 

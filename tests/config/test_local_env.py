@@ -45,7 +45,11 @@ def test_run_passes_vars_and_exit_code(api: Rig, tmp_path: Path) -> None:
     assert run.code == 7, str(run)
     assert run.out.strip() == "hello|world None"
     missing = api("run", "--app", "api", "--", "no-such-command-xyz")
-    assert missing.code == 1 and "command not found: no-such-command-xyz" in missing.err
+    assert missing.code == 127 and "command not found: no-such-command-xyz" in missing.err
+    not_executable = tmp_path / "script.sh"
+    not_executable.write_text("echo hi\n")
+    refused = api("run", "--app", "api", "--", str(not_executable))
+    assert refused.code == 126 and "permission denied" in refused.err, str(refused)
     assert api("run", "--app", "api").code == 2
 
 

@@ -124,7 +124,8 @@ def test_rollback_follows_the_new_release() -> None:
 
     def post(request: httpx.Request) -> httpx.Response:
         bodies.append(json.loads(request.read()))
-        return httpx.Response(202, json=release(5, "pending", artifact_release=2))
+        answer = release(5, "pending", artifact_release=2)
+        return httpx.Response(202, json={**answer, "rolled_back_to": 2})
 
     platform.routes[("POST", f"{APP}/rollback")] = post
     platform.routes[("GET", f"{APP}/releases/5")] = lambda r: httpx.Response(
@@ -140,7 +141,8 @@ def test_rollback_follows_the_new_release() -> None:
 
     def post_changed(request: httpx.Request) -> httpx.Response:
         changed = release(5, "pending", artifact_release=2)
-        return httpx.Response(202, json={**changed, "env_changed": ["DB_URL", "TOKEN"]})
+        answer = {**changed, "env_changed": ["DB_URL", "TOKEN"], "rolled_back_to": 2}
+        return httpx.Response(202, json=answer)
 
     platform.routes[("POST", f"{APP}/rollback")] = post_changed
     out = run(make_ctx(platform), "rollback", "--app", "api")
@@ -276,14 +278,15 @@ def test_bad_grep_and_tail_are_refused_before_any_request() -> None:
 def test_restart_notice() -> None:
     app, network = Scope("shop", "api"), Scope("shop")
     assert restart_notice(app, ["A"], []) == ""
-    assert restart_notice(app, ["A", "B"], ["4"]) == (
+    assert restart_notice(app, ["A", "B"], [("api", "4")]) == (
         "\nRestarting api with changed keys: A, B (release 4)"
     )
     listing = [{"key": "DB_PASSWORD", "digest": "3f9a1c0b7e2d"}]
-    assert restart_notice(network, ["DB_PASSWORD"], ["4", "7"], listing) == (
+    assert restart_notice(network, ["DB_PASSWORD"], [("api", "4"), ("web", "7")], listing) == (
         "\nRestarting the apps of network shop with changed keys: "
-        "DB_PASSWORD (digest 3f9a1c0b7e2d) (releases 4, 7)"
+        "DB_PASSWORD (digest 3f9a1c0b7e2d) (api release 4, web release 7)"
     )
+    assert restart_notice(network, ["A"], [(None, "4")]).endswith("(release 4)")
 
 
 def test_config_changes_say_what_restarts_and_honour_no_restart() -> None:
