@@ -265,7 +265,8 @@ def build_parser(argv: Sequence[str] | None = None) -> RigArgumentParser:
         description="The command-line client for the Max application platform.",
         epilog="Run `rig COMMAND --help` for a command's options. Exit codes: 0 ok, "
         "1 failure, 2 usage, 3 not logged in or denied, 4 not found, 5 already exists, "
-        "6 unreachable, 130 interrupted.",
+        "6 unreachable, 124 timed out (command --timeout), 126 cannot run and 127 not found "
+        "(run's command), 130 interrupted.",
     )
     root.add_argument("--version", action="version", version=f"rig {__version__}")
     add_global_options(root, suppress=False)
