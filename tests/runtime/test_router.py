@@ -11,9 +11,9 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import serve_asgi
 
 from maxlocal.runtime.router import HostRouter, Unavailable, parse_host
+from tests.runtime.conftest import serve_asgi
 
 BIG = os.urandom(3 * 1024 * 1024)
 

@@ -8,10 +8,10 @@ from pathlib import Path
 import httpx
 import psutil
 import pytest
-from conftest import PY, Events, gone, make_release
 
 from maxlocal.runtime.procfile import load_spec
 from maxlocal.runtime.supervisor import LocalProcessDriver, Release, StartError, State
+from tests.runtime.conftest import PY, Events, gone, make_release
 
 HEALTH_TIMEOUT = 150.0  # seconds: far beyond any start on a loaded machine
 

@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from conftest import gone, make_release, serve_asgi
 
 from maxlocal.runtime.router import HostRouter, Unavailable
 from maxlocal.runtime.supervisor import LocalProcessDriver, State
+from tests.runtime.conftest import gone, make_release, serve_asgi
 
 
 async def platform_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
