@@ -191,9 +191,9 @@ def test_lines_after_a_seq_never_include_it_and_most_counts_across_batches() -> 
     store.append_many("k", "stdout", ["1", "2"])
     store.append_many("k", "stdout", ["3", "4"])
     store.append_many("k", "stdout", ["5", "6"])
-    assert [b.lines for b in store.batches("k", after=3)] == [["4"], ["5", "6"]]
-    assert [b.lines for b in store.batches("k", after=0, most=3)] == [["1", "2"], ["3"]]
-    assert [b.lines for b in store.batches("k", after=1, most=4)] == [["2"], ["3", "4"], ["5"]]
+    assert [b.lines for b in store.batches("k", after=3)] == [("4",), ("5", "6")]
+    assert [b.lines for b in store.batches("k", after=0, most=3)] == [("1", "2"), ("3",)]
+    assert [b.lines for b in store.batches("k", after=1, most=4)] == [("2",), ("3", "4"), ("5",)]
 
 
 def test_batch_subscribers_get_each_batch_once_and_a_failing_one_is_dropped() -> None:
@@ -212,7 +212,7 @@ def test_batch_subscribers_get_each_batch_once_and_a_failing_one_is_dropped() ->
     unsubscribe()  # twice is harmless
     store.append("k", "stdout", "d")
     assert got[0] == first and (got[0].release, got[0].app, got[0].key) == (2, "api", "k")
-    assert [b.lines for b in got] == [["a", "b"], ["c"]]
+    assert [b.lines for b in got] == [("a", "b"), ("c",)]
 
 
 def test_delete_and_close_are_safe_on_keys_without_a_file_and_can_be_repeated(
