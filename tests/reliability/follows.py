@@ -140,8 +140,11 @@ def check_follow(
 
 
 def _records(path: Path) -> list[dict[str, Any]]:
-    """The follower's records so far (a last line still being written is left out)."""
-    records = []
+    """The follower's records so far (a last line still being written is left out; none
+    before the terminal's shell has opened the file)."""
+    records: list[dict[str, Any]] = []
+    if not path.exists():
+        return records
     for line in path.read_text().splitlines():
         with contextlib.suppress(ValueError):
             records.append(json.loads(line))
