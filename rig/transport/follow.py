@@ -233,7 +233,8 @@ class ConnectionNotices:
     def __call__(self, state: ConnectionState) -> None:
         if isinstance(state, Reconnecting) and not self._down:
             self._down = True
-            self._say(f"connection lost ({state.reason}); reconnecting…")
+            why = "" if state.reason in ("", "connection lost") else f" ({state.reason})"
+            self._say(f"connection lost{why}; reconnecting…")
         elif isinstance(state, Connected) and self._down:
             self._down = False
             self._say("reconnected")
