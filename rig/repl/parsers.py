@@ -69,9 +69,35 @@ def build_use_parser() -> ShellArgumentParser:
     return parser
 
 
-def build_job_parser(name: str, description: str) -> ShellArgumentParser:
+CURRENT_JOB = 0  # what `fg`, `fg %`, `fg %%` and `fg %+` mean: the newest running job
+
+
+def job_spec(text: str) -> int:
+    """A job as bash names it: ``1`` or ``%1``; ``%``, ``%%`` or ``%+`` for the current job
+    (:data:`CURRENT_JOB`)."""
+    spec = text[1:] if text.startswith("%") else text
+    if spec in ("", "%", "+") and text.startswith("%"):
+        return CURRENT_JOB
+    if spec.isdigit() and int(spec) > 0:
+        return int(spec)
+    raise argparse.ArgumentTypeError(f"not a job: {text!r} (N or %N, see `jobs`)")
+
+
+def build_job_parser(name: str, description: str, *, optional: bool) -> ShellArgumentParser:
+    """``fg [N]``, ``kill N``: N is a job number, also written %N as in bash."""
     parser = ShellArgumentParser(prog=name, description=description)
-    parser.add_argument("job", type=int, metavar="N", help="the job number (see `jobs`)")
+    help = "the job number, or %N (see `jobs`)"
+    if optional:
+        parser.add_argument(
+            "job",
+            type=job_spec,
+            nargs="?",
+            default=CURRENT_JOB,
+            metavar="N",
+            help=help + "; default: the newest running job",
+        )
+    else:
+        parser.add_argument("job", type=job_spec, metavar="N", help=help)
     return parser
 
 

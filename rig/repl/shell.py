@@ -432,18 +432,22 @@ class RigShell(cmd2.Cmd):
         self.jobs.forget_finished()
 
     @with_argparser(
-        lambda: parsers.build_job_parser("fg", "Bring a background job to the foreground.")
+        lambda: parsers.build_job_parser(
+            "fg", "Bring a background job to the foreground.", optional=True
+        )
     )
     @with_category(SHELL_CATEGORY)
     def do_fg(self, args: argparse.Namespace) -> None:
-        """Bring a background job to the foreground (Ctrl+C stops it)."""
+        """Bring a background job to the foreground (Ctrl+C kills it)."""
         job = self._job(args.job)
         try:
             self.jobs.foreground(job, self.poutput)
         except KeyboardInterrupt:
-            self.err.write(f"rig: job {job.id} stopped\n")
+            self.poutput(job.describe())  # what `jobs` says of it too
 
-    @with_argparser(lambda: parsers.build_job_parser("kill", "Stop a background job."))
+    @with_argparser(
+        lambda: parsers.build_job_parser("kill", "Stop a background job.", optional=False)
+    )
     @with_category(SHELL_CATEGORY)
     def do_kill(self, args: argparse.Namespace) -> None:
         """Stop a background job."""
@@ -452,6 +456,14 @@ class RigShell(cmd2.Cmd):
         self.poutput(job.describe())
 
     def _job(self, job_id: int) -> Job:
+        """Job ``job_id``, or the newest running one for :data:`parsers.CURRENT_JOB`."""
+        if job_id == parsers.CURRENT_JOB:
+            running = self.jobs.running()
+            if not running:
+                raise UsageError(
+                    "no running jobs", hint="end a command with & to run it in the background"
+                )
+            return running[-1]
         job = self.jobs.get(job_id)
         if job is None or not job.running:
             raise UsageError(f"no running job {job_id}", hint="see `jobs`")
