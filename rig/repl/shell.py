@@ -101,6 +101,7 @@ class RigShell(cmd2.Cmd):
         self.selection = Selection()
         self.login_context: str | None = None
         self.last_exit = 0
+        self._warned_of_jobs = False
         self.word_parsers, self.word_helps = parsers.build_command_parsers()
         self.selection_words = selection_words(self.word_parsers)
         self._install_rig_commands()
@@ -229,6 +230,8 @@ class RigShell(cmd2.Cmd):
         self.jobs.release()  # lines can go above the prompt again
 
     def onecmd_plus_hooks(self, line: str, **kwargs: Any) -> bool:
+        if line.strip() not in ("_eof", "exit", ""):
+            self._warned_of_jobs = False  # leaving is a second Ctrl+D or exit in a row
         if self._is_tty_session(self.main_session):
             self.jobs.hold()  # the prompt is gone: no printing above it until it is back
         background = background_line(line)
@@ -495,7 +498,23 @@ class RigShell(cmd2.Cmd):
 
     def do_exit(self, _: Statement) -> bool:
         """Leave the shell (also Ctrl+D)."""
-        return True
+        return self._may_leave()
+
+    def do__eof(self, _: Statement) -> bool:
+        self.poutput()
+        return self._may_leave()
+
+    def _may_leave(self) -> bool:
+        """As in bash, a first Ctrl+D or ``exit`` with jobs running only says so, as leaving
+        kills them; a second one in a row leaves."""
+        interactive = self._is_tty_session(self.main_session)
+        if not self.jobs.running() or self._warned_of_jobs or not interactive:
+            return True
+        self._warned_of_jobs = True
+        self.err.write(
+            "There are running jobs (see `jobs`); Ctrl+D or `exit` again kills them and leaves.\n"
+        )
+        return False
 
     def _persist_history(self) -> None:
         super()._persist_history()

@@ -51,3 +51,23 @@ def test_fg_and_kill_take_a_job_as_percent_n(env: dict[str, str]) -> None:
     child.expect_exact("rig dev>")
     child.sendcontrol("d")
     child.expect(pexpect.EOF)
+
+
+def test_ctrl_d_with_a_job_running_asks_first_as_bash_does(env: dict[str, str]) -> None:
+    child = spawn(env)
+    child.sendline(f"{FOLLOW} &")
+    child.expect_exact(f"[1] {FOLLOW}")
+    child.expect_exact("rig dev>")
+    child.sendcontrol("d")
+    child.expect_exact("There are running jobs (see `jobs`)")
+    child.expect_exact("rig dev>")
+    child.sendline("jobs")  # a command in between: the next Ctrl+D asks again
+    child.expect_exact(f"[1] running  {FOLLOW}")
+    child.expect_exact("rig dev>")
+    child.sendline("exit")
+    child.expect_exact("There are running jobs")
+    child.expect_exact("rig dev>")
+    child.sendcontrol("d")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
