@@ -107,18 +107,22 @@ def build_jobs_parser() -> ShellArgumentParser:
     )
 
 
+def build_clear_parser() -> ShellArgumentParser:
+    return ShellArgumentParser(prog="clear", description="Clear the screen and its scrollback.")
+
+
 def build_watch_parser() -> ShellArgumentParser:
     parser = ShellArgumentParser(
         prog="watch",
         description="Follow the live logs of one or more apps, one pane each, full screen; "
         "q, Esc or Ctrl+C returns to the prompt.",
-        epilog="examples:\n  watch api worker\n  watch shop/api blog/web --tail 50",
+        epilog="examples:\n  watch\n  watch api worker\n  watch shop/api blog/web --tail 50",
     )
     parser.add_argument(
         "apps",
-        nargs="+",
+        nargs="*",
         metavar="APP",
-        help="an app of the selected network, or NET/APP",
+        help="an app of the selected network, or NET/APP (default: the selected app)",
         choices_provider=qualified_app_choices,
     )
     parser.add_argument(

@@ -26,9 +26,7 @@ class Selection:
         :func:`rig.cli.selection_words`) naming no resource (nothing, or options only next) and
         an app (a network) is selected: the word the command then means, as ``status`` alone
         means ``status app`` of the selection."""
-        if not argv or argv[0] not in (declared_selection_words() if words is None else words):
-            return None
-        if len(argv) > 1 and not argv[1].startswith("-"):
+        if not names_no_resource(argv, words):
             return None
         return "app" if self.app else "network" if self.network else None
 
@@ -37,6 +35,14 @@ class Selection:
         if self.network and self.app:
             return f"{self.network}/{self.app}"
         return self.network or ""
+
+
+def names_no_resource(argv: list[str], words: frozenset[str] | None = None) -> bool:
+    """True for ``status``, ``logs -f`` and the like: one of ``words`` (default: the commands'
+    :func:`rig.cli.selection_words`) with no resource word after it (nothing, or options)."""
+    if not argv or argv[0] not in (declared_selection_words() if words is None else words):
+        return False
+    return len(argv) == 1 or argv[1].startswith("-")
 
 
 @functools.cache

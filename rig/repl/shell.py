@@ -39,12 +39,14 @@ from rig.repl.highlight import RigLexer, prompt_lexer
 from rig.repl.history import MaskingHistory, MaskingPromptHistory, mask_line
 from rig.repl.jobs import Job, JobCancelled, JobManager
 from rig.repl.realtime import ShellSocket
-from rig.repl.selection import SET_HERE, Selection, SelectionStore
+from rig.repl.selection import SET_HERE, Selection, SelectionStore, names_no_resource
 from rig.repl.transcript import Recorder
 from rig.runner import execute, internal_error
-from rig.targets import selected_app, selected_network
+from rig.targets import defaults, selected_app, selected_network
 
 RIG_CATEGORY = "Commands"
+# the shell's own commands (for highlighting), besides the rig commands
+SHELL_WORDS = ("use", "watch", "jobs", "fg", "kill", "clear", "history", "help", "exit", "quit")
 SHELL_CATEGORY = "Shell"
 # cmd2 built-ins that would shadow rig commands or make no sense here.
 REMOVED_BUILTINS = ("shell", "edit", "run_pyscript", "run_script")
@@ -153,7 +155,7 @@ class RigShell(cmd2.Cmd):
         return with_category(RIG_CATEGORY)(with_argparser(self.word_parsers[word])(command))
 
     def _command_words(self) -> list[str]:
-        return [*self.word_parsers, "use", "watch", "jobs", "fg", "kill", "help", "exit", "quit"]
+        return [*self.word_parsers, *SHELL_WORDS]
 
     def _subcommand_words(self, word: str) -> list[str]:
         parser = self.word_parsers.get(word)
@@ -261,7 +263,12 @@ class RigShell(cmd2.Cmd):
         """``status``, ``logs`` or ``details`` naming no resource run as the selection's
         (``status app``); history keeps the line as it was typed."""
         if isinstance(statement, Statement):
-            expanded = self._with_selected_resource(statement)
+            try:
+                expanded = self._with_selected_resource(statement)
+            except RigError:
+                if add_to_history:
+                    self.history.append(statement)
+                raise
             if expanded is not statement:
                 if add_to_history:
                     self.history.append(statement)
@@ -270,16 +277,37 @@ class RigShell(cmd2.Cmd):
 
     def _with_selected_resource(self, statement: Statement) -> Statement:
         resource = self.selection.resource_for(statement.argv, self.selection_words)
+        if resource is None and names_no_resource(statement.argv, self.selection_words):
+            resource = self._default_resource(statement.argv)
         if resource is None:
             return statement
         line = f"{statement.command} {resource} {statement.args}".rstrip()
         return self.statement_parser.parse(f"{line} {statement.post_command}".rstrip())
 
-    def _start_job(self, line: str, raw: str) -> None:
-        statement = self._with_selected_resource(self.statement_parser.parse(line))
-        self.history.append(self.statement_parser.parse(raw))
-        parser = self.word_parsers.get(statement.command)
+    def _default_resource(self, argv: list[str]) -> str | None:
+        """With nothing selected, ``status`` means the app (or network) that RIG_APP or
+        rig.toml names, as ``status app`` would; else it is refused in one line, saying how
+        to choose, rather than with argparse's "required: COMMAND"."""
+        if "-h" in argv or "--help" in argv:
+            return None
+        ctx = self.make_context()
         try:
+            chosen = defaults(ctx)
+        finally:
+            ctx.close()
+        if chosen.app or chosen.network:
+            return "app" if chosen.app else "network"
+        word = argv[0]
+        raise UsageError(
+            f"`{word}` of what? No app or network is selected",
+            hint=f"`use app APP` or `use network NET` first, or name one: `{word} app APP`",
+        )
+
+    def _start_job(self, line: str, raw: str) -> None:
+        self.history.append(self.statement_parser.parse(raw))
+        try:
+            statement = self._with_selected_resource(self.statement_parser.parse(line))
+            parser = self.word_parsers.get(statement.command)
             if parser is None:
                 raise UsageError(
                     f"only rig commands run in the background, not {statement.command!r}",
@@ -384,10 +412,15 @@ class RigShell(cmd2.Cmd):
         """Follow apps' live logs in panes, full screen; q, Esc or Ctrl+C returns here."""
         from rig.repl.watch import watch
 
+        if not args.apps and not self.selection.app:
+            raise UsageError(
+                "which app? No app is selected", hint="`use app APP` first, or `watch APP ...`"
+            )
         ctx = self.make_context()
         self.cache.busy()
         try:
-            apps = [selected_app(ctx, name, self.selection.network) for name in args.apps]
+            names = args.apps or [self.selection.app]
+            apps = [selected_app(ctx, name, self.selection.network) for name in names]
             watch(ctx, list(dict.fromkeys(apps)), max(0, args.tail))
         finally:
             ctx.close()
@@ -496,11 +529,19 @@ class RigShell(cmd2.Cmd):
             ("", f" │ {jobs} "),
         ]
 
+    @with_argparser(parsers.build_clear_parser)
+    @with_category(SHELL_CATEGORY)
+    def do_clear(self, _: argparse.Namespace) -> None:
+        """Clear the screen and its scrollback, as clear(1) does."""
+        if self.stdout.isatty():
+            self.stdout.write(CLEAR_SCREEN)
+            self.stdout.flush()
+
     def do_exit(self, _: Statement) -> bool:
         """Leave the shell (also Ctrl+D)."""
         return self._may_leave()
 
-    def do__eof(self, _: Statement) -> bool:
+    def do__eof(self, _: Statement | str) -> bool:
         self.poutput()
         return self._may_leave()
 
@@ -549,6 +590,7 @@ class RigShell(cmd2.Cmd):
         return self.cache.names
 
 
+CLEAR_SCREEN = "\x1b[H\x1b[2J\x1b[3J"  # home, erase the screen, erase the scrollback
 NO_NETWORK = "none selected (`use network NET`)"
 NO_APP = "none selected (`use app APP`)"
 # the shell's `context` shows what `rig context show` does, less the project file

@@ -111,7 +111,7 @@ def test_status_logs_and_details_alone_mean_the_selection(shell: RigShell) -> No
     assert "Network: shop" in run("status")
     assert '"name": "shop"' in run("details -o json")
     run("use none")
-    assert "required: COMMAND" in run("status")
+    assert "`status` of what? No app or network is selected" in run("status")
     assert [h.raw for h in shell.history][-9:] == [
         "use app shop/api",
         "status",
@@ -123,3 +123,16 @@ def test_status_logs_and_details_alone_mean_the_selection(shell: RigShell) -> No
         "use none",
         "status",
     ]
+
+
+def test_status_alone_with_nothing_selected_means_rig_app(shell: RigShell) -> None:
+    """With nothing selected, ``status`` means the app RIG_APP (or rig.toml) names, as
+    ``status app`` does; only with none of them is it refused."""
+    output = io.StringIO()
+    env = {**shell.env, "RIG_APP": "api", "RIG_NETWORK": "shop"}
+    with_env = RigShell(
+        stdin=io.StringIO(), stdout=output, stderr=output, env=env, background=False
+    )
+    with_env.onecmd_plus_hooks("use none")
+    with_env.onecmd_plus_hooks("status")
+    assert "App:      api" in output.getvalue(), output.getvalue()

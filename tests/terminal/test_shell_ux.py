@@ -1,0 +1,77 @@
+"""The shell as a new user finds it, in a real pseudo-terminal (issue 19, items 8 and 9):
+bare `status` with nothing selected, `watch` alone, `clear`, `help`."""
+
+from __future__ import annotations
+
+import sys
+
+import pexpect
+import pytest
+
+from tests.terminal.conftest import ROOT, SOCKET_ONLY
+from tests.terminal.test_terminal_live import COLS, ROWS, Terminal
+from tests.terminal.test_terminal_shell import spawn
+
+pytestmark = pytest.mark.alone  # a screen read on a deadline
+
+
+def terminal(env: dict[str, str]) -> Terminal:
+    """The shell on a terminal emulator, for what is on the screen rather than in the stream."""
+    child = pexpect.spawn(
+        sys.executable,
+        SOCKET_ONLY,
+        env=env,
+        cwd=str(ROOT),
+        encoding="utf-8",
+        timeout=15,
+        dimensions=(ROWS, COLS),
+    )
+    term = Terminal(child)
+    term.wait_for(r"rig dev>")
+    return term
+
+
+def leave(child: pexpect.spawn) -> None:
+    child.sendcontrol("d")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+
+
+def test_status_alone_with_nothing_selected_says_how_to_choose(env: dict[str, str]) -> None:
+    child = spawn(env)
+    for word in ("status", "logs -f", "details"):
+        child.sendline(word)
+        child.expect_exact(f"rig: `{word.split()[0]}` of what? No app or network is selected")
+        child.expect_exact("(hint: `use app APP` or `use network NET` first, or name one: `")
+        child.expect_exact("rig dev>")
+    child.sendline("use app shop/api")
+    child.expect_exact("rig dev:shop/api>")
+    child.sendline("status")
+    child.expect_exact("App:      api")
+    child.expect_exact("rig dev:shop/api>")
+    leave(child)
+
+
+def test_watch_alone_follows_the_selected_app(env: dict[str, str]) -> None:
+    term = terminal(env)
+    term.child.sendline("watch")
+    term.wait_for(r"which app\? No app is selected")
+    term.wait_for(r"rig dev>$")
+    term.child.sendline("use app shop/api")
+    term.wait_for(r"rig dev:shop/api>$")
+    term.child.sendline("watch")
+    term.wait_for(r"shop/api +following")
+    term.child.send("q")
+    term.wait(lambda _: term.cursor_line().endswith("rig dev:shop/api>"), "the prompt again")
+    leave(term.child)
+
+
+def test_clear_clears_the_screen(env: dict[str, str]) -> None:
+    term = terminal(env)
+    term.child.sendline("list networks")
+    term.wait_for(r"^shop +shop\.localhost")
+    term.child.sendline("clear")
+    term.wait(lambda text: text.strip() == "rig dev>", "a screen with only the prompt")
+    assert "list networks" not in term.scrollback()
+    leave(term.child)
