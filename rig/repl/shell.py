@@ -232,6 +232,7 @@ class RigShell(cmd2.Cmd):
         self.jobs.release()  # lines can go above the prompt again
 
     def onecmd_plus_hooks(self, line: str, **kwargs: Any) -> bool:
+        line = without_rig(line)
         if line.strip() not in ("_eof", "exit", ""):
             self._warned_of_jobs = False  # leaving is a second Ctrl+D or exit in a row
         if self._is_tty_session(self.main_session):
@@ -335,6 +336,8 @@ class RigShell(cmd2.Cmd):
     def default(self, statement: Statement) -> bool | None:
         similar = self._suggest_similar_command(statement.command)
         hint = f"did you mean `{similar}`? See `help`" if similar else "see `help` for the commands"
+        if statement.command == "rig":
+            hint = "this is rig's shell: type a command, e.g. `list apps`; `help` lists them"
         render_error(
             UsageError(f"unknown command {statement.command!r}", hint=hint), "table", self.err
         )
@@ -595,6 +598,13 @@ NO_NETWORK = "none selected (`use network NET`)"
 NO_APP = "none selected (`use app APP`)"
 # the shell's `context` shows what `rig context show` does, less the project file
 CONTEXT_FIELDS = [field for field in project.CONTEXT_FIELDS if field != "project_file"]
+
+
+def without_rig(line: str) -> str:
+    """``line`` without a leading ``rig``: a one-shot command pasted into the shell (``rig
+    create network x``, as quickstart's hint says) runs as it would in a terminal."""
+    stripped = line.lstrip()
+    return stripped[4:].lstrip() if stripped.startswith(("rig ", "rig\t")) else line
 
 
 def background_line(line: str) -> str | None:

@@ -1,5 +1,5 @@
 """The shell as a new user finds it, in a real pseudo-terminal (issue 19, items 8 and 9):
-bare `status` with nothing selected, `watch` alone, `clear`, `help`."""
+bare `status` with nothing selected, `watch` alone, `clear`, a pasted `rig ...` line, `help`."""
 
 from __future__ import annotations
 
@@ -75,3 +75,17 @@ def test_clear_clears_the_screen(env: dict[str, str]) -> None:
     term.wait(lambda text: text.strip() == "rig dev>", "a screen with only the prompt")
     assert "list networks" not in term.scrollback()
     leave(term.child)
+
+
+def test_a_pasted_rig_command_runs_as_in_a_terminal(env: dict[str, str]) -> None:
+    child = spawn(env)
+    child.sendline("rig create network pasted")
+    child.expect_exact("Created network pasted")
+    child.expect_exact("rig dev>")
+    child.sendline("rig list networks &")
+    child.expect_exact("[1] done")
+    child.expect_exact("rig dev>")
+    child.sendline("rig")
+    child.expect_exact("this is rig's shell: type a command")
+    child.expect_exact("rig dev>")
+    leave(child)
