@@ -53,6 +53,7 @@ def build_command_parsers() -> tuple[dict[str, ShellArgumentParser], dict[str, s
 def build_use_parser() -> ShellArgumentParser:
     parser = ShellArgumentParser(
         prog="use",
+        formatter_class=argparse.RawDescriptionHelpFormatter,  # the examples one a line
         description="Select the network and app commands use when --network/--app are omitted.",
         epilog="examples:\n  use network my-project\n  use app api\n  use app my-project/api"
         "\n  use none",
@@ -86,7 +87,7 @@ def job_spec(text: str) -> int:
 def build_job_parser(name: str, description: str, *, optional: bool) -> ShellArgumentParser:
     """``fg [N]``, ``kill N``: N is a job number, also written %N as in bash."""
     parser = ShellArgumentParser(prog=name, description=description)
-    help = "the job number, or %N (see `jobs`)"
+    help = "the job number, or %%N (see `jobs`)"  # %% for argparse
     if optional:
         parser.add_argument(
             "job",
@@ -114,6 +115,7 @@ def build_clear_parser() -> ShellArgumentParser:
 def build_watch_parser() -> ShellArgumentParser:
     parser = ShellArgumentParser(
         prog="watch",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Follow the live logs of one or more apps, one pane each, full screen; "
         "q, Esc or Ctrl+C returns to the prompt.",
         epilog="examples:\n  watch\n  watch api worker\n  watch shop/api blog/web --tail 50",

@@ -33,7 +33,7 @@ from rig.config import Contexts, config_dir, environment
 from rig.context import Context
 from rig.errors import ExitCode, RigError, UsageError
 from rig.output import Result, render, render_error
-from rig.repl import parsers, status
+from rig.repl import help, parsers, status
 from rig.repl.completion import NameCache, Names, fetch_names
 from rig.repl.highlight import RigLexer, prompt_lexer
 from rig.repl.history import MaskingHistory, MaskingPromptHistory, mask_line
@@ -125,6 +125,7 @@ class RigShell(cmd2.Cmd):
         )
         self.self_in_py = False
         self.hidden_commands += HIDDEN_BUILTINS
+        self.hidden_commands += [word for word, text in self.word_helps.items() if not text]
         self._mask_history()
         self.main_session.lexer = prompt_lexer(
             RigLexer(
@@ -531,6 +532,23 @@ class RigShell(cmd2.Cmd):
             (style, f"● {state}"),
             ("", f" │ {jobs} "),
         ]
+
+    @with_argparser(cmd2.Cmd._build_help_parser)
+    @with_category(SHELL_CATEGORY)
+    def do_help(self, args: argparse.Namespace) -> None:
+        """List the commands, or show one command's help (`help COMMAND`)."""
+        if args.command:
+            super().do_help(args.cmd2_statement)
+            return
+        shell_words = [w for w in SHELL_WORDS if w != "quit" and self.get_command_func(w)]
+        shell = {word: self._summary(word) for word in shell_words}
+        self.poutput(help.listing(self.word_helps, shell))
+
+    def _summary(self, word: str) -> str:
+        """The first line of a shell command's docstring, written as rig's command helps are."""
+        doc = getattr(self.get_command_func(word), "__doc__", None) or ""
+        line = doc.strip().split("\n")[0].rstrip(".")
+        return line[:1].lower() + line[1:]
 
     @with_argparser(parsers.build_clear_parser)
     @with_category(SHELL_CATEGORY)

@@ -290,3 +290,15 @@ def test_the_resource_a_bare_command_means(
 ) -> None:
     selection = Selection(network_selected and "shop", app_selected and "api")
     assert selection.resource_for(argv) == resource
+
+
+def test_help_names_a_heading_for_every_command() -> None:
+    """A command added later is listed under "Other commands" until it gets a heading:
+    today there is none there, and the internal ``__complete`` is never listed."""
+    from rig.repl import help
+    from rig.repl.parsers import build_command_parsers
+
+    _, helps = build_command_parsers()
+    listing = help.listing(helps, {"use": "select"})
+    assert help.OTHER not in listing and "__complete" not in listing
+    assert all(f"  {word} " in listing for word, text in helps.items() if text)

@@ -3,6 +3,7 @@ bare `status` with nothing selected, `watch` alone, `clear`, a pasted `rig ...` 
 
 from __future__ import annotations
 
+import re
 import sys
 
 import pexpect
@@ -89,3 +90,32 @@ def test_a_pasted_rig_command_runs_as_in_a_terminal(env: dict[str, str]) -> None
     child.expect_exact("this is rig's shell: type a command")
     child.expect_exact("rig dev>")
     leave(child)
+
+
+def test_help_lists_commands_by_purpose_and_keeps_examples_one_a_line(
+    env: dict[str, str],
+) -> None:
+    term = terminal(env)
+    term.child.sendline("help")
+    term.wait_for(r"^`help COMMAND` shows a command's options and examples\.$")
+    listing = term.scrollback()
+    assert "Cmd2 Commands" not in listing and "__complete" not in listing, listing
+    for heading, line in [
+        ("Logging in", r"  login +log in to a Max platform"),
+        ("Deploying and running apps", r"  deploy +upload a directory as a new release"),
+        ("The shell", r"  fg +bring a background job to the foreground"),
+    ]:
+        assert re.search(rf"^{heading}\n(  .*\n)*{line}", listing, re.M), listing
+    for word, examples in [
+        ("use", ["use network my-project", "use app api", "use app my-project/api"]),
+        ("watch", ["watch", "watch api worker"]),
+    ]:
+        term.child.sendline("clear")
+        term.wait(lambda text: text.strip() == "rig dev>", "a clear screen")
+        term.child.sendline(f"help {word}")
+        term.wait_for(r"^examples:\n")
+        text = term.text()
+        assert "\n".join(["examples:", *(f"  {e}" for e in examples)]) in text, text
+    term.child.sendline("help fg")
+    term.wait_for(r"the job number, or %N")
+    leave(term.child)
