@@ -53,7 +53,7 @@ def build_command_parsers() -> tuple[dict[str, ShellArgumentParser], dict[str, s
 def build_use_parser() -> ShellArgumentParser:
     parser = ShellArgumentParser(
         prog="use",
-        formatter_class=argparse.RawDescriptionHelpFormatter,  # the examples one a line
+        formatter_class=RawDescriptionCmd2HelpFormatter,  # the examples one a line
         description="Select the network and app commands use when --network/--app are omitted.",
         epilog="examples:\n  use network my-project\n  use app api\n  use app my-project/api"
         "\n  use none",
@@ -115,7 +115,7 @@ def build_clear_parser() -> ShellArgumentParser:
 def build_watch_parser() -> ShellArgumentParser:
     parser = ShellArgumentParser(
         prog="watch",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=RawDescriptionCmd2HelpFormatter,
         description="Follow the live logs of one or more apps, one pane each, full screen; "
         "q, Esc or Ctrl+C returns to the prompt.",
         epilog="examples:\n  watch\n  watch api worker\n  watch shop/api blog/web --tail 50",
