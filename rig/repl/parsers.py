@@ -45,8 +45,6 @@ def build_command_parsers() -> tuple[dict[str, ShellArgumentParser], dict[str, s
         assert isinstance(parser, ShellArgumentParser)
         attach_providers(parser)
         words[word] = parser
-    if "context" in words:  # bare `context` shows the selection in the shell
-        words["context"].get_subparsers_action().required = False
     return words, helps
 
 

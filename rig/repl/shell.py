@@ -28,11 +28,10 @@ from cmd2 import Statement, with_argparser, with_category
 from rig import __version__
 from rig.api.client import Api
 from rig.cli import selection_words
-from rig.commands import project
-from rig.config import Contexts, config_dir, environment
+from rig.config import Contexts, environment
 from rig.context import Context
 from rig.errors import ExitCode, RigError, UsageError
-from rig.output import Result, render, render_error
+from rig.output import render_error
 from rig.repl import help, parsers, status
 from rig.repl.completion import NameCache, Names, fetch_names
 from rig.repl.highlight import RigLexer, prompt_lexer
@@ -203,9 +202,6 @@ class RigShell(cmd2.Cmd):
 
     def run_command(self, args: argparse.Namespace) -> None:
         if getattr(args, "handler", None) is None:
-            if getattr(args, "command", None) is None and "context" in self.word_parsers:
-                self._show_context(args)
-                return
             raise UsageError("which command?", hint="see `help`")
         ctx = self.make_context(args)
         self.cache.busy()
@@ -278,9 +274,13 @@ class RigShell(cmd2.Cmd):
         return super().onecmd(statement, add_to_history=add_to_history)
 
     def _with_selected_resource(self, statement: Statement) -> Statement:
+        """``status`` as ``status app`` (see :meth:`onecmd`), and ``context`` as ``context
+        show``, which says what the selection means."""
         resource = self.selection.resource_for(statement.argv, self.selection_words)
         if resource is None and names_no_resource(statement.argv, self.selection_words):
             resource = self._default_resource(statement.argv)
+        if names_no_resource(statement.argv, CONTEXT_WORD) and not _asks_help(statement.argv):
+            resource = "show"
         if resource is None:
             return statement
         line = f"{statement.command} {resource} {statement.args}".rstrip()
@@ -290,7 +290,7 @@ class RigShell(cmd2.Cmd):
         """With nothing selected, ``status`` means the app (or network) that RIG_APP or
         rig.toml names, as ``status app`` would; else it is refused in one line, saying how
         to choose, rather than with argparse's "required: COMMAND"."""
-        if "-h" in argv or "--help" in argv:
+        if _asks_help(argv):
             return None
         ctx = self.make_context()
         try:
@@ -429,34 +429,6 @@ class RigShell(cmd2.Cmd):
         finally:
             ctx.close()
             self.cache.idle()
-
-    def _show_context(self, args: argparse.Namespace) -> None:
-        ctx = self.make_context(args)
-        render(Result(data=self.describe_context(), fields=CONTEXT_FIELDS), ctx.output, ctx.stdout)
-
-    def describe_context(self) -> dict[str, Any]:
-        contexts = Contexts.load()
-        name = self.login_context
-        entry = contexts.get(name) if name else None
-        if self.options.context:
-            source = "--context"
-        elif ctx_env := self.env.get("RIG_CONTEXT"):
-            source = f"RIG_CONTEXT={ctx_env}"
-        elif name:
-            source = f"current context in {config_dir() / 'contexts.json'}"
-        else:
-            source = "not logged in (run `login` or `local start`)"
-        selection = self.selection
-        return {
-            "login_context": name,
-            "context_source": source,
-            "platform": entry.api if entry else self.options.api or self.env.get("RIG_API") or None,
-            "user": entry.user if entry else None,
-            "network": selection.network,
-            "network_source": selection.source if selection.network else NO_NETWORK,
-            "app": selection.app,
-            "app_source": selection.source if selection.app else NO_APP,
-        }
 
     # -- jobs -------------------------------------------------------------------
 
@@ -612,10 +584,11 @@ class RigShell(cmd2.Cmd):
 
 
 CLEAR_SCREEN = "\x1b[H\x1b[2J\x1b[3J"  # home, erase the screen, erase the scrollback
-NO_NETWORK = "none selected (`use network NET`)"
-NO_APP = "none selected (`use app APP`)"
-# the shell's `context` shows what `rig context show` does, less the project file
-CONTEXT_FIELDS = [field for field in project.CONTEXT_FIELDS if field != "project_file"]
+CONTEXT_WORD = frozenset({"context"})  # alone, it means `context show`
+
+
+def _asks_help(argv: list[str]) -> bool:
+    return "-h" in argv or "--help" in argv
 
 
 def without_rig(line: str) -> str:

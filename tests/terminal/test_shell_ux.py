@@ -119,3 +119,20 @@ def test_help_lists_commands_by_purpose_and_keeps_examples_one_a_line(
     term.child.sendline("help fg")
     term.wait_for(r"the job number, or %N")
     leave(term.child)
+
+
+def test_context_alone_is_context_show(env: dict[str, str]) -> None:
+    """The shell's bare `context` once made its own report; it is `context show`'s, with
+    its fields and sources, and -o json as any command's."""
+    child = spawn(env)
+    child.sendline("use app shop/api")
+    child.expect_exact("rig dev:shop/api>")
+    child.sendline("context")
+    child.expect_exact("App:            api\r\n")
+    child.expect_exact("App source:     shell selection (set with `use` in the shell)\r\n")
+    child.expect_exact("Project file:   -\r\n")
+    child.expect_exact("rig dev:shop/api>")
+    child.sendline("context -o json")
+    child.expect_exact('"project_file": null')
+    child.expect_exact("rig dev:shop/api>")
+    leave(child)
