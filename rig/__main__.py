@@ -43,9 +43,11 @@ def _interrupted() -> int:
 
 
 def _wants_shell(argv: list[str]) -> bool:
-    """No arguments on a terminal, ``repl``, or ``--record FILE``: the shell (rig.repl)."""
+    """No arguments on a terminal, ``repl``, or ``--record FILE``: the shell (rig.repl). No
+    arguments with stdin not a terminal (``echo "list apps" | rig``): the shell runs its lines
+    as a script. Only ``rig | less`` on a terminal prints the help."""
     if not argv:
-        return sys.stdin.isatty() and sys.stdout.isatty()
+        return not sys.stdin.isatty() or sys.stdout.isatty()
     return argv[0] == "repl" or argv[0] == "--record" or argv[0].startswith("--record=")
 
 

@@ -1,4 +1,5 @@
-"""``rig`` on a terminal, ``rig repl [options]``, ``rig --record FILE``: open the shell."""
+"""``rig`` on a terminal, ``rig repl [options]``, ``rig --record FILE``: open the shell; with
+stdin not a terminal (``echo ... | rig``, ``rig < file``), run its lines as a script."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import sys
 from pathlib import Path
 
 from rig.cli import RigArgumentParser, add_global_options
-from rig.errors import RigError
+from rig.errors import ExitCode, RigError
 from rig.output import render_error
 from rig.repl.state import history_file
 
@@ -30,18 +31,22 @@ def main(argv: list[str]) -> int:
     except RigError as error:
         render_error(error, "table", sys.stderr)
         return error.exit_code
-    from rig.repl.shell import INTRO, RigShell, ShellOptions
+    from rig.repl.shell import INTRO, RigShell, ShellOptions, run_script
     from rig.repl.transcript import Recorder
 
     options = ShellOptions(
         args.output, args.context, args.api, args.no_color, args.verbose, args.record
     )
     recorder = Recorder(Path(args.record)) if args.record else None
-    shell = RigShell(options, history_file=str(history_file()), recorder=recorder)
-    interactive = sys.stdin.isatty() and sys.stdout.isatty()
     try:
-        shell.cmdloop(INTRO if interactive else "")
+        if not sys.stdin.isatty():  # `rig < file`, `echo ... | rig`: a script
+            script = RigShell(
+                options, history_file=str(history_file()), recorder=recorder, background=False
+            )
+            return run_script(script, sys.stdin)
+        shell = RigShell(options, history_file=str(history_file()), recorder=recorder)
+        shell.cmdloop(INTRO if sys.stdout.isatty() else "")
+        return ExitCode.OK
     finally:
         if recorder is not None:
             recorder.close()
-    return shell.last_exit if not interactive else 0

@@ -18,7 +18,7 @@ import os
 import sys
 import threading
 import types
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import IO, Any, TextIO, cast
 
@@ -230,6 +230,7 @@ class RigShell(cmd2.Cmd):
 
     def onecmd_plus_hooks(self, line: str, **kwargs: Any) -> bool:
         line = without_rig(line)
+        self.last_exit = ExitCode.OK  # until this line's command or error says otherwise
         if line.strip() not in ("_eof", "exit", ""):
             self._warned_of_jobs = False  # leaving is a second Ctrl+D or exit in a row
         if self._is_tty_session(self.main_session):
@@ -320,6 +321,7 @@ class RigShell(cmd2.Cmd):
                 raise UsageError("which command?", hint=f"see `help {statement.command}`")
         except RigError as error:
             render_error(error, "table", self.err)
+            self.last_exit = error.exit_code
             return
 
         def target(job: Job) -> int:
@@ -342,13 +344,13 @@ class RigShell(cmd2.Cmd):
         render_error(
             UsageError(f"unknown command {statement.command!r}", hint=hint), "table", self.err
         )
+        self.last_exit = ExitCode.USAGE
         return None
 
     def pexcept(self, exception: BaseException, **kwargs: Any) -> None:
-        if isinstance(exception, RigError):
-            render_error(exception, "table", self.err)
-        else:
-            render_error(internal_error(exception), "table", self.err)
+        error = exception if isinstance(exception, RigError) else internal_error(exception)
+        render_error(error, "table", self.err)
+        self.last_exit = error.exit_code
 
     def postcmd(self, stop: bool, statement: Statement | str) -> bool:
         self.prompt = self._prompt()
@@ -589,6 +591,29 @@ CONTEXT_WORD = frozenset({"context"})  # alone, it means `context show`
 
 def _asks_help(argv: list[str]) -> bool:
     return "-h" in argv or "--help" in argv
+
+
+def run_script(shell: RigShell, lines: Iterable[str]) -> int:
+    """Lines from a pipe or a file, one command each, as ``psql < file`` runs them: blank
+    lines and ``#`` comments are skipped, and the first line that fails ends the script,
+    which exits with that line's code (after saying which line it was)."""
+    try:
+        for number, raw in enumerate(lines, 1):
+            line = raw.strip()
+            if not line or line.startswith("#"):
+                continue
+            stop = shell.onecmd_plus_hooks(line)
+            if shell.last_exit != ExitCode.OK:
+                shown = mask_line(line, shell.parser_for)
+                shell.err.write(
+                    f"rig: stopped at line {number} (exit {shell.last_exit}): {shown}\n"
+                )
+                return shell.last_exit
+            if stop:
+                break
+        return ExitCode.OK
+    finally:
+        shell.postloop()
 
 
 def without_rig(line: str) -> str:

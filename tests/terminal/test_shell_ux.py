@@ -4,12 +4,13 @@ bare `status` with nothing selected, `watch` alone, `clear`, a pasted `rig ...` 
 from __future__ import annotations
 
 import re
+import subprocess
 import sys
 
 import pexpect
 import pytest
 
-from tests.terminal.conftest import ROOT, SOCKET_ONLY
+from tests.terminal.conftest import ROOT, SOCKET_ONLY, rig
 from tests.terminal.test_terminal_live import COLS, ROWS, Terminal
 from tests.terminal.test_terminal_shell import spawn
 
@@ -136,3 +137,42 @@ def test_context_alone_is_context_show(env: dict[str, str]) -> None:
     child.expect_exact('"project_file": null')
     child.expect_exact("rig dev:shop/api>")
     leave(child)
+
+
+def test_piped_lines_run_as_a_script_that_stops_at_the_first_failure(
+    env: dict[str, str],
+) -> None:
+    """`echo "list networks" | rig` printed the usage and exited 0; it runs the lines as
+    `psql < file` does, and the first that fails ends it with its exit code."""
+    script = "\n".join(
+        [
+            "# set up",
+            "rig create network piped",
+            "use network piped",
+            "",
+            "create app web",
+            "create network shop",  # exists: exit 5
+            "create app never",
+        ]
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "rig"],
+        input=script + "\n",
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 5, proc
+    assert "Created network piped" in proc.stdout and "Created app web" in proc.stdout
+    assert proc.stderr.splitlines()[-1] == "rig: stopped at line 6 (exit 5): create network shop"
+    assert "never" not in rig(env, "list", "apps", "--network", "piped")
+    ok = subprocess.run(
+        [sys.executable, "-m", "rig"],
+        input="list networks\n",
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert ok.returncode == 0 and "piped" in ok.stdout and not ok.stderr, ok
