@@ -142,9 +142,10 @@ def start(ctx: Context, args: argparse.Namespace) -> Result:
     verb = "already running" if already else "started"
     message = (
         f"Max platform {verb} at {info['url']} (pid {info['pid']}, data {data_dir})\n"
-        f"Logged in as {login.get('user', '?')}; context '{LOCAL_CONTEXT}' is now current.\n"
-        "Next: rig create network my-project"
+        f"Logged in as {login.get('user', '?')}; context '{LOCAL_CONTEXT}' is now current."
     )
+    if not _has_networks(ctx, info["url"]):  # the first step, only while there is none
+        message += "\nNext: rig create network my-project"
     return Result(data=data, message=message, show_data=False)
 
 
@@ -326,6 +327,19 @@ def _login_local(ctx: Context, url: str, data_dir: Path) -> dict[str, Any]:
 
     creds = admin.bootstrap_credentials(data_dir)
     return login(url, context_name=LOCAL_CONTEXT, email=creds["email"], password=creds["password"])
+
+
+def _has_networks(ctx: Context, url: str) -> bool:
+    """Whether the local admin has a network yet, asked as the ``local`` context (RIG_TOKEN,
+    meant for another platform, is not sent); False when the platform cannot say."""
+    env = {k: v for k, v in ctx.env.items() if k != "RIG_TOKEN"}
+    local = Context(context_name=LOCAL_CONTEXT, api_url=url, insecure=ctx.insecure, env=env)
+    try:
+        return bool(local.api().networks())
+    except RigError:
+        return False
+    finally:
+        local.close()
 
 
 def _last_log_line(data_dir: Path) -> str:
