@@ -6,68 +6,69 @@ from __future__ import annotations
 import pexpect
 import pytest
 
-from tests.terminal.test_terminal_shell import spawn
+from tests.terminal.test_terminal_shell import leave, spawn
 
 pytestmark = pytest.mark.alone  # a screen read on a deadline
 
 FOLLOW = "logs app api --network shop -f"  # runs until it is killed
+PROMPT = "rig dev>"
+
+
+def session(child: pexpect.spawn, steps: list[tuple[str, list[str]]]) -> None:
+    """Each step: a line to send (``^C``, ``^D``: the key), then the texts to see, in order."""
+    for send, expected in steps:
+        if send in ("^C", "^D"):
+            child.sendcontrol(send[1].lower())
+        else:
+            child.sendline(send)
+        for text in expected:
+            child.expect_exact(text)
 
 
 def test_fg_alone_takes_the_newest_job_and_ctrl_c_says_what_jobs_says(
     env: dict[str, str],
 ) -> None:
     child = spawn(env)
-    child.sendline(f"{FOLLOW} &")
-    child.expect_exact(f"[1] {FOLLOW}")
-    child.sendline("fg")
-    child.expect_exact(FOLLOW)
-    child.sendcontrol("c")
-    child.expect_exact(f"[1] killed   {FOLLOW}")
-    child.expect_exact("rig dev>")
-    child.sendline("jobs")
-    child.expect_exact(f"[1] killed   {FOLLOW}")
-    child.expect_exact("rig dev>")
-    child.sendline("fg")
-    child.expect_exact("no running jobs")
-    child.expect_exact("rig dev>")
-    child.sendcontrol("d")
-    child.expect(pexpect.EOF)
+    killed = f"[1] killed   {FOLLOW}"
+    session(
+        child,
+        [
+            (f"{FOLLOW} &", [f"[1] {FOLLOW}"]),
+            ("fg", [FOLLOW]),
+            ("^C", [killed, PROMPT]),
+            ("jobs", [killed, PROMPT]),
+            ("fg", ["no running jobs", PROMPT]),
+        ],
+    )
+    leave(child)
 
 
 def test_fg_and_kill_take_a_job_as_percent_n(env: dict[str, str]) -> None:
     child = spawn(env)
-    child.sendline(f"{FOLLOW} &")
-    child.expect_exact(f"[1] {FOLLOW}")
-    child.sendline(f"{FOLLOW} --tail 1 &")
-    child.expect_exact(f"[2] {FOLLOW} --tail 1")
-    child.sendline("kill %2")
-    child.expect_exact(f"[2] killed   {FOLLOW} --tail 1")
-    child.sendline("fg %1")
-    child.expect_exact(f"{FOLLOW}\r\n")
-    child.sendcontrol("c")
-    child.expect_exact(f"[1] killed   {FOLLOW}")
-    child.sendline("fg %x")
-    child.expect_exact("not a job: '%x'")
-    child.expect_exact("rig dev>")
-    child.sendcontrol("d")
-    child.expect(pexpect.EOF)
+    session(
+        child,
+        [
+            (f"{FOLLOW} &", [f"[1] {FOLLOW}"]),
+            (f"{FOLLOW} --tail 1 &", [f"[2] {FOLLOW} --tail 1"]),
+            ("kill %2", [f"[2] killed   {FOLLOW} --tail 1"]),
+            ("fg %1", [f"{FOLLOW}\r\n"]),
+            ("^C", [f"[1] killed   {FOLLOW}"]),
+            ("fg %x", ["not a job: '%x'", PROMPT]),
+        ],
+    )
+    leave(child)
 
 
 def test_ctrl_d_with_a_job_running_asks_first_as_bash_does(env: dict[str, str]) -> None:
     child = spawn(env)
-    child.sendline(f"{FOLLOW} &")
-    child.expect_exact(f"[1] {FOLLOW}")
-    child.expect_exact("rig dev>")
-    child.sendcontrol("d")
-    child.expect_exact("There are running jobs (see `jobs`)")
-    child.expect_exact("rig dev>")
-    child.sendline("jobs")  # a command in between: the next Ctrl+D asks again
-    child.expect_exact(f"[1] running  {FOLLOW}")
-    child.expect_exact("rig dev>")
-    child.sendline("exit")
-    child.expect_exact("There are running jobs")
-    child.expect_exact("rig dev>")
-    child.sendcontrol("d")
-    child.expect(pexpect.EOF)
-    child.close()
-    assert child.exitstatus == 0
+    asks = "There are running jobs (see `jobs`)"
+    session(
+        child,
+        [
+            (f"{FOLLOW} &", [f"[1] {FOLLOW}", PROMPT]),
+            ("^D", [asks, PROMPT]),
+            ("jobs", [f"[1] running  {FOLLOW}", PROMPT]),  # in between: Ctrl+D asks again
+            ("exit", [asks, PROMPT]),
+        ],
+    )
+    leave(child)

@@ -7,37 +7,20 @@ import re
 import subprocess
 import sys
 
-import pexpect
 import pytest
 
-from tests.terminal.conftest import ROOT, SOCKET_ONLY, rig
-from tests.terminal.test_terminal_live import COLS, ROWS, Terminal
-from tests.terminal.test_terminal_shell import spawn
+from tests.terminal.conftest import rig
+from tests.terminal.test_terminal_live import Terminal
+from tests.terminal.test_terminal_shell import leave, spawn, start
 
 pytestmark = pytest.mark.alone  # a screen read on a deadline
 
 
 def terminal(env: dict[str, str]) -> Terminal:
     """The shell on a terminal emulator, for what is on the screen rather than in the stream."""
-    child = pexpect.spawn(
-        sys.executable,
-        SOCKET_ONLY,
-        env=env,
-        cwd=str(ROOT),
-        encoding="utf-8",
-        timeout=15,
-        dimensions=(ROWS, COLS),
-    )
-    term = Terminal(child)
+    term = Terminal(start(env))
     term.wait_for(r"rig dev>")
     return term
-
-
-def leave(child: pexpect.spawn) -> None:
-    child.sendcontrol("d")
-    child.expect(pexpect.EOF)
-    child.close()
-    assert child.exitstatus == 0
 
 
 def test_status_alone_with_nothing_selected_says_how_to_choose(env: dict[str, str]) -> None:

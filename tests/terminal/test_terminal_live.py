@@ -20,7 +20,8 @@ import pyte
 import pytest
 
 from tests.support.platform import Platform
-from tests.terminal.conftest import ROOT, SOCKET_ONLY, rig
+from tests.terminal.conftest import rig
+from tests.terminal.test_terminal_shell import start
 
 pytestmark = pytest.mark.alone  # a screen read on a deadline
 
@@ -120,15 +121,7 @@ def test_live_logs_jobs_and_watch_as_a_user_would(
     live_env: dict[str, str], platform: Platform
 ) -> None:
     env = {k: v for k, v in live_env.items() if k != "PROMPT_TOOLKIT_NO_CPR"}
-    child = pexpect.spawn(
-        sys.executable,
-        SOCKET_ONLY,
-        env=env,
-        cwd=str(ROOT),
-        encoding="utf-8",
-        timeout=15,
-        dimensions=(ROWS, COLS),
-    )
+    child = start(env)
     term = Terminal(child)
     term.wait_for(r"rig dev>")
     term.wait_for(r"● connected")
@@ -199,7 +192,7 @@ def test_live_logs_jobs_and_watch_as_a_user_would(
     assert numbers == list(range(numbers[0], numbers[0] + len(numbers))), term.text()
     assert re.search(r"\[2\] killed   logs app worker -f\nrig dev:shop/ticker>", term.text())
     child.sendline("jobs")
-    term.wait_for(r"> jobs\n\[2\] killed   logs app worker -f")
+    term.wait_for(r"> jobs\n(.*\n)*\[2\] killed   logs app worker -f")
 
     # Ctrl+C on a half-typed line drops it
     child.send("delete app tick")

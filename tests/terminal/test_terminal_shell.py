@@ -18,8 +18,9 @@ pytestmark = pytest.mark.alone  # a screen read on a deadline
 TIMEOUT = 15
 
 
-def spawn(env: dict[str, str]) -> pexpect.spawn:
-    child = pexpect.spawn(
+def start(env: dict[str, str]) -> pexpect.spawn:
+    """The shell (whose names come from its socket only) on a 30x140 pseudo-terminal."""
+    return pexpect.spawn(
         sys.executable,
         SOCKET_ONLY,
         env=env,
@@ -28,8 +29,20 @@ def spawn(env: dict[str, str]) -> pexpect.spawn:
         timeout=TIMEOUT,
         dimensions=(30, 140),
     )
+
+
+def spawn(env: dict[str, str]) -> pexpect.spawn:
+    child = start(env)
     child.expect_exact("rig dev>")
     return child
+
+
+def leave(child: pexpect.spawn) -> None:
+    """Ctrl+D, and the shell ends with exit code 0."""
+    child.sendcontrol("d")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
 
 
 def test_a_session_as_a_new_user(env: dict[str, str], platform: Platform) -> None:
@@ -90,10 +103,7 @@ def test_a_session_as_a_new_user(env: dict[str, str], platform: Platform) -> Non
     # Ctrl+D leaves; the selection and history survive for the next session
     child.sendline("use app shop/api")
     child.expect_exact("rig dev:shop/api>")
-    child.sendcontrol("d")
-    child.expect(pexpect.EOF)
-    child.close()
-    assert child.exitstatus == 0
+    leave(child)
     child = spawn_with_selection(env)
     child.sendcontrol("d")
     child.expect(pexpect.EOF)
