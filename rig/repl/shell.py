@@ -24,6 +24,7 @@ from typing import IO, Any, TextIO, cast
 
 import cmd2
 from cmd2 import Statement, with_argparser, with_category
+from cmd2.exceptions import Cmd2ShlexError
 
 from rig import __version__
 from rig.api.client import Api
@@ -231,6 +232,11 @@ class RigShell(cmd2.Cmd):
     def onecmd_plus_hooks(self, line: str, **kwargs: Any) -> bool:
         line = without_rig(line)
         self.last_exit = ExitCode.OK  # until this line's command or error says otherwise
+        try:
+            self.statement_parser.parse(line)
+        except Cmd2ShlexError as error:  # cmd2 would print it without rig's form or exit code
+            self.pexcept(UsageError(f"invalid syntax: {error}", hint=QUOTE_HINT))
+            return False
         if line.strip() not in ("_eof", "exit", ""):
             self._warned_of_jobs = False  # leaving is a second Ctrl+D or exit in a row
         if self._is_tty_session(self.main_session):
@@ -586,6 +592,7 @@ class RigShell(cmd2.Cmd):
 
 
 CLEAR_SCREEN = "\x1b[H\x1b[2J\x1b[3J"  # home, erase the screen, erase the scrollback
+QUOTE_HINT = "close the quotation, or write a lone quote as \\' or \\\""
 CONTEXT_WORD = frozenset({"context"})  # alone, it means `context show`
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from rig.repl.history import MASK
-from rig.repl.shell import RigShell
+from rig.repl.shell import RigShell, run_script
 from tests.support.cli import Rig
 
 SHELL_MODULES = ("cmd2", "prompt_toolkit", "rig.repl")
@@ -74,3 +74,17 @@ def test_one_shot_api_command_imports_only_what_it_uses(logged_in: Rig) -> None:
     assert run.code == 0, str(run)
     assert run.json() == []
     assert not leaked_modules(run.err)
+
+
+def test_a_script_stops_at_a_line_with_an_open_quote(env: Path) -> None:
+    """cmd2 printed "Invalid syntax" and went on with exit code 0; a piped script stops
+    there with rig's one-line error and exit 2, as at any other failing line."""
+    out = io.StringIO()
+    shell = RigShell(stdin=io.StringIO(), stdout=out, stderr=out, background=False)
+    code = run_script(shell, ["# a comment", "", 'help "fg', "help fg"])
+    assert code == 2
+    assert out.getvalue().splitlines() == [
+        "rig: invalid syntax: No closing quotation (hint: close the quotation, or write a lone "
+        "quote as \\' or \\\")",
+        'rig: stopped at line 3 (exit 2): help "fg',
+    ]
