@@ -237,7 +237,7 @@ class RigShell(cmd2.Cmd):
         except Cmd2ShlexError as error:  # cmd2 would print it without rig's form or exit code
             self.pexcept(UsageError(f"invalid syntax: {error}", hint=QUOTE_HINT))
             return False
-        if line.strip() not in ("_eof", "exit", ""):
+        if line.strip() not in ("_eof", "exit", "quit", ""):
             self._warned_of_jobs = False  # leaving is a second Ctrl+D or exit in a row
         if self._is_tty_session(self.main_session):
             self.jobs.hold()  # the prompt is gone: no printing above it until it is back
@@ -544,6 +544,9 @@ class RigShell(cmd2.Cmd):
 
     def do__eof(self, _: Statement | str) -> bool:
         self.poutput()
+        return self._may_leave()
+
+    def do_quit(self, _: Statement | str) -> bool:  # hidden: cmd2's name for exit
         return self._may_leave()
 
     def _may_leave(self) -> bool:

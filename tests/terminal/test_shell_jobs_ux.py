@@ -69,6 +69,8 @@ def test_ctrl_d_with_a_job_running_asks_first_as_bash_does(env: dict[str, str]) 
             ("^D", [asks, PROMPT]),
             ("jobs", [f"[1] running  {FOLLOW}", PROMPT]),  # in between: Ctrl+D asks again
             ("exit", [asks, PROMPT]),
+            ("jobs", [PROMPT]),
+            ("quit", [asks, PROMPT]),
         ],
     )
     leave(child)
