@@ -1,5 +1,5 @@
-"""The cmd2 application: every rig command, plus ``use``, ``context``, ``jobs``, ``fg``, ``kill``,
-``watch``.
+"""The cmd2 application: every rig command, plus ``use``, ``watch``, ``jobs``, ``fg``, ``kill``,
+``clear`` and a grouped ``help``; :func:`run_script` runs piped lines (``echo ... | rig``).
 
 Each top-level word of the command tree becomes a cmd2 command whose parser is
 built from the same registrations as one-shot mode; its handler runs with a
