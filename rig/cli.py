@@ -212,6 +212,8 @@ class CommandTree:
             parent = self._word(group, WORDS.get(group, ""), None, None)
             subs = self._subparsers.get(group)
             if subs is None:
+                # Global options are taken after the group's word too (`rig list -o json apps`).
+                add_global_options(parent, suppress=True)
                 subs = parent.add_subparsers(title="commands", metavar="COMMAND", dest="subcommand")
                 subs.required = True
                 self._subparsers[group] = subs
