@@ -352,17 +352,68 @@ def command_word(parser: argparse.ArgumentParser, argv: Sequence[str]) -> str | 
 
 def _positionals(parser: argparse.ArgumentParser, argv: Sequence[str]) -> Iterator[str]:
     """The arguments that are not ``parser``'s options or their values, all after a ``--``."""
+    return (argv[i] for i in _positional_indexes([parser], argv))
+
+
+def _positional_indexes(
+    parsers: Iterable[argparse.ArgumentParser], argv: Sequence[str]
+) -> Iterator[int]:
+    """Where the arguments are in ``argv`` that are not options of ``parsers`` or their values."""
     takes_value = {
         option
+        for parser in parsers
         for action in parser._actions
         if action.nargs != 0
         for option in action.option_strings
     }
-    args = iter(argv)
-    for arg in args:
+    args = iter(enumerate(argv))
+    for i, arg in args:
         if arg == "--":
-            yield from args
+            yield from (j for j, _ in args)
         elif arg in takes_value:
             next(args, None)
         elif not arg.startswith("-"):
-            yield arg
+            yield i
+
+
+def with_implied_resource(root: argparse.ArgumentParser, argv: list[str]) -> list[str]:
+    """``argv`` with the resource word that ``status``, ``logs`` or ``details`` alone means
+    one-shot, as in the shell: ``app`` (``--app``, else the app of RIG_APP or the rig.toml
+    project), ``network`` when only a network is named that way. With none named, a usage
+    error that says how to name one, instead of argparse's "required: COMMAND"."""
+    if "-h" in argv or "--help" in argv:
+        return argv
+    words = _subcommands(root)
+    at = next(_positional_indexes([root], argv), None)
+    if at is None or argv[at] not in words:
+        return argv
+    word = argv[at]
+    if word not in selection_words({word: words[word]}):
+        return argv
+    subs = _subcommands(words[word])
+    if next(_positional_indexes([root, *subs.values()], argv[at + 1 :]), None) is not None:
+        return argv  # a resource word (or a mistyped one, which argparse names)
+    resource = _implied_resource(argv)
+    if resource is None:
+        choices = ", ".join(f"`rig {word} {sub}`" for sub in subs)
+        raise UsageError(
+            f"`rig {word}` needs to know which app or network",
+            hint=f"name one: {choices}; inside a rig.toml project (`rig init`) or with RIG_APP "
+            f"set, `rig {word}` alone means that app",
+        )
+    return [*argv[: at + 1], resource, *argv[at + 1 :]]
+
+
+def _implied_resource(argv: Sequence[str]) -> str | None:
+    """As the shell's selection does: an app when one is named, else a network when one is."""
+
+    def given(option: str) -> bool:
+        return any(arg == option or arg.startswith(f"{option}=") for arg in argv)
+
+    if given("--app"):
+        return "app"
+    from rig.config import environment
+    from rig.targets import configured
+
+    named = configured(environment())
+    return "app" if named.app else "network" if named.network or given("--network") else None

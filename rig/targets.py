@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -110,7 +111,13 @@ def defaults(ctx: Context) -> Defaults:
     """The shell's selection, else ``RIG_NETWORK``/``RIG_APP``, else the nearest ``rig.toml``."""
     if ctx.network or ctx.app:
         return Defaults(ctx.network, ctx.app, SELECTION, "set with `use` in the shell")
-    network, app = ctx.env.get("RIG_NETWORK") or None, ctx.env.get("RIG_APP") or None
+    return configured(ctx.env)
+
+
+def configured(env: Mapping[str, str]) -> Defaults:
+    """``RIG_NETWORK``/``RIG_APP`` in ``env``, else the nearest ``rig.toml``: the defaults that
+    hold outside the shell, where one-shot ``rig status`` alone finds its app."""
+    network, app = env.get("RIG_NETWORK") or None, env.get("RIG_APP") or None
     if network or app:
         return Defaults(network, app, ENVIRONMENT, "RIG_NETWORK / RIG_APP")
     from rig.project import find_project
