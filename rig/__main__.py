@@ -50,7 +50,7 @@ def _wants_shell(argv: list[str]) -> bool:
 
 
 def run(argv: list[str]) -> int:
-    from rig.cli import build_parser, with_implied_resource
+    from rig.cli import build_parser, resolved_argv
     from rig.output import render_error
     from rig.runner import execute, internal_error
 
@@ -60,7 +60,7 @@ def run(argv: list[str]) -> int:
         if not argv:
             parser.print_help()
             return ExitCode.OK
-        argv = with_implied_resource(parser, argv)
+        argv = resolved_argv(parser, argv)
         args = parser.parse_args(argv)
         if getattr(args, "handler", None) is None:
             parser.parse_args([*argv, "--help"])

@@ -45,6 +45,41 @@ class RigArgumentParser(argparse.ArgumentParser):
             hint = choice_hint(message) or hint
         raise UsageError(message, hint=hint)
 
+    def parse_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> argparse.Namespace:
+        """As argparse's, but arguments no parser took are blamed on the command they were
+        given to: its options offered as a did-you-mean, its own ``--help`` as the hint."""
+        parsed, extras = self.parse_known_args(args, namespace)
+        if extras:
+            leaf = _leaf(self, getattr(parsed, "command", None))
+            raise UsageError(
+                f"unrecognized arguments: {' '.join(extras)}", hint=_option_hint(leaf, extras)
+            )
+        return parsed
+
+
+def _leaf(parser: argparse.ArgumentParser, path: str | None) -> argparse.ArgumentParser:
+    """The parser of command ``path`` (``status app``) under ``parser``, or ``parser``."""
+    for word in (path or "").split():
+        subs = _subcommands(parser)
+        if word not in subs:
+            break
+        parser = subs[word]
+    return parser
+
+
+def _option_hint(parser: argparse.ArgumentParser, extras: Sequence[str]) -> str:
+    """``did you mean `--follow`? See `rig logs app --help``` for a mistyped option."""
+    from rig.suggest import hint_with_suggestion
+
+    see = f"see `{parser.prog} --help`"
+    option = next((e.split("=", 1)[0] for e in extras if e.startswith("-") and e != "-"), None)
+    if option is None:
+        return see
+    known = [o for a in parser._actions for o in a.option_strings if len(o) > 2]
+    return hint_with_suggestion(option, known, see)
+
 
 def completes(action: argparse.Action, kind: str) -> argparse.Action:
     """Mark an argument as naming a resource of ``kind`` (network, app, var, ...) for completion."""
@@ -103,6 +138,11 @@ def add_name_argument(parser: argparse.ArgumentParser, kind: str, *, optional: b
         action = parser.add_argument(
             "name", nargs="?", metavar="NAME", help=f"the {kind} (default: the selected one)"
         )
+        # --app/--network as well, as every command that takes no NAME names its app or network.
+        flag = parser.add_argument(
+            f"--{kind}", metavar=kind.upper()[:3], help=f"the {kind}, as NAME"
+        )
+        completes(flag, kind)
     else:
         action = parser.add_argument("name", metavar="NAME", help=f"the {kind}")
     action.defaults_to_selection = optional  # type: ignore[attr-defined]
@@ -376,23 +416,28 @@ def _positional_indexes(
             yield i
 
 
-def with_implied_resource(root: argparse.ArgumentParser, argv: list[str]) -> list[str]:
-    """``argv`` with the resource word that ``status``, ``logs`` or ``details`` alone means
-    one-shot, as in the shell: ``app`` (``--app``, else the app of RIG_APP or the rig.toml
-    project), ``network`` when only a network is named that way. With none named, a usage
-    error that says how to name one, instead of argparse's "required: COMMAND"."""
-    if "-h" in argv or "--help" in argv:
-        return argv
+def resolved_argv(root: argparse.ArgumentParser, argv: list[str]) -> list[str]:
+    """One-shot ``argv`` as its command is declared: a resource word in the singular as the
+    plural its group declares (``list app`` is ``list apps``, as ``create app`` has it), and
+    the resource word that ``status``, ``logs`` or ``details`` alone means, as in the shell:
+    ``app`` (``--app``, else the app of RIG_APP or the rig.toml project), ``network`` when
+    only a network is named that way. With none named, a usage error that says how to name
+    one, instead of argparse's "required: COMMAND"."""
     words = _subcommands(root)
     at = next(_positional_indexes([root], argv), None)
     if at is None or argv[at] not in words:
         return argv
     word = argv[at]
-    if word not in selection_words({word: words[word]}):
-        return argv
     subs = _subcommands(words[word])
-    if next(_positional_indexes([root, *subs.values()], argv[at + 1 :]), None) is not None:
+    after = at + 1
+    following = next(_positional_indexes([root, *subs.values()], argv[after:]), None)
+    if following is not None:
+        sub = argv[after + following]
+        if sub not in subs and f"{sub}s" in subs:
+            return [*argv[: after + following], f"{sub}s", *argv[after + following + 1 :]]
         return argv  # a resource word (or a mistyped one, which argparse names)
+    if "-h" in argv or "--help" in argv or word not in selection_words({word: words[word]}):
+        return argv
     resource = _implied_resource(argv)
     if resource is None:
         choices = ", ".join(f"`rig {word} {sub}`" for sub in subs)
@@ -401,7 +446,7 @@ def with_implied_resource(root: argparse.ArgumentParser, argv: list[str]) -> lis
             hint=f"name one: {choices}; inside a rig.toml project (`rig init`) or with RIG_APP "
             f"set, `rig {word}` alone means that app",
         )
-    return [*argv[: at + 1], resource, *argv[at + 1 :]]
+    return [*argv[:after], resource, *argv[after:]]
 
 
 def _implied_resource(argv: Sequence[str]) -> str | None:

@@ -137,7 +137,8 @@ def network_arg(ctx: Context, args: argparse.Namespace) -> str | None:
 def network_ref(ctx: Context, args: argparse.Namespace, name: str | None, command: str) -> str:
     """The network a ``rig COMMAND [NAME]`` means: ``name``, else the default network, else
     the network of the default app (only ``RIG_APP`` set: that app's network)."""
-    network = check_name("network", name) if name else network_arg(ctx, args)
+    network = check_name("network", _once("network", name, args)) if name else None
+    network = network or network_arg(ctx, args)
     app = None if network else defaults(ctx).app
     if app:
         network = find_app(ctx, app, None)
@@ -249,6 +250,17 @@ def resolve_scope(ctx: Context, args: argparse.Namespace) -> Scope:
     )
 
 
+def _once(kind: str, name: str | None, args: argparse.Namespace) -> str | None:
+    """``name``, the command's NAME, unless ``--app``/``--network`` names another one."""
+    flag = getattr(args, kind, None)
+    if name and flag and flag != name:
+        raise UsageError(
+            f"two {kind}s named: {name!r} and --{kind} {flag!r}",
+            hint=f"name the {kind} once, as NAME or with --{kind}",
+        )
+    return name
+
+
 class AppRef(Scope):
     """A :class:`Scope` that names an app (no dataclass of its own: start-up time)."""
 
@@ -257,9 +269,9 @@ class AppRef(Scope):
 
 def app_ref(ctx: Context, args: argparse.Namespace, name: str | None = None) -> AppRef:
     """The app named by ``name``, ``--app`` or the shell's selection, with its network."""
-    app = name or default_app(ctx, args)
+    app = _once("app", name, args) or default_app(ctx, args)
     if not app:
-        how = "pass --app APP" if hasattr(args, "app") else f"rig {args.command} NAME"
+        how = f"rig {args.command} NAME" if hasattr(args, "name") else "pass --app APP"
         raise UsageError(
             "say which app",
             hint=f"{how} (or `use app APP` in the shell, or `rig init` for a rig.toml)",
