@@ -137,8 +137,8 @@ def network_arg(ctx: Context, args: argparse.Namespace) -> str | None:
 def network_ref(ctx: Context, args: argparse.Namespace, name: str | None, command: str) -> str:
     """The network a ``rig COMMAND [NAME]`` means: ``name``, else the default network, else
     the network of the default app (only ``RIG_APP`` set: that app's network)."""
-    network = check_name("network", _once("network", name, args)) if name else None
-    network = network or network_arg(ctx, args)
+    network = _once("network", name, args)
+    network = check_name("network", network) if network else network_arg(ctx, args)
     app = None if network else defaults(ctx).app
     if app:
         network = find_app(ctx, app, None)
