@@ -103,25 +103,71 @@ def _server_options(p: argparse.ArgumentParser) -> None:
 
 def _data_dir(args: argparse.Namespace, *, remembered: bool = False) -> Path:
     """``--data``, else ``$RIG_LOCAL_DATA``, else (``remembered``: stop, status, user add)
-    the data directory that ``rig local start`` or ``serve`` last used, else the default."""
+    the platform of ``--context`` when it names a local one, else the data directory that
+    ``rig local start`` or ``serve`` last used, else the default."""
     chosen = args.data
     if chosen is None and remembered and not environment().get(LOCAL_DATA_ENV):
-        chosen = _last_started()
+        recorded = _recorded()
+        context = getattr(args, "context", None)
+        named = recorded["contexts"].get(context) if context else None
+        if context and named is None and context != LOCAL_CONTEXT:
+            raise UsageError(
+                f"context {context!r} is not a local platform's",
+                hint="see `rig context list`; `rig local start --data DIR` names its context",
+            )
+        chosen = Path(named) if named else _path(recorded.get("data_dir"))
     return (chosen or local_data_dir()).expanduser().resolve()
 
 
-def _remember(data_dir: Path) -> None:
-    path = ensure_config_dir() / LAST_STARTED_FILE
-    write_private(path, json.dumps({"data_dir": str(data_dir)}) + "\n")
+def _path(value: Any) -> Path | None:
+    return Path(value) if isinstance(value, str) and value else None
 
 
-def _last_started() -> Path | None:
+def _recorded() -> dict[str, Any]:
+    """``local.json``: the data directory last started, and each local context's directory
+    (``{"data_dir": DIR, "contexts": {NAME: DIR}}``)."""
     try:
         recorded = read_json(config_dir() / LAST_STARTED_FILE) or {}
     except RigError:  # damaged: the default is as good a guess
-        return None
-    data_dir = recorded.get("data_dir")
-    return Path(data_dir) if isinstance(data_dir, str) and data_dir else None
+        recorded = {}
+    contexts = recorded.get("contexts")
+    recorded["contexts"] = {
+        str(k): str(v) for k, v in (contexts if isinstance(contexts, dict) else {}).items()
+    }
+    return recorded
+
+
+def _remember(data_dir: Path) -> str:
+    """Record ``data_dir`` as the one last started; the name of its login context: ``local``
+    for the default data directory, ``local-<its name>`` for another, so that a second
+    platform never takes over the first one's context (the first one's apps stay reachable)."""
+    from rig.config import Contexts
+
+    recorded = _recorded()
+    contexts: dict[str, str] = recorded["contexts"]
+    name = _context_of(data_dir)
+    if name is None and data_dir == local_data_dir().expanduser().resolve():
+        name = LOCAL_CONTEXT
+    if name is None:
+        taken = set(contexts) | set(Contexts.load().contexts) | {LOCAL_CONTEXT}
+        base = f"{LOCAL_CONTEXT}-{_slug(data_dir.name)}"
+        name = next(n for n in (base, *(f"{base}-{i}" for i in range(2, 1000))) if n not in taken)
+    contexts[name] = str(data_dir)
+    recorded["data_dir"] = str(data_dir)
+    write_private(ensure_config_dir() / LAST_STARTED_FILE, json.dumps(recorded) + "\n")
+    return name
+
+
+def _context_of(data_dir: Path) -> str | None:
+    """The login context ``rig local start`` made for ``data_dir``, if it made one."""
+    return next((n for n, d in _recorded()["contexts"].items() if d == str(data_dir)), None)
+
+
+def _slug(text: str) -> str:
+    """A directory's name as a context name's part: lower case letters, digits and '-'."""
+    import re
+
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:40] or "data"
 
 
 def start(ctx: Context, args: argparse.Namespace) -> Result:
@@ -131,19 +177,20 @@ def start(ctx: Context, args: argparse.Namespace) -> Result:
     if info is None:
         proc = _spawn(data_dir, args, foreground=False)
         info = _wait_until_ready(data_dir, proc)
-    _remember(data_dir)
-    login = _login_local(ctx, info["url"], data_dir)
+    context = _remember(data_dir)
+    login = _login_local(ctx, info["url"], data_dir, context)
     data = {
         "url": info["url"],
         "pid": info["pid"],
         "data_dir": str(data_dir),
-        "context": LOCAL_CONTEXT,
+        "context": context,
     }
     verb = "already running" if already else "started"
     message = (
         f"Max platform {verb} at {info['url']} (pid {info['pid']}, data {data_dir})\n"
-        f"Logged in as {login.get('user', '?')}; context '{LOCAL_CONTEXT}' is now current.\n"
-        "Next: rig create network my-project"
+        f"Logged in as {login.get('user', '?')}; context '{context}' is now current"
+        + ("" if context == LOCAL_CONTEXT else " (each local platform has a context of its own)")
+        + ".\nNext: rig create network my-project"
     )
     return Result(data=data, message=message, show_data=False)
 
@@ -159,8 +206,7 @@ def serve(ctx: Context, args: argparse.Namespace) -> Result:
     proc = _spawn(data_dir, args, foreground=True)
     try:
         info = _wait_until_ready(data_dir, proc)
-        _remember(data_dir)
-        _login_local(ctx, info["url"], data_dir)
+        _login_local(ctx, info["url"], data_dir, _remember(data_dir))
         ctx.stderr.write(f"Max platform serving at {info['url']} (Ctrl+C stops it)\n")
         ctx.stderr.flush()
         code = proc.wait()
@@ -217,9 +263,10 @@ def status(ctx: Context, args: argparse.Namespace) -> Result:
         "url": info["url"],
         "pid": info["pid"],
         "data_dir": str(data_dir),
+        "context": _context_of(data_dir),
         "started_at": info.get("started_at"),
     }
-    return Result(data=data, fields=["running", "url", "pid", "data_dir", "started_at"])
+    return Result(data=data, fields=["running", "url", "pid", "data_dir", "context", "started_at"])
 
 
 def add_user(ctx: Context, args: argparse.Namespace) -> Result:
@@ -320,12 +367,12 @@ def _wait_until_ready(data_dir: Path, proc: subprocess.Popen[bytes]) -> dict[str
     )
 
 
-def _login_local(ctx: Context, url: str, data_dir: Path) -> dict[str, Any]:
+def _login_local(ctx: Context, url: str, data_dir: Path, context: str) -> dict[str, Any]:
     from maxlocal import admin
     from rig.api.auth import login
 
     creds = admin.bootstrap_credentials(data_dir)
-    return login(url, context_name=LOCAL_CONTEXT, email=creds["email"], password=creds["password"])
+    return login(url, context_name=context, email=creds["email"], password=creds["password"])
 
 
 def _last_log_line(data_dir: Path) -> str:
