@@ -21,11 +21,11 @@ from typing import Any
 from rig.cli import CommandTree
 from rig.config import (
     LOCAL_DATA_ENV,
-    config_dir,
+    LOCAL_PLATFORMS_FILE,
     ensure_config_dir,
     environment,
     local_data_dir,
-    read_json,
+    local_platforms,
     write_private,
 )
 from rig.context import Context
@@ -34,7 +34,6 @@ from rig.output import Result
 
 DEFAULT_PORT = 7400
 LOCAL_CONTEXT = "local"
-LAST_STARTED_FILE = "local.json"  # in the config directory: the data directory last started
 START_TIMEOUT_S = 20.0
 STOP_TIMEOUT_S = 10.0
 
@@ -62,6 +61,15 @@ def register(tree: CommandTree) -> None:
         status,
         "say whether the local platform is running (exit 1 when it is not)",
         examples=["rig local status -o json"],
+    )
+    _data_option(p, remembered=True)
+    p = tree.add(
+        "local login",
+        local_login,
+        "log in to the local platform as its admin, with nothing to type",
+        description="Log in to the local platform as its admin (admin@max.local). Nothing to "
+        "type: rig reads the password from the platform's data directory (bootstrap.json).",
+        examples=["rig local login", "rig local login --context local-other"],
     )
     _data_option(p, remembered=True)
     p = tree.add(
@@ -107,7 +115,7 @@ def _data_dir(args: argparse.Namespace, *, remembered: bool = False) -> Path:
     ``rig local start`` or ``serve`` last used, else the default."""
     chosen = args.data
     if chosen is None and remembered and not environment().get(LOCAL_DATA_ENV):
-        recorded = _recorded()
+        recorded = local_platforms()
         context = getattr(args, "context", None)
         named = recorded["contexts"].get(context) if context else None
         if context and named is None and context != LOCAL_CONTEXT:
@@ -123,27 +131,13 @@ def _path(value: Any) -> Path | None:
     return Path(value) if isinstance(value, str) and value else None
 
 
-def _recorded() -> dict[str, Any]:
-    """``local.json``: the data directory last started, and each local context's directory
-    (``{"data_dir": DIR, "contexts": {NAME: DIR}}``)."""
-    try:
-        recorded = read_json(config_dir() / LAST_STARTED_FILE) or {}
-    except RigError:  # damaged: the default is as good a guess
-        recorded = {}
-    contexts = recorded.get("contexts")
-    recorded["contexts"] = {
-        str(k): str(v) for k, v in (contexts if isinstance(contexts, dict) else {}).items()
-    }
-    return recorded
-
-
-def _remember(data_dir: Path) -> str:
+def _remember(data_dir: Path, *, started: bool = True) -> str:
     """Record ``data_dir`` as the one last started; the name of its login context: ``local``
     for the default data directory, ``local-<its name>`` for another, so that a second
     platform never takes over the first one's context (the first one's apps stay reachable)."""
     from rig.config import Contexts
 
-    recorded = _recorded()
+    recorded = local_platforms()
     contexts: dict[str, str] = recorded["contexts"]
     name = _context_of(data_dir)
     if name is None and data_dir == local_data_dir().expanduser().resolve():
@@ -153,14 +147,15 @@ def _remember(data_dir: Path) -> str:
         base = f"{LOCAL_CONTEXT}-{_slug(data_dir.name)}"
         name = next(n for n in (base, *(f"{base}-{i}" for i in range(2, 1000))) if n not in taken)
     contexts[name] = str(data_dir)
-    recorded["data_dir"] = str(data_dir)
-    write_private(ensure_config_dir() / LAST_STARTED_FILE, json.dumps(recorded) + "\n")
+    if started:
+        recorded["data_dir"] = str(data_dir)
+    write_private(ensure_config_dir() / LOCAL_PLATFORMS_FILE, json.dumps(recorded) + "\n")
     return name
 
 
 def _context_of(data_dir: Path) -> str | None:
     """The login context ``rig local start`` made for ``data_dir``, if it made one."""
-    return next((n for n, d in _recorded()["contexts"].items() if d == str(data_dir)), None)
+    return next((n for n, d in local_platforms()["contexts"].items() if d == str(data_dir)), None)
 
 
 def _slug(text: str) -> str:
@@ -258,15 +253,40 @@ def status(ctx: Context, args: argparse.Namespace) -> Result:
             show_data=False,
             exit_code=1,
         )
+    from maxlocal import admin
+
+    context = _context_of(data_dir)
     data = {
         "running": True,
         "url": info["url"],
         "pid": info["pid"],
         "data_dir": str(data_dir),
-        "context": _context_of(data_dir),
+        "context": context,
         "started_at": info.get("started_at"),
+        "admin": admin.bootstrap_credentials(data_dir)["email"],
+        "login": f"rig local login --context {context}"
+        if context
+        else f"rig local login --data {data_dir}",
     }
-    return Result(data=data, fields=["running", "url", "pid", "data_dir", "context", "started_at"])
+    fields = ["running", "url", "pid", "data_dir", "context", "started_at", "admin", "login"]
+    return Result(data=data, fields=fields)
+
+
+def local_login(ctx: Context, args: argparse.Namespace) -> Result:
+    data_dir = _data_dir(args, remembered=True)
+    info = running_server(data_dir)
+    if info is None:
+        raise RigError(
+            f"no local platform is running for {data_dir}",
+            hint="`rig local start` starts it and logs you in",
+        )
+    context = _remember(data_dir, started=False)
+    login = _login_local(ctx, info["url"], data_dir, context)
+    return Result(
+        data={"context": context, "api": info["url"], "user": login.get("user")},
+        message=f"Logged in to {info['url']} as {login.get('user', '?')} (context {context}).",
+        show_data=False,
+    )
 
 
 def add_user(ctx: Context, args: argparse.Namespace) -> Result:
@@ -281,9 +301,12 @@ def add_user(ctx: Context, args: argparse.Namespace) -> Result:
         created = admin.add_user(data_dir, args.email)
     except ValueError as exc:
         raise UsageError(str(exc), hint="give a valid, unused email address") from exc
+    info = running_server(data_dir)
+    login = f"rig login --api {info['url'] if info else 'URL'} --token {created['token']}"
     message = (
         f"Added {created['email']}. API token (shown once):\n{created['token']}\n"
-        f"Log in with: rig login --api <url> --token <token>"
+        f"Log in with: {login}"
+        + ("" if info else "\n(the platform is not running: `rig local start` prints its URL)")
     )
     return Result(data=created, message=message, show_data=False)
 
