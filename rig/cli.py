@@ -103,7 +103,8 @@ def add_global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> No
         "--output",
         choices=OUTPUT_FORMATS,
         default=default(None),
-        help="output format (default: table; json prints one JSON document)",
+        help="output format (default: table; json: one JSON document, or one per line for "
+        "logs and --watch)",
     )
     g.add_argument("--context", metavar="NAME", default=default(None), help="login context to use")
     g.add_argument(
