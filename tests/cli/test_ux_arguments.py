@@ -4,16 +4,7 @@ did-you-mean; a usage error points at the command's own ``--help``."""
 
 from __future__ import annotations
 
-import pytest
-
 from tests.support.cli import Rig, single_error_line
-
-
-@pytest.fixture
-def hello(logged_in: Rig) -> Rig:
-    logged_in.ok("create", "network", "shop")
-    logged_in.ok("create", "app", "hello", "--network", "shop")
-    return logged_in
 
 
 def test_app_and_network_as_options_where_they_are_a_name(hello: Rig) -> None:

@@ -8,13 +8,6 @@ import pytest
 from tests.support.cli import Rig
 
 
-@pytest.fixture
-def hello(logged_in: Rig) -> Rig:
-    logged_in.ok("create", "network", "shop")
-    logged_in.ok("create", "app", "hello", "--network", "shop")
-    return logged_in
-
-
 def test_output_after_the_group_word(hello: Rig) -> None:
     names = [app["name"] for app in hello.ok("list", "-o", "json", "apps").json()]
     assert names == ["hello"]

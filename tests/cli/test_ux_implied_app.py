@@ -11,13 +11,6 @@ import pytest
 from tests.support.cli import Rig, single_error_line
 
 
-@pytest.fixture
-def hello(logged_in: Rig) -> Rig:
-    logged_in.ok("create", "network", "shop")
-    logged_in.ok("create", "app", "hello", "--network", "shop")
-    return logged_in
-
-
 def test_a_project_names_the_app(hello: Rig, tmp_path: Path) -> None:
     (tmp_path / "rig.toml").write_text('[app]\nname = "hello"\nnetwork = "shop"\n')
     sub = tmp_path / "src"
