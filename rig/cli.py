@@ -71,14 +71,16 @@ def _leaf(parser: argparse.ArgumentParser, path: str | None) -> argparse.Argumen
 
 def _option_hint(parser: argparse.ArgumentParser, extras: Sequence[str]) -> str:
     """``did you mean `--follow`? See `rig logs app --help``` for a mistyped option."""
-    from rig.suggest import hint_with_suggestion
+    from rig.suggest import closest
 
     see = f"see `{parser.prog} --help`"
     option = next((e.split("=", 1)[0] for e in extras if e.startswith("-") and e != "-"), None)
     if option is None:
         return see
-    known = [o for a in parser._actions for o in a.option_strings if len(o) > 2]
-    return hint_with_suggestion(option, known, see)
+    # Compared without their dashes, which every option shares: `--bogus` is not `--verbose`.
+    known = {o.lstrip("-"): o for a in parser._actions for o in a.option_strings if len(o) > 2}
+    match = closest(option.lstrip("-"), known)
+    return f"did you mean `{known[match]}`? See `{parser.prog} --help`" if match else see
 
 
 def completes(action: argparse.Action, kind: str) -> argparse.Action:

@@ -35,6 +35,8 @@ def test_a_mistyped_option_gets_a_did_you_mean_and_the_commands_help(hello: Rig)
     assert run.code == 2, str(run)
     assert "unrecognized arguments: --folow" in line
     assert "did you mean `--follow`?" in line and "`rig logs app --help`" in line, line
+    run = hello("status", "app", "hello", "--bogus")  # near no option: no guess
+    assert single_error_line(run).endswith("(hint: see `rig status app --help`)"), str(run)
     run = hello("status", "app", "hello", "extra")
     assert "see `rig status app --help`" in single_error_line(run) and run.code == 2
     run = hello("command", "--app", "hello", "--timout", "5s", "true")
