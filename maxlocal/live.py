@@ -38,7 +38,7 @@ from maxlocal.realtime.topics import (
     ServerChannel,
     TopicHandler,
 )
-from maxlocal.runtime.logstore import LogBatch, LogHold, LogRecord, LogStore
+from maxlocal.runtime.logstore import LogBatch, LogHold, LogRecord, LogStore, process_fields
 
 LOG_TOPICS = "logs:*"
 STATUS_TOPIC = "status:user"
@@ -83,7 +83,7 @@ class LogTopic:
         """The lines of ``batch`` as JSON objects, each as ``json.dumps(self.payload(r))``
         writes it (what they share encoded once)."""
         middle = self._shared(batch) + ', "line": '
-        end = self._release(batch) + "}"
+        end = self._process(batch) + self._release(batch) + "}"
         return [
             f'{{"seq": {seq}{middle}{_STRING(line)}{end}'
             for seq, line in enumerate(batch.lines, batch.first)
@@ -93,24 +93,30 @@ class LogTopic:
         """``batch`` as one JSON object of a ``logs`` event: the payload of its lines with
         ``"lines"`` (their texts) in place of ``"line"``, ``"seq"`` the first one's."""
         lines = ", ".join(map(_STRING, batch.lines))
-        shared, release = self._shared(batch), self._release(batch)
-        return f'{{"seq": {batch.first}{shared}, "lines": [{lines}]{release}}}'
+        shared, tail = self._shared(batch), self._process(batch) + self._release(batch)
+        return f'{{"seq": {batch.first}{shared}, "lines": [{lines}]{tail}}}'
 
     def _shared(self, batch: LogBatch) -> str:
         app = batch.app or self.app
         return f', "ts": {_json(batch.ts)}, "app": {_json(app)}, "stream": {_json(batch.stream)}'
 
+    def _process(self, batch: LogBatch) -> str:
+        fields = process_fields(batch.process)
+        return f', "process": {_json(fields["process"])}, "instance": {_json(fields["instance"])}'
+
     def _release(self, batch: LogBatch) -> str:
         return f', "release": {_json(batch.release)}' if self.kind == "build" else ""
 
     def payload(self, record: LogRecord) -> dict[str, Any]:
-        """The ``log`` event: ``{"seq", "ts", "app", "stream", "line"}`` (+ ``release``)."""
+        """The ``log`` event: ``{"seq", "ts", "app", "stream", "line", "process", "instance"}``
+        (+ ``release``)."""
         payload = {
             "seq": record.seq,
             "ts": record.ts,
             "app": record.app or self.app,
             "stream": record.stream,
             "line": record.line,
+            **process_fields(record.process),
         }
         if self.kind == "build":
             payload["release"] = record.release

@@ -52,7 +52,7 @@ def _wants_shell(argv: list[str]) -> bool:
 
 
 def run(argv: list[str]) -> int:
-    from rig.cli import build_parser
+    from rig.cli import build_parser, resolved_argv
     from rig.output import render_error
     from rig.runner import execute, internal_error
 
@@ -62,6 +62,7 @@ def run(argv: list[str]) -> int:
         if not argv:
             parser.print_help()
             return ExitCode.OK
+        argv = resolved_argv(parser, argv)
         args = parser.parse_args(argv)
         if getattr(args, "handler", None) is None:
             parser.parse_args([*argv, "--help"])

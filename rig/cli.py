@@ -45,6 +45,43 @@ class RigArgumentParser(argparse.ArgumentParser):
             hint = choice_hint(message) or hint
         raise UsageError(message, hint=hint)
 
+    def parse_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> argparse.Namespace:
+        """As argparse's, but arguments no parser took are blamed on the command they were
+        given to: its options offered as a did-you-mean, its own ``--help`` as the hint."""
+        parsed, extras = self.parse_known_args(args, namespace)
+        if extras:
+            leaf = _leaf(self, getattr(parsed, "command", None))
+            raise UsageError(
+                f"unrecognized arguments: {' '.join(extras)}", hint=_option_hint(leaf, extras)
+            )
+        return parsed
+
+
+def _leaf(parser: argparse.ArgumentParser, path: str | None) -> argparse.ArgumentParser:
+    """The parser of command ``path`` (``status app``) under ``parser``, or ``parser``."""
+    for word in (path or "").split():
+        subs = _subcommands(parser)
+        if word not in subs:
+            break
+        parser = subs[word]
+    return parser
+
+
+def _option_hint(parser: argparse.ArgumentParser, extras: Sequence[str]) -> str:
+    """``did you mean `--follow`? See `rig logs app --help``` for a mistyped option."""
+    from rig.suggest import closest
+
+    see = f"see `{parser.prog} --help`"
+    option = next((e.split("=", 1)[0] for e in extras if e.startswith("-") and e != "-"), None)
+    if option is None:
+        return see
+    # Compared without their dashes, which every option shares: `--bogus` is not `--verbose`.
+    known = {o.lstrip("-"): o for a in parser._actions for o in a.option_strings if len(o) > 2}
+    match = closest(option.lstrip("-"), known)
+    return f"did you mean `{known[match]}`? See `{parser.prog} --help`" if match else see
+
 
 def completes(action: argparse.Action, kind: str) -> argparse.Action:
     """Mark an argument as naming a resource of ``kind`` (network, app, var, ...) for completion."""
@@ -68,7 +105,8 @@ def add_global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> No
         "--output",
         choices=OUTPUT_FORMATS,
         default=default(None),
-        help="output format (default: table; json prints one JSON document)",
+        help="output format (default: table; json: one JSON document, or one per line for "
+        "logs and --watch)",
     )
     g.add_argument("--context", metavar="NAME", default=default(None), help="login context to use")
     g.add_argument(
@@ -103,6 +141,11 @@ def add_name_argument(parser: argparse.ArgumentParser, kind: str, *, optional: b
         action = parser.add_argument(
             "name", nargs="?", metavar="NAME", help=f"the {kind} (default: the selected one)"
         )
+        # --app/--network as well, as every command that takes no NAME names its app or network.
+        flag = parser.add_argument(
+            f"--{kind}", metavar=kind.upper()[:3], help=f"the {kind}, as NAME"
+        )
+        completes(flag, kind)
     else:
         action = parser.add_argument("name", metavar="NAME", help=f"the {kind}")
     action.defaults_to_selection = optional  # type: ignore[attr-defined]
@@ -212,6 +255,8 @@ class CommandTree:
             parent = self._word(group, WORDS.get(group, ""), None, None)
             subs = self._subparsers.get(group)
             if subs is None:
+                # Global options are taken after the group's word too (`rig list -o json apps`).
+                add_global_options(parent, suppress=True)
                 subs = parent.add_subparsers(title="commands", metavar="COMMAND", dest="subcommand")
                 subs.required = True
                 self._subparsers[group] = subs
@@ -350,17 +395,73 @@ def command_word(parser: argparse.ArgumentParser, argv: Sequence[str]) -> str | 
 
 def _positionals(parser: argparse.ArgumentParser, argv: Sequence[str]) -> Iterator[str]:
     """The arguments that are not ``parser``'s options or their values, all after a ``--``."""
+    return (argv[i] for i in _positional_indexes([parser], argv))
+
+
+def _positional_indexes(
+    parsers: Iterable[argparse.ArgumentParser], argv: Sequence[str]
+) -> Iterator[int]:
+    """Where the arguments are in ``argv`` that are not options of ``parsers`` or their values."""
     takes_value = {
         option
+        for parser in parsers
         for action in parser._actions
         if action.nargs != 0
         for option in action.option_strings
     }
-    args = iter(argv)
-    for arg in args:
+    args = iter(enumerate(argv))
+    for i, arg in args:
         if arg == "--":
-            yield from args
+            yield from (j for j, _ in args)
         elif arg in takes_value:
             next(args, None)
         elif not arg.startswith("-"):
-            yield arg
+            yield i
+
+
+def resolved_argv(root: argparse.ArgumentParser, argv: list[str]) -> list[str]:
+    """One-shot ``argv`` as its command is declared: a resource word in the singular as the
+    plural its group declares (``list app`` is ``list apps``, as ``create app`` has it), and
+    the resource word that ``status``, ``logs`` or ``details`` alone means, as in the shell:
+    ``app`` (``--app``, else the app of RIG_APP or the rig.toml project), ``network`` when
+    only a network is named that way. With none named, a usage error that says how to name
+    one, instead of argparse's "required: COMMAND"."""
+    words = _subcommands(root)
+    at = next(_positional_indexes([root], argv), None)
+    if at is None or argv[at] not in words:
+        return argv
+    word = argv[at]
+    subs = _subcommands(words[word])
+    after = at + 1
+    following = next(_positional_indexes([root, *subs.values()], argv[after:]), None)
+    if following is not None:
+        sub = argv[after + following]
+        if sub not in subs and f"{sub}s" in subs:
+            return [*argv[: after + following], f"{sub}s", *argv[after + following + 1 :]]
+        return argv  # a resource word (or a mistyped one, which argparse names)
+    if "-h" in argv or "--help" in argv or word not in selection_words({word: words[word]}):
+        return argv
+    resource = _implied_resource(argv)
+    if resource is None:
+        choices = ", ".join(f"`rig {word} {sub}`" for sub in subs)
+        raise UsageError(
+            f"`rig {word}` needs to know which app or network",
+            hint=f"name one: {choices}; inside a rig.toml project (`rig init`) or with RIG_APP "
+            f"set, `rig {word}` alone means that app",
+        )
+    return [*argv[:after], resource, *argv[after:]]
+
+
+def _implied_resource(argv: Sequence[str]) -> str | None:
+    """As the shell's selection does: an app when one is named, else a network when one is."""
+
+    def given(option: str) -> bool:
+        return any(arg == option or arg.startswith(f"{option}=") for arg in argv)
+
+    if given("--app"):
+        return "app"
+    from rig.config import environment
+    from rig.targets import configured
+
+    named = configured(environment())
+    return "app" if named.app else "network" if named.network or given("--network") else None

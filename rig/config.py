@@ -16,6 +16,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 from rig.errors import NotFoundError, RigError, UsageError
 
@@ -113,6 +114,32 @@ def local_data_dir() -> Path:
     if explicit:
         return Path(explicit)
     return _dir("", "XDG_DATA_HOME", ".local/share") / "local"
+
+
+LOCAL_PLATFORMS_FILE = "local.json"  # in the config directory
+
+
+def local_platforms() -> dict[str, Any]:
+    """What ``rig local start`` recorded: the data directory it last started, and each local
+    platform's login context with its data directory (``{"data_dir": DIR, "contexts":
+    {NAME: DIR}}``); empty when it recorded nothing or the file is damaged."""
+    try:
+        recorded = read_json(config_dir() / LOCAL_PLATFORMS_FILE) or {}
+    except RigError:  # damaged: the default is as good a guess
+        recorded = {}
+    contexts = recorded.get("contexts")
+    recorded["contexts"] = {
+        str(k): str(v) for k, v in (contexts if isinstance(contexts, dict) else {}).items()
+    }
+    return recorded
+
+
+def login_again(context: str) -> str:
+    """The command that logs in to ``context`` again: a local platform's admin needs no
+    password typed (rig reads it from the platform's data directory)."""
+    if context in local_platforms()["contexts"]:
+        return f"rig local login --context {context}"
+    return f"rig login --context {context}"
 
 
 def credential_store_setting() -> str:

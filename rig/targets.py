@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -110,7 +111,13 @@ def defaults(ctx: Context) -> Defaults:
     """The shell's selection, else ``RIG_NETWORK``/``RIG_APP``, else the nearest ``rig.toml``."""
     if ctx.network or ctx.app:
         return Defaults(ctx.network, ctx.app, SELECTION, "set with `use` in the shell")
-    network, app = ctx.env.get("RIG_NETWORK") or None, ctx.env.get("RIG_APP") or None
+    return configured(ctx.env)
+
+
+def configured(env: Mapping[str, str]) -> Defaults:
+    """``RIG_NETWORK``/``RIG_APP`` in ``env``, else the nearest ``rig.toml``: the defaults that
+    hold outside the shell, where one-shot ``rig status`` alone finds its app."""
+    network, app = env.get("RIG_NETWORK") or None, env.get("RIG_APP") or None
     if network or app:
         return Defaults(network, app, ENVIRONMENT, "RIG_NETWORK / RIG_APP")
     from rig.project import find_project
@@ -130,7 +137,8 @@ def network_arg(ctx: Context, args: argparse.Namespace) -> str | None:
 def network_ref(ctx: Context, args: argparse.Namespace, name: str | None, command: str) -> str:
     """The network a ``rig COMMAND [NAME]`` means: ``name``, else the default network, else
     the network of the default app (only ``RIG_APP`` set: that app's network)."""
-    network = check_name("network", name) if name else network_arg(ctx, args)
+    network = _once("network", name, args)
+    network = check_name("network", network) if network else network_arg(ctx, args)
     app = None if network else defaults(ctx).app
     if app:
         network = find_app(ctx, app, None)
@@ -242,6 +250,17 @@ def resolve_scope(ctx: Context, args: argparse.Namespace) -> Scope:
     )
 
 
+def _once(kind: str, name: str | None, args: argparse.Namespace) -> str | None:
+    """``name``, the command's NAME, unless ``--app``/``--network`` names another one."""
+    flag = getattr(args, kind, None)
+    if name and flag and flag != name:
+        raise UsageError(
+            f"two {kind}s named: {name!r} and --{kind} {flag!r}",
+            hint=f"name the {kind} once, as NAME or with --{kind}",
+        )
+    return name
+
+
 class AppRef(Scope):
     """A :class:`Scope` that names an app (no dataclass of its own: start-up time)."""
 
@@ -250,9 +269,9 @@ class AppRef(Scope):
 
 def app_ref(ctx: Context, args: argparse.Namespace, name: str | None = None) -> AppRef:
     """The app named by ``name``, ``--app`` or the shell's selection, with its network."""
-    app = name or default_app(ctx, args)
+    app = _once("app", name, args) or default_app(ctx, args)
     if not app:
-        how = "pass --app APP" if hasattr(args, "app") else f"rig {args.command} NAME"
+        how = f"rig {args.command} NAME" if hasattr(args, "name") else "pass --app APP"
         raise UsageError(
             "say which app",
             hint=f"{how} (or `use app APP` in the shell, or `rig init` for a rig.toml)",

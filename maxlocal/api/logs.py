@@ -15,7 +15,7 @@ from pydantic import BaseModel
 from maxlocal.api.deps import PlatformDep, UserDep, find_app, find_network
 from maxlocal.errors import InvalidRequest
 from maxlocal.layout import build_log_key, log_key, network_log_key
-from maxlocal.runtime.logstore import LogRecord, LogStore
+from maxlocal.runtime.logstore import LogRecord, LogStore, process_fields
 
 router = APIRouter(tags=["logs"])
 
@@ -41,6 +41,8 @@ class LogLine(BaseModel):
     app: str
     stream: str
     line: str
+    process: str | None = None  # the process type that wrote it (web, worker)
+    instance: str | None = None  # and which of them (web.1)
 
 
 class BuildLogLine(LogLine):
@@ -90,7 +92,12 @@ def _since(value: str) -> datetime:
 
 def _line(app: str, record: LogRecord) -> LogLine:
     return LogLine(
-        seq=record.seq, ts=record.ts, app=record.app or app, stream=record.stream, line=record.line
+        seq=record.seq,
+        ts=record.ts,
+        app=record.app or app,
+        stream=record.stream,
+        line=record.line,
+        **process_fields(record.process),
     )
 
 

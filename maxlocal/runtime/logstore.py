@@ -92,6 +92,18 @@ class LogBatch(NamedTuple):
         return self._replace(first=self.first + start, lines=self.lines[start:stop])
 
 
+def process_fields(stored: str | None) -> dict[str, str | None]:
+    """A line's ``process`` as the API gives it: the process type and the instance that wrote
+    it (``web.1`` is stored; ``{"process": "web", "instance": "web.1"}``). Lines stored
+    before instances were recorded name only their type."""
+    if stored is None:
+        return {"process": None, "instance": None}
+    kind, dot, number = stored.rpartition(".")
+    if dot and number.isdigit():
+        return {"process": kind, "instance": stored}
+    return {"process": stored, "instance": None}
+
+
 Subscriber = Callable[[LogRecord], None]
 BatchSubscriber = Callable[[LogBatch], None]
 

@@ -122,6 +122,9 @@ class _Process:
         self.driver = driver
         self.deployment = deployment
         self.name = name
+        # The instance its log lines name (``web.1``), as on a platform that runs several of
+        # a type; this runtime runs one of each, so it is always the first.
+        self.instance = f"{name}.1"
         self.command = deployment.release.processes[name]
         self.port = deployment.port if name == WEB else None
         self.tail: deque[str] = deque(maxlen=TAIL_LINES)
@@ -149,7 +152,7 @@ class _Process:
     def _lines(self, stream: str) -> Callable[[list[str]], None]:
         def handle(lines: list[str]) -> None:
             self.tail.extend(lines)
-            self.driver._log_lines(self.deployment.release.app, stream, lines, self.name)
+            self.driver._log_lines(self.deployment.release.app, stream, lines, self.instance)
 
         return handle
 
@@ -437,7 +440,7 @@ class LocalProcessDriver:
                 app,
                 "platform",
                 f"{process.name} {describe_exit(code)}; restarting in {delay:g} s",
-                process.name,
+                process.instance,
             )
             self._set_current_state(
                 deployment,

@@ -40,6 +40,7 @@ COMMANDS = {
     "local serve": "local",
     "local stop": "local",
     "local status": "local",
+    "local login": "local",
     "local user": "local",
     "deploy": "deploy",
     "list releases": "releases",

@@ -159,10 +159,13 @@ def logout(ctx: Context, args: argparse.Namespace) -> Result:
     if not names:
         return Result(data=[], message="Not logged in; nothing to do.", show_data=False)
     results = session_logout(names, ctx.tls)
+    from rig.config import login_again
+
     lines = []
     for r in results:
         line = f"Logged out of {r['context']} ({r['api']})"
-        lines.append(line + (f": {r['note']}" if r["note"] else ""))
+        line += f": {r['note']}" if r["note"] else ""
+        lines.append(f"{line}. Log in again with `{login_again(r['context'])}`.")
     return Result(data=results, message="\n".join(lines), show_data=False)
 
 

@@ -83,16 +83,16 @@ def deploy(ctx: Context, args: argparse.Namespace) -> Result:
     app = default_app(ctx, args)
     if app:
         check_name("app", app)
-    plan = plan_bundle(root)
-    if plan.is_large:
-        warn_large(plan, ctx.stderr)
-    if args.dry_run:
-        return dry_run(plan, build_plan(ctx, plan) if app else None)
-    if not app:
+    elif not args.dry_run:  # before the walk, which can take long (a whole /tmp)
         raise UsageError(
             "say which app to deploy",
             hint="pass --app APP (and --create if new), or name it in rig.toml with `rig init`",
         )
+    plan = plan_bundle(root)
+    if plan.is_large:
+        warn_large(plan, ctx.stderr)
+    if args.dry_run or not app:
+        return dry_run(plan, build_plan(ctx, plan) if app else None)
     if not plan.files:
         raise UsageError(f"nothing to deploy in {root}", hint="is every file ignored?")
     refuse_a_failing_build(build_plan(ctx, plan, quiet=True))

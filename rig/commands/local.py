@@ -21,11 +21,11 @@ from typing import Any
 from rig.cli import CommandTree
 from rig.config import (
     LOCAL_DATA_ENV,
-    config_dir,
+    LOCAL_PLATFORMS_FILE,
     ensure_config_dir,
     environment,
     local_data_dir,
-    read_json,
+    local_platforms,
     write_private,
 )
 from rig.context import Context
@@ -34,7 +34,6 @@ from rig.output import Result
 
 DEFAULT_PORT = 7400
 LOCAL_CONTEXT = "local"
-LAST_STARTED_FILE = "local.json"  # in the config directory: the data directory last started
 START_TIMEOUT_S = 20.0
 STOP_TIMEOUT_S = 10.0
 
@@ -62,6 +61,15 @@ def register(tree: CommandTree) -> None:
         status,
         "say whether the local platform is running (exit 1 when it is not)",
         examples=["rig local status -o json"],
+    )
+    _data_option(p, remembered=True)
+    p = tree.add(
+        "local login",
+        local_login,
+        "log in to the local platform as its admin, with nothing to type",
+        description="Log in to the local platform as its admin (admin@max.local). Nothing to "
+        "type: rig reads the password from the platform's data directory (bootstrap.json).",
+        examples=["rig local login", "rig local login --context local-other"],
     )
     _data_option(p, remembered=True)
     p = tree.add(
@@ -103,25 +111,58 @@ def _server_options(p: argparse.ArgumentParser) -> None:
 
 def _data_dir(args: argparse.Namespace, *, remembered: bool = False) -> Path:
     """``--data``, else ``$RIG_LOCAL_DATA``, else (``remembered``: stop, status, user add)
-    the data directory that ``rig local start`` or ``serve`` last used, else the default."""
+    the platform of ``--context`` when it names a local one, else the data directory that
+    ``rig local start`` or ``serve`` last used, else the default."""
     chosen = args.data
     if chosen is None and remembered and not environment().get(LOCAL_DATA_ENV):
-        chosen = _last_started()
+        recorded = local_platforms()
+        context = getattr(args, "context", None)
+        named = recorded["contexts"].get(context) if context else None
+        if context and named is None and context != LOCAL_CONTEXT:
+            raise UsageError(
+                f"context {context!r} is not a local platform's",
+                hint="see `rig context list`; `rig local start --data DIR` names its context",
+            )
+        chosen = Path(named) if named else _path(recorded.get("data_dir"))
     return (chosen or local_data_dir()).expanduser().resolve()
 
 
-def _remember(data_dir: Path) -> None:
-    path = ensure_config_dir() / LAST_STARTED_FILE
-    write_private(path, json.dumps({"data_dir": str(data_dir)}) + "\n")
+def _path(value: Any) -> Path | None:
+    return Path(value) if isinstance(value, str) and value else None
 
 
-def _last_started() -> Path | None:
-    try:
-        recorded = read_json(config_dir() / LAST_STARTED_FILE) or {}
-    except RigError:  # damaged: the default is as good a guess
-        return None
-    data_dir = recorded.get("data_dir")
-    return Path(data_dir) if isinstance(data_dir, str) and data_dir else None
+def _remember(data_dir: Path, *, started: bool = True) -> str:
+    """Record ``data_dir`` as the one last started; the name of its login context: ``local``
+    for the default data directory, ``local-<its name>`` for another, so that a second
+    platform never takes over the first one's context (the first one's apps stay reachable)."""
+    from rig.config import Contexts
+
+    recorded = local_platforms()
+    contexts: dict[str, str] = recorded["contexts"]
+    name = _context_of(data_dir)
+    if name is None and data_dir == local_data_dir().expanduser().resolve():
+        name = LOCAL_CONTEXT
+    if name is None:
+        taken = set(contexts) | set(Contexts.load().contexts) | {LOCAL_CONTEXT}
+        base = f"{LOCAL_CONTEXT}-{_slug(data_dir.name)}"
+        name = next(n for n in (base, *(f"{base}-{i}" for i in range(2, 1000))) if n not in taken)
+    contexts[name] = str(data_dir)
+    if started:
+        recorded["data_dir"] = str(data_dir)
+    write_private(ensure_config_dir() / LOCAL_PLATFORMS_FILE, json.dumps(recorded) + "\n")
+    return name
+
+
+def _context_of(data_dir: Path) -> str | None:
+    """The login context ``rig local start`` made for ``data_dir``, if it made one."""
+    return next((n for n, d in local_platforms()["contexts"].items() if d == str(data_dir)), None)
+
+
+def _slug(text: str) -> str:
+    """A directory's name as a context name's part: lower case letters, digits and '-'."""
+    import re
+
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:40] or "data"
 
 
 def start(ctx: Context, args: argparse.Namespace) -> Result:
@@ -131,20 +172,22 @@ def start(ctx: Context, args: argparse.Namespace) -> Result:
     if info is None:
         proc = _spawn(data_dir, args, foreground=False)
         info = _wait_until_ready(data_dir, proc)
-    _remember(data_dir)
-    login = _login_local(ctx, info["url"], data_dir)
+    context = _remember(data_dir)
+    login = _login_local(ctx, info["url"], data_dir, context)
     data = {
         "url": info["url"],
         "pid": info["pid"],
         "data_dir": str(data_dir),
-        "context": LOCAL_CONTEXT,
+        "context": context,
     }
     verb = "already running" if already else "started"
     message = (
         f"Max platform {verb} at {info['url']} (pid {info['pid']}, data {data_dir})\n"
-        f"Logged in as {login.get('user', '?')}; context '{LOCAL_CONTEXT}' is now current."
+        f"Logged in as {login.get('user', '?')}; context '{context}' is now current"
+        + ("" if context == LOCAL_CONTEXT else " (each local platform has a context of its own)")
+        + "."
     )
-    if not _has_networks(ctx, info["url"]):  # the first step, only while there is none
+    if not _has_networks(ctx, info["url"], context):  # the first step, only while there is none
         message += "\nNext: rig create network my-project"
     return Result(data=data, message=message, show_data=False)
 
@@ -160,8 +203,7 @@ def serve(ctx: Context, args: argparse.Namespace) -> Result:
     proc = _spawn(data_dir, args, foreground=True)
     try:
         info = _wait_until_ready(data_dir, proc)
-        _remember(data_dir)
-        _login_local(ctx, info["url"], data_dir)
+        _login_local(ctx, info["url"], data_dir, _remember(data_dir))
         ctx.stderr.write(f"Max platform serving at {info['url']} (Ctrl+C stops it)\n")
         ctx.stderr.flush()
         code = proc.wait()
@@ -213,14 +255,40 @@ def status(ctx: Context, args: argparse.Namespace) -> Result:
             show_data=False,
             exit_code=1,
         )
+    from maxlocal import admin
+
+    context = _context_of(data_dir)
     data = {
         "running": True,
         "url": info["url"],
         "pid": info["pid"],
         "data_dir": str(data_dir),
+        "context": context,
         "started_at": info.get("started_at"),
+        "admin": admin.bootstrap_credentials(data_dir)["email"],
+        "login": f"rig local login --context {context}"
+        if context
+        else f"rig local login --data {data_dir}",
     }
-    return Result(data=data, fields=["running", "url", "pid", "data_dir", "started_at"])
+    fields = ["running", "url", "pid", "data_dir", "context", "started_at", "admin", "login"]
+    return Result(data=data, fields=fields)
+
+
+def local_login(ctx: Context, args: argparse.Namespace) -> Result:
+    data_dir = _data_dir(args, remembered=True)
+    info = running_server(data_dir)
+    if info is None:
+        raise RigError(
+            f"no local platform is running for {data_dir}",
+            hint="`rig local start` starts it and logs you in",
+        )
+    context = _remember(data_dir, started=False)
+    login = _login_local(ctx, info["url"], data_dir, context)
+    return Result(
+        data={"context": context, "api": info["url"], "user": login.get("user")},
+        message=f"Logged in to {info['url']} as {login.get('user', '?')} (context {context}).",
+        show_data=False,
+    )
 
 
 def add_user(ctx: Context, args: argparse.Namespace) -> Result:
@@ -235,9 +303,12 @@ def add_user(ctx: Context, args: argparse.Namespace) -> Result:
         created = admin.add_user(data_dir, args.email)
     except ValueError as exc:
         raise UsageError(str(exc), hint="give a valid, unused email address") from exc
+    info = running_server(data_dir)
+    login = f"rig login --api {info['url'] if info else 'URL'} --token {created['token']}"
     message = (
         f"Added {created['email']}. API token (shown once):\n{created['token']}\n"
-        f"Log in with: rig login --api <url> --token <token>"
+        f"Log in with: {login}"
+        + ("" if info else "\n(the platform is not running: `rig local start` prints its URL)")
     )
     return Result(data=created, message=message, show_data=False)
 
@@ -321,19 +392,19 @@ def _wait_until_ready(data_dir: Path, proc: subprocess.Popen[bytes]) -> dict[str
     )
 
 
-def _login_local(ctx: Context, url: str, data_dir: Path) -> dict[str, Any]:
+def _login_local(ctx: Context, url: str, data_dir: Path, context: str) -> dict[str, Any]:
     from maxlocal import admin
     from rig.api.auth import login
 
     creds = admin.bootstrap_credentials(data_dir)
-    return login(url, context_name=LOCAL_CONTEXT, email=creds["email"], password=creds["password"])
+    return login(url, context_name=context, email=creds["email"], password=creds["password"])
 
 
-def _has_networks(ctx: Context, url: str) -> bool:
-    """Whether the local admin has a network yet, asked as the ``local`` context (RIG_TOKEN,
+def _has_networks(ctx: Context, url: str, context: str) -> bool:
+    """Whether the local admin has a network yet, asked as that platform's own context (RIG_TOKEN,
     meant for another platform, is not sent); False when the platform cannot say."""
     env = {k: v for k, v in ctx.env.items() if k != "RIG_TOKEN"}
-    local = Context(context_name=LOCAL_CONTEXT, api_url=url, insecure=ctx.insecure, env=env)
+    local = Context(context_name=context, api_url=url, insecure=ctx.insecure, env=env)
     try:
         return bool(local.api().networks())
     except RigError:

@@ -84,9 +84,20 @@ def format_line(record: Record) -> str:
     if "skipped" in record:
         return skipped_text(record)
     return (
-        f"{record.get('ts', '')} {record.get('app') or '-'} "
+        f"{record.get('ts', '')} {writer(record)} "
         f"{record.get('stream', '')}| {record.get('line', '')}"
     )
+
+
+def writer(record: Record) -> str:
+    """What wrote a line: its app and the process instance (``api[web.1]``; a platform note
+    names none), or in a build log the release whose build it is (``api r3``)."""
+    who = str(record.get("app") or "-")
+    process = record.get("instance") or record.get("process")
+    if process:
+        who = f"{who}[{process}]"
+    release = record.get("release")
+    return who if release is None else f"{who} r{release}"
 
 
 def format_coloured(record: Record) -> str:
@@ -100,7 +111,7 @@ def format_coloured(record: Record) -> str:
     if record.get("stream") == "stderr":
         line = f"{RED}{line}{RESET}"
     return (
-        f"{DIM}{record.get('ts', '')}{RESET} {colour}{app}{RESET} "
+        f"{DIM}{record.get('ts', '')}{RESET} {colour}{writer(record)}{RESET} "
         f"{DIM}{record.get('stream', '')}|{RESET} {line}"
     )
 
@@ -190,6 +201,9 @@ def register(tree: CommandTree) -> None:
             "rig logs app api -f --tail 20   # then new lines live, until Ctrl+C",
             "rig logs app api -o json   # one JSON object per line",
         ],
+        description="Show an app's stored output: stdout, stderr and the platform's notes. Each "
+        "line names the process instance that wrote it (api[web.1], api[worker.1]); with -o "
+        "json, as fields process (web) and instance (web.1).",
     )
     add_name_argument(parser, "app")
     add_network_option(parser, "the app's network (found when the app name is unique)")
@@ -199,7 +213,11 @@ def register(tree: CommandTree) -> None:
         "logs build",
         build_logs,
         "show an app's build logs: every release's, or one release's with --release",
-        examples=["rig logs build api", "rig logs build api --release 3", "rig logs build api -f"],
+        examples=[
+            "rig logs build api   # every release's, each line with its release (api r3)",
+            "rig logs build api --release 3",
+            "rig logs build api -f",
+        ],
     )
     add_name_argument(parser, "app")
     add_network_option(parser, "the app's network (found when the app name is unique)")

@@ -61,13 +61,20 @@ def register(tree: CommandTree) -> None:
             'rig command "python manage.py migrate" --app api',
             "rig command 'echo \"$GREETING\"' --app api -o json",
             'rig command "make report" --network shop --timeout 10m',
+            "rig command --app api -- ls -la /tmp",
         ],
         description="Run CMD with /bin/sh -c where the app runs: its current release directory, "
         "its vars and secrets. Its stdout and stderr stream to yours; rig exits with its exit "
         "code (128+N if killed by signal N; 124 when --timeout stops it, as timeout(1)). "
         "Ctrl+C interrupts it.",
     )
-    parser.add_argument("cmd", metavar="CMD", help="the command line")
+    parser.add_argument(
+        "cmd",
+        nargs="+",
+        metavar="CMD",
+        help="the command line, one argument for /bin/sh -c; or, after --, a command and its "
+        "arguments (`-- ls -la`), each kept as one word",
+    )
     add_scope_options(parser, "environment")
     parser.add_argument(
         "--timeout", metavar="DUR", help="stop it after DUR (30s, 10m, 2h; default: no limit)"
@@ -120,11 +127,21 @@ def parse_duration(text: str) -> float:
     return float(match[1]) * _SECONDS[match[2]]
 
 
+def command_line(words: list[str]) -> str:
+    """The line /bin/sh -c runs: one argument as written (``"make report | tee r"``), several
+    (``-- ls -la``) quoted word by word, as ``rig run -- CMD ARGS`` would run them."""
+    if len(words) == 1:
+        return words[0]
+    import shlex
+
+    return shlex.join(words)
+
+
 def run_command(ctx: Context, args: argparse.Namespace) -> Result:
     from rig.transport.remote import exec_topic, run_streams
 
     scope = resolve_scope(ctx, args)
-    params: dict[str, Any] = {"kind": "command", "cmd": args.cmd}
+    params: dict[str, Any] = {"kind": "command", "cmd": command_line(args.cmd)}
     if args.timeout:
         params["timeout"] = parse_duration(args.timeout)
     captured: dict[str, bytearray] = {"stdout": bytearray(), "stderr": bytearray()}

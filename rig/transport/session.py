@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from rig import credentials
-from rig.config import ContextEntry, Contexts, normalize_api_url
+from rig.config import ContextEntry, Contexts, login_again, normalize_api_url
 from rig.errors import AuthError, UsageError
 
 if TYPE_CHECKING:
@@ -90,7 +90,7 @@ def open_client(ctx: Context) -> ApiClient:
     if tokens is None:
         raise AuthError(
             f"not logged in (context {target.context!r} has no stored session)",
-            hint=f"run `rig login --context {target.context}`",
+            hint=f"run `{login_again(target.context)}`",
         )
     name, store = target.context, target.entry.store
 

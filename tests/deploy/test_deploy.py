@@ -53,7 +53,11 @@ def test_deploy_builds_runs_and_answers_through_the_router(
     wait_for(lambda: any("served /" in r["line"] for r in api.logs(network, app)), what="logs")
     lines = api.logs(network, app)
     assert any(r["line"].startswith("listening on") for r in lines)
-    assert all(set(r) == {"seq", "ts", "app", "stream", "line"} for r in lines)
+    assert all(
+        set(r) == {"seq", "ts", "app", "stream", "line", "process", "instance"} for r in lines
+    )
+    served = next(r for r in lines if "served /" in r["line"])
+    assert (served["process"], served["instance"]) == ("web", "web.1")
     assert {r["app"] for r in lines} == {app}
     assert [r["seq"] for r in lines] == sorted(r["seq"] for r in lines)
     build = api.logs(network, app, "build")

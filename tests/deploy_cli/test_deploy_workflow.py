@@ -31,7 +31,7 @@ def test_deploy_redeploy_config_and_rollback(
     assert fetch(deploy_platform, HOST).text == "hello from v1\n"
 
     logs = deployer.ok("logs", "app", "api").out
-    assert re.search(r"\S+ api stdout\| listening on \d+ version v1", logs)
+    assert re.search(r"\S+ api\[web\.1\] stdout\| listening on \d+ version v1", logs)
     records = [
         json.loads(line)
         for line in deployer.ok("logs", "app", "api", "-o", "json").out.splitlines()
@@ -135,7 +135,7 @@ def test_status_and_lifecycle(deployer: Rig, deploy_platform: Platform, tmp_path
         for line in lines:
             assert {"seq", "ts", "app", "stream", "line"} <= set(json.loads(line))
     network_lines = deployer.ok("logs", "network", "life").out
-    assert re.search(r"^\S+ web stdout\| listening on", network_lines, re.M)
+    assert re.search(r"^\S+ web\[web\.1\] stdout\| listening on", network_lines, re.M)
 
 
 def test_a_crashing_app_fails_the_deploy_with_its_log_tail(

@@ -191,7 +191,10 @@ def test_phoenix_js_joins_a_log_topic_and_is_refused_another_users(
     assert events[0]["event"] == "joined" and events[0]["response"]["first_seq"] == 1
     logs = [e["payload"] for e in events if e["event"] == "log"]
     assert [r["seq"] for r in logs[:5]] == [1, 2, 3, 4, 5]
-    assert set(logs[0]) == {"seq", "ts", "app", "stream", "line"} and logs[0]["app"] == "counter"
+    assert (
+        set(logs[0]) == {"seq", "ts", "app", "stream", "line", "process", "instance"}
+        and logs[0]["app"] == "counter"
+    )
     refused = [e for e in events if e["event"] == "refused"]
     assert refused[0]["response"] == {"reason": "unauthorized"}
 

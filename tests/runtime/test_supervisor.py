@@ -46,7 +46,7 @@ def test_procfile_app_runs_healthy_with_port_env_logs_and_figures(
     assert events.names() == [State.STARTING, State.RUNNING]
     wait_for(lambda: any('"GET / HTTP/1.1" 200' in line for _, _, line, _ in events.logs))
     app, stream, _, process = next(e for e in events.logs if "GET /" in e[2])
-    assert (app, stream, process) == ("shop/site", "stderr", "web")
+    assert (app, stream, process) == ("shop/site", "stderr", "web.1")  # its instance
     later = driver.status("shop/site")
     assert later.memory_rss > 1_000_000 and later.uptime_s is not None and later.uptime_s > 0
     assert later.started_at is not None and later.started_at.endswith("Z")

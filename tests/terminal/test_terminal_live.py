@@ -153,7 +153,7 @@ def test_live_logs_jobs_and_watch_as_a_user_would(
     # while a half-typed command line stays as it is and then runs
     child.sendline("logs app ticker -f &")
     term.wait_for_ever_shown(r"\[1\] logs app ticker -f")  # the backlog may push it up
-    term.wait_for(r"\[1\] \S+ ticker stdout\| ticker-tick \d+")
+    term.wait_for(r"\[1\] \S+ ticker\[worker\.1\] stdout\| ticker-tick \d+")
     shown = term.scrollback()
     assert shown.index("[1] logs app ticker -f") < shown.index("ticker-tick"), shown
     child.send("list netw")
@@ -184,7 +184,7 @@ def test_live_logs_jobs_and_watch_as_a_user_would(
     term.wait_for_ever_shown(r"\[2\] logs app worker -f")
     # (lines the job wrote before fg come first, and none of it shows above the prompt after)
     child.sendline("fg 2")
-    term.wait_for(r"^\S+ worker stdout\| worker-tick \d+")
+    term.wait_for(r"^\S+ worker\[worker\.1\] stdout\| worker-tick \d+")
     child.sendcontrol("c")
     term.wait_for(r"\[2\] killed   logs app worker -f")
     term.wait(lambda _: term.cursor_line().endswith("rig dev:shop/ticker>"), "the prompt")

@@ -40,12 +40,13 @@ def test_other_names_are_not_log_topics(topic: str) -> None:
 
 
 def test_payloads_name_the_app_and_carry_the_release_on_build_topics() -> None:
-    record = LogRecord(7, "t", "shop", "stdout", "hello", release=3, app="api")
+    record = LogRecord(7, "t", "shop", "stdout", "hello", "web.1", release=3, app="api")
     network = LogTopic.parse("logs:network:shop")
     build = LogTopic.parse("logs:build:shop/api")
     assert network is not None and build is not None
     assert network.payload(record) == {
-        "seq": 7, "ts": "t", "app": "api", "stream": "stdout", "line": "hello"
+        "seq": 7, "ts": "t", "app": "api", "stream": "stdout", "line": "hello",
+        "process": "web", "instance": "web.1",
     }  # fmt: skip
     assert build.payload(record)["release"] == 3
     assert user_topic(5) == "status:user:5"
