@@ -7,6 +7,8 @@ The package managers' download caches are shared by every platform of the run
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -104,6 +106,13 @@ def build(release: Path, tools: Toolbox) -> list[str]:
         notes.append,
     )
     return notes
+
+
+def freeze() -> bytes:
+    """``pip freeze`` of the environment rig itself runs from."""
+    return subprocess.run(
+        [sys.executable, "-m", "pip", "freeze"], capture_output=True, check=True
+    ).stdout
 
 
 def package_json(**fields: object) -> str:
