@@ -68,7 +68,8 @@ def by_quickstart(root: Path, environ: dict[str, str]) -> Platform:
         env=local_env(environ, root), capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert run.returncode == 0, run.stderr
-    assert run.stdout.startswith("rig "), run.stdout
+    assert "Max platform started at " in run.stdout, run.stdout
+    assert run.stdout.splitlines()[-1].startswith("rig "), run.stdout  # the rig it opened
     return local_platform(root)
 
 
