@@ -8,6 +8,8 @@ import sqlite3
 import sys
 from pathlib import Path
 
+from maxlocal.layout import DEFAULT_KEEP_ENVS
+
 EXIT_USAGE = 2
 EXIT_ALREADY_RUNNING = 5
 
@@ -35,6 +37,14 @@ def _parser() -> argparse.ArgumentParser:
         help="where builds keep dependency environments and downloads (default: DATA/cache)",
     )
     serve.add_argument(
+        "--keep-envs",
+        type=int,
+        default=None,
+        metavar="N",
+        help="dependency environments the cache keeps, least recently used pruned "
+        f"(default: {DEFAULT_KEEP_ENVS})",
+    )
+    serve.add_argument(
         "--device-code-ttl", type=int, default=None, metavar="SECONDS", help="device login codes"
     )
 
@@ -56,6 +66,7 @@ def _serve(args: argparse.Namespace) -> int:
         "max_upload_bytes",
         "log_limit",
         "health_timeout",
+        "keep_envs",
         "device_code_ttl",
     ):
         value = getattr(args, name)

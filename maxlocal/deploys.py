@@ -23,6 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from maxlocal.builders import envs
 from maxlocal.builders.plan import Plan, make_plan
 from maxlocal.builders.run import StepFailed, ensure_python, execute
 from maxlocal.builders.source import DiskSource
@@ -329,6 +330,8 @@ class Runtime:
         except StepFailed as e:
             raise _BuildFailed(str(e)) from e
         note(f"build done in {time.monotonic() - started:.1f} s")
+        if pruned := envs.prune(self.tools.envs, self.layout.releases, self.layout.keep_envs):
+            log.info("pruned %d unused dependency environments: %s", len(pruned), pruned)
 
     def _fail(
         self, app: App, release: Release, phase: str, reason: str, log_tail: list[str]

@@ -9,8 +9,9 @@
                                           sessions (``homes/networks/<network>/`` for a
                                           network's sessions)
 ``cache/``                                what builds share: dependency environments keyed
-                                          by their lock file (``cache/envs``) and the
-                                          package managers' download caches
+                                          by their lock file (``cache/envs``, the least
+                                          recently used pruned beyond ``keep_envs``) and
+                                          the package managers' download caches
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+DEFAULT_KEEP_ENVS = 50  # a few apps' history of dependency changes (a Flask venv: ~15 MB)
+
 
 @dataclass(frozen=True)
 class Layout:
@@ -27,6 +30,9 @@ class Layout:
     cache_dir: Path | None = None
     """Where builds keep what they share, when not ``<data>/cache`` (``serve --cache``:
     several platforms of one machine, or of a test run, download each package once)."""
+    keep_envs: int = DEFAULT_KEEP_ENVS
+    """How many dependency environments the cache keeps (``serve --keep-envs``); more only
+    while releases link them (builders/envs.py)."""
 
     @property
     def artifacts(self) -> Path:

@@ -42,7 +42,7 @@ from maxlocal.api.schemas import ErrorBody
 from maxlocal.auth import DEFAULT_ACCESS_TTL, DEFAULT_REFRESH_TTL, Auth
 from maxlocal.crypto import Vault
 from maxlocal.http11 import HEAD_LIMIT, LimitedH11Protocol
-from maxlocal.layout import Layout
+from maxlocal.layout import DEFAULT_KEEP_ENVS, Layout
 from maxlocal.live import Live
 from maxlocal.realtime import SocketEndpoint
 from maxlocal.remote.access import EXEC_TOPICS, RemoteAccess
@@ -69,6 +69,7 @@ class ServeOptions:
     log_limit: int = DEFAULT_LIMIT
     health_timeout: float = 30.0
     cache_dir: Path | None = None
+    keep_envs: int = DEFAULT_KEEP_ENVS
     device_code_ttl: int = Settings.device_code_ttl
 
 
@@ -140,7 +141,7 @@ def open_platform(data_dir: Path, options: ServeOptions, app_port: int) -> Platf
         device_code_ttl=options.device_code_ttl,
     )
     runtime = RuntimeOptions(
-        Layout(data_dir, options.cache_dir),
+        Layout(data_dir, options.cache_dir, options.keep_envs),
         log_limit=options.log_limit,
         health_timeout=options.health_timeout,
     )

@@ -10,7 +10,7 @@ import json
 from maxlocal.builders import start
 from maxlocal.builders.plan import Detected, Layer, PlanError, Step
 from maxlocal.builders.source import Source
-from maxlocal.builders.toolbox import Toolbox, key_of, system_tool
+from maxlocal.builders.toolbox import Toolbox, key_of
 from maxlocal.runtime.procfile import Declared
 
 LOCK_FILES = ("package.json", "package-lock.json", ".npmrc")
@@ -40,7 +40,7 @@ def detect(source: Source, tools: Toolbox, config: Declared, *, forced: bool) ->
             raise PlanError('rig.toml says builder = "node" but there is no package.json')
         return None
     package = _package(source)
-    npm = system_tool("npm")
+    npm = tools.tool("npm")
     if npm is None or tools.node_version is None:
         raise PlanError("package.json found but node and npm are not installed on the platform")
     env = tools.download_env()
@@ -48,7 +48,7 @@ def detect(source: Source, tools: Toolbox, config: Declared, *, forced: bool) ->
     manager = next((lock for lock in OTHER_MANAGERS if source.exists(lock)), None)
     if manager is not None and not source.exists("package-lock.json"):
         tool, args = OTHER_MANAGERS[manager]
-        path = system_tool(tool)
+        path = tools.tool(tool)
         if path is None:
             raise PlanError(
                 f"{manager} found but {tool} is not installed on the platform (npm is). "

@@ -1,4 +1,5 @@
-"""Python releases: ``requirements.txt``, ``pyproject.toml`` (with or without ``uv.lock``).
+"""Python releases: ``requirements.txt``, ``pyproject.toml`` (with or without ``uv.lock``),
+``poetry.lock`` or ``Pipfile.lock`` (their pins, see locks.py).
 
 The environment is a virtual environment built with ``uv`` (pip when the platform has no
 ``uv``) from a machine interpreter, once per (inputs, interpreter) in the shared cache and
@@ -12,10 +13,10 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
-from maxlocal.builders import start
+from maxlocal.builders import locks, start
 from maxlocal.builders.plan import Detected, Layer, PlanError, Step
 from maxlocal.builders.pythons import Interpreter, NoInterpreter, choose
-from maxlocal.builders.source import Source
+from maxlocal.builders.source import MAX_READ_BYTES, Source
 from maxlocal.builders.toolbox import Toolbox, key_of
 from maxlocal.runtime.procfile import Declared
 
@@ -29,9 +30,26 @@ def _inputs(source: Source) -> tuple[str, str] | None:
     if source.exists("pyproject.toml") and source.exists("uv.lock"):
         text = (source.read("pyproject.toml") or "") + "\0" + (source.read("uv.lock") or "")
         return "uv.lock", text
+    for lock in locks.LOCKS:
+        if source.exists(lock):
+            return lock, _lock_text(source, lock)
     if source.exists("pyproject.toml"):
         return "pyproject.toml", source.read("pyproject.toml") or ""
+    if source.exists("Pipfile"):
+        raise PlanError(
+            "Pipfile found without its Pipfile.lock: the platform installs from the lock. "
+            "Fix: run `pipenv lock` and deploy Pipfile.lock with it (or a requirements.txt)"
+        )
     return None
+
+
+def _lock_text(source: Source, lock: str) -> str:
+    text = source.read(lock)
+    if text is None and source.complete:
+        raise PlanError(
+            f"{lock} could not be read (not UTF-8 text, or over {MAX_READ_BYTES} bytes)"
+        )
+    return text or ""  # a dry run's client may not have sent it: the plan holds all the same
 
 
 def _requires_python(source: Source) -> str | None:
@@ -71,26 +89,36 @@ def _create(tools: Toolbox, python: Interpreter, path: Path) -> Step:
     return Step("create environment", argv, env=tools.download_env())
 
 
-def _install(tools: Toolbox, inputs: str, path: Path) -> Step:
+def _install(tools: Toolbox, inputs: str, path: Path, pins: list[str] | None) -> Step:
+    """The install step; ``pins``: the requirements read from a lock (locks.py), given on
+    the command line, else ``inputs`` is the file to install from."""
     env = tools.download_env()
     py = str(path / "bin" / "python")
+    what = pins if pins is not None else ["-r", inputs]
     if tools.uv is None:
-        if inputs != "requirements.txt":
+        if inputs not in ("requirements.txt", *locks.LOCKS):
             raise PlanError(f"installing from {inputs} needs uv, which this platform lacks")
-        return Step("install dependencies", [py, "-m", "pip", "install", "-r", inputs], env=env)
+        return Step("install dependencies", [py, "-m", "pip", "install", *what], env=env)
     uv = str(tools.uv)
     if inputs == "uv.lock":
         argv = [uv, "sync", "--frozen", "--no-install-project", "--no-dev"]
         return Step("install dependencies", argv, env={**env, "UV_PROJECT_ENVIRONMENT": str(path)})
-    argv = [uv, "pip", "install", "--python", py, "-r", inputs]
+    argv = [uv, "pip", "install", "--python", py, *what]
     return Step("install dependencies", argv, env=env)
 
 
-def _layer(kind: str, key: str, tools: Toolbox, steps_for: list[str], python: Interpreter) -> Layer:
+def _layer(
+    kind: str,
+    key: str,
+    tools: Toolbox,
+    python: Interpreter,
+    inputs: str | None = None,
+    pins: list[str] | None = None,
+) -> Layer:
     path = tools.envs / f"{kind}-{key}"
     steps = [_create(tools, python, path)]
-    for inputs in steps_for:
-        steps.append(_install(tools, inputs, path))
+    if inputs is not None:
+        steps.append(_install(tools, inputs, path, pins))
     return Layer(kind, key, path, LINK, ".", steps)
 
 
@@ -102,8 +130,10 @@ def detect(source: Source, tools: Toolbox, config: Declared, *, forced: bool) ->
     if inputs is not None:  # else: rig.toml says python; the bare environment will do
         name, text = inputs
         python = interpreter(source, config)
-        key = key_of("python", str(python.path), python.label, name, text)
-        layer = _layer("python", key, tools, [name], python)
+        pins = locks.pins(name, text) if name in locks.LOCKS and text else None
+        decided_by = "\n".join(pins) if pins is not None else text  # a lock: only its pins
+        key = key_of("python", str(python.path), python.label, name, decided_by)
+        layer = _layer("python", key, tools, python, name, pins)
         found.layers.append(layer)
         state = "cached" if layer.ready else "new"
         found.description = f"python {python.label} from {name}, {state} env {layer.short}"
@@ -117,7 +147,7 @@ def with_default(found: Detected, source: Source, tools: Toolbox, config: Declar
     """``found`` plus the bare Python environment every release without one gets."""
     python = interpreter(source, config)
     key = key_of("python-default", str(python.path), python.label)
-    layer = _layer("python-default", key, tools, [], python)
+    layer = _layer("python-default", key, tools, python)
     found.layers.append(layer)
     if not found.description:
         found.description = f"python {python.label}, no dependencies"

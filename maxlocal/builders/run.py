@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from maxlocal.builders import envs
 from maxlocal.builders.plan import COMPLETE, Detected, Layer, Plan, Step
 from maxlocal.builders.source import DiskSource
 from maxlocal.builders.toolbox import Toolbox
@@ -82,6 +83,7 @@ class _Build:
             self.step(step)
 
     def layer(self, layer: Layer) -> None:
+        envs.record_use(layer.path, self.release / layer.link)  # before: see envs.GRACE_S
         with _locked(layer.path):
             if layer.ready:
                 self.note(f"{layer.kind} env {layer.short}: cached, reused (nothing installed)")

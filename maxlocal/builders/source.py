@@ -10,10 +10,14 @@ from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Protocol
 
-MAX_READ_BYTES = 256 * 1024
+MAX_READ_BYTES = 4 * 1024 * 1024  # a lock of a few hundred packages, with its hashes
 
 
 class Source(Protocol):
+    complete: bool
+    """Whether ``read`` gives every text file that exists (a dry run's client sends only the
+    small ones)."""
+
     def exists(self, path: str) -> bool: ...
     def read(self, path: str) -> str | None:
         """The text of a file, or None when it is missing, not text or too large."""
@@ -25,6 +29,8 @@ class Source(Protocol):
 
 
 class DiskSource:
+    complete = True
+
     def __init__(self, root: Path) -> None:
         self.root = root
 
@@ -46,6 +52,8 @@ class DiskSource:
 
 class MemorySource:
     """``paths``: every file of the tree; ``contents``: the text of those sent with it."""
+
+    complete = False
 
     def __init__(self, paths: Collection[str], contents: Mapping[str, str]) -> None:
         self.paths = set(paths) | set(contents)

@@ -31,7 +31,8 @@ Inferred = tuple[dict[str, str], str]
 def python_dependencies(source: Source) -> set[str]:
     """The (normalised) names of the packages a Python release depends on, roughly: enough
     to tell whether gunicorn, uvicorn or flask are among them."""
-    text = (source.read("requirements.txt") or "") + "\n" + (source.read("pyproject.toml") or "")
+    files = ("requirements.txt", "pyproject.toml", "Pipfile", "poetry.lock", "Pipfile.lock")
+    text = "\n".join(source.read(name) or "" for name in files)
     names = {m.group(1).lower().replace("_", "-") for m in _NAME.finditer(text)}
     names |= {m.lower() for m in re.findall(r"[\"']([A-Za-z0-9][A-Za-z0-9._-]*)", text)}
     return names

@@ -10,7 +10,15 @@ from maxlocal.runtime.procfile import Declared
 # The platform's server for static files: Python's own, from the release's bare Python
 # environment (every release has one), on loopback, one access line per request.
 SERVE = "python3 -m http.server --bind 127.0.0.1 $PORT"
-CODE_FILES = ("package.json", "requirements.txt", "pyproject.toml", "Pipfile", "manage.py")
+CODE_FILES = (
+    "package.json",
+    "requirements.txt",
+    "pyproject.toml",
+    "Pipfile",
+    "Pipfile.lock",
+    "poetry.lock",
+    "manage.py",
+)
 
 
 def detect(source: Source, tools: Toolbox, config: Declared, *, forced: bool) -> Detected | None:

@@ -37,8 +37,8 @@ def _uv() -> Path | None:
         return None
 
 
-def system_tool(name: str) -> Path | None:
-    found = shutil.which(name, path=":".join(SYSTEM_PATH))
+def system_tool(name: str, dirs: tuple[str, ...] = SYSTEM_PATH) -> Path | None:
+    found = shutil.which(name, path=":".join(dirs))
     return Path(found) if found else None
 
 
@@ -62,6 +62,11 @@ class Toolbox:
     with_uv: bool = True
     """False: build Python environments with the interpreter's venv and pip, as a platform
     without uv does (and as its test does)."""
+    tool_dirs: tuple[str, ...] = SYSTEM_PATH
+    """Where npm, yarn and pnpm are looked for (a test adds a directory of its own)."""
+
+    def tool(self, name: str) -> Path | None:
+        return system_tool(name, self.tool_dirs)
 
     @property
     def envs(self) -> Path:
@@ -99,6 +104,9 @@ class Toolbox:
             "npm_config_update_notifier": "false",
             "npm_config_fund": "false",
             "npm_config_audit": "false",
+            # yarn's and pnpm's stores inside npm's cache: one directory for Node's downloads
+            "YARN_CACHE_FOLDER": str(self.cache / "npm" / "_yarn"),
+            "npm_config_store_dir": str(self.cache / "npm" / "_pnpm"),
         }
 
 

@@ -7,6 +7,8 @@ The package managers' download caches are shared by every platform of the run
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -15,6 +17,11 @@ from typing import Any
 
 import pytest
 
+from maxlocal.builders.plan import make_plan
+from maxlocal.builders.run import execute
+from maxlocal.builders.source import DiskSource
+from maxlocal.builders.toolbox import Toolbox
+from maxlocal.runtime.proc import child_env
 from tests.deploy.conftest import Api, archive, new_api
 from tests.support.cli import Rig, Run
 from tests.support.platform import Platform, PlatformFactory
@@ -84,6 +91,28 @@ def tenant(build_platform: Platform, tmp_path: Path) -> Iterator[Tenant]:
     user = tenant_of(build_platform, tmp_path / f"rig-{uuid.uuid4().hex[:8]}")
     yield user
     user.api.http.close()
+
+
+def build(release: Path, tools: Toolbox) -> list[str]:
+    """Carry out the plan of the release directory ``release`` for real, outside a platform
+    (the platform's own planner and build runner); the platform's lines of its build log."""
+    notes: list[str] = []
+    plan = make_plan(DiskSource(release), tools)
+    execute(
+        plan,
+        release,
+        lambda: child_env({}, release, home=release.parent / "home"),
+        lambda stream, line: None,
+        notes.append,
+    )
+    return notes
+
+
+def freeze() -> bytes:
+    """``pip freeze`` of the environment rig itself runs from."""
+    return subprocess.run(
+        [sys.executable, "-m", "pip", "freeze"], capture_output=True, check=True
+    ).stdout
 
 
 def package_json(**fields: object) -> str:

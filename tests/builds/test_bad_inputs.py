@@ -74,12 +74,26 @@ def test_a_bad_release_fails_naming_its_step_and_the_previous_one_serves(
     assert len(releases) == (2 if uploaded else 1)
 
 
-def test_an_uploaded_release_without_a_start_command_fails_its_build(tenant: Tenant) -> None:
-    """What the client refuses before uploading, the platform refuses when it gets it anyway."""
+@pytest.mark.parametrize(
+    ("files", "reason"),
+    [
+        ({"notes.txt": "nothing runnable"}, "no start command found: looked for "),
+        ({"package.json": '{"name": "x", "scripts": {', "index.js": ""},
+         "package.json is not valid JSON: "),
+        ({"requirements.txt": "", ".python-version": "3.99\n", "app.py": ""},
+         "Python 3.99 (.python-version) is not on this machine; available: "),
+    ],
+    ids=["no-start-command", "package-json-syntax-error", "unavailable-python"],
+)  # fmt: skip
+def test_an_uploaded_release_the_plan_refuses_fails_its_build(
+    tenant: Tenant, files: dict[str, str | bytes], reason: str
+) -> None:
+    """What the client refuses before uploading, the platform refuses when it gets it anyway
+    (an older rig, or the API used directly): failed in its build, the previous one serving."""
     network, app = tenant.new_app("app")
     tenant.deploy_ok(network, app, {**GOOD})
-    release = tenant.deploy(network, app, {"notes.txt": "nothing runnable"})
+    release = tenant.deploy(network, app, files)
     assert release["status"] == "failed"
     assert release["error"]["phase"] == "build"
-    assert release["error"]["reason"].startswith("no start command found: looked for ")
+    assert release["error"]["reason"].startswith(reason)
     assert routed(tenant.platform, network, app).text == GOOD["index.html"]

@@ -9,24 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from maxlocal.builders.plan import make_plan
-from maxlocal.builders.run import ensure_python, execute
-from maxlocal.builders.source import DiskSource
+from maxlocal.builders.run import ensure_python
 from maxlocal.builders.toolbox import Toolbox
 from maxlocal.runtime.proc import child_env
-
-
-def build(release: Path, tools: Toolbox) -> list[str]:
-    notes: list[str] = []
-    plan = make_plan(DiskSource(release), tools)
-    execute(
-        plan,
-        release,
-        lambda: child_env({}, release, home=release.parent / "home"),
-        lambda stream, line: None,
-        notes.append,
-    )
-    return notes
+from tests.builds.conftest import build
 
 
 @pytest.mark.network

@@ -1,7 +1,7 @@
 """The environment a tenant process gets is the platform's to make: the same for the same app
 whether the platform was started from an activated venv (with an operator's HOME, PATH and
-variables), from a bare shell, by ``rig local start`` as ``./quickstart`` does, or from the
-rig shell; and never the platform's own Python."""
+variables), from a bare shell, by ``./quickstart`` (run from that activated venv), or from
+the rig shell; and never the platform's own Python."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ import pytest
 from maxlocal.strays import kill_strays, marker_for
 from tests.builds.conftest import BUILD_HEALTH_TIMEOUT, tenant_of
 from tests.deploy.conftest import routed
+from tests.support.cli import ROOT
 from tests.support.platform import Platform, PlatformFactory
 
 APP = {
@@ -54,13 +55,21 @@ def local_platform(root: Path) -> Platform:
     return platform
 
 
-def by_rig_local_start(root: Path, environ: dict[str, str]) -> Platform:
-    """A platform started as ``./quickstart`` does: ``.venv/bin/rig local start``."""
+def by_quickstart(root: Path, environ: dict[str, str]) -> Platform:
+    """A platform started by ``./quickstart`` itself (its bootstrap, then ``rig local
+    start``), with one change as in the getting-started test: a free port instead of the
+    default one, so that it never collides with another platform. ``--version`` makes
+    the rig it opens at the end exit instead of opening the shell."""
+    script = (ROOT / "quickstart").read_text()
+    assert script.count("rig local start\n") == 1
+    script = script.replace("rig local start\n", "rig local start --port 0\n")
     run = subprocess.run(
-        [str(RIG), "local", "start", "--port", "0"], env=local_env(environ, root),
-        capture_output=True, text=True, timeout=120,
+        ["bash", "-c", script, "quickstart", "--version"], cwd=ROOT,
+        env=local_env(environ, root), capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert run.returncode == 0, run.stderr
+    assert "Max platform started at " in run.stdout, run.stdout
+    assert run.stdout.splitlines()[-1].startswith("rig "), run.stdout  # the rig it opened
     return local_platform(root)
 
 
@@ -106,7 +115,7 @@ def platforms(tmp_path: Path, build_cache: Path) -> Iterator[list[Platform]]:
         yield [
             started(factory, build_cache, activated),
             started(factory, build_cache, plain),
-            by_rig_local_start(locals_[0], activated),
+            by_quickstart(locals_[0], activated),
             by_the_rig_shell(locals_[1], activated),
         ]
     finally:

@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from tests.builds.conftest import Tenant
+from tests.builds.conftest import Tenant, freeze
 from tests.deploy.conftest import routed
 
 pytestmark = pytest.mark.network
@@ -26,13 +26,6 @@ def hello():
     return "hello from flask\\n"
 """
 SHOW_VERSION = 'python -c "import flask; print(flask.__version__)"'
-
-
-def freeze() -> bytes:
-    """``pip freeze`` of the environment rig itself runs from."""
-    return subprocess.run(
-        [sys.executable, "-m", "pip", "freeze"], capture_output=True, check=True
-    ).stdout
 
 
 def machine_flask() -> str | None:
