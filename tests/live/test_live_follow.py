@@ -140,18 +140,8 @@ def test_a_stalled_connection_is_found_by_the_heartbeat_and_replaced(
     proxy = Proxy(platform.port).start()
     try:
         user.api = proxy.url
-        follow = user.start(
-            "logs",
-            "app",
-            "counter",
-            "-f",
-            "--tail",
-            "1",
-            "-o",
-            "json",
-            "-v",
-            RIG_HEARTBEAT_S="0.5",
-        )
+        argv = ("logs", "app", "counter", "-f", "--tail", "1", "-o", "json", "-v")
+        follow = user.start(*argv, RIG_HEARTBEAT_S="0.5")
         running.append(follow)
         got = records(follow.lines(1))  # the history
         deadline = time.monotonic() + 10
