@@ -56,3 +56,27 @@ def test_every_batch_of_an_event_comes_out_and_a_bad_one_hides_none() -> None:
         return await f.batch()
 
     assert seqs(arun(main())) == [1, 2, 3, 4]
+
+
+def test_a_line_told_as_skipped_is_not_shown_after_all() -> None:
+    """After a gap marker for seq 4, a late seq 4 (sent before the platform dropped it) would
+    be a line both skipped and shown."""
+
+    async def main() -> list[dict[str, Any]]:
+        f = follower(after=3)
+        f._joined(TOPIC, {"first_seq": 5})
+        for seq in (4, 5):
+            f._log(TOPIC, {"seq": seq, **SHARED, "line": f"{seq}"})
+        return await f.batch()
+
+    assert seqs(arun(main())) == ["skipped 1", 5]
+
+
+def test_a_join_asks_for_batches_after_the_last_line_shown() -> None:
+    """``after`` only once a line was shown (the platform replays from it, gapless); a live
+    start sends none. ``batch`` always: lines come in ``logs`` events of many."""
+    live, resumed = follower(after=None), follower(after=3)
+    assert live._params(TOPIC)() == {"batch": True}
+    assert resumed._params(TOPIC)() == {"after": 3, "batch": True}
+    live._log(TOPIC, {"seq": 9, **SHARED, "line": "9"})
+    assert live._params(TOPIC)() == {"after": 9, "batch": True}  # re-read at each rejoin
