@@ -47,6 +47,7 @@ TARGETS = {
             "tests/realtime/test_realtime_units.py",
             "tests/realtime/test_realtime_follower_order.py",
             "tests/unit/test_live_topics.py",
+            "tests/unit/test_connection_notices.py",
         ),
         "no log line lost or doubled (the client's resume, gaps, batches)",
     ),

@@ -223,14 +223,17 @@ def render(figures: dict[str, Any]) -> str:
             f"creating, listing and deleting and {load['followers']} `rig logs -f` followers "
             f"for {load['seconds']:.0f} s.",
             "",
-            "| figure | value | must be |",
-            "|---|---:|---|",
-            f"| Requests | {load['requests']} | — |",
-            f"| Errors | {load['errors']} | 0 |",
-            f"| Log lines followed | {load['lines_followed']} | — |",
-            f"| Lost / doubled | {load['lines_lost']} / {load['lines_doubled']} | 0 / 0 |",
+            "| figure | value | must be | fails when |",
+            "|---|---:|---|---|",
+            f"| Requests | {load['requests']} | — | — (a measure of the load) |",
+            f"| Errors | {load['errors']} | 0 | a request answered with an error, or a "
+            "follower not ending with 130 or with a traceback |",
+            f"| Log lines followed | {load['lines_followed']} | — | — |",
+            f"| Lost / doubled | {load['lines_lost']} / {load['lines_doubled']} | 0 / 0 | "
+            "as for the follow above, over every follower |",
             f"| Platform RSS before / peak (MiB) | {load['rss_baseline_mib']} / "
-            f"{load['rss_peak_mib']} | peak - before < 150 |",
+            f"{load['rss_peak_mib']} | peak - before < 150 | the platform growing by "
+            "150 MiB or more |",
         ]
     else:
         lines.append("Not run yet: `scripts/reliability-report --load`.")
