@@ -150,18 +150,19 @@ def main(argv: list[str]) -> int:
     if unknown:
         print(f"mutation-report: unknown target {unknown[0]!r}; one of {', '.join(TARGETS)}")
         return 2
-    figures = json.loads(FIGURES_FILE.read_text())
-    mutation = figures["values"].setdefault("mutation", {})
+    results: dict[str, dict[str, object]] = {}
     with tempfile.TemporaryDirectory(prefix="rig-mutation-") as scratch:
         for name in names:
-            result = run(name, TARGETS[name], Path(scratch))
-            mutation[name] = result
+            result = results[name] = run(name, TARGETS[name], Path(scratch))
             summary = (
                 f"{result['killed']}/{result['mutants']} killed ({result['score']} %), "
                 f"{result['survived']} survived, {result['no_tests']} with no test, "
                 f"in {result['seconds']} s"
             )
             print(f"mutation-report: {name}: {summary}", flush=True)
+    # read only now: a reliability report may have rewritten the figures meanwhile
+    figures = json.loads(FIGURES_FILE.read_text())
+    figures["values"].setdefault("mutation", {}).update(results)
     FIGURES_FILE.write_text(json.dumps(figures, indent=2, sort_keys=True) + "\n")
     REPORT_FILE.write_text(render(figures))
     return 0
