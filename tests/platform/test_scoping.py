@@ -151,6 +151,13 @@ def test_another_users_network_or_app_is_not_found_as_if_it_did_not_exist(world:
     assert app["hint"] == ("did you mean `apj`? Run `rig list apps --network shoe` to see its apps")
     far = error(world.alice.get("/networks/shop/apps/zzzz"), 404)["hint"]
     assert far == "run `rig list apps --network shop` to see its apps"
+    # the hint names apps of the network asked about, not the user's others
+    other = error(world.alice.get("/networks/blog/apps/api"), 404)["hint"]
+    assert other == "run `rig list apps --network blog` to see its apps"
+    # and each user's own app is found, in its own network only
+    assert ok(world.alice.get("/networks/shop/apps/web"))["name"] == "web"
+    assert ok(world.bob.get("/networks/shoe/apps/apj"))["network"] == "shoe"
+    error(world.alice.get("/networks/blog/apps/web"), 404)
     # alice's state is as she left it
     assert ok(world.alice.get("/networks/shop"))["apps"][0]["name"] == "api"
     assert ok(world.alice.get("/networks/blog"))["name"] == "blog"
@@ -191,6 +198,10 @@ def test_the_store_scopes_every_lookup_to_its_owner(world: World) -> None:
     assert [a.key for a in apps.find(alice_id, "shop", "web")] == ["shop/web"]
     api = apps.get(shop.id, "api")
     assert api is not None and api.network == "shop" and api.key == "shop/api"
+    assert api.network_id == shop.id and api.release is None
+    world.platform.db.connection().execute("UPDATE apps SET release = 3 WHERE id = ?", (api.id,))
+    api = apps.get(shop.id, "api")
+    assert api is not None and api.release == 3
     assert apps.by_key("shop", "api") == api and apps.by_key("shoe", "api") is None
     assert [a.key for a in apps.everything()] == ["shoe/apj", "shop/api", "shop/web"]
     apps.set_state("shop", "api", "stopped")
@@ -232,8 +243,12 @@ def test_a_generated_name_is_retried_until_free_and_then_refused(
         raise NameTaken(name)
 
     tried.clear()
-    with pytest.raises(Conflict, match="could not find a free name to generate"):
+    with pytest.raises(Conflict) as gave_up:
         deps.create_named(always_taken, None, lambda: Conflict("no", ""))
+    assert (gave_up.value.message, gave_up.value.hint) == (
+        "could not find a free name to generate",
+        "give a name",
+    )
     assert len(tried) == deps.GENERATE_ATTEMPTS
     taken = Conflict("taken", "choose another name")
     with pytest.raises(Conflict) as raised:
