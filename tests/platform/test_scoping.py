@@ -10,9 +10,11 @@ so that a filter dropped or a suggestion drawn from everyone's names shows.
 
 from __future__ import annotations
 
+import asyncio
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +27,7 @@ from maxlocal.auth import Auth
 from maxlocal.crypto import Vault
 from maxlocal.errors import Conflict
 from maxlocal.layout import Layout
+from maxlocal.live import Live, user_topic
 from maxlocal.server import build_app
 from maxlocal.store.db import Database
 from maxlocal.store.networks import NameTaken
@@ -254,3 +257,43 @@ def test_a_generated_name_is_retried_until_free_and_then_refused(
     with pytest.raises(Conflict) as raised:
         deps.create_named(always_taken, "mine", lambda: taken)
     assert raised.value is taken and tried[-1] == "mine"
+
+
+def test_the_socket_lets_each_user_join_only_their_own_log_topics(world: World) -> None:
+    """``Live.authorize``/``authenticate`` (maxlocal/live.py), as the socket asks them, and
+    ``status:user`` events delivered to the owner of the app only."""
+    live = Live.build(world.platform)
+    alice = world.platform.auth.users.by_email("alice@example.com")
+    bob = world.platform.auth.users.by_email("bob@example.com")
+    assert alice and bob
+    a, b = str(alice[0].id), str(bob[0].id)
+    theirs = ["logs:app:shop/api", "logs:build:shop/web", "logs:network:shop", "logs:network:blog"]
+    for topic in theirs:
+        assert live.authorize(a, topic) and not live.authorize(b, topic), topic
+    assert live.authorize(b, "logs:app:shoe/apj") and not live.authorize(a, "logs:app:shoe/apj")
+    for refused in ("logs:app:shop/nope", "logs:app:nowhere/api", "logs:app:shop", "logs:x:shop"):
+        assert not live.authorize(a, refused), refused
+    # status:user is each user's own; exec:* topics are checked by their own handler
+    assert live.authorize(b, "status:user") and live.authorize(b, "exec:shop/api")
+    api = world.platform.auth.create_api_token(alice[0].id, "socket")[1]
+    assert live.authenticate(api) == a
+    assert live.authenticate("mxt_" + "0" * 40) is None and live.authenticate("") is None
+
+    heard: dict[str, list[tuple[str, dict[str, Any]]]] = {a: [], b: []}
+
+    async def deliver() -> None:
+        for user in (a, b):
+            live.pubsub.subscribe(
+                user_topic(user), partial(lambda u, e, p: heard[u].append((e, p)), user)
+            )
+        live._app_state("shop/api", "running", {"pid": 1})
+        live._release("shoe/apj", 2, "active", {})
+        live._owner_publish("nowhere/x", "app_state", {})  # an app nobody owns: nobody hears
+
+    asyncio.run(deliver())
+    assert heard[a] == [
+        ("app_state", {"network": "shop", "app": "api", "pid": 1, "state": "running"})
+    ]
+    assert heard[b] == [
+        ("release", {"network": "shoe", "app": "apj", "number": 2, "status": "active"})
+    ]

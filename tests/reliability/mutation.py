@@ -70,6 +70,11 @@ TARGETS = {
         ("tests/platform/test_scoping.py",),
         "no cross-user leak (networks and apps looked up by their owner)",
     ),
+    "authorize": Target(
+        ("maxlocal/live.py",),
+        ("tests/platform/test_scoping.py", "tests/unit/test_live_topics.py"),
+        "no cross-user leak (who may join which socket topic; whose events they hear)",
+    ),
 }
 
 SETUP_CFG = """\
