@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from rig.transport.follow import LogFollower
-from rig.transport.socket import Socket
+from rig.transport.socket import Closed, Connected, Reconnecting, Socket, SocketClosed
 from tests.realtime.conftest import arun
 
 TOPIC = "logs:app:alpha/web"
@@ -80,3 +80,35 @@ def test_a_join_asks_for_batches_after_the_last_line_shown() -> None:
     assert resumed._params(TOPIC)() == {"after": 3, "batch": True}
     live._log(TOPIC, {"seq": 9, **SHARED, "line": "9"})
     assert live._params(TOPIC)() == {"after": 9, "batch": True}  # re-read at each rejoin
+
+
+def test_a_gap_event_from_the_platform_is_told_as_lines_skipped() -> None:
+    """The channel's ``gap`` event (the client fell too far behind) reaches the follower:
+    without it the lines would be missing with nothing said."""
+
+    async def main() -> list[dict[str, Any]]:
+        f = follower(after=3)
+        (channel,) = f._channels
+        channel._trigger("gap", {"after": 3, "first_seq": 7}, None)
+        channel._trigger("logs", {"batches": [{"seq": 7, **SHARED, "lines": ["7"]}]}, None)
+        return await f.batch()
+
+    assert seqs(arun(main())) == ["skipped 3", 7]
+
+
+def test_an_outage_does_not_end_the_follow_and_a_close_for_good_does() -> None:
+    async def main() -> list[Any]:
+        f = follower(after=3)
+        f._state(Reconnecting(1, 0.5, "connection lost"))
+        f._state(Connected())
+        f._log(TOPIC, {"seq": 4, **SHARED, "line": "4"})
+        f._state(Closed(1000, "bye"))
+        got: list[Any] = list(await f.batch())
+        try:
+            await f.batch()
+        except SocketClosed as closed:
+            got.append((closed.code, closed.reason))
+        return got
+
+    got = arun(main())
+    assert seqs(got[:1]) == [4] and got[1:] == [(1000, "bye")]
