@@ -112,3 +112,47 @@ def test_an_outage_does_not_end_the_follow_and_a_close_for_good_does() -> None:
 
     got = arun(main())
     assert seqs(got[:1]) == [4] and got[1:] == [(1000, "bye")]
+
+
+def test_event_topics_yield_their_events_and_each_rejoin() -> None:
+    """``status:user`` events come out as ``{"topic", "event", "payload"}``; a rejoin (after
+    a reconnect) as event ``rejoined``, so that what was missed meanwhile is read again
+    (rig deploy reads its release again then); the first join is no rejoin."""
+
+    async def main() -> list[dict[str, Any]]:
+        f = LogFollower(Socket("http://127.0.0.1:1"), [], events={"status:user": ["release"]})
+        (channel,) = f._channels
+        for callback in channel._on_joined:
+            callback({})
+        channel._trigger("release", {"number": 2, "status": "active"}, None)
+        channel._trigger("app_state", {"state": "crashed"}, None)  # not asked for
+        for callback in channel._on_joined:
+            callback({})
+        return await f.batch()
+
+    assert arun(main()) == [
+        {"topic": "status:user", "event": "release", "payload": {"number": 2, "status": "active"}},
+        {"topic": "status:user", "event": "rejoined", "payload": {}},
+    ]
+
+
+def test_the_follow_ends_when_the_platform_closes_its_last_topic() -> None:
+    """An app deleted while followed: the platform closes its topic (``phx_close``); the
+    lines before it come out, then the follow ends. One topic of two closed goes on."""
+
+    async def main() -> list[Any]:
+        other = "logs:app:alpha/worker"
+        f = LogFollower(Socket("http://127.0.0.1:1"), [TOPIC, other], after={TOPIC: 0, other: 0})
+        web, worker = f._channels
+        web._trigger("log", {"seq": 1, **SHARED, "line": "1"}, None)
+        web._trigger("phx_close", {}, None)
+        worker._trigger("log", {"seq": 1, **SHARED, "line": "w1"}, None)
+        worker._trigger("phx_close", {}, None)
+        got: list[Any] = [r["line"] for r in await f.batch()]
+        try:
+            await f.batch()
+        except StopAsyncIteration:
+            got.append("ended")
+        return got
+
+    assert arun(main()) == ["1", "w1", "ended"]
