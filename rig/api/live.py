@@ -78,17 +78,24 @@ def following(
 ) -> Following:
     """A ``Following`` on the command's platform that says on stderr when it reconnects,
     flushes stdout whenever it waits for more, ends when the command's context closes
-    (a killed shell job), and ends with AuthError when the login is over."""
+    (a killed shell job), and ends with AuthError when the login is over.
+
+    Under ``-o json`` it says nothing of reconnecting unless ``-v`` asks for diagnostics:
+    stderr then carries only the ``{"error": ...}`` document a script parses (a notice
+    before it would break ``json.loads`` only when there was an outage), and an outage rig
+    recovers from changes nothing of the result; one it does not recover from ends in
+    that error."""
     from rig.transport.follow import REFUSED, ConnectionNotices, Following
 
     client = ctx.api().client
-    notices = ConnectionNotices(ctx.stderr)
+    notices = ConnectionNotices(ctx.stderr) if ctx.verbose or not ctx.json else None
 
     def login_over(expired: AuthError) -> None:
         live.interrupt(expired)
 
     def on_state(state: ConnectionState) -> None:
-        notices(state)
+        if notices is not None:
+            notices(state)
         if getattr(state, "reason", None) in REFUSED:
             _check_login(client, login_over)
 

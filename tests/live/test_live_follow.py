@@ -100,7 +100,8 @@ def test_a_follow_survives_the_platform_killed_and_restarted(
     platform = platform_factory()
     user = make_user(platform, "kill@example.com")
     deploy_counter(user, tmp_path, "shop", "counter", 0.02)
-    follow = user.start("logs", "app", "counter", "-f", "--tail", "5", "-o", "json")
+    # -v: under -o json the reconnect notices are diagnostics, shown only when asked for
+    follow = user.start("logs", "app", "counter", "-f", "--tail", "5", "-o", "json", "-v")
     running.append(follow)
     got = records(follow.lines(40))
 
@@ -139,9 +140,8 @@ def test_a_stalled_connection_is_found_by_the_heartbeat_and_replaced(
     proxy = Proxy(platform.port).start()
     try:
         user.api = proxy.url
-        follow = user.start(
-            "logs", "app", "counter", "-f", "--tail", "1", "-o", "json", RIG_HEARTBEAT_S="0.5"
-        )
+        argv = ("logs", "app", "counter", "-f", "--tail", "1", "-o", "json", "-v")
+        follow = user.start(*argv, RIG_HEARTBEAT_S="0.5")
         running.append(follow)
         got = records(follow.lines(1))  # the history
         deadline = time.monotonic() + 10

@@ -52,6 +52,9 @@ def test_a_follow_survives_the_platform_being_killed(
         code, err, _ = proc.finish(20)
         injected.exit_code(code, 130, detail=err)
         injected.held("no traceback", "Traceback" not in err, err)
+        # rig always sees this outage (the socket drops); under -o json it says nothing of it
+        notices = [line for line in err.splitlines() if "reconnect" in line or "lost" in line]
+        injected.held("no reconnect notice under -o json", not notices, err)
         check = check_follow(out, written, owner.logs("live", "ticker"))
         figures.add("lines_followed", check.lines)
         figures.add("lines_lost", check.lost)
