@@ -237,6 +237,8 @@ class Runtime:
     def resolve(self, network: str, name: str) -> int | Unavailable:
         """For the router: the port of the app's ``web`` process, or why there is none."""
         port = self.driver.port(f"{network}/{name}")
+        if port is not None and self.driver.foreign_listener(f"{network}/{name}"):
+            return Unavailable.foreign_listener(name, network)
         if port is not None:
             return port
         app = self.apps.by_key(network, name)

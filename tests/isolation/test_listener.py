@@ -1,0 +1,76 @@
+"""``listener.PortOwner``: the router's check of whose listener answers on an app's port, with
+real processes and sockets."""
+
+from __future__ import annotations
+
+import shlex
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import pytest
+
+from maxlocal.runtime.listener import PortOwner, listening_inodes
+from maxlocal.runtime.supervisor import free_port
+
+# Listens on argv[1] (with SO_REUSEPORT, so that a second process can share the port, as one
+# tenant can with another of the same uid), then waits; a child of a shell when nested.
+LISTEN = (
+    "import socket, sys, time\n"
+    "s = socket.socket()\n"
+    "s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)\n"
+    "s.bind(('127.0.0.1', int(sys.argv[1])))\n"
+    "s.listen()\n"
+    "print('listening', flush=True)\n"
+    "time.sleep(60)\n"
+)
+
+
+@pytest.fixture
+def started() -> Iterator[list[subprocess.Popen[str]]]:
+    procs: list[subprocess.Popen[str]] = []
+    yield procs
+    for proc in procs:
+        proc.kill()
+        proc.wait()
+
+
+def listen(procs: list[subprocess.Popen[str]], port: int, *, via_shell: bool = False) -> int:
+    argv = [sys.executable, "-c", LISTEN, str(port)]
+    if via_shell:  # the listener is the shell's child, as an app under /bin/sh -c is
+        argv = ["/bin/sh", "-c", shlex.join(argv) + "; true"]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
+    procs.append(proc)
+    assert proc.stdout is not None and proc.stdout.readline() == "listening\n"
+    return proc.pid
+
+
+def idle(procs: list[subprocess.Popen[str]]) -> int:
+    proc = subprocess.Popen(["sleep", "60"])
+    procs.append(proc)  # type: ignore[arg-type]
+    return proc.pid
+
+
+def test_the_listener_of_the_process_tree_is_its_own(started: list[subprocess.Popen[str]]) -> None:
+    port = free_port()
+    app = listen(started, port, via_shell=True)
+    assert PortOwner(port).owned_by(app)
+    assert not PortOwner(port).owned_by(idle(started))
+
+
+def test_no_listener_is_nobody_s(started: list[subprocess.Popen[str]]) -> None:
+    port = free_port()
+    assert listening_inodes(port) == frozenset()
+    assert not PortOwner(port).owned_by(idle(started))
+
+
+def test_a_second_listener_sharing_the_port_is_seen_after_a_verified_one(
+    started: list[subprocess.Popen[str]],
+) -> None:
+    port = free_port()
+    owner = PortOwner(port)
+    app = listen(started, port)
+    assert owner.owned_by(app)  # verified, and remembered
+    listen(started, port)  # another process joins the port (SO_REUSEPORT)
+    assert len(listening_inodes(port)) == 2
+    assert not owner.owned_by(app)
