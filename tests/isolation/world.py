@@ -32,6 +32,9 @@ ROOT = Path(__file__).resolve().parents[2]
 TENANT = Path(__file__).with_name("tenant")
 PYTHON = "/usr/bin/python3"  # the system's: the platform's own interpreter is not the tenant's
 MODES = ("none", "sandbox")
+"""``none``: today's one trust domain (``--isolation none --limits off``); ``sandbox``: the
+sandbox and the cgroup limits, refusing to start without them."""
+LIMITS = {"none": "off", "sandbox": "auto"}
 HEALTH_TIMEOUT = 150  # seconds: a wait, far beyond any start on a loaded machine
 RESULT = re.compile(r"ATTACK-RESULT (\{.*\})")
 ALICE_NET, ALICE_APP = "alicenet", "shop"
@@ -110,7 +113,9 @@ def start_platform(base: Path, mode: str, home: Path, marker: str) -> Platform:
     """A platform whose server log is ``<data>/server.log``, where ``rig local start`` puts it."""
     data_dir = base / "data"
     data_dir.mkdir(mode=0o700, parents=True)
-    platform = Platform(data_dir, health_timeout=HEALTH_TIMEOUT, isolation=mode)
+    platform = Platform(
+        data_dir, health_timeout=HEALTH_TIMEOUT, isolation=mode, limits=LIMITS[mode]
+    )
     platform.log_path = data_dir / "server.log"
     with operator_environment(home, marker):
         return platform.start()

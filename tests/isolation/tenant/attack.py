@@ -198,11 +198,46 @@ class Thief(http.server.BaseHTTPRequestHandler):
         pass
 
 
+def hog_memory(mib: int) -> None:
+    """Allocate and touch ``mib`` MiB, 16 at a time, saying how far it got."""
+    held = []
+    for done in range(16, mib + 1, 16):
+        held.append(b"\x01" * (16 << 20))
+        print("MEMORY", done, flush=True)
+    print("MEMORY held", mib, flush=True)
+
+
+def fork_many(count: int) -> None:
+    """Start ``count`` sleeping processes (as far as the kernel lets), then end them."""
+    children: list[int] = []
+    error = ""
+    for _ in range(count):
+        try:
+            pid = os.fork()
+        except OSError as exc:
+            error = f"{type(exc).__name__}: {exc}"
+            break
+        if pid == 0:
+            time.sleep(60)
+            os._exit(0)
+        children.append(pid)
+    print("PROCESSES", len(children), error, flush=True)
+    for pid in children:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+
+
 def main(argv: list[str]) -> int:
     if argv[:1] == ["serve"]:
         print("bob's app up", flush=True)
         server = http.server.ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), Handler)
         server.serve_forever()
+    if argv[:1] == ["memory"]:
+        hog_memory(int(argv[1]))
+        return 0
+    if argv[:1] == ["processes"]:
+        fork_many(int(argv[1]))
+        return 0
     if argv[:1] == ["takeover"]:
         take_over(float(argv[1]))
         return 0
