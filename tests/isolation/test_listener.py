@@ -6,12 +6,15 @@ from __future__ import annotations
 import shlex
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from maxlocal.runtime.listener import PortOwner, listening_inodes
-from maxlocal.runtime.supervisor import free_port
+from maxlocal.runtime.supervisor import LocalProcessDriver, Release, StartError, free_port
 
 # Listens on argv[1] (with SO_REUSEPORT, so that a second process can share the port, as one
 # tenant can with another of the same uid), then waits; a child of a shell when nested.
@@ -74,3 +77,37 @@ def test_a_second_listener_sharing_the_port_is_seen_after_a_verified_one(
     listen(started, port)  # another process joins the port (SO_REUSEPORT)
     assert len(listening_inodes(port)) == 2
     assert not owner.owned_by(app)
+
+
+def test_a_release_whose_port_another_process_took_does_not_become_ready(
+    tmp_path: Path, started: list[subprocess.Popen[str]]
+) -> None:
+    """The web process tells its port (in a file) but does not listen; another process binds
+    the port: the start fails at once, naming the cause, rather than serving the squatter."""
+    driver = LocalProcessDriver(health_timeout=60)
+    told = tmp_path / "port"
+    web = f'echo "$PORT" > {shlex.quote(str(told))}; exec sleep 60'
+    outcome: list[BaseException] = []
+
+    def start() -> None:
+        try:
+            driver.start(Release("shop/site", 1, tmp_path, {"web": web}))
+        except BaseException as exc:  # the outcome is what the test is about
+            outcome.append(exc)
+
+    thread = threading.Thread(target=start)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not told.exists() or not told.read_text().strip():
+            assert time.monotonic() < deadline, "the web process did not start"
+            time.sleep(0.02)
+        began = time.monotonic()
+        listen(started, int(told.read_text()))
+        thread.join(30)
+        assert not thread.is_alive()
+        assert time.monotonic() - began < 10  # at once, not after the health timeout
+    finally:
+        driver.close()
+    assert len(outcome) == 1 and isinstance(outcome[0], StartError), outcome
+    assert "is held by a process that is not this release's own" in outcome[0].message
