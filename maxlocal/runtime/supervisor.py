@@ -25,6 +25,7 @@ from typing import Any, Protocol
 import psutil
 
 from maxlocal.runtime.proc import child_env, pump_lines, spawn, terminate_group
+from maxlocal.runtime.sandbox import Sandbox
 
 WEB = "web"
 TAIL_LINES = 20
@@ -54,6 +55,8 @@ class Release:
     env: Mapping[str, str] = field(default_factory=dict)
     home: Path | None = None
     """The app's own HOME (``Layout.home``); see ``proc.child_env``."""
+    sandbox: Sandbox | None = None
+    """What its processes run in (``runtime.sandbox``); None: isolation is off."""
 
 
 class StartError(Exception):
@@ -137,7 +140,9 @@ class _Process:
         with self.lock:
             if self.deployment.stopping.is_set():
                 return False
-            self.popen = spawn(self.command, release.path, env, merge_stderr=False)
+            self.popen = spawn(
+                self.command, release.path, env, merge_stderr=False, sandbox=release.sandbox
+            )
             self.launched_at = time.monotonic()
             assert self.popen.stdout is not None and self.popen.stderr is not None
             self.readers = [
