@@ -88,7 +88,7 @@ class Runtime:
         *,
         log_limit: int = DEFAULT_LIMIT,
         health_timeout: float = 30.0,
-        isolation: Isolation | None = None,
+        isolation: str = AUTO,
     ) -> None:
         self.layout = layout
         self.apps = apps
@@ -97,8 +97,9 @@ class Runtime:
         self.vault = vault
         self.marker = marker_for(layout.data_dir)
         self.tools = Toolbox(layout.cache)
-        self.isolation = isolation or choose_isolation(AUTO, self.tools.sandbox_paths())
-        """What every tenant process runs in (``runtime.sandbox``), chosen once."""
+        self.isolation: Isolation = choose_isolation(isolation, self.tools.sandbox_paths())
+        """What every tenant process runs in (``runtime.sandbox``), chosen once from
+        ``isolation`` (auto/sandbox/none); IsolationUnavailable for ``sandbox`` here."""
         self.logs = LogStore(layout.logs, limit=log_limit)
         self.driver = LocalProcessDriver(
             self._on_log, self._on_state, on_lines=self._on_lines, health_timeout=health_timeout

@@ -90,10 +90,7 @@ class Isolation:
         return {"mode": self.mode, "detail": self.detail}
 
     def describe(self) -> str:
-        """One line for ``rig local start``/``status`` and the platform's log."""
-        if not self.active:
-            return f"isolation: none — one trust domain ({self.detail})"
-        return f"isolation: {self.mode} ({self.detail})"
+        return describe(self.mode, self.detail)
 
     def sandbox(
         self,
@@ -150,6 +147,14 @@ class Isolation:
             mode = item.lstat().st_mode
             if not stat.S_ISLNK(mode):
                 os.chmod(item, stat.S_IMODE(mode) & ~(0o022 | stat.S_ISUID | stat.S_ISGID))
+
+
+def describe(mode: str, detail: str) -> str:
+    """The isolation a platform has, in the words of ``rig local start``/``status`` and of
+    the platform's log (from ``/api/v1/health``'s or server.json's ``mode`` and ``detail``)."""
+    if mode == NO_MODE:
+        return f"none — one trust domain ({detail})"
+    return f"{mode} ({detail})"
 
 
 def _parents(path: Path | str, made: set[str]) -> list[str]:
