@@ -10,6 +10,7 @@ from pathlib import Path
 
 EXIT_USAGE = 2
 EXIT_ALREADY_RUNNING = 5
+EXIT_NO_SANDBOX = 1
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -35,6 +36,13 @@ def _parser() -> argparse.ArgumentParser:
         help="where builds keep dependency environments and downloads (default: DATA/cache)",
     )
     serve.add_argument(
+        "--isolation",
+        choices=("auto", "sandbox", "none"),
+        default="auto",
+        help="tenant processes' sandbox: auto (the best this machine allows), sandbox "
+        "(refuse to start without one), none (one trust domain)",
+    )
+    serve.add_argument(
         "--device-code-ttl", type=int, default=None, metavar="SECONDS", help="device login codes"
     )
 
@@ -46,9 +54,14 @@ def _parser() -> argparse.ArgumentParser:
 
 def _serve(args: argparse.Namespace) -> int:
     from maxlocal import server
+    from maxlocal.runtime.sandbox import IsolationUnavailable
 
     options = server.ServeOptions(
-        data_dir=args.data, host=args.host, port=args.port, cache_dir=args.cache
+        data_dir=args.data,
+        host=args.host,
+        port=args.port,
+        cache_dir=args.cache,
+        isolation=args.isolation,
     )
     for name in (
         "access_ttl",
@@ -70,6 +83,9 @@ def _serve(args: argparse.Namespace) -> int:
     except server.NotLoopback as e:
         print(f"maxlocal: {e}", file=sys.stderr)
         return EXIT_USAGE
+    except IsolationUnavailable as e:
+        print(f"maxlocal: --isolation sandbox: {e}", file=sys.stderr)
+        return EXIT_NO_SANDBOX
     except server.AlreadyRunning as e:
         print(f"maxlocal: {e}", file=sys.stderr)
         return EXIT_ALREADY_RUNNING

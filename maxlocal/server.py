@@ -69,6 +69,7 @@ class ServeOptions:
     log_limit: int = DEFAULT_LIMIT
     health_timeout: float = 30.0
     cache_dir: Path | None = None
+    isolation: str = "auto"
     device_code_ttl: int = Settings.device_code_ttl
 
 
@@ -143,6 +144,7 @@ def open_platform(data_dir: Path, options: ServeOptions, app_port: int) -> Platf
         Layout(data_dir, options.cache_dir),
         log_limit=options.log_limit,
         health_timeout=options.health_timeout,
+        isolation=options.isolation,
     )
     return Platform.build(db, platform_auth, Vault.open(data_dir), settings, runtime)
 
@@ -229,7 +231,14 @@ def serve(options: ServeOptions) -> None:
         http=LimitedH11Protocol,
         h11_max_incomplete_event_size=HEAD_LIMIT,
     )
-    info: dict[str, object] = {"pid": os.getpid(), "url": url_for(sock), "port": port}
+    isolation = platform.runtime.isolation
+    log.info("isolation: %s", isolation.describe())
+    info: dict[str, object] = {
+        "pid": os.getpid(),
+        "url": url_for(sock),
+        "port": port,
+        "isolation": isolation.to_dict(),
+    }
     server = _Server(config, server_file, info)
 
     # Until uvicorn takes over, a signal asks it to stop as soon as it starts. Once

@@ -26,6 +26,7 @@ import psutil
 
 from maxlocal.runtime.listener import PortOwner, listening_inodes
 from maxlocal.runtime.proc import child_env, pump_lines, spawn, terminate_group
+from maxlocal.runtime.sandbox import Sandbox
 
 WEB = "web"
 TAIL_LINES = 20
@@ -55,6 +56,8 @@ class Release:
     env: Mapping[str, str] = field(default_factory=dict)
     home: Path | None = None
     """The app's own HOME (``Layout.home``); see ``proc.child_env``."""
+    sandbox: Sandbox | None = None
+    """What its processes run in (``runtime.sandbox``); None: isolation is off."""
 
 
 class PortTaken(Exception):
@@ -151,7 +154,9 @@ class _Process:
         with self.lock:
             if self.deployment.stopping.is_set():
                 return False
-            self.popen = spawn(self.command, release.path, env, merge_stderr=False)
+            self.popen = spawn(
+                self.command, release.path, env, merge_stderr=False, sandbox=release.sandbox
+            )
             self.launched_at = time.monotonic()
             assert self.popen.stdout is not None and self.popen.stderr is not None
             self.readers = [
