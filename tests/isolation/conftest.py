@@ -19,3 +19,4 @@ def world(
     made.alice.http.close()
     made.bob_api.http.close()
     stop_for_good(made.platform)
+    made.host_tmp.unlink(missing_ok=True)

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tests.isolation.world import PLATFORM_MARKER, SECRET_NAME, World, digest
+from tests.isolation.world import ALICE_NET, PLATFORM_MARKER, SECRET_NAME, World, digest
 
 Check = Callable[[World, str, str], bool]
 """(world, context, evidence) -> whether the attack succeeded."""
@@ -50,9 +50,12 @@ CHECKS: dict[str, Check] = {
     "read-alice-source": _file("alice_source"),
     "read-etc-shadow": lambda w, c, e: e == digest(Path("/etc/shadow").read_bytes()),
     "list-data-dir": lambda w, c, e: "maxlocal.db" in e.split(","),
+    "list-other-tenants": lambda w, c, e: ALICE_NET in e.split(","),
+    "read-host-tmp": _file("host_tmp"),
     "write-alice-release": _written("alice_release"),
     "write-alice-home": _written("alice_home"),
     "write-operator-home": _written("operator_config"),
+    "write-build-cache": _written("build_cache"),
     "write-platform-db": _equals("opened"),
     "write-platform-code": _equals("opened"),
     "write-etc": _equals("opened"),
@@ -61,6 +64,7 @@ CHECKS: dict[str, Check] = {
     "signal-alice": _equals("sent"),
     "signal-alice-group": _equals("sent"),
     "signal-platform": _equals("sent"),
+    "reach-alice-directly": _equals("alice's shop"),
     "run-as-root": _equals("0"),
     "setuid-gives-root": _equals("0"),
     "capabilities": lambda w, c, e: int(e, 16) != 0,

@@ -15,6 +15,7 @@ import os
 import re
 import shlex
 import sys
+import tempfile
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -32,9 +33,10 @@ ROOT = Path(__file__).resolve().parents[2]
 TENANT = Path(__file__).with_name("tenant")
 PYTHON = "/usr/bin/python3"  # the system's: the platform's own interpreter is not the tenant's
 MODES = ("none", "sandbox")
-"""``none``: today's one trust domain (``--isolation none --limits off``); ``sandbox``: the
-sandbox and the cgroup limits, refusing to start without them."""
+"""``none``: today's one trust domain (``--isolation none``); ``sandbox``: the sandbox,
+refusing to start without it."""
 LIMITS = {"none": "off", "sandbox": "auto"}
+"""``--limits`` by mode, for the exhaustion attacks (iso-limits' cgroups)."""
 HEALTH_TIMEOUT = 150  # seconds: a wait, far beyond any start on a loaded machine
 RESULT = re.compile(r"ATTACK-RESULT (\{.*\})")
 ALICE_NET, ALICE_APP = "alicenet", "shop"
@@ -74,6 +76,8 @@ class World:
     bob_api: Api
     operator_home: Path
     platform_marker: str
+    host_tmp: Path
+    """A world-readable file in the host's /tmp (a tenant's /tmp must be its own)."""
     targets: dict[str, Any] = field(default_factory=dict)
     build_output: list[str] = field(default_factory=list)
 
@@ -109,13 +113,13 @@ def operator_environment(home: Path, marker: str) -> Iterator[None]:
                 os.environ[key] = value
 
 
-def start_platform(base: Path, mode: str, home: Path, marker: str) -> Platform:
+def start_platform(
+    base: Path, mode: str, home: Path, marker: str, options: dict[str, Any]
+) -> Platform:
     """A platform whose server log is ``<data>/server.log``, where ``rig local start`` puts it."""
     data_dir = base / "data"
     data_dir.mkdir(mode=0o700, parents=True)
-    platform = Platform(
-        data_dir, health_timeout=HEALTH_TIMEOUT, isolation=mode, limits=LIMITS[mode]
-    )
+    platform = Platform(data_dir, health_timeout=HEALTH_TIMEOUT, isolation=mode, **options)
     platform.log_path = data_dir / "server.log"
     with operator_environment(home, marker):
         return platform.start()
@@ -129,6 +133,14 @@ def operator_home(base: Path) -> Path:
     (config / "credentials.json").write_text(json.dumps({"token": token}) + "\n")
     (config / "credentials.json").chmod(0o600)
     return home
+
+
+def host_tmp_file() -> Path:
+    fd, name = tempfile.mkstemp(prefix="rig-host-tmp-", dir="/tmp")
+    os.write(fd, f"host /tmp {uuid.uuid4().hex}\n".encode())
+    os.close(fd)
+    os.chmod(name, 0o644)
+    return Path(name)
 
 
 def attacker_source(targets: dict[str, Any], *, procfile: str, build: bool) -> bytes:
@@ -149,12 +161,12 @@ def results_in(text: str) -> dict[str, dict[str, Any]]:
     return dict(json.loads(found[-1])["results"])
 
 
-def make_world(base: Path, mode: str) -> World:
-    """Start the platform of ``mode``; alice's app (with a secret) running, bob's attacker
-    deployed (its build has run the attacks once)."""
+def make_world(base: Path, mode: str, **options: Any) -> World:
+    """Start the platform of ``mode`` (with ``options`` as flags); alice's app (with a secret)
+    running, bob's attacker deployed (its build has run the attacks once)."""
     home = operator_home(base)
     marker = f"platform-only-{uuid.uuid4().hex}"
-    platform = start_platform(base, mode, home, marker)
+    platform = start_platform(base, mode, home, marker, options)
     try:
         return _populate(base, mode, platform, home, marker)
     except BaseException:
@@ -192,6 +204,7 @@ def _populate(base: Path, mode: str, platform: Platform, home: Path, marker: str
         bob_api=Api(platform, bob_user["token"]),
         operator_home=home,
         platform_marker=marker,
+        host_tmp=host_tmp_file(),
     )
     world.targets = targets(world, release["number"])
     bob_http = world.bob_api.http
@@ -207,9 +220,12 @@ def _populate(base: Path, mode: str, platform: Platform, home: Path, marker: str
 def targets(world: World, release: int) -> dict[str, Any]:
     """What bob is told about alice and the platform: pids, ports and paths (an attacker can
     find them all without the sandbox, by ``ps`` and listing directories)."""
+    from maxlocal.builders.toolbox import Toolbox
     from maxlocal.layout import Layout
 
     layout = Layout(world.platform.data_dir)
+    uv_cache = Toolbox(layout.cache).download_caches[0]
+    uv_cache.mkdir(parents=True, exist_ok=True)
     web = next(p for p in world.alice_status()["processes"] if p["name"] == "web")
     assert world.platform.process is not None
     release_dir = layout.release_dir(ALICE_NET, ALICE_APP, release)
@@ -221,6 +237,8 @@ def targets(world: World, release: int) -> dict[str, Any]:
         "alice_release": str(release_dir),
         "alice_home": str(layout.home(ALICE_NET, ALICE_APP)),
         "operator_config": str(world.operator_home / ".config" / "rig"),
+        "tenant_dirs": [str(layout.releases), str(layout.homes / "apps")],
+        "build_cache": str(uv_cache),
         "files": {
             "db": str(world.platform.data_dir / "maxlocal.db"),
             "secrets_key": str(world.platform.data_dir / "secrets.key"),
@@ -229,6 +247,7 @@ def targets(world: World, release: int) -> dict[str, Any]:
             "operator_credentials": str(world.operator_home / ".config/rig/credentials.json"),
             "alice_source": str(release_dir / "alice_app.py"),
             "platform_code": str(ROOT / "maxlocal" / "__init__.py"),
+            "host_tmp": str(world.host_tmp),
         },
     }
 

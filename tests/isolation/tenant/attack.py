@@ -19,6 +19,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -47,6 +48,16 @@ def emails_in(path: str) -> str:
     if wal.exists():
         data += read(str(wal))
     return ",".join(sorted({m.decode() for m in EMAIL.findall(data)}))
+
+
+def names_in(*folders: str) -> str:
+    return ",".join(sorted(name for folder in folders for name in os.listdir(folder)))
+
+
+def fetch(port: int) -> str:
+    """The body of ``GET /`` on ``port`` of loopback, straight, not through the router."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as response:
+        return response.read().decode()
 
 
 def open_for_writing(path: str) -> str:
@@ -109,10 +120,13 @@ def attacks(t: dict[str, Any], context: str) -> dict[str, Callable[[], str]]:
         "read-operator-credentials": lambda: digest(read(files["operator_credentials"])),
         "read-alice-source": lambda: digest(read(files["alice_source"])),
         "read-etc-shadow": lambda: digest(read("/etc/shadow")),
-        "list-data-dir": lambda: ",".join(sorted(os.listdir(t["data_dir"]))),
+        "list-data-dir": lambda: names_in(t["data_dir"]),
+        "list-other-tenants": lambda: names_in(*t["tenant_dirs"]),
+        "read-host-tmp": lambda: digest(read(files["host_tmp"])),
         "write-alice-release": lambda: create(t["alice_release"], mark, mark),
         "write-alice-home": lambda: create(t["alice_home"], mark, mark),
         "write-operator-home": lambda: create(t["operator_config"], mark, mark),
+        "write-build-cache": lambda: create(t["build_cache"], mark, mark),
         "write-platform-db": lambda: open_for_writing(files["db"]),
         "write-platform-code": lambda: open_for_writing(files["platform_code"]),
         "write-etc": lambda: open_for_writing("/etc/hosts"),
@@ -121,6 +135,7 @@ def attacks(t: dict[str, Any], context: str) -> dict[str, Callable[[], str]]:
         "signal-alice": lambda: send(t["alice_pid"]),
         "signal-alice-group": lambda: send(t["alice_pid"], group=True),
         "signal-platform": lambda: send(t["platform_pid"]),
+        "reach-alice-directly": lambda: fetch(t["alice_port"]),
         "run-as-root": lambda: str(os.geteuid()),
         "setuid-gives-root": setuid_euid,
         "capabilities": capabilities,
