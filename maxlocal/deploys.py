@@ -502,6 +502,7 @@ class Runtime:
             private = self.tools.cache / "downloads" / f"app-{app.id}" / shared.name
             private.mkdir(parents=True, exist_ok=True)
             self.isolation.give(private.parent, uid)
+            self.isolation.give(private, uid)
             mounts.append((private, shared))
         self.isolation.give(directory, uid)
         self.isolation.give(home, uid)

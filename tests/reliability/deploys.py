@@ -4,7 +4,6 @@ and the platform-side checks that nothing is left half done."""
 from __future__ import annotations
 
 import os
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -15,7 +14,7 @@ from tests.reliability.terminal import TerminalRun, in_terminal
 from tests.support.cli import Rig, base_env
 from tests.support.platform import Platform
 
-PY = sys.executable
+PY = "python3"  # the release's own: a sandboxed app cannot see the test run's
 TERMINAL = ("active", "failed", "superseded")
 
 # Sleeps START_DELAY seconds before listening, so the release stays "starting" for a while.

@@ -22,6 +22,7 @@ from typing import Any
 
 from tests.reliability.terminal import TerminalRun, in_terminal
 from tests.support.cli import Rig, base_env
+from tests.support.platform import Platform
 
 LINES_PER_S = 20
 TICK = re.compile(r"tick (\d+) run (\d+)")
@@ -48,6 +49,13 @@ def ticker(written: Path) -> str:
     """The app's source: ``tick N run PID`` LINES_PER_S times a second, each line appended
     to ``written`` before it is printed."""
     return _TICKER.format(written=str(written), period=1 / LINES_PER_S)
+
+
+def ticker_app(platform: Platform) -> tuple[dict[str, str], Path]:
+    """The files of app ``ticker`` of network ``live``, and the file it appends its lines
+    to: in the app's own home, the one place a sandboxed app writes that the test reads."""
+    written = platform.data_dir / "homes" / "apps" / "live" / "ticker" / "written.log"
+    return {"app.py": ticker(written), "Procfile": "web: python3 app.py\n"}, written
 
 
 def start_follower(rig: Rig, index: int, tmp: Path) -> tuple[TerminalRun, Path]:
