@@ -3,7 +3,9 @@ real processes and sockets."""
 
 from __future__ import annotations
 
+import os
 import shlex
+import socket
 import subprocess
 import sys
 import threading
@@ -13,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from maxlocal.runtime import listener
 from maxlocal.runtime.listener import PortOwner, listening_inodes
 from maxlocal.runtime.supervisor import LocalProcessDriver, Release, StartError, free_port
 
@@ -111,3 +114,18 @@ def test_a_release_whose_port_another_process_took_does_not_become_ready(
         driver.close()
     assert len(outcome) == 1 and isinstance(outcome[0], StartError), outcome
     assert "is held by a process that is not this release's own" in outcome[0].message
+
+
+def test_the_kernel_s_answer_and_proc_net_agree_on_ipv4_and_ipv6() -> None:
+    """sock_diag (asked on every request) finds what ``/proc/net/tcp*`` lists, both families."""
+    with socket.socket() as v4, socket.socket(socket.AF_INET6) as v6:
+        v4.bind(("127.0.0.1", 0))
+        port = v4.getsockname()[1]
+        v4.listen()
+        v6.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        v6.bind(("::1", port))
+        v6.listen()
+        inodes = {os.fstat(s.fileno()).st_ino for s in (v4, v6)}
+        assert listener._diag_listeners(port) == inodes
+        assert listener._proc_listeners(port) == inodes
+    assert listener._diag_listeners(port) == frozenset()
