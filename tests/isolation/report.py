@@ -1,7 +1,8 @@
 """The isolation section of docs/reliability.md: runs tests/isolation and tabulates each attack
 from each of bob's processes, with the sandbox off and on, as the tests observed it.
 
-Called by tests/reliability/report.py (``scripts/reliability-report``); kept here, apart from
+Called by tests/reliability/report.py (``scripts/reliability-report``), or alone with
+``python -m tests.isolation.report [pytest args]``; kept here, apart from
 the reliability figures, so that the two change independently.
 """
 
@@ -74,11 +75,13 @@ def section(data: dict[str, Any] | None) -> list[str]:
         "`tests/isolation` (issue 14): two users, alice and bob, on one real platform. bob's",
         "code (`tests/isolation/tenant/attack.py`) attacks alice and the platform from his",
         "build, his app's process, `rig command` and `rig shell` on a pseudo-terminal. Each",
-        "attack runs with `--isolation none --limits off` (it must **work**: the attack is",
-        "real and its check can fail) and with the sandbox and limits on (it must be",
-        "**refused**). The verdict compares what bob got with the host's truth (the digest of",
-        "the real file, alice's planted secret, the file he wrote on disk). What each attack",
-        "is: [docs/security.md](security.md#attacks-tried-and-refused).",
+        "attack runs with `--isolation none` (off: it must **work**, so the attack is real",
+        "and its check can fail) and with the sandbox (on: it must be **refused**). The",
+        "verdict compares what bob got with the host's truth (the digest of the real file,",
+        "alice's planted secret, the file he wrote on disk). What each attack is:",
+        "[docs/security.md](security.md#attacks-tried-and-refused). The other tests: the",
+        "route takeover (off, bob's kill and bind work and the router still keeps alice's",
+        "visitors from him; on, both are refused) and exhaustion (off also `--limits off`).",
         "",
     ]
     if not data or not data.get("attacks"):
@@ -102,3 +105,23 @@ def section(data: dict[str, Any] | None) -> list[str]:
             for test, modes in sorted(others.items())
         ]
     return lines
+
+
+def main(argv: list[str]) -> int:
+    """Only the isolation section again: run tests/isolation (``argv``: more pytest args),
+    keep the other figures of the last reliability run, rewrite docs/reliability.md."""
+    import json
+
+    from tests.reliability import report as reliability
+
+    code, outcomes = run(argv)
+    figures = json.loads(reliability.FIGURES_FILE.read_text())
+    figures["values"]["isolation"] = outcomes
+    reliability.FIGURES_FILE.write_text(json.dumps(figures, indent=2, sort_keys=True) + "\n")
+    reliability.REPORT_FILE.write_text(reliability.render(figures))
+    print(f"isolation report: wrote {reliability.REPORT_FILE.relative_to(ROOT)}")
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
