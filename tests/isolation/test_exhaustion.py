@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from tests.isolation.world import ALICE_APP, ALICE_NET, LIMITS, PYTHON, World
+from tests.isolation.world import ALICE_APP, ALICE_NET, ALICE_PAGE, LIMITS, PYTHON, World
 
 WORLD_OPTIONS = {mode: {"limits": limits} for mode, limits in LIMITS.items()}
 """Without the sandbox, without limits (``--limits off``): the attack must work there."""
@@ -27,7 +27,7 @@ def alice_serves(world: World) -> bool:
         timeout=10,
         trust_env=False,
     )
-    return response.text == "alice's shop"
+    return response.text == ALICE_PAGE
 
 
 def test_bob_cannot_take_all_the_memory(world: World) -> None:

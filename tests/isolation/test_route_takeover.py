@@ -17,7 +17,7 @@ import uuid
 
 import httpx
 
-from tests.isolation.world import ALICE_APP, ALICE_NET, PYTHON, World
+from tests.isolation.world import ALICE_APP, ALICE_NET, ALICE_PAGE, PYTHON, World
 
 HOLD_S = 8.0  # how long bob serves on the stolen port
 VISITS = 10
@@ -56,7 +56,7 @@ def wait_until(check: object, timeout: float, what: str) -> None:
 
 
 def test_bob_cannot_take_over_alices_route(world: World) -> None:
-    assert visit(world, "before").text == "alice's shop"
+    assert visit(world, "before").text == ALICE_PAGE
     proc = world.bob.popen("command", f"{PYTHON} attack.py takeover {HOLD_S}", *world.bob_target)
     lines: list[str] = []
     reader = collect(proc, lines)
@@ -80,7 +80,5 @@ def test_bob_cannot_take_over_alices_route(world: World) -> None:
         ), bodies
     else:
         assert "TAKEOVER kill refused" in said and "TAKEOVER bind refused" in said, said
-        assert bodies == [(200, "alice's shop")] * VISITS, bodies
-    wait_until(
-        lambda: visit(world, "after").text == "alice's shop", RECOVERY_S, "alice's shop back"
-    )
+        assert bodies == [(200, ALICE_PAGE)] * VISITS, bodies
+    wait_until(lambda: visit(world, "after").text == ALICE_PAGE, RECOVERY_S, "alice's shop back")

@@ -26,6 +26,7 @@ import httpx
 import pexpect
 
 from tests.deploy.conftest import Api, archive
+from tests.support.apps import GREETING_APP
 from tests.support.cli import Rig, Run, base_env
 from tests.support.platform import Platform, stop_for_good
 
@@ -44,23 +45,7 @@ BOB_NET, BOB_APP = "bobnet", "tools"
 SECRET_NAME = "ALICE_SECRET"
 PLATFORM_MARKER = "PLATFORM_ONLY_MARKER"
 
-ALICE_APP_SOURCE = """\
-import http.server, os
-
-class Handler(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        body = b"alice's shop"
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format, *args):
-        pass
-
-print("alice's shop up", flush=True)
-http.server.ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), Handler).serve_forever()
-"""
+ALICE_PAGE = "alice's shop"
 
 
 @dataclass
@@ -184,9 +169,9 @@ def _populate(base: Path, mode: str, platform: Platform, home: Path, marker: str
     assert alice.http.patch(
         f"{base_path}/secrets", json={"secrets": {SECRET_NAME: secret}}
     ).is_success
-    source = archive(
-        {"alice_app.py": ALICE_APP_SOURCE, "Procfile": f"web: {PYTHON} alice_app.py\n"}
-    )
+    shop = {"GREETING": ALICE_PAGE}
+    assert alice.http.patch(f"{base_path}/vars", json={"vars": shop}).is_success
+    source = archive({"alice_app.py": GREETING_APP, "Procfile": f"web: {PYTHON} alice_app.py\n"})
     release = alice.deploy(ALICE_NET, ALICE_APP, source)
     assert release["status"] == "active", release
 

@@ -157,20 +157,6 @@ def report(context: str) -> str:
     return f"{RESULT} {json.dumps({'context': context, 'results': run_all(context)})}"
 
 
-class Handler(http.server.BaseHTTPRequestHandler):
-    """Bob's app: ``/attack`` runs every attack from the app process; anything else is his page."""
-
-    def do_GET(self) -> None:
-        body = (report("app") if self.path == "/attack" else "bob's page").encode()
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
 TAKEOVER = "TAKE" + "OVER"
 
 
@@ -186,7 +172,7 @@ def take_over(hold_s: float) -> None:
     deadline = time.monotonic() + 5
     while True:
         try:
-            server = http.server.ThreadingHTTPServer(("127.0.0.1", targets["alice_port"]), Thief)
+            server = http.server.ThreadingHTTPServer(("127.0.0.1", targets["alice_port"]), Handler)
             break
         except OSError as exc:
             if time.monotonic() > deadline:
@@ -200,10 +186,14 @@ def take_over(hold_s: float) -> None:
         server.handle_request()
 
 
-class Thief(http.server.BaseHTTPRequestHandler):
+class Handler(http.server.BaseHTTPRequestHandler):
+    """Bob's app: ``/attack`` runs every attack from the app process; anything else is his
+    page, and a visitor's ``Authorization`` is printed (stolen, on a taken-over port)."""
+
     def do_GET(self) -> None:
-        print(TAKEOVER, "stole", self.headers.get("Authorization"), flush=True)
-        body = b"bob's page"
+        if self.headers.get("Authorization"):
+            print(TAKEOVER, "stole", self.headers["Authorization"], flush=True)
+        body = (report("app") if self.path == "/attack" else "bob's page").encode()
         self.send_response(200)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
