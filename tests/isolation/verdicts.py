@@ -8,6 +8,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from tests.isolation.world import ALICE_NET, PLATFORM_MARKER, SECRET_NAME, World, digest
 
 Check = Callable[[World, str, str], bool]
@@ -35,6 +37,17 @@ def _written(folder_key: str) -> Check:
     return check
 
 
+def _acts_as_alice(world: World, context: str, evidence: str) -> bool:
+    """The token bob wrote into the database lets him list alice's networks through the API."""
+    response = httpx.get(
+        f"{world.platform.url}/api/v1/networks",
+        headers={"Authorization": f"Bearer {evidence}"},
+        timeout=30,
+        trust_env=False,
+    )
+    return response.status_code == 200 and ALICE_NET in response.text
+
+
 def _equals(expected: str) -> Check:
     return lambda world, context, evidence: evidence == expected
 
@@ -57,6 +70,7 @@ CHECKS: dict[str, Check] = {
     "write-operator-home": _written("operator_config"),
     "write-build-cache": _written("build_cache"),
     "write-platform-db": _equals("opened"),
+    "forge-alice-token": _acts_as_alice,
     "write-platform-code": _equals("opened"),
     "write-etc": _equals("opened"),
     "ps-sees-platform": lambda w, c, e: str(w.targets["platform_pid"]) in e.split(","),

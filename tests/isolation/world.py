@@ -216,6 +216,7 @@ def targets(world: World, release: int) -> dict[str, Any]:
     release_dir = layout.release_dir(ALICE_NET, ALICE_APP, release)
     return {
         "alice_pid": web["pids"][0],
+        "alice_email": world.alice_email,
         "alice_port": web["port"],
         "platform_pid": world.platform.process.pid,
         "data_dir": str(world.platform.data_dir),

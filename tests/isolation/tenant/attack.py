@@ -10,6 +10,7 @@ the tenant's to use.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import http.server
 import json
@@ -58,6 +59,22 @@ def fetch(port: int) -> str:
     """The body of ``GET /`` on ``port`` of loopback, straight, not through the router."""
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as response:
         return response.read().decode()
+
+
+def forge_token(db: str, email: str, context: str) -> str:
+    """Insert an API token for ``email`` straight into the platform's database (tokens are
+    stored as their SHA-256); the token, for the test to call the API with as that user."""
+    import sqlite3
+
+    token = f"mxt_bob-forged-{context}-{os.getpid()}-{time.time_ns()}"  # an API token's prefix
+    connection = sqlite3.connect(f"file:{db}?mode=rw", uri=True, timeout=10)
+    with contextlib.closing(connection) as conn, conn:
+        conn.execute(
+            "INSERT INTO api_tokens (user_id, name, token_hash, created_at)"
+            " SELECT id, 'forged', ?, '2026-01-01T00:00:00Z' FROM users WHERE email = ?",
+            (digest(token.encode()), email),
+        )
+    return token
 
 
 def open_for_writing(path: str) -> str:
@@ -128,6 +145,7 @@ def attacks(t: dict[str, Any], context: str) -> dict[str, Callable[[], str]]:
         "write-operator-home": lambda: create(t["operator_config"], mark, mark),
         "write-build-cache": lambda: create(t["build_cache"], mark, mark),
         "write-platform-db": lambda: open_for_writing(files["db"]),
+        "forge-alice-token": lambda: forge_token(files["db"], t["alice_email"], context),
         "write-platform-code": lambda: open_for_writing(files["platform_code"]),
         "write-etc": lambda: open_for_writing("/etc/hosts"),
         "ps-sees-platform": lambda: processes_named("maxlocal"),
