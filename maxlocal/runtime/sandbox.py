@@ -212,7 +212,7 @@ def choose(wanted: str, extra_read_only: Iterable[Path] = ()) -> Isolation:
     system binds include ``extra_read_only`` (interpreters and tools outside ``/usr``).
     ``sandbox`` on a machine that cannot: IsolationUnavailable."""
     if wanted == NONE:
-        return Isolation(NO_MODE, "turned off (--isolation none)")
+        return Isolation(NO_MODE, "turned off by --isolation none")
     tools = {name: shutil.which(name, path="/usr/bin:/bin") for name in ("bwrap", "setpriv", "env")}
     missing = [name for name, found in tools.items() if not found]
     if missing:

@@ -69,6 +69,10 @@ def register(tree: CommandTree) -> None:
         add_user,
         "add a user to the local platform and print an API token for it",
         examples=["rig local user add dev@example.com"],
+        description="Add a user to the local platform and print an API token for it. On a "
+        "platform without isolation (`rig local status` says 'none — one trust domain') "
+        "every user could read and change every other's apps, secrets and the platform: "
+        "it refuses (exit 2) unless --single-trust-domain says that is accepted.",
     )
     p.add_argument("action", choices=["add"], help="what to do (add)")
     p.add_argument("email", help="the new user's email address")

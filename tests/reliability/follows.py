@@ -54,7 +54,7 @@ def ticker(written: Path) -> str:
 def ticker_app(platform: Platform) -> tuple[dict[str, str], Path]:
     """The files of app ``ticker`` of network ``live``, and the file it appends its lines
     to: in the app's own home, the one place a sandboxed app writes that the test reads."""
-    written = platform.data_dir / "homes" / "apps" / "live" / "ticker" / "written.log"
+    written = platform.app_home("live", "ticker") / "written.log"
     return {"app.py": ticker(written), "Procfile": "web: python3 app.py\n"}, written
 
 

@@ -85,6 +85,13 @@ class Platform:
         info = json.loads((self.data_dir / "server.json").read_text())
         return dict(info["isolation"])
 
+    def app_home(self, network: str, app: str) -> Path:
+        """The app's HOME (made now if need be): the one directory a sandboxed app, its
+        builds and shells can write that a test can read, or leave files in for it."""
+        home = self.data_dir / "homes" / "apps" / network / app
+        home.mkdir(parents=True, exist_ok=True)
+        return home
+
     def bootstrap(self) -> dict[str, str]:
         from maxlocal.admin import bootstrap_credentials
 
