@@ -26,15 +26,18 @@ NOT_YET_REFUSED: dict[str, str] = {
 }
 """attack -> why the sandbox does not refuse it yet (xfail, strict: it fails once refused)."""
 
-_reports: dict[tuple[int, str], dict[str, dict[str, Any]]] = {}
-
 
 def results(world: World, context: str) -> dict[str, dict[str, Any]]:
-    """Each context's attacks run once per world; every attack's test reads its result."""
-    key = (id(world), context)
-    if key not in _reports:
-        _reports[key] = report(world, context)
-    return _reports[key]
+    """Each context's attacks run once per world; every attack's test reads its result (a
+    context that could not run fails each of its tests at once, not once per attack)."""
+    if context not in world.reports:
+        try:
+            world.reports[context] = report(world, context)
+        except Exception as exc:
+            world.reports[context] = {}
+            raise AssertionError(f"bob's {context} could not run the attacks") from exc
+    assert world.reports[context], f"bob's {context} could not run the attacks (see above)"
+    return world.reports[context]
 
 
 def test_every_attack_of_the_tenant_has_a_verdict() -> None:

@@ -64,7 +64,8 @@ class World:
     host_tmp: Path
     """A world-readable file in the host's /tmp (a tenant's /tmp must be its own)."""
     targets: dict[str, Any] = field(default_factory=dict)
-    build_output: list[str] = field(default_factory=list)
+    reports: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    """The attack results of each context, once it has run (``report``)."""
 
     @property
     def bob_target(self) -> tuple[str, ...]:
