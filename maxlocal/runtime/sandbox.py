@@ -41,6 +41,7 @@ SYSTEM_DIRS = ("/usr", "/etc")
 SYSTEM_LINKS = ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 ETC_SECRET_FILES = ("shadow", "shadow-", "gshadow", "gshadow-", "sudoers", "security/opasswd")
 ETC_SECRET_DIRS = ("ssh", "sudoers.d", "ssl/private")
+ETC_LINKED = ("resolv.conf", "hosts")
 MOUNTED = frozenset({"/", "/usr", "/etc", "/proc", "/dev", "/tmp", "/var/tmp"})
 """Where every sandbox already has a mount (no parent directory to make there)."""
 FORWARDED = "INT,TERM,HUP,QUIT,USR1,USR2"
@@ -265,7 +266,10 @@ def _system_args(extra_read_only: Iterable[Path], *, userns: bool) -> tuple[str,
     args += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--tmpfs", "/tmp"]
     args += ["--perms", "0755", "--dir", "/var", "--perms", "1777", "--tmpfs", "/var/tmp"]
     made = {"/var"}
-    for path in sorted({str(p) for p in extra_read_only}):
+    # /etc/resolv.conf is often a link into /run (systemd-resolved): builds need the name
+    # servers to reach the registries, so what it leads to is shown too.
+    links = {os.path.realpath(f"/etc/{name}") for name in ETC_LINKED}
+    for path in sorted({str(p) for p in extra_read_only} | links):
         if os.path.exists(path) and not path.startswith(SYSTEM_DIRS):
             args += [*_parents(path, made), "--ro-bind", path, path]
     return tuple(args)
