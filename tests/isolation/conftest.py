@@ -14,7 +14,10 @@ from tests.support.platform import stop_for_good
 def world(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[World]:
-    made = make_world(tmp_path_factory.mktemp(f"iso-{request.param}"), request.param)
+    """The module's platform of one mode, with the module's ``WORLD_OPTIONS[mode]`` as flags."""
+    mode = request.param
+    options = getattr(request.module, "WORLD_OPTIONS", {}).get(mode, {})
+    made = make_world(tmp_path_factory.mktemp(f"iso-{mode}"), mode, **options)
     yield made
     made.alice.http.close()
     made.bob_api.http.close()

@@ -42,6 +42,7 @@ HEALTH_TIMEOUT = 150  # seconds: a wait, far beyond any start on a loaded machin
 RESULT = re.compile(r"ATTACK-RESULT (\{.*\})")
 ALICE_NET, ALICE_APP = "alicenet", "shop"
 BOB_NET, BOB_APP = "bobnet", "tools"
+BOB_PROCFILE = f"web: {PYTHON} attack.py serve"
 SECRET_NAME = "ALICE_SECRET"
 PLATFORM_MARKER = "PLATFORM_ONLY_MARKER"
 
@@ -129,14 +130,16 @@ def host_tmp_file() -> Path:
     return Path(name)
 
 
-def attacker_source(targets: dict[str, Any], *, procfile: str, build: bool) -> bytes:
+def attacker_source(targets: dict[str, Any], *, procfile: str, build: str | None) -> bytes:
+    """bob's source: the attacker, what he knows, and ``build`` as his build's arguments to
+    ``attack.py`` (none: no build command)."""
     files: dict[str, str | bytes] = {
         "attack.py": (TENANT / "attack.py").read_text(),
         "targets.json": json.dumps(targets),
         "Procfile": procfile + "\n",
     }
-    if build:
-        files["rig.toml"] = f"build = {shlex.join([PYTHON, 'attack.py', 'build'])!r}\n"
+    if build is not None:
+        files["rig.toml"] = f"build = {shlex.join([PYTHON, 'attack.py', *build.split()])!r}\n"
     return archive(files)
 
 
@@ -196,8 +199,8 @@ def _populate(base: Path, mode: str, platform: Platform, home: Path, marker: str
     bob_http = world.bob_api.http
     assert bob_http.post("/networks", json={"name": BOB_NET}).status_code == 201
     assert bob_http.post(f"/networks/{BOB_NET}/apps", json={"name": BOB_APP}).is_success
-    procfile = f"web: {PYTHON} attack.py serve"
-    attacker = attacker_source(world.targets, procfile=procfile, build=True)
+    procfile = BOB_PROCFILE
+    attacker = attacker_source(world.targets, procfile=procfile, build="build")
     deployed = world.bob_api.deploy(BOB_NET, BOB_APP, attacker)
     assert deployed["status"] == "active", deployed
     return world

@@ -211,7 +211,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         if self.headers.get("Authorization"):
             print(TAKEOVER, "stole", self.headers["Authorization"], flush=True)
-        body = (report("app") if self.path == "/attack" else "bob's page").encode()
+        if self.path == "/attack":
+            body = report("app").encode()
+        elif self.path.startswith("/memory/"):
+            body = hog_memory(int(self.path.rsplit("/", 1)[1])).encode()
+        else:
+            body = b"bob's page"
         self.send_response(200)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
@@ -221,13 +226,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
         pass
 
 
-def hog_memory(mib: int) -> None:
-    """Allocate and touch ``mib`` MiB, 16 at a time, saying how far it got."""
+def hog_memory(mib: int) -> str:
+    """Allocate and touch ``mib`` MiB, 16 at a time, saying how far it got; let go at the end."""
     held = []
     for done in range(16, mib + 1, 16):
         held.append(b"\x01" * (16 << 20))
         print("MEMORY", done, flush=True)
-    print("MEMORY held", mib, flush=True)
+    said = f"MEMORY held {mib}"
+    print(said, flush=True)
+    return said
 
 
 def fork_many(count: int) -> None:
