@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import re
 
-import httpx
-
+from tests.deploy.conftest import routed
 from tests.isolation.world import (
     ALICE_APP,
     ALICE_NET,
@@ -31,17 +30,8 @@ MEMORY_MIB = 1024  # twice the default limit of an app
 PROCESSES = 400  # beyond the default limit of 256 an app
 
 
-def routed(world: World, app: str, network: str, path: str = "/") -> httpx.Response:
-    return httpx.get(
-        f"http://127.0.0.1:{world.platform.port}{path}",
-        headers={"Host": f"{app}.{network}.localhost:{world.platform.port}"},
-        timeout=120,
-        trust_env=False,
-    )
-
-
 def alice_serves(world: World) -> bool:
-    return routed(world, ALICE_APP, ALICE_NET).text == ALICE_PAGE
+    return routed(world.platform, ALICE_NET, ALICE_APP).text == ALICE_PAGE
 
 
 def started(output: str) -> int:
@@ -70,7 +60,7 @@ def test_bob_cannot_start_processes_without_end(world: World) -> None:
 
 
 def test_bob_s_app_cannot_take_all_the_memory(world: World) -> None:
-    response = routed(world, BOB_APP, BOB_NET, f"/memory/{MEMORY_MIB}")
+    response = routed(world.platform, BOB_NET, BOB_APP, f"/memory/{MEMORY_MIB}")
     held = (response.status_code, response.text) == (200, f"MEMORY held {MEMORY_MIB}")
     assert held if world.mode == "none" else not held, (response.status_code, response.text)
     assert alice_serves(world)
