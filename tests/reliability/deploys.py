@@ -4,6 +4,7 @@ and the platform-side checks that nothing is left half done."""
 from __future__ import annotations
 
 import os
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -14,7 +15,7 @@ from tests.reliability.terminal import TerminalRun, in_terminal
 from tests.support.cli import Rig, base_env
 from tests.support.platform import Platform
 
-PY = "python3"  # the release's own: a sandboxed app cannot see the test run's
+PY = sys.executable
 TERMINAL = ("active", "failed", "superseded")
 
 # Sleeps START_DELAY seconds before listening, so the release stays "starting" for a while.
@@ -41,7 +42,8 @@ def source(
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "app.py").write_text(WEB)
     delay = f"START_DELAY={start_delay} " if start_delay else ""
-    (directory / "Procfile").write_text(f"web: env {delay}{PY} app.py\n")
+    # The release's own python3: a sandboxed app cannot see the test run's interpreter.
+    (directory / "Procfile").write_text(f"web: env {delay}python3 app.py\n")
     if build is not None:
         (directory / "rig.toml").write_text(f"build = {build!r}\n")
     if blob_mib:
