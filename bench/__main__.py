@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import builds, figures, platform
+from bench import builds, figures, isolation, platform
 from bench.figures import Figure
 
 RESULTS = Path(__file__).with_name("results.json")
@@ -42,6 +42,7 @@ class Repetitions:
     alone: int
     parallel_rounds: int
     builds: int
+    isolation: int
 
 
 FULL = Repetitions(
@@ -60,6 +61,7 @@ FULL = Repetitions(
     alone=7,
     parallel_rounds=3,
     builds=5,
+    isolation=15,
 )
 QUICK = Repetitions(
     start_up=2,
@@ -77,6 +79,7 @@ QUICK = Repetitions(
     alone=2,
     parallel_rounds=1,
     builds=1,
+    isolation=2,
 )
 
 
@@ -98,6 +101,7 @@ def measure(reps: Repetitions, logs_only: bool = False) -> list[Figure]:
                 figures.concurrent(local, reps.alone, reps.parallel_rounds),
                 figures.rollback(local, reps.rollbacks),
                 *builds.builds(local, reps.builds),
+                *isolation.isolation(local, reps.isolation),
             ]
         )
         return [

@@ -66,14 +66,18 @@ class Platform:
         return json.loads(raw) if raw else None
 
 
-def start() -> Platform:
-    """Start a platform, log rig in to it and create a network with a few apps."""
+def start(isolation: str = "auto") -> Platform:
+    """Start a platform, log rig in to it and create a network with a few apps; its tenant
+    processes sandboxed as the machine allows, unless ``isolation`` is ``none``."""
     root = Path(tempfile.mkdtemp(prefix="rig-bench-"))
     data = root / "data"
     env = clean_env(RIG_CONFIG_DIR=str(root / "config"), RIG_STATE_DIR=str(root / "state"))
     log = (root / "serve.log").open("wb")
     process = subprocess.Popen(
-        [sys.executable, "-m", "maxlocal", "serve", "--port", "0", "--data", str(data), *TTL],
+        [
+            *(sys.executable, "-m", "maxlocal", "serve", "--port", "0", "--data", str(data)),
+            *(*TTL, "--isolation", isolation),
+        ],
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,

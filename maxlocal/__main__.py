@@ -12,6 +12,7 @@ from maxlocal.layout import DEFAULT_KEEP_ENVS
 
 EXIT_USAGE = 2
 EXIT_ALREADY_RUNNING = 5
+EXIT_NO_SANDBOX = 1
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -45,6 +46,13 @@ def _parser() -> argparse.ArgumentParser:
         f"(default: {DEFAULT_KEEP_ENVS})",
     )
     serve.add_argument(
+        "--isolation",
+        choices=("auto", "sandbox", "none"),
+        default="auto",
+        help="tenant processes' sandbox: auto (the best this machine allows), sandbox "
+        "(refuse to start without one), none (one trust domain)",
+    )
+    serve.add_argument(
         "--device-code-ttl", type=int, default=None, metavar="SECONDS", help="device login codes"
     )
 
@@ -56,9 +64,14 @@ def _parser() -> argparse.ArgumentParser:
 
 def _serve(args: argparse.Namespace) -> int:
     from maxlocal import server
+    from maxlocal.runtime.sandbox import IsolationUnavailable
 
     options = server.ServeOptions(
-        data_dir=args.data, host=args.host, port=args.port, cache_dir=args.cache
+        data_dir=args.data,
+        host=args.host,
+        port=args.port,
+        cache_dir=args.cache,
+        isolation=args.isolation,
     )
     for name in (
         "access_ttl",
@@ -81,6 +94,9 @@ def _serve(args: argparse.Namespace) -> int:
     except server.NotLoopback as e:
         print(f"maxlocal: {e}", file=sys.stderr)
         return EXIT_USAGE
+    except IsolationUnavailable as e:
+        print(f"maxlocal: --isolation sandbox: {e}", file=sys.stderr)
+        return EXIT_NO_SANDBOX
     except server.AlreadyRunning as e:
         print(f"maxlocal: {e}", file=sys.stderr)
         return EXIT_ALREADY_RUNNING

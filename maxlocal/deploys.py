@@ -36,6 +36,16 @@ from maxlocal.runtime.logstore import DEFAULT_LIMIT, LogStore
 from maxlocal.runtime.proc import child_env
 from maxlocal.runtime.procfile import ProcfileError
 from maxlocal.runtime.router import Unavailable
+from maxlocal.runtime.sandbox import (
+    AUTO,
+    BuildBox,
+    Isolation,
+    Sandbox,
+    app_uid,
+    linked_layers,
+    network_uid,
+)
+from maxlocal.runtime.sandbox import choose as choose_isolation
 from maxlocal.runtime.supervisor import (
     TAIL_LINES,
     AppStatus,
@@ -79,6 +89,7 @@ class Runtime:
         *,
         log_limit: int = DEFAULT_LIMIT,
         health_timeout: float = 30.0,
+        isolation: str = AUTO,
     ) -> None:
         self.layout = layout
         self.apps = apps
@@ -87,6 +98,9 @@ class Runtime:
         self.vault = vault
         self.marker = marker_for(layout.data_dir)
         self.tools = Toolbox(layout.cache)
+        self.isolation: Isolation = choose_isolation(isolation, self.tools.sandbox_paths())
+        """What every tenant process runs in (``runtime.sandbox``), chosen once from
+        ``isolation`` (auto/sandbox/none); IsolationUnavailable for ``sandbox`` here."""
         self.logs = LogStore(layout.logs, limit=log_limit)
         self.driver = LocalProcessDriver(
             self._on_log, self._on_state, on_lines=self._on_lines, health_timeout=health_timeout
@@ -238,6 +252,8 @@ class Runtime:
     def resolve(self, network: str, name: str) -> int | Unavailable:
         """For the router: the port of the app's ``web`` process, or why there is none."""
         port = self.driver.port(f"{network}/{name}")
+        if port is not None and self.driver.foreign_listener(f"{network}/{name}"):
+            return Unavailable.foreign_listener(name, network)
         if port is not None:
             return port
         app = self.apps.by_key(network, name)
@@ -326,7 +342,10 @@ class Runtime:
         variables, home = self._env(release.env), self._home(app)
         started = time.monotonic()
         try:
-            execute(plan, directory, lambda: child_env(variables, directory, home=home), line, note)
+            box = self._build_box(app, directory)
+            execute(
+                plan, directory, lambda: child_env(variables, directory, home=home), line, note, box
+            )
         except StepFailed as e:
             raise _BuildFailed(str(e)) from e
         note(f"build done in {time.monotonic() - started:.1f} s")
@@ -446,11 +465,51 @@ class Runtime:
         directory = self.layout.release_dir(app.network, app.name, release.artifact_release)
         ensure_python(directory, self.tools, lambda line: self._note(app, line))
         return RunRelease(
-            app.key, release.number, directory, processes, self._env(release.env), self._home(app)
+            app.key,
+            release.number,
+            directory,
+            processes,
+            self._env(release.env),
+            self._home(app),
+            self.app_sandbox(app, directory),
         )
 
     def _home(self, app: App) -> Path:
         return self.layout.home(app.network, app.name)
+
+    # -- sandboxes (see runtime.sandbox): one place decides what each tenant process sees
+
+    def app_sandbox(self, app: App, directory: Path) -> Sandbox | None:
+        """An app's processes and exec sessions: its release read-only (with the
+        environments it links), its home writable, as the app's own uid."""
+        uid, home = app_uid(app.id), self._home(app)
+        self.isolation.give(directory, uid)
+        self.isolation.give(home, uid)
+        layers = linked_layers(directory)
+        return self.isolation.sandbox(uid, read_only=[directory, *layers], writable=[home])
+
+    def network_sandbox(self, network_id: int, cwd: Path, home: Path) -> Sandbox | None:
+        """A network's own sessions: its working directory and home, as the network's uid."""
+        uid = network_uid(network_id)
+        for path in (cwd, home):
+            self.isolation.give(path, uid)
+        return self.isolation.sandbox(uid, writable=[cwd, home])
+
+    def _build_box(self, app: App, directory: Path) -> BuildBox | None:
+        if not self.isolation.active:
+            return None
+        uid = app_uid(app.id)
+        home = self._home(app)
+        mounts = []
+        for shared in self.tools.download_caches:
+            private = self.tools.cache / "downloads" / f"app-{app.id}" / shared.name
+            private.mkdir(parents=True, exist_ok=True)
+            self.isolation.give(private.parent, uid)
+            self.isolation.give(private, uid)
+            mounts.append((private, shared))
+        self.isolation.give(directory, uid)
+        self.isolation.give(home, uid)
+        return BuildBox(self.isolation, uid, directory, home, tuple(mounts))
 
     def _env(self, snapshot: Snapshot) -> dict[str, str]:
         secrets = {k: self.vault.decrypt(v.encode("ascii")) for k, v in snapshot.secrets.items()}

@@ -70,6 +70,7 @@ class ServeOptions:
     health_timeout: float = 30.0
     cache_dir: Path | None = None
     keep_envs: int = DEFAULT_KEEP_ENVS
+    isolation: str = "auto"
     device_code_ttl: int = Settings.device_code_ttl
 
 
@@ -144,6 +145,7 @@ def open_platform(data_dir: Path, options: ServeOptions, app_port: int) -> Platf
         Layout(data_dir, options.cache_dir, options.keep_envs),
         log_limit=options.log_limit,
         health_timeout=options.health_timeout,
+        isolation=options.isolation,
     )
     return Platform.build(db, platform_auth, Vault.open(data_dir), settings, runtime)
 
@@ -230,7 +232,14 @@ def serve(options: ServeOptions) -> None:
         http=LimitedH11Protocol,
         h11_max_incomplete_event_size=HEAD_LIMIT,
     )
-    info: dict[str, object] = {"pid": os.getpid(), "url": url_for(sock), "port": port}
+    isolation = platform.runtime.isolation
+    log.info("isolation: %s", isolation.describe())
+    info: dict[str, object] = {
+        "pid": os.getpid(),
+        "url": url_for(sock),
+        "port": port,
+        "isolation": isolation.to_dict(),
+    }
     server = _Server(config, server_file, info)
 
     # Until uvicorn takes over, a signal asks it to stop as soon as it starts. Once

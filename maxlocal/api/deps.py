@@ -65,6 +65,7 @@ class Platform:
             vault,
             log_limit=runtime_options.log_limit,
             health_timeout=runtime_options.health_timeout,
+            isolation=runtime_options.isolation,
         )
         return cls(db, auth, vault, Networks(db), apps, env, releases, runtime, settings)
 
@@ -74,6 +75,8 @@ class RuntimeOptions:
     layout: Layout
     log_limit: int = DEFAULT_LIMIT
     health_timeout: float = 30.0
+    isolation: str = "auto"
+    """auto, sandbox or none: see ``runtime.sandbox.choose``."""
 
 
 def get_platform(request: Request) -> Platform:

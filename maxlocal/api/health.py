@@ -16,6 +16,9 @@ class HealthOut(BaseModel):
     platform: str
     domain: str
     max_upload_bytes: int
+    isolation: dict[str, str]
+    """``{"mode": "uid+namespaces"|"userns"|"none", "detail": ...}``: what tenant processes
+    run in (``runtime.sandbox``)."""
 
 
 @router.get("/health")
@@ -26,4 +29,5 @@ def health(platform: PlatformDep) -> HealthOut:
         platform="maxlocal",
         domain=platform.settings.domain,
         max_upload_bytes=platform.settings.max_upload_bytes,
+        isolation=platform.runtime.isolation.to_dict(),
     )

@@ -19,6 +19,7 @@ from maxlocal.builders.toolbox import Toolbox
 from maxlocal.runtime.builder import run_build
 from maxlocal.runtime.proc import child_env
 from maxlocal.runtime.procfile import ProcfileError, declared
+from maxlocal.runtime.sandbox import BuildBox
 
 Note = Callable[[str], object]
 """A line of the platform's own in the build log (the plan, each step, what was reused)."""
@@ -35,9 +36,17 @@ class StepFailed(Exception):
         self.step = step
 
 
-def execute(plan: Plan, release: Path, base_env: BaseEnv, on_line: OnLine, note: Note) -> None:
-    """Build ``plan`` in ``release``; StepFailed names the step that failed and how."""
-    _Build(plan, release, base_env, on_line, note).run()
+def execute(
+    plan: Plan,
+    release: Path,
+    base_env: BaseEnv,
+    on_line: OnLine,
+    note: Note,
+    box: BuildBox | None = None,
+) -> None:
+    """Build ``plan`` in ``release`` (each step in ``box``'s sandbox when given);
+    StepFailed names the step that failed and how."""
+    _Build(plan, release, base_env, on_line, note, box=box).run()
 
 
 def ensure_python(release: Path, tools: Toolbox, note: Note) -> None:
@@ -71,6 +80,7 @@ class _Build:
     on_line: OnLine
     note: Note
     deadline: float = field(default=0.0)
+    box: BuildBox | None = None
 
     def run(self) -> None:
         self.deadline = time.monotonic() + self.plan.timeout
@@ -106,22 +116,28 @@ class _Build:
             layer.path.mkdir(parents=True)
             for name in layer.files:
                 shutil.copyfile(self.release / name, layer.path / name)
+        if self.box is not None:
+            self.box.open(layer.path)
         try:
             for step in layer.steps:
-                self.step(step)
+                self.step(step, building=layer.path)
         except BaseException:
             shutil.rmtree(layer.path, ignore_errors=True)
             raise
+        if self.box is not None:
+            self.box.seal(layer.path)
         (layer.path / COMPLETE).touch()
 
-    def step(self, step: Step) -> None:
+    def step(self, step: Step, building: Path | None = None) -> None:
         self.note(f"step '{step.name}': {step.shown}")
         left = self.deadline - time.monotonic()
         limit = f"the build's time limit of {self.plan.timeout:g} s (build_timeout in rig.toml)"
         if left <= 0:
             raise StepFailed(step.name, f"was not started: the build reached {limit}")
         env = {**self.base_env(), **step.env}
-        result = run_build(step.command, step.cwd or self.release, env, self.on_line, left)
+        sandbox = self.box.step(building) if self.box is not None else None
+        cwd = step.cwd or self.release
+        result = run_build(step.command, cwd, env, self.on_line, left, sandbox=sandbox)
         if result.timed_out:
             raise StepFailed(step.name, f"timed out: the build reached {limit}")
         if not result.ok:

@@ -81,6 +81,20 @@ class Toolbox:
     def node_version(self) -> str | None:
         return _node_version()
 
+    @property
+    def download_caches(self) -> tuple[Path, ...]:
+        """The package managers' download caches (see ``download_env``)."""
+        return (self.cache / "uv", self.cache / "pip", self.cache / "npm")
+
+    def sandbox_paths(self) -> list[Path]:
+        """What builds and apps run that lives outside the system's ``/usr``: the
+        interpreters' prefixes (``/root/.pyenv/versions/X``) and ``uv``, which a sandbox
+        shows read-only at their own paths."""
+        from maxlocal.builders.pythons import interpreters
+
+        paths = [Path(os.path.realpath(i.path)).parent.parent for i in interpreters()]
+        return [*paths, *([self.uv] if self.uv is not None else [])]
+
     def download_env(self) -> dict[str, str]:
         """What build steps add to the tenant environment: the package managers' shared
         download caches, the system's certificate store (uv and node otherwise trust only
@@ -95,12 +109,12 @@ class Toolbox:
             **({"PIP_CERT": bundle} if bundle else {}),
             "UV_SYSTEM_CERTS": "1",
             "NODE_OPTIONS": "--use-openssl-ca",
-            "UV_CACHE_DIR": str(self.cache / "uv"),
+            "UV_CACHE_DIR": str(self.download_caches[0]),
             "UV_PYTHON_DOWNLOADS": "never",
             "UV_NO_PROGRESS": "1",
-            "PIP_CACHE_DIR": str(self.cache / "pip"),
+            "PIP_CACHE_DIR": str(self.download_caches[1]),
             "PIP_DISABLE_PIP_VERSION_CHECK": "1",
-            "npm_config_cache": str(self.cache / "npm"),
+            "npm_config_cache": str(self.download_caches[2]),
             "npm_config_update_notifier": "false",
             "npm_config_fund": "false",
             "npm_config_audit": "false",

@@ -170,6 +170,7 @@ class ExecHandler:
         on_exit: OnExit,
     ) -> Session:
         owner = {"user": channel.user_id, "target": topic.key}
+        box = target.sandbox
         if request.kind == "command":
             return self.sessions.start_command(
                 request.cmd,
@@ -180,6 +181,7 @@ class ExecHandler:
                 on_exit,
                 request.timeout,
                 shown=mask(request.cmd, target.secret_values),
+                sandbox=box,
                 **owner,
             )
         if not request.tty:
@@ -189,6 +191,7 @@ class ExecHandler:
                 outlet.sender("stdout"),
                 outlet.sender("stderr"),
                 on_exit,
+                sandbox=box,
                 **owner,
             )
         return self.sessions.start_shell(
@@ -200,6 +203,7 @@ class ExecHandler:
             on_exit,
             request.idle_timeout,
             term=request.term,
+            sandbox=box,
             **owner,
         )
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from maxlocal.names import name_problem
+from maxlocal.runtime.sandbox import Sandbox
 
 PREFIX = "exec:"
 NETWORK_PREFIX = "network:"
@@ -48,6 +49,8 @@ class Target:
     env: Mapping[str, str]
     label: str
     secret_values: Collection[str] = ()
+    sandbox: Sandbox | None = None
+    """The app's own sandbox (``runtime.sandbox``): a session can do what the app can."""
 
 
 ResolveTarget = Callable[[str, str], "Target | None"]

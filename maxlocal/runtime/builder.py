@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from maxlocal.runtime.proc import pump, spawn, terminate_group
+from maxlocal.runtime.sandbox import Sandbox
 
 BUILD_STREAM = "build"
 DEFAULT_TIMEOUT_S = 900.0
@@ -31,6 +32,8 @@ def run_build(
     env: Mapping[str, str],
     on_line: Callable[[str, str], object],
     timeout: float = DEFAULT_TIMEOUT_S,
+    *,
+    sandbox: Sandbox | None = None,
 ) -> BuildResult:
     """Run ``command`` with ``/bin/sh -c`` in ``release_dir``, in its own process group.
 
@@ -42,7 +45,7 @@ def run_build(
     if not command:
         return BuildResult(0, 0.0)
     started = time.monotonic()
-    proc = spawn(command, release_dir, env, merge_stderr=True)
+    proc = spawn(command, release_dir, env, merge_stderr=True, sandbox=sandbox)
     assert proc.stdout is not None
     reader = pump(proc.stdout, lambda line: on_line(BUILD_STREAM, line), "build-output")
     timed_out = False

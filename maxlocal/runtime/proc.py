@@ -13,6 +13,8 @@ from typing import IO, Any
 
 import psutil
 
+from maxlocal.runtime.sandbox import Sandbox, SandboxedPopen
+
 SYSTEM_PATH = ("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin")
 RELEASE_BIN_DIRS = (".venv/bin", "node_modules/.bin", "bin")
 """A release's own programs, first on PATH when they exist: its Python environment (a
@@ -60,22 +62,38 @@ def child_env(
 
 
 def launch(
-    argv: list[str], cwd: Path, env: Mapping[str, str], **popen: Any
+    argv: list[str],
+    cwd: Path,
+    env: Mapping[str, str],
+    *,
+    sandbox: Sandbox | None = None,
+    **popen: Any,
 ) -> subprocess.Popen[bytes]:
     """Start a tenant process: the one place every driver's build, app and exec processes
     are started, as the leader of a new session (so its whole group can be signalled), with
-    exactly ``env`` (see ``child_env``) and nothing inherited but what ``popen`` says."""
-    return subprocess.Popen(argv, cwd=cwd, env=dict(env), start_new_session=True, **popen)
+    exactly ``env`` (see ``child_env``) and nothing inherited but what ``popen`` says; in
+    ``sandbox`` (see ``runtime.sandbox``) when given. bwrap keeps the new session (its pid
+    is the group's), so signalling the group still reaches the tenant's processes."""
+    if sandbox is None:
+        return subprocess.Popen(argv, cwd=cwd, env=dict(env), start_new_session=True, **popen)
+    wrapped = sandbox.wrap(argv, cwd)
+    return SandboxedPopen(wrapped, cwd=cwd, env=dict(env), start_new_session=True, **popen)
 
 
 def spawn(
-    command: str, cwd: Path, env: Mapping[str, str], *, merge_stderr: bool
+    command: str,
+    cwd: Path,
+    env: Mapping[str, str],
+    *,
+    merge_stderr: bool,
+    sandbox: Sandbox | None = None,
 ) -> subprocess.Popen[bytes]:
     """Run ``command`` with ``/bin/sh -c`` as the leader of a new process group."""
     return launch(
         ["/bin/sh", "-c", command],
         cwd,
         env,
+        sandbox=sandbox,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT if merge_stderr else subprocess.PIPE,

@@ -70,6 +70,15 @@ class Unavailable:
             f"Deploy it with: rig deploy --app {app} --network {network}",
         )
 
+    @classmethod
+    def foreign_listener(cls, app: str, network: str) -> Unavailable:
+        return cls(
+            503,
+            f"App {app!r} in network {network!r} is not serving: the process listening on its "
+            "port is not the app's own, so the platform does not forward to it. "
+            f"See: rig status app {app} --network {network}",
+        )
+
 
 Resolve = Callable[[str, str], int | Unavailable]
 

@@ -24,7 +24,9 @@ from typing import Any, Protocol
 
 import psutil
 
+from maxlocal.runtime.listener import PortOwner, listening_inodes
 from maxlocal.runtime.proc import child_env, pump_lines, spawn, terminate_group
+from maxlocal.runtime.sandbox import Sandbox
 
 WEB = "web"
 TAIL_LINES = 20
@@ -54,6 +56,19 @@ class Release:
     env: Mapping[str, str] = field(default_factory=dict)
     home: Path | None = None
     """The app's own HOME (``Layout.home``); see ``proc.child_env``."""
+    sandbox: Sandbox | None = None
+    """What its processes run in (``runtime.sandbox``); None: isolation is off."""
+
+
+class PortTaken(Exception):
+    """Something listens on a web process's port, but not the process itself: another
+    tenant took the port (see ``listener``); the platform never forwards to it."""
+
+    def __init__(self, port: int) -> None:
+        super().__init__(
+            f"port {port} is held by a process that is not this release's own; "
+            "the platform does not forward to it"
+        )
 
 
 class StartError(Exception):
@@ -89,6 +104,7 @@ class Driver(Protocol):
     def stop(self, app: str) -> None: ...
     def status(self, app: str) -> AppStatus: ...
     def port(self, app: str) -> int | None: ...
+    def foreign_listener(self, app: str) -> bool: ...
     def close(self) -> None: ...
 
 
@@ -127,6 +143,7 @@ class _Process:
         self.instance = f"{name}.1"
         self.command = deployment.release.processes[name]
         self.port = deployment.port if name == WEB else None
+        self.owner = PortOwner(self.port) if self.port is not None else None
         self.tail: deque[str] = deque(maxlen=TAIL_LINES)
         self.popen: subprocess.Popen[bytes] | None = None
         self.readers: list[threading.Thread] = []
@@ -140,7 +157,9 @@ class _Process:
         with self.lock:
             if self.deployment.stopping.is_set():
                 return False
-            self.popen = spawn(self.command, release.path, env, merge_stderr=False)
+            self.popen = spawn(
+                self.command, release.path, env, merge_stderr=False, sandbox=release.sandbox
+            )
             self.launched_at = time.monotonic()
             assert self.popen.stdout is not None and self.popen.stderr is not None
             self.readers = [
@@ -160,7 +179,23 @@ class _Process:
         return self.popen.poll() if self.popen else None
 
     def healthy(self) -> bool:
-        return self.port is None or accepts_connections(self.port)
+        """Serving: it has no port, or it accepts connections on its port through a listener
+        of its own; raises PortTaken when another process's listener answers there."""
+        if self.port is None or not accepts_connections(self.port):
+            return self.port is None
+        if self.owns_port():
+            return True
+        raise PortTaken(self.port)
+
+    def owns_port(self) -> bool:
+        """Whether the listener on the port is this running process's own (``listener``)."""
+        popen = self.popen
+        return (
+            self.owner is not None
+            and popen is not None
+            and popen.poll() is None
+            and self.owner.owned_by(popen.pid)
+        )
 
     def output_tail(self) -> list[str]:
         for reader in self.readers:
@@ -348,6 +383,16 @@ class LocalProcessDriver:
             return None
         return entry.current.port
 
+    def foreign_listener(self, app: str) -> bool:
+        """Whether something listens on the app's port that is not its ``web`` process's
+        own: the router must not forward there (another tenant took the port)."""
+        entry = self._apps.get(app)
+        deployment = entry.current if entry is not None else None
+        web = next((p for p in deployment.processes if p.port), None) if deployment else None
+        if web is None or web.port is None or web.owns_port():
+            return False
+        return bool(listening_inodes(web.port))
+
     def close(self) -> None:
         """Stop every app without reporting them stopped (they restart with the platform)."""
         with self._lock:
@@ -410,8 +455,11 @@ class LocalProcessDriver:
                     raise StartError(
                         f"{process.name} {describe_exit(code)} {what}", code, process.output_tail()
                     )
-            if web.healthy() if web else time.monotonic() >= settled:
-                return
+            try:
+                if web.healthy() if web else time.monotonic() >= settled:
+                    return
+            except PortTaken as exc:
+                raise StartError(f"web: {exc}", None, list(web.tail) if web else []) from None
             if time.monotonic() >= deadline:
                 raise StartError(
                     f"web did not accept connections on port {deployment.port} "
@@ -466,8 +514,17 @@ class LocalProcessDriver:
         while time.monotonic() < deadline and not process.deployment.stopping.is_set():
             if process.exit_code() is not None:
                 return False
-            if process.healthy():
-                return True
+            try:
+                if process.healthy():
+                    return True
+            except PortTaken as exc:
+                self._log(
+                    process.deployment.release.app,
+                    "platform",
+                    f"{process.name}: {exc}",
+                    process.name,
+                )
+                break
             time.sleep(0.05)
         if not process.deployment.stopping.is_set():
             process.terminate(self.stop_grace)

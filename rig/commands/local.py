@@ -77,9 +77,19 @@ def register(tree: CommandTree) -> None:
         add_user,
         "add a user to the local platform and print an API token for it",
         examples=["rig local user add dev@example.com"],
+        description="Add a user to the local platform and print an API token for it. On a "
+        "platform without isolation (`rig local status` says 'none — one trust domain') "
+        "every user could read and change every other's apps, secrets and the platform: "
+        "it refuses (exit 2) unless --single-trust-domain says that is accepted.",
     )
     p.add_argument("action", choices=["add"], help="what to do (add)")
     p.add_argument("email", help="the new user's email address")
+    p.add_argument(
+        "--single-trust-domain",
+        action="store_true",
+        help="add the user even though the platform has no isolation (isolation: none): "
+        "every user can then read and change every other's apps, secrets and the platform",
+    )
     _data_option(p, remembered=True)
 
 
@@ -107,6 +117,13 @@ def _server_options(p: argparse.ArgumentParser) -> None:
         "--access-ttl", type=int, metavar="SECONDS", help="lifetime of access tokens (default 900)"
     )
     p.add_argument("--refresh-ttl", type=int, metavar="SECONDS", help="lifetime of refresh tokens")
+    p.add_argument(
+        "--isolation",
+        choices=["auto", "sandbox", "none"],
+        default="auto",
+        help="what apps, builds and shells run in: auto (the best this machine allows), "
+        "sandbox (refuse to start without one), none (one trust domain)",
+    )
 
 
 def _data_dir(args: argparse.Namespace, *, remembered: bool = False) -> Path:
@@ -179,10 +196,12 @@ def start(ctx: Context, args: argparse.Namespace) -> Result:
         "pid": info["pid"],
         "data_dir": str(data_dir),
         "context": context,
+        "isolation": _isolation(info),
     }
     verb = "already running" if already else "started"
     message = (
         f"Max platform {verb} at {info['url']} (pid {info['pid']}, data {data_dir})\n"
+        f"isolation: {_isolation(info)}\n"
         f"Logged in as {login.get('user', '?')}; context '{context}' is now current"
         + ("" if context == LOCAL_CONTEXT else " (each local platform has a context of its own)")
         + "."
@@ -266,11 +285,22 @@ def status(ctx: Context, args: argparse.Namespace) -> Result:
         "context": context,
         "started_at": info.get("started_at"),
         "admin": admin.bootstrap_credentials(data_dir)["email"],
+        "isolation": _isolation(info),
         "login": f"rig local login --context {context}"
         if context
         else f"rig local login --data {data_dir}",
     }
-    fields = ["running", "url", "pid", "data_dir", "context", "started_at", "admin", "login"]
+    fields = [
+        "running",
+        "url",
+        "pid",
+        "data_dir",
+        "context",
+        "started_at",
+        "isolation",
+        "admin",
+        "login",
+    ]
     return Result(data=data, fields=fields)
 
 
@@ -291,6 +321,27 @@ def local_login(ctx: Context, args: argparse.Namespace) -> Result:
     )
 
 
+def _isolation(info: dict[str, Any]) -> str:
+    """What the running platform's tenant processes run in, as server.json says."""
+    from maxlocal.runtime.sandbox import describe
+
+    found = info.get("isolation")
+    if not isinstance(found, dict):
+        return "unknown (a platform from before isolation)"
+    return describe(str(found.get("mode")), str(found.get("detail")))
+
+
+def _isolation_mode(data_dir: Path) -> str:
+    """The running platform's isolation mode, else what a platform started now would get."""
+    from maxlocal.runtime.sandbox import AUTO, choose
+
+    info = running_server(data_dir)
+    found = info.get("isolation") if info else None
+    if isinstance(found, dict):
+        return str(found.get("mode"))
+    return choose(AUTO).mode
+
+
 def add_user(ctx: Context, args: argparse.Namespace) -> Result:
     from maxlocal import admin
 
@@ -298,6 +349,14 @@ def add_user(ctx: Context, args: argparse.Namespace) -> Result:
     if not (data_dir / "bootstrap.json").exists():
         raise UsageError(
             f"no local platform has been set up in {data_dir}", hint="run `rig local start` first"
+        )
+    if not args.single_trust_domain and _isolation_mode(data_dir) == "none":
+        raise UsageError(
+            "this platform has no isolation (isolation: none): a second user could read "
+            "and change every other user's apps and secrets, and the platform itself",
+            hint="install bubblewrap (scripts/install-system-deps) and restart the platform, "
+            "or pass --single-trust-domain if every user may be trusted with everything",
+            code="no_isolation",
         )
     try:
         created = admin.add_user(data_dir, args.email)
@@ -357,6 +416,7 @@ def _spawn(
         command += ["--access-ttl", str(args.access_ttl)]
     if args.refresh_ttl:
         command += ["--refresh-ttl", str(args.refresh_ttl)]
+    command += ["--isolation", args.isolation]
     log = open(data_dir / "server.log", "ab")  # noqa: SIM115 - handed to the child
     try:
         return subprocess.Popen(

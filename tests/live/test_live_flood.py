@@ -54,8 +54,9 @@ FLOODER = textwrap.dedent(
 
 
 class Flooder:
-    def __init__(self, user: User, root: Path) -> None:
-        self.user, self.triggers = user, root / "triggers"
+    def __init__(self, user: User, root: Path, platform: Platform) -> None:
+        # In the app's home: the sandboxed app sees that, not the test's directory.
+        self.user, self.triggers = user, platform.app_home("floods", "flooder") / "triggers"
         source = root / "flooder"
         source.mkdir(parents=True)
         self.triggers.mkdir()
@@ -88,7 +89,7 @@ def flood_records(run: Running, count: int) -> list[dict[str, Any]]:
 
 @pytest.fixture
 def flooder(platform: Platform, make_user: MakeUser, tmp_path: Path) -> Flooder:
-    return Flooder(make_user(platform, "flood@example.com"), tmp_path)
+    return Flooder(make_user(platform, "flood@example.com"), tmp_path, platform)
 
 
 def start_json_follow(flooder: Flooder) -> Running:
@@ -166,7 +167,7 @@ def test_a_follower_behind_what_the_platform_keeps_is_told_what_it_missed(
     in order."""
     limit = 100
     platform = platform_factory(log_limit=limit)
-    flooder = Flooder(make_user(platform, "slow@example.com"), tmp_path)
+    flooder = Flooder(make_user(platform, "slow@example.com"), tmp_path, platform)
     follow = start_json_follow(flooder)
     running.append(follow)
     count = 10 * HOLD_FACTOR * limit

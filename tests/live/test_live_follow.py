@@ -310,9 +310,11 @@ def test_deploy_streams_its_build_log_live(
 
 
 def test_deploy_prints_build_lines_while_the_build_runs(
-    shared: User, tmp_path: Path, running: list[Running]
+    shared: User, platform: Platform, tmp_path: Path, running: list[Running]
 ) -> None:
-    go = tmp_path / "go"  # the build goes on only once rig has shown its first line
+    # The build goes on only once rig has shown its first line; the file is in the app's
+    # home, which its sandboxed build sees (the test's directory it does not).
+    go = platform.app_home("shop", "counter") / "go"
     build = f"echo first; while [ ! -e {go} ]; do sleep 0.05; done; echo second"
     source = write_counter(tmp_path / "gated-build", 0.05, build=build)
     deploy = shared.start("deploy", str(source), "--app", "counter", "--network", "shop")

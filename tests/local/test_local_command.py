@@ -28,7 +28,8 @@ def local(rig: Rig, tmp_path: Path):
 def test_start_logs_in_and_onboarding_works(local) -> None:
     rig, data = local
     started = rig.ok("local", "start", "--port", "0", "-o", "json").json()
-    assert set(started) == {"url", "pid", "data_dir", "context"}
+    assert set(started) == {"url", "pid", "data_dir", "context", "isolation"}
+    assert started["isolation"].startswith(("uid+namespaces (bwrap", "userns (bwrap"))
     assert started["context"] == "local"
     assert started["data_dir"] == str(data.resolve())
     assert started["url"].startswith("http://127.0.0.1:")
@@ -52,6 +53,20 @@ def test_start_is_idempotent_and_status_reports(local) -> None:
     assert status["running"] is True
     assert status["pid"] == first["pid"]
     assert status["url"] == first["url"]
+
+
+def test_without_isolation_it_says_one_trust_domain_and_user_add_needs_a_flag(local) -> None:
+    rig, _data = local
+    started = rig.ok("local", "start", "--port", "0", "--isolation", "none")
+    assert "isolation: none — one trust domain (turned off by --isolation none)" in started.out
+    assert "Isolation:  none — one trust domain" in rig.ok("local", "status").out
+    refused = rig("local", "user", "add", "bob@example.com")
+    assert refused.code == 2 and refused.out == ""
+    (message,) = refused.err.strip().splitlines()
+    assert message.startswith("rig: this platform has no isolation (isolation: none)")
+    assert "(hint: " in message and "--single-trust-domain" in message
+    added = rig.ok("local", "user", "add", "bob@example.com", "--single-trust-domain", "-o", "json")
+    assert added.json()["email"] == "bob@example.com"
 
 
 def test_stop_then_status_says_not_running(local) -> None:

@@ -1,3 +1,5 @@
+import os
+
 import httpx
 import pytest
 
@@ -7,7 +9,11 @@ MiB = 1024 * 1024
 
 
 def test_health_needs_no_token(anon: Client) -> None:
-    assert anon.get("/health").json() == {
+    health = anon.get("/health").json()
+    isolation = health.pop("isolation")
+    assert isolation["mode"] == ("uid+namespaces" if os.geteuid() == 0 else "userns")
+    assert isolation["detail"].startswith("bwrap ")
+    assert health == {
         "status": "ok",
         "version": "1.0.0",
         "platform": "maxlocal",

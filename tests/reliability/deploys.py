@@ -42,7 +42,8 @@ def source(
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "app.py").write_text(WEB)
     delay = f"START_DELAY={start_delay} " if start_delay else ""
-    (directory / "Procfile").write_text(f"web: env {delay}{PY} app.py\n")
+    # The release's own python3: a sandboxed app cannot see the test run's interpreter.
+    (directory / "Procfile").write_text(f"web: env {delay}python3 app.py\n")
     if build is not None:
         (directory / "rig.toml").write_text(f"build = {build!r}\n")
     if blob_mib:

@@ -3,7 +3,7 @@ against what the app wrote.
 
 Seqs alone cannot tell a lost line: a platform that gives a restarted app's first lines seqs
 it had already used shows an unbroken run of seqs while those lines are never shown (rig drops
-a seq it has seen). So the ticker app numbers its lines itself (``tick N run PID``, N from 1
+a seq it has seen). So the ticker app numbers its lines itself (``tick N run ID``, N from 1
 in each run of the app) and writes each line to a file of its own before printing it; the
 check holds the follower's lines to that file: the text is what the app wrote, each run's
 counter goes on by one, and a run that began while the follow was on is shown from ``tick 1``.
@@ -22,13 +22,14 @@ from typing import Any
 
 from tests.reliability.terminal import TerminalRun, in_terminal
 from tests.support.cli import Rig, base_env
+from tests.support.platform import Platform
 
 LINES_PER_S = 20
 TICK = re.compile(r"tick (\d+) run (\d+)")
 
 _TICKER = """\
 import http.server, itertools, os, sys, threading, time
-RUN = os.getpid()
+RUN = time.time_ns()  # not the pid: in its own PID namespace every run is pid 2 or so
 def tick():
     for n in itertools.count(1):
         line = f"tick {{n}} run {{RUN}}"
@@ -45,9 +46,16 @@ http.server.ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), H).serve
 
 
 def ticker(written: Path) -> str:
-    """The app's source: ``tick N run PID`` LINES_PER_S times a second, each line appended
+    """The app's source: ``tick N run ID`` LINES_PER_S times a second, each line appended
     to ``written`` before it is printed."""
     return _TICKER.format(written=str(written), period=1 / LINES_PER_S)
+
+
+def ticker_app(platform: Platform) -> tuple[dict[str, str], Path]:
+    """The files of app ``ticker`` of network ``live``, and the file it appends its lines
+    to: in the app's own home, the one place a sandboxed app writes that the test reads."""
+    written = platform.app_home("live", "ticker") / "written.log"
+    return {"app.py": ticker(written), "Procfile": "web: python3 app.py\n"}, written
 
 
 def start_follower(rig: Rig, index: int, tmp: Path) -> tuple[TerminalRun, Path]:

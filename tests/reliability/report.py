@@ -17,6 +17,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from tests.isolation import report as isolation
+
 ROOT = Path(__file__).resolve().parents[2]
 FIGURES_FILE = ROOT / "docs" / "reliability-figures.json"
 REPORT_FILE = ROOT / "docs" / "reliability.md"
@@ -277,6 +279,7 @@ def render(figures: dict[str, Any]) -> str:
         ]
     else:
         lines.append("Not run yet.")
+    lines += isolation.section(values.get("isolation"))
     proofs = Path(__file__).with_name("proofs.md")  # written by hand: how the tests are held
     if proofs.exists():
         lines += ["", proofs.read_text().rstrip()]
@@ -310,13 +313,14 @@ def main(argv: list[str]) -> int:
         print("reliability-report: the suite recorded no figures", file=sys.stderr)
         return code or 1
     figures = merge(new, load)
+    isolation_code, figures["values"]["isolation"] = isolation.run()
     FIGURES_FILE.write_text(json.dumps(figures, indent=2, sort_keys=True) + "\n")
     REPORT_FILE.write_text(render(figures))
     wrong = failures(figures)
     for problem in wrong:
         print(f"reliability-report: {problem}", file=sys.stderr)
     print(f"reliability-report: wrote {REPORT_FILE.relative_to(ROOT)}")
-    return code or (1 if wrong else 0)
+    return code or isolation_code or (1 if wrong else 0)
 
 
 if __name__ == "__main__":

@@ -4,13 +4,12 @@ itself, and shows every line the app wrote and the platform stored, once, as wri
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 from tests.deploy.conftest import archive, new_api
 from tests.reliability.deploys import wait_until
 from tests.reliability.figures import PROCESS, Figures
-from tests.reliability.follows import check_follow, shown_ticks, start_follower, ticker
+from tests.reliability.follows import check_follow, shown_ticks, start_follower, ticker_app
 from tests.support.cli import Rig
 from tests.support.platform import PlatformFactory
 
@@ -24,8 +23,7 @@ def test_a_follow_survives_the_platform_being_killed(
     rig.ok("login", "--api", platform.url, "--token", token)
     assert owner.http.post("/networks", json={"name": "live"}).status_code == 201
     assert owner.http.post("/networks/live/apps", json={"name": "ticker"}).status_code == 201
-    written = tmp_path / "written.log"
-    files = {"app.py": ticker(written), "Procfile": f"web: {sys.executable} app.py\n"}
+    files, written = ticker_app(platform)
     assert owner.deploy("live", "ticker", archive(files))["status"] == "active"
     proc, out = start_follower(rig, 0, tmp_path)
 

@@ -6,7 +6,6 @@ platform's memory bounded. Marked ``load``: ./test leaves it out; run it with
 from __future__ import annotations
 
 import os
-import sys
 import threading
 import time
 from collections import Counter
@@ -20,7 +19,7 @@ import pytest
 from tests.deploy.conftest import Api, archive, new_api
 from tests.reliability.deploys import wait_until
 from tests.reliability.figures import Figures
-from tests.reliability.follows import LINES_PER_S, check_follow, start_follower, ticker
+from tests.reliability.follows import LINES_PER_S, check_follow, start_follower, ticker_app
 from tests.support.cli import Rig
 from tests.support.platform import PlatformFactory
 
@@ -71,8 +70,7 @@ def test_fifty_clients_and_twenty_followers(
     rig.ok("login", "--api", platform.url, "--token", token)
     assert owner.http.post("/networks", json={"name": "live"}).status_code == 201
     assert owner.http.post("/networks/live/apps", json={"name": "ticker"}).status_code == 201
-    written = tmp_path / "written.log"
-    files = {"app.py": ticker(written), "Procfile": f"web: {sys.executable} app.py\n"}
+    files, written = ticker_app(platform)
     release = owner.deploy("live", "ticker", archive(files))
     assert release["status"] == "active", release
 

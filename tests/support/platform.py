@@ -28,7 +28,9 @@ class PlatformError(RuntimeError):
 class Platform:
     """A maxlocal server on a free loopback port, with its own data directory.
 
-    `options` become command-line flags: ``access_ttl=1`` -> ``--access-ttl 1``.
+    `options` become command-line flags: ``access_ttl=1`` -> ``--access-ttl 1``. Tenant
+    processes run sandboxed (``--isolation auto``) unless ``isolation="none"`` is given:
+    the platform an attack test runs once without the sandbox, to show it would work there.
     """
 
     def __init__(self, data_dir: Path, **options: Any) -> None:
@@ -76,6 +78,19 @@ class Platform:
         port = self.port
         self.stop()
         return self.start(port)
+
+    @property
+    def isolation(self) -> dict[str, str]:
+        """``{"mode", "detail"}`` of the running platform (as ``/api/v1/health`` says)."""
+        info = json.loads((self.data_dir / "server.json").read_text())
+        return dict(info["isolation"])
+
+    def app_home(self, network: str, app: str) -> Path:
+        """The app's HOME (made now if need be): the one directory a sandboxed app, its
+        builds and shells can write that a test can read, or leave files in for it."""
+        home = self.data_dir / "homes" / "apps" / network / app
+        home.mkdir(parents=True, exist_ok=True)
+        return home
 
     def bootstrap(self) -> dict[str, str]:
         from maxlocal.admin import bootstrap_credentials
@@ -159,6 +174,7 @@ class PlatformFactory:
         self.started: list[Platform] = []
 
     def __call__(self, **options: Any) -> Platform:
+        """A started platform; ``isolation="none"`` for one without the sandbox."""
         data_dir = self.base / f"data{len(self.started) or ''}"
         platform = Platform(data_dir, **options)
         self.started.append(platform)
