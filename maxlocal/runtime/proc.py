@@ -9,9 +9,12 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import psutil
+
+if TYPE_CHECKING:
+    from maxlocal.runtime.cgroups import Cgroup
 
 SYSTEM_PATH = ("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin")
 RELEASE_BIN_DIRS = (".venv/bin", "node_modules/.bin", "bin")
@@ -60,22 +63,38 @@ def child_env(
 
 
 def launch(
-    argv: list[str], cwd: Path, env: Mapping[str, str], **popen: Any
+    argv: list[str],
+    cwd: Path,
+    env: Mapping[str, str],
+    *,
+    cgroup: Cgroup | None = None,
+    **popen: Any,
 ) -> subprocess.Popen[bytes]:
     """Start a tenant process: the one place every driver's build, app and exec processes
     are started, as the leader of a new session (so its whole group can be signalled), with
-    exactly ``env`` (see ``child_env``) and nothing inherited but what ``popen`` says."""
+    exactly ``env`` (see ``child_env``) and nothing inherited but what ``popen`` says.
+
+    With ``cgroup``, the process joins it before its command starts (``Cgroup.prefix``,
+    outermost: every descendant is inside and limited)."""
+    if cgroup is not None:
+        argv = [*cgroup.prefix(), *argv]
     return subprocess.Popen(argv, cwd=cwd, env=dict(env), start_new_session=True, **popen)
 
 
 def spawn(
-    command: str, cwd: Path, env: Mapping[str, str], *, merge_stderr: bool
+    command: str,
+    cwd: Path,
+    env: Mapping[str, str],
+    *,
+    merge_stderr: bool,
+    cgroup: Cgroup | None = None,
 ) -> subprocess.Popen[bytes]:
     """Run ``command`` with ``/bin/sh -c`` as the leader of a new process group."""
     return launch(
         ["/bin/sh", "-c", command],
         cwd,
         env,
+        cgroup=cgroup,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT if merge_stderr else subprocess.PIPE,

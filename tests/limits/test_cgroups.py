@@ -1,0 +1,159 @@
+"""Per-app limits for real: processes run in cgroups of this machine and the kernel enforces
+them (a fork bomb stops at the pids limit; a memory hog is killed, told, and restarted)."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from maxlocal.runtime.cgroups import (
+    Cgroups,
+    LimitError,
+    MiB,
+    Resources,
+    parse_size,
+    resources_from,
+)
+from maxlocal.runtime.proc import launch
+from maxlocal.runtime.supervisor import LocalProcessDriver, Release, State
+from tests.runtime.conftest import PY, Events
+
+ENV = {"PATH": "/usr/bin:/bin"}
+
+
+def wait_for(condition: object, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():  # type: ignore[operator]
+        assert time.monotonic() < deadline, "timed out waiting"
+        time.sleep(0.05)
+
+
+def test_sizes_and_resources_tables_parse_or_say_what_is_wrong() -> None:
+    assert parse_size("512M") == 512 * MiB
+    assert parse_size("1.5G") == 1536 * MiB
+    assert parse_size("64MiB") == 64 * MiB
+    assert parse_size(8 * MiB) == 8 * MiB
+    with pytest.raises(LimitError, match="not a size"):
+        parse_size("lots")
+    with pytest.raises(LimitError, match="too small"):
+        parse_size("1K")
+    given = resources_from({"memory": "256M", "cpu": 0.5})
+    assert given == Resources(256 * MiB, 256, 0.5)
+    with pytest.raises(LimitError, match="unknown key 'disk'"):
+        resources_from({"disk": "1G"})
+    with pytest.raises(LimitError, match="'processes'"):
+        resources_from({"processes": 0})
+    assert Resources().describe() == "memory 512 MiB, 256 processes, 1 CPU"
+
+
+def test_a_launched_process_and_its_children_are_in_the_group_from_the_start(
+    cgroups: Cgroups, tmp_path: Path
+) -> None:
+    group = cgroups.group(("net/app", "exec"), Resources(64 * MiB, 32, 1.0))
+    assert group is not None
+    proc = launch(
+        ["/bin/sh", "-c", "cat /proc/self/cgroup; sh -c 'cat /proc/self/cgroup'"],
+        tmp_path,
+        ENV,
+        cgroup=group,
+        stdout=subprocess.PIPE,
+    )
+    out = proc.communicate(timeout=30)[0].decode()
+    assert proc.returncode == 0
+    for controller, directory in group.dirs.items():
+        where = "/" + str(directory.relative_to(Path("/sys/fs/cgroup") / controller))
+        assert out.count(f":{controller}:{where}\n") == 2, out
+
+
+def test_a_fork_bomb_stops_at_the_process_limit(cgroups: Cgroups, tmp_path: Path) -> None:
+    group = cgroups.group(("net/bomb", "exec"), Resources(256 * MiB, 20, 1.0))
+    assert group is not None
+    # Each process forks two more that do the same, until the kernel refuses (the shell
+    # says "Cannot fork"); then the group is counted and killed.
+    bomb = tmp_path / "bomb.sh"
+    bomb.write_text("b() { sleep 0.2; b & b & wait; }\nb &\nsleep 3\necho done\n")
+    proc = launch(
+        ["/bin/sh", str(bomb)],
+        tmp_path,
+        ENV,
+        cgroup=group,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    time.sleep(2)
+    in_group = len(group.pids())
+    out, err = proc.communicate(timeout=30)
+    group.kill()
+    assert 10 <= in_group <= 20
+    assert b"Cannot fork" in err or b"fork" in err.lower()
+    assert group.pids() == []
+
+
+def test_a_memory_hog_is_killed_told_and_restarted(
+    limited: LocalProcessDriver, events: Events, tmp_path: Path
+) -> None:
+    path = tmp_path / "release"
+    path.mkdir()
+    hog = "import time; time.sleep(1); x = bytearray(200 * 1024 * 1024); time.sleep(60)"
+    (path / "hog.py").write_text(hog)
+    release = Release(
+        "net/hog", 1, path, {"worker": f"{PY} hog.py"}, resources=Resources(48 * MiB, 64, 1.0)
+    )
+    status = limited.start(release)
+    assert status.state == State.RUNNING
+    assert status.limits == {"memory": 48 * MiB, "processes": 64, "cpu": 1.0}
+
+    told = "worker was killed: out of memory (limit 48 MiB); restarting in"
+    wait_for(lambda: any(line.startswith(told) for _, _, line, _ in events.logs))
+    crashed = next(d for _, _, s, d in events.states if s == State.CRASHED)
+    assert crashed["reason"] == "was killed: out of memory (limit 48 MiB)"
+    later = limited.status("net/hog")
+    assert later.oom_kills >= 1 and later.restarts >= 1
+    assert later.last_exit == "worker was killed: out of memory (limit 48 MiB)"
+    # restarted: a new process runs (and will be killed again)
+    wait_for(
+        lambda: limited.status("net/hog").pids.get("worker") not in (None, status.pids["worker"])
+    )
+    limited.stop("net/hog")
+
+
+def test_an_ordinary_crash_is_not_called_out_of_memory(
+    limited: LocalProcessDriver, events: Events, tmp_path: Path
+) -> None:
+    path = tmp_path / "release"
+    path.mkdir()
+    (path / "crash.py").write_text("import time, sys; time.sleep(1); sys.exit(3)")
+    release = Release("net/crash", 1, path, {"worker": f"{PY} crash.py"}, resources=Resources())
+    limited.start(release)
+    wait_for(lambda: any("exited with code 3" in line for _, _, line, _ in events.logs))
+    assert limited.status("net/crash").oom_kills == 0
+    assert limited.status("net/crash").last_exit == "worker exited with code 3"
+    limited.stop("net/crash")
+
+
+def test_a_stopped_deployment_leaves_no_process_and_no_group(
+    limited: LocalProcessDriver, cgroups: Cgroups, tmp_path: Path
+) -> None:
+    path = tmp_path / "release"
+    path.mkdir()
+    # a daemon that leaves its process group: only the cgroup still knows it
+    (path / "Procfile").write_text("")
+    command = "setsid sleep 300 & sleep 300"
+    limited.start(Release("net/d", 1, path, {"worker": command}, resources=Resources()))
+    groups = [p for parent in cgroups.parents.values() for p in parent.glob("net.d/release-*")]
+    assert groups
+    pids = [int(p) for p in (groups[0] / "cgroup.procs").read_text().split()]
+    assert len(pids) >= 2
+    limited.stop("net/d")
+    for pid in pids:
+        wait_for(
+            lambda pid=pid: (
+                not Path(f"/proc/{pid}").exists()
+                or "Z" in Path(f"/proc/{pid}/stat").read_text().split()[2]
+            ),
+            10,
+        )
+    assert not any(g.exists() for g in groups)
