@@ -28,6 +28,22 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--log-limit", type=int, default=None, metavar="LINES", help="per app")
     serve.add_argument("--health-timeout", type=int, default=None, metavar="SECONDS")
     serve.add_argument(
+        "--log-bytes", type=int, default=None, metavar="BYTES", help="log text kept per app"
+    )
+    serve.add_argument(
+        "--keep-releases",
+        type=int,
+        default=None,
+        metavar="N",
+        help="built releases kept per app (default 10; the active one always)",
+    )
+    serve.add_argument(
+        "--limits",
+        choices=("auto", "off"),
+        default="auto",
+        help="per-app cgroup limits: auto (when the machine allows) or off",
+    )
+    serve.add_argument(
         "--cache",
         type=Path,
         default=None,
@@ -48,7 +64,11 @@ def _serve(args: argparse.Namespace) -> int:
     from maxlocal import server
 
     options = server.ServeOptions(
-        data_dir=args.data, host=args.host, port=args.port, cache_dir=args.cache
+        data_dir=args.data,
+        host=args.host,
+        port=args.port,
+        cache_dir=args.cache,
+        limits=args.limits == "auto",
     )
     for name in (
         "access_ttl",
@@ -57,6 +77,8 @@ def _serve(args: argparse.Namespace) -> int:
         "log_limit",
         "health_timeout",
         "device_code_ttl",
+        "log_bytes",
+        "keep_releases",
     ):
         value = getattr(args, name)
         if value is not None:

@@ -16,6 +16,9 @@ class HealthOut(BaseModel):
     platform: str
     domain: str
     max_upload_bytes: int
+    limits: dict[str, object]
+    """Per-app resource limits: ``{"mode": "cgroup v1"|"cgroup v2"|"off", "detail",
+    "defaults": {"memory", "processes", "cpu"}}``."""
 
 
 @router.get("/health")
@@ -26,4 +29,5 @@ def health(platform: PlatformDep) -> HealthOut:
         platform="maxlocal",
         domain=platform.settings.domain,
         max_upload_bytes=platform.settings.max_upload_bytes,
+        limits=platform.runtime.cgroups.to_dict(),
     )

@@ -16,6 +16,7 @@ from maxlocal.builders.plan import COMPLETE, Detected, Layer, Plan, Step
 from maxlocal.builders.source import DiskSource
 from maxlocal.builders.toolbox import Toolbox
 from maxlocal.runtime.builder import run_build
+from maxlocal.runtime.cgroups import Cgroup
 from maxlocal.runtime.proc import child_env
 from maxlocal.runtime.procfile import ProcfileError, declared
 
@@ -34,9 +35,17 @@ class StepFailed(Exception):
         self.step = step
 
 
-def execute(plan: Plan, release: Path, base_env: BaseEnv, on_line: OnLine, note: Note) -> None:
-    """Build ``plan`` in ``release``; StepFailed names the step that failed and how."""
-    _Build(plan, release, base_env, on_line, note).run()
+def execute(
+    plan: Plan,
+    release: Path,
+    base_env: BaseEnv,
+    on_line: OnLine,
+    note: Note,
+    cgroup: Cgroup | None = None,
+) -> None:
+    """Build ``plan`` in ``release``, every step in ``cgroup`` (the build's limits);
+    StepFailed names the step that failed and how."""
+    _Build(plan, release, base_env, on_line, note, cgroup=cgroup).run()
 
 
 def ensure_python(release: Path, tools: Toolbox, note: Note) -> None:
@@ -70,6 +79,7 @@ class _Build:
     on_line: OnLine
     note: Note
     deadline: float = field(default=0.0)
+    cgroup: Cgroup | None = None
 
     def run(self) -> None:
         self.deadline = time.monotonic() + self.plan.timeout
@@ -119,7 +129,9 @@ class _Build:
         if left <= 0:
             raise StepFailed(step.name, f"was not started: the build reached {limit}")
         env = {**self.base_env(), **step.env}
-        result = run_build(step.command, step.cwd or self.release, env, self.on_line, left)
+        result = run_build(
+            step.command, step.cwd or self.release, env, self.on_line, left, self.cgroup
+        )
         if result.timed_out:
             raise StepFailed(step.name, f"timed out: the build reached {limit}")
         if not result.ok:

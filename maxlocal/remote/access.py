@@ -72,7 +72,8 @@ def platform_targets(platform: Platform) -> ResolveTarget:
             cwd = runtime.layout.data_dir / NETWORK_DIRS / network.name
             cwd.mkdir(parents=True, exist_ok=True)
             env = child_env({**values, **secrets, **extra}, home=runtime.layout.home(network.name))
-            return Target(cwd, env, network.name, tuple(secrets.values()))
+            cgroup = runtime.session_cgroup(network.name, None)
+            return Target(cwd, env, network.name, tuple(secrets.values()), cgroup)
         app = platform.apps.get(network.id, ref.app)
         if app is None:
             return None
@@ -85,6 +86,7 @@ def platform_targets(platform: Platform) -> ResolveTarget:
         secrets = {k: vault.decrypt(v.encode("ascii")) for k, v in release.env.secrets.items()}
         home = runtime.layout.home(app.network, app.name)
         env = child_env({**release.env.vars, **secrets, **extra}, directory, home=home)
-        return Target(directory, env, f"{app.name}.{app.network}", tuple(secrets.values()))
+        label, cgroup = f"{app.name}.{app.network}", runtime.session_cgroup(app.network, app)
+        return Target(directory, env, label, tuple(secrets.values()), cgroup)
 
     return resolve

@@ -180,6 +180,7 @@ class ExecHandler:
                 on_exit,
                 request.timeout,
                 shown=mask(request.cmd, target.secret_values),
+                cgroup=target.cgroup,
                 **owner,
             )
         if not request.tty:
@@ -189,6 +190,7 @@ class ExecHandler:
                 outlet.sender("stdout"),
                 outlet.sender("stderr"),
                 on_exit,
+                cgroup=target.cgroup,
                 **owner,
             )
         return self.sessions.start_shell(
@@ -200,6 +202,7 @@ class ExecHandler:
             on_exit,
             request.idle_timeout,
             term=request.term,
+            cgroup=target.cgroup,
             **owner,
         )
 

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from maxlocal.remote.procs import exit_code, signal_session, wait_session_gone
+from maxlocal.runtime.cgroups import Cgroup
 from maxlocal.runtime.proc import launch
 from maxlocal.store.db import utc_now
 
@@ -313,6 +314,7 @@ class SessionManager:
         target: str = "",
         kind: str = "command",
         shown: str | None = None,
+        cgroup: Cgroup | None = None,
     ) -> Session:
         """Run ``cmd`` with ``/bin/sh -c``; ``shown`` is the command line as the registry
         lists it (with secrets masked), by default ``cmd``."""
@@ -324,6 +326,7 @@ class SessionManager:
             target=target,
             kind=kind,
             shown=cmd if shown is None else shown,
+            cgroup=cgroup,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -344,6 +347,7 @@ class SessionManager:
         *,
         user: str = "",
         target: str = "",
+        cgroup: Cgroup | None = None,
     ) -> Session:
         """A shell without a terminal, running what is written to it; ends with the status of
         the last command it ran (``printf 'make test\\n' | rig shell``)."""
@@ -358,6 +362,7 @@ class SessionManager:
             target=target,
             kind="shell",
             shown="(script on stdin)",
+            cgroup=cgroup,
         )
 
     def start_shell(
@@ -373,6 +378,7 @@ class SessionManager:
         user: str = "",
         target: str = "",
         term: str = "xterm-256color",
+        cgroup: Cgroup | None = None,
     ) -> ShellSession:
         """An interactive shell on a new pseudo-terminal of ``cols`` x ``rows``, ended after
         ``idle_timeout`` seconds (at most the manager's) without input or output."""
@@ -389,6 +395,7 @@ class SessionManager:
                 target=target,
                 kind="shell",
                 shown="(interactive)",
+                cgroup=cgroup,
                 stdin=slave,
                 stdout=slave,
                 stderr=slave,
@@ -436,12 +443,13 @@ class SessionManager:
         target: str,
         kind: str,
         shown: str,
+        cgroup: Cgroup | None = None,
         **popen: Any,
     ) -> tuple[subprocess.Popen[bytes], SessionInfo]:
         """Within the user's quota, start ``argv`` as the leader of a new session (so that its
         whole process group can be signalled), with the registry's record of it."""
         self._check_quota(user)
-        proc = launch(argv, cwd, env, **popen)
+        proc = launch(argv, cwd, env, cgroup=cgroup, **popen)
         info = SessionInfo(secrets.token_hex(6), user, target, kind, shown, utc_now(), proc.pid)
         return proc, info
 

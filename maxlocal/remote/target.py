@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from maxlocal.names import name_problem
+from maxlocal.runtime.cgroups import Cgroup
 
 PREFIX = "exec:"
 NETWORK_PREFIX = "network:"
@@ -48,6 +49,8 @@ class Target:
     env: Mapping[str, str]
     label: str
     secret_values: Collection[str] = ()
+    cgroup: Cgroup | None = None
+    """The group its processes join (the app's limits); None when limits are off."""
 
 
 ResolveTarget = Callable[[str, str], "Target | None"]

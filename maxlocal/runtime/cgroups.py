@@ -302,6 +302,19 @@ class Cgroups:
             for parent in self.parents.values():
                 _rmdir_tree(parent.joinpath(*(_safe(p) for p in path)))
 
+    def clear(self) -> None:
+        """Empty and remove the groups a previous run of this platform left (it was killed):
+        what still runs in them is killed, whatever its process group or environment."""
+        with self._lock:
+            for parent in self.parents.values():
+                for leftover in sorted(parent.glob("*/*"), reverse=True):
+                    if leftover.is_dir():
+                        Cgroup({"leftover": leftover}, self.version, Resources()).kill()
+                        _rmdir_tree(leftover)
+                for leftover in parent.glob("*"):
+                    if leftover.is_dir():
+                        _rmdir_tree(leftover)
+
     def close(self) -> None:
         """Remove every group of this platform (its processes are stopped by now)."""
         with self._lock:
