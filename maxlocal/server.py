@@ -238,7 +238,12 @@ def serve(options: ServeOptions) -> None:
         http=LimitedH11Protocol,
         h11_max_incomplete_event_size=HEAD_LIMIT,
     )
-    info: dict[str, object] = {"pid": os.getpid(), "url": url_for(sock), "port": port}
+    info: dict[str, object] = {
+        "pid": os.getpid(),
+        "url": url_for(sock),
+        "port": port,
+        "limits": platform.runtime.cgroups.to_dict(),
+    }
     server = _Server(config, server_file, info)
 
     # Until uvicorn takes over, a signal asks it to stop as soon as it starts. Once

@@ -211,13 +211,14 @@ class Cgroups:
             "mode": self.mode,
             "detail": self.detail,
             "defaults": self.defaults.to_dict(),
+            "summary": self.describe(),
         }
 
     def describe(self) -> str:
-        """One line for ``rig local status``: ``limits: cgroup v1 — memory 512 MiB, ...``."""
+        """For ``rig local start``/``status``: ``cgroup v1 — per app: memory 512 MiB, ...``."""
         if not self.enabled:
-            return f"limits: off — {self.detail}"
-        return f"limits: {self.mode} — defaults {self.defaults.describe()}"
+            return f"off — {self.detail}"
+        return f"{self.mode} — per app by default: {self.defaults.describe()}"
 
     @classmethod
     def off(cls, why: str) -> Cgroups:

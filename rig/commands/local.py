@@ -140,8 +140,10 @@ def start(ctx: Context, args: argparse.Namespace) -> Result:
         "context": LOCAL_CONTEXT,
     }
     verb = "already running" if already else "started"
+    data["limits"] = info.get("limits")
     message = (
         f"Max platform {verb} at {info['url']} (pid {info['pid']}, data {data_dir})\n"
+        f"{_limits_line(info)}\n"
         f"Logged in as {login.get('user', '?')}; context '{LOCAL_CONTEXT}' is now current.\n"
         "Next: rig create network my-project"
     )
@@ -218,8 +220,19 @@ def status(ctx: Context, args: argparse.Namespace) -> Result:
         "pid": info["pid"],
         "data_dir": str(data_dir),
         "started_at": info.get("started_at"),
+        "limits": info.get("limits"),
     }
-    return Result(data=data, fields=["running", "url", "pid", "data_dir", "started_at"])
+    view = {**data, "limits": _limits_line(info).removeprefix("limits: ")}
+    fields = ["running", "url", "pid", "data_dir", "started_at", "limits"]
+    return Result(data=data, view=view, fields=fields)
+
+
+def _limits_line(info: dict[str, Any]) -> str:
+    """``limits: cgroup v1 — per app by default: memory 512 MiB, ...``, as the platform
+    wrote it in its ``server.json`` (one that predates limits says nothing of them)."""
+    limits = info.get("limits")
+    summary = limits.get("summary") if isinstance(limits, dict) else None
+    return f"limits: {summary or 'unknown (the platform does not say)'}"
 
 
 def add_user(ctx: Context, args: argparse.Namespace) -> Result:
