@@ -7,7 +7,7 @@ import pytest
 
 from maxlocal.runtime.cgroups import Cgroups
 from maxlocal.runtime.supervisor import LocalProcessDriver
-from tests.runtime.conftest import Events, events  # noqa: F401
+from tests.runtime.conftest import Events, events, quick_driver  # noqa: F401
 
 
 @pytest.fixture
@@ -24,16 +24,6 @@ def cgroups() -> Iterator[Cgroups]:
 @pytest.fixture
 def limited(events: Events, cgroups: Cgroups) -> Iterator[LocalProcessDriver]:  # noqa: F811
     """A driver whose deployments run in cgroups."""
-    d = LocalProcessDriver(
-        events.log,
-        events.state,
-        health_timeout=20,
-        settle_s=0.3,
-        backoff_base=0.2,
-        backoff_cap=1,
-        stop_grace=1,
-        drain_s=0.3,
-        cgroups=cgroups,
-    )
+    d = quick_driver(events, health_timeout=20, backoff_cap=1, cgroups=cgroups)
     yield d
     d.close()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -19,16 +20,19 @@ from maxlocal.runtime.cgroups import (
 )
 from maxlocal.runtime.proc import launch
 from maxlocal.runtime.supervisor import LocalProcessDriver, Release, State
-from tests.runtime.conftest import PY, Events
+from tests.deploy.conftest import wait_for
+from tests.runtime.conftest import PY, Events, gone
 
 ENV = {"PATH": "/usr/bin:/bin"}
 
 
-def wait_for(condition: object, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():  # type: ignore[operator]
-        assert time.monotonic() < deadline, "timed out waiting"
-        time.sleep(0.05)
+def worker(tmp_path: Path, app: str, script: str, **resources: Any) -> Release:
+    """A release of ``app`` whose one process, ``worker``, runs the Python ``script``."""
+    path = tmp_path / app.replace("/", "-")
+    path.mkdir()
+    (path / "worker.py").write_text(script)
+    limits = Resources(**resources)
+    return Release(app, 1, path, {"worker": f"{PY} worker.py"}, resources=limits)
 
 
 def test_sizes_and_resources_tables_parse_or_say_what_is_wrong() -> None:
@@ -95,19 +99,14 @@ def test_a_fork_bomb_stops_at_the_process_limit(cgroups: Cgroups, tmp_path: Path
 def test_a_memory_hog_is_killed_told_and_restarted(
     limited: LocalProcessDriver, events: Events, tmp_path: Path
 ) -> None:
-    path = tmp_path / "release"
-    path.mkdir()
     hog = "import time; time.sleep(1); x = bytearray(200 * 1024 * 1024); time.sleep(60)"
-    (path / "hog.py").write_text(hog)
-    release = Release(
-        "net/hog", 1, path, {"worker": f"{PY} hog.py"}, resources=Resources(48 * MiB, 64, 1.0)
-    )
+    release = worker(tmp_path, "net/hog", hog, memory=48 * MiB, processes=64)
     status = limited.start(release)
     assert status.state == State.RUNNING
     assert status.limits == {"memory": 48 * MiB, "processes": 64, "cpu": 1.0}
 
     told = "worker was killed: out of memory (limit 48 MiB); restarting in"
-    wait_for(lambda: any(line.startswith(told) for _, _, line, _ in events.logs))
+    wait_for(lambda: any(line.startswith(told) for _, _, line, _ in events.logs), 30)
     crashed = next(d for _, _, s, d in events.states if s == State.CRASHED)
     assert crashed["reason"] == "was killed: out of memory (limit 48 MiB)"
     later = limited.status("net/hog")
@@ -123,11 +122,7 @@ def test_a_memory_hog_is_killed_told_and_restarted(
 def test_an_ordinary_crash_is_not_called_out_of_memory(
     limited: LocalProcessDriver, events: Events, tmp_path: Path
 ) -> None:
-    path = tmp_path / "release"
-    path.mkdir()
-    (path / "crash.py").write_text("import time, sys; time.sleep(1); sys.exit(3)")
-    release = Release("net/crash", 1, path, {"worker": f"{PY} crash.py"}, resources=Resources())
-    limited.start(release)
+    limited.start(worker(tmp_path, "net/crash", "import time, sys; time.sleep(1); sys.exit(3)"))
     wait_for(lambda: any("exited with code 3" in line for _, _, line, _ in events.logs))
     assert limited.status("net/crash").oom_kills == 0
     assert limited.status("net/crash").last_exit == "worker exited with code 3"
@@ -137,23 +132,16 @@ def test_an_ordinary_crash_is_not_called_out_of_memory(
 def test_a_stopped_deployment_leaves_no_process_and_no_group(
     limited: LocalProcessDriver, cgroups: Cgroups, tmp_path: Path
 ) -> None:
-    path = tmp_path / "release"
-    path.mkdir()
     # a daemon that leaves its process group: only the cgroup still knows it
-    (path / "Procfile").write_text("")
-    command = "setsid sleep 300 & sleep 300"
-    limited.start(Release("net/d", 1, path, {"worker": command}, resources=Resources()))
+    daemon = (
+        "import subprocess, time; subprocess.Popen(['setsid', 'sleep', '300']); time.sleep(300)"
+    )
+    limited.start(worker(tmp_path, "net/d", daemon))
     groups = [p for parent in cgroups.parents.values() for p in parent.glob("net.d/release-*")]
     assert groups
+    wait_for(lambda: len((groups[0] / "cgroup.procs").read_text().split()) >= 2)
     pids = [int(p) for p in (groups[0] / "cgroup.procs").read_text().split()]
-    assert len(pids) >= 2
     limited.stop("net/d")
     for pid in pids:
-        wait_for(
-            lambda pid=pid: (
-                not Path(f"/proc/{pid}").exists()
-                or "Z" in Path(f"/proc/{pid}/stat").read_text().split()[2]
-            ),
-            10,
-        )
+        wait_for(lambda pid=pid: gone(pid), 10)
     assert not any(g.exists() for g in groups)

@@ -8,7 +8,6 @@ import json
 import re
 import shlex
 import sys
-import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.deploy.conftest import wait_for
 from tests.support.cli import Rig
 from tests.support.platform import Platform, PlatformFactory
 
@@ -49,13 +49,6 @@ def status(rig: Rig, network: str, app: str) -> dict[str, Any]:
     return dict(rig.ok("status", "app", app, "--network", network, "-o", "json").json())
 
 
-def wait_for(condition: Any, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out waiting"
-        time.sleep(0.2)
-
-
 def test_an_app_over_its_memory_is_killed_restarted_and_said_so(
     platform: Platform, logged_in: Rig, tmp_path: Path
 ) -> None:
@@ -66,7 +59,7 @@ def test_an_app_over_its_memory_is_killed_restarted_and_said_so(
     )
     rig.ok("deploy", str(src), "--app", app, "--network", network)
 
-    wait_for(lambda: status(rig, network, app)["oom_kills"] >= 1)
+    wait_for(lambda: status(rig, network, app)["oom_kills"] >= 1, 60)
     figures = status(rig, network, app)
     assert figures["limits"] == {"memory": 48 * 1024 * 1024, "processes": 256, "cpu": 1.0}
     assert figures["last_exit"] == "worker was killed: out of memory (limit 48 MiB)"
@@ -78,7 +71,7 @@ def test_an_app_over_its_memory_is_killed_restarted_and_said_so(
     logs = rig.ok("logs", "app", app, "--network", network).out
     assert "worker was killed: out of memory (limit 48 MiB); restarting in" in logs
     # restarted: the next one runs (and is killed in its turn)
-    wait_for(lambda: status(rig, network, app)["restarts"] >= 2)
+    wait_for(lambda: status(rig, network, app)["restarts"] >= 2, 60)
 
 
 def test_a_fork_bomb_in_an_exec_session_stops_at_the_apps_process_limit(

@@ -48,8 +48,11 @@ def test_start_is_idempotent_and_status_reports(local) -> None:
     again = rig.ok("local", "start", "--port", "0")
     assert "already running" in again.out
     assert first["url"] in again.out
+    assert "limits: cgroup v" in again.out  # this machine's cgroups are writable (root)
+    assert first["limits"]["mode"].startswith("cgroup v")
     status = rig.ok("local", "status", "-o", "json").json()
     assert status["running"] is True
+    assert status["limits"] == first["limits"]
     assert status["pid"] == first["pid"]
     assert status["url"] == first["url"]
 
