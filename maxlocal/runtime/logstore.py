@@ -151,12 +151,15 @@ class _Log:
     def trim(self) -> None:
         """Keep the last ``limit`` lines within ``limit_chars``, and older ones a hold still
         needs, but never more than ``hold_limit`` lines or ``hold_chars`` characters."""
-        excess = max(self.count - self.limit, self._oldest(self.chars - self.limit_chars))
+        excess = self.count - self.limit
+        if self.chars > self.limit_chars:
+            excess = max(excess, self._oldest(self.chars - self.limit_chars))
         if excess > 0 and self.holds and self.batches:
             needed = min(hold.seq for hold in self.holds) + 1  # the oldest seq a hold needs
             excess = min(excess, max(0, needed - self.batches[0].first))
         self._drop(max(excess, self.count - self.hold_limit))
-        self._drop(self._oldest(self.chars - self.hold_chars))
+        if self.chars > self.hold_chars:
+            self._drop(self._oldest(self.chars - self.hold_chars))
 
     def _oldest(self, chars: int) -> int:
         """How many of the oldest lines hold ``chars`` characters (never the newest line)."""
