@@ -99,12 +99,20 @@ def app_status_view(status: dict[str, Any]) -> dict[str, Any]:
         "memory": human_bytes(status.get("memory_rss")),
         "disk": human_bytes(status.get("disk_bytes")),
         "limits": limits_view(status.get("limits")),
-        "out_of_memory": status.get("oom_kills") or 0,
-        "last_exit": status.get("last_exit"),
+        "exited": exited_view(status),
         "health": status.get("health"),
         "url": status.get("url"),
         "processes": status.get("processes") or [],
     }
+
+
+def exited_view(status: dict[str, Any]) -> str | None:
+    """How a process of the release last stopped unasked, with the count of out-of-memory
+    kills (labels stay within eight letters: the record's columns line up as before)."""
+    last, kills = status.get("last_exit"), int(status.get("oom_kills") or 0)
+    if not last:
+        return None
+    return f"{last} ({kills} out-of-memory kill{'' if kills == 1 else 's'})" if kills else last
 
 
 def limits_view(limits: dict[str, Any] | None) -> str:
