@@ -55,20 +55,20 @@ def test_sizes_and_resources_tables_parse_or_say_what_is_wrong() -> None:
     assert Resources().describe() == "memory 512 MiB, 256 processes, 1 CPU"
 
 
+def groups_seen(group: Cgroup, script: str, cwd: Path) -> str:
+    """What ``script`` (reading ``/proc/self/cgroup``) prints, launched in ``group``."""
+    proc = launch(["/bin/sh", "-c", script], cwd, ENV, cgroup=group, stdout=subprocess.PIPE)
+    out = proc.communicate(timeout=30)[0].decode()
+    assert proc.returncode == 0
+    return out
+
+
 def test_a_launched_process_and_its_children_are_in_the_group_from_the_start(
     cgroups: Cgroups, tmp_path: Path
 ) -> None:
     group = cgroups.group(("net/app", "exec"), Resources(64 * MiB, 32, 1.0))
     assert group is not None
-    proc = launch(
-        ["/bin/sh", "-c", "cat /proc/self/cgroup; sh -c 'cat /proc/self/cgroup'"],
-        tmp_path,
-        ENV,
-        cgroup=group,
-        stdout=subprocess.PIPE,
-    )
-    out = proc.communicate(timeout=30)[0].decode()
-    assert proc.returncode == 0
+    out = groups_seen(group, "cat /proc/self/cgroup; sh -c 'cat /proc/self/cgroup'", tmp_path)
     for controller, directory in group.dirs.items():
         where = "/" + str(directory.relative_to(Path("/sys/fs/cgroup") / controller))
         assert out.count(f":{controller}:{where}\n") == 2, out
@@ -163,14 +163,7 @@ def test_v2_joins_and_detection_on_a_cgroup2_mount_without_controllers(tmp_path:
     directory.mkdir()
     group = Cgroup({"unified": directory}, 2, Resources())
     try:
-        proc = launch(
-            ["/bin/sh", "-c", "cat /proc/self/cgroup"],
-            tmp_path,
-            ENV,
-            cgroup=group,
-            stdout=subprocess.PIPE,
-        )
-        out = proc.communicate(timeout=30)[0].decode()
+        out = groups_seen(group, "cat /proc/self/cgroup", tmp_path)
         assert f"0::/{directory.name}\n" in out
         assert group.oom_kills() == 0  # no memory controller: no memory.events
     finally:
