@@ -31,6 +31,22 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--log-limit", type=int, default=None, metavar="LINES", help="per app")
     serve.add_argument("--health-timeout", type=int, default=None, metavar="SECONDS")
     serve.add_argument(
+        "--log-bytes", type=int, default=None, metavar="BYTES", help="log text kept per app"
+    )
+    serve.add_argument(
+        "--keep-releases",
+        type=int,
+        default=None,
+        metavar="N",
+        help="built releases kept per app (default 10; the active one always)",
+    )
+    serve.add_argument(
+        "--limits",
+        choices=("auto", "off"),
+        default="auto",
+        help="per-app cgroup limits: auto (when the machine allows) or off",
+    )
+    serve.add_argument(
         "--cache",
         type=Path,
         default=None,
@@ -72,6 +88,7 @@ def _serve(args: argparse.Namespace) -> int:
         port=args.port,
         cache_dir=args.cache,
         isolation=args.isolation,
+        limits=args.limits == "auto",
     )
     for name in (
         "access_ttl",
@@ -81,6 +98,8 @@ def _serve(args: argparse.Namespace) -> int:
         "health_timeout",
         "keep_envs",
         "device_code_ttl",
+        "log_bytes",
+        "keep_releases",
     ):
         value = getattr(args, name)
         if value is not None:

@@ -14,6 +14,7 @@ own, each line tagged with its app); ``LogStore.subscribe`` is the realtime sock
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import threading
@@ -32,9 +33,10 @@ from maxlocal.crypto import Vault
 from maxlocal.errors import Conflict, NotFound
 from maxlocal.layout import Layout, build_log_key, log_key, network_log_key
 from maxlocal.runtime.artifacts import ArtifactError, unpack
-from maxlocal.runtime.logstore import DEFAULT_LIMIT, LogStore
+from maxlocal.runtime.cgroups import Cgroup, Cgroups, LimitError, Resources, resources_from
+from maxlocal.runtime.logstore import DEFAULT_LIMIT, DEFAULT_LIMIT_BYTES, LogStore
 from maxlocal.runtime.proc import child_env
-from maxlocal.runtime.procfile import ProcfileError
+from maxlocal.runtime.procfile import ProcfileError, declared
 from maxlocal.runtime.router import Unavailable
 from maxlocal.runtime.sandbox import (
     AUTO,
@@ -72,6 +74,10 @@ a failed release's details are its ``error``."""
 _SERVING = (State.RUNNING, State.CRASHED)
 _PHASE_OF = {"pending": "unpack", "building": "build", "starting": "start"}
 RESTARTED = "platform restarted"
+DEFAULT_KEEP_RELEASES = 10
+DISK_TTL = 10.0
+"""The builds (artifact and release directory) of the last this many deploys of an app are
+kept, for rollbacks; older ones are pruned, never the active release's."""
 
 
 class _BuildFailed(Exception):
@@ -88,10 +94,14 @@ class Runtime:
         vault: Vault,
         *,
         log_limit: int = DEFAULT_LIMIT,
+        log_bytes: int = DEFAULT_LIMIT_BYTES,
         health_timeout: float = 30.0,
         isolation: str = AUTO,
+        keep_releases: int = DEFAULT_KEEP_RELEASES,
+        cgroups: Cgroups | None = None,
     ) -> None:
         self.layout = layout
+        self.cgroups = cgroups or Cgroups.off("not asked for")
         self.apps = apps
         self.releases = releases
         self.env = env
@@ -101,9 +111,15 @@ class Runtime:
         self.isolation: Isolation = choose_isolation(isolation, self.tools.sandbox_paths())
         """What every tenant process runs in (``runtime.sandbox``), chosen once from
         ``isolation`` (auto/sandbox/none); IsolationUnavailable for ``sandbox`` here."""
-        self.logs = LogStore(layout.logs, limit=log_limit)
+        self.logs = LogStore(layout.logs, limit=log_limit, limit_bytes=log_bytes)
+        self.keep_releases = keep_releases
+        self._disk: dict[str, tuple[float, int]] = {}  # app key -> (when, bytes)
         self.driver = LocalProcessDriver(
-            self._on_log, self._on_state, on_lines=self._on_lines, health_timeout=health_timeout
+            self._on_log,
+            self._on_state,
+            on_lines=self._on_lines,
+            health_timeout=health_timeout,
+            cgroups=self.cgroups,
         )
         self.state_listeners: list[StateListener] = []
         self.release_listeners: list[ReleaseListener] = []
@@ -118,6 +134,7 @@ class Runtime:
         killed = kill_strays(self.marker)
         if killed:
             log.info("killed %d process groups left by a previous platform", len(killed))
+        self.cgroups.clear()
         for release in self.releases.unfinished():
             app = self._app_of(release)
             phase = _PHASE_OF[release.status] if release.source == "deploy" else "start"
@@ -143,6 +160,7 @@ class Runtime:
         self._closing.set()
         self.driver.close()
         kill_strays(self.marker)
+        self.cgroups.close()
         self.logs.close()
 
     # -- releases
@@ -236,6 +254,7 @@ class Runtime:
     def remove(self, app: App) -> None:
         """Stop the app's processes and forget its artifacts, releases and logs."""
         self.driver.stop(app.key)
+        self.cgroups.remove(app.key)
         self.layout.remove_app(app.network, app.name)
         self.logs.delete(log_key(app.network, app.name))
         self.logs.delete(build_log_key(app.network, app.name))
@@ -243,7 +262,22 @@ class Runtime:
     def remove_network(self, network: str) -> None:
         """Forget a deleted network's log and homes (its apps are removed first)."""
         self.logs.delete(network_log_key(network))
+        self.cgroups.remove(network)
         self.layout.remove_network(network)
+
+    def disk_usage(self, app: App) -> int:
+        """Bytes the app takes on disk: its builds, artifacts, home and logs (measured at most
+        every DISK_TTL seconds: walking a release with its ``node_modules`` is not free)."""
+        now = time.monotonic()
+        cached = self._disk.get(app.key)
+        if cached is not None and now - cached[0] < DISK_TTL:
+            return cached[1]
+        used = self.layout.disk_usage(app.network, app.name) + sum(
+            self.logs.file_size(key)
+            for key in (log_key(app.network, app.name), build_log_key(app.network, app.name))
+        )
+        self._disk[app.key] = (now, used)
+        return used
 
     def status(self, app: App) -> AppStatus | None:
         """The driver's figures for an app that has a release."""
@@ -317,6 +351,29 @@ class Runtime:
             self.releases.activate(release)
             self._release_changed(app, release.number, "active")
             self._note(app, f"release {release.number} is active")
+            self._prune(app, release)
+
+    def _prune(self, app: App, active: Release) -> None:
+        """Remove the builds of deploys older than the last ``keep_releases`` (never the one
+        ``active`` runs); a rollback to one of them says it was pruned."""
+        deploys = [r for r in self.releases.of_app(app.id) if r.source == "deploy"]
+        for old in deploys[self.keep_releases :]:
+            if old.number == active.artifact_release:
+                continue
+            built = self.layout.release_dir(app.network, app.name, old.number)
+            artifact = self.layout.artifact(app.network, app.name, old.number)
+            if built.is_dir() or artifact.exists():
+                self.layout.remove_release(app.network, app.name, old.number)
+                self._note(
+                    app,
+                    f"release {old.number} pruned: the builds of the last "
+                    f"{self.keep_releases} deploys are kept",
+                )
+
+    def pruned(self, app: App, release: Release) -> bool:
+        """Whether ``release``'s build is gone (pruned, or failed before it was kept)."""
+        built = self.layout.release_dir(app.network, app.name, release.artifact_release)
+        return not built.is_dir()
 
     def _progress(
         self, app: App, release: Release, status: Status, *, set_app_state: bool = False
@@ -340,14 +397,17 @@ class Runtime:
             self.logs.append(key, "platform", text, release=release.number)
 
         variables, home = self._env(release.env), self._home(app)
+        cgroup = self.cgroups.group((app.key, "build"), self.resources(directory))
         started = time.monotonic()
         try:
             box = self._build_box(app, directory)
-            execute(
-                plan, directory, lambda: child_env(variables, directory, home=home), line, note, box
-            )
+            env = functools.partial(child_env, variables, directory, home=home)
+            execute(plan, directory, env, line, note, box, cgroup)
         except StepFailed as e:
             raise _BuildFailed(str(e)) from e
+        finally:
+            if cgroup is not None:
+                cgroup.kill()
         note(f"build done in {time.monotonic() - started:.1f} s")
         if pruned := envs.prune(self.tools.envs, self.layout.releases, self.layout.keep_envs):
             log.info("pruned %d unused dependency environments: %s", len(pruned), pruned)
@@ -442,18 +502,26 @@ class Runtime:
                 raise Conflict(
                     f"release {to} never ran (it is {target.status}); it cannot be rolled back to"
                 )
+            if self.pruned(app, target):
+                raise Conflict(
+                    f"release {to} of app '{app.name}' was pruned: the platform keeps the builds "
+                    f"of the last {self.keep_releases} deploys",
+                    "roll back to a later release, or deploy that version again",
+                )
             return target
         earlier = [
             r
             for r in self.releases.of_app(app.id)
             if r.status == "superseded" and (app.release is None or r.number < app.release)
         ]
-        if app.release is None or not earlier:
+        kept = [r for r in earlier if not self.pruned(app, r)]
+        if app.release is None or not kept:
+            why = " (older ones were pruned)" if earlier else ""
             raise Conflict(
-                f"app '{app.name}' has no earlier release to roll back to",
+                f"app '{app.name}' has no earlier release to roll back to{why}",
                 f"run `rig list releases --app {app.name}` to see its releases",
             )
-        return earlier[0]
+        return kept[0]
 
     def _release(self, app: App, number: int) -> Release:
         release = self.releases.get(app.id, number)
@@ -472,7 +540,26 @@ class Runtime:
             self._env(release.env),
             self._home(app),
             self.app_sandbox(app, directory),
+            self.resources(directory),
         )
+
+    def resources(self, directory: Path) -> Resources:
+        """The limits of the release built in ``directory``: its ``rig.toml`` ``[resources]``
+        over the platform's defaults (checked when it was built)."""
+        try:
+            table = declared(DiskSource(directory)).toml.resources
+            return resources_from(table, self.cgroups.defaults) if table else self.cgroups.defaults
+        except (ProcfileError, LimitError, OSError):
+            return self.cgroups.defaults
+
+    def session_cgroup(self, network: str, app: App | None) -> Cgroup | None:
+        """Where an exec session into ``app`` (or the network) runs: beside the app's own
+        processes, with the limits of its active release (the defaults for a network)."""
+        if app is None or app.release is None:
+            return self.cgroups.group((network, "exec"), self.cgroups.defaults)
+        release = self._release(app, app.release)
+        directory = self.layout.release_dir(app.network, app.name, release.artifact_release)
+        return self.cgroups.group((app.key, "exec"), self.resources(directory))
 
     def _home(self, app: App) -> Path:
         return self.layout.home(app.network, app.name)

@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import uuid
 from dataclasses import dataclass
@@ -72,6 +73,14 @@ class Layout:
     def release_dir(self, network: str, app: str, number: int) -> Path:
         return self.releases / network / app / str(number)
 
+    def disk_usage(self, network: str, app: str) -> int:
+        """Bytes on disk under the app's artifacts, releases and home (symlinks not followed:
+        a shared dependency environment in the cache is nobody's)."""
+        return sum(
+            _du(root / network / app)
+            for root in (self.artifacts, self.releases, self.homes / "apps")
+        )
+
     def remove_release(self, network: str, app: str, number: int) -> None:
         self.artifact(network, app, number).unlink(missing_ok=True)
         shutil.rmtree(self.release_dir(network, app, number), ignore_errors=True)
@@ -92,6 +101,24 @@ class Layout:
             upload.unlink(missing_ok=True)
         for staging in self.releases.glob("*/*/.*"):
             shutil.rmtree(staging, ignore_errors=True)
+
+
+def _du(path: Path) -> int:
+    """Disk blocks in use under ``path``, in bytes, as ``du`` counts them."""
+    total = 0
+    try:
+        entries = list(os.scandir(path))
+    except OSError:
+        return 0
+    for entry in entries:
+        try:
+            info = entry.stat(follow_symlinks=False)
+        except OSError:
+            continue
+        total += info.st_blocks * 512
+        if entry.is_dir(follow_symlinks=False):
+            total += _du(Path(entry.path))
+    return total
 
 
 def log_key(network: str, app: str) -> str:

@@ -41,15 +41,18 @@ from maxlocal.api.limits import BodyLimit
 from maxlocal.api.schemas import ErrorBody
 from maxlocal.auth import DEFAULT_ACCESS_TTL, DEFAULT_REFRESH_TTL, Auth
 from maxlocal.crypto import Vault
+from maxlocal.deploys import DEFAULT_KEEP_RELEASES
 from maxlocal.http11 import HEAD_LIMIT, LimitedH11Protocol
 from maxlocal.layout import DEFAULT_KEEP_ENVS, Layout
 from maxlocal.live import Live
 from maxlocal.realtime import SocketEndpoint
 from maxlocal.remote.access import EXEC_TOPICS, RemoteAccess
 from maxlocal.runtime.artifacts import MAX_ARCHIVE_BYTES
-from maxlocal.runtime.logstore import DEFAULT_LIMIT
+from maxlocal.runtime.cgroups import Cgroups
+from maxlocal.runtime.logstore import DEFAULT_LIMIT, DEFAULT_LIMIT_BYTES
 from maxlocal.runtime.router import HostRouter
 from maxlocal.store.db import Database
+from maxlocal.strays import marker_for
 
 PREFIX = "/api/v1"
 SERVER_FILE = "server.json"
@@ -72,6 +75,9 @@ class ServeOptions:
     keep_envs: int = DEFAULT_KEEP_ENVS
     isolation: str = "auto"
     device_code_ttl: int = Settings.device_code_ttl
+    log_bytes: int = DEFAULT_LIMIT_BYTES
+    keep_releases: int = DEFAULT_KEEP_RELEASES
+    limits: bool = True
 
 
 class AlreadyRunning(Exception):
@@ -144,8 +150,11 @@ def open_platform(data_dir: Path, options: ServeOptions, app_port: int) -> Platf
     runtime = RuntimeOptions(
         Layout(data_dir, options.cache_dir, options.keep_envs),
         log_limit=options.log_limit,
+        log_bytes=options.log_bytes,
         health_timeout=options.health_timeout,
         isolation=options.isolation,
+        keep_releases=options.keep_releases,
+        cgroups=Cgroups.detect(marker_for(data_dir), enable=options.limits),
     )
     return Platform.build(db, platform_auth, Vault.open(data_dir), settings, runtime)
 
@@ -239,6 +248,7 @@ def serve(options: ServeOptions) -> None:
         "url": url_for(sock),
         "port": port,
         "isolation": isolation.to_dict(),
+        "limits": platform.runtime.cgroups.to_dict(),
     }
     server = _Server(config, server_file, info)
 

@@ -13,12 +13,13 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from maxlocal import names
 from maxlocal.auth import Auth
 from maxlocal.crypto import Vault
-from maxlocal.deploys import Runtime
+from maxlocal.deploys import DEFAULT_KEEP_RELEASES, Runtime
 from maxlocal.errors import Conflict, NotFound, PlatformError, Unauthorized
 from maxlocal.events import Events
 from maxlocal.layout import Layout
 from maxlocal.runtime.artifacts import MAX_ARCHIVE_BYTES
-from maxlocal.runtime.logstore import DEFAULT_LIMIT
+from maxlocal.runtime.cgroups import Cgroups
+from maxlocal.runtime.logstore import DEFAULT_LIMIT, DEFAULT_LIMIT_BYTES
 from maxlocal.store.db import Database
 from maxlocal.store.env import Env
 from maxlocal.store.networks import App, Apps, NameTaken, Network, Networks
@@ -64,8 +65,11 @@ class Platform:
             env,
             vault,
             log_limit=runtime_options.log_limit,
+            log_bytes=runtime_options.log_bytes,
             health_timeout=runtime_options.health_timeout,
             isolation=runtime_options.isolation,
+            keep_releases=runtime_options.keep_releases,
+            cgroups=runtime_options.cgroups,
         )
         return cls(db, auth, vault, Networks(db), apps, env, releases, runtime, settings)
 
@@ -74,9 +78,12 @@ class Platform:
 class RuntimeOptions:
     layout: Layout
     log_limit: int = DEFAULT_LIMIT
+    log_bytes: int = DEFAULT_LIMIT_BYTES
     health_timeout: float = 30.0
     isolation: str = "auto"
     """auto, sandbox or none: see ``runtime.sandbox.choose``."""
+    keep_releases: int = DEFAULT_KEEP_RELEASES
+    cgroups: Cgroups | None = None
 
 
 def get_platform(request: Request) -> Platform:

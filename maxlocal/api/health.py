@@ -19,6 +19,9 @@ class HealthOut(BaseModel):
     isolation: dict[str, str]
     """``{"mode": "uid+namespaces"|"userns"|"none", "detail": ...}``: what tenant processes
     run in (``runtime.sandbox``)."""
+    limits: dict[str, object]
+    """Per-app resource limits: ``{"mode": "cgroup v1"|"cgroup v2"|"off", "detail",
+    "defaults": {"memory", "processes", "cpu"}}``."""
 
 
 @router.get("/health")
@@ -30,4 +33,5 @@ def health(platform: PlatformDep) -> HealthOut:
         domain=platform.settings.domain,
         max_upload_bytes=platform.settings.max_upload_bytes,
         isolation=platform.runtime.isolation.to_dict(),
+        limits=platform.runtime.cgroups.to_dict(),
     )

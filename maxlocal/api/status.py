@@ -24,6 +24,12 @@ class ProcessOut(BaseModel):
     port: int | None
 
 
+class LimitsOut(BaseModel):
+    memory: int | None  # bytes
+    processes: int | None
+    cpu: float | None  # CPUs
+
+
 class AppStatusOut(BaseModel):
     app: str
     network: str
@@ -37,6 +43,10 @@ class AppStatusOut(BaseModel):
     health: Health
     url: str
     processes: list[ProcessOut]
+    disk_bytes: int  # its builds, artifacts, home and logs
+    oom_kills: int  # processes of the running release killed for its memory limit
+    last_exit: str | None  # how a process last stopped unasked: "web was killed: out of memory..."
+    limits: LimitsOut | None  # what the running release is limited to; None: limits are off
 
 
 class NetworkStatusOut(BaseModel):
@@ -90,6 +100,10 @@ def app_status(platform: Platform, app: App) -> AppStatusOut:
         health=_health(fresh.state),
         url=app_out(platform, fresh).url,
         processes=processes,
+        disk_bytes=platform.runtime.disk_usage(fresh),
+        oom_kills=figures.oom_kills if figures else 0,
+        last_exit=figures.last_exit if figures else None,
+        limits=LimitsOut.model_validate(figures.limits) if figures and figures.limits else None,
     )
 
 

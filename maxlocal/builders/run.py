@@ -17,6 +17,7 @@ from maxlocal.builders.plan import COMPLETE, Detected, Layer, Plan, Step
 from maxlocal.builders.source import DiskSource
 from maxlocal.builders.toolbox import Toolbox
 from maxlocal.runtime.builder import run_build
+from maxlocal.runtime.cgroups import Cgroup
 from maxlocal.runtime.proc import child_env
 from maxlocal.runtime.procfile import ProcfileError, declared
 from maxlocal.runtime.sandbox import BuildBox
@@ -43,10 +44,11 @@ def execute(
     on_line: OnLine,
     note: Note,
     box: BuildBox | None = None,
+    cgroup: Cgroup | None = None,
 ) -> None:
-    """Build ``plan`` in ``release`` (each step in ``box``'s sandbox when given);
-    StepFailed names the step that failed and how."""
-    _Build(plan, release, base_env, on_line, note, box=box).run()
+    """Build ``plan`` in ``release`` (each step in ``box``'s sandbox when given, and in
+    ``cgroup``, the build's limits); StepFailed names the step that failed and how."""
+    _Build(plan, release, base_env, on_line, note, box=box, cgroup=cgroup).run()
 
 
 def ensure_python(release: Path, tools: Toolbox, note: Note) -> None:
@@ -81,6 +83,7 @@ class _Build:
     note: Note
     deadline: float = field(default=0.0)
     box: BuildBox | None = None
+    cgroup: Cgroup | None = None
 
     def run(self) -> None:
         self.deadline = time.monotonic() + self.plan.timeout
@@ -137,7 +140,9 @@ class _Build:
         env = {**self.base_env(), **step.env}
         sandbox = self.box.step(building) if self.box is not None else None
         cwd = step.cwd or self.release
-        result = run_build(step.command, cwd, env, self.on_line, left, sandbox=sandbox)
+        result = run_build(
+            step.command, cwd, env, self.on_line, left, sandbox=sandbox, cgroup=self.cgroup
+        )
         if result.timed_out:
             raise StepFailed(step.name, f"timed out: the build reached {limit}")
         if not result.ok:

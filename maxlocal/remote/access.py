@@ -74,7 +74,8 @@ def platform_targets(platform: Platform) -> ResolveTarget:
             home = runtime.layout.home(network.name)
             env = child_env({**values, **secrets, **extra}, home=home)
             box = runtime.network_sandbox(network.id, cwd, home)
-            return Target(cwd, env, network.name, tuple(secrets.values()), box)
+            cgroup = runtime.session_cgroup(network.name, None)
+            return Target(cwd, env, network.name, tuple(secrets.values()), box, cgroup)
         app = platform.apps.get(network.id, ref.app)
         if app is None:
             return None
@@ -88,6 +89,7 @@ def platform_targets(platform: Platform) -> ResolveTarget:
         home = runtime.layout.home(app.network, app.name)
         env = child_env({**release.env.vars, **secrets, **extra}, directory, home=home)
         box = runtime.app_sandbox(app, directory)
-        return Target(directory, env, f"{app.name}.{app.network}", tuple(secrets.values()), box)
+        label, cgroup = f"{app.name}.{app.network}", runtime.session_cgroup(app.network, app)
+        return Target(directory, env, label, tuple(secrets.values()), box, cgroup)
 
     return resolve

@@ -182,6 +182,7 @@ class ExecHandler:
                 request.timeout,
                 shown=mask(request.cmd, target.secret_values),
                 sandbox=box,
+                cgroup=target.cgroup,
                 **owner,
             )
         if not request.tty:
@@ -192,6 +193,7 @@ class ExecHandler:
                 outlet.sender("stderr"),
                 on_exit,
                 sandbox=box,
+                cgroup=target.cgroup,
                 **owner,
             )
         return self.sessions.start_shell(
@@ -204,6 +206,7 @@ class ExecHandler:
             request.idle_timeout,
             term=request.term,
             sandbox=box,
+            cgroup=target.cgroup,
             **owner,
         )
 

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from maxlocal.remote.procs import exit_code, signal_session, wait_session_gone
+from maxlocal.runtime.cgroups import Cgroup
 from maxlocal.runtime.proc import launch
 from maxlocal.runtime.sandbox import Sandbox
 from maxlocal.store.db import utc_now
@@ -315,6 +316,7 @@ class SessionManager:
         kind: str = "command",
         shown: str | None = None,
         sandbox: Sandbox | None = None,
+        cgroup: Cgroup | None = None,
     ) -> Session:
         """Run ``cmd`` with ``/bin/sh -c``; ``shown`` is the command line as the registry
         lists it (with secrets masked), by default ``cmd``."""
@@ -327,6 +329,7 @@ class SessionManager:
             kind=kind,
             shown=cmd if shown is None else shown,
             sandbox=sandbox,
+            cgroup=cgroup,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -348,6 +351,7 @@ class SessionManager:
         user: str = "",
         target: str = "",
         sandbox: Sandbox | None = None,
+        cgroup: Cgroup | None = None,
     ) -> Session:
         """A shell without a terminal, running what is written to it; ends with the status of
         the last command it ran (``printf 'make test\\n' | rig shell``)."""
@@ -363,6 +367,7 @@ class SessionManager:
             kind="shell",
             shown="(script on stdin)",
             sandbox=sandbox,
+            cgroup=cgroup,
         )
 
     def start_shell(
@@ -379,6 +384,7 @@ class SessionManager:
         target: str = "",
         term: str = "xterm-256color",
         sandbox: Sandbox | None = None,
+        cgroup: Cgroup | None = None,
     ) -> ShellSession:
         """An interactive shell on a new pseudo-terminal of ``cols`` x ``rows``, ended after
         ``idle_timeout`` seconds (at most the manager's) without input or output."""
@@ -396,6 +402,7 @@ class SessionManager:
                 kind="shell",
                 shown="(interactive)",
                 sandbox=sandbox,
+                cgroup=cgroup,
                 stdin=slave,
                 stdout=slave,
                 stderr=slave,
@@ -444,12 +451,13 @@ class SessionManager:
         kind: str,
         shown: str,
         sandbox: Sandbox | None = None,
+        cgroup: Cgroup | None = None,
         **popen: Any,
     ) -> tuple[subprocess.Popen[bytes], SessionInfo]:
         """Within the user's quota, start ``argv`` as the leader of a new session (so that its
         whole process group can be signalled), with the registry's record of it."""
         self._check_quota(user)
-        proc = launch(argv, cwd, env, sandbox=sandbox, **popen)
+        proc = launch(argv, cwd, env, sandbox=sandbox, cgroup=cgroup, **popen)
         info = SessionInfo(secrets.token_hex(6), user, target, kind, shown, utc_now(), proc.pid)
         return proc, info
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from maxlocal.names import name_problem
+from maxlocal.runtime.cgroups import Cgroup
 from maxlocal.runtime.sandbox import Sandbox
 
 PREFIX = "exec:"
@@ -51,6 +52,8 @@ class Target:
     secret_values: Collection[str] = ()
     sandbox: Sandbox | None = None
     """The app's own sandbox (``runtime.sandbox``): a session can do what the app can."""
+    cgroup: Cgroup | None = None
+    """The group its processes join (the app's limits); None when limits are off."""
 
 
 ResolveTarget = Callable[[str, str], "Target | None"]

@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from maxlocal.runtime.cgroups import Cgroup, human_size
 from maxlocal.runtime.proc import pump, spawn, terminate_group
 from maxlocal.runtime.sandbox import Sandbox
 
@@ -34,6 +35,7 @@ def run_build(
     timeout: float = DEFAULT_TIMEOUT_S,
     *,
     sandbox: Sandbox | None = None,
+    cgroup: Cgroup | None = None,
 ) -> BuildResult:
     """Run ``command`` with ``/bin/sh -c`` in ``release_dir``, in its own process group.
 
@@ -45,7 +47,7 @@ def run_build(
     if not command:
         return BuildResult(0, 0.0)
     started = time.monotonic()
-    proc = spawn(command, release_dir, env, merge_stderr=True, sandbox=sandbox)
+    proc = spawn(command, release_dir, env, merge_stderr=True, sandbox=sandbox, cgroup=cgroup)
     assert proc.stdout is not None
     reader = pump(proc.stdout, lambda line: on_line(BUILD_STREAM, line), "build-output")
     timed_out = False
@@ -56,6 +58,9 @@ def run_build(
     finally:
         terminate_group(proc, grace=2.0)
         reader.join(timeout=5.0)
+    if cgroup is not None and cgroup.new_oom_kills():
+        memory = cgroup.resources.memory or 0
+        on_line(BUILD_STREAM, f"the build ran out of memory (limit {human_size(memory)})")
     if timed_out:
         on_line(BUILD_STREAM, f"build timed out after {timeout:.3g} s and was stopped")
     return BuildResult(proc.returncode, time.monotonic() - started, timed_out)

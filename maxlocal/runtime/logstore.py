@@ -1,11 +1,12 @@
 """A bounded log store per key (an app, or an app's builds), with live subscribers.
 
-Each key keeps its last ``limit`` records in memory, as the batches they were appended in
-(``LogBatch``: the lines of one ``append_many`` share everything but their seq, so a flood
-costs a tuple of strings, not an object per line). With a ``directory``, every record is
-also appended to ``<directory>/<key>.jsonl``; the file is rewritten with the last ``limit``
-records once it holds twice that many, and is read back (lazily, on first use of the key)
-after a restart so sequence numbers carry on.
+Each key keeps its last ``limit`` records, within ``limit_bytes`` of text, in memory, as the
+batches they were appended in (``LogBatch``: the lines of one ``append_many`` share
+everything but their seq, so a flood costs a tuple of strings, not an object per line).
+With a ``directory``, every record is also appended to ``<directory>/<key>.jsonl``; the file
+is rewritten with the last ``limit`` records (within ``limit_bytes``) once it holds twice
+that many or that much, and is read back (lazily, on first use of the key) after a restart
+so sequence numbers carry on.
 
 Readers that follow a key live (the realtime socket) take what is new by position:
 ``batches(key, after, most)`` gives the lines after a seq without copying the rest, and
@@ -30,6 +31,10 @@ from typing import IO, Any, NamedTuple
 from urllib.parse import quote
 
 DEFAULT_LIMIT = 10_000
+DEFAULT_LIMIT_BYTES = 8 * 1024 * 1024
+"""Log text kept per key (in memory; the file, with its JSON around each line, twice that at
+most): an app writing long lines is bounded by this rather than by ``DEFAULT_LIMIT`` lines.
+Measured in characters, which is bytes for ASCII."""
 # What a reader that falls behind (a live follower slower than the app) can have kept for it
 # beyond the limit. A flood runs at ~200,000 lines/s here, and a follower printing 20 % slower
 # than that falls ~40,000 lines further behind each second: fifty limits' worth keeps ten
@@ -131,8 +136,9 @@ class LogHold:
 
 
 class _Log:
-    def __init__(self, limit: int, hold_limit: int, hold_chars: int) -> None:
+    def __init__(self, limit: int, hold_limit: int, hold_chars: int, limit_chars: int) -> None:
         self.limit, self.hold_limit, self.hold_chars = limit, hold_limit, hold_chars
+        self.limit_chars = limit_chars
         self.batches: deque[LogBatch] = deque()
         self.count = 0  # lines in batches
         self.chars = 0  # their length
@@ -143,6 +149,7 @@ class _Log:
         self.holds: list[LogHold] = []
         self.file: IO[str] | None = None
         self.file_lines = 0
+        self.file_chars = 0
         self.path: Path | None = None
 
     def add(self, batch: LogBatch) -> None:
@@ -154,21 +161,30 @@ class _Log:
         self.trim()
 
     def trim(self) -> None:
-        """Keep the last ``limit`` lines, and older ones a hold still needs, but never more
-        than ``hold_limit`` lines or ``hold_chars`` characters."""
+        """Keep the last ``limit`` lines within ``limit_chars``, and older ones a hold still
+        needs, but never more than ``hold_limit`` lines or ``hold_chars`` characters."""
         excess = self.count - self.limit
+        if self.chars > self.limit_chars:
+            excess = max(excess, self._oldest(self.chars - self.limit_chars))
         if excess > 0 and self.holds and self.batches:
             needed = min(hold.seq for hold in self.holds) + 1  # the oldest seq a hold needs
             excess = min(excess, max(0, needed - self.batches[0].first))
         self._drop(max(excess, self.count - self.hold_limit))
-        while self.chars > self.hold_chars and self.count > 1:
-            over, lines = self.chars - self.hold_chars, 0
-            for line in self.batches[0].lines:
+        if self.chars > self.hold_chars:
+            self._drop(self._oldest(self.chars - self.hold_chars))
+
+    def _oldest(self, chars: int) -> int:
+        """How many of the oldest lines hold ``chars`` characters (never the newest line)."""
+        if chars <= 0:
+            return 0
+        lines = 0
+        for batch in self.batches:
+            for line in batch.lines:
                 lines += 1
-                over -= len(line)
-                if over <= 0:
-                    break
-            self._drop(min(lines, self.count - 1))
+                chars -= len(line)
+                if chars <= 0:
+                    return min(lines, self.count - 1)
+        return max(0, self.count - 1)
 
     def _drop(self, lines: int) -> None:
         """Forget the oldest ``lines`` lines."""
@@ -217,10 +233,14 @@ class LogStore:
         *,
         hold_limit: int | None = None,
         hold_chars: int = HOLD_CHARS,
+        limit_bytes: int = DEFAULT_LIMIT_BYTES,
     ) -> None:
         if limit < 1:
             raise ValueError("limit must be at least 1")
+        if limit_bytes < 1:
+            raise ValueError("limit_bytes must be at least 1")
         self.limit = limit
+        self.limit_bytes = limit_bytes
         self.hold_limit = max(limit, hold_limit or HOLD_FACTOR * limit)
         self.hold_chars = hold_chars
         self.directory = Path(directory) if directory is not None else None
@@ -377,6 +397,14 @@ class LogStore:
         if path is not None:
             path.unlink(missing_ok=True)
 
+    def file_size(self, key: str) -> int:
+        """Bytes the key's file takes on disk (0 without one)."""
+        path = self._path(key)
+        try:
+            return path.stat().st_size if path is not None else 0
+        except OSError:
+            return 0
+
     def close(self) -> None:
         with self._lock:
             logs = list(self._logs.values())
@@ -395,7 +423,12 @@ class LogStore:
         with self._lock:
             log = self._logs.get(key)
             if log is None:
-                log = self._logs[key] = _Log(self.limit, self.hold_limit, self.hold_chars)
+                log = self._logs[key] = _Log(
+                    self.limit,
+                    self.hold_limit,
+                    self.hold_chars,
+                    min(self.limit_bytes, self.hold_chars),
+                )
                 log.path = self._path(key)
                 self._load(log)
             return log
@@ -414,6 +447,7 @@ class LogStore:
         with open(path, encoding="utf-8") as f:
             for text in f:
                 log.file_lines += 1
+                log.file_chars += len(text)
                 try:
                     r = LogRecord(**json.loads(text))
                 except (ValueError, TypeError):
@@ -438,17 +472,22 @@ class LogStore:
         if log.file_lines + len(batch.lines) > 2 * self.limit:
             self._rewrite(path, log, batch)
             return
+        text = _encode(batch)
+        if log.file_chars + len(text) > 2 * self.limit_bytes:
+            self._rewrite(path, log, batch)
+            return
         if log.file is None:
             log.file = open(path, "a", encoding="utf-8")  # noqa: SIM115
             if not _ends_a_line(path):  # a record cut short by a crash: start a line of our own
                 log.file.write("\n")
-        log.file.write(_encode(batch))
+        log.file.write(text)
         log.file.flush()
         log.file_lines += len(batch.lines)
+        log.file_chars += len(text)
 
     def _rewrite(self, path: Path, log: _Log, batch: LogBatch) -> None:
-        """The file's last ``limit`` lines with ``batch`` (copied as text: re-encoding them
-        all would cost a log flood as much again as storing it)."""
+        """The file's last ``limit`` lines within ``limit_bytes`` with ``batch`` (copied as
+        text: re-encoding them all would cost a log flood as much again as storing it)."""
         if log.file is not None:
             log.file.close()
             log.file = None
@@ -457,12 +496,17 @@ class LogStore:
             kept.extend(f)
         if kept and not kept[-1].endswith("\n"):  # cut short by a crash
             kept.pop()
+        text = _encode(batch.after(batch.last - self.limit))
+        chars = sum(map(len, kept)) + len(text)
+        while kept and chars > self.limit_bytes:
+            chars -= len(kept.popleft())
         temporary = path.with_suffix(".jsonl.tmp")
         with open(temporary, "w", encoding="utf-8") as f:
             f.writelines(kept)
-            f.write(_encode(batch.after(batch.last - self.limit)))
+            f.write(text)
         os.replace(temporary, path)
         log.file_lines = len(kept) + min(len(batch.lines), self.limit)
+        log.file_chars = chars
 
 
 def _ends_a_line(path: Path) -> bool:

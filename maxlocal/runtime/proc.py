@@ -9,11 +9,14 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import psutil
 
 from maxlocal.runtime.sandbox import Sandbox, SandboxedPopen
+
+if TYPE_CHECKING:
+    from maxlocal.runtime.cgroups import Cgroup
 
 SYSTEM_PATH = ("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin")
 RELEASE_BIN_DIRS = (".venv/bin", "node_modules/.bin", "bin")
@@ -67,16 +70,23 @@ def launch(
     env: Mapping[str, str],
     *,
     sandbox: Sandbox | None = None,
+    cgroup: Cgroup | None = None,
     **popen: Any,
 ) -> subprocess.Popen[bytes]:
     """Start a tenant process: the one place every driver's build, app and exec processes
     are started, as the leader of a new session (so its whole group can be signalled), with
     exactly ``env`` (see ``child_env``) and nothing inherited but what ``popen`` says; in
     ``sandbox`` (see ``runtime.sandbox``) when given. bwrap keeps the new session (its pid
-    is the group's), so signalling the group still reaches the tenant's processes."""
+    is the group's), so signalling the group still reaches the tenant's processes.
+
+    With ``cgroup``, the process joins it before its command starts (``Cgroup.prefix``,
+    outermost, before the sandbox: every descendant is inside and limited)."""
+    prefix = [*cgroup.prefix()] if cgroup is not None else []
     if sandbox is None:
-        return subprocess.Popen(argv, cwd=cwd, env=dict(env), start_new_session=True, **popen)
-    wrapped = sandbox.wrap(argv, cwd)
+        return subprocess.Popen(
+            [*prefix, *argv], cwd=cwd, env=dict(env), start_new_session=True, **popen
+        )
+    wrapped = [*prefix, *sandbox.wrap(argv, cwd)]
     return SandboxedPopen(wrapped, cwd=cwd, env=dict(env), start_new_session=True, **popen)
 
 
@@ -87,6 +97,7 @@ def spawn(
     *,
     merge_stderr: bool,
     sandbox: Sandbox | None = None,
+    cgroup: Cgroup | None = None,
 ) -> subprocess.Popen[bytes]:
     """Run ``command`` with ``/bin/sh -c`` as the leader of a new process group."""
     return launch(
@@ -94,6 +105,7 @@ def spawn(
         cwd,
         env,
         sandbox=sandbox,
+        cgroup=cgroup,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT if merge_stderr else subprocess.PIPE,

@@ -1,9 +1,9 @@
 """What a release declares about building and running: ``rig.toml`` and a ``Procfile``.
 
 ``[processes]`` in ``rig.toml`` wins over the ``Procfile``; ``build``, ``builder``,
-``python`` and ``build_timeout`` only come from ``rig.toml``. Other keys in ``rig.toml``
-(app, network, ...) belong to the client and are ignored here. What is not declared is
-detected (``maxlocal.builders``).
+``python``, ``build_timeout`` and ``[resources]`` only come from ``rig.toml``. Other keys in
+``rig.toml`` (app, network, ...) belong to the client and are ignored here. What is not
+declared is detected (``maxlocal.builders``).
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
+
+from maxlocal.runtime.cgroups import LimitError, resources_from
 
 PROCESS_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
 
@@ -68,6 +70,8 @@ class RigToml:
     builder: str | None = None
     python: str | None = None
     build_timeout: float | None = None
+    resources: dict[str, object] | None = None
+    """``[resources]`` as given (checked): over the platform's defaults, the app's limits."""
 
 
 BUILDER_NAMES = ("python", "node", "static", "none")
@@ -97,7 +101,15 @@ def parse_rig_toml(text: str) -> RigToml:
             raise ProcfileError(f"rig.toml [processes]: {name!r} must be a non-empty string")
         processes[name] = command.strip()
     python = _optional_string(data, "python")
-    return RigToml(build, processes, builder, python, float(timeout) if timeout else None)
+    resources = data.get("resources")
+    if resources is not None:
+        try:
+            resources_from(resources)
+        except LimitError as exc:
+            raise ProcfileError(f"rig.toml {exc}") from exc
+    return RigToml(
+        build, processes, builder, python, float(timeout) if timeout else None, resources
+    )
 
 
 def _optional_string(data: dict[str, object], key: str) -> str | None:

@@ -10,6 +10,7 @@ process that exits before it is healthy fails the start at once.
 
 from __future__ import annotations
 
+import itertools
 import socket
 import subprocess
 import threading
@@ -24,6 +25,7 @@ from typing import Any, Protocol
 
 import psutil
 
+from maxlocal.runtime.cgroups import Cgroup, Cgroups, Resources, human_size
 from maxlocal.runtime.listener import PortOwner, listening_inodes
 from maxlocal.runtime.proc import child_env, pump_lines, spawn, terminate_group
 from maxlocal.runtime.sandbox import Sandbox
@@ -58,6 +60,8 @@ class Release:
     """The app's own HOME (``Layout.home``); see ``proc.child_env``."""
     sandbox: Sandbox | None = None
     """What its processes run in (``runtime.sandbox``); None: isolation is off."""
+    resources: Resources | None = None
+    """Its limits (``rig.toml`` ``[resources]``), applied when the driver has ``cgroups``."""
 
 
 class PortTaken(Exception):
@@ -92,6 +96,12 @@ class AppStatus:
     cpu_percent: float = 0.0
     memory_rss: int = 0
     port: int | None = None
+    oom_kills: int = 0
+    """Processes of the running release the kernel killed for its memory limit."""
+    last_exit: str | None = None
+    """How its last process to stop unasked stopped: ``web was killed: out of memory ...``."""
+    limits: dict[str, object] | None = None
+    """The limits it runs with (None: limits are off)."""
 
     def to_dict(self) -> dict[str, Any]:
         return {**self.__dict__, "state": self.state.value}
@@ -127,7 +137,11 @@ def accepts_connections(port: int) -> bool:
         return False
 
 
-def describe_exit(code: int) -> str:
+def describe_exit(code: int, oom_limit: int | None = None) -> str:
+    """``exited with code 1``; with ``oom_limit`` (the kernel killed it for memory), ``was
+    killed: out of memory (limit 512 MiB)``."""
+    if oom_limit is not None:
+        return f"was killed: out of memory (limit {human_size(oom_limit)})"
     return f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
 
 
@@ -158,7 +172,12 @@ class _Process:
             if self.deployment.stopping.is_set():
                 return False
             self.popen = spawn(
-                self.command, release.path, env, merge_stderr=False, sandbox=release.sandbox
+                self.command,
+                release.path,
+                env,
+                merge_stderr=False,
+                sandbox=release.sandbox,
+                cgroup=self.deployment.cgroup,
             )
             self.launched_at = time.monotonic()
             assert self.popen.stdout is not None and self.popen.stderr is not None
@@ -177,6 +196,15 @@ class _Process:
 
     def exit_code(self) -> int | None:
         return self.popen.poll() if self.popen else None
+
+    def describe_exit(self, code: int) -> str:
+        """How it stopped: told apart from a crash when the kernel killed one of the
+        deployment's processes for its memory limit meanwhile."""
+        cgroup = self.deployment.cgroup
+        if cgroup is not None and cgroup.new_oom_kills():
+            self.deployment.oom_kills += 1
+            return describe_exit(code, cgroup.resources.memory or 0)
+        return describe_exit(code)
 
     def healthy(self) -> bool:
         """Serving: it has no port, or it accepts connections on its port through a listener
@@ -234,6 +262,12 @@ class _Process:
 class _Deployment:
     def __init__(self, driver: LocalProcessDriver, release: Release) -> None:
         self.release = release
+        self.cgroup: Cgroup | None = None
+        if driver.cgroups is not None:
+            part = f"release-{release.number}.{next(driver.deployment_ids)}"
+            self.cgroup = driver.cgroups.group((release.app, part), release.resources)
+        self.oom_kills = 0
+        self.last_exit: str | None = None
         self.port = free_port() if WEB in release.processes else None
         self.stopping = threading.Event()
         self.started_at = datetime.now(UTC)
@@ -251,6 +285,9 @@ class _Deployment:
             thread.start()
         for thread in threads:
             thread.join()
+        if self.cgroup is not None:  # what left the process groups is still in the cgroup
+            self.cgroup.kill()
+            self.cgroup.remove()
 
 
 class _App:
@@ -284,6 +321,7 @@ class LocalProcessDriver:
         stable_after_s: float = 30.0,
         stop_grace: float = 5.0,
         drain_s: float = 1.0,
+        cgroups: Cgroups | None = None,
     ) -> None:
         self.on_log = on_log
         self.on_lines = on_lines
@@ -295,6 +333,8 @@ class LocalProcessDriver:
         self.stable_after_s = stable_after_s
         self.stop_grace = stop_grace
         self.drain_s = drain_s
+        self.cgroups = cgroups if cgroups is not None and cgroups.enabled else None
+        self.deployment_ids = itertools.count(1)  # each deployment gets a cgroup of its own
         self._apps: dict[str, _App] = {}
         self._lock = threading.Lock()
         self._background: list[threading.Thread] = []
@@ -374,6 +414,9 @@ class LocalProcessDriver:
             cpu_percent=round(cpu, 1),
             memory_rss=rss,
             port=deployment.port if running else None,
+            oom_kills=deployment.oom_kills,
+            last_exit=deployment.last_exit,
+            limits=deployment.cgroup.resources.to_dict() if deployment.cgroup else None,
         )
 
     def port(self, app: str) -> int | None:
@@ -453,7 +496,9 @@ class LocalProcessDriver:
                         else "while starting"
                     )
                     raise StartError(
-                        f"{process.name} {describe_exit(code)} {what}", code, process.output_tail()
+                        f"{process.name} {process.describe_exit(code)} {what}",
+                        code,
+                        process.output_tail(),
                     )
             try:
                 if web.healthy() if web else time.monotonic() >= settled:
@@ -484,10 +529,12 @@ class LocalProcessDriver:
             attempt += 1
             deployment.restarts += 1
             deployment.crashed.add(process.name)
+            how = process.describe_exit(code)
+            deployment.last_exit = f"{process.name} {how}"
             self._log(
                 app,
                 "platform",
-                f"{process.name} {describe_exit(code)}; restarting in {delay:g} s",
+                f"{process.name} {how}; restarting in {delay:g} s",
                 process.instance,
             )
             self._set_current_state(
@@ -496,6 +543,7 @@ class LocalProcessDriver:
                 process=process.name,
                 exit_code=code,
                 restarts=deployment.restarts,
+                reason=how,
             )
             if deployment.stopping.wait(delay) or not process.launch():
                 return

@@ -141,6 +141,10 @@ class Status(TypedDict, total=False):
     health: str
     url: str
     processes: list[Process]
+    disk_bytes: int
+    oom_kills: int
+    last_exit: str | None
+    limits: dict[str, Any] | None
 
 
 class NetworkStatus(TypedDict, total=False):

@@ -197,11 +197,13 @@ def start(ctx: Context, args: argparse.Namespace) -> Result:
         "data_dir": str(data_dir),
         "context": context,
         "isolation": _isolation(info),
+        "limits": info.get("limits"),
     }
     verb = "already running" if already else "started"
     message = (
         f"Max platform {verb} at {info['url']} (pid {info['pid']}, data {data_dir})\n"
         f"isolation: {_isolation(info)}\n"
+        f"{_limits_line(info)}\n"
         f"Logged in as {login.get('user', '?')}; context '{context}' is now current"
         + ("" if context == LOCAL_CONTEXT else " (each local platform has a context of its own)")
         + "."
@@ -286,6 +288,7 @@ def status(ctx: Context, args: argparse.Namespace) -> Result:
         "started_at": info.get("started_at"),
         "admin": admin.bootstrap_credentials(data_dir)["email"],
         "isolation": _isolation(info),
+        "limits": info.get("limits"),
         "login": f"rig local login --context {context}"
         if context
         else f"rig local login --data {data_dir}",
@@ -298,10 +301,12 @@ def status(ctx: Context, args: argparse.Namespace) -> Result:
         "context",
         "started_at",
         "isolation",
+        "limits",
         "admin",
         "login",
     ]
-    return Result(data=data, fields=fields)
+    view = {**data, "limits": _limits_line(info).removeprefix("limits: ")}
+    return Result(data=data, view=view, fields=fields)
 
 
 def local_login(ctx: Context, args: argparse.Namespace) -> Result:
@@ -340,6 +345,14 @@ def _isolation_mode(data_dir: Path) -> str:
     if isinstance(found, dict):
         return str(found.get("mode"))
     return choose(AUTO).mode
+
+
+def _limits_line(info: dict[str, Any]) -> str:
+    """``limits: cgroup v1 — per app by default: memory 512 MiB, ...``, as the platform
+    wrote it in its ``server.json`` (one that predates limits says nothing of them)."""
+    limits = info.get("limits")
+    summary = limits.get("summary") if isinstance(limits, dict) else None
+    return f"limits: {summary or 'unknown (the platform does not say)'}"
 
 
 def add_user(ctx: Context, args: argparse.Namespace) -> Result:

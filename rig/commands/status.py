@@ -30,6 +30,7 @@ APP_COLUMNS = [
     Column("uptime_s", "UPTIME", format=human_duration),
     Column("cpu_percent", "CPU", format=human_percent),
     Column("memory_rss", "MEMORY", format=human_bytes),
+    Column("disk_bytes", "DISK", format=human_bytes),
     Column("health"),
     Column("url", "URL"),
 ]
@@ -96,10 +97,36 @@ def app_status_view(status: dict[str, Any]) -> dict[str, Any]:
         "uptime": human_duration(status.get("uptime_s")),
         "cpu": human_percent(status.get("cpu_percent")),
         "memory": human_bytes(status.get("memory_rss")),
+        "disk": human_bytes(status.get("disk_bytes")),
+        "limits": limits_view(status.get("limits")),
+        "exited": exited_view(status),
         "health": status.get("health"),
         "url": status.get("url"),
         "processes": status.get("processes") or [],
     }
+
+
+def exited_view(status: dict[str, Any]) -> str | None:
+    """How a process of the release last stopped unasked, with the count of out-of-memory
+    kills (labels stay within eight letters: the record's columns line up as before)."""
+    last, kills = status.get("last_exit"), int(status.get("oom_kills") or 0)
+    if not last:
+        return None
+    return f"{last} ({kills} out-of-memory kill{'' if kills == 1 else 's'})" if kills else last
+
+
+def limits_view(limits: dict[str, Any] | None) -> str:
+    """``memory 512 MiB, 256 processes, 1 CPU``, or why there are none."""
+    if not limits:
+        return "none (not running, or limits are off on this platform)"
+    memory, processes, cpu = limits.get("memory"), limits.get("processes"), limits.get("cpu")
+    return ", ".join(
+        [
+            f"memory {human_bytes(memory)}" if memory else "memory unlimited",
+            f"{processes} processes" if processes else "processes unlimited",
+            f"{cpu:g} CPU" if cpu else "CPU unlimited",
+        ]
+    )
 
 
 def app_status(ctx: Context, args: argparse.Namespace) -> Result:

@@ -28,7 +28,7 @@ def local(rig: Rig, tmp_path: Path):
 def test_start_logs_in_and_onboarding_works(local) -> None:
     rig, data = local
     started = rig.ok("local", "start", "--port", "0", "-o", "json").json()
-    assert set(started) == {"url", "pid", "data_dir", "context", "isolation"}
+    assert set(started) == {"url", "pid", "data_dir", "context", "isolation", "limits"}
     assert started["isolation"].startswith(("uid+namespaces (bwrap", "userns (bwrap"))
     assert started["context"] == "local"
     assert started["data_dir"] == str(data.resolve())
@@ -49,8 +49,11 @@ def test_start_is_idempotent_and_status_reports(local) -> None:
     again = rig.ok("local", "start", "--port", "0")
     assert "already running" in again.out
     assert first["url"] in again.out
+    assert "limits: cgroup v" in again.out  # this machine's cgroups are writable (root)
+    assert first["limits"]["mode"].startswith("cgroup v")
     status = rig.ok("local", "status", "-o", "json").json()
     assert status["running"] is True
+    assert status["limits"] == first["limits"]
     assert status["pid"] == first["pid"]
     assert status["url"] == first["url"]
 

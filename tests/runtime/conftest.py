@@ -88,18 +88,22 @@ def events() -> Events:
     return Events()
 
 
+def quick_driver(events: Events, **options: Any) -> LocalProcessDriver:
+    """A driver with short waits (``options`` on top: ``cgroups=...``)."""
+    quick: dict[str, Any] = {
+        "health_timeout": 10,
+        "settle_s": 0.3,
+        "backoff_base": 0.2,
+        "backoff_cap": 2,
+        "stop_grace": 1,
+        "drain_s": 0.3,
+    }
+    return LocalProcessDriver(events.log, events.state, **{**quick, **options})
+
+
 @pytest.fixture
 def driver(events: Events) -> Iterator[LocalProcessDriver]:
-    d = LocalProcessDriver(
-        events.log,
-        events.state,
-        health_timeout=10,
-        settle_s=0.3,
-        backoff_base=0.2,
-        backoff_cap=2,
-        stop_grace=1,
-        drain_s=0.3,
-    )
+    d = quick_driver(events)
     yield d
     d.close()
 
