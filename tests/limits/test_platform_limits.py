@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-import shlex
-import sys
 import uuid
 from pathlib import Path
 from typing import Any
@@ -19,7 +17,7 @@ from tests.deploy.conftest import wait_for
 from tests.support.cli import Rig
 from tests.support.platform import Platform, PlatformFactory
 
-PY = shlex.quote(sys.executable)
+PY = "python3"  # the release's own Python: a sandboxed app cannot see the test run's
 HOG = "import time\ntime.sleep(2)\nx = bytearray(300 * 1024 * 1024)\ntime.sleep(60)\n"
 
 
