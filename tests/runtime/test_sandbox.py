@@ -26,8 +26,9 @@ INTERPRETER = Path(os.path.realpath(sys.base_prefix))
 ANYWHERE = Path("/tmp")  # a working directory every sandbox has (its own /tmp)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def isolation() -> Isolation:
+    # per test, not per module: mutmut runs against a mutant only the tests that called it
     chosen = sandbox.choose(sandbox.SANDBOX, [INTERPRETER])
     expected = sandbox.UID_MODE if os.geteuid() == 0 else sandbox.USERNS_MODE
     assert chosen.mode == expected, chosen.detail
@@ -44,6 +45,7 @@ def run(box: Sandbox | None, script: str, cwd: Path) -> subprocess.CompletedProc
 def test_none_is_one_trust_domain_and_makes_no_sandbox() -> None:
     off = sandbox.choose(sandbox.NONE)
     assert not off.active and off.sandbox(APP_UIDS + 1) is None
+    assert off.detail == "turned off by --isolation none"
     assert sandbox.describe(off.mode, off.detail).startswith("none — one trust domain")
 
 
@@ -191,7 +193,7 @@ HOST_SECRET_DIRS = ("ssh", "sudoers.d", "ssl/private")
 HOST_LINKS = ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 
 
-@pytest.fixture(scope="module", params=[sandbox.UID_MODE, sandbox.USERNS_MODE])
+@pytest.fixture(params=[sandbox.UID_MODE, sandbox.USERNS_MODE])
 def each_mode(request: pytest.FixtureRequest, isolation: Isolation) -> Isolation:
     """The platform's mode, and the other one made by hand with the same tools (userns mode
     works for root too, so both are run whoever runs the tests)."""
@@ -255,14 +257,14 @@ def test_the_system_is_read_only_its_secrets_masked_and_its_links_kept(
         [*(f"echo {path} $(stat -c %F {path})" for path in files),
          *(f"echo {path} $(ls -A {path} | wc -l)" for path in dirs),
          *(f"echo {link} $(readlink {link})" for link in HOST_LINKS if os.path.islink(link)),
-         "stat -c '%a' /tmp /var/tmp /var"]
+         "stat -c '%a' /tmp /var/tmp /var", "ls /dev | grep -cx -e null -e vda -e sda"]
     )  # fmt: skip
     lines = run(box, script, ANYWHERE).stdout.splitlines()
     expected = [
         *(f"{path} character special file" for path in files),  # /dev/null over it
         *(f"{path} 0" for path in dirs),  # an empty tmpfs over it
         *(f"{link} {os.readlink(link)}" for link in HOST_LINKS if os.path.islink(link)),
-        "1777", "1777", "755",
+        "1777", "1777", "755", "1",  # bwrap's own /dev: null, none of the host's disks
     ]  # fmt: skip
     assert lines == expected
 
@@ -277,6 +279,7 @@ def test_what_a_caller_names_is_shown_read_only_or_writable_at_its_place(
         folder.mkdir(parents=True)
     (release / ".venv").symlink_to(envs / "built")
     (release / "node_modules").symlink_to(envs / "building")
+    (release / "app").mkdir()
     (release / "inside").symlink_to(release / "app")  # inside the release: not a layer
     (release / "dangling").symlink_to(tmp_path / "gone")
     assert sorted(sandbox.linked_layers(release)) == [envs / "building", envs / "built"]
@@ -349,6 +352,17 @@ def test_give_and_seal_change_only_what_is_inside_and_follow_no_link(
     # given again: only when the top is not the tenant's already
     isolation.give(env_dir, uid)
     assert (env_dir / "pkg" / "mod.py").stat().st_uid == uid
+    # a link to a directory given or sealed: nothing behind it changes hands
+    platform_dir, link = tmp_path / "platform", tmp_path / "link"
+    (platform_dir / "data").mkdir(parents=True)
+    link.symlink_to(platform_dir)
+    isolation.give(link, uid)
+    assert (platform_dir / "data").stat().st_uid == os.getuid()
+    # nothing to give or seal, or nobody to give it to: nothing happens
+    isolation.give(tmp_path / "missing", uid)
+    isolation.seal(tmp_path / "missing")
+    isolation.give(platform_dir, None)
+    assert (platform_dir / "data").stat().st_uid == os.getuid()
 
 
 def test_the_mode_is_what_the_machine_allows_and_says_so(
@@ -379,3 +393,27 @@ def test_the_mode_is_what_the_machine_allows_and_says_so(
         sandbox.choose(sandbox.SANDBOX)
     broken.write_text("#!/bin/sh\nexit 3\n")
     assert sandbox.choose(sandbox.AUTO).detail == "bwrap cannot make a sandbox here: exit code 3"
+    monkeypatch.setattr(shutil, "which", lambda name, path=None: None)
+    missing = "bwrap and setpriv and env not found: install bubblewrap"
+    assert sandbox.choose(sandbox.AUTO).detail.startswith(missing)
+
+
+def test_the_tools_come_from_the_system_not_from_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    planted = tmp_path / "bwrap"
+    planted.write_text("#!/bin/sh\nexit 1\n")
+    planted.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}:{os.environ['PATH']}")
+    chosen = sandbox.choose(sandbox.SANDBOX)
+    assert Path(chosen.bwrap).parent in (Path("/usr/bin"), Path("/bin")), chosen.bwrap
+
+
+def test_an_ordinary_user_gets_a_user_namespace_without_capabilities(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(os, "geteuid", lambda: 4242)  # the probe still runs, for real
+    chosen = sandbox.choose(sandbox.SANDBOX, [INTERPRETER])
+    assert chosen.mode == sandbox.USERNS_MODE and not chosen.separate_uids
+    assert chosen.system[:3] == ("--unshare-user", "--cap-drop", "ALL")
+    assert "an unprivileged user namespace (one host uid)" in chosen.detail
