@@ -118,6 +118,7 @@ def test_a_tenant_killed_by_a_signal_is_reported_as_without_the_sandbox(
     assert run(box, "kill -KILL $$", ANYWHERE).returncode == -signal.SIGKILL
     assert run(box, "exit 42", ANYWHERE).returncode == 42
     assert run(box, "exit 128", ANYWHERE).returncode == 128  # an exit, not a signal
+    assert run(box, "kill -HUP $$", ANYWHERE).returncode == -signal.SIGHUP  # 129: the first
 
 
 def test_a_shell_in_the_sandbox_gets_a_terminal_its_size_and_its_exit_code(
@@ -300,6 +301,8 @@ def test_what_a_caller_names_is_shown_read_only_or_writable_at_its_place(
                ANYWHERE)  # fmt: skip
     assert done.stdout.split() == ["755", "755"], done.stdout  # made parents crossable
     assert (cache / "p.whl").read_text() == "pkg\n" and not shown.exists()
+    # a step that builds no environment writes none
+    assert mount_options(box.step())[str(envs / "building")] == "ro"
     app = each_mode.sandbox(uid, read_only=[release, *sandbox.linked_layers(release)],
                             writable=[home, missing])  # fmt: skip
     options = mount_options(app)
