@@ -75,6 +75,12 @@ TARGETS = {
         ("tests/platform/test_scoping.py", "tests/unit/test_live_topics.py"),
         "no cross-user leak (who may join which socket topic; whose events they hear)",
     ),
+    "sandbox": Target(
+        ("maxlocal/runtime/sandbox.py",),
+        # real bwrap/setpriv, launched in-process: the argv a mutant builds is the one run
+        ("tests/runtime/test_sandbox.py",),
+        "no escape (what a tenant process sees, may write, is and may do)",
+    ),
 }
 
 SETUP_CFG = """\
