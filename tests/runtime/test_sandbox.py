@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import psutil
 import pytest
 
 from maxlocal.remote.sessions import Ended, SessionManager
@@ -180,3 +181,22 @@ def test_without_bubblewrap_auto_falls_back_and_sandbox_refuses(
     assert fallback.detail == "bwrap not found: install bubblewrap (scripts/install-system-deps)"
     with pytest.raises(sandbox.IsolationUnavailable, match="bwrap not found"):
         sandbox.choose(sandbox.SANDBOX)
+
+
+def test_what_a_tenant_detaches_dies_with_its_sandbox_at_the_group_kill(
+    isolation: Isolation,
+) -> None:
+    box = isolation.sandbox(APP_UIDS + 13)
+    marker = f"{time.monotonic_ns() % 1000}.{os.getpid()}"
+    proc = spawn(f"setsid sleep {marker} & echo detached", ANYWHERE, child_env({}),
+                 merge_stderr=True, sandbox=box)  # fmt: skip
+    assert proc.wait(30) == 0  # bwrap reports the command's exit at once
+
+    def detached() -> list[psutil.Process]:
+        return [
+            p for p in psutil.process_iter(["cmdline"]) if p.info["cmdline"] == ["sleep", marker]
+        ]
+
+    wait_for(detached, "the detached process")
+    terminate_group(proc, grace=0.5)
+    wait_for(lambda: not detached(), "the detached process to be gone", timeout=10)
