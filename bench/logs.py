@@ -101,9 +101,11 @@ class LogApp:
 
 def deploy(platform: Platform) -> LogApp:
     """Write the app and deploy it as ``bench/logbench``; wait until it runs."""
-    source, triggers = platform.root / "logbench", platform.root / "triggers"
+    source = platform.root / "logbench"
+    # In the app's home: a sandboxed app sees that, not the bench's own directory.
+    triggers = platform.root / "data" / "homes" / "apps" / NETWORK / APP / "triggers"
     source.mkdir()
-    triggers.mkdir()
+    triggers.mkdir(parents=True)
     (source / "Procfile").write_text("web: python app.py\n")
     (source / "app.py").write_text(APP_SOURCE.format(triggers=str(triggers)))
     command = [rig_executable(), "deploy", str(source), "--app", APP, "--network", NETWORK]

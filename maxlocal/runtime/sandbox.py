@@ -336,6 +336,12 @@ class BuildBox:
             self.uid, read_only=layers, writable=writable, mounts=self.mounts
         )
 
+    env = {"UV_LINK_MODE": "copy"}
+    """What sandboxed build steps add: uv copies packages into an environment, since the
+    app's download cache is another mount (a hardlink across mounts fails, and uv warned
+    in every build log before copying anyway); a copy also keeps a sealed environment
+    apart from the cache its tenant can still write."""
+
     def open(self, path: Path) -> None:
         """Make ``path`` (an environment about to be built) exist and be the tenant's."""
         if self.isolation.active:

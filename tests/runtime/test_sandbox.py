@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import psutil
 import pytest
 
 from maxlocal.remote.sessions import Ended, SessionManager
@@ -422,3 +423,22 @@ def test_an_ordinary_user_gets_a_user_namespace_without_capabilities(
     assert chosen.mode == sandbox.USERNS_MODE and not chosen.separate_uids
     assert chosen.system[:3] == ("--unshare-user", "--cap-drop", "ALL")
     assert "an unprivileged user namespace (one host uid)" in chosen.detail
+
+
+def test_what_a_tenant_detaches_dies_with_its_sandbox_at_the_group_kill(
+    isolation: Isolation,
+) -> None:
+    box = isolation.sandbox(APP_UIDS + 13)
+    marker = f"{time.monotonic_ns() % 1000}.{os.getpid()}"
+    proc = spawn(f"setsid sleep {marker} & echo detached", ANYWHERE, child_env({}),
+                 merge_stderr=True, sandbox=box)  # fmt: skip
+    assert proc.wait(30) == 0  # bwrap reports the command's exit at once
+
+    def detached() -> list[psutil.Process]:
+        return [
+            p for p in psutil.process_iter(["cmdline"]) if p.info["cmdline"] == ["sleep", marker]
+        ]
+
+    wait_for(detached, "the detached process")
+    terminate_group(proc, grace=0.5)
+    wait_for(lambda: not detached(), "the detached process to be gone", timeout=10)
