@@ -86,8 +86,16 @@ def launch(
         return subprocess.Popen(
             [*prefix, *argv], cwd=cwd, env=dict(env), start_new_session=True, **popen
         )
-    wrapped = [*prefix, *sandbox.wrap(argv, cwd)]
-    return SandboxedPopen(wrapped, cwd=cwd, env=dict(env), start_new_session=True, **popen)
+    with sandbox.started(argv, cwd) as (wrapped, fds):
+        fds = (*popen.pop("pass_fds", ()), *fds)
+        return SandboxedPopen(
+            [*prefix, *wrapped],
+            cwd=cwd,
+            env=dict(env),
+            start_new_session=True,
+            pass_fds=fds,
+            **popen,
+        )
 
 
 def spawn(

@@ -21,14 +21,17 @@ there at all. See docs/security.md.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import stat
 import subprocess
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from maxlocal.runtime.seccomp import NO_FILTER, Filter, compile_filter
 
 AUTO, SANDBOX, NONE = "auto", "sandbox", "none"
 CHOICES = (AUTO, SANDBOX, NONE)
@@ -62,9 +65,27 @@ class Sandbox:
 
     prefix: tuple[str, ...]
     inner: tuple[str, ...]
+    seccomp: Filter = NO_FILTER
 
-    def wrap(self, argv: Sequence[str], cwd: Path) -> list[str]:
-        return [*self.prefix, "--chdir", str(cwd), "--", *self.inner, *argv]
+    def wrap(self, argv: Sequence[str], cwd: Path, seccomp_fd: int | None = None) -> list[str]:
+        """The whole argv; ``seccomp_fd``: where bwrap reads the filter (``started``)."""
+        load = ["--seccomp", str(seccomp_fd)] if seccomp_fd is not None else []
+        return [*self.prefix, "--chdir", str(cwd), *load, "--", *self.inner, *argv]
+
+    @contextlib.contextmanager
+    def started(
+        self, argv: Sequence[str], cwd: Path
+    ) -> Iterator[tuple[list[str], tuple[int, ...]]]:
+        """The argv to start and the descriptors the child must inherit (the filter's
+        pipe), closed here once the child has started."""
+        if not self.seccomp.active:
+            yield self.wrap(argv, cwd), ()
+            return
+        fd = self.seccomp.pipe()
+        try:
+            yield self.wrap(argv, cwd, fd), (fd,)
+        finally:
+            os.close(fd)
 
 
 @dataclass(frozen=True)
@@ -78,6 +99,8 @@ class Isolation:
     env: str = ""
     system: tuple[str, ...] = ()
     """bwrap arguments for the read-only system every sandbox shows."""
+    seccomp: Filter = NO_FILTER
+    """The seccomp filter every sandbox loads (``runtime.seccomp``), compiled once."""
 
     @property
     def active(self) -> bool:
@@ -123,7 +146,7 @@ class Isolation:
             drop += [f"--reuid={uid}", f"--regid={uid}", "--clear-groups"]
             drop += ["--inh-caps=-all", "--bounding-set=-all"]
         inner = (*drop, self.env, f"--default-signal={FORWARDED}")
-        return Sandbox(prefix, inner)
+        return Sandbox(prefix, inner, self.seccomp)
 
     # -- ownership: what a tenant may write (only when uids are separate)
 
@@ -222,8 +245,9 @@ def choose(wanted: str, extra_read_only: Iterable[Path] = ()) -> Isolation:
     root = os.geteuid() == 0
     mode = UID_MODE if root else USERNS_MODE
     system = _system_args(extra_read_only, userns=not root)
+    seccomp = compile_filter()
     isolation = Isolation(
-        mode, "", str(tools["bwrap"]), str(tools["setpriv"]), str(tools["env"]), system
+        mode, "", str(tools["bwrap"]), str(tools["setpriv"]), str(tools["env"]), system, seccomp
     )
     problem = _probe(isolation)
     if problem:
@@ -234,7 +258,10 @@ def choose(wanted: str, extra_read_only: Iterable[Path] = ()) -> Isolation:
         if root
         else f"{version}; an unprivileged user namespace (one host uid), private mounts/pids"
     )
-    return Isolation(mode, detail, isolation.bwrap, isolation.setpriv, isolation.env, system)
+    detail = f"{detail}; {seccomp.detail}"
+    return Isolation(
+        mode, detail, isolation.bwrap, isolation.setpriv, isolation.env, system, seccomp
+    )
 
 
 def _unavailable(wanted: str, why: str) -> Isolation:
@@ -280,13 +307,15 @@ def _probe(isolation: Isolation) -> str | None:
     box = isolation.sandbox(APP_UIDS)
     assert box is not None
     try:
-        done = subprocess.run(
-            box.wrap(["/bin/true"], Path("/")),
-            capture_output=True,
-            text=True,
-            timeout=PROBE_TIMEOUT,
-            env={"PATH": "/usr/bin:/bin"},
-        )
+        with box.started(["/bin/true"], Path("/")) as (argv, fds):
+            done = subprocess.run(
+                argv,
+                capture_output=True,
+                text=True,
+                timeout=PROBE_TIMEOUT,
+                env={"PATH": "/usr/bin:/bin"},
+                pass_fds=fds,
+            )
     except (OSError, subprocess.SubprocessError) as exc:
         return str(exc)
     if done.returncode != 0:
