@@ -16,11 +16,12 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+
+from maxlocal.runtime.cgroups import disk_used
 
 DEFAULT_KEEP_ENVS = 50  # a few apps' history of dependency changes (a Flask venv: ~15 MB)
 
@@ -77,7 +78,7 @@ class Layout:
         """Bytes on disk under the app's artifacts, releases and home (symlinks not followed:
         a shared dependency environment in the cache is nobody's)."""
         return sum(
-            _du(root / network / app)
+            disk_used(root / network / app)
             for root in (self.artifacts, self.releases, self.homes / "apps")
         )
 
@@ -101,24 +102,6 @@ class Layout:
             upload.unlink(missing_ok=True)
         for staging in self.releases.glob("*/*/.*"):
             shutil.rmtree(staging, ignore_errors=True)
-
-
-def _du(path: Path) -> int:
-    """Disk blocks in use under ``path``, in bytes, as ``du`` counts them."""
-    total = 0
-    try:
-        entries = list(os.scandir(path))
-    except OSError:
-        return 0
-    for entry in entries:
-        try:
-            info = entry.stat(follow_symlinks=False)
-        except OSError:
-            continue
-        total += info.st_blocks * 512
-        if entry.is_dir(follow_symlinks=False):
-            total += _du(Path(entry.path))
-    return total
 
 
 def log_key(network: str, app: str) -> str:

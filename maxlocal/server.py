@@ -243,6 +243,7 @@ def serve(options: ServeOptions) -> None:
     )
     isolation = platform.runtime.isolation
     log.info("isolation: %s", isolation.describe())
+    log.info("limits: %s", platform.runtime.cgroups.log_line())
     info: dict[str, object] = {
         "pid": os.getpid(),
         "url": url_for(sock),

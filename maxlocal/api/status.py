@@ -28,6 +28,7 @@ class LimitsOut(BaseModel):
     memory: int | None  # bytes
     processes: int | None
     cpu: float | None  # CPUs
+    disk: int | None = None  # bytes the app's home may hold (and the largest file)
 
 
 class AppStatusOut(BaseModel):
