@@ -531,7 +531,12 @@ class Runtime:
 
     def _run_release(self, app: App, release: Release, processes: dict[str, str]) -> RunRelease:
         directory = self.layout.release_dir(app.network, app.name, release.artifact_release)
-        ensure_python(directory, self.tools, lambda line: self._note(app, line))
+        ensure_python(
+            directory,
+            self.tools,
+            lambda line: self._note(app, line),
+            lambda: self._build_box(app, directory),
+        )
         return RunRelease(
             app.key,
             release.number,
