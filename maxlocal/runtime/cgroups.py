@@ -142,13 +142,16 @@ class Cgroup:
     def procs_files(self) -> list[str]:
         return [str(path / "cgroup.procs") for path in dict.fromkeys(self.dirs.values())]
 
-    def prefix(self) -> list[str]:
+    def prefix(self, ignoring: str = "") -> list[str]:
         """The argv that joins this group and then ``exec``\\ s what follows it; with a disk
         limit, no file written by what follows can grow past it (``ulimit -f``, in 512-byte
         blocks: a write beyond fails with EFBIG, or SIGXFSZ ends a program that does not
-        ignore it; Python does)."""
+        ignore it; Python does). ``ignoring``: signals (``INT,TERM``) that what follows
+        starts with ignored (a sandbox's bwrap, see ``sandbox.FORWARDED``)."""
         disk = self.resources.disk
         script = f"ulimit -f {-(-disk // 512)} && {_JOIN}" if disk else _JOIN
+        if ignoring:
+            script = f"trap '' {ignoring.replace(',', ' ')}; {script}"
         return ["/bin/sh", "-c", script, "cgjoin", *self.procs_files, "--"]
 
     def oom_kills(self) -> int:

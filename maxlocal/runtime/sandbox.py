@@ -66,24 +66,36 @@ class Sandbox:
     prefix: tuple[str, ...]
     inner: tuple[str, ...]
     seccomp: Filter = NO_FILTER
+    guard: tuple[str, ...] = ()
+    """What makes bwrap ignore the FORWARDED signals (``env --ignore-signal``): left out
+    when the caller's own wrapper ignores them already (``started(guarded=True)``)."""
 
-    def wrap(self, argv: Sequence[str], cwd: Path, seccomp_fd: int | None = None) -> list[str]:
+    def wrap(
+        self,
+        argv: Sequence[str],
+        cwd: Path,
+        seccomp_fd: int | None = None,
+        *,
+        guarded: bool = False,
+    ) -> list[str]:
         """The whole argv; ``seccomp_fd``: where bwrap reads the filter (``started``)."""
         load = ["--seccomp", str(seccomp_fd)] if seccomp_fd is not None else []
-        return [*self.prefix, "--chdir", str(cwd), *load, "--", *self.inner, *argv]
+        guard = () if guarded else self.guard
+        return [*guard, *self.prefix, "--chdir", str(cwd), *load, "--", *self.inner, *argv]
 
     @contextlib.contextmanager
     def started(
-        self, argv: Sequence[str], cwd: Path
+        self, argv: Sequence[str], cwd: Path, *, guarded: bool = False
     ) -> Iterator[tuple[list[str], tuple[int, ...]]]:
         """The argv to start and the descriptors the child must inherit (the filter's
-        pipe), closed here once the child has started."""
+        pipe), closed here once the child has started; ``guarded``: whatever starts it
+        ignores the FORWARDED signals already."""
         if not self.seccomp.active:
-            yield self.wrap(argv, cwd), ()
+            yield self.wrap(argv, cwd, guarded=guarded), ()
             return
         fd = self.seccomp.pipe()
         try:
-            yield self.wrap(argv, cwd, fd), (fd,)
+            yield self.wrap(argv, cwd, fd, guarded=guarded), (fd,)
         finally:
             os.close(fd)
 
@@ -139,14 +151,15 @@ class Isolation:
                 binds += [*_parents(path, made), "--bind", str(path), str(path)]
         for source, shown in mounts:
             binds += [*_parents(shown, made), "--bind", str(source), str(shown)]
-        prefix = (self.env, f"--ignore-signal={FORWARDED}", self.bwrap, *self.system, *binds)
+        guard = (self.env, f"--ignore-signal={FORWARDED}")
+        prefix = (self.bwrap, *self.system, *binds)
         drop = [self.setpriv, "--no-new-privs"]
         if self.separate_uids:
             assert uid is not None and uid not in (0, os.getuid())
             drop += [f"--reuid={uid}", f"--regid={uid}", "--clear-groups"]
             drop += ["--inh-caps=-all", "--bounding-set=-all"]
         inner = (*drop, self.env, f"--default-signal={FORWARDED}")
-        return Sandbox(prefix, inner, self.seccomp)
+        return Sandbox(prefix, inner, self.seccomp, guard)
 
     # -- ownership: what a tenant may write (only when uids are separate)
 
