@@ -5,7 +5,6 @@ work, and runs in the app's build sandbox (as its uid, with its own download cac
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -13,7 +12,6 @@ import pytest
 from maxlocal.builders.run import StepFailed, ensure_python
 from maxlocal.builders.toolbox import Toolbox
 from maxlocal.runtime import sandbox
-from maxlocal.runtime.proc import child_env
 from maxlocal.runtime.sandbox import APP_UIDS, BuildBox
 
 UID = APP_UIDS + 21
@@ -46,20 +44,19 @@ def test_it_runs_in_the_app_s_build_sandbox(tmp_path: Path) -> None:
         isolation.give(path, UID)
     box = BuildBox(isolation, UID, release, home, ((private, shared),))
     asked: list[BuildBox] = []
-    ensure_python(release, tools, print, lambda: asked.append(box) or box)
+
+    def given() -> BuildBox:
+        asked.append(box)
+        return box
+
+    ensure_python(release, tools, print, given)
     assert asked == [box]
-    python = subprocess.run(
-        ["python", "-c", "import sys; print(sys.prefix)"],
-        env=child_env({}, release),
-        capture_output=True,
-        text=True,
-    )
-    assert python.stdout.strip() == str(release / ".venv"), python.stderr
+    assert (release / ".venv").is_symlink() and (release / ".venv" / "pyvenv.cfg").is_file()
     # uv ran as the tenant: it cached what it learnt in the app's own cache, shown at the
     # shared path inside the sandbox, and wrote nothing in the platform's
     assert [p.stat().st_uid for p in private.rglob("*")] and all(
         p.stat().st_uid == UID for p in private.rglob("*")
     )
     assert not shared.exists() or not any(shared.iterdir())
-    ensure_python(release, tools, print, lambda: asked.append(box) or box)
+    ensure_python(release, tools, print, given)
     assert asked == [box]  # nothing to build: no sandbox asked for
