@@ -187,11 +187,17 @@ def whoami(ctx: Context, args: argparse.Namespace) -> Result:
 
 
 def _show_code(ctx: Context, grant: dict[str, Any]) -> None:
+    from rig.output.terminal import safe_text
+
     minutes = max(1, round(int(grant.get("expires_in") or 600) / 60))
+    uri, code = (
+        safe_text(str(grant.get("verification_uri"))),
+        safe_text(str(grant.get("user_code"))),
+    )
     ctx.stderr.write(
-        f"To log in, open {grant.get('verification_uri')} in a browser on any device "
-        f"and enter this code:\n\n    {grant.get('user_code')}\n\n"
-        f"Or open {grant.get('verification_uri_complete')}\n"
+        f"To log in, open {uri} in a browser on any device "
+        f"and enter this code:\n\n    {code}\n\n"
+        f"Or open {safe_text(str(grant.get('verification_uri_complete')))}\n"
         f"Waiting for approval (the code expires in {minutes} min; Ctrl+C cancels)...\n"
     )
     ctx.stderr.flush()

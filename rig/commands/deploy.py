@@ -24,6 +24,7 @@ from rig.commands.releases import platform_continues
 from rig.errors import NotFoundError, UsageError
 from rig.output import Column, Result
 from rig.output.progress import progress_bar
+from rig.output.terminal import safe_text
 from rig.output.units import counted, human_bytes, human_seconds
 from rig.targets import AppRef, app_network, check_name, default_app, default_network
 
@@ -110,7 +111,7 @@ def deploy(ctx: Context, args: argparse.Namespace) -> Result:
     with platform_continues(ref, number, "deploy"):
         interrupts.check()
         if not args.detach:
-            on_line = None if ctx.json else partial(print_build_line, ctx.stderr)
+            on_line = None if ctx.json else partial(print_build_line, ctx.stderr, colour=ctx.color)
             from rig.api.releases import settle
 
             release = settle(ctx, ref.network, ref.app, number, on_line)
@@ -334,11 +335,15 @@ def send(ctx: Context, api: Api, ref: AppRef, archive: Archive, params: dict[str
     return release
 
 
-def print_build_line(stream: IO[str], line: dict[str, Any]) -> None:
-    stream.write(f"{line.get('stream', 'build')}| {line.get('line', '')}\n")
+def print_build_line(stream: IO[str], line: dict[str, Any], *, colour: bool = False) -> None:
+    """One line of the build's log, escapes and all shown escaped (the build runs the app's
+    own commands)."""
+    text = safe_text(str(line.get("line", "")), colour=colour)
+    stream.write(f"{line.get('stream', 'build')}| {text}\n")
     stream.flush()
 
 
 def note(ctx: Context, text: str) -> None:
-    ctx.stderr.write(text + "\n")
+    """A line for people on stderr; it may quote the platform, so shown through safe_text."""
+    ctx.stderr.write(safe_text(text) + "\n")
     ctx.stderr.flush()
