@@ -54,6 +54,10 @@ def register(tree: CommandTree) -> None:
             "rig deploy --app api --dry-run   # what would be uploaded, and what is ignored",
             "rig deploy --app api --detach -o json",
         ],
+        description="Upload a directory as a new release of an app and wait until it runs. "
+        "What .gitignore and .rigignore files exclude stays behind, and so do .env* files, "
+        "at any depth (local settings and secrets): only a `!` rule in .rigignore (such as "
+        "`!.env.example`) uploads one. --dry-run lists both.",
     )
     parser.add_argument(
         "path",
@@ -163,6 +167,8 @@ def dry_run(plan: BundlePlan, build: dict[str, Any] | None = None) -> Result:
         f"in all, from {plan.root}; {counted(len(excluded), 'path')} left out. "
         "Nothing was uploaded."
     )
+    if plan.env_files_left_out:
+        message += "\n" + env_files_note(plan)
     failing = build is not None and "error" in build
     if build is not None:
         data["build"] = build
@@ -305,7 +311,17 @@ def bundle(ctx: Context, plan: BundlePlan, dest: Path) -> Archive:
             f"Bundled {counted(len(plan.files), 'file')} ({human_bytes(plan.total_bytes)}) "
             f"into {human_bytes(archive.size)}",
         )
+        if plan.env_files_left_out:
+            note(ctx, env_files_note(plan))
     return archive
+
+
+def env_files_note(plan: BundlePlan) -> str:
+    """What the default exclusion of ``.env*`` kept back, and how to upload one after all."""
+    return (
+        f".env* files are left out by default (local settings and secrets): "
+        f"{', '.join(plan.env_files_left_out)}; a `!NAME` line in .rigignore uploads one"
+    )
 
 
 def release_params(message: str | None, git: dict[str, object] | None) -> dict[str, str]:
