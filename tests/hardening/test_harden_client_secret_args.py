@@ -69,3 +69,27 @@ def test_a_token_in_argv_is_warned_about_and_stdin_takes_one(
     run = other("login", "--api", shared_platform.url, "--token", "-", input=user["token"] + "\n")
     assert run.code == 0 and warnings(run.err) == [], str(run)
     assert other.ok("whoami", "-o", "json").json()["email"] == user["email"]
+
+
+def test_the_rig_shell_masks_instead_of_warning(logged_in: Rig) -> None:
+    """In the shell the line goes to its masked history, never to a process's argv: no
+    warning there."""
+    logged_in.ok("create", "network", "shop")
+    env = {**base_env(logged_in.config_dir), **logged_in.env}
+    env.update(TERM="xterm", PROMPT_TOOLKIT_NO_CPR="1", RIG_STATE_DIR=str(logged_in.config_dir))
+    child = pexpect.spawn(
+        sys.executable, ["-m", "rig"], env=env, cwd=str(ROOT), encoding="utf-8", timeout=30
+    )
+    child.expect(r"rig [^\s>]+>")
+    child.sendline(f"create secret TOKEN {VALUE} --network shop")
+    child.expect_exact("Set 1 secret on network shop: TOKEN")
+    shown = child.before or ""
+    child.sendline("whoami")  # whatever the command printed after, it did before this
+    child.expect_exact("Email")
+    shown += child.before or ""
+    child.sendcontrol("d")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert "warning" not in shown, shown
+    rows = logged_in.ok("list", "secrets", "--network", "shop", "-o", "json").json()
+    assert [row["key"] for row in rows] == ["TOKEN"]
