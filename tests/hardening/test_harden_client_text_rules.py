@@ -83,3 +83,26 @@ def test_env_files_are_left_out_by_default_and_only_rigignore_brings_one_back(
     (root / ".rigignore").write_text("*.local\n")  # an exclusion of its own still names itself
     rules = {e.path: e.rule for e in plan_bundle(root).excluded}
     assert rules[".env.local"] == ".rigignore:1:*.local" and rules[".env"] == DEFAULT_RULE
+
+
+def test_tables_messages_errors_and_panes_go_through_safe_text() -> None:
+    """The other places app or platform text meets a terminal: table cells (``status``,
+    ``list``), error messages quoting the platform, the shell's ``watch`` panes."""
+    import io
+
+    from rig.errors import RigError
+    from rig.output import Result, render, render_error
+    from rig.repl.watch import Pane
+
+    out = io.StringIO()
+    render(Result(data=[{"exited": "code 1: \x1b]0;t\x07"}]), "table", out)
+    assert "\x1b" not in out.getvalue() and "code 1: \\x1b]0;t\\x07" in out.getvalue()
+    out = io.StringIO()
+    render(Result(data={"health": "\x1b]52;c;x\x07"}), "table", out)
+    assert "\x1b" not in out.getvalue()
+    err = io.StringIO()
+    render_error(RigError("failed: \x1b]52;c;x\x07\nnext", hint="\u202ex"), "table", err)
+    assert err.getvalue() == "rig: failed: \\x1b]52;c;x\\x07\\nnext (hint: \\u202ex)\n"
+    pane = Pane("shop", "api")
+    pane.add({"stream": "stdout", "ts": "", "line": "a \x1b]0;t\x07 b"})
+    assert "".join(text for _, text in pane.text()).endswith("a \\x1b]0;t\\x07 b")
