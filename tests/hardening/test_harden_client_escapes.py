@@ -10,7 +10,6 @@ terminal (closed at the end of the line), dropped without colour; ``-o json`` ke
 from __future__ import annotations
 
 import json
-import sys
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +17,8 @@ from pathlib import Path
 import pexpect
 import pytest
 
-from tests.support.cli import ROOT, Rig, base_env
+from tests.support.cli import Rig, finished
+from tests.support.cli import on_terminal as spawn
 from tests.support.platform import PlatformFactory
 
 OSC52 = "\x1b]52;c;cm0gLXJmIH4K\x07"  # clipboard := "rm -rf ~"
@@ -58,19 +58,8 @@ def hostile(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Rig, Pat
     factory.stop_all()
 
 
-def on_terminal(rig: Rig, *args: str, colour: bool = True) -> pexpect.spawn:
-    env = {**base_env(rig.config_dir), **rig.env}
-    if colour:
-        env.pop("NO_COLOR", None)
-    return pexpect.spawn(
-        sys.executable, ["-m", "rig", *args], env=env, cwd=str(ROOT), encoding="utf-8", timeout=90
-    )
-
-
-def finished(child: pexpect.spawn) -> tuple[int, str]:
-    child.expect(pexpect.EOF)
-    child.close()
-    return child.exitstatus, child.before or ""
+def on_terminal(rig: Rig, *args: str) -> pexpect.spawn:
+    return spawn(rig, *args, colour=True, timeout=90)
 
 
 def assert_escaped(out: str) -> None:

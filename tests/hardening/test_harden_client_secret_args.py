@@ -11,25 +11,17 @@ import sys
 
 import pexpect
 
-from tests.support.cli import ROOT, Rig, base_env
+from tests.support.cli import ROOT, Rig, base_env, finished
+from tests.support.cli import on_terminal as spawn
 from tests.support.platform import Platform
 
 VALUE = "argv-secret-value-41"
 
 
 def on_terminal(rig: Rig, *args: str) -> tuple[int, str]:
-    """Run ``rig ARGS`` on a real terminal (pexpect); its exit code and all it printed."""
-    child = pexpect.spawn(
-        sys.executable,
-        ["-m", "rig", *args],
-        env={**base_env(rig.config_dir), **rig.env},
-        cwd=str(ROOT),
-        encoding="utf-8",
-        timeout=30,
-    )
-    child.expect(pexpect.EOF)
-    child.close()
-    return child.exitstatus, (child.before or "").replace("\r\n", "\n")
+    """Run ``rig ARGS`` on a real terminal: its exit code and all it printed."""
+    code, out = finished(spawn(rig, *args, timeout=30))
+    return code, out.replace("\r\n", "\n")
 
 
 def warnings(text: str) -> list[str]:
