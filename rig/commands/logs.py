@@ -206,7 +206,9 @@ def register(tree: CommandTree) -> None:
         ],
         description="Show an app's stored output: stdout, stderr and the platform's notes. Each "
         "line names the process instance that wrote it (api[web.1], api[worker.1]); with -o "
-        "json, as fields process (web) and instance (web.1).",
+        "json, as fields process (web) and instance (web.1). Control characters and terminal "
+        "escapes an app writes are shown escaped (\\x1b]52;...), its colours kept only on a "
+        "colour terminal; -o json has the lines as written.",
     )
     add_name_argument(parser, "app")
     add_network_option(parser, "the app's network (found when the app name is unique)")
