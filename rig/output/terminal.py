@@ -28,7 +28,8 @@ def safe_text(text: str, *, colour: bool = False) -> str:
     """``text`` with every control character and bidi control shown escaped; SGR colours kept
     when ``colour`` (then reset at the end), else dropped. Newlines are escaped too: pass one
     line at a time where line breaks are meant."""
-    if _UNSAFE.search(text) is None:  # the common case, a line a flood prints: one C scan
+    # the common case, a line a flood prints: one C scan (all of _UNSAFE is unprintable)
+    if text.isprintable() or _UNSAFE.search(text) is None:
         return text
     if not colour:
         return _UNSAFE.sub(_escaped, _SGR.sub("", text))
