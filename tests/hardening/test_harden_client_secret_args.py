@@ -16,6 +16,7 @@ from tests.support.cli import on_terminal as spawn
 from tests.support.platform import Platform
 
 VALUE = "argv-secret-value-41"
+PROMPT = r"rig [^\s>]+>"  # the rig shell's prompt, whatever the context's name
 
 
 def on_terminal(rig: Rig, *args: str) -> tuple[int, str]:
@@ -72,15 +73,16 @@ def test_the_rig_shell_masks_instead_of_warning(logged_in: Rig) -> None:
     child = pexpect.spawn(
         sys.executable, ["-m", "rig"], env=env, cwd=str(ROOT), encoding="utf-8", timeout=30
     )
-    child.expect(r"rig [^\s>]+>")
+    child.expect(PROMPT)
     child.sendline(f"create secret TOKEN {VALUE} --network shop")
     child.expect_exact("Set 1 secret on network shop: TOKEN")
     shown = child.before or ""
     child.sendline("whoami")  # whatever the command printed after, it did before this
     child.expect_exact("Email")
     shown += child.before or ""
-    child.sendcontrol("d")
-    child.expect(pexpect.EOF)
+    child.expect(PROMPT)  # the prompt again: the shell reads its next line
+    child.sendline("exit")
+    child.expect(pexpect.EOF, timeout=60)
     child.close()
     assert "warning" not in shown, shown
     rows = logged_in.ok("list", "secrets", "--network", "shop", "-o", "json").json()
