@@ -41,7 +41,6 @@ from maxlocal.api.limits import BodyLimit
 from maxlocal.api.schemas import ErrorBody
 from maxlocal.auth import DEFAULT_ACCESS_TTL, DEFAULT_REFRESH_TTL, Auth
 from maxlocal.crypto import Vault
-from maxlocal.deploys import DEFAULT_KEEP_RELEASES
 from maxlocal.http11 import HEAD_LIMIT, LimitedH11Protocol
 from maxlocal.layout import DEFAULT_KEEP_ENVS, Layout
 from maxlocal.live import Live
@@ -49,6 +48,7 @@ from maxlocal.realtime import SocketEndpoint
 from maxlocal.remote.access import EXEC_TOPICS, RemoteAccess
 from maxlocal.runtime.artifacts import MAX_ARCHIVE_BYTES
 from maxlocal.runtime.cgroups import Cgroups
+from maxlocal.runtime.core import DEFAULT_KEEP_RELEASES
 from maxlocal.runtime.logstore import DEFAULT_LIMIT, DEFAULT_LIMIT_BYTES
 from maxlocal.runtime.router import HostRouter
 from maxlocal.store.db import Database

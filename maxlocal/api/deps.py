@@ -13,12 +13,12 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from maxlocal import names
 from maxlocal.auth import Auth
 from maxlocal.crypto import Vault
-from maxlocal.deploys import DEFAULT_KEEP_RELEASES, Runtime
 from maxlocal.errors import Conflict, NotFound, PlatformError, Unauthorized
 from maxlocal.events import Events
 from maxlocal.layout import Layout
 from maxlocal.runtime.artifacts import MAX_ARCHIVE_BYTES
 from maxlocal.runtime.cgroups import Cgroups
+from maxlocal.runtime.core import DEFAULT_KEEP_RELEASES, Runtime
 from maxlocal.runtime.logstore import DEFAULT_LIMIT, DEFAULT_LIMIT_BYTES
 from maxlocal.store.db import Database
 from maxlocal.store.env import Env
