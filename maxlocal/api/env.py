@@ -11,9 +11,10 @@ from fastapi import Request as HttpRequest
 from pydantic import AfterValidator, BaseModel
 
 from maxlocal import names
-from maxlocal.api.deps import Platform, PlatformDep, UserDep, find_app, find_network
+from maxlocal.api.deps import PlatformDep, UserDep, find_app, find_network
 from maxlocal.api.schemas import Request, SecretOut, VarOut
 from maxlocal.errors import Conflict, NotFound
+from maxlocal.platform import Platform
 from maxlocal.store.audit import AuditLog, NewAuditRow
 from maxlocal.store.env import Entry, Kind, KindConflict, NewEntry, Scope
 from maxlocal.store.users import User
