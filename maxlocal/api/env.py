@@ -1,12 +1,17 @@
-"""Vars and secrets, at network scope and at app scope (where network values are inherited)."""
+"""Vars and secrets, at network scope and at app scope (where network values are inherited).
+
+The same seven endpoints serve both scopes (``_scope_routes``): a dependency, ``network_scope``
+or ``app_scope``, turns the path into a ``Where`` (or a 404), and each endpoint is a line on
+the shared logic below."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Annotated, TypeVar
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Depends, Query, Response
 from fastapi import Request as HttpRequest
 from pydantic import AfterValidator, BaseModel
 
@@ -107,13 +112,24 @@ def list_secrets(platform: Platform, scope: Scope) -> list[SecretOut]:
     return _listing(platform, scope, "secret", _secret)
 
 
-def _network_scope(platform: Platform, user_id: int, network: str) -> Scope:
-    return Scope(find_network(platform, user_id, network).id)
+@dataclass(frozen=True)
+class Where:
+    """The scope a request names (a network, or an app in it), with the names it was given."""
+
+    scope: Scope
+    network: str
+    app: str | None = None
 
 
-def _app_scope(platform: Platform, user_id: int, network: str, app: str) -> Scope:
-    net, found = find_app(platform, user_id, network, app)
-    return Scope(net.id, found.id)
+def network_scope(network: str, user: UserDep, platform: PlatformDep) -> Where:
+    """``/networks/{network}/...``: the caller's network, NotFound otherwise."""
+    return Where(Scope(find_network(platform, user.id, network).id), network)
+
+
+def app_scope(network: str, app: str, user: UserDep, platform: PlatformDep) -> Where:
+    """``/networks/{network}/apps/{app}/...``: the caller's app, NotFound otherwise."""
+    net, found = find_app(platform, user.id, network, app)
+    return Where(Scope(net.id, found.id), network, app)
 
 
 def _set(platform: Platform, scope: Scope, kind: Kind, entries: dict[str, NewEntry]) -> None:
@@ -149,20 +165,14 @@ def _delete(platform: Platform, scope: Scope, kind: Kind, key: str) -> None:
 
 
 def _release_config(
-    platform: Platform,
-    user: User,
-    network: str,
-    app: str | None,
-    restart: bool,
-    response: Response,
-    message: str,
+    platform: Platform, user: User, where: Where, restart: bool, response: Response, message: str
 ) -> None:
     """Unless ``restart`` is false, make a config release of each app the change reaches
     that has a running release, and name the new releases in ``X-Release`` (their apps, in the
     same order, in ``X-Release-Apps``: at network scope the numbers alone say little)."""
     if not restart:
         return
-    reached = platform.apps.find(user.id, network=network, name=app)
+    reached = platform.apps.find(user.id, network=where.network, name=where.app)
     made = [(a.name, platform.runtime.config_release(a, user.email, message)) for a in reached]
     restarted = [(name, str(r.number)) for name, r in made if r is not None]
     if restarted:
@@ -179,149 +189,16 @@ RestartQuery = Annotated[
 ]
 
 
-@router.get(NETWORK + "/vars")
-def network_vars(network: str, user: UserDep, platform: PlatformDep) -> list[VarOut]:
-    return list_vars(platform, _network_scope(platform, user.id, network))
-
-
-@router.patch(NETWORK + "/vars")
-def set_network_vars(
-    network: str,
-    body: SetVars,
-    user: UserDep,
-    platform: PlatformDep,
-    response: Response,
-    restart: RestartQuery = True,
-) -> list[VarOut]:
-    result = _set_vars(platform, _network_scope(platform, user.id, network), body)
-    _release_config(platform, user, network, None, restart, response, _set_message(body.vars))
-    return result
-
-
-@router.delete(NETWORK + "/vars/{key}", status_code=204, response_class=Response)
-def delete_network_var(
-    network: str,
-    key: str,
-    user: UserDep,
-    platform: PlatformDep,
-    response: Response,
-    restart: RestartQuery = True,
-) -> None:
-    _delete(platform, _network_scope(platform, user.id, network), "var", key)
-    _release_config(platform, user, network, None, restart, response, f"unset {key}")
-
-
-@router.get(NETWORK + "/secrets")
-def network_secrets(network: str, user: UserDep, platform: PlatformDep) -> list[SecretOut]:
-    return list_secrets(platform, _network_scope(platform, user.id, network))
-
-
-@router.patch(NETWORK + "/secrets")
-def set_network_secrets(
-    network: str,
-    body: SetSecrets,
-    user: UserDep,
-    platform: PlatformDep,
-    response: Response,
-    restart: RestartQuery = True,
-) -> list[SecretOut]:
-    result = _set_secrets(platform, _network_scope(platform, user.id, network), body)
-    _release_config(platform, user, network, None, restart, response, _set_message(body.secrets))
-    return result
-
-
-@router.delete(NETWORK + "/secrets/{key}", status_code=204, response_class=Response)
-def delete_network_secret(
-    network: str,
-    key: str,
-    user: UserDep,
-    platform: PlatformDep,
-    response: Response,
-    restart: RestartQuery = True,
-) -> None:
-    _delete(platform, _network_scope(platform, user.id, network), "secret", key)
-    _release_config(platform, user, network, None, restart, response, f"unset {key}")
-
-
-@router.get(APP + "/vars")
-def app_vars(network: str, app: str, user: UserDep, platform: PlatformDep) -> list[VarOut]:
-    return list_vars(platform, _app_scope(platform, user.id, network, app))
-
-
-@router.patch(APP + "/vars")
-def set_app_vars(
-    network: str,
-    app: str,
-    body: SetVars,
-    user: UserDep,
-    platform: PlatformDep,
-    response: Response,
-    restart: RestartQuery = True,
-) -> list[VarOut]:
-    result = _set_vars(platform, _app_scope(platform, user.id, network, app), body)
-    _release_config(platform, user, network, app, restart, response, _set_message(body.vars))
-    return result
-
-
-@router.delete(APP + "/vars/{key}", status_code=204, response_class=Response)
-def delete_app_var(
-    network: str,
-    app: str,
-    key: str,
-    user: UserDep,
-    platform: PlatformDep,
-    response: Response,
-    restart: RestartQuery = True,
-) -> None:
-    _delete(platform, _app_scope(platform, user.id, network, app), "var", key)
-    _release_config(platform, user, network, app, restart, response, f"unset {key}")
-
-
-@router.get(APP + "/secrets")
-def app_secrets(network: str, app: str, user: UserDep, platform: PlatformDep) -> list[SecretOut]:
-    return list_secrets(platform, _app_scope(platform, user.id, network, app))
-
-
-@router.patch(APP + "/secrets")
-def set_app_secrets(
-    network: str,
-    app: str,
-    body: SetSecrets,
-    user: UserDep,
-    platform: PlatformDep,
-    response: Response,
-    restart: RestartQuery = True,
-) -> list[SecretOut]:
-    result = _set_secrets(platform, _app_scope(platform, user.id, network, app), body)
-    _release_config(platform, user, network, app, restart, response, _set_message(body.secrets))
-    return result
-
-
-@router.delete(APP + "/secrets/{key}", status_code=204, response_class=Response)
-def delete_app_secret(
-    network: str,
-    app: str,
-    key: str,
-    user: UserDep,
-    platform: PlatformDep,
-    response: Response,
-    restart: RestartQuery = True,
-) -> None:
-    _delete(platform, _app_scope(platform, user.id, network, app), "secret", key)
-    _release_config(platform, user, network, app, restart, response, f"unset {key}")
-
-
-def _reveal(
+def reveal_secrets(
     platform: Platform,
     user: User,
-    scope: Scope,
-    where: tuple[str, str | None],
+    where: Where,
     body: RevealRequest | None,
     request: HttpRequest,
 ) -> Revealed:
     """The effective secrets' values, for the owner's own local use (``rig run
     --with-secrets``); every reveal is in the audit trail, by key, never by value."""
-    found = {e.key: e for e, _ in _in_force(platform, scope, "secret")}
+    found = {e.key: e for e, _ in _in_force(platform, where.scope, "secret")}
     wanted = sorted(found) if body is None or body.keys is None else sorted(set(body.keys))
     missing = [key for key in wanted if key not in found]
     if missing:
@@ -333,8 +210,8 @@ def _reveal(
         NewAuditRow(
             session=f"reveal-{uuid.uuid4().hex[:12]}",
             user_id=user.id,
-            network=where[0],
-            app=where[1],
+            network=where.network,
+            app=where.app,
             kind="reveal",
             command="reveal secrets " + (", ".join(wanted) or "(none)"),
             client=f"{peer.host}:{peer.port}" if peer else None,
@@ -344,26 +221,81 @@ def _reveal(
     return Revealed(secrets=values)
 
 
-@router.post(NETWORK + "/secrets/reveal")
-def reveal_network_secrets(
-    network: str,
-    user: UserDep,
-    platform: PlatformDep,
-    request: HttpRequest,
-    body: RevealRequest | None = None,
-) -> Revealed:
-    scope = _network_scope(platform, user.id, network)
-    return _reveal(platform, user, scope, (network, None), body, request)
+def _scope_routes(prefix: str, level: str, resolve: Callable[..., Where]) -> None:
+    """The vars and secrets endpoints of one scope (``level``: network or app), each a line:
+    ``resolve`` (``network_scope`` or ``app_scope``) finds the scope or answers 404. The routes'
+    names are the OpenAPI operations' names (``set_app_vars``)."""
+    at = Depends(resolve)
+
+    def get_vars(platform: PlatformDep, where: Where = at) -> list[VarOut]:
+        return list_vars(platform, where.scope)
+
+    def get_secrets(platform: PlatformDep, where: Where = at) -> list[SecretOut]:
+        return list_secrets(platform, where.scope)
+
+    def set_vars(
+        body: SetVars,
+        user: UserDep,
+        platform: PlatformDep,
+        response: Response,
+        restart: RestartQuery = True,
+        where: Where = at,
+    ) -> list[VarOut]:
+        result = _set_vars(platform, where.scope, body)
+        _release_config(platform, user, where, restart, response, _set_message(body.vars))
+        return result
+
+    def set_secrets(
+        body: SetSecrets,
+        user: UserDep,
+        platform: PlatformDep,
+        response: Response,
+        restart: RestartQuery = True,
+        where: Where = at,
+    ) -> list[SecretOut]:
+        result = _set_secrets(platform, where.scope, body)
+        _release_config(platform, user, where, restart, response, _set_message(body.secrets))
+        return result
+
+    def delete(kind: Kind) -> Callable[..., None]:
+        def delete_entry(
+            key: str,
+            user: UserDep,
+            platform: PlatformDep,
+            response: Response,
+            restart: RestartQuery = True,
+            where: Where = at,
+        ) -> None:
+            _delete(platform, where.scope, kind, key)
+            _release_config(platform, user, where, restart, response, f"unset {key}")
+
+        return delete_entry
+
+    def reveal(
+        user: UserDep,
+        platform: PlatformDep,
+        request: HttpRequest,
+        body: RevealRequest | None = None,
+        where: Where = at,
+    ) -> Revealed:
+        return reveal_secrets(platform, user, where, body, request)
+
+    add = router.add_api_route
+    add(prefix + "/vars", get_vars, methods=["GET"], name=f"{level}_vars")
+    add(prefix + "/vars", set_vars, methods=["PATCH"], name=f"set_{level}_vars")
+    add(prefix + "/secrets", get_secrets, methods=["GET"], name=f"{level}_secrets")
+    add(prefix + "/secrets", set_secrets, methods=["PATCH"], name=f"set_{level}_secrets")
+    add(prefix + "/secrets/reveal", reveal, methods=["POST"], name=f"reveal_{level}_secrets")
+    for kind in ("var", "secret"):
+        add(
+            f"{prefix}/{kind}s/{{key}}",
+            delete(kind),
+            methods=["DELETE"],
+            name=f"delete_{level}_{kind}",
+            status_code=204,
+            response_class=Response,
+        )
 
 
-@router.post(APP + "/secrets/reveal")
-def reveal_app_secrets(
-    network: str,
-    app: str,
-    user: UserDep,
-    platform: PlatformDep,
-    request: HttpRequest,
-    body: RevealRequest | None = None,
-) -> Revealed:
-    scope = _app_scope(platform, user.id, network, app)
-    return _reveal(platform, user, scope, (network, app), body, request)
+_scope_routes(NETWORK, "network", network_scope)
+_scope_routes(APP, "app", app_scope)
