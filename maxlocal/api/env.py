@@ -6,6 +6,7 @@ the shared logic below."""
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -112,24 +113,33 @@ def list_secrets(platform: Platform, scope: Scope) -> list[SecretOut]:
     return _listing(platform, scope, "secret", _secret)
 
 
-@dataclass(frozen=True)
+@dataclass
 class Where:
     """The scope a request names (a network, or an app in it), with the names it was given."""
 
-    scope: Scope
+    platform: Platform
+    user_id: int
     network: str
     app: str | None = None
 
+    @functools.cached_property
+    def scope(self) -> Scope:
+        """Looked up on first use, in the endpoint: as everywhere in the API, a request that
+        does not validate is a 422 before an unknown network or app is a 404."""
+        if self.app is None:
+            return Scope(find_network(self.platform, self.user_id, self.network).id)
+        network, app = find_app(self.platform, self.user_id, self.network, self.app)
+        return Scope(network.id, app.id)
+
 
 def network_scope(network: str, user: UserDep, platform: PlatformDep) -> Where:
-    """``/networks/{network}/...``: the caller's network, NotFound otherwise."""
-    return Where(Scope(find_network(platform, user.id, network).id), network)
+    """``/networks/{network}/...``: the caller's network (NotFound when it is not theirs)."""
+    return Where(platform, user.id, network)
 
 
 def app_scope(network: str, app: str, user: UserDep, platform: PlatformDep) -> Where:
-    """``/networks/{network}/apps/{app}/...``: the caller's app, NotFound otherwise."""
-    net, found = find_app(platform, user.id, network, app)
-    return Where(Scope(net.id, found.id), network, app)
+    """``/networks/{network}/apps/{app}/...``: the caller's app (NotFound when it is not)."""
+    return Where(platform, user.id, network, app)
 
 
 def _set(platform: Platform, scope: Scope, kind: Kind, entries: dict[str, NewEntry]) -> None:
