@@ -174,29 +174,39 @@ def _delete(platform: Platform, scope: Scope, kind: Kind, key: str) -> None:
         raise NotFound(f"{kind} '{key}' is not set on {where}")
 
 
-def _release_config(
-    platform: Platform, user: User, where: Where, restart: bool, response: Response, message: str
-) -> None:
-    """Unless ``restart`` is false, make a config release of each app the change reaches
-    that has a running release, and name the new releases in ``X-Release`` (their apps, in the
-    same order, in ``X-Release-Apps``: at network scope the numbers alone say little)."""
-    if not restart:
-        return
-    reached = platform.apps.find(user.id, network=where.network, name=where.app)
-    made = [(a.name, platform.runtime.config_release(a, user.email, message)) for a in reached]
-    restarted = [(name, str(r.number)) for name, r in made if r is not None]
-    if restarted:
-        response.headers["X-Release"] = ",".join(number for _, number in restarted)
-        response.headers["X-Release-Apps"] = ",".join(name for name, _ in restarted)
+RestartQuery = Annotated[
+    bool, Query(description="false: change the config only; the next release picks it up")
+]
+
+
+class ConfigRelease:
+    """What follows a change of vars or secrets: unless ``restart`` is false, a config release
+    of each app the change reaches that has a running release, the new releases named in
+    ``X-Release`` (their apps, in the same order, in ``X-Release-Apps``: at network scope the
+    numbers alone say little). A dependency, so each endpoint says only what it changes."""
+
+    def __init__(
+        self, user: UserDep, platform: PlatformDep, response: Response, restart: RestartQuery = True
+    ) -> None:
+        self.user, self.platform, self.response, self.restart = user, platform, response, restart
+
+    def after(self, where: Where, message: str) -> None:
+        if not self.restart:
+            return
+        reached = self.platform.apps.find(self.user.id, network=where.network, name=where.app)
+        runtime, by = self.platform.runtime, self.user.email
+        made = [(a.name, runtime.config_release(a, by, message)) for a in reached]
+        restarted = [(name, str(r.number)) for name, r in made if r is not None]
+        if restarted:
+            self.response.headers["X-Release"] = ",".join(number for _, number in restarted)
+            self.response.headers["X-Release-Apps"] = ",".join(name for name, _ in restarted)
+
+
+ReleaseDep = Annotated[ConfigRelease, Depends()]
 
 
 def _set_message(entries: dict[str, str]) -> str:
     return "set " + ", ".join(sorted(entries))
-
-
-RestartQuery = Annotated[
-    bool, Query(description="false: change the config only; the next release picks it up")
-]
 
 
 def reveal_secrets(
@@ -237,58 +247,33 @@ def _scope_routes(prefix: str, level: str, resolve: Callable[..., Where]) -> Non
     names are the OpenAPI operations' names (``set_app_vars``)."""
     at = Depends(resolve)
 
-    def get_vars(platform: PlatformDep, where: Where = at) -> list[VarOut]:
-        return list_vars(platform, where.scope)
+    def get_vars(where: Where = at) -> list[VarOut]:
+        return list_vars(where.platform, where.scope)
 
-    def get_secrets(platform: PlatformDep, where: Where = at) -> list[SecretOut]:
-        return list_secrets(platform, where.scope)
+    def get_secrets(where: Where = at) -> list[SecretOut]:
+        return list_secrets(where.platform, where.scope)
 
-    def set_vars(
-        body: SetVars,
-        user: UserDep,
-        platform: PlatformDep,
-        response: Response,
-        restart: RestartQuery = True,
-        where: Where = at,
-    ) -> list[VarOut]:
-        result = _set_vars(platform, where.scope, body)
-        _release_config(platform, user, where, restart, response, _set_message(body.vars))
+    def set_vars(body: SetVars, release: ReleaseDep, where: Where = at) -> list[VarOut]:
+        result = _set_vars(where.platform, where.scope, body)
+        release.after(where, _set_message(body.vars))
         return result
 
-    def set_secrets(
-        body: SetSecrets,
-        user: UserDep,
-        platform: PlatformDep,
-        response: Response,
-        restart: RestartQuery = True,
-        where: Where = at,
-    ) -> list[SecretOut]:
-        result = _set_secrets(platform, where.scope, body)
-        _release_config(platform, user, where, restart, response, _set_message(body.secrets))
+    def set_secrets(body: SetSecrets, release: ReleaseDep, where: Where = at) -> list[SecretOut]:
+        result = _set_secrets(where.platform, where.scope, body)
+        release.after(where, _set_message(body.secrets))
         return result
 
     def delete(kind: Kind) -> Callable[..., None]:
-        def delete_entry(
-            key: str,
-            user: UserDep,
-            platform: PlatformDep,
-            response: Response,
-            restart: RestartQuery = True,
-            where: Where = at,
-        ) -> None:
-            _delete(platform, where.scope, kind, key)
-            _release_config(platform, user, where, restart, response, f"unset {key}")
+        def delete_entry(key: str, release: ReleaseDep, where: Where = at) -> None:
+            _delete(where.platform, where.scope, kind, key)
+            release.after(where, f"unset {key}")
 
         return delete_entry
 
     def reveal(
-        user: UserDep,
-        platform: PlatformDep,
-        request: HttpRequest,
-        body: RevealRequest | None = None,
-        where: Where = at,
+        user: UserDep, request: HttpRequest, body: RevealRequest | None = None, where: Where = at
     ) -> Revealed:
-        return reveal_secrets(platform, user, where, body, request)
+        return reveal_secrets(where.platform, user, where, body, request)
 
     add = router.add_api_route
     add(prefix + "/vars", get_vars, methods=["GET"], name=f"{level}_vars")
