@@ -11,8 +11,9 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from maxlocal.api.deps import Platform, PlatformDep
+from maxlocal.api.deps import PlatformDep
 from maxlocal.errors import Forbidden
+from maxlocal.platform import Platform
 
 router = APIRouter(tags=["metrics"])
 

@@ -23,7 +23,7 @@ from maxlocal.runtime.cgroups import (
 from maxlocal.runtime.proc import launch
 from maxlocal.runtime.supervisor import LocalProcessDriver, Release, State
 from tests.deploy.conftest import wait_for
-from tests.runtime.conftest import PY, Events, gone
+from tests.support.runtime import PY, Events, gone
 
 ENV = {"PATH": "/usr/bin:/bin"}
 

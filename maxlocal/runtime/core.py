@@ -58,8 +58,8 @@ from maxlocal.runtime.supervisor import (
 from maxlocal.runtime.supervisor import (
     Release as RunRelease,
 )
+from maxlocal.store.apps import App, Apps
 from maxlocal.store.env import Env, Scope
-from maxlocal.store.networks import App, Apps
 from maxlocal.store.releases import NewRelease, Release, Releases, Snapshot, Status
 from maxlocal.strays import MARKER_VAR, kill_strays, marker_for
 
