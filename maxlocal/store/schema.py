@@ -128,4 +128,9 @@ MIGRATIONS: list[str] = [
         last_poll REAL
     )
     """,
+    # who asked for a device code, shown on the approval page
+    """
+    ALTER TABLE device_codes ADD COLUMN client_name TEXT;
+    ALTER TABLE device_codes ADD COLUMN client_address TEXT
+    """,
 ]
