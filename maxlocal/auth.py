@@ -231,11 +231,11 @@ class Auth:
         return self.grant(bearer).user
 
     def grant(self, bearer: str) -> Grant:
-        """What a bearer token (access or API token) stands for, or Unauthorized."""
+        """What a bearer token (access or API token) stands for, or Unauthorized; when its
+        session ends is left to ``recheck`` (a request does not need it)."""
         user_id: int | None = None
         family_id: str | None = None
         api_token_id: int | None = None
-        ends_at: float | None = None
         if bearer.startswith(ACCESS_PREFIX):
             access = self.tokens.find_access(token_hash(bearer))
             if access is not None and not access.family_revoked:
@@ -243,8 +243,6 @@ class Auth:
                     raise TokenExpired("access token expired", "refresh the session")
                 user_id, family_id = access.user_id, access.family_id
                 api_token_id = access.api_token_id
-                family = self.tokens.find_family(family_id)
-                ends_at = family.ends_at if family else access.expires_at
         elif bearer.startswith(API_PREFIX):
             api = self.tokens.find_api_token(token_hash(bearer))
             if api is not None:
@@ -253,7 +251,7 @@ class Auth:
         user = self.users.get(user_id) if user_id is not None else None
         if user is None:
             raise Unauthorized("invalid, unknown or revoked token", "sign in again")
-        return Grant(user, family_id, api_token_id, ends_at)
+        return Grant(user, family_id, api_token_id, None)  # ends_at: see ``recheck``
 
     def recheck(self, grant: Grant) -> Grant | None:
         """The grant as it stands now (its session may have been refreshed, so ending later),

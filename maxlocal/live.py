@@ -223,8 +223,10 @@ class Live:
         """Who an access or API token is, as the HTTP API checks it (expired: None), and
         while what: the session or API token a revocation of which ends the socket."""
         try:
-            grant = self.platform.auth.grant(token)
+            grant = self.platform.auth.recheck(self.platform.auth.grant(token))
         except PlatformError:
+            return None
+        if grant is None:
             return None
         return Identity(str(grant.user.id), grant.keys, grant.ends_at, grant)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import time
+from typing import Any
 
 import httpx
 
@@ -64,7 +65,7 @@ def test_guessing_across_accounts_is_stopped_after_the_addresss_budget(
     assert_limited(login(platform, "one-more@example.com", "guess"), "this address")
 
 
-def device_code(platform: Platform) -> dict[str, str]:
+def device_code(platform: Platform) -> dict[str, Any]:
     answer = httpx.post(
         f"{platform.url}/api/v1/auth/device", json={}, headers={"User-Agent": CLIENT}, timeout=30
     )
@@ -72,8 +73,11 @@ def device_code(platform: Platform) -> dict[str, str]:
     return dict(answer.json())
 
 
-def poll(platform: Platform, grant: dict[str, str]) -> str:
-    """The device's poll: the error code while it is not approved."""
+def poll(platform: Platform, grant: dict[str, Any]) -> str:
+    """The device's poll, at its pace: the error code while it is not approved."""
+    wait = grant.get("polled_at", 0.0) + grant["interval"] - time.monotonic()
+    time.sleep(max(wait, 0.0))
+    grant["polled_at"] = time.monotonic()
     answer = httpx.post(
         f"{platform.url}/api/v1/auth/device/token",
         json={"device_code": grant["device_code"]},
@@ -101,7 +105,7 @@ def test_the_device_page_has_its_own_budget_and_cannot_be_framed(platform: Platf
     assert poll(platform, grant) == "authorization_pending"
 
 
-def sign_in(platform: Platform, grant: dict[str, str], user: dict[str, str]) -> httpx.Response:
+def sign_in(platform: Platform, grant: dict[str, Any], user: dict[str, str]) -> httpx.Response:
     form = {"code": grant["user_code"], "email": user["email"], "password": user["password"]}
     return httpx.post(grant["verification_uri"], data=form, timeout=30)
 
@@ -138,7 +142,6 @@ def test_the_approval_page_says_who_asked_and_denies_unless_told(platform: Platf
         grant["verification_uri"], data={"code": grant["user_code"], **fields}, timeout=30
     )
     assert answer.status_code == 200 and "denied" in answer.text
-    time.sleep(1)  # the poll's pace
     assert poll(platform, grant) == "access_denied"
 
 
