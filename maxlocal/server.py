@@ -9,6 +9,7 @@ import ipaddress
 import json
 import logging
 import os
+import re
 import signal
 import socket
 import sys
@@ -37,9 +38,10 @@ from maxlocal.api import (
     releases,
     status,
 )
+from maxlocal.api.guards import FrameGuard, HostCheck, platform_hosts
 from maxlocal.api.limits import BodyLimit
 from maxlocal.api.schemas import ErrorBody
-from maxlocal.auth import DEFAULT_ACCESS_TTL, DEFAULT_REFRESH_TTL, Auth
+from maxlocal.auth import DEFAULT_ACCESS_TTL, DEFAULT_REFRESH_TTL, TOKEN_PREFIXES, Auth
 from maxlocal.crypto import Vault
 from maxlocal.http11 import HEAD_LIMIT, LimitedH11Protocol
 from maxlocal.layout import DEFAULT_KEEP_ENVS, Layout
@@ -130,11 +132,17 @@ def build_app(platform: Platform) -> HostRouter:
     )
     socket = SocketEndpoint(
         authenticate=live.authenticate,
+        recheck=live.recheck,
         authorize=live.authorize,
         handlers={**live.handlers, EXEC_TOPICS: remote.handler},
     )
     app.router.routes.append(socket.route())
+    platform.auth.on_revoke(socket.revoke)
     app.add_middleware(BodyLimit, exempt=releases.is_upload)
+    app.add_middleware(FrameGuard)
+    app.add_middleware(
+        HostCheck, hosts=platform_hosts(platform.settings.domain, platform.settings.host)
+    )
     app.add_middleware(errors.CatchAll)
     router = HostRouter(app, platform.runtime.resolve)
     app.state.metrics = metrics.registry_for(platform, router.served)
@@ -146,6 +154,7 @@ def open_platform(data_dir: Path, options: ServeOptions, app_port: int) -> Platf
     platform_auth = Auth(db, access_ttl=options.access_ttl, refresh_ttl=options.refresh_ttl)
     ensure_bootstrap(platform_auth, data_dir)
     settings = Settings(
+        host=options.host,
         app_port=app_port,
         max_upload_bytes=options.max_upload_bytes,
         device_code_ttl=options.device_code_ttl,
@@ -274,10 +283,30 @@ def serve(options: ServeOptions) -> None:
         sock.close()
 
 
+# A token's value wherever it shows: a query parameter (the socket's ``?token=``), a bearer
+# header, or any of the platform's prefixed tokens (access, refresh, API, device code).
+_SECRETS = re.compile(
+    r"(?i)(\b(?:token|access_token|refresh_token|device_code|password)=)[^&\s\"']+"
+    r"|(\bbearer\s+)\S+"
+    rf"|\b({'|'.join(map(re.escape, TOKEN_PREFIXES))})[A-Za-z0-9_\-]+"
+)
+
+
+def redact(text: str) -> str:
+    """``text`` with every token value replaced by ``[redacted]``."""
+    return _SECRETS.sub(lambda m: f"{m.group(1) or m.group(2) or m.group(3)}[redacted]", text)
+
+
+class RedactingFormatter(logging.Formatter):
+    """The one formatter of the server's log: request lines (uvicorn's, the socket's
+    ``?token=``), messages and tracebacks all pass through ``redact``."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record))
+
+
 def configure_logging() -> None:
-    logging.basicConfig(
-        stream=sys.stderr,
-        level=logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.INFO, handlers=[handler])
     logging.getLogger("httpx").setLevel(logging.WARNING)
