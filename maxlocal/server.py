@@ -181,6 +181,7 @@ def open_edge(
     try:
         edge.start()
     except (RuntimeError, OSError) as exc:
+        edge.close()
         api.close()
         log.error("%s", exc)
         return None, public, {"mode": "in-process", "detail": f"HAProxy failed to start: {exc}"}

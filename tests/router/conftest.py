@@ -18,7 +18,7 @@ from tests.deploy.conftest import PY, Api, archive
 from tests.support.cli import Rig
 from tests.support.platform import Platform, PlatformFactory
 
-APP_SOURCE = (Path(__file__).with_name("router_app.py")).read_text()
+APP_SOURCE = (Path(__file__).parents[2] / "bench" / "router_app.py").read_text()
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""The app the router tests deploy (stdlib only: it runs on the release's own Python).
+"""The app the router's tests and bench deploy (stdlib only: it runs on the release's own Python).
 
 GET /hello: its port; GET /sse: five events a second apart; GET /big?mb=N: N MiB streamed;
 POST /upload: the body's length and sha256; GET /ws: a WebSocket that echoes text frames
@@ -107,5 +107,6 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.wfile.flush()
 
 
+http.server.ThreadingHTTPServer.request_queue_size = 1024  # the bench's concurrency 100
 print("listening on", PORT, flush=True)
 http.server.ThreadingHTTPServer(("127.0.0.1", PORT), Handler).serve_forever()
