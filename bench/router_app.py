@@ -9,6 +9,7 @@ import base64
 import hashlib
 import http.server
 import os
+import socket
 import struct
 import time
 
@@ -107,6 +108,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.wfile.flush()
 
 
-http.server.ThreadingHTTPServer.request_queue_size = 1024  # the bench's concurrency 100
+class Server(http.server.ThreadingHTTPServer):
+    request_queue_size = 1024  # the bench's concurrency 100
+
+    def server_bind(self):
+        if os.environ.get("REUSEPORT"):  # a test lets another listener share the port
+            self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        super().server_bind()
+
+
 print("listening on", PORT, flush=True)
-http.server.ThreadingHTTPServer(("127.0.0.1", PORT), Handler).serve_forever()
+Server(("127.0.0.1", PORT), Handler).serve_forever()
