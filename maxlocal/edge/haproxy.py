@@ -6,9 +6,11 @@ concurrency 100; HAProxy (Debian's 2.6) adds well under a millisecond and brings
 pipelining, WebSockets, streaming, header and idle limits and access logs, all maintained.
 
 How it is driven: the platform binds the public socket (loopback check, port 0) and hands it
-over as ``fd@N``; requests for ``<app>.<network>.localhost`` are sent to the address the
-route table's map gives (``set-dst``), every other host to the API on a private loopback
-port. The map is changed through the runtime API on a unix socket (``set/add/del map``): no
+over as ``fd@N``. The frontend reads each connection's first request head: a connection for
+``<app>.<network>.localhost`` (or with a target that is no path) becomes HTTP and each of its
+requests goes to the address the route table's map gives (``set-dst``); every other
+connection is passed to the API on a private loopback port as bytes, so the API's own limits
+and answers (431, 413, its timeouts, the realtime socket) are exactly as without the edge. The map is changed through the runtime API on a unix socket (``set/add/del map``): no
 reload, open connections untouched. Access lines come on HAProxy's stdout, one per routed
 request, and go to the app's log (stream ``router``). If HAProxy dies it is started again
 with the current table.
@@ -38,6 +40,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from maxlocal.edge.routes import Routes, host_of
+from maxlocal.http11 import HEAD_LIMIT
 from maxlocal.runtime.router import (
     BAD_GATEWAY,
     BAD_TARGET,
@@ -48,16 +51,22 @@ from maxlocal.runtime.router import (
 
 log = logging.getLogger("maxlocal")
 
-HEAD_BUFFER = 32 * 1024
-"""``tune.bufsize``: a request head larger than about this is refused (as the API's limit)."""
+REQUEST_HEAD_TIMEOUT_S = 10
+HEAD_BUFFER = 2 * HEAD_LIMIT
+"""``tune.bufsize``: a request head larger than about this is refused with 400 here. Twice the
+API's own limit, so that a head over that reaches the API and gets its 431 (JSON)."""
+MAX_HEADERS = HEAD_LIMIT // 4
+"""``tune.http.maxhdr``: as many as fit the API's limit, which is the one that bites."""
 CONNECT_TIMEOUT_S = 5
 SERVER_TIMEOUT_S = 60
 """An app that sends nothing for this long (first byte, or any later silence) gets a 504."""
-REQUEST_HEAD_TIMEOUT_S = 10
 KEEP_ALIVE_TIMEOUT_S = 10
 TUNNEL_TIMEOUT_S = 3600
 API_TIMEOUT_S = 3600
-LOG_FIELDS = "%[var(txn.host)] %ID %HM %HPO %ST %B %Ta %ci"
+LOG_FIELDS = (
+    "%[var(txn.host)] %[var(txn.id)] %[var(txn.method)] %[var(txn.path)] %[var(txn.status)] "
+    "%B %Tt %ci"
+)
 """What HAProxy writes per routed request (the query string is left out: it may hold secrets)."""
 
 AccessSink = Callable[[str, list[str]], None]
@@ -76,11 +85,17 @@ def version(binary: str) -> str:
 
 def _lf(template: str) -> str:
     """A page of ``runtime.router`` as a HAProxy log-format string, names from the Host."""
-    text = template.format(
-        host="%[var(txn.host)]",
-        app="%[var(txn.host),field(1,.)]",
-        network="%[var(txn.host),field(2,.)]",
+    return _quoted(
+        template.format(
+            host="%[var(txn.host)]",
+            app="%[var(txn.host),field(1,.)]",
+            network="%[var(txn.host),field(2,.)]",
+        )
     )
+
+
+def _quoted(text: str) -> str:
+    """``text`` as one double-quoted word of HAProxy's configuration."""
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
 
@@ -93,6 +108,7 @@ global
     log stdout format raw local0 info
     stats socket {admin} mode 600 level admin
     tune.bufsize {HEAD_BUFFER}
+    tune.http.maxhdr {MAX_HEADERS}
     maxconn 4096
     nbthread 1
 
@@ -109,24 +125,33 @@ defaults
     timeout client-fin 10s
 
 frontend public
+    mode tcp
     bind fd@{fd}
     log-format "{LOG_FIELDS}"
-    unique-id-format %{{+X}}o%pid-%Ts-%rt
-    http-request deny deny_status 400 content-type text/plain string {_lf(BAD_TARGET)} \
-unless {{ url_beg / }} || {{ method OPTIONS }} {{ url * }}
-    http-request set-var(txn.host) req.hdr(host),host_only,lower
+    tcp-request inspect-delay {REQUEST_HEAD_TIMEOUT_S}s
+    tcp-request content set-var(txn.host) req.hdr(host),host_only,lower if HTTP
+    tcp-request content accept if HTTP
     acl app_host var(txn.host) -m reg {app_host}
-    http-request set-var(txn.upstream) var(txn.host),map({map_file}) if app_host
-    acl routed var(txn.upstream) -m found
-    http-request set-log-level silent unless routed
-    http-request return status 503 content-type text/plain lf-string {_lf(NOT_SERVING)} \
-if app_host !routed
-    use_backend apps if app_host
+    acl bad_target req.payload(0,64) -m reg ^[A-Za-z]+\\ [^/*]
+    use_backend apps if app_host || bad_target
     default_backend api
 
 backend apps
+    mode http
     timeout server {SERVER_TIMEOUT_S}s
-    http-request set-header X-Request-Id %[unique-id]
+    http-request deny deny_status 400 content-type text/plain string {_lf(BAD_TARGET)} \
+unless {{ url_beg / }} || {{ method OPTIONS }} {{ url * }}
+    http-request set-var(txn.host) req.hdr(host),host_only,lower
+    http-request set-var(txn.upstream) var(txn.host),map({map_file})
+    http-request set-var(txn.id) uuid
+    http-request set-var(txn.method) method
+    http-request set-var(txn.path) path
+    http-after-response set-var(txn.status) status
+    acl routed var(txn.upstream) -m found
+    http-request set-log-level silent unless routed
+    http-request return status 503 content-type text/plain lf-string {_lf(NOT_SERVING)} \
+unless routed
+    http-request set-header X-Request-Id %[var(txn.id)]
     http-request set-header X-Forwarded-Host %[req.hdr(host)]
     http-request set-header X-Forwarded-Proto http
     http-request del-header Forwarded
@@ -142,6 +167,7 @@ backend apps
     server app 0.0.0.0:0
 
 backend api
+    mode tcp
     timeout server {API_TIMEOUT_S}s
     server api 127.0.0.1:{api_port}
 """
