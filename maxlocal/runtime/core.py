@@ -287,12 +287,21 @@ class Runtime:
         return self.driver.status(app.key) if app.release is not None else None
 
     def resolve(self, network: str, name: str) -> int | Unavailable:
-        """For the router: the port of the app's ``web`` process, or why there is none."""
-        port = self.driver.port(f"{network}/{name}")
-        if port is not None and self.driver.foreign_listener(f"{network}/{name}"):
+        """For the route table (``maxlocal.edge.routes``), the one place an upstream is
+        verified: the port of the app's ``web`` process when that process is alive and the
+        listener on the port is its own, or why there is none (for the owner)."""
+        key = f"{network}/{name}"
+        port = self.driver.port(key)
+        if port is not None and self.driver.verified_port(key) == port:
+            return port
+        if port is not None and self.driver.foreign_listener(key):
             return Unavailable.foreign_listener(name, network)
         if port is not None:
-            return port
+            return Unavailable(
+                503,
+                f"App {name!r} in network {network!r} is not accepting connections on its "
+                f"port (restarting?). See: rig status app {name} --network {network}",
+            )
         app = self.apps.by_key(network, name)
         if app is None:
             return Unavailable.unknown(name, network)
@@ -307,6 +316,19 @@ class Runtime:
             f"App {name!r} in network {network!r} is not serving (state: {app.state}). "
             f"See: rig status app {name} --network {network}",
         )
+
+    def serving(self) -> list[str]:
+        """The keys of the apps whose current release has a web process (verified or not)."""
+        return self.driver.serving()
+
+    def note(self, app: str, line: str) -> None:
+        """A line of the platform's own in the app's log (e.g. why the router stopped
+        forwarding to it)."""
+        self._on_log(app, "platform", line)
+
+    def access_lines(self, app: str, lines: list[str]) -> None:
+        """The router's access lines for the app's log, stream ``router``."""
+        self._on_lines(app, "router", lines, process="router")
 
     # -- the worker
 
