@@ -2,9 +2,10 @@
 without it, measured side by side in one run.
 
 - App start-up: an app's web process launched as the platform launches it (``proc.spawn``
-  with the sandbox the platform's isolation makes for an app: bwrap, the identity drop)
-  until its port accepts connections, against the same launch without a sandbox. The
-  figure is the time added per process start.
+  with the sandbox the platform's isolation makes for an app: bwrap, the identity drop, and
+  where the machine allows its network's namespace with the port's forwarder, started
+  beside it as the supervisor does) until it answers a request on its host port, against
+  the same launch without a sandbox. The figure is the time added per process start.
 - ``rig command 'true'`` round trip against a platform whose processes run sandboxed,
   against the same command against a second platform started with ``--isolation none``
   (each with the same small app deployed).
@@ -51,6 +52,7 @@ def isolation(platform: Platform, runs: int) -> list[Figure]:
 
 def app_start_up(chosen: object, runs: int) -> Figure:
     """Launch → listening of a small Python web app, with and without the app sandbox."""
+    from maxlocal.runtime.netns import Namespaces
     from maxlocal.runtime.proc import child_env, spawn, terminate_group
     from maxlocal.runtime.sandbox import APP_UIDS, Isolation
 
@@ -63,32 +65,42 @@ def app_start_up(chosen: object, runs: int) -> Figure:
     uid = APP_UIDS + 1
     for path in (release, home):
         chosen.give(path, uid)
-    box = chosen.sandbox(uid, read_only=[release], writable=[home])
+    spaces = Namespaces.choose(release.with_name(release.name + "-data"), True)
+    network = spaces.get(1)
+    box = chosen.sandbox(uid, read_only=[release], writable=[home], network=network)
     python = os.path.realpath(sys.base_prefix) + "/bin/python3"
 
     def start(sandboxed: bool) -> float:
         port = _free_port()
         env = child_env({}, release, home=home, port=port)
         began = time.perf_counter()
+        forwarder = network.forward(port) if sandboxed and network is not None else None
         proc = spawn(f"exec {python} app.py", release, env, merge_stderr=True,
                      sandbox=box if sandboxed else None)  # fmt: skip
         try:
-            _wait_listening(port, proc)
+            _wait_serving(port, proc)
             return time.perf_counter() - began
         finally:
             terminate_group(proc, grace=2.0)
+            if forwarder is not None:
+                forwarder.stop()
             if proc.stdout is not None:
                 proc.stdout.close()
 
-    samples = interleaved(runs, {"sandbox": partial(start, True), "none": partial(start, False)})
+    try:
+        subjects = {"sandbox": partial(start, True), "none": partial(start, False)}
+        samples = interleaved(runs, subjects)
+    finally:
+        spaces.close()
     with_ms, without_ms = (median(samples[name]) * 1000 for name in ("sandbox", "none"))
     return figure(
         START_NAME,
         with_ms - without_ms,
         "ms",
         ADDED_MS,
-        note=f"added by the sandbox ({chosen.mode}): median {with_ms:.1f} ms sandboxed, "
-        f"{without_ms:.1f} ms without, over {runs} interleaved starts each",
+        note=f"added by the sandbox ({chosen.mode}; {spaces.describe()}): median "
+        f"{with_ms:.1f} ms sandboxed, {without_ms:.1f} ms without, over {runs} interleaved "
+        "starts each",
     )
 
 
@@ -133,15 +145,20 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _wait_listening(port: int, proc: subprocess.Popen[bytes]) -> None:
+def _wait_serving(port: int, proc: subprocess.Popen[bytes]) -> None:
+    """Until a request on the host's ``port`` gets a byte of answer (a forwarder into a
+    network namespace accepts before the app inside listens)."""
     deadline = time.monotonic() + LISTEN_TIMEOUT
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             out = proc.stdout.read().decode(errors="replace") if proc.stdout else ""
             raise RuntimeError(f"the bench app exited {proc.returncode}: {out[-500:]}")
         try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5) as sock:
+                sock.sendall(b"GET / HTTP/1.0\r\n\r\n")
+                if sock.recv(1):
+                    return
         except OSError:
-            time.sleep(0.002)
+            pass
+        time.sleep(0.002)
     raise RuntimeError(f"the bench app did not listen on {port} within {LISTEN_TIMEOUT:.0f} s")

@@ -28,7 +28,10 @@ import subprocess
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from maxlocal.runtime.netns import NetworkNamespace
 
 AUTO, SANDBOX, NONE = "auto", "sandbox", "none"
 CHOICES = (AUTO, SANDBOX, NONE)
@@ -62,6 +65,8 @@ class Sandbox:
 
     prefix: tuple[str, ...]
     inner: tuple[str, ...]
+    network: NetworkNamespace | None = None
+    """The network namespace it joins (``runtime.netns``); None: the host's."""
 
     def wrap(self, argv: Sequence[str], cwd: Path) -> list[str]:
         return [*self.prefix, "--chdir", str(cwd), "--", *self.inner, *argv]
@@ -100,10 +105,12 @@ class Isolation:
         read_only: Iterable[Path] = (),
         writable: Iterable[Path] = (),
         mounts: Iterable[tuple[Path, Path]] = (),
+        network: NetworkNamespace | None = None,
     ) -> Sandbox | None:
         """A sandbox showing the system plus ``read_only`` and ``writable`` (each at its own
         path; missing ones are skipped) and ``mounts`` (a writable source shown at another
-        path), running as ``uid`` when uids are separate. None when isolation is off."""
+        path), running as ``uid`` when uids are separate, in ``network``'s namespace when
+        given (joined before bwrap starts). None when isolation is off."""
         if not self.active:
             return None
         binds: list[str] = []
@@ -116,14 +123,16 @@ class Isolation:
                 binds += [*_parents(path, made), "--bind", str(path), str(path)]
         for source, shown in mounts:
             binds += [*_parents(shown, made), "--bind", str(source), str(shown)]
-        prefix = (self.env, f"--ignore-signal={FORWARDED}", self.bwrap, *self.system, *binds)
+        joins = network.enter() if network is not None else ()
+        prefix = (*joins, self.env, f"--ignore-signal={FORWARDED}", self.bwrap, *self.system)
+        prefix += tuple(binds)
         drop = [self.setpriv, "--no-new-privs"]
         if self.separate_uids:
             assert uid is not None and uid not in (0, os.getuid())
             drop += [f"--reuid={uid}", f"--regid={uid}", "--clear-groups"]
             drop += ["--inh-caps=-all", "--bounding-set=-all"]
         inner = (*drop, self.env, f"--default-signal={FORWARDED}")
-        return Sandbox(prefix, inner)
+        return Sandbox(prefix, inner, network)
 
     # -- ownership: what a tenant may write (only when uids are separate)
 
@@ -327,13 +336,18 @@ class BuildBox:
     release: Path
     home: Path
     mounts: tuple[tuple[Path, Path], ...] = ()
+    network: NetworkNamespace | None = None
 
     def step(self, building: Path | None = None) -> Sandbox | None:
         """The sandbox of a step; ``building``: the environment the step builds."""
         layers = [p for p in linked_layers(self.release) if building not in (p, *p.parents)]
         writable = [self.release, self.home, *([building] if building else [])]
         return self.isolation.sandbox(
-            self.uid, read_only=layers, writable=writable, mounts=self.mounts
+            self.uid,
+            read_only=layers,
+            writable=writable,
+            mounts=self.mounts,
+            network=self.network,
         )
 
     env = {"UV_LINK_MODE": "copy"}

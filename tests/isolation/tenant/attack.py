@@ -55,9 +55,9 @@ def names_in(*folders: str) -> str:
     return ",".join(sorted(name for folder in folders for name in os.listdir(folder)))
 
 
-def fetch(port: int) -> str:
-    """The body of ``GET /`` on ``port`` of loopback, straight, not through the router."""
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as response:
+def fetch(port: int, path: str = "/") -> str:
+    """The body of ``GET path`` on ``port`` of loopback, straight, not through the router."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as response:
         return response.read().decode()
 
 
@@ -154,6 +154,8 @@ def attacks(t: dict[str, Any], context: str) -> dict[str, Callable[[], str]]:
         "signal-alice-group": lambda: send(t["alice_pid"], group=True),
         "signal-platform": lambda: send(t["platform_pid"]),
         "reach-alice-directly": lambda: fetch(t["alice_port"]),
+        "reach-platform-api": lambda: fetch(t["platform_port"], "/api/v1/health"),
+        "reach-host-loopback": lambda: fetch(t["host_server_port"]),
         "run-as-root": lambda: str(os.geteuid()),
         "setuid-gives-root": setuid_euid,
         "capabilities": capabilities,
