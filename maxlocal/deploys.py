@@ -144,6 +144,7 @@ class Runtime:
         if killed:
             log.info("killed %d process groups left by a previous platform", len(killed))
         self.cgroups.clear()
+        self.namespaces.reconcile()
         for release in self.releases.unfinished():
             app = self._app_of(release)
             phase = _PHASE_OF[release.status] if release.source == "deploy" else "start"

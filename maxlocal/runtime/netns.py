@@ -9,7 +9,8 @@ The parts (the platform as root only; see ``Namespaces.choose``):
 
 - the namespace: ``ip netns add`` (bound at ``/run/netns/<name>``, so it lives without a
   process in it), loopback up. Named after the platform's data directory and the network's
-  id; a platform that starts deletes what a previous run of it left (``reconcile``).
+  id; a platform that starts deletes what a previous run of it left (``reconcile``, from
+  ``Runtime.recover``).
 - outbound: one ``pasta`` (Debian's ``passt``) per namespace gives it the host's address and
   routes, and makes the tenant's connections from the host: the registries are reachable.
   ``--no-map-gw``: the gateway is not the host's loopback, and ``-T none -U none``: no port
@@ -146,7 +147,6 @@ class Namespaces:
             return cls(data_dir, None, why)
         tools = Tools(str(found["ip"]), str(found["pasta"]), str(found["nsenter"]))
         made = cls(data_dir, tools)
-        made.reconcile()
         probe = f"{made.prefix}probe"
         try:
             _run([tools.ip, "netns", "add", probe])

@@ -28,6 +28,7 @@ import httpx
 import pexpect
 
 from tests.deploy.conftest import Api, archive
+from tests.isolation.tenant.attack import answer
 from tests.support.apps import GREETING_APP
 from tests.support.cli import Rig, Run, base_env
 from tests.support.platform import Platform, stop_for_good
@@ -73,11 +74,7 @@ class _TokenHandler(http.server.BaseHTTPRequestHandler):
     server: HostServer
 
     def do_GET(self) -> None:
-        body = self.server.token.encode()
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        answer(self, self.server.token.encode())
 
     def log_message(self, format: str, *args: Any) -> None:
         pass

@@ -130,8 +130,17 @@ def test_closing_deletes_the_namespaces_and_their_pastas_quit(tmp_path: Path) ->
         forwarder.popen.wait(timeout=10)  # pasta quits when its namespace is deleted
     finally:
         forwarder.stop()
-    again = Namespaces.choose(tmp_path, True)  # a restart finds nothing left to clean
-    assert not [p for p in Path("/run/netns").iterdir() if p.name.startswith(again.prefix)]
+    assert not [p for p in Path("/run/netns").iterdir() if p.name.startswith(spaces.prefix)]
+
+
+def test_a_restart_deletes_what_the_previous_run_left(tmp_path: Path) -> None:
+    left = Namespaces.choose(tmp_path, True).get(3)  # a platform that died: never closed
+    assert left is not None and left.path.exists()
+    again = Namespaces.choose(tmp_path, True)
+    again.reconcile()
+    assert not left.path.exists()
+    assert again.get(3) is not None and left.path.exists()  # made again, clean, when needed
+    again.close()
 
 
 def test_without_isolation_tenants_share_the_hosts_namespace(tmp_path: Path) -> None:

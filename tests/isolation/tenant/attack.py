@@ -219,13 +219,18 @@ class Handler(http.server.BaseHTTPRequestHandler):
             body = hog_memory(int(self.path.rsplit("/", 1)[1])).encode()
         else:
             body = b"bob's page"
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        answer(self, body)
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
+
+
+def answer(handler: http.server.BaseHTTPRequestHandler, body: bytes) -> None:
+    """A 200 with ``body``."""
+    handler.send_response(200)
+    handler.send_header("Content-Length", str(len(body)))
+    handler.end_headers()
+    handler.wfile.write(body)
 
 
 def hog_memory(mib: int) -> str:
