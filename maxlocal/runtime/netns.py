@@ -139,7 +139,7 @@ class Namespaces:
         if not wanted:
             return cls(data_dir, None, "isolation is off")
         if os.geteuid() != 0:
-            return cls(data_dir, None, "the platform is not root (userns mode)")
+            return cls(data_dir, None, "the platform is not root: userns mode")
         found = {name: shutil.which(name, path=TOOL_PATH) for name in ("ip", "pasta", "nsenter")}
         missing = [name for name, path in found.items() if not path]
         if missing:

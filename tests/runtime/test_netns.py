@@ -147,3 +147,14 @@ def test_without_isolation_tenants_share_the_hosts_namespace(tmp_path: Path) -> 
     off = Namespaces.choose(tmp_path, False)
     assert not off.active and off.get(1) is None
     assert off.describe() == "one shared network namespace (isolation is off)"
+
+
+def test_a_platform_that_is_not_root_says_its_tenants_share_the_network(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    userns = Namespaces.choose(tmp_path, True)
+    assert not userns.active and userns.get(1) is None
+    assert (
+        userns.describe() == "one shared network namespace (the platform is not root: userns mode)"
+    )
