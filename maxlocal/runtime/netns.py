@@ -27,14 +27,18 @@ pasta exits by itself when the namespace it serves is deleted.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
 import shutil
 import subprocess
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+
+import psutil
 
 log = logging.getLogger(__name__)
 
@@ -49,9 +53,10 @@ class NetnsError(Exception):
     """A network namespace could not be made; says why."""
 
 
-def _run(argv: list[str]) -> None:
+def _run(argv: list[str], env: dict[str, str] | None = None) -> None:
+    """Run a tool to its end; NetnsError with its last line of error when it fails."""
     try:
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=TIMEOUT)
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=TIMEOUT, env=env)
     except (OSError, subprocess.SubprocessError) as exc:
         raise NetnsError(f"{argv[0]}: {exc}") from exc
     if done.returncode != 0:
@@ -90,6 +95,7 @@ class NetworkNamespace:
         argv += ["-I", f"p{port}", "-t", f"127.0.0.1/{port}", *NO_PORTS]
         popen = subprocess.Popen(
             argv,
+            env={"PATH": TOOL_PATH},
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -187,7 +193,8 @@ class Namespaces:
             _run([ip, "-n", space.name, "link", "set", "lo", "up"])
             pasta = [self.tools.pasta, "--runas", "0", "--netns", str(space.path), "-q"]
             # daemonizes once the namespace is configured; quits when it is deleted
-            _run([*pasta, "--config-net", "--no-map-gw", "-I", "uplink", "-t", "none", *NO_PORTS])
+            uplink = ["--config-net", "--no-map-gw", "-I", "uplink", "-t", "none", *NO_PORTS]
+            _run([*pasta, *uplink], env={"PATH": TOOL_PATH})
         except NetnsError:
             self._delete(space.name)
             raise
@@ -201,13 +208,15 @@ class Namespaces:
 
     def reconcile(self) -> None:
         """Delete what a previous run of this platform left (its processes are gone, killed
-        as strays; each namespace is made again, clean, when first needed)."""
+        as strays; each namespace is made again, clean, when first needed), and end its
+        pastas, even those whose namespace is already gone."""
         try:
             names = [p.name for p in RUN_NETNS.iterdir() if p.name.startswith(self.prefix)]
         except OSError:
-            return
+            names = []
         for name in names:
             self._delete(name)
+        self._end_pastas(lambda path: path.startswith(str(RUN_NETNS / self.prefix)))
 
     def close(self) -> None:
         with self._lock:
@@ -217,8 +226,22 @@ class Namespaces:
             self._delete(name)
 
     def _delete(self, name: str) -> None:
+        """Delete the namespace and end the pastas serving it (pasta quits by itself when
+        its namespace goes, but not if that happens while it is still starting)."""
         assert self.tools is not None
         try:
             _run([self.tools.ip, "netns", "delete", name])
         except NetnsError as exc:
             log.warning("could not delete network namespace %s: %s", name, exc)
+        self._end_pastas(lambda path: path == str(RUN_NETNS / name))
+
+    def _end_pastas(self, serves: Callable[[str], bool]) -> None:
+        """Kill the pastas whose ``--netns`` path ``serves`` accepts."""
+        assert self.tools is not None
+        for proc in psutil.process_iter(["cmdline"]):
+            argv = proc.info["cmdline"] or []
+            if argv[:1] == [self.tools.pasta] and "--netns" in argv:
+                at = argv.index("--netns") + 1
+                if at < len(argv) and serves(argv[at]):
+                    with contextlib.suppress(psutil.Error):
+                        proc.kill()

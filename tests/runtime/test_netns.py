@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import psutil
 import pytest
 
 from maxlocal.runtime.listener import PortOwner, listening_inodes, namespace_listeners
@@ -158,3 +159,18 @@ def test_a_platform_that_is_not_root_says_its_tenants_share_the_network(
     assert (
         userns.describe() == "one shared network namespace (the platform is not root: userns mode)"
     )
+
+
+def test_a_restart_ends_the_pastas_the_previous_run_left(tmp_path: Path) -> None:
+    died = Namespaces.choose(tmp_path, True)  # a platform that died: never closed
+    space = died.get(4)
+    assert space is not None
+    forwarder = space.forward(free_port())
+    try:
+        again = Namespaces.choose(tmp_path, True)
+        again.reconcile()
+        assert forwarder.popen.wait(timeout=10) is not None
+        serving = [p.info["cmdline"] or [] for p in psutil.process_iter(["cmdline"])]
+        assert not [argv for argv in serving if str(space.path) in argv]
+    finally:
+        forwarder.stop()
