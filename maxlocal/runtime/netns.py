@@ -209,7 +209,9 @@ class Namespaces:
     def reconcile(self) -> None:
         """Delete what a previous run of this platform left (its processes are gone, killed
         as strays; each namespace is made again, clean, when first needed), and end its
-        pastas, even those whose namespace is already gone."""
+        pastas, even those whose namespace is already gone. Nothing when they are off."""
+        if self.tools is None:
+            return
         try:
             names = [p.name for p in RUN_NETNS.iterdir() if p.name.startswith(self.prefix)]
         except OSError:
