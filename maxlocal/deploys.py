@@ -168,10 +168,13 @@ class Runtime:
         Builds still running are killed too; their releases are left as they are, to be
         marked failed ("platform restarted") at the next start-up."""
         self._closing.set()
+        # first: it is quick, and a platform stopped by SIGKILL when its apps take long to
+        # stop must not leave its namespaces and their pastas behind (apps lose the network
+        # for their last moments; the router has stopped forwarding to them anyway)
+        self.namespaces.close()
         self.driver.close()
         kill_strays(self.marker)
         self.cgroups.close()
-        self.namespaces.close()
         self.logs.close()
 
     # -- releases
