@@ -2,11 +2,13 @@
 without it, measured side by side in one run.
 
 - App start-up: an app's web process launched as the platform launches it (``proc.spawn``
-  with the sandbox the platform's isolation makes for an app: bwrap, the identity drop)
-  until its port accepts connections, against the same launch without a sandbox. The
-  figure is the time added per process start; its note breaks a start of ``/bin/true``
-  down by layer (the cgroup join, bwrap with the platform's mounts, the identity drop and
-  signal resets, the seccomp filter), each against the layer below, in the same turns.
+  with the sandbox the platform's isolation makes for an app: bwrap, the identity drop, and
+  where the machine allows its network's namespace with the port's forwarder, started
+  beside it as the supervisor does) until it answers a request on its host port, against
+  the same launch without a sandbox. The figure is the time added per process start; its
+  note breaks a start of ``/bin/true`` down by layer (the cgroup join, bwrap with the
+  platform's mounts, the identity drop and signal resets, the seccomp filter), each against
+  the layer below, in the same turns.
 - ``rig command 'true'`` round trip against a platform whose processes run sandboxed,
   against the same command against a second platform started with ``--isolation none``
   (each with the same small app deployed).
@@ -109,6 +111,7 @@ def start_breakdown(chosen: object, runs: int) -> str:
 
 def app_start_up(chosen: object, runs: int) -> Figure:
     """Launch → listening of a small Python web app, with and without the app sandbox."""
+    from maxlocal.runtime.netns import Namespaces
     from maxlocal.runtime.proc import child_env, spawn, terminate_group
     from maxlocal.runtime.sandbox import APP_UIDS, Isolation
 
@@ -121,33 +124,54 @@ def app_start_up(chosen: object, runs: int) -> Figure:
     uid = APP_UIDS + 1
     for path in (release, home):
         chosen.give(path, uid)
-    box = chosen.sandbox(uid, read_only=[release], writable=[home])
+    spaces = Namespaces.choose(release.with_name(release.name + "-data"), True)
+    network = spaces.get(1)
+    boxes = {
+        "sandbox": chosen.sandbox(uid, read_only=[release], writable=[home], network=network),
+        "none": None,
+    }
+    if network is not None:  # the sandbox in the host's network namespace, for the note
+        boxes["shared"] = chosen.sandbox(uid, read_only=[release], writable=[home])
     python = os.path.realpath(sys.base_prefix) + "/bin/python3"
 
-    def start(sandboxed: bool) -> float:
+    def start(name: str) -> float:
         port = _free_port()
         env = child_env({}, release, home=home, port=port)
+        box = boxes[name]
         began = time.perf_counter()
+        joins = box.network if box is not None else None
+        forwarder = joins.forward(port) if joins is not None else None
         proc = spawn(f"exec {python} app.py", release, env, merge_stderr=True,
-                     sandbox=box if sandboxed else None)  # fmt: skip
+                     sandbox=box)  # fmt: skip
         try:
-            _wait_listening(port, proc)
+            _wait_serving(port, proc)
             return time.perf_counter() - began
         finally:
             terminate_group(proc, grace=2.0)
+            if forwarder is not None:
+                forwarder.stop()
             if proc.stdout is not None:
                 proc.stdout.close()
 
-    samples = interleaved(runs, {"sandbox": partial(start, True), "none": partial(start, False)})
+    try:
+        samples = interleaved(runs, {name: partial(start, name) for name in boxes})
+    finally:
+        spaces.close()
     with_ms, without_ms = (median(samples[name]) * 1000 for name in ("sandbox", "none"))
+    shared = (
+        f" ({median(samples['shared']) * 1000:.1f} ms in the host's network namespace)"
+        if "shared" in samples
+        else ""
+    )
     return figure(
         START_NAME,
         with_ms - without_ms,
         "ms",
         ADDED_MS,
-        note=f"added by the sandbox ({chosen.mode}): {spread(samples['sandbox'])} sandboxed, "
-        f"{spread(samples['none'])} without, over {runs} interleaved starts each, load "
-        f"{os.getloadavg()[0]:.1f}; {start_breakdown(chosen, runs)}",
+        note=f"added by the sandbox ({chosen.mode}; {spaces.describe()}): "
+        f"{spread(samples['sandbox'])} sandboxed{shared}, {spread(samples['none'])} without, "
+        f"over {runs} interleaved starts each, load {os.getloadavg()[0]:.1f}; "
+        f"{start_breakdown(chosen, runs)}",
     )
 
 
@@ -192,15 +216,20 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _wait_listening(port: int, proc: subprocess.Popen[bytes]) -> None:
+def _wait_serving(port: int, proc: subprocess.Popen[bytes]) -> None:
+    """Until a request on the host's ``port`` gets a byte of answer (a forwarder into a
+    network namespace accepts before the app inside listens)."""
     deadline = time.monotonic() + LISTEN_TIMEOUT
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             out = proc.stdout.read().decode(errors="replace") if proc.stdout else ""
             raise RuntimeError(f"the bench app exited {proc.returncode}: {out[-500:]}")
         try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5) as sock:
+                sock.sendall(b"GET / HTTP/1.0\r\n\r\n")
+                if sock.recv(1):
+                    return
         except OSError:
-            time.sleep(0.002)
+            pass
+        time.sleep(0.002)
     raise RuntimeError(f"the bench app did not listen on {port} within {LISTEN_TIMEOUT:.0f} s")

@@ -14,6 +14,7 @@ own, each line tagged with its app); ``LogStore.subscribe`` is the realtime sock
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 import os
@@ -36,6 +37,7 @@ from maxlocal.layout import Layout, build_log_key, log_key, network_log_key
 from maxlocal.runtime.artifacts import ArtifactError, unpack
 from maxlocal.runtime.cgroups import Cgroup, Cgroups, LimitError, Resources, resources_from
 from maxlocal.runtime.logstore import DEFAULT_LIMIT, DEFAULT_LIMIT_BYTES, LogStore
+from maxlocal.runtime.netns import Namespaces, NetworkNamespace
 from maxlocal.runtime.proc import child_env
 from maxlocal.runtime.procfile import ProcfileError, declared
 from maxlocal.runtime.router import Unavailable
@@ -109,7 +111,14 @@ class Runtime:
         self.vault = vault
         self.marker = marker_for(layout.data_dir)
         self.tools = Toolbox(layout.cache)
-        self.isolation: Isolation = choose_isolation(isolation, self.tools.sandbox_paths())
+        chosen = choose_isolation(isolation, self.tools.sandbox_paths())
+        self.namespaces = Namespaces.choose(layout.data_dir, chosen.active)
+        """A network namespace per network (``runtime.netns``), when the machine allows."""
+        self._network_ids: dict[str, int] = {}
+        if chosen.active:
+            detail = f"{chosen.detail}; {self.namespaces.describe()}"
+            chosen = dataclasses.replace(chosen, detail=detail)
+        self.isolation: Isolation = chosen
         """What every tenant process runs in (``runtime.sandbox``), chosen once from
         ``isolation`` (auto/sandbox/none); IsolationUnavailable for ``sandbox`` here."""
         self.logs = LogStore(layout.logs, limit=log_limit, limit_bytes=log_bytes)
@@ -136,6 +145,7 @@ class Runtime:
         if killed:
             log.info("killed %d process groups left by a previous platform", len(killed))
         self.cgroups.clear()
+        self.namespaces.reconcile()
         for release in self.releases.unfinished():
             app = self._app_of(release)
             phase = _PHASE_OF[release.status] if release.source == "deploy" else "start"
@@ -159,6 +169,10 @@ class Runtime:
         Builds still running are killed too; their releases are left as they are, to be
         marked failed ("platform restarted") at the next start-up."""
         self._closing.set()
+        # first: it is quick, and a platform stopped by SIGKILL when its apps take long to
+        # stop must not leave its namespaces and their pastas behind (apps lose the network
+        # for their last moments; the router has stopped forwarding to them anyway)
+        self.namespaces.close()
         self.driver.close()
         kill_strays(self.marker)
         self.cgroups.close()
@@ -267,6 +281,8 @@ class Runtime:
         self.logs.delete(network_log_key(network))
         self.cgroups.remove(network)
         self.layout.remove_network(network)
+        if network in self._network_ids:
+            self.namespaces.remove(self._network_ids.pop(network))
 
     def disk_usage(self, app: App) -> int:
         """Bytes the app takes on disk: its builds, artifacts, home and logs (measured at most
@@ -604,14 +620,27 @@ class Runtime:
         self.isolation.give(directory, uid)
         self.isolation.give(home, uid)
         layers = linked_layers(directory)
-        return self.isolation.sandbox(uid, read_only=[directory, *layers], writable=[home])
+        return self.isolation.sandbox(
+            uid,
+            read_only=[directory, *layers],
+            writable=[home],
+            network=self._namespace(app),
+        )
 
     def network_sandbox(self, network_id: int, cwd: Path, home: Path) -> Sandbox | None:
         """A network's own sessions: its working directory and home, as the network's uid."""
         uid = network_uid(network_id)
         for path in (cwd, home):
             self.isolation.give(path, uid)
-        return self.isolation.sandbox(uid, writable=[cwd, home])
+        network = self.namespaces.get(network_id) if self.isolation.active else None
+        return self.isolation.sandbox(uid, writable=[cwd, home], network=network)
+
+    def _namespace(self, app: App) -> NetworkNamespace | None:
+        """The app's network's namespace (made when first needed); None when off."""
+        if not self.isolation.active:
+            return None
+        self._network_ids[app.network] = app.network_id
+        return self.namespaces.get(app.network_id)
 
     def _tools(self, app: App) -> Toolbox:
         """What the app's builds use: sandboxed, an area of its own (``Toolbox.for_app``),
@@ -630,7 +659,9 @@ class Runtime:
             self.isolation.give(cache, uid)
         self.isolation.give(directory, uid)
         self.isolation.give(home, uid)
-        return BuildBox(self.isolation, uid, directory, home, tools.root)
+        return BuildBox(
+            self.isolation, uid, directory, home, tools.root, network=self._namespace(app)
+        )
 
     def _env(self, snapshot: Snapshot) -> dict[str, str]:
         secrets = {k: self.vault.decrypt(v.encode("ascii")) for k, v in snapshot.secrets.items()}

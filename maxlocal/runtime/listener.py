@@ -79,9 +79,20 @@ def _read_listeners(data: bytes, port: int, found: set[int]) -> bool:
     return True
 
 
-def _proc_listeners(port: int) -> frozenset[int]:
+def namespace_listeners(pid: int, port: int) -> frozenset[int]:
+    """The inodes of the TCP sockets listening on ``port`` in the network namespace of the
+    process ``pid`` (its ``/proc/<pid>/net/tcp*``: a network's own namespace holds only its
+    tenants' sockets, so reading the tables is cheap). Nothing while ``pid`` is still in
+    the platform's own namespace (it has not joined its network's yet): what listens there
+    is the host's, not the app's."""
+    if not _elsewhere(pid):
+        return frozenset()
+    return _proc_listeners(port, tuple(Path(f"/proc/{pid}/net/{t.name}") for t in PROC_NET))
+
+
+def _proc_listeners(port: int, tables: tuple[Path, ...] = PROC_NET) -> frozenset[int]:
     found: set[int] = set()
-    for table in PROC_NET:
+    for table in tables:
         try:
             lines = table.read_text().splitlines()[1:]
         except OSError:
@@ -95,6 +106,14 @@ def _proc_listeners(port: int) -> frozenset[int]:
             ):
                 found.add(int(fields[9]))
     return frozenset(found)
+
+
+def _elsewhere(pid: int) -> bool:
+    """Whether the process ``pid`` is in another network namespace than the platform."""
+    try:
+        return os.stat(f"/proc/{pid}/ns/net").st_ino != os.stat("/proc/self/ns/net").st_ino
+    except OSError:
+        return False
 
 
 def socket_inodes(pids: list[int]) -> set[int]:
@@ -132,12 +151,21 @@ class PortOwner:
         self.port = port
         self._verified: tuple[int, frozenset[int]] = (0, frozenset())
 
-    def owned_by(self, pid: int) -> bool:
+    def owned_by(self, pid: int, via: int | None = None) -> bool:
+        """With ``via`` (the app runs in its network's namespace, ``runtime.netns``): the
+        host's listener on the port must be that forwarder process's, and the listener on
+        the port inside the namespace (seen through ``pid``'s ``/proc``) the app's own."""
         if not supported():
             return True
         listeners = listening_inodes(self.port)
         if not listeners:
             return False
+        if via is not None:
+            if not listeners <= socket_inodes([via]):
+                return False
+            listeners = namespace_listeners(pid, self.port)
+            if not listeners:
+                return False
         if self._verified == (pid, listeners):
             return True
         if listeners <= socket_inodes(process_tree(pid)):

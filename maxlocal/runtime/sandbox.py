@@ -29,7 +29,10 @@ import subprocess
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from maxlocal.runtime.netns import NetworkNamespace
 
 from maxlocal.runtime.seccomp import NO_FILTER, Filter, compile_filter
 
@@ -69,6 +72,8 @@ class Sandbox:
     guard: tuple[str, ...] = ()
     """What makes bwrap ignore the FORWARDED signals (``env --ignore-signal``): left out
     when the caller's own wrapper ignores them already (``started(guarded=True)``)."""
+    network: NetworkNamespace | None = None
+    """The network namespace it joins (``runtime.netns``); None: the host's."""
 
     def wrap(
         self,
@@ -135,10 +140,12 @@ class Isolation:
         read_only: Iterable[Path] = (),
         writable: Iterable[Path] = (),
         mounts: Iterable[tuple[Path, Path]] = (),
+        network: NetworkNamespace | None = None,
     ) -> Sandbox | None:
         """A sandbox showing the system plus ``read_only`` and ``writable`` (each at its own
         path; missing ones are skipped) and ``mounts`` (a writable source shown at another
-        path), running as ``uid`` when uids are separate. None when isolation is off."""
+        path), running as ``uid`` when uids are separate, in ``network``'s namespace when
+        given (joined before bwrap starts). None when isolation is off."""
         if not self.active:
             return None
         binds: list[str] = []
@@ -151,15 +158,16 @@ class Isolation:
                 binds += [*_parents(path, made), "--bind", str(path), str(path)]
         for source, shown in mounts:
             binds += [*_parents(shown, made), "--bind", str(source), str(shown)]
+        joins = network.enter() if network is not None else ()
         guard = (self.env, f"--ignore-signal={FORWARDED}")
-        prefix = (self.bwrap, *self.system, *binds)
+        prefix = (*joins, self.bwrap, *self.system, *binds)
         drop = [self.setpriv, "--no-new-privs"]
         if self.separate_uids:
             assert uid is not None and uid not in (0, os.getuid())
             drop += [f"--reuid={uid}", f"--regid={uid}", "--clear-groups"]
             drop += ["--inh-caps=-all", "--bounding-set=-all"]
         inner = (*drop, self.env, f"--default-signal={FORWARDED}")
-        return Sandbox(prefix, inner, self.seccomp, guard)
+        return Sandbox(prefix, inner, self.seccomp, guard, network)
 
     # -- ownership: what a tenant may write (only when uids are separate)
 
@@ -373,13 +381,16 @@ class BuildBox:
     release: Path
     home: Path
     area: Path | None = None
+    network: NetworkNamespace | None = None
 
     def step(self, building: Path | None = None) -> Sandbox | None:
         """The sandbox of a step; ``building``: the environment the step builds."""
         own = self.area or building  # the area holds the environment its app builds
         layers = [p for p in linked_layers(self.release) if own is None or not _within(p, own)]
         writable = [self.release, self.home, *([own] if own else [])]
-        return self.isolation.sandbox(self.uid, read_only=layers, writable=writable)
+        return self.isolation.sandbox(
+            self.uid, read_only=layers, writable=writable, network=self.network
+        )
 
     def open(self, path: Path) -> None:
         """Make ``path`` (an environment about to be built) exist and be the tenant's."""

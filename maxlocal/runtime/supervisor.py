@@ -26,7 +26,8 @@ from typing import Any, Protocol
 import psutil
 
 from maxlocal.runtime.cgroups import Cgroup, Cgroups, Resources, disk_used, human_size
-from maxlocal.runtime.listener import PortOwner, listening_inodes
+from maxlocal.runtime.listener import PortOwner, listening_inodes, namespace_listeners
+from maxlocal.runtime.netns import Forwarder
 from maxlocal.runtime.proc import child_env, pump_lines, spawn, terminate_group
 from maxlocal.runtime.sandbox import Sandbox
 
@@ -215,19 +216,37 @@ class _Process:
         of its own; raises PortTaken when another process's listener answers there."""
         if self.port is None or not accepts_connections(self.port):
             return self.port is None
+        if self.deployment.forwarder is not None and not self.listens_inside():
+            return False  # the forwarder answers; the app in its namespace is not there yet
         if self.owns_port():
             return True
         raise PortTaken(self.port)
 
+    def listens_inside(self) -> bool:
+        """Whether anything listens on the port in the app's network namespace."""
+        popen = self.popen
+        assert self.port is not None
+        return popen is not None and bool(namespace_listeners(popen.pid, self.port))
+
     def owns_port(self) -> bool:
         """Whether the listener on the port is this running process's own (``listener``)."""
         popen = self.popen
+        forwarder = self.deployment.forwarder
         return (
             self.owner is not None
             and popen is not None
             and popen.poll() is None
-            and self.owner.owned_by(popen.pid)
+            and self.owner.owned_by(popen.pid, via=forwarder.pid if forwarder else None)
         )
+
+    def foreign(self) -> bool:
+        """Whether something not its own listens on its port: on the host, or, when the app
+        runs in its network's namespace, there (the host's end is the forwarder's)."""
+        if self.port is None or self.owns_port():
+            return False
+        if self.deployment.forwarder is None:
+            return bool(listening_inodes(self.port))
+        return self.listens_inside()
 
     def output_tail(self) -> list[str]:
         for reader in self.readers:
@@ -273,6 +292,11 @@ class _Deployment:
         self.oom_kills = 0
         self.last_exit: str | None = None
         self.port = free_port() if WEB in release.processes else None
+        network = release.sandbox.network if release.sandbox is not None else None
+        self.forwarder: Forwarder | None = (
+            network.forward(self.port) if network is not None and self.port is not None else None
+        )
+        """What brings the host's loopback port into the app's network namespace."""
         self.stopping = threading.Event()
         self.started_at = datetime.now(UTC)
         self.started_monotonic = time.monotonic()
@@ -289,6 +313,8 @@ class _Deployment:
             thread.start()
         for thread in threads:
             thread.join()
+        if self.forwarder is not None:
+            self.forwarder.stop()
         if self.cgroup is not None:  # what left the process groups is still in the cgroup
             self.cgroup.kill()
             self.cgroup.remove()
@@ -457,9 +483,7 @@ class LocalProcessDriver:
         entry = self._apps.get(app)
         deployment = entry.current if entry is not None else None
         web = next((p for p in deployment.processes if p.port), None) if deployment else None
-        if web is None or web.port is None or web.owns_port():
-            return False
-        return bool(listening_inodes(web.port))
+        return web is not None and web.foreign()
 
     def close(self) -> None:
         """Stop every app without reporting them stopped (they restart with the platform)."""

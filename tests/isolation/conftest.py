@@ -23,3 +23,4 @@ def world(
     made.bob_api.http.close()
     stop_for_good(made.platform)
     made.host_tmp.unlink(missing_ok=True)
+    made.host_server.stop()

@@ -17,13 +17,7 @@ from tests.isolation.world import CONTEXTS, World, report
 
 ATTACKS = tuple(CHECKS)
 
-NOT_YET_REFUSED: dict[str, str] = {
-    "reach-alice-directly": (
-        "tenants share the host's network namespace (bwrap --share-net): no per-network "
-        "network namespace yet (pasta or a veth pair), so bob reaches alice's port on "
-        "loopback directly, past the router (issue 14, item 4)"
-    ),
-}
+NOT_YET_REFUSED: dict[str, str] = {}
 """attack -> why the sandbox does not refuse it yet (xfail, strict: it fails once refused)."""
 
 

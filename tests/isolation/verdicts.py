@@ -79,6 +79,8 @@ CHECKS: dict[str, Check] = {
     "signal-alice-group": _equals("sent"),
     "signal-platform": _equals("sent"),
     "reach-alice-directly": _equals("alice's shop"),
+    "reach-platform-api": lambda w, c, e: '"isolation"' in e,
+    "reach-host-loopback": lambda w, c, e: e == w.host_server.token,
     "run-as-root": _equals("0"),
     "setuid-gives-root": _equals("0"),
     "capabilities": lambda w, c, e: int(e, 16) != 0,

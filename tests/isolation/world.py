@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import http.server
 import json
 import os
 import re
 import shlex
 import sys
 import tempfile
+import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -26,6 +28,7 @@ import httpx
 import pexpect
 
 from tests.deploy.conftest import Api, archive
+from tests.isolation.tenant.attack import answer
 from tests.support.apps import GREETING_APP
 from tests.support.cli import Rig, Run, base_env
 from tests.support.platform import Platform, stop_for_good
@@ -49,6 +52,34 @@ PLATFORM_MARKER = "PLATFORM_ONLY_MARKER"
 ALICE_PAGE = "alice's shop"
 
 
+class HostServer(http.server.ThreadingHTTPServer):
+    """A server on the host's loopback that the test starts (a stand-in for any service
+    there, or for the internet): ``GET /`` answers its ``token``."""
+
+    def __init__(self) -> None:
+        self.token = f"host-loopback-{uuid.uuid4().hex}"
+        super().__init__(("127.0.0.1", 0), _TokenHandler)
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+    @property
+    def port(self) -> int:
+        return int(self.server_address[1])
+
+    def stop(self) -> None:
+        self.shutdown()
+        self.server_close()
+
+
+class _TokenHandler(http.server.BaseHTTPRequestHandler):
+    server: HostServer
+
+    def do_GET(self) -> None:
+        answer(self, self.server.token.encode())
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
 @dataclass
 class World:
     """The platform of one mode, alice's running app and bob's deployed attacker."""
@@ -64,6 +95,7 @@ class World:
     platform_marker: str
     host_tmp: Path
     """A world-readable file in the host's /tmp (a tenant's /tmp must be its own)."""
+    host_server: HostServer
     targets: dict[str, Any] = field(default_factory=dict)
     reports: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     """The attack results of each context, once it has run (``report``)."""
@@ -194,6 +226,7 @@ def _populate(base: Path, mode: str, platform: Platform, home: Path, marker: str
         operator_home=home,
         platform_marker=marker,
         host_tmp=host_tmp_file(),
+        host_server=HostServer(),
     )
     world.targets = targets(world, release["number"])
     bob_http = world.bob_api.http
@@ -223,6 +256,8 @@ def targets(world: World, release: int) -> dict[str, Any]:
         "alice_email": world.alice_email,
         "alice_port": web["port"],
         "platform_pid": world.platform.process.pid,
+        "platform_port": world.platform.port,
+        "host_server_port": world.host_server.port,
         "data_dir": str(world.platform.data_dir),
         "alice_release": str(release_dir),
         "alice_home": str(layout.home(ALICE_NET, ALICE_APP)),

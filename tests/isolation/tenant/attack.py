@@ -55,9 +55,9 @@ def names_in(*folders: str) -> str:
     return ",".join(sorted(name for folder in folders for name in os.listdir(folder)))
 
 
-def fetch(port: int) -> str:
-    """The body of ``GET /`` on ``port`` of loopback, straight, not through the router."""
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as response:
+def fetch(port: int, path: str = "/") -> str:
+    """The body of ``GET path`` on ``port`` of loopback, straight, not through the router."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as response:
         return response.read().decode()
 
 
@@ -154,6 +154,8 @@ def attacks(t: dict[str, Any], context: str) -> dict[str, Callable[[], str]]:
         "signal-alice-group": lambda: send(t["alice_pid"], group=True),
         "signal-platform": lambda: send(t["platform_pid"]),
         "reach-alice-directly": lambda: fetch(t["alice_port"]),
+        "reach-platform-api": lambda: fetch(t["platform_port"], "/api/v1/health"),
+        "reach-host-loopback": lambda: fetch(t["host_server_port"]),
         "run-as-root": lambda: str(os.geteuid()),
         "setuid-gives-root": setuid_euid,
         "capabilities": capabilities,
@@ -217,13 +219,18 @@ class Handler(http.server.BaseHTTPRequestHandler):
             body = hog_memory(int(self.path.rsplit("/", 1)[1])).encode()
         else:
             body = b"bob's page"
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        answer(self, body)
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
+
+
+def answer(handler: http.server.BaseHTTPRequestHandler, body: bytes) -> None:
+    """A 200 with ``body``."""
+    handler.send_response(200)
+    handler.send_header("Content-Length", str(len(body)))
+    handler.end_headers()
+    handler.wfile.write(body)
 
 
 def hog_memory(mib: int) -> str:

@@ -1,0 +1,249 @@
+"""A network namespace per network: apps of one network reach each other, not another's.
+
+Every tenant process of a network (its apps' processes, builds and exec sessions) joins
+that network's namespace (``nsenter --net`` before bubblewrap; Debian 12's bwrap 0.8 has no
+option to join one). Inside, loopback is the network's own: an app of network B that
+connects to ``127.0.0.1:<port of an app of A>`` finds nothing there.
+
+The parts (the platform as root only; see ``Namespaces.choose``):
+
+- the namespace: ``ip netns add`` (bound at ``/run/netns/<name>``, so it lives without a
+  process in it), loopback up. Named after the platform's data directory and the network's
+  id; a platform that starts deletes what a previous run of it left (``reconcile``, from
+  ``Runtime.recover``).
+- outbound: one ``pasta`` (Debian's ``passt``) per namespace gives it the host's address and
+  routes, and makes the tenant's connections from the host: the registries are reachable.
+  ``--no-map-gw``: the gateway is not the host's loopback, and ``-T none -U none``: no port
+  bound on the host's loopback is shown inside, so the platform's API and other networks'
+  apps (all on the host's loopback) are out of reach.
+- inbound: for each app instance's port, a ``pasta`` that listens on the host's
+  ``127.0.0.1:<port>`` and splices each connection to ``127.0.0.1:<port>`` inside the
+  namespace, where the app listens. So the router keeps its contract (a host loopback
+  address per app instance); ``listener`` checks both ends (the host's listener is this
+  forwarder's, the namespace's is the app's own).
+
+pasta exits by itself when the namespace it serves is deleted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import os
+import shutil
+import subprocess
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+
+log = logging.getLogger(__name__)
+
+RUN_NETNS = Path("/run/netns")
+TOOL_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
+TIMEOUT = 10.0
+NO_PORTS = ("-u", "none", "-T", "none", "-U", "none")
+"""pasta forwards no UDP port inbound and no port at all from the namespace to the host."""
+
+
+class NetnsError(Exception):
+    """A network namespace could not be made; says why."""
+
+
+def _run(argv: list[str], env: dict[str, str] | None = None) -> None:
+    """Run a tool to its end; NetnsError with its last line of error when it fails."""
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=TIMEOUT, env=env)
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise NetnsError(f"{argv[0]}: {exc}") from exc
+    if done.returncode != 0:
+        lines = [line for line in done.stderr.splitlines() if line and "to syslog" not in line] or [
+            f"exit code {done.returncode}"
+        ]
+        raise NetnsError(f"{' '.join(argv[:3])}: {lines[-1]}")
+
+
+@dataclass(frozen=True)
+class Tools:
+    ip: str
+    pasta: str
+    nsenter: str
+
+
+@dataclass(frozen=True)
+class NetworkNamespace:
+    """One network's namespace: where its processes run, and how ports reach it."""
+
+    name: str
+    tools: Tools
+
+    @property
+    def path(self) -> Path:
+        return RUN_NETNS / self.name
+
+    def enter(self) -> tuple[str, ...]:
+        """The argv prefix that runs a command in this namespace (exec, no extra process)."""
+        return (self.tools.nsenter, f"--net={self.path}")
+
+    def forward(self, port: int) -> Forwarder:
+        """Start forwarding the host's ``127.0.0.1:port`` to ``127.0.0.1:port`` inside.
+        Returns at once: pasta gets ready while the app starts (readiness waits for both)."""
+        argv = [self.tools.pasta, "--runas", "0", "--netns", str(self.path), "-f", "-q"]
+        argv += ["-I", f"p{port}", "-t", f"127.0.0.1/{port}", *NO_PORTS]
+        popen = subprocess.Popen(
+            argv,
+            env={"PATH": TOOL_PATH},
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        return Forwarder(port, popen)
+
+
+@dataclass
+class Forwarder:
+    """The pasta that holds an app instance's host port and splices it into the namespace."""
+
+    port: int
+    popen: subprocess.Popen[bytes]
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+    def stop(self) -> None:
+        if self.popen.poll() is None:
+            self.popen.terminate()
+            try:
+                self.popen.wait(timeout=2)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+                self.popen.wait()
+
+
+class Namespaces:
+    """The platform's network namespaces, one per network id, made when first needed."""
+
+    def __init__(self, data_dir: Path, tools: Tools | None, why_not: str = "") -> None:
+        digest = hashlib.sha256(str(data_dir.resolve()).encode()).hexdigest()[:8]
+        self.prefix = f"rig{digest}n"
+        self.tools = tools
+        self.why_not = why_not
+        self._made: dict[int, NetworkNamespace] = {}
+        self._lock = threading.Lock()
+
+    @classmethod
+    def choose(cls, data_dir: Path, wanted: bool) -> Namespaces:
+        """Per-network namespaces when ``wanted`` (isolation is on) and the machine allows:
+        the platform is root (``ip netns`` and joining need CAP_SYS_ADMIN in the host) and
+        has ``ip``, ``pasta`` and ``nsenter``. Otherwise every tenant shares the host's
+        network namespace (today's behaviour), and ``describe`` says why."""
+        if not wanted:
+            return cls(data_dir, None, "isolation is off")
+        if os.geteuid() != 0:
+            return cls(data_dir, None, "the platform is not root: userns mode")
+        found = {name: shutil.which(name, path=TOOL_PATH) for name in ("ip", "pasta", "nsenter")}
+        missing = [name for name, path in found.items() if not path]
+        if missing:
+            why = f"{' and '.join(missing)} not found: install passt (scripts/install-system-deps)"
+            return cls(data_dir, None, why)
+        tools = Tools(str(found["ip"]), str(found["pasta"]), str(found["nsenter"]))
+        made = cls(data_dir, tools)
+        probe = f"{made.prefix}probe"
+        try:
+            _run([tools.ip, "netns", "add", probe])
+            _run([tools.ip, "netns", "delete", probe])
+        except NetnsError as exc:
+            return cls(data_dir, None, f"ip netns cannot make one here: {exc}")
+        return made
+
+    @property
+    def active(self) -> bool:
+        return self.tools is not None
+
+    def describe(self) -> str:
+        if self.active:
+            return "a network namespace per network (pasta)"
+        return f"one shared network namespace ({self.why_not})"
+
+    def get(self, network_id: int) -> NetworkNamespace | None:
+        """Network ``network_id``'s namespace, made now if it is not there yet; None when
+        namespaces are off. NetnsError when it cannot be made."""
+        if self.tools is None:
+            return None
+        with self._lock:
+            found = self._made.get(network_id)
+            if found is not None and found.path.exists():
+                return found
+            space = NetworkNamespace(f"{self.prefix}{network_id}", self.tools)
+            self._make(space)
+            self._made[network_id] = space
+            return space
+
+    def _make(self, space: NetworkNamespace) -> None:
+        assert self.tools is not None
+        ip = self.tools.ip
+        if not space.path.exists():
+            _run([ip, "netns", "add", space.name])
+        try:
+            _run([ip, "-n", space.name, "link", "set", "lo", "up"])
+            pasta = [self.tools.pasta, "--runas", "0", "--netns", str(space.path), "-q"]
+            # daemonizes once the namespace is configured; quits when it is deleted
+            uplink = ["--config-net", "--no-map-gw", "-I", "uplink", "-t", "none", *NO_PORTS]
+            _run([*pasta, *uplink], env={"PATH": TOOL_PATH})
+        except NetnsError:
+            self._delete(space.name)
+            raise
+
+    def remove(self, network_id: int) -> None:
+        """Delete a network's namespace (the network is gone); its pastas quit with it."""
+        with self._lock:
+            space = self._made.pop(network_id, None)
+        if space is not None:
+            self._delete(space.name)
+
+    def reconcile(self) -> None:
+        """Delete what a previous run of this platform left (its processes are gone, killed
+        as strays; each namespace is made again, clean, when first needed), and end its
+        pastas, even those whose namespace is already gone. Nothing when they are off."""
+        if self.tools is None:
+            return
+        try:
+            names = [p.name for p in RUN_NETNS.iterdir() if p.name.startswith(self.prefix)]
+        except OSError:
+            names = []
+        for name in names:
+            self._delete(name)
+        self._end_pastas(lambda path: path.startswith(str(RUN_NETNS / self.prefix)))
+
+    def close(self) -> None:
+        with self._lock:
+            names = [space.name for space in self._made.values()]
+            self._made.clear()
+        for name in names:
+            self._delete(name)
+
+    def _delete(self, name: str) -> None:
+        """Delete the namespace and end the pastas serving it (pasta quits by itself when
+        its namespace goes, but not if that happens while it is still starting)."""
+        assert self.tools is not None
+        try:
+            _run([self.tools.ip, "netns", "delete", name])
+        except NetnsError as exc:
+            log.warning("could not delete network namespace %s: %s", name, exc)
+        self._end_pastas(lambda path: path == str(RUN_NETNS / name))
+
+    def _end_pastas(self, serves: Callable[[str], bool]) -> None:
+        """Kill the pastas whose ``--netns`` path ``serves`` accepts."""
+        assert self.tools is not None
+        for proc in psutil.process_iter(["cmdline"]):
+            argv = proc.info["cmdline"] or []
+            if argv[:1] == [self.tools.pasta] and "--netns" in argv:
+                at = argv.index("--netns") + 1
+                if at < len(argv) and serves(argv[at]):
+                    with contextlib.suppress(psutil.Error):
+                        proc.kill()

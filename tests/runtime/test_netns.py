@@ -1,0 +1,178 @@
+"""``runtime.netns``: a real network namespace per network (as root, with ip and pasta),
+joined by a real process, with a real forwarder from the host's loopback into it."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+
+from maxlocal.runtime.listener import PortOwner, listening_inodes, namespace_listeners
+from maxlocal.runtime.netns import Namespaces, NetworkNamespace
+from maxlocal.runtime.supervisor import free_port
+
+SERVE = (
+    "import socket, sys\n"
+    "s = socket.socket(); s.bind(('127.0.0.1', int(sys.argv[1]))); s.listen()\n"
+    "print('listening', flush=True)\n"
+    "while True:\n"
+    "    c, _ = s.accept(); c.sendall(b'inside'); c.close()\n"
+)
+CONNECT = (
+    "import socket, sys\n"
+    "try:\n"
+    "    print(socket.create_connection(('127.0.0.1', int(sys.argv[1])), timeout=3).recv(20))\n"
+    "except OSError as e:\n"
+    "    print('refused', type(e).__name__)\n"
+)
+
+
+@pytest.fixture
+def spaces(tmp_path: Path) -> Iterator[Namespaces]:
+    made = Namespaces.choose(tmp_path, True)
+    assert made.active, made.describe()
+    yield made
+    made.close()
+
+
+def run_in(space: NetworkNamespace, code: str, *args: str) -> str:
+    argv = [*space.enter(), sys.executable, "-c", code, *args]
+    return subprocess.run(argv, capture_output=True, text=True, timeout=30, check=True).stdout
+
+
+def serve_in(space: NetworkNamespace, port: int) -> subprocess.Popen[str]:
+    argv = [*space.enter(), sys.executable, "-c", SERVE, str(port)]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None and proc.stdout.readline() == "listening\n"
+    return proc
+
+
+def answer(port: int, timeout: float = 10) -> bytes:
+    """What the host's ``127.0.0.1:port`` answers, once the forwarder is up."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=2) as sock:
+                got = sock.recv(20)
+            if got or time.monotonic() > deadline:
+                return got
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+        time.sleep(0.02)
+
+
+def test_a_joined_process_is_in_the_networks_own_namespace(spaces: Namespaces) -> None:
+    space = spaces.get(1)
+    assert space is not None and space.path.exists()
+    assert spaces.get(1) == space  # made once, shared by the network's processes
+    inside = run_in(space, "import os; print(os.stat('/proc/self/ns/net').st_ino)")
+    assert int(inside) != os.stat("/proc/self/ns/net").st_ino
+    assert int(inside) == space.path.stat().st_ino
+
+
+def test_the_host_loopback_is_out_of_reach_and_networks_apart(spaces: Namespaces) -> None:
+    one, two = spaces.get(1), spaces.get(2)
+    assert one is not None and two is not None
+    with socket.socket() as host:
+        host.bind(("127.0.0.1", 0))
+        host.listen()
+        port = host.getsockname()[1]
+        assert "refused" in run_in(one, CONNECT, str(port))
+    app_port = free_port()
+    server = serve_in(one, app_port)
+    try:
+        assert "inside" in run_in(one, CONNECT, str(app_port))  # the network's own apps
+        assert "refused" in run_in(two, CONNECT, str(app_port))  # not another network
+    finally:
+        server.kill()
+        server.wait()
+
+
+def test_the_forwarder_brings_the_host_port_to_the_app_and_the_check_sees_both_ends(
+    spaces: Namespaces,
+) -> None:
+    space = spaces.get(1)
+    assert space is not None
+    port = free_port()
+    forwarder = space.forward(port)
+    server = serve_in(space, port)
+    try:
+        assert answer(port) == b"inside"
+        assert namespace_listeners(server.pid, port)
+        assert PortOwner(port).owned_by(server.pid, via=forwarder.pid)
+        assert not PortOwner(port).owned_by(server.pid, via=os.getpid())  # not the forwarder
+        assert not PortOwner(port).owned_by(forwarder.pid, via=forwarder.pid)  # not the app
+    finally:
+        server.kill()
+        server.wait()
+        forwarder.stop()
+
+
+def test_closing_deletes_the_namespaces_and_their_pastas_quit(tmp_path: Path) -> None:
+    spaces = Namespaces.choose(tmp_path, True)
+    space = spaces.get(7)
+    assert space is not None
+    port = free_port()
+    forwarder = space.forward(port)
+    try:
+        deadline = time.monotonic() + 10
+        while not listening_inodes(port) and time.monotonic() < deadline:
+            time.sleep(0.02)  # until it is up (listening on the host)
+        spaces.close()
+        assert not space.path.exists()
+        forwarder.popen.wait(timeout=10)  # pasta quits when its namespace is deleted
+    finally:
+        forwarder.stop()
+    assert not [p for p in Path("/run/netns").iterdir() if p.name.startswith(spaces.prefix)]
+
+
+def test_a_restart_deletes_what_the_previous_run_left(tmp_path: Path) -> None:
+    left = Namespaces.choose(tmp_path, True).get(3)  # a platform that died: never closed
+    assert left is not None and left.path.exists()
+    again = Namespaces.choose(tmp_path, True)
+    again.reconcile()
+    assert not left.path.exists()
+    assert again.get(3) is not None and left.path.exists()  # made again, clean, when needed
+    again.close()
+
+
+def test_without_isolation_tenants_share_the_hosts_namespace(tmp_path: Path) -> None:
+    off = Namespaces.choose(tmp_path, False)
+    assert not off.active and off.get(1) is None
+    off.reconcile()  # a platform's start and stop with them off: nothing to do
+    off.close()
+    assert off.describe() == "one shared network namespace (isolation is off)"
+
+
+def test_a_platform_that_is_not_root_says_its_tenants_share_the_network(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    userns = Namespaces.choose(tmp_path, True)
+    assert not userns.active and userns.get(1) is None
+    assert (
+        userns.describe() == "one shared network namespace (the platform is not root: userns mode)"
+    )
+
+
+def test_a_restart_ends_the_pastas_the_previous_run_left(tmp_path: Path) -> None:
+    died = Namespaces.choose(tmp_path, True)  # a platform that died: never closed
+    space = died.get(4)
+    assert space is not None
+    forwarder = space.forward(free_port())
+    try:
+        again = Namespaces.choose(tmp_path, True)
+        again.reconcile()
+        assert forwarder.popen.wait(timeout=10) is not None
+        serving = [p.info["cmdline"] or [] for p in psutil.process_iter(["cmdline"])]
+        assert not [argv for argv in serving if str(space.path) in argv]
+    finally:
+        forwarder.stop()
