@@ -57,6 +57,9 @@ from maxlocal.strays import marker_for
 PREFIX = "/api/v1"
 SERVER_FILE = "server.json"
 LOCK_FILE = "server.lock"
+SOCKET_MESSAGE_LIMIT = 2 * 1024 * 1024
+"""The largest message a socket client may send (a larger one closes the connection, 1009):
+rig's stdin frames are 64 KiB; a 10 MiB one would be held whole before any check."""
 
 log = logging.getLogger("maxlocal")
 
@@ -134,7 +137,7 @@ def build_app(platform: Platform) -> HostRouter:
     app.add_middleware(BodyLimit, exempt=releases.is_upload)
     app.add_middleware(errors.CatchAll)
     router = HostRouter(app, platform.runtime.resolve)
-    app.state.metrics = metrics.registry_for(platform, router.served)
+    app.state.metrics = metrics.Metrics(platform, router.served)
     return router
 
 
@@ -240,6 +243,7 @@ def serve(options: ServeOptions) -> None:
         server_header=False,
         http=LimitedH11Protocol,
         h11_max_incomplete_event_size=HEAD_LIMIT,
+        ws_max_size=SOCKET_MESSAGE_LIMIT,
     )
     isolation = platform.runtime.isolation
     log.info("isolation: %s", isolation.describe())
