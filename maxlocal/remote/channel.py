@@ -10,6 +10,8 @@ Client events (each answered ok, or error with a reason): ``stdin`` ``{"data": b
 ``eof``, ``resize`` ``{"cols", "rows"}``, ``signal`` ``{"name": "INT"}``.
 
 Leaving the topic, or losing the socket, ends the session and every process it started.
+Input the process has not read yet is held up to ``sessions.STDIN_WINDOW``; beyond that the
+connection's next frame waits for it.
 """
 
 from __future__ import annotations
@@ -146,7 +148,12 @@ class ExecHandler:
             return "error", {"reason": "the session has ended"}
         try:
             if event == "stdin":
-                session.write(_data(payload))
+                data = _data(payload)
+                if not session.has_room():
+                    # The process has not read what came before: this connection's frames
+                    # wait (the client's sends block), rather than the platform queueing them.
+                    await asyncio.to_thread(session.wait_for_room)
+                session.write(data)
             elif event == "eof":
                 session.eof()
             elif event == "resize":
