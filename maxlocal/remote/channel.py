@@ -149,10 +149,7 @@ class ExecHandler:
         try:
             if event == "stdin":
                 data = _data(payload)
-                if not session.has_room():
-                    # The process has not read what came before: this connection's frames
-                    # wait (the client's sends block), rather than the platform queueing them.
-                    await asyncio.to_thread(session.wait_for_room)
+                await _room_in(session)
                 session.write(data)
             elif event == "eof":
                 session.eof()
@@ -315,6 +312,16 @@ class Outlet:
 
 def _exit_payload(ended: Ended) -> dict[str, Any]:
     return {"code": ended.code, "duration_s": ended.duration_s, "reason": ended.reason}
+
+
+async def _room_in(session: Session) -> None:
+    """Until the session may take more input: while its process has not read what came
+    before, this connection's frames wait (the client's sends block) rather than the platform
+    queueing them. No thread waits for it: the session's writer wakes the loop up."""
+    loop = asyncio.get_running_loop()
+    room = asyncio.Event()
+    session.when_room(lambda: loop.call_soon_threadsafe(room.set))
+    await room.wait()
 
 
 def _refused(reason: str) -> JoinRefused:

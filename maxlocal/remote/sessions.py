@@ -102,6 +102,7 @@ class Session:
         self._pending = 0  # bytes in the inbox and being written
         self._input = threading.Condition()
         self._input_closed = False  # nothing more is read: the process is gone, or has EOF
+        self._on_room: list[Callable[[], object]] = []
         self._readers: list[threading.Thread] = []
         self._in_read: set[int] = set()  # readers waiting for the pipe, not for the client
         self._writer: threading.Thread | None = None
@@ -125,16 +126,27 @@ class Session:
             self._inbox.append(None)
             self._input.notify_all()
 
-    def has_room(self) -> bool:
-        """Whether more input may be queued now (under ``STDIN_WINDOW``, or it is dropped)."""
+    def when_room(self, callback: Callable[[], object]) -> None:
+        """Call ``callback`` (at once, or later from the writer's thread) once more input may
+        be queued: under ``STDIN_WINDOW`` is waiting, or the process reads no more (then it is
+        dropped). Callers wait for it before each ``write``."""
         with self._input:
-            return self._pending < STDIN_WINDOW or self._input_closed
+            if not self._has_room():
+                self._on_room.append(callback)
+                return
+        callback()
 
-    def wait_for_room(self) -> None:
-        """Block until ``has_room``: the process has read enough, or reads no more."""
-        with self._input:
-            while not (self._pending < STDIN_WINDOW or self._input_closed):
-                self._input.wait(CHECK_EVERY)
+    def _has_room(self) -> bool:
+        return self._pending < STDIN_WINDOW or self._input_closed
+
+    def _room_made(self) -> None:
+        """With ``_input`` held: wake up whoever waits for room, if there is some now."""
+        self._input.notify_all()
+        if self._on_room and self._has_room():
+            waiting, self._on_room = self._on_room, []
+            for callback in waiting:
+                with contextlib.suppress(RuntimeError):  # its event loop has closed
+                    callback()
 
     def resize(self, cols: int, rows: int) -> None:
         """Only a shell on a terminal has a size."""
@@ -233,7 +245,7 @@ class Session:
                     self._send(item)
                     with self._input:
                         self._pending -= len(item)
-                        self._input.notify_all()
+                        self._room_made()
         except OSError:
             return
         finally:
@@ -241,7 +253,7 @@ class Session:
                 self._input_closed = True
                 self._inbox.clear()
                 self._pending = 0
-                self._input.notify_all()
+                self._room_made()
 
     def _take(self) -> bytes | object | None:
         with self._input:
