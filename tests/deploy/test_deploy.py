@@ -265,7 +265,9 @@ def test_log_filters(api: Api, shared_platform: Platform) -> None:
     assert api.logs(network, app, after=last[0]["seq"]) == []
     assert len(api.logs(network, app, since="10m")) == len(api.logs(network, app))
     assert api.logs(network, app, since="2999-01-01T00:00:00Z") == []
-    bad = api.http.get(f"/networks/{network}/apps/{app}/logs", params={"grep": "("})
+    bad = api.http.get(
+        f"/networks/{network}/apps/{app}/logs", params={"grep": "(", "regex": "true"}
+    )
     assert bad.status_code == 422 and bad.json()["error"]["code"] == "invalid_request"
     tagged = api.http.get(f"/networks/{network}/logs", params={"grep": "served"}).json()
     assert {r["app"] for r in tagged} == {app} and len(tagged) == 3
