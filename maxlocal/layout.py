@@ -25,6 +25,8 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from maxlocal.runtime.cgroups import disk_used
+
 DEFAULT_KEEP_ENVS = 50  # a few apps' history of dependency changes (a Flask venv: ~15 MB)
 
 
@@ -86,7 +88,7 @@ class Layout:
         """Bytes on disk under the app's artifacts, releases and home (symlinks not followed:
         a shared dependency environment in the cache is nobody's)."""
         return sum(
-            _du(root / network / app)
+            disk_used(root / network / app)
             for root in (self.artifacts, self.releases, self.homes / "apps")
         )
 
@@ -123,24 +125,6 @@ def tighten(data_dir: Path) -> None:
             mode = entry.stat(follow_symlinks=False).st_mode
             if (stat.S_ISDIR(mode) or stat.S_ISREG(mode)) and mode & 0o077:
                 os.chmod(entry.path, stat.S_IMODE(mode) & ~0o077)
-
-
-def _du(path: Path) -> int:
-    """Disk blocks in use under ``path``, in bytes, as ``du`` counts them."""
-    total = 0
-    try:
-        entries = list(os.scandir(path))
-    except OSError:
-        return 0
-    for entry in entries:
-        try:
-            info = entry.stat(follow_symlinks=False)
-        except OSError:
-            continue
-        total += info.st_blocks * 512
-        if entry.is_dir(follow_symlinks=False):
-            total += _du(Path(entry.path))
-    return total
 
 
 def log_key(network: str, app: str) -> str:

@@ -27,9 +27,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from maxlocal.api.deps import Platform
 from maxlocal.errors import PlatformError
 from maxlocal.layout import build_log_key, log_key, network_log_key
+from maxlocal.platform import Platform
 from maxlocal.realtime.pubsub import PubSub
 from maxlocal.realtime.topics import (
     FeedHandler,

@@ -23,6 +23,7 @@ from fastapi import FastAPI
 from maxlocal.admin import ensure_bootstrap, prepare_data_dir, write_private_json
 from maxlocal.api import (
     apps,
+    audit,
     auth,
     device,
     env,
@@ -36,19 +37,19 @@ from maxlocal.api import (
     releases,
     status,
 )
-from maxlocal.api.deps import Platform, RuntimeOptions, Settings
 from maxlocal.api.limits import BodyLimit
 from maxlocal.api.schemas import ErrorBody
 from maxlocal.auth import DEFAULT_ACCESS_TTL, DEFAULT_REFRESH_TTL, Auth
 from maxlocal.crypto import Vault
-from maxlocal.deploys import DEFAULT_KEEP_RELEASES
 from maxlocal.http11 import HEAD_LIMIT, LimitedH11Protocol
 from maxlocal.layout import DEFAULT_KEEP_ENVS, Layout
 from maxlocal.live import Live
+from maxlocal.platform import Platform, RuntimeOptions, Settings
 from maxlocal.realtime import SocketEndpoint
 from maxlocal.remote.access import EXEC_TOPICS, RemoteAccess
 from maxlocal.runtime.artifacts import MAX_ARCHIVE_BYTES
 from maxlocal.runtime.cgroups import Cgroups
+from maxlocal.runtime.core import DEFAULT_KEEP_RELEASES
 from maxlocal.runtime.logstore import DEFAULT_LIMIT, DEFAULT_LIMIT_BYTES
 from maxlocal.runtime.router import HostRouter
 from maxlocal.store.db import Database
@@ -127,7 +128,9 @@ def build_app(platform: Platform) -> HostRouter:
         app.include_router(module.router, prefix=PREFIX, responses={"default": error})
     app.include_router(metrics.router)
     app.include_router(device.router)
-    app.include_router(remote.router, prefix=PREFIX, responses={"default": error})
+    app.include_router(
+        audit.router(remote.audit, remote.sessions), prefix=PREFIX, responses={"default": error}
+    )
     socket = SocketEndpoint(
         authenticate=live.authenticate,
         authorize=live.authorize,
@@ -247,6 +250,7 @@ def serve(options: ServeOptions) -> None:
     )
     isolation = platform.runtime.isolation
     log.info("isolation: %s", isolation.describe())
+    log.info("limits: %s", platform.runtime.cgroups.log_line())
     info: dict[str, object] = {
         "pid": os.getpid(),
         "url": url_for(sock),

@@ -4,8 +4,11 @@
 ``.rigignore`` files (at the root and in any subdirectory) exclude paths with
 gitignore semantics, deeper files overriding shallower ones and ``.rigignore``
 overriding the ``.gitignore`` beside it; an excluded directory is not entered.
-``.git`` is never included. Symlinks are kept as symlinks when they point
-inside the root and refused when they point outside.
+``.git`` is never included. ``.env*`` files (local settings and secrets) are left out
+by default, at any depth, unless a ``.rigignore`` brings one back with a ``!`` rule (a
+``.gitignore``'s ``!`` does not: it says what git tracks, not what leaves the machine).
+Symlinks are kept as symlinks when they point inside the root and refused when they
+point outside.
 """
 
 from __future__ import annotations
@@ -24,6 +27,9 @@ from rig.config import environment
 from rig.errors import RigError
 
 IGNORE_FILES = (".gitignore", ".rigignore")
+RIGIGNORE = ".rigignore"
+ENV_PREFIX = ".env"  # .env, .env.local, .envrc...: local settings and secrets
+DEFAULT_RULE = f"by default: {ENV_PREFIX}* (a !-rule in .rigignore uploads one)"
 LARGE_BUNDLE_BYTES = 50 * 1024 * 1024
 
 
@@ -61,6 +67,11 @@ class BundlePlan:
     @property
     def is_large(self) -> bool:
         return self.total_bytes > LARGE_BUNDLE_BYTES
+
+    @property
+    def env_files_left_out(self) -> list[str]:
+        """The paths the default exclusion of ``.env*`` kept back."""
+        return [e.path for e in self.excluded if e.rule == DEFAULT_RULE]
 
     def largest(self, count: int = 10) -> list[BundleFile]:
         return sorted(self.files, key=lambda f: (-f.size, f.path))[:count]
@@ -108,13 +119,20 @@ def _load_ignore_file(path: Path, base: str) -> _IgnoreFile | None:
 
 
 def _decide(rules: list[_IgnoreFile], rel_path: str, is_dir: bool) -> str | None:
-    """The rule excluding ``rel_path``, or None when it is included."""
+    """The rule excluding ``rel_path``, or None when it is included. The deepest ignore file
+    with a matching pattern decides, except that only a ``.rigignore`` brings back what the
+    default exclusion of ``.env*`` keeps (a ``.gitignore``'s ``!`` is passed over for it)."""
+    default = rel_path.rsplit("/", 1)[-1].startswith(ENV_PREFIX)  # .env*: a prefix, so cheap
     for ignore_file in reversed(rules):
         decision = ignore_file.match(rel_path, is_dir)
-        if decision is not None:
-            excluded, rule = decision
-            return rule if excluded else None
-    return None
+        if decision is None:
+            continue
+        excluded, rule = decision
+        if excluded:
+            return rule
+        if not default or ignore_file.source.rsplit("/", 1)[-1] == RIGIGNORE:
+            return None
+    return DEFAULT_RULE if default else None
 
 
 def _inside(path: str, root: str) -> bool:

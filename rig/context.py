@@ -41,6 +41,7 @@ class Context:
     # The shell's selection; one-shot commands leave these empty.
     network: str | None = None
     app: str | None = None
+    in_shell: bool = False  # run by the rig shell (whose history masks secrets)
     api_factory: Callable[[Context], Api] | None = field(default=None, repr=False)
     _tls: TlsSettings | None = field(default=None, repr=False)
     _client: ApiClient | None = field(default=None, repr=False)

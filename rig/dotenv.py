@@ -6,7 +6,8 @@ Accepted:
 - unquoted values (surrounding blanks trimmed, `` #`` starts a comment);
 - single-quoted values, taken literally;
 - double-quoted values, with ``\\n \\r \\t \\\\ \\" \\$`` escapes (any other backslash is kept);
-- quoted values spanning several lines.
+- quoted values spanning several lines;
+- quoted parts side by side, and ``\\'`` between them, joined as sh joins them (``'it'\\''s'``).
 
 Errors name the line and never include a value: a .env file may hold secrets.
 """
@@ -32,20 +33,20 @@ def parse(text: str) -> dict[str, str]:
 
 
 def dump(values: dict[str, str]) -> str:
-    """A .env document that :func:`parse` reads back as ``values``."""
+    """A .env document that :func:`parse` reads back as ``values``, and that a POSIX shell's
+    ``set -a; . ./.env`` reads back byte for byte, running nothing (see :func:`quote`)."""
     return "".join(f"{key}={quote(value)}\n" for key, value in values.items())
 
 
 def quote(value: str) -> str:
-    escaped = (
-        value.replace("\\", "\\\\").replace('"', '\\"').replace("\r", "\\r").replace("\n", "\\n")
-    )
-    return f'"{escaped}"'
+    """``value`` in single quotes, where a shell expands nothing (``$``, backticks, ``\\``,
+    newlines all literal); a ``'`` itself as ``'\\''`` (close, escaped quote, reopen)."""
+    return "'" + value.replace("'", "'\\''") + "'"
 
 
 class _Parser:
     def __init__(self, text: str) -> None:
-        self.text = text.replace("\r\n", "\n")
+        self.text = text  # CRLF ends a line (a CR is a blank), but inside quotes stays as it is
         self.pos = 0
         self.line = 1
 
@@ -75,13 +76,9 @@ class _Parser:
         self.pos += 1
         self._skip_blanks()
         start_line = self.line
-        char = self._peek()
-        if char == "'":
-            value = self._single_quoted(start_line)
-        elif char == '"':
-            value = self._double_quoted(start_line)
-        else:
+        if self._peek() not in ("'", '"'):
             return key, self._unquoted()
+        value = self._quoted_word(start_line)
         self._skip_blanks()
         if self._peek() not in ("", "\n", "#"):
             raise DotenvError(self.line, f"unexpected text after the closing quote of {key!r}")
@@ -104,6 +101,22 @@ class _Parser:
         if comment:
             raw = raw[: comment.start()]
         return raw.strip()
+
+    def _quoted_word(self, start_line: int) -> str:
+        """Quoted parts side by side, joined as a shell joins them: ``'it'\\''s'`` (what
+        :func:`quote` writes for ``it's``) is one value."""
+        parts: list[str] = []
+        while True:
+            char = self._peek()
+            if char == "'":
+                parts.append(self._single_quoted(start_line))
+            elif char == '"':
+                parts.append(self._double_quoted(start_line))
+            elif self.text.startswith("\\'", self.pos) and parts:
+                parts.append("'")
+                self.pos += 2
+            else:
+                return "".join(parts)
 
     def _single_quoted(self, start_line: int) -> str:
         end = self.text.find("'", self.pos + 1)
@@ -143,7 +156,7 @@ class _Parser:
         return self.text[self.pos] if self.pos < len(self.text) else ""
 
     def _skip_blanks(self) -> None:
-        while self._peek() in (" ", "\t") and self._peek():
+        while self._peek() in (" ", "\t", "\r") and self._peek():
             self.pos += 1
 
     def _skip_rest_of_line(self) -> None:

@@ -55,3 +55,17 @@ def ask_hidden(ctx: Context, prompt: str, *, confirm_prompt: str | None = None) 
     except (KeyboardInterrupt, EOFError):
         raise Interrupted("interrupted") from None
     return value
+
+
+def warn_secret_in_argv(ctx: Context, what: str, instead: str) -> None:
+    """Say, in one line on a terminal, that ``what`` given as an argument is kept in the shell's
+    history and shown by ``ps`` to every user of the machine, and the stdin form ``instead``.
+    Not in scripts (stderr not a terminal: nobody to tell) nor in the rig shell (it masks
+    secrets in its history, and its arguments never reach a process's argv)."""
+    if ctx.in_shell or not ctx.stderr.isatty():
+        return
+    ctx.stderr.write(
+        f"rig: warning: {what} given as an argument stays in your shell history and shows in "
+        f"`ps` (hint: {instead})\n"
+    )
+    ctx.stderr.flush()

@@ -11,6 +11,10 @@ from tests.support import ci
 from tests.support.alone import MARKER, lock_dir, turn
 from tests.support.platform import Platform, PlatformFactory, PlatformPool
 
+# Fixtures every folder may use come from these modules (see tests/README.md): the `rig`
+# runner and logged-in runners, and the runtime driver under test.
+pytest_plugins = ["tests.support.cli", "tests.support.runtime"]
+
 # A suite started in the background by a non-interactive shell (`./test &` in a script) gets
 # SIGINT ignored, and every rig it starts would inherit that and ignore the Ctrl+C the tests
 # send. An ignored signal is the caller's wish for rig, so it is this suite that restores it:
@@ -58,14 +62,3 @@ def platform_pool(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform
     pool = PlatformPool(tmp_path_factory.mktemp("pool"))
     yield pool
     pool.close()
-
-
-# The `rig` runner and logged-in runners (tests/support/cli.py).
-from tests.support.cli import (  # noqa: E402, F401
-    logged_in,
-    make_rig,
-    new_login,
-    rig,
-    second_user,
-    shared_platform,
-)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 
 from maxlocal.api.deps import (
-    Platform,
     PlatformDep,
     UserDep,
     create_named,
@@ -15,8 +14,9 @@ from maxlocal.api.deps import (
 from maxlocal.api.env import list_secrets, list_vars
 from maxlocal.api.schemas import AppDetails, AppOut, CreateNamed
 from maxlocal.errors import AlreadyExists
+from maxlocal.platform import Platform
+from maxlocal.store.apps import App
 from maxlocal.store.env import Scope
-from maxlocal.store.networks import App
 
 router = APIRouter(tags=["apps"])
 

@@ -1,89 +1,21 @@
-"""The parts of the platform the routers use, and the dependencies that hand them out."""
+"""The dependencies that hand the routers the platform (``maxlocal.platform``) and the caller,
+and the lookups every route goes through."""
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from typing import Annotated, TypeVar
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from maxlocal import names
-from maxlocal.auth import Auth
-from maxlocal.crypto import Vault
-from maxlocal.deploys import DEFAULT_KEEP_RELEASES, Runtime
 from maxlocal.errors import Conflict, NotFound, PlatformError, Unauthorized
-from maxlocal.events import Events
-from maxlocal.layout import Layout
-from maxlocal.runtime.artifacts import MAX_ARCHIVE_BYTES
-from maxlocal.runtime.cgroups import Cgroups
-from maxlocal.runtime.logstore import DEFAULT_LIMIT, DEFAULT_LIMIT_BYTES
-from maxlocal.store.db import Database
-from maxlocal.store.env import Env
-from maxlocal.store.networks import App, Apps, NameTaken, Network, Networks
-from maxlocal.store.releases import Releases
+from maxlocal.platform import Platform
+from maxlocal.store.apps import App
+from maxlocal.store.networks import NameTaken, Network
 from maxlocal.store.users import User
-
-
-@dataclass
-class Settings:
-    domain: str = "localhost"
-    app_port: int = 80
-    max_upload_bytes: int = MAX_ARCHIVE_BYTES
-    device_code_ttl: int = 600
-
-
-@dataclass
-class Platform:
-    db: Database
-    auth: Auth
-    vault: Vault
-    networks: Networks
-    apps: Apps
-    env: Env
-    releases: Releases
-    runtime: Runtime
-    settings: Settings
-    events: Events = field(default_factory=Events)
-
-    @classmethod
-    def build(
-        cls,
-        db: Database,
-        auth: Auth,
-        vault: Vault,
-        settings: Settings,
-        runtime_options: RuntimeOptions,
-    ) -> Platform:
-        apps, env, releases = Apps(db), Env(db), Releases(db)
-        runtime = Runtime(
-            runtime_options.layout,
-            apps,
-            releases,
-            env,
-            vault,
-            log_limit=runtime_options.log_limit,
-            log_bytes=runtime_options.log_bytes,
-            health_timeout=runtime_options.health_timeout,
-            isolation=runtime_options.isolation,
-            keep_releases=runtime_options.keep_releases,
-            cgroups=runtime_options.cgroups,
-        )
-        return cls(db, auth, vault, Networks(db), apps, env, releases, runtime, settings)
-
-
-@dataclass(frozen=True)
-class RuntimeOptions:
-    layout: Layout
-    log_limit: int = DEFAULT_LIMIT
-    log_bytes: int = DEFAULT_LIMIT_BYTES
-    health_timeout: float = 30.0
-    isolation: str = "auto"
-    """auto, sandbox or none: see ``runtime.sandbox.choose``."""
-    keep_releases: int = DEFAULT_KEEP_RELEASES
-    cgroups: Cgroups | None = None
 
 
 def get_platform(request: Request) -> Platform:

@@ -1,19 +1,26 @@
-"""Vars and secrets, at network scope and at app scope (where network values are inherited)."""
+"""Vars and secrets, at network scope and at app scope (where network values are inherited).
+
+The same seven endpoints serve both scopes (``_scope_routes``): a dependency, ``network_scope``
+or ``app_scope``, turns the path into a ``Where`` (or a 404), and each endpoint is a line on
+the shared logic below."""
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Annotated, TypeVar
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Depends, Query, Response
 from fastapi import Request as HttpRequest
 from pydantic import AfterValidator, BaseModel
 
 from maxlocal import names
-from maxlocal.api.deps import Platform, PlatformDep, UserDep, find_app, find_network
+from maxlocal.api.deps import PlatformDep, UserDep, find_app, find_network
 from maxlocal.api.schemas import Request, SecretOut, VarOut
 from maxlocal.errors import Conflict, NotFound
+from maxlocal.platform import Platform
 from maxlocal.store.audit import AuditLog, NewAuditRow
 from maxlocal.store.env import Entry, Kind, KindConflict, NewEntry, Scope
 from maxlocal.store.users import User
@@ -106,13 +113,33 @@ def list_secrets(platform: Platform, scope: Scope) -> list[SecretOut]:
     return _listing(platform, scope, "secret", _secret)
 
 
-def _network_scope(platform: Platform, user_id: int, network: str) -> Scope:
-    return Scope(find_network(platform, user_id, network).id)
+@dataclass
+class Where:
+    """The scope a request names (a network, or an app in it), with the names it was given."""
+
+    platform: Platform
+    user_id: int
+    network: str
+    app: str | None = None
+
+    @functools.cached_property
+    def scope(self) -> Scope:
+        """Looked up on first use, in the endpoint: as everywhere in the API, a request that
+        does not validate is a 422 before an unknown network or app is a 404."""
+        if self.app is None:
+            return Scope(find_network(self.platform, self.user_id, self.network).id)
+        network, app = find_app(self.platform, self.user_id, self.network, self.app)
+        return Scope(network.id, app.id)
 
 
-def _app_scope(platform: Platform, user_id: int, network: str, app: str) -> Scope:
-    net, found = find_app(platform, user_id, network, app)
-    return Scope(net.id, found.id)
+def network_scope(network: str, user: UserDep, platform: PlatformDep) -> Where:
+    """``/networks/{network}/...``: the caller's network (NotFound when it is not theirs)."""
+    return Where(platform, user.id, network)
+
+
+def app_scope(network: str, app: str, user: UserDep, platform: PlatformDep) -> Where:
+    """``/networks/{network}/apps/{app}/...``: the caller's app (NotFound when it is not)."""
+    return Where(platform, user.id, network, app)
 
 
 def _set(platform: Platform, scope: Scope, kind: Kind, entries: dict[str, NewEntry]) -> None:
@@ -147,180 +174,51 @@ def _delete(platform: Platform, scope: Scope, kind: Kind, key: str) -> None:
         raise NotFound(f"{kind} '{key}' is not set on {where}")
 
 
-def _release_config(
-    platform: Platform,
-    user: User,
-    network: str,
-    app: str | None,
-    restart: bool,
-    response: Response,
-    message: str,
-) -> None:
-    """Unless ``restart`` is false, make a config release of each app the change reaches
-    that has a running release, and name the new releases in ``X-Release`` (their apps, in the
-    same order, in ``X-Release-Apps``: at network scope the numbers alone say little)."""
-    if not restart:
-        return
-    reached = platform.apps.find(user.id, network=network, name=app)
-    made = [(a.name, platform.runtime.config_release(a, user.email, message)) for a in reached]
-    restarted = [(name, str(r.number)) for name, r in made if r is not None]
-    if restarted:
-        response.headers["X-Release"] = ",".join(number for _, number in restarted)
-        response.headers["X-Release-Apps"] = ",".join(name for name, _ in restarted)
+RestartQuery = Annotated[
+    bool, Query(description="false: change the config only; the next release picks it up")
+]
+
+
+class ConfigRelease:
+    """What follows a change of vars or secrets: unless ``restart`` is false, a config release
+    of each app the change reaches that has a running release, the new releases named in
+    ``X-Release`` (their apps, in the same order, in ``X-Release-Apps``: at network scope the
+    numbers alone say little). A dependency, so each endpoint says only what it changes."""
+
+    def __init__(
+        self, user: UserDep, platform: PlatformDep, response: Response, restart: RestartQuery = True
+    ) -> None:
+        self.user, self.platform, self.response, self.restart = user, platform, response, restart
+
+    def after(self, where: Where, message: str) -> None:
+        if not self.restart:
+            return
+        reached = self.platform.apps.find(self.user.id, network=where.network, name=where.app)
+        runtime, by = self.platform.runtime, self.user.email
+        made = [(a.name, runtime.config_release(a, by, message)) for a in reached]
+        restarted = [(name, str(r.number)) for name, r in made if r is not None]
+        if restarted:
+            self.response.headers["X-Release"] = ",".join(number for _, number in restarted)
+            self.response.headers["X-Release-Apps"] = ",".join(name for name, _ in restarted)
+
+
+ReleaseDep = Annotated[ConfigRelease, Depends()]
 
 
 def _set_message(entries: dict[str, str]) -> str:
     return "set " + ", ".join(sorted(entries))
 
 
-RestartQuery = Annotated[
-    bool, Query(description="false: change the config only; the next release picks it up")
-]
-
-
-@router.get(NETWORK + "/vars")
-def network_vars(network: str, user: UserDep, platform: PlatformDep) -> list[VarOut]:
-    return list_vars(platform, _network_scope(platform, user.id, network))
-
-
-@router.patch(NETWORK + "/vars")
-def set_network_vars(
-    network: str,
-    body: SetVars,
-    user: UserDep,
-    platform: PlatformDep,
-    response: Response,
-    restart: RestartQuery = True,
-) -> list[VarOut]:
-    result = _set_vars(platform, _network_scope(platform, user.id, network), body)
-    _release_config(platform, user, network, None, restart, response, _set_message(body.vars))
-    return result
-
-
-@router.delete(NETWORK + "/vars/{key}", status_code=204, response_class=Response)
-def delete_network_var(
-    network: str,
-    key: str,
-    user: UserDep,
-    platform: PlatformDep,
-    response: Response,
-    restart: RestartQuery = True,
-) -> None:
-    _delete(platform, _network_scope(platform, user.id, network), "var", key)
-    _release_config(platform, user, network, None, restart, response, f"unset {key}")
-
-
-@router.get(NETWORK + "/secrets")
-def network_secrets(network: str, user: UserDep, platform: PlatformDep) -> list[SecretOut]:
-    return list_secrets(platform, _network_scope(platform, user.id, network))
-
-
-@router.patch(NETWORK + "/secrets")
-def set_network_secrets(
-    network: str,
-    body: SetSecrets,
-    user: UserDep,
-    platform: PlatformDep,
-    response: Response,
-    restart: RestartQuery = True,
-) -> list[SecretOut]:
-    result = _set_secrets(platform, _network_scope(platform, user.id, network), body)
-    _release_config(platform, user, network, None, restart, response, _set_message(body.secrets))
-    return result
-
-
-@router.delete(NETWORK + "/secrets/{key}", status_code=204, response_class=Response)
-def delete_network_secret(
-    network: str,
-    key: str,
-    user: UserDep,
-    platform: PlatformDep,
-    response: Response,
-    restart: RestartQuery = True,
-) -> None:
-    _delete(platform, _network_scope(platform, user.id, network), "secret", key)
-    _release_config(platform, user, network, None, restart, response, f"unset {key}")
-
-
-@router.get(APP + "/vars")
-def app_vars(network: str, app: str, user: UserDep, platform: PlatformDep) -> list[VarOut]:
-    return list_vars(platform, _app_scope(platform, user.id, network, app))
-
-
-@router.patch(APP + "/vars")
-def set_app_vars(
-    network: str,
-    app: str,
-    body: SetVars,
-    user: UserDep,
-    platform: PlatformDep,
-    response: Response,
-    restart: RestartQuery = True,
-) -> list[VarOut]:
-    result = _set_vars(platform, _app_scope(platform, user.id, network, app), body)
-    _release_config(platform, user, network, app, restart, response, _set_message(body.vars))
-    return result
-
-
-@router.delete(APP + "/vars/{key}", status_code=204, response_class=Response)
-def delete_app_var(
-    network: str,
-    app: str,
-    key: str,
-    user: UserDep,
-    platform: PlatformDep,
-    response: Response,
-    restart: RestartQuery = True,
-) -> None:
-    _delete(platform, _app_scope(platform, user.id, network, app), "var", key)
-    _release_config(platform, user, network, app, restart, response, f"unset {key}")
-
-
-@router.get(APP + "/secrets")
-def app_secrets(network: str, app: str, user: UserDep, platform: PlatformDep) -> list[SecretOut]:
-    return list_secrets(platform, _app_scope(platform, user.id, network, app))
-
-
-@router.patch(APP + "/secrets")
-def set_app_secrets(
-    network: str,
-    app: str,
-    body: SetSecrets,
-    user: UserDep,
-    platform: PlatformDep,
-    response: Response,
-    restart: RestartQuery = True,
-) -> list[SecretOut]:
-    result = _set_secrets(platform, _app_scope(platform, user.id, network, app), body)
-    _release_config(platform, user, network, app, restart, response, _set_message(body.secrets))
-    return result
-
-
-@router.delete(APP + "/secrets/{key}", status_code=204, response_class=Response)
-def delete_app_secret(
-    network: str,
-    app: str,
-    key: str,
-    user: UserDep,
-    platform: PlatformDep,
-    response: Response,
-    restart: RestartQuery = True,
-) -> None:
-    _delete(platform, _app_scope(platform, user.id, network, app), "secret", key)
-    _release_config(platform, user, network, app, restart, response, f"unset {key}")
-
-
-def _reveal(
+def reveal_secrets(
     platform: Platform,
     user: User,
-    scope: Scope,
-    where: tuple[str, str | None],
+    where: Where,
     body: RevealRequest | None,
     request: HttpRequest,
 ) -> Revealed:
     """The effective secrets' values, for the owner's own local use (``rig run
     --with-secrets``); every reveal is in the audit trail, by key, never by value."""
-    found = {e.key: e for e, _ in _in_force(platform, scope, "secret")}
+    found = {e.key: e for e, _ in _in_force(platform, where.scope, "secret")}
     wanted = sorted(found) if body is None or body.keys is None else sorted(set(body.keys))
     missing = [key for key in wanted if key not in found]
     if missing:
@@ -332,8 +230,8 @@ def _reveal(
         NewAuditRow(
             session=f"reveal-{uuid.uuid4().hex[:12]}",
             user_id=user.id,
-            network=where[0],
-            app=where[1],
+            network=where.network,
+            app=where.app,
             kind="reveal",
             command="reveal secrets " + (", ".join(wanted) or "(none)"),
             client=f"{peer.host}:{peer.port}" if peer else None,
@@ -343,26 +241,56 @@ def _reveal(
     return Revealed(secrets=values)
 
 
-@router.post(NETWORK + "/secrets/reveal")
-def reveal_network_secrets(
-    network: str,
-    user: UserDep,
-    platform: PlatformDep,
-    request: HttpRequest,
-    body: RevealRequest | None = None,
-) -> Revealed:
-    scope = _network_scope(platform, user.id, network)
-    return _reveal(platform, user, scope, (network, None), body, request)
+def _scope_routes(prefix: str, level: str, resolve: Callable[..., Where]) -> None:
+    """The vars and secrets endpoints of one scope (``level``: network or app), each a line:
+    ``resolve`` (``network_scope`` or ``app_scope``) finds the scope or answers 404. The routes'
+    names are the OpenAPI operations' names (``set_app_vars``)."""
+    at = Depends(resolve)
+
+    def get_vars(where: Where = at) -> list[VarOut]:
+        return list_vars(where.platform, where.scope)
+
+    def get_secrets(where: Where = at) -> list[SecretOut]:
+        return list_secrets(where.platform, where.scope)
+
+    def set_vars(body: SetVars, release: ReleaseDep, where: Where = at) -> list[VarOut]:
+        result = _set_vars(where.platform, where.scope, body)
+        release.after(where, _set_message(body.vars))
+        return result
+
+    def set_secrets(body: SetSecrets, release: ReleaseDep, where: Where = at) -> list[SecretOut]:
+        result = _set_secrets(where.platform, where.scope, body)
+        release.after(where, _set_message(body.secrets))
+        return result
+
+    def delete(kind: Kind) -> Callable[..., None]:
+        def delete_entry(key: str, release: ReleaseDep, where: Where = at) -> None:
+            _delete(where.platform, where.scope, kind, key)
+            release.after(where, f"unset {key}")
+
+        return delete_entry
+
+    def reveal(
+        user: UserDep, request: HttpRequest, body: RevealRequest | None = None, where: Where = at
+    ) -> Revealed:
+        return reveal_secrets(where.platform, user, where, body, request)
+
+    add = router.add_api_route
+    add(prefix + "/vars", get_vars, methods=["GET"], name=f"{level}_vars")
+    add(prefix + "/vars", set_vars, methods=["PATCH"], name=f"set_{level}_vars")
+    add(prefix + "/secrets", get_secrets, methods=["GET"], name=f"{level}_secrets")
+    add(prefix + "/secrets", set_secrets, methods=["PATCH"], name=f"set_{level}_secrets")
+    add(prefix + "/secrets/reveal", reveal, methods=["POST"], name=f"reveal_{level}_secrets")
+    for kind in ("var", "secret"):
+        add(
+            f"{prefix}/{kind}s/{{key}}",
+            delete(kind),
+            methods=["DELETE"],
+            name=f"delete_{level}_{kind}",
+            status_code=204,
+            response_class=Response,
+        )
 
 
-@router.post(APP + "/secrets/reveal")
-def reveal_app_secrets(
-    network: str,
-    app: str,
-    user: UserDep,
-    platform: PlatformDep,
-    request: HttpRequest,
-    body: RevealRequest | None = None,
-) -> Revealed:
-    scope = _app_scope(platform, user.id, network, app)
-    return _reveal(platform, user, scope, (network, app), body, request)
+_scope_routes(NETWORK, "network", network_scope)
+_scope_routes(APP, "app", app_scope)

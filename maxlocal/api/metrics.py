@@ -21,9 +21,10 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from maxlocal.admin import BOOTSTRAP_EMAIL
-from maxlocal.api.deps import Platform, PlatformDep
+from maxlocal.api.deps import PlatformDep
 from maxlocal.errors import Forbidden
-from maxlocal.store.networks import App
+from maxlocal.platform import Platform
+from maxlocal.store.apps import App
 from maxlocal.store.users import User
 
 router = APIRouter(tags=["metrics"])

@@ -6,10 +6,11 @@ from fastapi import APIRouter, Response
 from pydantic import BaseModel
 
 from maxlocal.api.apps import app_out
-from maxlocal.api.deps import Platform, PlatformDep, UserDep, create_named, find_network
+from maxlocal.api.deps import PlatformDep, UserDep, create_named, find_network
 from maxlocal.api.env import list_secrets, list_vars
 from maxlocal.api.schemas import AppOut, CreateNamed, SecretOut, VarOut
 from maxlocal.errors import AlreadyExists, Conflict
+from maxlocal.platform import Platform
 from maxlocal.store.env import Scope
 from maxlocal.store.networks import Network
 

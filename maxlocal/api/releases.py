@@ -21,7 +21,7 @@ from maxlocal.errors import (
     PayloadTooLarge,
 )
 from maxlocal.runtime.artifacts import ArchiveWriter, ArtifactError, check_headers
-from maxlocal.store.networks import App
+from maxlocal.store.apps import App
 from maxlocal.store.releases import IdempotencyKeyUsed, NewRelease, Release
 
 router = APIRouter(tags=["releases"])

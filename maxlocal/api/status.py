@@ -8,9 +8,10 @@ from fastapi import APIRouter
 from pydantic import BaseModel
 
 from maxlocal.api.apps import app_out
-from maxlocal.api.deps import Platform, PlatformDep, UserDep, find_app, find_network
+from maxlocal.api.deps import PlatformDep, UserDep, find_app, find_network
 from maxlocal.api.schemas import AppState
-from maxlocal.store.networks import App
+from maxlocal.platform import Platform
+from maxlocal.store.apps import App
 
 router = APIRouter(tags=["status"])
 
@@ -28,6 +29,7 @@ class LimitsOut(BaseModel):
     memory: int | None  # bytes
     processes: int | None
     cpu: float | None  # CPUs
+    disk: int | None = None  # bytes the app's home may hold (and the largest file)
 
 
 class AppStatusOut(BaseModel):

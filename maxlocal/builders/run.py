@@ -51,10 +51,18 @@ def execute(
     _Build(plan, release, base_env, on_line, note, box=box, cgroup=cgroup).run()
 
 
-def ensure_python(release: Path, tools: Toolbox, note: Note) -> None:
+def ensure_python(
+    release: Path,
+    tools: Toolbox,
+    note: Note,
+    box: Callable[[], BuildBox | None] = lambda: None,
+) -> None:
     """Give a release built by an older platform (before every release had a Python) the bare
     environment, so that its ``python`` still resolves now that PATH is the platform's own.
-    A release that cannot have one (it asks for a Python the machine lacks) is left as it is."""
+    A release that cannot have one (it asks for a Python the machine lacks) is left as it is.
+
+    Built in ``box()`` (asked only when there is something to build) like any build step:
+    ``uv venv`` runs in the release and reads the tenant's ``uv.toml``/``pyproject.toml``."""
     from maxlocal.builders import python
 
     if os.path.lexists(release / python.LINK):
@@ -64,7 +72,8 @@ def ensure_python(release: Path, tools: Toolbox, note: Note) -> None:
         found = python.with_default(Detected("none", ""), source, tools, declared(source))
     except ProcfileError:
         return
-    build = _Build(Plan("none", ""), release, lambda: child_env({}, release), _ignore, note)
+    env = lambda: child_env({}, release)  # noqa: E731
+    build = _Build(Plan("none", ""), release, env, _ignore, note, box=box())
     build.deadline = time.monotonic() + build.plan.timeout
     for layer in found.layers:
         build.layer(layer)

@@ -4,7 +4,7 @@ Wiring, in ``maxlocal/server.py`` (see ``access.RemoteAccess``)::
 
     remote = RemoteAccess.build(platform)
     endpoint = SocketEndpoint(..., handlers={..., EXEC_TOPICS: remote.handler})
-    app.include_router(remote.router, prefix=PREFIX, responses={"default": error})
+    app.include_router(audit.router(remote.audit, remote.sessions), prefix=PREFIX, ...)
     # on shut-down, before the runtime closes:
     await asyncio.to_thread(remote.close)
 """

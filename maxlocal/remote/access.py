@@ -1,17 +1,15 @@
-"""Remote access as one part of the platform: its session manager, audit trail, socket handler
-and HTTP router, and what an ``exec:*`` topic means on maxlocal."""
+"""Remote access as one part of the platform: its session manager, audit trail and socket
+handler, and what an ``exec:*`` topic means on maxlocal. (Its HTTP routes, ``GET /audit`` and
+``GET /sessions``, are ``maxlocal.api.audit``.)"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
 
-from fastapi import APIRouter
-
-from maxlocal.api.deps import Platform
 from maxlocal.audit import AuditTrail
+from maxlocal.platform import Platform
 from maxlocal.realtime.topics import JoinRefused
-from maxlocal.remote import audit_api
 from maxlocal.remote.channel import ExecHandler
 from maxlocal.remote.sessions import DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_PER_USER, SessionManager
 from maxlocal.remote.target import ResolveTarget, Target, parse_topic
@@ -28,7 +26,6 @@ class RemoteAccess:
     sessions: SessionManager
     audit: AuditTrail
     handler: ExecHandler
-    router: APIRouter
 
     @classmethod
     def build(
@@ -41,7 +38,7 @@ class RemoteAccess:
         sessions = SessionManager(idle_timeout=idle_timeout, max_per_user=max_per_user)
         audit = AuditTrail(AuditLog(platform.db))
         handler = ExecHandler(sessions, platform_targets(platform), audit)
-        return cls(sessions, audit, handler, audit_api.router(audit, sessions))
+        return cls(sessions, audit, handler)
 
     def close(self) -> None:
         """End every session (the platform is stopping)."""

@@ -45,8 +45,9 @@ class LimitError(ValueError):
     """A limit given in ``rig.toml`` or on the command line is not one; the message says why."""
 
 
-def parse_size(text: str | int) -> int:
-    """Bytes from ``512M``, ``1.5G``, ``1GiB``, ``65536`` (an int is bytes already)."""
+def parse_size(text: str | int, what: str = "memory") -> int:
+    """Bytes from ``512M``, ``1.5G``, ``1GiB``, ``65536`` (an int is bytes already);
+    ``what`` the limit is, for the error."""
     if isinstance(text, int) and not isinstance(text, bool):
         size = text
     else:
@@ -55,7 +56,7 @@ def parse_size(text: str | int) -> int:
             raise LimitError(f"{text!r} is not a size: use a number with K, M or G, e.g. '512M'")
         size = int(float(match.group(1)) * _UNITS[match.group(2).upper()])
     if size < 4 * MiB:
-        raise LimitError(f"{text!r} is too small a memory limit: at least 4M")
+        raise LimitError(f"{text!r} is too small a {what} limit: at least 4M")
     return size
 
 
@@ -74,18 +75,28 @@ class Resources:
     memory: int | None = 512 * MiB
     processes: int | None = 256
     cpu: float | None = 1.0
+    disk: int | None = 4 * 1024 * MiB
+    """What the app's home (its one writable directory) may hold, and the largest file any
+    of its processes may write (``RLIMIT_FSIZE``): see ``Cgroup.prefix`` and the supervisor's
+    disk watch."""
 
     def describe(self) -> str:
-        """``memory 512 MiB, 256 processes, 1 CPU``."""
+        """``memory 512 MiB, 256 processes, 1 CPU, disk 4 GiB``."""
         parts = [
             f"memory {human_size(self.memory)}" if self.memory else "memory unlimited",
             f"{self.processes} processes" if self.processes else "processes unlimited",
             f"{self.cpu:g} CPU" if self.cpu else "CPU unlimited",
+            f"disk {human_size(self.disk)}" if self.disk else "disk unlimited",
         ]
         return ", ".join(parts)
 
     def to_dict(self) -> dict[str, object]:
-        return {"memory": self.memory, "processes": self.processes, "cpu": self.cpu}
+        return {
+            "memory": self.memory,
+            "processes": self.processes,
+            "cpu": self.cpu,
+            "disk": self.disk,
+        }
 
 
 DEFAULT_RESOURCES = Resources()
@@ -93,15 +104,17 @@ DEFAULT_RESOURCES = Resources()
 
 def resources_from(table: object, base: Resources = DEFAULT_RESOURCES) -> Resources:
     """``[resources]`` of ``rig.toml`` over ``base``: ``memory = "512M"``, ``processes = 256``,
-    ``cpu = 1.0``; LimitError names the key that is wrong."""
+    ``cpu = 1.0``, ``disk = "4G"``; LimitError names the key that is wrong."""
     if not isinstance(table, dict):
         raise LimitError('[resources] must be a table, e.g. memory = "512M"')
-    unknown = sorted(set(table) - {"memory", "processes", "cpu"})
+    unknown = sorted(set(table) - {"memory", "processes", "cpu", "disk"})
     if unknown:
-        raise LimitError(f"[resources]: unknown key {unknown[0]!r} (memory, processes, cpu)")
-    memory, processes, cpu = base.memory, base.processes, base.cpu
+        raise LimitError(f"[resources]: unknown key {unknown[0]!r} (memory, processes, cpu, disk)")
+    memory, processes, cpu, disk = base.memory, base.processes, base.cpu, base.disk
     if "memory" in table:
         memory = parse_size(table["memory"])
+    if "disk" in table:
+        disk = parse_size(table["disk"], "disk")
     if "processes" in table:
         value = table["processes"]
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -112,7 +125,7 @@ def resources_from(table: object, base: Resources = DEFAULT_RESOURCES) -> Resour
         if isinstance(value, bool) or not isinstance(value, int | float) or value < 0.01:
             raise LimitError("[resources]: 'cpu' must be a number of CPUs of at least 0.01")
         cpu = float(value)
-    return Resources(memory, processes, cpu)
+    return Resources(memory, processes, cpu, disk)
 
 
 class Cgroup:
@@ -129,9 +142,17 @@ class Cgroup:
     def procs_files(self) -> list[str]:
         return [str(path / "cgroup.procs") for path in dict.fromkeys(self.dirs.values())]
 
-    def prefix(self) -> list[str]:
-        """The argv that joins this group and then ``exec``\\ s what follows it."""
-        return ["/bin/sh", "-c", _JOIN, "cgjoin", *self.procs_files, "--"]
+    def prefix(self, ignoring: str = "") -> list[str]:
+        """The argv that joins this group and then ``exec``\\ s what follows it; with a disk
+        limit, no file written by what follows can grow past it (``ulimit -f``, in 512-byte
+        blocks: a write beyond fails with EFBIG, or SIGXFSZ ends a program that does not
+        ignore it; Python does). ``ignoring``: signals (``INT,TERM``) that what follows
+        starts with ignored (a sandbox's bwrap, see ``sandbox.FORWARDED``)."""
+        disk = self.resources.disk
+        script = f"ulimit -f {-(-disk // 512)} && {_JOIN}" if disk else _JOIN
+        if ignoring:
+            script = f"trap '' {ignoring.replace(',', ' ')}; {script}"
+        return ["/bin/sh", "-c", script, "cgjoin", *self.procs_files, "--"]
 
     def oom_kills(self) -> int:
         """How many of the group's processes the kernel has killed for its memory limit."""
@@ -219,6 +240,10 @@ class Cgroups:
         if not self.enabled:
             return f"off — {self.detail}"
         return f"{self.mode} — per app by default: {self.defaults.describe()}"
+
+    def log_line(self) -> str:
+        """The platform log's ``limits:`` line at start: mode, defaults and where."""
+        return self.describe() + (f" ({self.detail})" if self.enabled else "")
 
     @classmethod
     def off(cls, why: str) -> Cgroups:
@@ -393,3 +418,22 @@ def _rmdir_tree(directory: Path) -> bool:
     except OSError:
         return False
     return gone
+
+
+def disk_used(path: Path) -> int:
+    """Disk blocks in use under ``path``, in bytes, as ``du`` counts them (symlinks not
+    followed)."""
+    total = 0
+    try:
+        entries = list(os.scandir(path))
+    except OSError:
+        return 0
+    for entry in entries:
+        try:
+            info = entry.stat(follow_symlinks=False)
+        except OSError:
+            continue
+        total += info.st_blocks * 512
+        if entry.is_dir(follow_symlinks=False):
+            total += disk_used(Path(entry.path))
+    return total

@@ -13,7 +13,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 import psutil
 
-from maxlocal.runtime.sandbox import Sandbox, SandboxedPopen
+from maxlocal.runtime.sandbox import FORWARDED, Sandbox, SandboxedPopen
 
 if TYPE_CHECKING:
     from maxlocal.runtime.cgroups import Cgroup
@@ -81,13 +81,23 @@ def launch(
 
     With ``cgroup``, the process joins it before its command starts (``Cgroup.prefix``,
     outermost, before the sandbox: every descendant is inside and limited)."""
-    prefix = [*cgroup.prefix()] if cgroup is not None else []
     if sandbox is None:
+        prefix = [*cgroup.prefix()] if cgroup is not None else []
         return subprocess.Popen(
             [*prefix, *argv], cwd=cwd, env=dict(env), start_new_session=True, **popen
         )
-    wrapped = [*prefix, *sandbox.wrap(argv, cwd)]
-    return SandboxedPopen(wrapped, cwd=cwd, env=dict(env), start_new_session=True, **popen)
+    # the join's shell ignores what bwrap must ignore: one exec (``env``) fewer a start
+    prefix = [*cgroup.prefix(ignoring=FORWARDED)] if cgroup is not None else []
+    with sandbox.started(argv, cwd, guarded=cgroup is not None) as (wrapped, fds):
+        fds = (*popen.pop("pass_fds", ()), *fds)
+        return SandboxedPopen(
+            [*prefix, *wrapped],
+            cwd=cwd,
+            env=dict(env),
+            start_new_session=True,
+            pass_fds=fds,
+            **popen,
+        )
 
 
 def spawn(

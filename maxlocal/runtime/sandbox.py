@@ -21,14 +21,17 @@ there at all. See docs/security.md.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import stat
 import subprocess
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from maxlocal.runtime.seccomp import NO_FILTER, Filter, compile_filter
 
 AUTO, SANDBOX, NONE = "auto", "sandbox", "none"
 CHOICES = (AUTO, SANDBOX, NONE)
@@ -62,9 +65,39 @@ class Sandbox:
 
     prefix: tuple[str, ...]
     inner: tuple[str, ...]
+    seccomp: Filter = NO_FILTER
+    guard: tuple[str, ...] = ()
+    """What makes bwrap ignore the FORWARDED signals (``env --ignore-signal``): left out
+    when the caller's own wrapper ignores them already (``started(guarded=True)``)."""
 
-    def wrap(self, argv: Sequence[str], cwd: Path) -> list[str]:
-        return [*self.prefix, "--chdir", str(cwd), "--", *self.inner, *argv]
+    def wrap(
+        self,
+        argv: Sequence[str],
+        cwd: Path,
+        seccomp_fd: int | None = None,
+        *,
+        guarded: bool = False,
+    ) -> list[str]:
+        """The whole argv; ``seccomp_fd``: where bwrap reads the filter (``started``)."""
+        load = ["--seccomp", str(seccomp_fd)] if seccomp_fd is not None else []
+        guard = () if guarded else self.guard
+        return [*guard, *self.prefix, "--chdir", str(cwd), *load, "--", *self.inner, *argv]
+
+    @contextlib.contextmanager
+    def started(
+        self, argv: Sequence[str], cwd: Path, *, guarded: bool = False
+    ) -> Iterator[tuple[list[str], tuple[int, ...]]]:
+        """The argv to start and the descriptors the child must inherit (the filter's
+        pipe), closed here once the child has started; ``guarded``: whatever starts it
+        ignores the FORWARDED signals already."""
+        if not self.seccomp.active:
+            yield self.wrap(argv, cwd, guarded=guarded), ()
+            return
+        fd = self.seccomp.pipe()
+        try:
+            yield self.wrap(argv, cwd, fd, guarded=guarded), (fd,)
+        finally:
+            os.close(fd)
 
 
 @dataclass(frozen=True)
@@ -78,6 +111,8 @@ class Isolation:
     env: str = ""
     system: tuple[str, ...] = ()
     """bwrap arguments for the read-only system every sandbox shows."""
+    seccomp: Filter = NO_FILTER
+    """The seccomp filter every sandbox loads (``runtime.seccomp``), compiled once."""
 
     @property
     def active(self) -> bool:
@@ -116,14 +151,15 @@ class Isolation:
                 binds += [*_parents(path, made), "--bind", str(path), str(path)]
         for source, shown in mounts:
             binds += [*_parents(shown, made), "--bind", str(source), str(shown)]
-        prefix = (self.env, f"--ignore-signal={FORWARDED}", self.bwrap, *self.system, *binds)
+        guard = (self.env, f"--ignore-signal={FORWARDED}")
+        prefix = (self.bwrap, *self.system, *binds)
         drop = [self.setpriv, "--no-new-privs"]
         if self.separate_uids:
             assert uid is not None and uid not in (0, os.getuid())
             drop += [f"--reuid={uid}", f"--regid={uid}", "--clear-groups"]
             drop += ["--inh-caps=-all", "--bounding-set=-all"]
         inner = (*drop, self.env, f"--default-signal={FORWARDED}")
-        return Sandbox(prefix, inner)
+        return Sandbox(prefix, inner, self.seccomp, guard)
 
     # -- ownership: what a tenant may write (only when uids are separate)
 
@@ -222,8 +258,9 @@ def choose(wanted: str, extra_read_only: Iterable[Path] = ()) -> Isolation:
     root = os.geteuid() == 0
     mode = UID_MODE if root else USERNS_MODE
     system = _system_args(extra_read_only, userns=not root)
+    seccomp = compile_filter()
     isolation = Isolation(
-        mode, "", str(tools["bwrap"]), str(tools["setpriv"]), str(tools["env"]), system
+        mode, "", str(tools["bwrap"]), str(tools["setpriv"]), str(tools["env"]), system, seccomp
     )
     problem = _probe(isolation)
     if problem:
@@ -234,7 +271,10 @@ def choose(wanted: str, extra_read_only: Iterable[Path] = ()) -> Isolation:
         if root
         else f"{version}; an unprivileged user namespace (one host uid), private mounts/pids"
     )
-    return Isolation(mode, detail, isolation.bwrap, isolation.setpriv, isolation.env, system)
+    detail = f"{detail}; {seccomp.detail}"
+    return Isolation(
+        mode, detail, isolation.bwrap, isolation.setpriv, isolation.env, system, seccomp
+    )
 
 
 def _unavailable(wanted: str, why: str) -> Isolation:
@@ -280,13 +320,15 @@ def _probe(isolation: Isolation) -> str | None:
     box = isolation.sandbox(APP_UIDS)
     assert box is not None
     try:
-        done = subprocess.run(
-            box.wrap(["/bin/true"], Path("/")),
-            capture_output=True,
-            text=True,
-            timeout=PROBE_TIMEOUT,
-            env={"PATH": "/usr/bin:/bin"},
-        )
+        with box.started(["/bin/true"], Path("/")) as (argv, fds):
+            done = subprocess.run(
+                argv,
+                capture_output=True,
+                text=True,
+                timeout=PROBE_TIMEOUT,
+                env={"PATH": "/usr/bin:/bin"},
+                pass_fds=fds,
+            )
     except (OSError, subprocess.SubprocessError) as exc:
         return str(exc)
     if done.returncode != 0:

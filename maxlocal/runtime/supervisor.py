@@ -25,13 +25,15 @@ from typing import Any, Protocol
 
 import psutil
 
-from maxlocal.runtime.cgroups import Cgroup, Cgroups, Resources, human_size
+from maxlocal.runtime.cgroups import Cgroup, Cgroups, Resources, disk_used, human_size
 from maxlocal.runtime.listener import PortOwner, listening_inodes
 from maxlocal.runtime.proc import child_env, pump_lines, spawn, terminate_group
 from maxlocal.runtime.sandbox import Sandbox
 
 WEB = "web"
 TAIL_LINES = 20
+DISK_CHECK_S = 5.0
+"""How often a running app's home is measured against its disk limit."""
 
 
 class State(StrEnum):
@@ -322,6 +324,7 @@ class LocalProcessDriver:
         stop_grace: float = 5.0,
         drain_s: float = 1.0,
         cgroups: Cgroups | None = None,
+        disk_check_s: float = DISK_CHECK_S,
     ) -> None:
         self.on_log = on_log
         self.on_lines = on_lines
@@ -333,6 +336,7 @@ class LocalProcessDriver:
         self.stable_after_s = stable_after_s
         self.stop_grace = stop_grace
         self.drain_s = drain_s
+        self.disk_check_s = disk_check_s
         self.cgroups = cgroups if cgroups is not None and cgroups.enabled else None
         self.deployment_ids = itertools.count(1)  # each deployment gets a cgroup of its own
         self._apps: dict[str, _App] = {}
@@ -353,6 +357,9 @@ class LocalProcessDriver:
                 self._set_state(release.app, State.STARTING, release=release.number)
             deployment = _Deployment(self, release)
             try:
+                over = _over_disk(release)
+                if over:
+                    raise StartError(over)
                 self._launch_healthy(deployment)
             except StartError as exc:
                 deployment.stop(self.stop_grace)
@@ -368,6 +375,8 @@ class LocalProcessDriver:
             app.current = deployment
             for process in deployment.processes:
                 self._spawn_thread(self._supervise, process, name=f"supervise-{process.name}")
+            if release.home is not None and release.resources and release.resources.disk:
+                self._spawn_thread(self._watch_disk, deployment, name="disk-watch")
             self._set_state(
                 release.app, State.RUNNING, release=release.number, port=deployment.port
             )
@@ -578,6 +587,41 @@ class LocalProcessDriver:
             process.terminate(self.stop_grace)
         return False
 
+    def _watch_disk(self, deployment: _Deployment) -> None:
+        """Stop the deployment once its app's home holds more than its disk limit (measured
+        every ``disk_check_s``: a tenant can overshoot by what it writes meanwhile), saying
+        why in its log and its state; it stays stopped (a restart would refuse) until the
+        home is emptied, by ``rig command`` or a new release that needs less."""
+        release = deployment.release
+        while not deployment.stopping.wait(self.disk_check_s):
+            over = _over_disk(release)
+            if not over:
+                continue
+            entry = self._app(release.app)
+            with entry.deploy_lock:
+                if entry.current is not deployment or deployment.stopping.is_set():
+                    return
+                if self.on_log is not None:  # the platform's own line, as a deploy's notes
+                    self.on_log(release.app, "platform", f"stopped: {over}")
+                deployment.stop(self.stop_grace)
+                reason = f"stopped: {over}"
+                self._set_state(release.app, State.FAILED, release=release.number, reason=reason)
+            return
+
     def _retire(self, deployment: _Deployment) -> None:
         time.sleep(self.drain_s)
         deployment.stop(self.stop_grace)
+
+
+def _over_disk(release: Release) -> str | None:
+    """Why the release's app is over its disk limit, or None."""
+    limit = release.resources.disk if release.resources else None
+    if release.home is None or not limit:
+        return None
+    used = disk_used(release.home)
+    if used <= limit:
+        return None
+    return (
+        f"the app's home holds {human_size(used)}, over its disk limit of {human_size(limit)} "
+        "([resources] disk in rig.toml)"
+    )

@@ -12,12 +12,15 @@ from rig.cli import CommandTree
 from rig.config import Contexts
 from rig.errors import UsageError
 from rig.output import Result
-from rig.prompt import ask, ask_hidden
+from rig.prompt import ask, ask_hidden, warn_secret_in_argv
 
 if TYPE_CHECKING:
     from rig.context import Context
 
-CREDENTIALS_HINT = "pass --token T (or set RIG_TOKEN), or --email E --password-stdin"
+CREDENTIALS_HINT = (
+    "pass --token - (the token on stdin; or set RIG_TOKEN), or --email E --password-stdin"
+)
+STDIN = "-"
 DEVICE_TIP = (
     "No browser here? `rig login --device` lets you approve this login from a browser "
     "on another machine.\n"
@@ -39,7 +42,7 @@ def register(tree: CommandTree) -> None:
         "log in to a Max platform and make it the current context",
         examples=[
             "rig login --api https://max.example.com          # prompts for email and password",
-            'rig login --token "$RIG_TOKEN" --api https://max.example.com',
+            "rig login --token - --api https://max.example.com < token.txt   # token on stdin",
             'echo "$PASSWORD" | rig login --email me@example.com --password-stdin',
             "rig login --device --api https://max.example.com   # approve in a browser elsewhere",
         ],
@@ -47,7 +50,12 @@ def register(tree: CommandTree) -> None:
         "(--context, default: the context already used for that API, else 'default'), which "
         "becomes current. Tokens go to the OS keyring, or to a 0600 file where there is none.",
     )
-    parser.add_argument("--token", metavar="T", help="an API token (mxt_...); default: $RIG_TOKEN")
+    parser.add_argument(
+        "--token",
+        metavar="T",
+        help="an API token (mxt_...); '-': the first line of stdin (a token in argv stays in "
+        "shell history and shows in ps); default: $RIG_TOKEN",
+    )
     parser.add_argument("--email", metavar="E", help="your email (prompted for on a terminal)")
     parser.add_argument(
         "--password-stdin",
@@ -91,7 +99,7 @@ def login(ctx: Context, args: argparse.Namespace) -> Result:
         show = partial(_show_code, ctx)
         info = device_login(api, context_name=name, show=show, tls=ctx.tls)
         return _logged_in(info)
-    token = args.token or env_token(ctx.env)
+    token = _token(ctx, args.token) or env_token(ctx.env)
     email = password = None
     if not token:
         email, password = _email_and_password(ctx, args)
@@ -104,6 +112,18 @@ def login(ctx: Context, args: argparse.Namespace) -> Result:
         tls=ctx.tls,
     )
     return _logged_in(info)
+
+
+def _token(ctx: Context, given: str | None) -> str | None:
+    """``--token``'s value: read from stdin for ``-``; from argv with a warning on a terminal."""
+    if given == STDIN:
+        token = ctx.stdin.readline().strip()
+        if not token:
+            raise UsageError("--token - read no token from stdin", hint=CREDENTIALS_HINT)
+        return token
+    if given:
+        warn_secret_in_argv(ctx, "a token", "`rig login --token -` reads it from stdin")
+    return given
 
 
 def _logged_in(info: dict[str, Any]) -> Result:
@@ -187,11 +207,17 @@ def whoami(ctx: Context, args: argparse.Namespace) -> Result:
 
 
 def _show_code(ctx: Context, grant: dict[str, Any]) -> None:
+    from rig.output.terminal import safe_text
+
     minutes = max(1, round(int(grant.get("expires_in") or 600) / 60))
+    uri, code = (
+        safe_text(str(grant.get("verification_uri"))),
+        safe_text(str(grant.get("user_code"))),
+    )
     ctx.stderr.write(
-        f"To log in, open {grant.get('verification_uri')} in a browser on any device "
-        f"and enter this code:\n\n    {grant.get('user_code')}\n\n"
-        f"Or open {grant.get('verification_uri_complete')}\n"
+        f"To log in, open {uri} in a browser on any device "
+        f"and enter this code:\n\n    {code}\n\n"
+        f"Or open {safe_text(str(grant.get('verification_uri_complete')))}\n"
         f"Waiting for approval (the code expires in {minutes} min; Ctrl+C cancels)...\n"
     )
     ctx.stderr.flush()

@@ -24,6 +24,7 @@ from rig.commands.releases import platform_continues
 from rig.errors import NotFoundError, UsageError
 from rig.output import Column, Result
 from rig.output.progress import progress_bar
+from rig.output.terminal import safe_text
 from rig.output.units import counted, human_bytes, human_seconds
 from rig.targets import AppRef, app_network, check_name, default_app, default_network
 
@@ -53,6 +54,10 @@ def register(tree: CommandTree) -> None:
             "rig deploy --app api --dry-run   # what would be uploaded, and what is ignored",
             "rig deploy --app api --detach -o json",
         ],
+        description="Upload a directory as a new release of an app and wait until it runs. "
+        "What .gitignore and .rigignore files exclude stays behind, and so do .env* files, "
+        "at any depth (local settings and secrets): only a `!` rule in .rigignore (such as "
+        "`!.env.example`) uploads one. --dry-run lists both.",
     )
     parser.add_argument(
         "path",
@@ -110,7 +115,7 @@ def deploy(ctx: Context, args: argparse.Namespace) -> Result:
     with platform_continues(ref, number, "deploy"):
         interrupts.check()
         if not args.detach:
-            on_line = None if ctx.json else partial(print_build_line, ctx.stderr)
+            on_line = None if ctx.json else partial(print_build_line, ctx.stderr, colour=ctx.color)
             from rig.api.releases import settle
 
             release = settle(ctx, ref.network, ref.app, number, on_line)
@@ -162,6 +167,8 @@ def dry_run(plan: BundlePlan, build: dict[str, Any] | None = None) -> Result:
         f"in all, from {plan.root}; {counted(len(excluded), 'path')} left out. "
         "Nothing was uploaded."
     )
+    if plan.env_files_left_out:
+        message += "\n" + env_files_note(plan)
     failing = build is not None and "error" in build
     if build is not None:
         data["build"] = build
@@ -304,7 +311,17 @@ def bundle(ctx: Context, plan: BundlePlan, dest: Path) -> Archive:
             f"Bundled {counted(len(plan.files), 'file')} ({human_bytes(plan.total_bytes)}) "
             f"into {human_bytes(archive.size)}",
         )
+        if plan.env_files_left_out:
+            note(ctx, env_files_note(plan))
     return archive
+
+
+def env_files_note(plan: BundlePlan) -> str:
+    """What the default exclusion of ``.env*`` kept back, and how to upload one after all."""
+    return (
+        f".env* files are left out by default (local settings and secrets): "
+        f"{', '.join(plan.env_files_left_out)}; a `!NAME` line in .rigignore uploads one"
+    )
 
 
 def release_params(message: str | None, git: dict[str, object] | None) -> dict[str, str]:
@@ -334,11 +351,15 @@ def send(ctx: Context, api: Api, ref: AppRef, archive: Archive, params: dict[str
     return release
 
 
-def print_build_line(stream: IO[str], line: dict[str, Any]) -> None:
-    stream.write(f"{line.get('stream', 'build')}| {line.get('line', '')}\n")
+def print_build_line(stream: IO[str], line: dict[str, Any], *, colour: bool = False) -> None:
+    """One line of the build's log, escapes and all shown escaped (the build runs the app's
+    own commands)."""
+    text = safe_text(str(line.get("line", "")), colour=colour)
+    stream.write(f"{line.get('stream', 'build')}| {text}\n")
     stream.flush()
 
 
 def note(ctx: Context, text: str) -> None:
-    ctx.stderr.write(text + "\n")
+    """A line for people on stderr; it may quote the platform, so shown through safe_text."""
+    ctx.stderr.write(safe_text(text) + "\n")
     ctx.stderr.flush()

@@ -26,7 +26,7 @@ from rig.errors import NotFoundError, UsageError
 from rig.output import Column, Result
 from rig.output.releases import restart_notice
 from rig.output.units import counted
-from rig.prompt import ask_hidden, confirm
+from rig.prompt import ask_hidden, confirm, warn_secret_in_argv
 from rig.targets import Scope, check_key, resolve_scope
 
 if TYPE_CHECKING:
@@ -89,7 +89,10 @@ def _register_create(tree: CommandTree, kind: Kind) -> None:
             'printf %s "$TOKEN" | rig create secret API_TOKEN - --network shop',
             "rig create secret --from-file .env.secrets --app api",
         ]
-        value_help = "VALUE '-' or none: stdin, or a hidden prompt on a terminal"
+        value_help = (
+            "VALUE '-' or none: stdin, or a hidden prompt on a terminal (a VALUE itself stays "
+            "in shell history and shows in ps: rig warns on a terminal)"
+        )
     else:
         examples = [
             "rig create var LOG_LEVEL debug --app api",
@@ -265,6 +268,8 @@ def _values_from_items(
             if not sep:
                 raise UsageError(f"expected KEY=VALUE, got {_key_only(item)}", hint=usage_hint)
             pairs[key] = value
+        if kind.secret:
+            _warn_value_in_argv(ctx, list(pairs))
         return pairs
     key = items[0]
     if len(items) > 2:
@@ -273,6 +278,8 @@ def _values_from_items(
             hint=usage_hint + " (quote values with spaces)",
         )
     if len(items) == 2 and items[1] != STDIN:
+        if kind.secret:
+            _warn_value_in_argv(ctx, [key])
         return {key: items[1]}
     if len(items) == 1 and not kind.secret:
         raise UsageError(
@@ -290,6 +297,17 @@ def _values_from_items(
             hint=f"give a value, or pass --allow-empty to set an empty {kind.name}",
         )
     return {key: value}
+
+
+def _warn_value_in_argv(ctx: Context, keys: list[str]) -> None:
+    instead = (
+        f"`rig create secret {keys[0]} -` reads the value from stdin, "
+        f"`rig create secret {keys[0]}` prompts for it"
+        if len(keys) == 1
+        else "`rig create secret --from-file FILE` reads them from a file or stdin"
+    )
+    what = "a secret's value" if len(keys) == 1 else "secrets' values"
+    warn_secret_in_argv(ctx, what, instead)
 
 
 def _read_value(kind: Kind, ctx: Context, key: str, *, prompt: bool) -> str:

@@ -24,6 +24,7 @@ from rig.api.logs import LogSource, tail_then_follow
 from rig.cli import CommandTree, add_name_argument, add_network_option, parse_since
 from rig.errors import UsageError
 from rig.output import Result
+from rig.output.terminal import safe_text
 from rig.output.units import counted
 from rig.targets import app_ref, network_ref
 
@@ -86,11 +87,13 @@ def positive(text: str) -> int:
 
 
 def format_line(record: Record) -> str:
+    """One record as text: what the app wrote with its terminal escapes shown escaped
+    (:func:`safe_text`; ``-o json`` has them raw)."""
     if "skipped" in record:
         return skipped_text(record)
     return (
         f"{record.get('ts', '')} {writer(record)} "
-        f"{record.get('stream', '')}| {record.get('line', '')}"
+        f"{record.get('stream', '')}| {safe_text(str(record.get('line', '')))}"
     )
 
 
@@ -102,17 +105,17 @@ def writer(record: Record) -> str:
     if process:
         who = f"{who}[{process}]"
     release = record.get("release")
-    return who if release is None else f"{who} r{release}"
+    return safe_text(who if release is None else f"{who} r{release}")
 
 
 def format_coloured(record: Record) -> str:
     """As :func:`format_line`, for a terminal: time dim, app in a colour of its own (the same
-    colour every time), stderr lines red."""
+    colour every time), stderr lines red; the app's own colours kept."""
     if "skipped" in record:
         return f"{BOLD}{skipped_text(record)}{RESET}"
     app = str(record.get("app") or "-")
     colour = APP_COLOURS[sum(app.encode()) % len(APP_COLOURS)]
-    line = str(record.get("line", ""))
+    line = safe_text(str(record.get("line", "")), colour=True)
     if record.get("stream") == "stderr":
         line = f"{RED}{line}{RESET}"
     return (
@@ -210,7 +213,9 @@ def register(tree: CommandTree) -> None:
         ],
         description="Show an app's stored output: stdout, stderr and the platform's notes. Each "
         "line names the process instance that wrote it (api[web.1], api[worker.1]); with -o "
-        "json, as fields process (web) and instance (web.1).",
+        "json, as fields process (web) and instance (web.1). Control characters and terminal "
+        "escapes an app writes are shown escaped (\\x1b]52;...), its colours kept only on a "
+        "colour terminal; -o json has the lines as written.",
     )
     add_name_argument(parser, "app")
     add_network_option(parser, "the app's network (found when the app name is unique)")

@@ -116,7 +116,7 @@ def exited_view(status: dict[str, Any]) -> str | None:
 
 
 def limits_view(limits: dict[str, Any] | None) -> str:
-    """``memory 512 MiB, 256 processes, 1 CPU``, or why there are none."""
+    """``memory 512 MiB, 256 processes, 1 CPU, disk 4.0 GiB``, or why there are none."""
     if not limits:
         return "none (not running, or limits are off on this platform)"
     memory, processes, cpu = limits.get("memory"), limits.get("processes"), limits.get("cpu")
@@ -125,6 +125,7 @@ def limits_view(limits: dict[str, Any] | None) -> str:
             f"memory {human_bytes(memory)}" if memory else "memory unlimited",
             f"{processes} processes" if processes else "processes unlimited",
             f"{cpu:g} CPU" if cpu else "CPU unlimited",
+            *([f"disk {human_bytes(limits['disk'])}"] if limits.get("disk") else []),
         ]
     )
 

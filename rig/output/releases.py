@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import IO, TYPE_CHECKING, Any
 
+from rig.output.terminal import safe_text
 from rig.output.units import counted
 
 if TYPE_CHECKING:
@@ -23,7 +24,7 @@ def show_failure(failure: ReleaseFailed, stream: IO[str]) -> None:
     last = counted(len(tail), "line") if len(tail) > 1 else "line"
     stream.write(f"Last {last} of the {failure.phase or 'release'} log:\n")
     for line in tail:
-        stream.write(f"  | {line}\n")
+        stream.write(f"  | {safe_text(line)}\n")
     stream.flush()
 
 

@@ -8,6 +8,7 @@ from typing import IO, Any
 
 from rig.errors import RigError
 from rig.output.result import Column, Result
+from rig.output.terminal import safe_lines, safe_text
 
 JSON = "json"
 TABLE = "table"
@@ -25,14 +26,9 @@ def render_error(error: RigError, fmt: str, err: IO[str]) -> None:
     if fmt == JSON:
         err.write(json.dumps(error.to_json()) + "\n")
     else:
-        hint = f" (hint: {printable(error.hint)})" if error.hint else ""
-        err.write(f"rig: {printable(error.message)}{hint}\n")
+        hint = f" (hint: {safe_text(error.hint)})" if error.hint else ""
+        err.write(f"rig: {safe_text(error.message)}{hint}\n")
     err.flush()
-
-
-def printable(text: str) -> str:
-    """``text`` on one line, control characters (newlines, terminal escapes) shown escaped."""
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def to_json(data: Any) -> str:
@@ -69,7 +65,8 @@ def _render_json(result: Result, out: IO[str]) -> None:
 
 def _render_text(result: Result, out: IO[str]) -> None:
     if result.message:
-        out.write(result.message + "\n")
+        # on a terminal, for people; piped, a message may be a document (`env pull -`)
+        out.write((safe_lines(result.message) if out.isatty() else result.message) + "\n")
     if result.lines is not None:
         fmt = result.line_format or (lambda r: json.dumps(r, default=str))
         for record in result.lines:
@@ -95,7 +92,7 @@ def cell(value: Any) -> str:
         return "yes" if value else "no"
     if isinstance(value, (list, tuple)):
         return ", ".join(cell(v) for v in value) or "-"
-    return str(value)
+    return safe_text(str(value))
 
 
 def table(rows: Sequence[dict[str, Any]], columns: Sequence[Column] | None, empty: str) -> str:
@@ -105,7 +102,8 @@ def table(rows: Sequence[dict[str, Any]], columns: Sequence[Column] | None, empt
     from tabulate import tabulate  # costs ~80 ms to import: only when a table is drawn
 
     body = [
-        [c.format(r.get(c.key)) if c.format else cell(r.get(c.key)) for c in cols] for r in rows
+        [safe_text(c.format(r.get(c.key))) if c.format else cell(r.get(c.key)) for c in cols]
+        for r in rows
     ]
     return tabulate(body, headers=[c.title for c in cols], tablefmt="simple", disable_numparse=True)
 

@@ -199,6 +199,7 @@ class RigShell(cmd2.Cmd):
             stdin=stdin or self.stdin,
         )
         ctx.network, ctx.app = self.selection.network, self.selection.app
+        ctx.in_shell = True
         return ctx
 
     def run_command(self, args: argparse.Namespace) -> None:

@@ -26,6 +26,7 @@ from prompt_toolkit.styles import Style
 
 from rig.api.live import open_socket
 from rig.api.logs import LogSource
+from rig.output.terminal import safe_text
 from rig.output.units import counted
 from rig.transport.follow import LogFollower
 from rig.transport.socket import (
@@ -84,7 +85,11 @@ class Pane:
         clock = ts[11:23] if len(ts) >= 23 else ts
         style = "class:stderr" if stream == "stderr" else ""
         self.lines.append(
-            [("class:time", clock), ("", f" {stream}| "), (style, str(record.get("line", "")))]
+            [
+                ("class:time", clock),
+                ("", f" {stream}| "),
+                (style, safe_text(str(record.get("line", "")))),
+            ]
         )
         if self.back:
             self.back = min(self.back + 1, len(self.lines) - 1)

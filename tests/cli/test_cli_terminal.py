@@ -2,28 +2,12 @@
 
 from __future__ import annotations
 
-import sys
-
-import pexpect
-
-from tests.support.cli import ROOT, Rig, base_env
+from tests.support.cli import Rig
+from tests.support.cli import finished as finish
+from tests.support.cli import on_terminal as spawn
 from tests.support.platform import Platform
 
 SECRET = "typed-secret-value-77"
-
-
-def spawn(rig: Rig, *args: str) -> pexpect.spawn:
-    env = base_env(rig.config_dir)
-    env.update(rig.env)
-    return pexpect.spawn(
-        sys.executable, ["-m", "rig", *args], env=env, cwd=str(ROOT), encoding="utf-8", timeout=20
-    )
-
-
-def finish(child: pexpect.spawn) -> tuple[int, str]:
-    child.expect(pexpect.EOF)
-    child.close()
-    return child.exitstatus, child.before or ""
 
 
 def test_login_prompts_for_email_and_hidden_password(

@@ -34,7 +34,7 @@ def test_env_pull_writes_vars_only(api: Rig, tmp_path: Path) -> None:
     assert dotenv.parse(text) == {"GREETING": "hello\nworld", "QUOTE": 'say "hi"', "REGION": "eu"}
     shown = api.ok("env", "pull", "--network", "shop", "-").out
     assert dotenv.parse(shown) == {"REGION": "eu"}
-    api.ok("env", "pull", cwd=tmp_path, env={"RIG_APP": "api"})
+    api.ok("env", "pull", "--force", cwd=tmp_path, env={"RIG_APP": "api"})  # .env exists
     assert dotenv.parse((tmp_path / ".env").read_text())["REGION"] == "eu"
 
 

@@ -7,7 +7,7 @@ import pytest
 
 from maxlocal.runtime.cgroups import Cgroups
 from maxlocal.runtime.supervisor import LocalProcessDriver
-from tests.runtime.conftest import Events, events, quick_driver  # noqa: F401
+from tests.support.runtime import Events, quick_driver
 
 
 @pytest.fixture
@@ -22,7 +22,7 @@ def cgroups() -> Iterator[Cgroups]:
 
 
 @pytest.fixture
-def limited(events: Events, cgroups: Cgroups) -> Iterator[LocalProcessDriver]:  # noqa: F811
+def limited(events: Events, cgroups: Cgroups) -> Iterator[LocalProcessDriver]:
     """A driver whose deployments run in cgroups."""
     d = quick_driver(events, health_timeout=20, backoff_cap=1, cgroups=cgroups)
     yield d

@@ -23,7 +23,7 @@ from maxlocal.runtime.cgroups import (
 from maxlocal.runtime.proc import launch
 from maxlocal.runtime.supervisor import LocalProcessDriver, Release, State
 from tests.deploy.conftest import wait_for
-from tests.runtime.conftest import PY, Events, gone
+from tests.support.runtime import PY, Events, gone
 
 ENV = {"PATH": "/usr/bin:/bin"}
 
@@ -48,11 +48,14 @@ def test_sizes_and_resources_tables_parse_or_say_what_is_wrong() -> None:
         parse_size("1K")
     given = resources_from({"memory": "256M", "cpu": 0.5})
     assert given == Resources(256 * MiB, 256, 0.5)
-    with pytest.raises(LimitError, match="unknown key 'disk'"):
-        resources_from({"disk": "1G"})
+    assert resources_from({"disk": "1G"}).disk == 1024 * MiB
+    with pytest.raises(LimitError, match="too small a disk limit"):
+        resources_from({"disk": "1K"})
+    with pytest.raises(LimitError, match="unknown key 'swap'"):
+        resources_from({"swap": "1G"})
     with pytest.raises(LimitError, match="'processes'"):
         resources_from({"processes": 0})
-    assert Resources().describe() == "memory 512 MiB, 256 processes, 1 CPU"
+    assert Resources().describe() == "memory 512 MiB, 256 processes, 1 CPU, disk 4 GiB"
 
 
 def groups_seen(group: Cgroup, script: str, cwd: Path) -> str:
@@ -103,7 +106,7 @@ def test_a_memory_hog_is_killed_told_and_restarted(
     release = worker(tmp_path, "net/hog", hog, memory=48 * MiB, processes=64)
     status = limited.start(release)
     assert status.state == State.RUNNING
-    assert status.limits == {"memory": 48 * MiB, "processes": 64, "cpu": 1.0}
+    assert status.limits == {"memory": 48 * MiB, "processes": 64, "cpu": 1.0, "disk": 4096 * MiB}
 
     told = "worker was killed: out of memory (limit 48 MiB); restarting in"
     wait_for(lambda: any(line.startswith(told) for _, _, line, _ in events.logs), 30)

@@ -59,13 +59,18 @@ def test_an_app_over_its_memory_is_killed_restarted_and_said_so(
 
     wait_for(lambda: status(rig, network, app)["oom_kills"] >= 1, 60)
     figures = status(rig, network, app)
-    assert figures["limits"] == {"memory": 48 * 1024 * 1024, "processes": 256, "cpu": 1.0}
+    assert figures["limits"] == {
+        "memory": 48 * 1024 * 1024,
+        "processes": 256,
+        "cpu": 1.0,
+        "disk": 4 * 1024**3,
+    }
     assert figures["last_exit"] == "worker was killed: out of memory (limit 48 MiB)"
     assert figures["restarts"] >= 1
 
     shown = rig.ok("status", "app", app, "--network", network).out
     assert "worker was killed: out of memory (limit 48 MiB)" in shown
-    assert "memory 48.0 MiB, 256 processes, 1 CPU" in shown
+    assert "memory 48.0 MiB, 256 processes, 1 CPU, disk 4.0 GiB" in shown
     logs = rig.ok("logs", "app", app, "--network", network).out
     assert "worker was killed: out of memory (limit 48 MiB); restarting in" in logs
     # restarted: the next one runs (and is killed in its turn)
@@ -121,9 +126,16 @@ def test_health_and_local_status_say_limits_are_on(platform: Platform, rig: Rig)
         "memory": 512 * 1024 * 1024,
         "processes": 256,
         "cpu": 1.0,
+        "disk": 4 * 1024**3,
     }
+    defaults = "memory 512 MiB, 256 processes, 1 CPU, disk 4 GiB"
     shown = rig.ok("local", "status", "--data", str(platform.data_dir)).out
-    assert "Limits:     cgroup v" in shown and "memory 512 MiB, 256 processes, 1 CPU" in shown
+    assert "Limits:     cgroup v" in shown and defaults in shown
+    logged = re.search(
+        r"limits: (cgroup v\d) — per app by default: (.*) \((.*)\)$", platform.log(), re.M
+    )
+    assert logged and logged.group(2) == defaults, platform.log()[-2000:]
+    assert logged.group(3) == health["limits"]["detail"]
 
 
 def test_limits_off_says_so(platform_factory: PlatformFactory, rig: Rig) -> None:
@@ -132,3 +144,4 @@ def test_limits_off_says_so(platform_factory: PlatformFactory, rig: Rig) -> None
     assert health["limits"]["mode"] == "off"
     shown = rig.ok("local", "status", "--data", str(off.data_dir)).out
     assert "Limits:     off — turned off (--limits off)" in shown
+    assert "limits: off — turned off (--limits off)\n" in off.log()

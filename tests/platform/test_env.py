@@ -215,3 +215,14 @@ def test_env_of_unknown_scopes(alice: Client, net: str) -> None:
         error_of(alice.get(f"{path}/vars"), 404, "not_found")
         error_of(alice.patch(f"{path}/secrets", json={"secrets": {"A": "1"}}), 404, "not_found")
         error_of(alice.delete(f"{path}/vars/A"), 404, "not_found")
+
+
+def test_a_bad_request_is_refused_before_its_scope_is_looked_up(alice: Client, net: str) -> None:
+    """As on every route: a body or query that does not validate is a 422 whether or not the
+    network or app exists (the scope is looked up only once the request is valid)."""
+    for path in ("/networks/nowhere", f"/networks/{net}/apps/nowhere"):
+        error_of(alice.patch(f"{path}/vars", json={"vars": []}), 422, "invalid_request")
+        bad_key = {"secrets": {"not a key": "1"}}
+        error_of(alice.patch(f"{path}/secrets", json=bad_key), 422, "invalid_request")
+        error_of(alice.delete(f"{path}/vars/A?restart=maybe"), 422, "invalid_request")
+        error_of(alice.post(f"{path}/secrets/reveal", json={"keys": 3}), 422, "invalid_request")

@@ -1,5 +1,5 @@
 """Cross-user scoping driven in this process: the store's owner filters (maxlocal/store/
-networks.py) and the lookups every route goes through (maxlocal/api/deps.py).
+networks.py, apps.py) and the lookups every route goes through (maxlocal/api/deps.py).
 
 test_isolation.py and tests/reliability/test_cross_user_probes.py prove the same through a
 platform process; these run the API in the test's process (Starlette's TestClient over
@@ -28,6 +28,7 @@ from maxlocal.crypto import Vault
 from maxlocal.errors import Conflict
 from maxlocal.layout import Layout
 from maxlocal.live import Live, user_topic
+from maxlocal.platform import Platform, RuntimeOptions, Settings
 from maxlocal.server import build_app
 from maxlocal.store.db import Database
 from maxlocal.store.networks import NameTaken
@@ -39,7 +40,7 @@ with warnings.catch_warnings():  # Starlette would rather have httpx2; httpx is 
 
 @dataclass
 class World:
-    platform: deps.Platform
+    platform: Platform
     alice: As
     bob: As
     anon: As
@@ -51,8 +52,8 @@ def world(tmp_path: Path) -> Iterator[World]:
     bob owns ``shoe`` (app ``apj``), one letter from alice's names."""
     # as open_platform, but with no bootstrap user: scrypt hashes would be most of the time
     db = Database.open(tmp_path)
-    platform = deps.Platform.build(
-        db, Auth(db), Vault.open(tmp_path), deps.Settings(), deps.RuntimeOptions(Layout(tmp_path))
+    platform = Platform.build(
+        db, Auth(db), Vault.open(tmp_path), Settings(), RuntimeOptions(Layout(tmp_path))
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", StarletteDeprecationWarning)

@@ -64,7 +64,7 @@ TARGETS = {
         "no traversal (unpacking an upload)",
     ),
     "scoping": Target(
-        ("maxlocal/store/networks.py", "maxlocal/api/deps.py"),
+        ("maxlocal/store/networks.py", "maxlocal/store/apps.py", "maxlocal/api/deps.py"),
         # test_isolation.py and the cross-user probes go through a platform process, which
         # mutmut cannot see into: tests/platform/test_scoping.py drives the same code in-process
         ("tests/platform/test_scoping.py",),

@@ -14,8 +14,8 @@ import pytest
 
 from tests.reliability.faulty import Behaviour, FaultyServer, answer, hang_up, silent, stalled_body
 from tests.reliability.figures import IN_PROCESS, PROCESS, Fault, Figures
-from tests.reliability.inproc import run_main
 from tests.support.cli import Rig, Run, single_error_line
+from tests.support.rig_main import run_main
 
 COMMANDS = [
     ("list", "networks"),

@@ -15,7 +15,7 @@ from maxlocal import names as platform_names
 from rig import targets as client_names
 from rig.errors import UsageError
 from tests.reliability.figures import FIGURES, Figures
-from tests.reliability.inproc import run_main
+from tests.support.rig_main import run_main
 
 # Commands that only talk to the platform (others start servers, write files or run programs).
 COMMANDS = [

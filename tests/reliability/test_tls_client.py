@@ -12,8 +12,8 @@ import trustme
 
 from tests.reliability.faulty import FaultyServer, answer
 from tests.reliability.figures import IN_PROCESS, Figures
-from tests.reliability.inproc import run_main
 from tests.support.cli import Rig, Run, single_error_line
+from tests.support.rig_main import run_main
 
 ME = b'{"id": 1, "email": "a@example.com", "created_at": "2026-11-25T19:50:59Z"}'
 TOKEN = {"RIG_TOKEN": "mxt_not-a-real-token"}

@@ -19,11 +19,11 @@ from pathlib import Path
 import uvicorn
 from fastapi import FastAPI, Request
 
+from maxlocal.api import audit
 from maxlocal.api.deps import current_user
 from maxlocal.audit import AuditTrail
 from maxlocal.errors import Unauthorized
 from maxlocal.realtime import SocketEndpoint
-from maxlocal.remote import audit_api
 from maxlocal.remote.channel import ExecHandler
 from maxlocal.remote.sessions import SessionManager
 from maxlocal.remote.target import ResolveTarget, Target, parse_topic
@@ -85,7 +85,7 @@ def build(data_dir: Path, idle_timeout: float) -> tuple[FastAPI, SessionManager]
         await asyncio.to_thread(sessions.close)
 
     app = FastAPI(lifespan=lifespan)
-    app.include_router(audit_api.router(trail, sessions), prefix="/api/v1")
+    app.include_router(audit.router(trail, sessions), prefix="/api/v1")
     app.dependency_overrides[current_user] = user_of
     app.router.routes.append(endpoint.route())
     return app, sessions

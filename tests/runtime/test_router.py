@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from maxlocal.runtime.router import HostRouter, Unavailable, parse_host
-from tests.runtime.conftest import serve_asgi
+from tests.support.runtime import serve_asgi
 
 BIG = os.urandom(3 * 1024 * 1024)
 

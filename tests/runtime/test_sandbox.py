@@ -378,6 +378,7 @@ def test_the_mode_is_what_the_machine_allows_and_says_so(
         pattern = r"bwrap \d[\d.]*; a uid per app, private mount/pid/ipc/uts namespaces"
     else:
         pattern = r"bwrap \d[\d.]*; an unprivileged user namespace \(one host uid\), private .*"
+    pattern += r"; seccomp: \d+ kernel calls and namespace flags refused"
     assert re.fullmatch(pattern, isolation.detail), isolation.detail
     assert isolation.describe() == f"{isolation.mode} ({isolation.detail})"
     assert isolation.to_dict() == {"mode": isolation.mode, "detail": isolation.detail}

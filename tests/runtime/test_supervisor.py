@@ -11,7 +11,7 @@ import pytest
 
 from maxlocal.runtime.procfile import load_spec
 from maxlocal.runtime.supervisor import LocalProcessDriver, Release, StartError, State
-from tests.runtime.conftest import PY, Events, gone, make_release
+from tests.support.runtime import PY, Events, gone, make_release
 
 HEALTH_TIMEOUT = 150.0  # seconds: far beyond any start on a loaded machine
 

@@ -11,7 +11,7 @@ import httpx
 
 from maxlocal.runtime.router import HostRouter, Unavailable
 from maxlocal.runtime.supervisor import LocalProcessDriver, State
-from tests.runtime.conftest import gone, make_release, serve_asgi
+from tests.support.runtime import gone, make_release, serve_asgi
 
 
 async def platform_app(scope: dict[str, Any], receive: Any, send: Any) -> None:

@@ -10,11 +10,14 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from tests.support.platform import Platform, PlatformPool
+
+if TYPE_CHECKING:
+    import pexpect
 
 ROOT = Path(__file__).resolve().parents[2]
 RUN_TIMEOUT = 60
@@ -110,6 +113,29 @@ def popen_rig(args: Sequence[str], env: dict[str, str]) -> subprocess.Popen[str]
         env=env,
         cwd=ROOT,
     )
+
+
+def on_terminal(rig: Rig, *args: str, colour: bool = False, timeout: float = 20) -> pexpect.spawn:
+    """``rig ARGS`` on a real pseudo-terminal (pexpect), with ``rig``'s config; with
+    ``colour``, without ``NO_COLOR`` (rig then colours what it prints there)."""
+    import pexpect
+
+    env = {**base_env(rig.config_dir), **rig.env}
+    if colour:
+        env.pop("NO_COLOR", None)
+    return pexpect.spawn(
+        sys.executable, ["-m", "rig", *args], env=env, cwd=str(ROOT), encoding="utf-8",
+        timeout=timeout,
+    )  # fmt: skip
+
+
+def finished(child: pexpect.spawn) -> tuple[int, str]:
+    """Wait for a spawned rig to end: its exit code and all it printed."""
+    import pexpect
+
+    child.expect(pexpect.EOF)
+    child.close()
+    return child.exitstatus, child.before or ""
 
 
 def base_env(config_dir: Path) -> dict[str, str]:

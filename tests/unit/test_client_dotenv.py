@@ -69,3 +69,10 @@ def test_errors_never_include_a_value() -> None:
     with pytest.raises(dotenv.DotenvError) as info:
         dotenv.parse('KEY="hunter2 is my password" and more')
     assert "hunter2" not in str(info.value)
+
+
+def test_values_with_line_ends_and_quotes_round_trip() -> None:
+    """`env pull` writes raw bytes in single quotes (what sh reads back exactly): a CR LF
+    inside a value stays one, while CR LF line ends are still line ends."""
+    env = {"A": "one\r\ntwo\rthree\n", "B": "it's 'quoted'", "C": "'", "D": ""}
+    assert dotenv.parse(dotenv.dump(env)) == env

@@ -172,3 +172,75 @@ def test_each_heavy_module_is_imported_in_one_accessor() -> None:
         "yaml": ["configdoc.py:yaml_module"],
         "keyring": ["credentials.py:keyring_module"],
     }
+
+
+MAXLOCAL = RIG.parent / "maxlocal"
+# The platform's layers (docs/architecture.md, "The platform"), top to bottom: what each part of
+# maxlocal may not import. The HTTP layer (api/, FastAPI) is one way in among three: the
+# realtime socket's handlers (live.py, remote/) and the runtime are handed the ``Platform``
+# container (platform.py) and never reach up into the HTTP layer or the server that wires it.
+ABOVE_THE_PLATFORM = {"maxlocal.server", "maxlocal.api", "maxlocal.live", "maxlocal.remote"}
+HTTP = {"fastapi", "starlette", "uvicorn"}
+MAXLOCAL_FORBIDDEN = {
+    "maxlocal.api": {"maxlocal.server"},
+    "maxlocal.live": {"maxlocal.server", "maxlocal.api", "maxlocal.remote", *HTTP},
+    "maxlocal.remote": {"maxlocal.server", "maxlocal.api", "maxlocal.live", *HTTP},
+    "maxlocal.platform": {*ABOVE_THE_PLATFORM, "maxlocal.realtime", *HTTP},
+    "maxlocal.realtime": {
+        *ABOVE_THE_PLATFORM,
+        "maxlocal.platform",
+        "maxlocal.runtime",
+        "maxlocal.store",
+        "fastapi",
+    },
+    "maxlocal.runtime": {*ABOVE_THE_PLATFORM, "maxlocal.platform", "maxlocal.realtime", *HTTP},
+    "maxlocal.builders": {
+        *ABOVE_THE_PLATFORM,
+        "maxlocal.platform",
+        "maxlocal.realtime",
+        "maxlocal.runtime.core",
+        *HTTP,
+    },
+    "maxlocal.store": {
+        *ABOVE_THE_PLATFORM,
+        "maxlocal.platform",
+        "maxlocal.realtime",
+        "maxlocal.runtime",
+        "maxlocal.builders",
+        "maxlocal.auth",
+        *HTTP,
+    },
+}
+
+
+def _modules(package: str) -> list[Path]:
+    """The files of ``maxlocal.x`` (a package or a module)."""
+    base = RIG.parent / package.replace(".", "/")
+    return sorted(base.rglob("*.py")) if base.is_dir() else [base.with_suffix(".py")]
+
+
+@pytest.mark.parametrize("package", sorted(MAXLOCAL_FORBIDDEN))
+def test_each_part_of_the_platform_imports_only_what_is_below_it(package: str) -> None:
+    files = _modules(package)
+    assert files and all(f.exists() for f in files)
+    bad = sorted(
+        f"{path.relative_to(RIG.parent)} imports {name}"
+        for path in files
+        for name in _runtime_imports(path)
+        if any(name == f or name.startswith(f + ".") for f in MAXLOCAL_FORBIDDEN[package])
+    )
+    assert bad == []
+
+
+def test_the_platform_check_reads_what_a_module_imports(tmp_path: Path) -> None:
+    sample = tmp_path / "sample.py"
+    sample.write_text(
+        "from typing import TYPE_CHECKING\n"
+        "from maxlocal.api.deps import find_app\n"
+        "import fastapi.routing\n"
+        "if TYPE_CHECKING:\n"
+        "    from maxlocal.server import ServeOptions\n"
+    )
+    found = _runtime_imports(sample)
+    assert {"maxlocal.api.deps", "fastapi.routing"} <= found
+    assert not any(name.startswith("maxlocal.server") for name in found)

@@ -1,6 +1,6 @@
 """``GET /audit`` and ``GET /sessions``: the caller's audit trail and live remote sessions.
 
-Include with ``app.include_router(audit_api.router(trail, sessions), prefix="/api/v1")``.
+Include with ``app.include_router(audit.router(trail, sessions), prefix="/api/v1")``.
 """
 
 from __future__ import annotations

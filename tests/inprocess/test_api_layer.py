@@ -1,49 +1,19 @@
-"""The fast tier: rig's API layer and command handlers, in this process, against a real platform.
+"""rig's API layer and command handlers, in this process, against maxlocal in this process.
 
-No ``rig`` subprocess: handlers run through :func:`rig.runner.execute` with a Context whose
-``api_factory`` hands them an :class:`rig.api.client.Api` on the shared platform (a real
-maxlocal on loopback, taken from the pool). What the platform answers is checked against the
+No subprocess on either side (tests/support/inprocess.py): ``api`` is an
+:class:`rig.api.client.Api` on the in-process platform, ``user_rig`` runs commands through
+:func:`rig.runner.execute` as the same user. What the platform answers is checked against the
 shapes ``rig.api`` promises: every endpoint's path, query and headers are rig's, not the test's.
 """
 
 from __future__ import annotations
 
-import io
-import json
-from collections.abc import Iterator
-from typing import Any
-
 import pytest
 
 from rig.api.client import Api, At
 from rig.api.logs import LogSource
-from rig.cli import build_parser
-from rig.context import Context
 from rig.errors import AlreadyExistsError, NotFoundError
-from rig.runner import execute
-from rig.transport.http import ApiClient, Tokens
-from tests.support.cli import unique_email
-from tests.support.platform import Platform
-
-
-@pytest.fixture
-def api(shared_platform: Platform) -> Iterator[Api]:
-    user = shared_platform.add_user(unique_email("api"))
-    client = ApiClient(shared_platform.url, Tokens(user["token"]))
-    try:
-        yield Api(client)
-    finally:
-        client.close()
-
-
-def run(api: Api, *argv: str, env: dict[str, str] | None = None) -> tuple[int, Any, str]:
-    """``rig ARGV -o json`` in this process: exit code, the JSON document, stderr."""
-    args = build_parser().parse_args([*argv, "-o", "json"])
-    out, err = io.StringIO(), io.StringIO()
-    ctx = Context.from_args(args, env=env or {}, stdout=out, stderr=err, stdin=io.StringIO())
-    ctx.api_factory = lambda _: api
-    code = execute(ctx, args)
-    return code, json.loads(out.getvalue()) if out.getvalue() else None, err.getvalue()
+from tests.support.inprocess import InProcessRig
 
 
 def test_networks_and_apps_round_trip(api: Api) -> None:
@@ -95,14 +65,14 @@ def test_a_log_page_says_where_a_follow_continues(api: Api) -> None:
     assert api.logs(LogSource("build", "shop", "web"), release=1).records == []
 
 
-def test_commands_run_in_process_through_the_runner(api: Api) -> None:
-    code, data, _ = run(api, "create", "network", "shop")
-    assert (code, data) == (0, api.networks()[0])
-    code, data, _ = run(api, "create", "app", "web")  # the only network is the default
-    assert (code, data["network"]) == (0, "shop")
-    code, data, _ = run(api, "create", "var", "A=1", "B=2", env={"RIG_APP": "web"})
-    assert (code, data["set"], data["app"]) == (0, ["A", "B"], "web")
-    code, data, _ = run(api, "list", "vars", "--app", "web")
-    assert [r["key"] for r in data] == ["A", "B"]
-    code, _, err = run(api, "details", "app", "nope")
-    assert code == 4 and json.loads(err)["error"]["code"] == "not_found"
+def test_commands_run_in_process_through_the_runner(api: Api, user_rig: InProcessRig) -> None:
+    run = user_rig.ok("create", "network", "shop", "-o", "json")
+    assert run.json() == api.networks()[0]
+    run = user_rig.ok("create", "app", "web", "-o", "json")  # the only network is the default
+    assert run.json()["network"] == "shop"
+    run = user_rig.ok("create", "var", "A=1", "B=2", "-o", "json", env={"RIG_APP": "web"})
+    assert (run.json()["set"], run.json()["app"]) == (["A", "B"], "web")
+    run = user_rig.ok("list", "vars", "--app", "web", "-o", "json")
+    assert [r["key"] for r in run.json()] == ["A", "B"]
+    run = user_rig("details", "app", "nope", "-o", "json")
+    assert run.code == 4 and run.error_json()["error"]["code"] == "not_found"

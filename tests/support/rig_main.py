@@ -19,8 +19,10 @@ def _environment(env: dict[str, str]) -> Iterator[None]:
         yield
 
 
-def run_main(argv: Sequence[str], config_dir: Path, env: dict[str, str] | None = None) -> Run:
-    """``rig *argv`` through ``rig.__main__.main``, stdin empty, output captured."""
+def run_main(
+    argv: Sequence[str], config_dir: Path, env: dict[str, str] | None = None, input: str = ""
+) -> Run:
+    """``rig *argv`` through ``rig.__main__.main``, ``input`` on stdin, output captured."""
     from rig.__main__ import main
 
     out, err = io.StringIO(), io.StringIO()
@@ -28,7 +30,7 @@ def run_main(argv: Sequence[str], config_dir: Path, env: dict[str, str] | None =
     full_env.update(env or {})
     with (
         _environment(full_env),
-        mock.patch.object(sys, "stdin", io.StringIO("")),
+        mock.patch.object(sys, "stdin", io.StringIO(input)),
         contextlib.redirect_stdout(out),
         contextlib.redirect_stderr(err),
     ):

@@ -6,16 +6,17 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.cli import Rig, single_error_line
+from tests.support.cli import single_error_line
+from tests.support.inprocess import InProcessRig as Rig
 
 SECRET = "s3cr3t-Value-zebra-42"
 
 
 @pytest.fixture
-def shop(logged_in: Rig) -> Rig:
-    logged_in.ok("create", "network", "shop")
-    logged_in.ok("create", "app", "api", "--network", "shop")
-    return logged_in
+def shop(user_rig: Rig) -> Rig:
+    user_rig.ok("create", "network", "shop")
+    user_rig.ok("create", "app", "api", "--network", "shop")
+    return user_rig
 
 
 def env_of(rig: Rig, kind: str, *scope: str) -> dict[str, tuple[str, str]]:

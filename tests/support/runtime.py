@@ -1,3 +1,7 @@
+"""The runtime driver under test (tests/runtime, tests/limits): fixtures ``events`` and
+``driver``, and the helpers that build releases and serve ASGI apps. A plugin of the suite
+(``pytest_plugins`` in tests/conftest.py), so any folder's tests may ask for its fixtures."""
+
 from __future__ import annotations
 
 import shlex

@@ -58,8 +58,8 @@ from maxlocal.runtime.supervisor import (
 from maxlocal.runtime.supervisor import (
     Release as RunRelease,
 )
+from maxlocal.store.apps import App, Apps
 from maxlocal.store.env import Env, Scope
-from maxlocal.store.networks import App, Apps
 from maxlocal.store.releases import NewRelease, Release, Releases, Snapshot, Status
 from maxlocal.strays import MARKER_VAR, kill_strays, marker_for
 
@@ -531,7 +531,12 @@ class Runtime:
 
     def _run_release(self, app: App, release: Release, processes: dict[str, str]) -> RunRelease:
         directory = self.layout.release_dir(app.network, app.name, release.artifact_release)
-        ensure_python(directory, self.tools, lambda line: self._note(app, line))
+        ensure_python(
+            directory,
+            self.tools,
+            lambda line: self._note(app, line),
+            lambda: self._build_box(app, directory),
+        )
         return RunRelease(
             app.key,
             release.number,
