@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench import builds, figures, isolation, platform
+from bench import router as router_figures
 from bench.figures import Figure
 
 RESULTS = Path(__file__).with_name("results.json")
@@ -102,6 +103,7 @@ def measure(reps: Repetitions, logs_only: bool = False) -> list[Figure]:
                 figures.rollback(local, reps.rollbacks),
                 *builds.builds(local, reps.builds),
                 *isolation.isolation(local, reps.isolation),
+                *router_figures.router(local, quick=reps == QUICK),
             ]
         )
         return [

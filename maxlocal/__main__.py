@@ -69,6 +69,13 @@ def _parser() -> argparse.ArgumentParser:
         "(refuse to start without one), none (one trust domain)",
     )
     serve.add_argument(
+        "--router",
+        choices=("auto", "in-process"),
+        default="auto",
+        help="what forwards visitors to apps: auto (HAProxy in its own process when "
+        "installed, else in-process) or in-process",
+    )
+    serve.add_argument(
         "--device-code-ttl", type=int, default=None, metavar="SECONDS", help="device login codes"
     )
 
@@ -89,6 +96,7 @@ def _serve(args: argparse.Namespace) -> int:
         cache_dir=args.cache,
         isolation=args.isolation,
         limits=args.limits == "auto",
+        router=args.router,
     )
     for name in (
         "access_ttl",

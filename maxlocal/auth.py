@@ -4,6 +4,10 @@ Sessions are token families: login (or exchanging an API token) starts a family
 with an access and a refresh token. Each refresh uses up its refresh token and
 adds a new pair to the family; presenting a used refresh token again revokes the
 whole family, which also ends its access tokens.
+
+What stays open on one token (a realtime socket) holds its ``Grant`` and hears of each
+revocation (``on_revoke``): logging out, a refresh token used twice and revoking an API token
+end it at once, not at its next request.
 """
 
 from __future__ import annotations
@@ -11,18 +15,27 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
+import logging
 import secrets
 import sqlite3
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from maxlocal.errors import TokenExpired, Unauthorized
 from maxlocal.store.db import Database
 from maxlocal.store.users import ApiToken, Tokens, User, Users
+from maxlocal.throttle import SignInThrottle
 
 ACCESS_PREFIX = "mxa_"
 REFRESH_PREFIX = "mxr_"
 API_PREFIX = "mxt_"
+DEVICE_PREFIX = "mxd_"
+TOKEN_PREFIXES = (ACCESS_PREFIX, REFRESH_PREFIX, API_PREFIX, DEVICE_PREFIX)
+
+log = logging.getLogger(__name__)
+OnRevoke = Callable[[frozenset[str]], None]
+"""Told the keys (``Grant.keys``) a revocation ends; called on the revoking thread."""
 
 DEFAULT_ACCESS_TTL = 900
 DEFAULT_REFRESH_TTL = 30 * 86_400
@@ -70,6 +83,33 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8", "replace")).hexdigest()
 
 
+def family_key(family_id: str) -> str:
+    return f"family:{family_id}"
+
+
+def api_token_key(token_id: int) -> str:
+    return f"api:{token_id}"
+
+
+@dataclass(frozen=True)
+class Grant:
+    """What a bearer token stands for while it lasts: its user, the session (token family)
+    and the API token it came from, and when that session ends (None: when revoked)."""
+
+    user: User
+    family_id: str | None
+    api_token_id: int | None
+    ends_at: float | None
+
+    @property
+    def keys(self) -> frozenset[str]:
+        """What a revocation that ends this grant names."""
+        keys = {family_key(self.family_id)} if self.family_id else set()
+        if self.api_token_id is not None:
+            keys.add(api_token_key(self.api_token_id))
+        return frozenset(keys)
+
+
 @dataclass(frozen=True)
 class Session:
     access_token: str
@@ -90,6 +130,18 @@ class Auth:
         self.tokens = Tokens(db)
         self.access_ttl = access_ttl
         self.refresh_ttl = refresh_ttl
+        self.throttle = SignInThrottle()
+        self._on_revoke: list[OnRevoke] = []
+
+    def on_revoke(self, callback: OnRevoke) -> None:
+        self._on_revoke.append(callback)
+
+    def _revoked(self, keys: frozenset[str]) -> None:
+        for callback in self._on_revoke:
+            try:
+                callback(keys)
+            except Exception:
+                log.exception("a revocation listener failed")
 
     def create_user(self, email: str, password: str | None = None) -> User:
         """A new user; without a password nobody can log in as them, only use API tokens."""
@@ -101,19 +153,35 @@ class Auth:
         token, hashed = new_token(API_PREFIX)
         return self.tokens.create_api_token(user_id, name, hashed), token
 
-    def login(self, email: str, password: str) -> Session:
-        return self.start_session(self.verify(email, password))
+    def login(self, email: str, password: str, address: str | None = None) -> Session:
+        return self.start_session(self.verify(email, password, address))
 
-    def verify(self, email: str, password: str) -> User:
-        """The user with this email and password, or Unauthorized (the same for either mistake)."""
-        found = self.users.by_email(normalize_email(email))
+    def verify(self, email: str, password: str, address: str | None = None) -> User:
+        """The user with this email and password, or Unauthorized (the same for either
+        mistake); TooManyRequests, without looking, once the account or the client address
+        ``address`` has spent its budget of failures (``maxlocal.throttle``)."""
+        account = normalize_email(email)
+        self.throttle.check(account, address)
+        found = self.users.by_email(account)
         if found is None:
             verify_password(password, _dummy_hash())
-            raise Unauthorized(_BAD_LOGIN)
-        user, stored = found
-        if not verify_password(password, stored):
-            raise Unauthorized(_BAD_LOGIN)
-        return user
+        elif verify_password(password, found[1]):
+            self.throttle.succeeded(account)
+            return found[0]
+        self.throttle.failed(account, address)
+        raise Unauthorized(_BAD_LOGIN)
+
+    def failed_attempt(self, email: str, address: str | None) -> None:
+        """Count a failure that is not a wrong password (a wrong device code) in the budget."""
+        self.throttle.failed(normalize_email(email), address)
+
+    def revoke_api_token(self, user_id: int, token_id: int) -> bool:
+        """Revoke this user's API token and every session obtained with it; False when the
+        user has no such token (then nothing changes)."""
+        if not self.tokens.revoke_api_token(user_id, token_id):
+            return False
+        self._revoked(frozenset({api_token_key(token_id)}))
+        return True
 
     def start_session(self, user: User) -> Session:
         """A new session (token family) for a user already verified."""
@@ -141,6 +209,7 @@ class Auth:
                     raise Unauthorized("refresh token expired", "sign in again")
                 access, refresh = self._add_pair(conn, found.family_id)
         if reuse:
+            self._revoked(frozenset({family_key(found.family_id)}))
             raise Unauthorized(
                 "refresh token already used; the session has been revoked", "sign in again"
             )
@@ -154,25 +223,51 @@ class Auth:
             found = self.tokens.find_refresh(conn, token_hash(refresh_token))
             if found is not None:
                 self.tokens.revoke_family(conn, found.family_id)
+        if found is not None:
+            self._revoked(frozenset({family_key(found.family_id)}))
 
     def authenticate(self, bearer: str) -> User:
         """The user a bearer token (access or API token) belongs to."""
+        return self.grant(bearer).user
+
+    def grant(self, bearer: str) -> Grant:
+        """What a bearer token (access or API token) stands for, or Unauthorized; when its
+        session ends is left to ``recheck`` (a request does not need it)."""
         user_id: int | None = None
+        family_id: str | None = None
+        api_token_id: int | None = None
         if bearer.startswith(ACCESS_PREFIX):
             access = self.tokens.find_access(token_hash(bearer))
             if access is not None and not access.family_revoked:
                 if access.expires_at <= time.time():
                     raise TokenExpired("access token expired", "refresh the session")
-                user_id = access.user_id
+                user_id, family_id = access.user_id, access.family_id
+                api_token_id = access.api_token_id
         elif bearer.startswith(API_PREFIX):
             api = self.tokens.find_api_token(token_hash(bearer))
             if api is not None:
                 self.tokens.touch_api_token(api.id)
-                user_id = api.user_id
+                user_id, api_token_id = api.user_id, api.id
         user = self.users.get(user_id) if user_id is not None else None
         if user is None:
             raise Unauthorized("invalid, unknown or revoked token", "sign in again")
-        return user
+        return Grant(user, family_id, api_token_id, None)  # ends_at: see ``recheck``
+
+    def recheck(self, grant: Grant) -> Grant | None:
+        """The grant as it stands now (its session may have been refreshed, so ending later),
+        or None once it is revoked or its session has ended: the one check of something that
+        outlives a request."""
+        ends_at = grant.ends_at
+        if grant.family_id is not None:
+            family = self.tokens.find_family(grant.family_id)
+            if family is None or family.revoked or family.ends_at <= time.time():
+                return None
+            ends_at = family.ends_at
+        if grant.api_token_id is not None and not self.tokens.api_token_live(grant.api_token_id):
+            return None
+        if self.users.get(grant.user.id) is None:
+            return None
+        return Grant(grant.user, grant.family_id, grant.api_token_id, ends_at)
 
     def _start_session(self, user: User, api_token_id: int | None) -> Session:
         with self.db.transaction() as conn:

@@ -60,3 +60,21 @@ class PayloadTooLarge(PlatformError):
 class ChecksumMismatch(PlatformError):
     status = 422
     code = "checksum_mismatch"
+
+
+class TooManyRequests(PlatformError):
+    """Answered 429 with ``Retry-After: retry_after``."""
+
+    status = 429
+    code = "rate_limited"
+
+    def __init__(self, message: str, hint: str = "", *, retry_after: int) -> None:
+        super().__init__(message, hint)
+        self.retry_after = retry_after
+
+
+class Misdirected(PlatformError):
+    """A request for a host name that is not the platform's (DNS rebinding)."""
+
+    status = 421
+    code = "misdirected"

@@ -30,6 +30,7 @@ from typing import Any
 from maxlocal.errors import PlatformError
 from maxlocal.layout import build_log_key, log_key, network_log_key
 from maxlocal.platform import Platform
+from maxlocal.realtime.endpoint import Identity
 from maxlocal.realtime.pubsub import PubSub
 from maxlocal.realtime.topics import (
     FeedHandler,
@@ -218,12 +219,23 @@ class Live:
         platform.runtime.release_listeners.append(live._release)
         return live
 
-    def authenticate(self, token: str) -> str | None:
-        """The user id of an access or API token, as the HTTP API checks it (expired: None)."""
+    def authenticate(self, token: str) -> Identity | None:
+        """Who an access or API token is, as the HTTP API checks it (expired: None), and
+        while what: the session or API token a revocation of which ends the socket."""
         try:
-            return str(self.platform.auth.authenticate(token).id)
+            grant = self.platform.auth.recheck(self.platform.auth.grant(token))
         except PlatformError:
             return None
+        if grant is None:
+            return None
+        return Identity(str(grant.user.id), grant.keys, grant.ends_at, grant)
+
+    def recheck(self, identity: Identity) -> Identity | None:
+        """The socket's identity as its credential stands now; None once revoked or ended."""
+        grant = self.platform.auth.recheck(identity.credential)
+        if grant is None:
+            return None
+        return Identity(identity.user_id, grant.keys, grant.ends_at, grant)
 
     def authorize(self, user_id: str, topic: str) -> bool:
         """Log topics of the user's own networks and apps, and ``status:user``. Other topics'

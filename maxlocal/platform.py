@@ -25,9 +25,15 @@ from maxlocal.store.releases import Releases
 @dataclass
 class Settings:
     domain: str = "localhost"
+    host: str = "127.0.0.1"  # the address the platform listens on
     app_port: int = 80
     max_upload_bytes: int = MAX_ARCHIVE_BYTES
     device_code_ttl: int = 600
+    router: dict[str, str] = field(
+        default_factory=lambda: {"mode": "in-process", "detail": "the API's own event loop"}
+    )
+    """What forwards visitors to apps (``maxlocal.edge``): ``{"mode": "haproxy"|"in-process",
+    "detail"}``."""
 
 
 @dataclass

@@ -9,6 +9,7 @@ import ipaddress
 import json
 import logging
 import os
+import re
 import signal
 import socket
 import sys
@@ -37,10 +38,13 @@ from maxlocal.api import (
     releases,
     status,
 )
+from maxlocal.api.guards import FrameGuard, HostCheck, platform_hosts
 from maxlocal.api.limits import BodyLimit
 from maxlocal.api.schemas import ErrorBody
-from maxlocal.auth import DEFAULT_ACCESS_TTL, DEFAULT_REFRESH_TTL, Auth
+from maxlocal.auth import DEFAULT_ACCESS_TTL, DEFAULT_REFRESH_TTL, TOKEN_PREFIXES, Auth
 from maxlocal.crypto import Vault
+from maxlocal.edge import haproxy
+from maxlocal.edge.routes import RouteTable
 from maxlocal.http11 import HEAD_LIMIT, LimitedH11Protocol
 from maxlocal.layout import DEFAULT_KEEP_ENVS, Layout
 from maxlocal.live import Live
@@ -51,7 +55,7 @@ from maxlocal.runtime.artifacts import MAX_ARCHIVE_BYTES
 from maxlocal.runtime.cgroups import Cgroups
 from maxlocal.runtime.core import DEFAULT_KEEP_RELEASES
 from maxlocal.runtime.logstore import DEFAULT_LIMIT, DEFAULT_LIMIT_BYTES
-from maxlocal.runtime.router import HostRouter
+from maxlocal.runtime.router import ASGIApp, HostRouter
 from maxlocal.store.db import Database
 from maxlocal.strays import marker_for
 
@@ -82,6 +86,9 @@ class ServeOptions:
     log_bytes: int = DEFAULT_LIMIT_BYTES
     keep_releases: int = DEFAULT_KEEP_RELEASES
     limits: bool = True
+    router: str = "auto"
+    """``auto``: HAProxy as the edge when installed, else the in-process router;
+    ``in-process``: the in-process router always."""
 
 
 class AlreadyRunning(Exception):
@@ -92,24 +99,31 @@ class NotLoopback(Exception):
     pass
 
 
-def build_app(platform: Platform) -> HostRouter:
-    """The API, wrapped in the router that sends ``<app>.<network>.localhost`` to the apps.
+def build_app(platform: Platform, edge: haproxy.Edge | None = None) -> ASGIApp:
+    """The API, with the router that sends ``<app>.<network>.localhost`` to the apps: the
+    ``edge`` (HAProxy, its own process in front of this app), else the in-process router
+    wrapping it. Both read one route table.
 
     Its lifespan recovers the runtime (strays, half-done releases, apps to resume) at
     start-up and stops every app process at shut-down. The realtime socket is at
     ``/socket/websocket``."""
-    router: HostRouter
     live = Live.build(platform)
     remote = RemoteAccess.build(platform)
+    table = RouteTable(platform.runtime)
+    platform.runtime.state_listeners.append(table.on_state)
+    router: HostRouter | None = None
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         live.pubsub.bind(asyncio.get_running_loop())
         await asyncio.to_thread(platform.runtime.recover)
+        await asyncio.to_thread(table.start)
         try:
             yield
         finally:
-            await router.aclose()
+            if router is not None:
+                await router.aclose()
+            await asyncio.to_thread(table.close)
             await asyncio.to_thread(remote.close)
             await asyncio.to_thread(platform.runtime.close)
 
@@ -133,15 +147,59 @@ def build_app(platform: Platform) -> HostRouter:
     )
     socket = SocketEndpoint(
         authenticate=live.authenticate,
+        recheck=live.recheck,
         authorize=live.authorize,
         handlers={**live.handlers, EXEC_TOPICS: remote.handler},
     )
     app.router.routes.append(socket.route())
+    platform.auth.on_revoke(socket.revoke)
     app.add_middleware(BodyLimit, exempt=releases.is_upload)
+    app.add_middleware(FrameGuard)
+    app.add_middleware(
+        HostCheck, hosts=platform_hosts(platform.settings.domain, platform.settings.host)
+    )
     app.add_middleware(errors.CatchAll)
-    router = HostRouter(app, platform.runtime.resolve)
-    app.state.metrics = metrics.Metrics(platform, router.served)
+    app.state.metrics = metrics.Metrics(platform, table.served)
+    if edge is not None:
+        table.listeners.append(edge.apply)
+        edge.sink = _access_sink(platform, table)
+        return app
+    router = HostRouter(app, table.resolve)
+    router.served = table.served
     return router
+
+
+def _access_sink(platform: Platform, table: RouteTable) -> haproxy.AccessSink:
+    def sink(app: str, lines: list[str]) -> None:
+        network, name = app.split("/", 1)
+        table.served[(network, name)] += len(lines)
+        platform.runtime.access_lines(app, lines)
+
+    return sink
+
+
+def open_edge(
+    choice: str, data_dir: Path, public: socket.socket
+) -> tuple[haproxy.Edge | None, socket.socket, dict[str, str]]:
+    """The edge in front of the API when ``choice`` allows and HAProxy is installed and
+    starts: (edge, the API's private socket, what to report); else (None, ``public``, why
+    the in-process router serves)."""
+    if choice == "in-process":
+        return None, public, {"mode": "in-process", "detail": "asked for (--router in-process)"}
+    binary = haproxy.find()
+    if binary is None:
+        why = "HAProxy is not installed (scripts/install-system-deps installs it)"
+        return None, public, {"mode": "in-process", "detail": why}
+    api = bind(loopback_address("127.0.0.1"), 0)
+    edge = haproxy.Edge(binary, data_dir / "router", public, api.getsockname()[1], lambda *_: None)
+    try:
+        edge.start()
+    except (RuntimeError, OSError) as exc:
+        edge.close()
+        api.close()
+        log.error("%s", exc)
+        return None, public, {"mode": "in-process", "detail": f"HAProxy failed to start: {exc}"}
+    return edge, api, edge.describe()
 
 
 def open_platform(data_dir: Path, options: ServeOptions, app_port: int) -> Platform:
@@ -149,6 +207,7 @@ def open_platform(data_dir: Path, options: ServeOptions, app_port: int) -> Platf
     platform_auth = Auth(db, access_ttl=options.access_ttl, refresh_ttl=options.refresh_ttl)
     ensure_bootstrap(platform_auth, data_dir)
     settings = Settings(
+        host=options.host,
         app_port=app_port,
         max_upload_bytes=options.max_upload_bytes,
         device_code_ttl=options.device_code_ttl,
@@ -238,8 +297,9 @@ def serve(options: ServeOptions) -> None:
     server_file = data_dir / SERVER_FILE
     port = sock.getsockname()[1]
     platform = open_platform(data_dir, options, app_port=port)
+    edge, api_sock, router_info = open_edge(options.router, data_dir, sock)
     config = uvicorn.Config(
-        build_app(platform),
+        build_app(platform, edge),
         log_config=None,
         timeout_graceful_shutdown=5,
         lifespan="on",
@@ -251,12 +311,15 @@ def serve(options: ServeOptions) -> None:
     isolation = platform.runtime.isolation
     log.info("isolation: %s", isolation.describe())
     log.info("limits: %s", platform.runtime.cgroups.log_line())
+    log.info("router: %s (%s)", router_info["mode"], router_info["detail"])
+    platform.settings.router = router_info
     info: dict[str, object] = {
         "pid": os.getpid(),
         "url": url_for(sock),
         "port": port,
         "isolation": isolation.to_dict(),
         "limits": platform.runtime.cgroups.to_dict(),
+        "router": router_info,
     }
     server = _Server(config, server_file, info)
 
@@ -269,8 +332,11 @@ def serve(options: ServeOptions) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, stop)
     try:
-        server.run(sockets=[sock])
+        server.run(sockets=[api_sock])
     finally:
+        if edge is not None:
+            edge.close()
+            api_sock.close()
         with contextlib.suppress(FileNotFoundError, ValueError):
             if json.loads(server_file.read_text()).get("pid") == os.getpid():
                 server_file.unlink()
@@ -278,10 +344,30 @@ def serve(options: ServeOptions) -> None:
         sock.close()
 
 
+# A token's value wherever it shows: a query parameter (the socket's ``?token=``), a bearer
+# header, or any of the platform's prefixed tokens (access, refresh, API, device code).
+_SECRETS = re.compile(
+    r"(?i)(\b(?:token|access_token|refresh_token|device_code|password)=)[^&\s\"']+"
+    r"|(\bbearer\s+)\S+"
+    rf"|\b({'|'.join(map(re.escape, TOKEN_PREFIXES))})[A-Za-z0-9_\-]+"
+)
+
+
+def redact(text: str) -> str:
+    """``text`` with every token value replaced by ``[redacted]``."""
+    return _SECRETS.sub(lambda m: f"{m.group(1) or m.group(2) or m.group(3)}[redacted]", text)
+
+
+class RedactingFormatter(logging.Formatter):
+    """The one formatter of the server's log: request lines (uvicorn's, the socket's
+    ``?token=``), messages and tracebacks all pass through ``redact``."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record))
+
+
 def configure_logging() -> None:
-    logging.basicConfig(
-        stream=sys.stderr,
-        level=logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.INFO, handlers=[handler])
     logging.getLogger("httpx").setLevel(logging.WARNING)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Response
+from fastapi import Request as HttpRequest
 from pydantic import BaseModel, Field
 
 from maxlocal.api.deps import PlatformDep, UserDep
@@ -70,9 +71,14 @@ def _session(session: Session) -> SessionOut:
     )
 
 
+def client_address(request: HttpRequest) -> str | None:
+    """The address a request came from, as sign-in budgets count it."""
+    return request.client.host if request.client else None
+
+
 @router.post("/auth/login")
-def login(body: LoginRequest, platform: PlatformDep) -> SessionOut:
-    return _session(platform.auth.login(body.email, body.password))
+def login(body: LoginRequest, request: HttpRequest, platform: PlatformDep) -> SessionOut:
+    return _session(platform.auth.login(body.email, body.password, client_address(request)))
 
 
 @router.post("/auth/token")
@@ -111,5 +117,5 @@ def create_token(body: CreateToken, user: UserDep, platform: PlatformDep) -> New
 
 @router.delete("/tokens/{token_id}", status_code=204, response_class=Response)
 def revoke_token(token_id: int, user: UserDep, platform: PlatformDep) -> None:
-    if not platform.auth.tokens.revoke_api_token(user.id, token_id):
+    if not platform.auth.revoke_api_token(user.id, token_id):
         raise NotFound(f"API token {token_id} not found", "run `rig list tokens` to see yours")

@@ -13,7 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from maxlocal.api.storage import storage_failure
-from maxlocal.errors import PlatformError, Unauthorized
+from maxlocal.errors import PlatformError, TooManyRequests, Unauthorized
 
 log = logging.getLogger("maxlocal")
 
@@ -79,6 +79,8 @@ def validation_response(request: Request, errors: Sequence[dict[str, Any]]) -> J
 async def _platform_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, PlatformError)
     headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else None
+    if isinstance(exc, TooManyRequests):
+        headers = {"Retry-After": str(exc.retry_after)}
     return error_response(exc.status, exc.code, exc.message, exc.hint, headers)
 
 

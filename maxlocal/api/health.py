@@ -20,6 +20,9 @@ class HealthOut(BaseModel):
     """``{"mode": "uid+namespaces"|"userns"|"none", "detail": ...}``: what tenant processes
     run in (``runtime.sandbox``)."""
     limits: dict[str, object]
+    router: dict[str, str]
+    """``{"mode": "haproxy"|"in-process", "detail"}``: what forwards visitors to apps; the
+    in-process router is slower and refuses WebSockets (``maxlocal.edge``)."""
     """Per-app resource limits: ``{"mode": "cgroup v1"|"cgroup v2"|"off", "detail",
     "defaults": {"memory", "processes", "cpu"}}``."""
 
@@ -34,4 +37,5 @@ def health(platform: PlatformDep) -> HealthOut:
         max_upload_bytes=platform.settings.max_upload_bytes,
         isolation=platform.runtime.isolation.to_dict(),
         limits=platform.runtime.cgroups.to_dict(),
+        router=platform.settings.router,
     )

@@ -116,10 +116,11 @@ def _layer(
     pins: list[str] | None = None,
 ) -> Layer:
     path = tools.envs / f"{kind}-{key}"
-    steps = [_create(tools, python, path)]
-    if inputs is not None:
-        steps.append(_install(tools, inputs, path, pins))
-    return Layer(kind, key, path, LINK, ".", steps)
+    step = _create(tools, python, path)
+    if inputs is not None:  # one step: made and filled in one sandbox
+        install = _install(tools, inputs, path, pins)
+        step = Step(install.name, step.argv, env={**step.env, **install.env}, then=(install.argv,))
+    return Layer(kind, key, path, LINK, ".", [step])
 
 
 def detect(source: Source, tools: Toolbox, config: Declared, *, forced: bool) -> Detected | None:

@@ -6,6 +6,7 @@ bin directories), never through the platform's own ``PATH``.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import os
@@ -64,14 +65,29 @@ class Toolbox:
     without uv does (and as its test does)."""
     tool_dirs: tuple[str, ...] = SYSTEM_PATH
     """Where npm, yarn and pnpm are looked for (a test adds a directory of its own)."""
+    area: Path | None = None
+    """One app's own build area (``for_app``), else the cache shared by every app."""
 
     def tool(self, name: str) -> Path | None:
         return system_tool(name, self.tool_dirs)
 
+    def for_app(self, platform: str, app_id: int) -> Toolbox:
+        """The toolbox of one app's sandboxed builds: its environments and download caches
+        in an area of its own, ``<cache>/apps/<platform>/<app id>``. Nothing a tenant's
+        build made (a download cache it can write, an environment built from it) is used by
+        another tenant's build, and the environment being built sits on the same mount as
+        the caches, so that uv hardlinks packages instead of copying them."""
+        return dataclasses.replace(self, area=self.cache / "apps" / platform / str(app_id))
+
+    @property
+    def root(self) -> Path:
+        """Where this toolbox keeps its environments and download caches."""
+        return self.area or self.cache
+
     @property
     def envs(self) -> Path:
         """Dependency environments, one directory per key."""
-        return self.cache / "envs"
+        return self.root / "envs"
 
     @property
     def uv(self) -> Path | None:
@@ -84,7 +100,7 @@ class Toolbox:
     @property
     def download_caches(self) -> tuple[Path, ...]:
         """The package managers' download caches (see ``download_env``)."""
-        return (self.cache / "uv", self.cache / "pip", self.cache / "npm")
+        return (self.root / "uv", self.root / "pip", self.root / "npm")
 
     def sandbox_paths(self) -> list[Path]:
         """What builds and apps run that lives outside the system's ``/usr``: the
@@ -119,8 +135,8 @@ class Toolbox:
             "npm_config_fund": "false",
             "npm_config_audit": "false",
             # yarn's and pnpm's stores inside npm's cache: one directory for Node's downloads
-            "YARN_CACHE_FOLDER": str(self.cache / "npm" / "_yarn"),
-            "npm_config_store_dir": str(self.cache / "npm" / "_pnpm"),
+            "YARN_CACHE_FOLDER": str(self.download_caches[2] / "_yarn"),
+            "npm_config_store_dir": str(self.download_caches[2] / "_pnpm"),
         }
 
 

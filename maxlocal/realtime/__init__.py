@@ -1,6 +1,6 @@
 """The realtime layer: a Phoenix Channels socket endpoint, topic handlers and pub/sub."""
 
-from maxlocal.realtime.endpoint import SocketEndpoint
+from maxlocal.realtime.endpoint import Identity, SocketEndpoint
 from maxlocal.realtime.pubsub import PubSub
 from maxlocal.realtime.topics import (
     FeedHandler,
@@ -12,6 +12,7 @@ from maxlocal.realtime.topics import (
 
 __all__ = [
     "FeedHandler",
+    "Identity",
     "JoinRefused",
     "PubSub",
     "PubSubHandler",

@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import shutil
 import threading
 import time
 from collections import deque
@@ -256,6 +257,8 @@ class Runtime:
         self.driver.stop(app.key)
         self.cgroups.remove(app.key)
         self.layout.remove_app(app.network, app.name)
+        if self.isolation.active:  # a later app may get its id (and so its uid)
+            shutil.rmtree(self._tools(app).root, ignore_errors=True)
         self.logs.delete(log_key(app.network, app.name))
         self.logs.delete(build_log_key(app.network, app.name))
 
@@ -284,12 +287,21 @@ class Runtime:
         return self.driver.status(app.key) if app.release is not None else None
 
     def resolve(self, network: str, name: str) -> int | Unavailable:
-        """For the router: the port of the app's ``web`` process, or why there is none."""
-        port = self.driver.port(f"{network}/{name}")
-        if port is not None and self.driver.foreign_listener(f"{network}/{name}"):
+        """For the route table (``maxlocal.edge.routes``), the one place an upstream is
+        verified: the port of the app's ``web`` process when that process is alive and the
+        listener on the port is its own, or why there is none (for the owner)."""
+        key = f"{network}/{name}"
+        port = self.driver.port(key)
+        if port is not None and self.driver.verified_port(key) == port:
+            return port
+        if port is not None and self.driver.foreign_listener(key):
             return Unavailable.foreign_listener(name, network)
         if port is not None:
-            return port
+            return Unavailable(
+                503,
+                f"App {name!r} in network {network!r} is not accepting connections on its "
+                f"port (restarting?). See: rig status app {name} --network {network}",
+            )
         app = self.apps.by_key(network, name)
         if app is None:
             return Unavailable.unknown(name, network)
@@ -304,6 +316,19 @@ class Runtime:
             f"App {name!r} in network {network!r} is not serving (state: {app.state}). "
             f"See: rig status app {name} --network {network}",
         )
+
+    def serving(self) -> list[str]:
+        """The keys of the apps whose current release has a web process (verified or not)."""
+        return self.driver.serving()
+
+    def note(self, app: str, line: str) -> None:
+        """A line of the platform's own in the app's log (e.g. why the router stopped
+        forwarding to it)."""
+        self._on_log(app, "platform", line)
+
+    def access_lines(self, app: str, lines: list[str]) -> None:
+        """The router's access lines for the app's log, stream ``router``."""
+        self._on_lines(app, "router", lines, process="router")
 
     # -- the worker
 
@@ -326,7 +351,7 @@ class Runtime:
                 directory = self.layout.release_dir(app.network, app.name, release.number)
                 unpack(self.layout.artifact(app.network, app.name, release.number), directory)
                 phase = "build"
-                plan = make_plan(DiskSource(directory), self.tools)
+                plan = make_plan(DiskSource(directory), self._tools(app))
                 processes = plan.processes
                 self.releases.set_status(release.id, "building", processes)
                 self._build(app, release, plan, directory, tail)
@@ -409,7 +434,8 @@ class Runtime:
             if cgroup is not None:
                 cgroup.kill()
         note(f"build done in {time.monotonic() - started:.1f} s")
-        if pruned := envs.prune(self.tools.envs, self.layout.releases, self.layout.keep_envs):
+        kept = self.layout.keep_envs
+        if pruned := envs.prune(self._tools(app).envs, self.layout.releases, kept):
             log.info("pruned %d unused dependency environments: %s", len(pruned), pruned)
 
     def _fail(
@@ -587,21 +613,24 @@ class Runtime:
             self.isolation.give(path, uid)
         return self.isolation.sandbox(uid, writable=[cwd, home])
 
+    def _tools(self, app: App) -> Toolbox:
+        """What the app's builds use: sandboxed, an area of its own (``Toolbox.for_app``),
+        else the cache every app shares (one trust domain)."""
+        return self.tools.for_app(self.marker, app.id) if self.isolation.active else self.tools
+
     def _build_box(self, app: App, directory: Path) -> BuildBox | None:
         if not self.isolation.active:
             return None
-        uid = app_uid(app.id)
-        home = self._home(app)
-        mounts = []
-        for shared in self.tools.download_caches:
-            private = self.tools.cache / "downloads" / f"app-{app.id}" / shared.name
-            private.mkdir(parents=True, exist_ok=True)
-            self.isolation.give(private.parent, uid)
-            self.isolation.give(private, uid)
-            mounts.append((private, shared))
+        uid, home, tools = app_uid(app.id), self._home(app), self._tools(app)
+        # The area and its envs/ stay the platform's, so that no build can swap them for a
+        # link the platform would write through; the download caches are the tenant's.
+        tools.envs.mkdir(parents=True, exist_ok=True)
+        for cache in tools.download_caches:
+            cache.mkdir(exist_ok=True)
+            self.isolation.give(cache, uid)
         self.isolation.give(directory, uid)
         self.isolation.give(home, uid)
-        return BuildBox(self.isolation, uid, directory, home, tuple(mounts))
+        return BuildBox(self.isolation, uid, directory, home, tools.root)
 
     def _env(self, snapshot: Snapshot) -> dict[str, str]:
         secrets = {k: self.vault.decrypt(v.encode("ascii")) for k, v in snapshot.secrets.items()}

@@ -1,5 +1,11 @@
 """Host-header routing: ``<app>.<network>.localhost`` is proxied to the app's ``web`` process.
 
+This is the in-process router, used only where the edge (``maxlocal.edge``: HAProxy in a
+process of its own) is not installed: it shares the API's event loop, rebuilds each request
+with an HTTP client and refuses WebSockets, so it is slow and partial, and the platform says
+so (``router`` in health and ``rig local status``). Both forwarders answer from the same
+route table (``maxlocal.edge.routes``) and the same texts (here).
+
 ``HostRouter`` wraps the platform's own ASGI app: requests for any other host (the
 API, ``localhost``, an IP) go to the wrapped app untouched.
 """
@@ -35,12 +41,45 @@ HOP_BY_HOP = frozenset(
 )
 
 
+NOT_SERVING = (
+    "No app is serving at {host}.\n"
+    "If it is yours, see why with: rig status app {app} --network {network}\n"
+)
+"""The one answer (503) for every ``<app>.<network>.localhost`` that has no verified route:
+no such app, no such network, stopped, never deployed, failed, restarting, a foreign
+listener. It depends only on the name the visitor sent, so it tells a stranger nothing about
+which tenants' names exist; the reason is for the owner (``rig status``, the app's log)."""
+BAD_GATEWAY = (
+    "The app at {host} closed or refused the connection.\n"
+    "If it is yours, see its logs with: rig logs app {app} --network {network}\n"
+)
+GATEWAY_TIMEOUT = (
+    "The app at {host} did not answer in time.\n"
+    "If it is yours, see its logs with: rig logs app {app} --network {network}\n"
+)
+BAD_TARGET = "The request target must be a path (origin-form, e.g. /index.html).\n"
+
+
+def origin_form(method: str, target: bytes) -> bool:
+    """Whether ``target`` is a request target the router forwards: origin-form (``/path``), or
+    ``*`` for ``OPTIONS`` (RFC 9112 3.2). Absolute-form (a proxy's request), authority-form
+    (``CONNECT``) and anything else (``@127.0.0.1:PORT/path`` would steer an upstream URL's
+    authority) are refused with 400: the router is no forward proxy."""
+    return target.startswith(b"/") or (method == "OPTIONS" and target == b"*")
+
+
 @dataclass(frozen=True)
 class Unavailable:
-    """Why an app cannot serve: answered with ``status`` and ``message`` as plain text."""
+    """Why an app cannot serve, for its owner (``message``: the app's log, tests). A visitor
+    is answered ``NOT_SERVING`` whatever the reason (``public``)."""
 
     status: int
     message: str
+
+    @staticmethod
+    def public(network: str, app: str) -> tuple[int, str]:
+        """What a visitor is answered: the same for every reason."""
+        return 503, page(NOT_SERVING, network, app)
 
     @classmethod
     def unknown(cls, app: str, network: str) -> Unavailable:
@@ -118,9 +157,13 @@ class HostRouter:
         if scope["type"] == "websocket":
             await send({"type": "websocket.close", "code": 1011})
             return
+        path = scope.get("raw_path") or scope["path"].encode("utf-8")
+        if not origin_form(scope["method"], path):
+            await _text(send, 400, BAD_TARGET)
+            return
         resolved = self.resolve(network, app)
         if isinstance(resolved, Unavailable):
-            await _text(send, resolved.status, resolved.message)
+            await _text(send, *resolved.public(network, app))
             return
         await self._proxy(scope, receive, send, resolved, (network, app))
 
@@ -161,12 +204,9 @@ class HostRouter:
             response = await client.send(request, stream=True)
         except httpx.TransportError as exc:
             network, app = key
-            await _text(
-                send,
-                502,
-                f"App {app!r} in network {network!r} is not answering "
-                f"on its port ({type(exc).__name__}). Check: rig logs app {app}",
-            )
+            timeout = isinstance(exc, httpx.TimeoutException)
+            text = page(GATEWAY_TIMEOUT if timeout else BAD_GATEWAY, network, app)
+            await _text(send, 504 if timeout else 502, text)
             return
         self.served[key] += 1
         try:
@@ -186,6 +226,17 @@ class HostRouter:
             await send({"type": "http.response.body", "body": b"", "more_body": False})
         finally:
             await response.aclose()
+
+
+def page(template: str, network: str, app: str) -> str:
+    """One of the texts above for ``<app>.<network>.localhost``, its names as printable ASCII
+    (they come from the visitor's Host header)."""
+
+    def printable(name: str) -> str:
+        return "".join(c for c in name[:63] if " " < c <= "~")
+
+    app, network = printable(app), printable(network)
+    return template.format(host=f"{app}.{network}.localhost", app=app, network=network)
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -227,7 +278,7 @@ async def _body(receive: Receive) -> AsyncIterator[bytes]:
 
 
 async def _text(send: Send, status: int, message: str) -> None:
-    body = (message + "\n").encode()
+    body = message.encode()
     await send(
         {
             "type": "http.response.start",

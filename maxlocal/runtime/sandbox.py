@@ -214,6 +214,10 @@ def _walk(root: Path) -> Iterable[Path]:
                 yield Path(folder) / name
 
 
+def _within(path: Path, root: Path) -> bool:
+    return path == root or root in path.parents
+
+
 def app_uid(app_id: int) -> int:
     return APP_UIDS + app_id
 
@@ -357,32 +361,25 @@ class SandboxedPopen(subprocess.Popen[bytes]):
 
 @dataclass(frozen=True)
 class BuildBox:
-    """The sandboxes of one release's build: the release and the app's home writable,
-    shared environments already built read-only, the one being built writable (then sealed:
-    builds run as the tenant into it, the platform then makes it its own and read-only, so
-    an app that shares it cannot change another's), and the package managers' download
-    caches shown at their usual paths but kept per app (``mounts``): one app's build cannot
-    plant a package another app's build would install."""
+    """The sandboxes of one release's build: the release and the app's home writable, and
+    the app's own build area (``Toolbox.for_app``: its environments and download caches)
+    writable as one mount, so that uv can hardlink from the cache into the environment
+    being built (a link across two mounts fails). Nothing in the area is used by another
+    app's build or process; environments from elsewhere that the release links to are
+    shown read-only."""
 
     isolation: Isolation
     uid: int | None
     release: Path
     home: Path
-    mounts: tuple[tuple[Path, Path], ...] = ()
+    area: Path | None = None
 
     def step(self, building: Path | None = None) -> Sandbox | None:
         """The sandbox of a step; ``building``: the environment the step builds."""
-        layers = [p for p in linked_layers(self.release) if building not in (p, *p.parents)]
-        writable = [self.release, self.home, *([building] if building else [])]
-        return self.isolation.sandbox(
-            self.uid, read_only=layers, writable=writable, mounts=self.mounts
-        )
-
-    env = {"UV_LINK_MODE": "copy"}
-    """What sandboxed build steps add: uv copies packages into an environment, since the
-    app's download cache is another mount (a hardlink across mounts fails, and uv warned
-    in every build log before copying anyway); a copy also keeps a sealed environment
-    apart from the cache its tenant can still write."""
+        own = self.area or building  # the area holds the environment its app builds
+        layers = [p for p in linked_layers(self.release) if own is None or not _within(p, own)]
+        writable = [self.release, self.home, *([own] if own else [])]
+        return self.isolation.sandbox(self.uid, read_only=layers, writable=writable)
 
     def open(self, path: Path) -> None:
         """Make ``path`` (an environment about to be built) exist and be the tenant's."""

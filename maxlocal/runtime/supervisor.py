@@ -116,6 +116,8 @@ class Driver(Protocol):
     def stop(self, app: str) -> None: ...
     def status(self, app: str) -> AppStatus: ...
     def port(self, app: str) -> int | None: ...
+    def serving(self) -> list[str]: ...
+    def verified_port(self, app: str) -> int | None: ...
     def foreign_listener(self, app: str) -> bool: ...
     def close(self) -> None: ...
 
@@ -434,6 +436,20 @@ class LocalProcessDriver:
         if entry is None or entry.current is None or entry.state not in _SERVING:
             return None
         return entry.current.port
+
+    def serving(self) -> list[str]:
+        """The apps with a current release that has a web port: the router's candidates."""
+        with self._lock:
+            keys = list(self._apps)
+        return [key for key in keys if self.port(key) is not None]
+
+    def verified_port(self, app: str) -> int | None:
+        """The app's web port while its web process is alive and every listener on the port
+        is that process tree's own (``listener``); else None: the router forwards only here."""
+        entry = self._apps.get(app)
+        deployment = entry.current if entry is not None else None
+        web = next((p for p in deployment.processes if p.port), None) if deployment else None
+        return web.port if web is not None and web.owns_port() else None
 
     def foreign_listener(self, app: str) -> bool:
         """Whether something listens on the app's port that is not its ``web`` process's

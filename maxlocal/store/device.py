@@ -18,6 +18,9 @@ class DeviceCode:
     expires_at: float
     interval: int
     last_poll: float | None
+    created_at: str = ""
+    client_name: str | None = None
+    client_address: str | None = None
 
     @property
     def expired(self) -> bool:
@@ -33,6 +36,9 @@ def _code(row: sqlite3.Row) -> DeviceCode:
         expires_at=row["expires_at"],
         interval=row["interval"],
         last_poll=row["last_poll"],
+        created_at=row["created_at"],
+        client_name=row["client_name"],
+        client_address=row["client_address"],
     )
 
 
@@ -40,14 +46,30 @@ class DeviceCodes:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    def create(self, device_hash: str, user_code: str, ttl: int, interval: int) -> DeviceCode:
+    def create(
+        self,
+        device_hash: str,
+        user_code: str,
+        ttl: int,
+        interval: int,
+        client_name: str | None = None,
+        client_address: str | None = None,
+    ) -> DeviceCode:
         with self.db.transaction() as conn:
             conn.execute("DELETE FROM device_codes WHERE expires_at < ?", (time.time() - 3600,))
             cur = conn.execute(
                 "INSERT INTO device_codes"
-                " (device_hash, user_code, created_at, expires_at, interval)"
-                " VALUES (?, ?, ?, ?, ?)",
-                (device_hash, user_code, utc_now(), time.time() + ttl, interval),
+                " (device_hash, user_code, created_at, expires_at, interval, client_name,"
+                " client_address) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    device_hash,
+                    user_code,
+                    utc_now(),
+                    time.time() + ttl,
+                    interval,
+                    client_name,
+                    client_address,
+                ),
             )
             row = conn.execute("SELECT * FROM device_codes WHERE id = ?", (cur.lastrowid,))
             return _code(row.fetchone())

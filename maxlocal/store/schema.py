@@ -128,4 +128,11 @@ MIGRATIONS: list[str] = [
         last_poll REAL
     )
     """,
+    # who asked for a device code, shown on the approval page; a session's end (its last
+    # refresh token's expiry), looked up by family when a socket is checked
+    """
+    ALTER TABLE device_codes ADD COLUMN client_name TEXT;
+    ALTER TABLE device_codes ADD COLUMN client_address TEXT;
+    CREATE INDEX refresh_tokens_family ON refresh_tokens (family_id)
+    """,
 ]

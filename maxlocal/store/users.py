@@ -44,6 +44,18 @@ class AccessToken:
     user_id: int
     expires_at: float
     family_revoked: bool
+    family_id: str
+    api_token_id: int | None
+
+
+@dataclass(frozen=True)
+class Family:
+    """A session as a whole: revoked or not, and when its last refresh token expires."""
+
+    user_id: int
+    api_token_id: int | None
+    revoked: bool
+    ends_at: float
 
 
 def _user(row: sqlite3.Row) -> User:
@@ -142,12 +154,14 @@ class Tokens:
                 "WHERE id = ? AND user_id = ? AND revoked_at IS NULL",
                 (now, token_id, user_id),
             )
+            if cur.rowcount != 1:
+                return False  # not this user's (or already revoked): touch nothing of it
             conn.execute(
                 "UPDATE token_families SET revoked_at = ? "
-                "WHERE api_token_id = ? AND revoked_at IS NULL",
-                (now, token_id),
+                "WHERE api_token_id = ? AND user_id = ? AND revoked_at IS NULL",
+                (now, token_id, user_id),
             )
-        return cur.rowcount == 1
+        return True
 
     def start_family(self, conn: sqlite3.Connection, user_id: int, api_token_id: int | None) -> str:
         family_id = secrets.token_hex(16)
@@ -211,7 +225,7 @@ class Tokens:
         row = (
             self.db.connection()
             .execute(
-                "SELECT a.expires_at, f.user_id, f.revoked_at "
+                "SELECT a.expires_at, f.id AS family_id, f.user_id, f.api_token_id, f.revoked_at "
                 "FROM access_tokens a JOIN token_families f ON f.id = a.family_id "
                 "WHERE a.token_hash = ?",
                 (token_hash,),
@@ -224,7 +238,37 @@ class Tokens:
             user_id=row["user_id"],
             expires_at=row["expires_at"],
             family_revoked=row["revoked_at"] is not None,
+            family_id=row["family_id"],
+            api_token_id=row["api_token_id"],
         )
+
+    def find_family(self, family_id: str) -> Family | None:
+        row = (
+            self.db.connection()
+            .execute(
+                "SELECT f.user_id, f.api_token_id, f.revoked_at, max(r.expires_at) AS ends_at "
+                "FROM token_families f JOIN refresh_tokens r ON r.family_id = f.id "
+                "WHERE f.id = ? GROUP BY f.id",
+                (family_id,),
+            )
+            .fetchone()
+        )
+        if row is None:
+            return None
+        return Family(
+            user_id=row["user_id"],
+            api_token_id=row["api_token_id"],
+            revoked=row["revoked_at"] is not None,
+            ends_at=row["ends_at"],
+        )
+
+    def api_token_live(self, token_id: int) -> bool:
+        row = (
+            self.db.connection()
+            .execute("SELECT 1 FROM api_tokens WHERE id = ? AND revoked_at IS NULL", (token_id,))
+            .fetchone()
+        )
+        return row is not None
 
     def prune(self, conn: sqlite3.Connection, keep_expired_seconds: float = 86_400) -> None:
         """Forget tokens that expired long ago (expired ones are kept a while to say so)."""

@@ -198,11 +198,13 @@ def start(ctx: Context, args: argparse.Namespace) -> Result:
         "context": context,
         "isolation": _isolation(info),
         "limits": info.get("limits"),
+        "router": _router(info),
     }
     verb = "already running" if already else "started"
     message = (
         f"Max platform {verb} at {info['url']} (pid {info['pid']}, data {data_dir})\n"
         f"isolation: {_isolation(info)}\n"
+        f"router: {_router(info)}\n"
         f"{_limits_line(info)}\n"
         f"Logged in as {login.get('user', '?')}; context '{context}' is now current"
         + ("" if context == LOCAL_CONTEXT else " (each local platform has a context of its own)")
@@ -289,6 +291,7 @@ def status(ctx: Context, args: argparse.Namespace) -> Result:
         "admin": admin.bootstrap_credentials(data_dir)["email"],
         "isolation": _isolation(info),
         "limits": info.get("limits"),
+        "router": _router(info),
         "login": f"rig local login --context {context}"
         if context
         else f"rig local login --data {data_dir}",
@@ -302,6 +305,7 @@ def status(ctx: Context, args: argparse.Namespace) -> Result:
         "started_at",
         "isolation",
         "limits",
+        "router",
         "admin",
         "login",
     ]
@@ -334,6 +338,16 @@ def _isolation(info: dict[str, Any]) -> str:
     if not isinstance(found, dict):
         return "unknown (a platform from before isolation)"
     return describe(str(found.get("mode")), str(found.get("detail")))
+
+
+def _router(info: dict[str, Any]) -> str:
+    """What forwards visitors to apps, as server.json says (``maxlocal.edge``)."""
+    found = info.get("router")
+    if not isinstance(found, dict):
+        return "in-process (a platform from before the edge)"
+    if found.get("mode") == "haproxy":
+        return f"haproxy — {found.get('detail')}"
+    return f"in-process — slower, no WebSockets: {found.get('detail')}"
 
 
 def _isolation_mode(data_dir: Path) -> str:
@@ -430,7 +444,10 @@ def _spawn(
     if args.refresh_ttl:
         command += ["--refresh-ttl", str(args.refresh_ttl)]
     command += ["--isolation", args.isolation]
-    log = open(data_dir / "server.log", "ab")  # noqa: SIM115 - handed to the child
+    # The platform's log is its operator's alone (0600, also one an older rig made 0644).
+    fd = os.open(data_dir / "server.log", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    os.fchmod(fd, 0o600)
+    log = os.fdopen(fd, "ab")
     try:
         return subprocess.Popen(
             command,

@@ -309,7 +309,7 @@ def error_from_response(status: int, text: str, base_url: str = "") -> RigError:
     message = _one_line(str(error.get("message") or "")) or _fallback_message(status, text)
     hint = _one_line(str(error.get("hint") or ""))
     cls: type[RigError]
-    if status in (401, 403):
+    if status in (401, 403) or code == "rate_limited":  # sign-in refused for now: not logged in
         cls = AuthError
         if status == 401 and not hint:
             hint = "run `rig login`"

@@ -106,7 +106,10 @@ def test_the_platform_prunes_after_a_build_beyond_keep_envs(
     cache = tmp_path_factory.mktemp("prune-cache")
     factory = PlatformFactory(tmp_path_factory.mktemp("prune"))
     try:
-        platform = factory(health_timeout=BUILD_HEALTH_TIMEOUT, cache=cache, keep_envs=1)
+        # one trust domain: apps share environments (sandboxed, each app has its own area)
+        platform = factory(
+            health_timeout=BUILD_HEALTH_TIMEOUT, cache=cache, keep_envs=1, isolation="none"
+        )
         tenant = tenant_of(platform, tmp_path / f"rig-{uuid.uuid4().hex[:8]}")
         procfile = "web: python3 -m http.server --bind 127.0.0.1 $PORT\n"
         network, first = tenant.new_app("first")

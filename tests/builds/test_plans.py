@@ -27,7 +27,10 @@ def test_flask_with_gunicorn_in_requirements(tmp_path: Path) -> None:
     assert plan["processes_from"] == "inferred: gunicorn and a Flask app in app.py"
     newest = interpreters()[0].label
     assert str(plan["summary"]).startswith(f"python {newest} from requirements.txt, new env ")
-    assert [s["name"] for s in plan["steps"]] == ["create environment", "install dependencies"]  # type: ignore[attr-defined]
+    steps = [(s["name"], s["command"]) for s in plan["steps"]]  # type: ignore[attr-defined]
+    assert [name for name, _ in steps] == ["install dependencies"]  # made and filled at once
+    venv, install = steps[0][1].split(" && ")
+    assert venv.startswith("uv venv --quiet --python ") and install.startswith("uv pip install ")
 
 
 @pytest.mark.parametrize(

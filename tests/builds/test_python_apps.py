@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -79,10 +80,21 @@ def test_a_flask_app_deploys_from_requirements_alone(tenant: Tenant) -> None:
     assert freeze() == before
 
 
-def test_another_app_with_the_same_requirements_shares_the_environment(tenant: Tenant) -> None:
+def test_another_app_shares_the_environment_only_without_the_sandbox(tenant: Tenant) -> None:
+    """Sandboxed, an environment is built by its app's uid from that app's own download
+    cache, which its builds can write: another app with the same requirements gets one
+    of its own, never one a tenant could have poisoned. Without the sandbox (one trust
+    domain) apps share it."""
     network, app = tenant.new_app("first")
     tenant.deploy_ok(network, app, FILES)
     other = "second"
     assert tenant.api.http.post(f"/networks/{network}/apps", json={"name": other}).is_success
     release = tenant.deploy_ok(network, other, FILES)
-    assert "cached env" in tenant.build_lines(network, other, release["number"])[0]
+    plan = tenant.build_lines(network, other, release["number"])[0]
+    sandboxed = tenant.platform.isolation["mode"] != "none"
+    assert ("new env" if sandboxed else "cached env") in plan, plan
+    prefix = "python -c 'import sys; print(sys.prefix)'"
+    first, second = (Path(tenant.command(network, a, prefix).out.strip()) for a in (app, other))
+    assert (first != second) is sandboxed and first.is_dir()
+    assert tenant.api.http.delete(f"/networks/{network}/apps/{app}").status_code < 300
+    assert first.exists() is not sandboxed  # its area went with it: a later app gets its id

@@ -35,11 +35,13 @@ def start_device_login(rig: Rig, platform: Platform) -> tuple[subprocess.Popen[s
 def approve(url: str, code: str, email: str, password: str, decision: str = "approve") -> str:
     page = httpx.get(url, params={"code": code.lower()}, timeout=10)
     assert page.status_code == 200 and code in page.text
-    response = httpx.post(
-        url,
-        data={"code": code, "email": email, "password": password, "decision": decision},
-        timeout=10,
+    signed_in = httpx.post(
+        url, data={"code": code, "email": email, "password": password}, timeout=10
     )
+    fields = dict(re.findall(r'name="(user|confirm)" value="([^"]+)"', signed_in.text))
+    if signed_in.status_code != 200 or len(fields) != 2:
+        return f"{signed_in.status_code} {signed_in.text}"
+    response = httpx.post(url, data={"code": code, **fields, "decision": decision}, timeout=10)
     return f"{response.status_code} {response.text}"
 
 

@@ -236,7 +236,7 @@ def test_stop_answers_503_and_start_serves_again(api: Api, shared_platform: Plat
     stopped = api.http.post(f"{scope}/stop")
     assert stopped.status_code == 200 and stopped.json()["state"] == "stopped"
     response = routed(shared_platform, network, app)
-    assert response.status_code == 503 and "is stopped" in response.text
+    assert response.status_code == 503 and "No app is serving at" in response.text
 
     started = api.http.post(f"{scope}/start")
     assert started.status_code == 200 and started.json()["state"] == "running"

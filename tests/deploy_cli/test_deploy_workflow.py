@@ -121,7 +121,7 @@ def test_status_and_lifecycle(deployer: Rig, deploy_platform: Platform, tmp_path
     run = deployer.ok("stop", "app", "web")
     assert run.out.strip() == "Stopped app web (network life): stopped, release 1"
     stopped = fetch(deploy_platform, host)
-    assert stopped.status_code == 503 and "stopped" in stopped.text
+    assert stopped.status_code == 503 and "No app is serving at" in stopped.text
     assert deployer.ok("status", "app", "web", "-o", "json").json()["state"] == "stopped"
     assert deployer.ok("start", "app", "web", "-o", "json").json()["state"] == "running"
     assert fetch(deploy_platform, host).text == "hello from v1\n"

@@ -26,8 +26,9 @@ def test_a_failed_first_deploy_is_retried_by_a_var_change_or_a_restart(
     assert first.code == 1 and "DATABASE_URL is not set" in first.err, str(first)
 
     page = fetch(deploy_platform, "needy.retry.localhost")
-    assert page.status_code == 503 and "failed its deploy" in page.text, page.text
-    assert "no running release yet" not in page.text
+    assert page.status_code == 503 and "No app is serving at" in page.text, page.text
+    status = deployer.ok("status", "app", "needy", "--network", "retry", "-o", "json").json()
+    assert status["state"] == "failed", status  # the reason is for the owner, not the visitor
 
     restart = deployer("restart", "app", "needy", "--network", "retry")
     assert restart.code == 1 and "has no release yet" not in restart.err, str(restart)

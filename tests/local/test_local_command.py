@@ -28,8 +28,9 @@ def local(rig: Rig, tmp_path: Path):
 def test_start_logs_in_and_onboarding_works(local) -> None:
     rig, data = local
     started = rig.ok("local", "start", "--port", "0", "-o", "json").json()
-    assert set(started) == {"url", "pid", "data_dir", "context", "isolation", "limits"}
+    assert set(started) == {"url", "pid", "data_dir", "context", "isolation", "limits", "router"}
     assert started["isolation"].startswith(("uid+namespaces (bwrap", "userns (bwrap"))
+    assert started["router"].startswith("haproxy — HAProxy ")  # installed by install-system-deps
     assert started["context"] == "local"
     assert started["data_dir"] == str(data.resolve())
     assert started["url"].startswith("http://127.0.0.1:")

@@ -14,6 +14,7 @@ def test_health_needs_no_token(anon: Client) -> None:
     assert isolation["mode"] == ("uid+namespaces" if os.geteuid() == 0 else "userns")
     assert isolation["detail"].startswith("bwrap ")
     assert health.pop("limits")["mode"].startswith("cgroup v")  # root here: cgroups writable
+    assert health.pop("router")["mode"] == "haproxy"  # installed by scripts/install-system-deps
     assert health == {
         "status": "ok",
         "version": "1.0.0",

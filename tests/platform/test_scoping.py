@@ -277,7 +277,8 @@ def test_the_socket_lets_each_user_join_only_their_own_log_topics(world: World) 
     # status:user is each user's own; exec:* topics are checked by their own handler
     assert live.authorize(b, "status:user") and live.authorize(b, "exec:shop/api")
     api = world.platform.auth.create_api_token(alice[0].id, "socket")[1]
-    assert live.authenticate(api) == a
+    identity = live.authenticate(api)
+    assert identity is not None and identity.user_id == a
     assert live.authenticate("mxt_" + "0" * 40) is None and live.authenticate("") is None
 
     heard: dict[str, list[tuple[str, dict[str, Any]]]] = {a: [], b: []}

@@ -138,10 +138,10 @@ def test_streams_request_and_response_bodies(router: tuple[HostRouter, int]) -> 
 @pytest.mark.parametrize(
     ("app", "status", "words"),
     [
-        ("stopped", 503, "is stopped. Start it with: rig start app stopped"),
-        ("fresh", 503, "has no running release yet"),
-        ("nope", 404, "There is no app 'nope' in network 'shop'"),
-        ("down", 502, "is not answering on its port"),
+        ("stopped", 503, "No app is serving at stopped.shop.localhost."),
+        ("fresh", 503, "No app is serving at fresh.shop.localhost."),
+        ("nope", 503, "No app is serving at nope.shop.localhost."),
+        ("down", 502, "The app at down.shop.localhost closed or refused the connection."),
     ],
 )
 def test_apps_that_cannot_serve(

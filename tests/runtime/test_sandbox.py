@@ -277,39 +277,38 @@ def test_what_a_caller_names_is_shown_read_only_or_writable_at_its_place(
     each_mode: Isolation, tmp_path: Path
 ) -> None:
     uid = APP_UIDS + 15 if each_mode.separate_uids else None
-    release, home, cache = tmp_path / "app" / "release", tmp_path / "home", tmp_path / "dl"
-    envs, missing = tmp_path / "envs", tmp_path / "not-there"
-    for folder in (release, home, cache, envs / "built", envs / "building"):
+    release, home, area = tmp_path / "app" / "release", tmp_path / "home", tmp_path / "area"
+    envs, missing, building = tmp_path / "envs", tmp_path / "not-there", area / "envs" / "b"
+    for folder in (release, home, area / "uv", envs / "built"):
         folder.mkdir(parents=True)
     (release / ".venv").symlink_to(envs / "built")
-    (release / "node_modules").symlink_to(envs / "building")
+    (release / "node_modules").symlink_to(building)
     (release / "app").mkdir()
     (release / "inside").symlink_to(release / "app")  # inside the release: not a layer
     (release / "dangling").symlink_to(tmp_path / "gone")
-    assert sorted(sandbox.linked_layers(release)) == [envs / "building", envs / "built"]
+    box = sandbox.BuildBox(each_mode, uid, release, home, area)
+    box.open(building)
+    assert sorted(sandbox.linked_layers(release)) == [building, envs / "built"]
     assert sandbox.linked_layers(tmp_path / "no-release") == []
-    shown = Path("/opt/rig-test-cache") / str(os.getpid())  # not on the host
-    box = sandbox.BuildBox(each_mode, uid, release, home, ((cache, shown),))
-    box.open(envs / "building")
-    for folder in (release, home, cache):
+    for folder in (release, home, area / "uv"):
         each_mode.give(folder, uid)
-    step = box.step(envs / "building")
+    step = box.step(building)
     options = mount_options(step)
-    assert {path: options.get(str(path)) for path in (release, home, shown, envs / "built",
-                                                       envs / "building", missing)} == {
-        release: "rw", home: "rw", shown: "rw", envs / "built": "ro",
-        envs / "building": "rw", missing: None,
+    assert {path: options.get(str(path)) for path in (release, home, area, envs / "built",
+                                                       building, missing)} == {
+        release: "rw", home: "rw", area: "rw", envs / "built": "ro",
+        building: None, missing: None,  # the environment being built: through its area
     }  # fmt: skip
-    done = run(step, f"echo pkg > {shown}/p.whl && stat -c %a {tmp_path} {tmp_path / 'app'}",
-               ANYWHERE)  # fmt: skip
+    # one mount: a package in the app's download cache is hardlinked into its environment
+    done = run(step, f"echo pkg > {area}/uv/p.whl && ln {area}/uv/p.whl {building}/p.whl && "
+               f"stat -c %a {tmp_path} {tmp_path / 'app'}", ANYWHERE)  # fmt: skip
     assert done.stdout.split() == ["755", "755"], done.stdout  # made parents crossable
-    assert (cache / "p.whl").read_text() == "pkg\n" and not shown.exists()
-    # a step that builds no environment writes none
-    assert mount_options(box.step())[str(envs / "building")] == "ro"
+    assert (building / "p.whl").stat().st_ino == (area / "uv" / "p.whl").stat().st_ino
+    assert mount_options(box.step())[str(envs / "built")] == "ro"
     app = each_mode.sandbox(uid, read_only=[release, *sandbox.linked_layers(release)],
                             writable=[home, missing])  # fmt: skip
     options = mount_options(app)
-    assert [options.get(str(p)) for p in (release, envs / "built", envs / "building", home)] == [
+    assert [options.get(str(p)) for p in (release, envs / "built", building, home)] == [
         "ro",
         "ro",
         "ro",
