@@ -9,6 +9,7 @@ import sqlite3
 from pathlib import Path
 
 from maxlocal.auth import Auth, normalize_email
+from maxlocal.layout import tighten
 from maxlocal.store.db import Database
 
 BOOTSTRAP_EMAIL = "admin@max.local"
@@ -19,6 +20,7 @@ USER_TOKEN_NAME = "rig local"
 def prepare_data_dir(data_dir: Path) -> Path:
     data_dir = data_dir.expanduser().resolve()
     data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    tighten(data_dir)
     return data_dir
 
 

@@ -8,6 +8,7 @@
 ``homes/apps/<network>/<app>/``           the HOME of the app's processes, builds and
                                           sessions (``homes/networks/<network>/`` for a
                                           network's sessions)
+``networks/<network>/``                   a network's working directory (its sessions' cwd)
 ``cache/``                                what builds share: dependency environments keyed
                                           by their lock file (``cache/envs``, the least
                                           recently used pruned beyond ``keep_envs``) and
@@ -16,7 +17,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import shutil
+import stat
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,6 +66,12 @@ class Layout:
         home.mkdir(parents=True, exist_ok=True)
         return home
 
+    def network_dir(self, network: str) -> Path:
+        """The working directory of a network's sessions, made on first use."""
+        folder = self.data_dir / "networks" / network
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
+
     def artifact(self, network: str, app: str, number: int) -> Path:
         return self.artifacts / network / app / f"{number}.tar.gz"
 
@@ -91,7 +101,8 @@ class Layout:
             shutil.rmtree(root / network / app, ignore_errors=True)
 
     def remove_network(self, network: str) -> None:
-        for root in (self.homes / "networks", self.homes / "apps"):
+        """Everything kept under the network's name: the next owner of the name starts empty."""
+        for root in (self.data_dir / "networks", self.homes / "networks", self.homes / "apps"):
             shutil.rmtree(root / network, ignore_errors=True)
 
     def remove_leftovers(self) -> None:
@@ -102,6 +113,18 @@ class Layout:
             upload.unlink(missing_ok=True)
         for staging in self.releases.glob("*/*/.*"):
             shutil.rmtree(staging, ignore_errors=True)
+
+
+def tighten(data_dir: Path) -> None:
+    """Make the data directory and what is directly in it the platform's alone (0700 and
+    0600: no group or other bits), whatever an earlier run, a copy or a hand-made directory
+    left: it holds the database, the secrets key, the logs and every tenant's files."""
+    os.chmod(data_dir, 0o700)
+    for entry in os.scandir(data_dir):
+        with contextlib.suppress(FileNotFoundError):
+            mode = entry.stat(follow_symlinks=False).st_mode
+            if (stat.S_ISDIR(mode) or stat.S_ISREG(mode)) and mode & 0o077:
+                os.chmod(entry.path, stat.S_IMODE(mode) & ~0o077)
 
 
 def log_key(network: str, app: str) -> str:

@@ -10,6 +10,7 @@ KEY_MAX = 255
 VALUE_MAX_BYTES = 64 * 1024
 RESERVED_KEYS = frozenset({"PORT"})
 
+# For the OpenAPI document; checks use fullmatch (``$`` would match before a trailing newline).
 NAME_PATTERN = r"^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$"
 KEY_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-")
@@ -60,6 +61,10 @@ def key_problem(key: str) -> str | None:
 
 
 def value_problem(value: str) -> str | None:
+    """Why ``value`` cannot be a var or secret's value: an environment variable is a C string,
+    so a NUL would end it (and fail every exec and deploy that passes it on)."""
+    if "\x00" in value:
+        return "must not contain NUL characters (\\0): an environment variable cannot hold one"
     try:
         encoded = value.encode("utf-8")
     except UnicodeEncodeError:

@@ -62,6 +62,9 @@ from maxlocal.strays import marker_for
 PREFIX = "/api/v1"
 SERVER_FILE = "server.json"
 LOCK_FILE = "server.lock"
+SOCKET_MESSAGE_LIMIT = 2 * 1024 * 1024
+"""The largest message a socket client may send (a larger one closes the connection, 1009):
+rig's stdin frames are 64 KiB; a 10 MiB one would be held whole before any check."""
 
 log = logging.getLogger("maxlocal")
 
@@ -156,7 +159,7 @@ def build_app(platform: Platform, edge: haproxy.Edge | None = None) -> ASGIApp:
         HostCheck, hosts=platform_hosts(platform.settings.domain, platform.settings.host)
     )
     app.add_middleware(errors.CatchAll)
-    app.state.metrics = metrics.registry_for(platform, table.served)
+    app.state.metrics = metrics.Metrics(platform, table.served)
     if edge is not None:
         table.listeners.append(edge.apply)
         edge.sink = _access_sink(platform, table)
@@ -303,6 +306,7 @@ def serve(options: ServeOptions) -> None:
         server_header=False,
         http=LimitedH11Protocol,
         h11_max_incomplete_event_size=HEAD_LIMIT,
+        ws_max_size=SOCKET_MESSAGE_LIMIT,
     )
     isolation = platform.runtime.isolation
     log.info("isolation: %s", isolation.describe())

@@ -14,13 +14,14 @@ from pydantic import BaseModel
 
 from maxlocal.api.deps import PlatformDep, UserDep, find_app, find_network
 from maxlocal.errors import InvalidRequest
+from maxlocal.grep import GrepError, line_match
 from maxlocal.layout import build_log_key, log_key, network_log_key
 from maxlocal.runtime.logstore import LogRecord, LogStore, process_fields
 
 router = APIRouter(tags=["logs"])
 
 APP = "/networks/{network}/apps/{app}"
-DURATION = re.compile(r"^(\d+(?:\.\d+)?)(s|m|h|d)$")
+DURATION = re.compile(r"(\d+(?:\.\d+)?)(s|m|h|d)")  # fullmatch
 UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 LAST_SEQ = "X-Last-Seq"
 LAST_SEQ_HEADER: dict[int | str, dict[str, Any]] = {
@@ -57,15 +58,21 @@ class Filters:
         since: Annotated[
             str | None, Query(description="an RFC 3339 time or a duration: 30s, 10m, 2h, 1d")
         ] = None,
-        grep: Annotated[str | None, Query(description="a regular expression")] = None,
+        grep: Annotated[
+            str | None,
+            Query(description="only lines containing this text (a regex with regex=true)"),
+        ] = None,
+        regex: Annotated[
+            bool, Query(description="grep is a regular expression (RE2 syntax: linear time)")
+        ] = False,
     ) -> None:
         self.after = after
         self.tail = tail
         self.since = _since(since) if since else None
         try:
-            self.grep = re.compile(grep) if grep is not None else None
-        except re.error as e:
-            raise InvalidRequest(f"grep: not a valid regular expression: {e}") from e
+            self.grep = line_match(grep, regex) if grep is not None else None
+        except GrepError as e:
+            raise InvalidRequest(str(e)) from e
 
     def read(
         self, logs: LogStore, key: str, response: Response, tail: bool = True
@@ -77,7 +84,7 @@ class Filters:
 
 
 def _since(value: str) -> datetime:
-    match = DURATION.match(value.strip())
+    match = DURATION.fullmatch(value.strip())
     if match:
         amount, unit = float(match.group(1)), match.group(2)
         return datetime.now(UTC) - timedelta(**{UNITS[unit]: amount})

@@ -1,19 +1,31 @@
-"""``/metrics``: the apps' figures in Prometheus text, read from the runtime on each scrape."""
+"""``/metrics``: the apps' figures in Prometheus text, read from the runtime on each scrape.
+
+Which apps a scrape shows depends on its bearer token: every app for the operator (the
+platform's first user, the one ``rig local`` signs in), a tenant's own apps for theirs, and
+none without one: the names of networks and apps are their owners' to see, not everyone's on
+the machine. A scraper is given one of the operator's API tokens (``POST /api/v1/tokens``,
+or ``rig local user add admin@max.local``)."""
 
 from __future__ import annotations
 
 import ipaddress
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Annotated
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from maxlocal.admin import BOOTSTRAP_EMAIL
 from maxlocal.api.deps import PlatformDep
 from maxlocal.errors import Forbidden
 from maxlocal.platform import Platform
+from maxlocal.store.apps import App
+from maxlocal.store.users import User
 
 router = APIRouter(tags=["metrics"])
 
@@ -21,9 +33,15 @@ LABELS = ["network", "app"]
 
 
 class AppCollector(Collector):
-    def __init__(self, platform: Platform, served: Counter[tuple[str, str]]) -> None:
+    def __init__(
+        self,
+        platform: Platform,
+        served: Counter[tuple[str, str]],
+        apps: Callable[[], list[App]],
+    ) -> None:
         self.platform = platform
         self.served = served
+        self.apps = apps
 
     def collect(self) -> Iterator[Metric]:
         up = GaugeMetricFamily("maxlocal_app_up", "1 when the app is running", labels=LABELS)
@@ -39,7 +57,7 @@ class AppCollector(Collector):
         requests = CounterMetricFamily(
             "maxlocal_app_requests", "Requests served through the router", labels=LABELS
         )
-        for app in self.platform.apps.everything():
+        for app in self.apps():
             labels = [app.network, app.name]
             figures = self.platform.runtime.status(app)
             up.add_metric(labels, 1.0 if app.state == "running" else 0.0)
@@ -50,14 +68,36 @@ class AppCollector(Collector):
         yield from (up, restarts, cpu, memory, requests)
 
 
-def registry_for(platform: Platform, served: Counter[tuple[str, str]]) -> CollectorRegistry:
-    registry = CollectorRegistry(auto_describe=False)
-    registry.register(AppCollector(platform, served))
-    return registry
+@dataclass(frozen=True)
+class Metrics:
+    """What a scrape reads: the platform, and the requests the router counted per app."""
+
+    platform: Platform
+    served: Counter[tuple[str, str]]
+
+    def render(self, viewer: User | None) -> bytes:
+        """The figures of the apps ``viewer`` may see (see the module's docstring)."""
+        apps = self.platform.apps
+        if viewer is None:
+            visible: Callable[[], list[App]] = list
+        elif viewer.email == BOOTSTRAP_EMAIL:
+            visible = apps.everything
+        else:
+            visible = lambda: apps.find(viewer.id)  # noqa: E731
+        registry = CollectorRegistry(auto_describe=False)
+        registry.register(AppCollector(self.platform, self.served, visible))
+        return generate_latest(registry)
+
+
+_bearer = HTTPBearer(auto_error=False)
 
 
 @router.get("/metrics", include_in_schema=False)
-def metrics(request: Request, platform: PlatformDep) -> Response:
+def metrics(
+    request: Request,
+    platform: PlatformDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Response:
     client = request.client.host if request.client else ""
     try:
         loopback = ipaddress.ip_address(client).is_loopback
@@ -65,5 +105,6 @@ def metrics(request: Request, platform: PlatformDep) -> Response:
         loopback = False
     if not loopback:
         raise Forbidden("metrics are served to loopback clients only")
-    registry: CollectorRegistry = request.app.state.metrics
-    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+    viewer = platform.auth.authenticate(credentials.credentials) if credentials else None
+    source: Metrics = request.app.state.metrics
+    return Response(source.render(viewer), media_type=CONTENT_TYPE_LATEST)

@@ -57,6 +57,9 @@ def create_network(
         name,
         lambda: AlreadyExists(f"network name '{name}' is already taken", "choose another name"),
     )
+    # A new owner of the name starts empty, even where an earlier owner's files outlived the
+    # network (a platform stopped mid-deletion, or one from before deletion removed them).
+    platform.runtime.remove_network(created.name)
     platform.events.resource(user.id, "created", created.name)
     return _out(platform, created)
 

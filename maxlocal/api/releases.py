@@ -20,7 +20,7 @@ from maxlocal.errors import (
     NotFound,
     PayloadTooLarge,
 )
-from maxlocal.runtime.artifacts import ArchiveWriter, ArtifactError
+from maxlocal.runtime.artifacts import ArchiveWriter, ArtifactError, check_headers
 from maxlocal.store.apps import App
 from maxlocal.store.releases import IdempotencyKeyUsed, NewRelease, Release
 
@@ -28,7 +28,7 @@ router = APIRouter(tags=["releases"])
 
 APP = "/networks/{network}/apps/{app}"
 UPLOAD_PATH = re.compile(r"^/api/v1/networks/[^/]+/apps/[^/]+/releases/?$")
-SHA256 = re.compile(r"^[0-9a-f]{64}$")
+SHA256 = re.compile(r"[0-9a-f]{64}")  # fullmatch
 WRITE_CHUNK = 1024 * 1024
 
 
@@ -163,7 +163,7 @@ async def upload(
     limit = platform.settings.max_upload_bytes
     _check_length(request, limit)
     checksum = (x_checksum_sha256 or "").strip().lower()
-    if not SHA256.match(checksum):
+    if not SHA256.fullmatch(checksum):
         raise InvalidRequest("header X-Checksum-Sha256 is required: the hex SHA-256 of the body")
     if idempotency_key:
         earlier = platform.releases.by_idempotency_key(found.id, idempotency_key)
@@ -179,6 +179,11 @@ async def upload(
             await asyncio.to_thread(writer.finish, checksum)
         except ArtifactError as e:
             raise ChecksumMismatch(e.message, "the archive changed on the way: upload again") from e
+    try:
+        await asyncio.to_thread(check_headers, path)
+    except ArtifactError as e:
+        path.unlink(missing_ok=True)
+        raise InvalidRequest(e.message, "upload a gzip'd tar of the source (`rig deploy`)") from e
     new = NewRelease(
         source="deploy",
         checksum=checksum,

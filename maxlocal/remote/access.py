@@ -19,7 +19,6 @@ from maxlocal.store.env import Scope
 from maxlocal.strays import MARKER_VAR
 
 EXEC_TOPICS = "exec:*"
-NETWORK_DIRS = "networks"
 
 
 @dataclass(frozen=True)
@@ -66,8 +65,7 @@ def platform_targets(platform: Platform) -> ResolveTarget:
             secrets = {
                 e.key: vault.decrypt(e.ciphertext or b"") for e in entries if e.kind == "secret"
             }
-            cwd = runtime.layout.data_dir / NETWORK_DIRS / network.name
-            cwd.mkdir(parents=True, exist_ok=True)
+            cwd = runtime.layout.network_dir(network.name)
             home = runtime.layout.home(network.name)
             env = child_env({**values, **secrets, **extra}, home=home)
             box = runtime.network_sandbox(network.id, cwd, home)

@@ -10,6 +10,8 @@ Client events (each answered ok, or error with a reason): ``stdin`` ``{"data": b
 ``eof``, ``resize`` ``{"cols", "rows"}``, ``signal`` ``{"name": "INT"}``.
 
 Leaving the topic, or losing the socket, ends the session and every process it started.
+Input the process has not read yet is held up to ``sessions.STDIN_WINDOW``; beyond that the
+connection's next frame waits for it.
 """
 
 from __future__ import annotations
@@ -146,7 +148,9 @@ class ExecHandler:
             return "error", {"reason": "the session has ended"}
         try:
             if event == "stdin":
-                session.write(_data(payload))
+                data = _data(payload)
+                await _room_in(session)
+                session.write(data)
             elif event == "eof":
                 session.eof()
             elif event == "resize":
@@ -308,6 +312,16 @@ class Outlet:
 
 def _exit_payload(ended: Ended) -> dict[str, Any]:
     return {"code": ended.code, "duration_s": ended.duration_s, "reason": ended.reason}
+
+
+async def _room_in(session: Session) -> None:
+    """Until the session may take more input: while its process has not read what came
+    before, this connection's frames wait (the client's sends block) rather than the platform
+    queueing them. No thread waits for it: the session's writer wakes the loop up."""
+    loop = asyncio.get_running_loop()
+    room = asyncio.Event()
+    session.when_room(lambda: loop.call_soon_threadsafe(room.set))
+    await room.wait()
 
 
 def _refused(reason: str) -> JoinRefused:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
-import queue
 import secrets
 import shutil
 import signal
@@ -20,6 +19,7 @@ import subprocess
 import termios
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -36,6 +36,9 @@ GRACE = 2.0
 CHECK_EVERY = 0.25
 DEFAULT_IDLE_TIMEOUT = 3600.0
 DEFAULT_MAX_PER_USER = 16
+STDIN_WINDOW = 1024 * 1024
+"""Bytes of input a session's process has not read yet that the platform holds for it; past
+that its client waits (``Session.wait_for_room``), as a writer to a full pipe does."""
 EOF_CHAR = b"\x04"
 SIGNALS = {
     name: getattr(signal, f"SIG{name}") for name in ("INT", "TERM", "HUP", "QUIT", "KILL", "USR1")
@@ -95,7 +98,11 @@ class Session:
         self._lock = threading.Lock()
         self._reason: str | None = None
         self._kill_at: float | None = None
-        self._inbox: queue.SimpleQueue[bytes | object | None] = queue.SimpleQueue()
+        self._inbox: deque[bytes | object | None] = deque()
+        self._pending = 0  # bytes in the inbox and being written
+        self._input = threading.Condition()
+        self._input_closed = False  # nothing more is read: the process is gone, or has EOF
+        self._on_room: list[Callable[[], object]] = []
         self._readers: list[threading.Thread] = []
         self._in_read: set[int] = set()  # readers waiting for the pipe, not for the client
         self._writer: threading.Thread | None = None
@@ -105,11 +112,41 @@ class Session:
     # -- the controls
 
     def write(self, data: bytes) -> None:
+        """Queue ``data`` for the process's input (dropped once it reads no more). Callers
+        wait for room first: see ``has_room``."""
         self._active = time.monotonic()
-        self._inbox.put(data)
+        with self._input:
+            if not self._input_closed:
+                self._inbox.append(data)
+                self._pending += len(data)
+                self._input.notify_all()
 
     def eof(self) -> None:
-        self._inbox.put(None)
+        with self._input:
+            self._inbox.append(None)
+            self._input.notify_all()
+
+    def when_room(self, callback: Callable[[], object]) -> None:
+        """Call ``callback`` (at once, or later from the writer's thread) once more input may
+        be queued: under ``STDIN_WINDOW`` is waiting, or the process reads no more (then it is
+        dropped). Callers wait for it before each ``write``."""
+        with self._input:
+            if not self._has_room():
+                self._on_room.append(callback)
+                return
+        callback()
+
+    def _has_room(self) -> bool:
+        return self._pending < STDIN_WINDOW or self._input_closed
+
+    def _room_made(self) -> None:
+        """With ``_input`` held: wake up whoever waits for room, if there is some now."""
+        self._input.notify_all()
+        if self._on_room and self._has_room():
+            waiting, self._on_room = self._on_room, []
+            for callback in waiting:
+                with contextlib.suppress(RuntimeError):  # its event loop has closed
+                    callback()
 
     def resize(self, cols: int, rows: int) -> None:
         """Only a shell on a terminal has a size."""
@@ -199,15 +236,36 @@ class Session:
                     break
 
     def _write_loop(self) -> None:
-        while (item := self._inbox.get()) is not _STOP:
-            try:
+        try:
+            while (item := self._take()) is not _STOP:
                 if item is None:
                     if self._send_eof():
                         return
                 elif isinstance(item, bytes):
                     self._send(item)
-            except OSError:
-                return
+                    with self._input:
+                        self._pending -= len(item)
+                        self._room_made()
+        except OSError:
+            return
+        finally:
+            with self._input:
+                self._input_closed = True
+                self._inbox.clear()
+                self._pending = 0
+                self._room_made()
+
+    def _take(self) -> bytes | object | None:
+        with self._input:
+            while not self._inbox:
+                self._input.wait()
+            return self._inbox.popleft()
+
+    def _stop_input(self) -> None:
+        """Stop the writer before any input still queued: the process is gone."""
+        with self._input:
+            self._inbox.appendleft(_STOP)
+            self._input.notify_all()
 
     def _watch(self) -> None:
         while True:
@@ -218,7 +276,7 @@ class Session:
                 self._check(time.monotonic())
         signal_session(self.pid, signal.SIGKILL)
         wait_session_gone(self.pid, GRACE)
-        self._inbox.put(_STOP)
+        self._stop_input()
         self._join_readers()
         if self._writer is not None:
             self._writer.join(GRACE)

@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import re
 import threading
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -309,11 +308,10 @@ class LogStore:
         after: int | None = None,
         tail: int | None = None,
         since: datetime | str | None = None,
-        grep: str | re.Pattern[str] | None = None,
+        grep: Callable[[str], bool] | None = None,
     ) -> list[LogRecord]:
-        """Records with ``seq > after``, at or after ``since``, whose line matches ``grep``
-        (a regex, searched); of those, the last ``tail``. An invalid regex raises re.error."""
-        pattern = re.compile(grep) if isinstance(grep, str) else grep
+        """Records with ``seq > after``, at or after ``since``, whose line ``grep`` keeps
+        (``maxlocal.grep.line_match``); of those, the last ``tail``."""
         since_ts = format_ts(since) if isinstance(since, datetime) else since
         log = self._log(key)
         with log.lock:
@@ -324,7 +322,7 @@ class LogStore:
             for batch in batches
             if since_ts is None or batch.ts >= since_ts
             for r in batch.records()
-            if pattern is None or pattern.search(r.line)
+            if grep is None or grep(r.line)
         ]
         if tail is not None:
             selected = selected[-tail:] if tail > 0 else []

@@ -16,7 +16,7 @@ from typing import Protocol
 
 from maxlocal.runtime.cgroups import LimitError, resources_from
 
-PROCESS_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
+PROCESS_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,62}")  # fullmatch: no trailing newline
 
 
 class ProcfileError(Exception):
@@ -34,7 +34,7 @@ class AppSpec:
 
 
 def _check_name(name: str, where: str) -> None:
-    if not PROCESS_NAME.match(name):
+    if not PROCESS_NAME.fullmatch(name):
         raise ProcfileError(
             f"{where}: invalid process name {name!r} (letters, digits, '-' and '_')"
         )

@@ -6,14 +6,15 @@ All three are one command over a :class:`LogTarget` (where the lines are) and a
 the platform read it (:func:`rig.api.logs.tail_then_follow`), so nothing is missed or shown
 twice. ``--grep`` (and
 ``--release`` for build logs) apply to live lines here, as the platform applied them to the
-stored ones. A follow runs until Ctrl+C (exit 130, as any interrupted command).
+stored ones: a regular expression in RE2's syntax (``maxlocal.grep``), on both sides, so that
+no pattern can make either backtrack for ever. A follow runs until Ctrl+C (exit 130, as any
+interrupted command).
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import partial
@@ -57,15 +58,19 @@ class LogQuery:
     def params(self) -> dict[str, Any]:
         values = {"tail": self.tail, "since": self.since, "grep": self.grep}
         values["release"] = self.release
+        if self.grep is not None:
+            values["regex"] = "true"  # the platform's grep is a plain text without it
         return {k: v for k, v in values.items() if v is not None}
 
 
 def check_grep(pattern: str) -> str:
+    from maxlocal.grep import GrepError, line_match
+
     try:
-        re.compile(pattern)
-    except re.error as exc:
+        line_match(pattern, regex=True)
+    except GrepError as exc:
         raise UsageError(
-            f"--grep {pattern!r} is not a regular expression: {exc}",
+            f"--grep {pattern!r}: {str(exc).removeprefix('grep: ')}",
             hint="e.g. --grep 'error|warn'",
         ) from None
     return pattern
@@ -140,14 +145,16 @@ def show_logs(
 
 def live_lines(query: LogQuery) -> FollowSource:
     """Follow a log over the socket from ``after``, keeping what ``query`` keeps."""
-    pattern = re.compile(query.grep) if query.grep else None
+    from maxlocal.grep import line_match
+
+    pattern = line_match(query.grep, regex=True) if query.grep else None
 
     def keep(record: Record) -> bool:
         if "skipped" in record:
             return True
         if query.release is not None and record.get("release") != query.release:
             return False
-        return pattern is None or pattern.search(str(record.get("line", ""))) is not None
+        return pattern is None or pattern(str(record.get("line", "")))
 
     def source(ctx: Context, target: LogTarget, after: int | None) -> Iterator[Record]:
         from rig.api.live import socket_error
@@ -254,7 +261,12 @@ def _add_filters(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--since", metavar="WHEN", help="only lines since a duration ago (10m, 2h) or a time"
     )
-    parser.add_argument("--grep", metavar="REGEX", help="only lines matching a regular expression")
+    parser.add_argument(
+        "--grep",
+        metavar="REGEX",
+        help="only lines matching a regular expression, searched (RE2 syntax: no "
+        "backreferences or lookaround); live lines too",
+    )
 
 
 def app_logs(ctx: Context, args: argparse.Namespace) -> Result:

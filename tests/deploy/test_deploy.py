@@ -75,7 +75,7 @@ def test_deploy_builds_runs_and_answers_through_the_router(
     details = api.http.get(f"/networks/{network}/apps/{app}").json()
     assert details["state"] == "running" and details["url"] == status["url"]
 
-    metrics = httpx_text(f"{shared_platform.url}/metrics")
+    metrics = httpx_text(f"{shared_platform.url}/metrics", dict(api.http.headers))
     families = {f.name: f for f in text_string_to_metric_families(metrics)}
     labels = {"network": network, "app": app}
     samples = {
@@ -90,8 +90,8 @@ def test_deploy_builds_runs_and_answers_through_the_router(
     assert "maxlocal_app_restarts_total" in samples and "maxlocal_app_cpu_percent" in samples
 
 
-def httpx_text(url: str) -> str:
-    response = httpx.get(url, trust_env=False)
+def httpx_text(url: str, headers: dict[str, str]) -> str:
+    response = httpx.get(url, headers=headers, trust_env=False)
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")
     return response.text
@@ -254,16 +254,20 @@ def test_log_filters(api: Api, shared_platform: Platform) -> None:
     for path in ("/a", "/b", "/c"):
         routed(shared_platform, network, app, path)
     wait_for(lambda: any("/c" in r["line"] for r in api.logs(network, app)), what="logs")
-    assert [r["line"] for r in api.logs(network, app, grep="served /[ab]")] == [
+    assert [r["line"] for r in api.logs(network, app, grep="served /[ab]", regex="true")] == [
         "served /a",
         "served /b",
     ]
+    assert [r["line"] for r in api.logs(network, app, grep="served /b")] == ["served /b"]
+    assert api.logs(network, app, grep="served /[ab]") == []  # without regex: the text itself
     last = api.logs(network, app, tail=1)
     assert len(last) == 1
     assert api.logs(network, app, after=last[0]["seq"]) == []
     assert len(api.logs(network, app, since="10m")) == len(api.logs(network, app))
     assert api.logs(network, app, since="2999-01-01T00:00:00Z") == []
-    bad = api.http.get(f"/networks/{network}/apps/{app}/logs", params={"grep": "("})
+    bad = api.http.get(
+        f"/networks/{network}/apps/{app}/logs", params={"grep": "(", "regex": "true"}
+    )
     assert bad.status_code == 422 and bad.json()["error"]["code"] == "invalid_request"
     tagged = api.http.get(f"/networks/{network}/logs", params={"grep": "served"}).json()
     assert {r["app"] for r in tagged} == {app} and len(tagged) == 3

@@ -34,7 +34,7 @@ def test_a_restarted_platform_starts_the_running_apps_again(
     api.http.post(f"/networks/{stopped_network}/apps/{stopped}/stop")
     old_pid = web_pid(api, network, app)
     slow = api.upload(network, app, web_app("v2", build="echo slow build; sleep 60"))
-    wait_for(lambda: api.logs(network, app, "build", grep="^slow build$"), what="the build")
+    wait_for(lambda: build_line(api, network, app), what="the build")
 
     platform.restart()
 
@@ -63,7 +63,7 @@ def test_a_killed_platform_leaves_no_half_deployed_release_and_no_stray_process(
     old_pid = web_pid(api, network, app)
     upload = api.upload(network, app, web_app("v2", build="echo slow build; sleep 60"))
     number = upload.json()["number"]
-    wait_for(lambda: api.logs(network, app, "build", grep="^slow build$"), what="the build")
+    wait_for(lambda: build_line(api, network, app), what="the build")
     marker = marker_for(platform.data_dir)
     assert len(stray_groups(marker)) == 2  # the web process and the build
 
@@ -87,3 +87,8 @@ def kill(platform: Platform) -> None:
     assert platform.process is not None
     platform.process.kill()
     platform.process.wait()
+
+
+def build_line(api: Api, network: str, app: str) -> bool:
+    """Whether the slow build has written its line."""
+    return bool(api.logs(network, app, "build", grep="^slow build$", regex="true"))

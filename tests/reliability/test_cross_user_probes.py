@@ -79,20 +79,20 @@ def platform_and_owner(
 # What "no leak" means, route by route. Every route the platform serves must fall under one of
 # these (a new route fails the probe until someone decides which): see ``policy``.
 PUBLIC = {"/api/v1/health", "/api/v1/openapi.json", "/api/v1/docs", "/docs/oauth2-redirect"}
-OPERATOR = {"/metrics"}  # loopback only, no token: names every app (network, app labels)
+OWN_OUTSIDE_API = {"/metrics"}  # a tenant's token shows their own apps, no one else's
 CREDENTIALS = ("/api/v1/auth/", "/device")  # take credentials, not a bearer token
 
 
 def policy(method: str, path: str) -> str:
     """``owned``: aimed at the owner's resource by name, must answer 403/404 and carry nothing
     of theirs; ``own``: the caller's own account (listings, creation), may answer 2xx but
-    name none of the owner's resources; ``public``: nothing of the owner's; ``operator``: the
-    metrics, which name apps but carry no other data of theirs; ``credentials``: the owner's
-    email with a wrong password, or made-up tokens and codes, never make a session."""
+    name none of the owner's resources (the metrics too); ``public``: nothing of the owner's;
+    ``credentials``: the owner's email with a wrong password, or made-up tokens and codes,
+    never make a session."""
     if path in PUBLIC:
         return "public"
-    if path in OPERATOR:
-        return "operator"
+    if path in OWN_OUTSIDE_API:
+        return "own"
     if path.startswith(CREDENTIALS):
         return "credentials"
     if path.startswith("/api/v1/"):
@@ -164,7 +164,7 @@ def probe(
     response = http.request(method, path, **request)
     sent = f"{path} {request.get('params', '')} {request.get('json', '')} {request.get('data', '')}"
     kind = policy(method, template)
-    problems = [f"leaks {m!r}" for m in leaked(response, owner, sent, kind != "operator")]
+    problems = [f"leaks {m!r}" for m in leaked(response, owner, sent)]
     if kind == "owned" and response.status_code not in (403, 404):
         problems.append(f"answered {response.status_code} on the owner's resource")
     if kind == "credentials" and "access_token" in response.text:

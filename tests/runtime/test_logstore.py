@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from maxlocal.grep import GrepError, line_match
 from maxlocal.runtime.logstore import LogRecord, LogStore
 
 TS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
@@ -35,14 +36,15 @@ def test_read_filters() -> None:
     assert [r.seq for r in store.read("k", after=7)] == [8, 9, 10]
     assert [r.seq for r in store.read("k", tail=2)] == [9, 10]
     assert store.read("k", tail=0) == []
-    assert [r.line for r in store.read("k", grep=r"/[35]$")] == ["GET /3", "GET /5"]
-    assert [r.seq for r in store.read("k", grep="GET", tail=1, after=2)] == [10]
+    ends_in_3_or_5 = line_match(r"/[35]$", regex=True)
+    assert [r.line for r in store.read("k", grep=ends_in_3_or_5)] == ["GET /3", "GET /5"]
+    assert [r.seq for r in store.read("k", grep=line_match("GET"), tail=1, after=2)] == [10]
     assert len(store.read("k", since=datetime.now(UTC) - timedelta(minutes=1))) == 10
     assert store.read("k", since=datetime.now(UTC) + timedelta(minutes=1)) == []
     first = store.read("k")[4].ts
     assert store.read("k", since=first)[0].seq <= 5
-    with pytest.raises(re.error):
-        store.read("k", grep="(")
+    with pytest.raises(GrepError):
+        line_match("(", regex=True)
 
 
 def test_subscribers_get_records_in_order_and_can_leave() -> None:

@@ -213,7 +213,7 @@ def test_logs_human_and_ndjson() -> None:
         "2026-01-01T00:00:01Z api stderr| oops",
     ]
     (request,) = [r for r in platform.requests if r.url.path.endswith("/logs")]
-    assert dict(request.url.params) == {"tail": "2", "grep": "h|o"}
+    assert dict(request.url.params) == {"tail": "2", "grep": "h|o", "regex": "true"}
     coloured = run(make_ctx(platform, color=True), "logs", "app", "api").splitlines()
     assert "\x1b[" in coloured[0] and "\x1b[31moops" in coloured[1]
     out = run(make_ctx(platform, output="json"), "logs", "app", "api", "-o", "json")
