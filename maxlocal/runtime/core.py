@@ -575,7 +575,7 @@ class Runtime:
         directory = self.layout.release_dir(app.network, app.name, release.artifact_release)
         ensure_python(
             directory,
-            self.tools,
+            self._tools(app),
             lambda line: self._note(app, line),
             lambda: self._build_box(app, directory),
         )

@@ -33,16 +33,18 @@ def test_the_tenant_s_uv_config_reaches_the_step(tmp_path: Path) -> None:
 
 
 def test_it_runs_in_the_app_s_build_sandbox(tmp_path: Path) -> None:
-    tools = Toolbox(tmp_path / "cache")
+    platform_tools = Toolbox(tmp_path / "cache")
+    tools = platform_tools.for_app("test", 21)  # as Runtime._tools gives a sandboxed app
     isolation = sandbox.choose(sandbox.SANDBOX, tools.sandbox_paths())
     release, home = old_release(tmp_path), tmp_path / "home"
     home.mkdir()
-    shared = tools.download_caches[0]  # where the platform's own uv would cache
-    private = tools.cache / "downloads" / "app-21" / shared.name
-    private.mkdir(parents=True)
-    for path in (private.parent, private, release, home):
+    tools.envs.mkdir(parents=True)
+    for cache in tools.download_caches:
+        cache.mkdir()
+        isolation.give(cache, UID)
+    for path in (release, home):
         isolation.give(path, UID)
-    box = BuildBox(isolation, UID, release, home, ((private, shared),))
+    box = BuildBox(isolation, UID, release, home, tools.root)
     asked: list[BuildBox] = []
 
     def given() -> BuildBox:
@@ -51,9 +53,10 @@ def test_it_runs_in_the_app_s_build_sandbox(tmp_path: Path) -> None:
 
     ensure_python(release, tools, print, given)
     assert asked == [box]
+    private, shared = tools.download_caches[0], platform_tools.download_caches[0]
     assert (release / ".venv").is_symlink() and (release / ".venv" / "pyvenv.cfg").is_file()
-    # uv ran as the tenant: it cached what it learnt in the app's own cache, shown at the
-    # shared path inside the sandbox, and wrote nothing in the platform's
+    # uv ran as the tenant: it cached what it learnt in the app's own area and wrote
+    # nothing in the cache the platform's own builds share
     assert [p.stat().st_uid for p in private.rglob("*")] and all(
         p.stat().st_uid == UID for p in private.rglob("*")
     )
