@@ -23,6 +23,13 @@ The parts (the platform as root only; see ``Namespaces.choose``):
   forwarder's, the namespace's is the app's own).
 
 pasta exits by itself when the namespace it serves is deleted.
+
+A platform that dies without closing (SIGKILL, a crash) must not leave its namespaces and
+pastas on the machine until its next start: with its first namespace the platform starts a
+watcher (``WATCH``, in a session of its own, without the stray marker) that holds the read
+end of a pipe only the platform holds the write end of. When the platform is gone, for
+whatever reason, the watcher reads EOF and ``sweep``s the platform's prefix: the same clean-up
+a restart does (``reconcile``), within moments of the death instead of at the next start.
 """
 
 from __future__ import annotations
@@ -33,6 +40,7 @@ import logging
 import os
 import shutil
 import subprocess
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -43,6 +51,15 @@ import psutil
 log = logging.getLogger(__name__)
 
 RUN_NETNS = Path("/run/netns")
+PACKAGE_ROOT = Path(__file__).resolve().parents[2]
+"""Where ``maxlocal`` imports from, for the watcher (a fresh interpreter)."""
+WATCH = (
+    "import sys\n"
+    "sys.stdin.buffer.read()  # EOF: the platform is gone, or has closed\n"
+    "from maxlocal.runtime.netns import sweep\n"
+    "sweep(*sys.argv[1:])\n"
+)
+"""The watcher's program: argv is ``prefix ip pasta``."""
 TOOL_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
 TIMEOUT = 10.0
 NO_PORTS = ("-u", "none", "-T", "none", "-U", "none")
@@ -135,6 +152,8 @@ class Namespaces:
         self.why_not = why_not
         self._made: dict[int, NetworkNamespace] = {}
         self._lock = threading.Lock()
+        self._watcher: subprocess.Popen[bytes] | None = None
+        self._watch_end = -1
 
     @classmethod
     def choose(cls, data_dir: Path, wanted: bool) -> Namespaces:
@@ -180,6 +199,7 @@ class Namespaces:
             if found is not None and found.path.exists():
                 return found
             space = NetworkNamespace(f"{self.prefix}{network_id}", self.tools)
+            self._watch()
             self._make(space)
             self._made[network_id] = space
             return space
@@ -210,15 +230,9 @@ class Namespaces:
         """Delete what a previous run of this platform left (its processes are gone, killed
         as strays; each namespace is made again, clean, when first needed), and end its
         pastas, even those whose namespace is already gone. Nothing when they are off."""
-        if self.tools is None:
-            return
-        try:
-            names = [p.name for p in RUN_NETNS.iterdir() if p.name.startswith(self.prefix)]
-        except OSError:
-            names = []
-        for name in names:
-            self._delete(name)
-        self._end_pastas(lambda path: path.startswith(str(RUN_NETNS / self.prefix)))
+        if self.tools is not None:
+            _end_watchers(self.prefix, spare=self._watcher)
+            sweep(self.prefix, self.tools.ip, self.tools.pasta)
 
     def close(self) -> None:
         with self._lock:
@@ -226,24 +240,86 @@ class Namespaces:
             self._made.clear()
         for name in names:
             self._delete(name)
+        self._unwatch()
 
     def _delete(self, name: str) -> None:
-        """Delete the namespace and end the pastas serving it (pasta quits by itself when
-        its namespace goes, but not if that happens while it is still starting)."""
         assert self.tools is not None
-        try:
-            _run([self.tools.ip, "netns", "delete", name])
-        except NetnsError as exc:
-            log.warning("could not delete network namespace %s: %s", name, exc)
-        self._end_pastas(lambda path: path == str(RUN_NETNS / name))
+        _delete(self.tools.ip, self.tools.pasta, name)
 
-    def _end_pastas(self, serves: Callable[[str], bool]) -> None:
-        """Kill the pastas whose ``--netns`` path ``serves`` accepts."""
+    def _watch(self) -> None:
+        """Start the watcher that sweeps this prefix once this process is gone (see the
+        module's doc); once per Namespaces, at its first namespace."""
         assert self.tools is not None
-        for proc in psutil.process_iter(["cmdline"]):
-            argv = proc.info["cmdline"] or []
-            if argv[:1] == [self.tools.pasta] and "--netns" in argv:
-                at = argv.index("--netns") + 1
-                if at < len(argv) and serves(argv[at]):
-                    with contextlib.suppress(psutil.Error):
-                        proc.kill()
+        if self._watcher is not None:
+            return
+        read_end, write_end = os.pipe()  # not inheritable: no app or pasta holds it
+        try:
+            self._watcher = subprocess.Popen(
+                [sys.executable, "-c", WATCH, self.prefix, self.tools.ip, self.tools.pasta],
+                env={"PATH": TOOL_PATH, "PYTHONPATH": str(PACKAGE_ROOT)},
+                cwd="/",
+                stdin=read_end,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,  # a kill of the platform's group spares it
+            )
+        except OSError:
+            os.close(write_end)
+            raise
+        finally:
+            os.close(read_end)
+        self._watch_end = write_end
+
+    def _unwatch(self) -> None:
+        """Closed cleanly: the watcher sweeps (nothing is left by now) and quits."""
+        watcher, self._watcher = self._watcher, None
+        if watcher is not None:
+            os.close(self._watch_end)
+            try:
+                watcher.wait(timeout=TIMEOUT)
+            except subprocess.TimeoutExpired:
+                watcher.kill()
+                watcher.wait()
+
+
+def sweep(prefix: str, ip: str, pasta: str) -> None:
+    """Delete every namespace named ``prefix…`` and end every pasta serving one, even
+    those whose namespace is already gone (a platform's leftovers)."""
+    try:
+        names = [p.name for p in RUN_NETNS.iterdir() if p.name.startswith(prefix)]
+    except OSError:
+        names = []
+    for name in names:
+        _delete(ip, pasta, name)
+    _end_pastas(pasta, lambda path: path.startswith(str(RUN_NETNS / prefix)))
+
+
+def _delete(ip: str, pasta: str, name: str) -> None:
+    """Delete the namespace and end the pastas serving it (pasta quits by itself when
+    its namespace goes, but not if that happens while it is still starting)."""
+    try:
+        _run([ip, "netns", "delete", name])
+    except NetnsError as exc:
+        log.warning("could not delete network namespace %s: %s", name, exc)
+    _end_pastas(pasta, lambda path: path == str(RUN_NETNS / name))
+
+
+def _end_watchers(prefix: str, spare: subprocess.Popen[bytes] | None) -> None:
+    """Kill a previous run's watcher that has not swept yet, so that it cannot sweep a
+    namespace this run makes (``reconcile`` sweeps in its stead)."""
+    for proc in psutil.process_iter(["cmdline"]):
+        argv = proc.info["cmdline"] or []
+        if argv[1:4] == ["-c", WATCH, prefix] and (spare is None or proc.pid != spare.pid):
+            with contextlib.suppress(psutil.Error):
+                proc.kill()
+
+
+def _end_pastas(pasta: str, serves: Callable[[str], bool]) -> None:
+    """Kill the pastas whose ``--netns`` path ``serves`` accepts."""
+    for proc in psutil.process_iter(["cmdline"]):
+        argv = proc.info["cmdline"] or []
+        if argv[:1] == [pasta] and "--netns" in argv:
+            at = argv.index("--netns") + 1
+            if at < len(argv) and serves(argv[at]):
+                with contextlib.suppress(psutil.Error):
+                    proc.kill()

@@ -176,3 +176,49 @@ def test_a_restart_ends_the_pastas_the_previous_run_left(tmp_path: Path) -> None
         assert not [argv for argv in serving if str(space.path) in argv]
     finally:
         forwarder.stop()
+
+
+DIES = (
+    "import sys\n"
+    "from pathlib import Path\n"
+    "from maxlocal.runtime.netns import Namespaces\n"
+    "space = Namespaces.choose(Path(sys.argv[1]), True).get(6)\n"
+    "space.forward(int(sys.argv[2]))\n"
+    "print(space.name, flush=True)\n"
+    "sys.stdin.read()\n"
+)
+
+
+def leftovers(prefix: str) -> tuple[list[str], list[list[str]]]:
+    """The namespaces named ``prefix…`` and the pastas serving one."""
+    names = [p.name for p in Path("/run/netns").iterdir() if p.name.startswith(prefix)]
+    serving = [p.info["cmdline"] or [] for p in psutil.process_iter(["cmdline"])]
+    pastas = [a for a in serving if "--netns" in a and f"/run/netns/{prefix}" in " ".join(a)]
+    return names, pastas
+
+
+def test_a_process_killed_outright_leaves_no_namespace_and_no_pasta(tmp_path: Path) -> None:
+    port = free_port()
+    died = subprocess.Popen(
+        [sys.executable, "-c", DIES, str(tmp_path), str(port)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert died.stdout is not None
+    name = died.stdout.readline().strip()
+    prefix = Namespaces.choose(tmp_path, True).prefix
+    assert name.startswith(prefix) and (Path("/run/netns") / name).exists()
+    deadline = time.monotonic() + 10
+    while not listening_inodes(port) and time.monotonic() < deadline:
+        time.sleep(0.02)  # the forwarder is up: its pasta is there to be left
+    assert leftovers(prefix)[1]
+
+    died.kill()  # as a crash: no close, no reconcile
+    died.wait()
+
+    deadline = time.monotonic() + 10  # its watcher sweeps within moments
+    while leftovers(prefix) != ([], []) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert leftovers(prefix) == ([], [])
+    assert not listening_inodes(port)
