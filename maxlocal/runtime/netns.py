@@ -5,7 +5,7 @@ that network's namespace (``nsenter --net`` before bubblewrap; Debian 12's bwrap
 option to join one). Inside, loopback is the network's own: an app of network B that
 connects to ``127.0.0.1:<port of an app of A>`` finds nothing there.
 
-The parts (the platform as root only; see ``Namespaces.choose``):
+The parts, when the platform is root (``Namespaces.choose``):
 
 - the namespace: ``ip netns add`` (bound at ``/run/netns/<name>``, so it lives without a
   process in it), loopback up. Named after the platform's data directory and the network's
@@ -23,6 +23,18 @@ The parts (the platform as root only; see ``Namespaces.choose``):
   forwarder's, the namespace's is the app's own).
 
 pasta exits by itself when the namespace it serves is deleted.
+
+When the platform is not root (``userns`` mode) it cannot ``ip netns add``; instead each
+network has a holder, ``unshare --user --map-current-user --net sleep infinity``, that owns
+a user namespace and the network namespace in it. Its tenants join both (``nsenter --user
+--net --preserve-credentials -t <holder>``, before bubblewrap, which makes its own nested
+user namespace; the uid stays the operator's), and its pastas are attached to it through
+``/proc/<holder>/ns/``. Everything else is the same. pasta opens ``/dev/net/tun``, which
+must be open to the operator (it is on a stock desktop; some containers keep it root's).
+
+Every holder and pasta carries ``MAXLOCAL_NETNS=<namespace name>`` in its environment
+(not the stray marker: stray counts are about tenant processes), which is how they are
+found to be ended.
 
 A platform that dies without closing (SIGKILL, a crash) must not leave its namespaces and
 pastas on the machine until its next start: with its first namespace the platform starts a
@@ -42,6 +54,7 @@ import shutil
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,6 +64,8 @@ import psutil
 log = logging.getLogger(__name__)
 
 RUN_NETNS = Path("/run/netns")
+NETNS_VAR = "MAXLOCAL_NETNS"
+TUN = "/dev/net/tun"
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]
 """Where ``maxlocal`` imports from, for the watcher (a fresh interpreter)."""
 WATCH = (
@@ -59,7 +74,7 @@ WATCH = (
     "from maxlocal.runtime.netns import sweep\n"
     "sweep(*sys.argv[1:])\n"
 )
-"""The watcher's program: argv is ``prefix ip pasta``."""
+"""The watcher's program: argv is ``prefix ip`` (``ip`` empty in userns mode)."""
 TOOL_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
 TIMEOUT = 10.0
 NO_PORTS = ("-u", "none", "-T", "none", "-U", "none")
@@ -86,8 +101,14 @@ def _run(argv: list[str], env: dict[str, str] | None = None) -> None:
 @dataclass(frozen=True)
 class Tools:
     ip: str
+    """Empty in userns mode (holders instead of ``ip netns``)."""
     pasta: str
     nsenter: str
+    unshare: str = ""
+
+    @property
+    def userns(self) -> bool:
+        return not self.ip
 
 
 @dataclass(frozen=True)
@@ -96,23 +117,44 @@ class NetworkNamespace:
 
     name: str
     tools: Tools
+    holder: int = 0
+    """userns mode: the pid of the process that holds the user and network namespaces."""
 
     @property
     def path(self) -> Path:
+        if self.holder:
+            return Path(f"/proc/{self.holder}/ns/net")
         return RUN_NETNS / self.name
+
+    @property
+    def env(self) -> dict[str, str]:
+        """The environment of its holder and pastas: how they are found to be ended."""
+        return {"PATH": TOOL_PATH, NETNS_VAR: self.name}
 
     def enter(self) -> tuple[str, ...]:
         """The argv prefix that runs a command in this namespace (exec, no extra process)."""
+        if self.holder:
+            user_net = ("--user", "--net", "--preserve-credentials", "-t", str(self.holder))
+            return (self.tools.nsenter, *user_net)
         return (self.tools.nsenter, f"--net={self.path}")
+
+    def pasta(self) -> list[str]:
+        """pasta, attached to this namespace."""
+        if self.holder:
+            # --runas: as ourselves (pasta started by root would drop to nobody, who may
+            # not join the holder's namespaces; only tests run this mode as root)
+            user = f"/proc/{self.holder}/ns/user"
+            argv = [self.tools.pasta, "--runas", str(os.getuid()), "--userns", user]
+            return [*argv, "--netns", str(self.path), "-q"]
+        return [self.tools.pasta, "--runas", "0", "--netns", str(self.path), "-q"]
 
     def forward(self, port: int) -> Forwarder:
         """Start forwarding the host's ``127.0.0.1:port`` to ``127.0.0.1:port`` inside.
         Returns at once: pasta gets ready while the app starts (readiness waits for both)."""
-        argv = [self.tools.pasta, "--runas", "0", "--netns", str(self.path), "-f", "-q"]
-        argv += ["-I", f"p{port}", "-t", f"127.0.0.1/{port}", *NO_PORTS]
+        argv = [*self.pasta(), "-f", "-I", f"p{port}", "-t", f"127.0.0.1/{port}", *NO_PORTS]
         popen = subprocess.Popen(
             argv,
-            env={"PATH": TOOL_PATH},
+            env=self.env,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -164,7 +206,7 @@ class Namespaces:
         if not wanted:
             return cls(data_dir, None, "isolation is off")
         if os.geteuid() != 0:
-            return cls(data_dir, None, "the platform is not root: userns mode")
+            return cls._choose_userns(data_dir)
         found = {name: shutil.which(name, path=TOOL_PATH) for name in ("ip", "pasta", "nsenter")}
         missing = [name for name, path in found.items() if not path]
         if missing:
@@ -180,11 +222,36 @@ class Namespaces:
             return cls(data_dir, None, f"ip netns cannot make one here: {exc}")
         return made
 
+    @classmethod
+    def _choose_userns(cls, data_dir: Path) -> Namespaces:
+        """Not root: a holder per network, when ``unshare``, ``pasta`` and ``nsenter`` are
+        there, an unprivileged user namespace with a network namespace can be made, and
+        pasta can open ``/dev/net/tun``."""
+        names = ("unshare", "pasta", "nsenter")
+        found = {name: shutil.which(name, path=TOOL_PATH) for name in names}
+        missing = [name for name, path in found.items() if not path]
+        if missing:
+            why = f"{' and '.join(missing)} not found: install passt (scripts/install-system-deps)"
+            return cls(data_dir, None, f"userns mode: {why}")
+        try:
+            os.close(os.open(TUN, os.O_RDWR))
+        except OSError as exc:
+            why = f"userns mode: pasta cannot open {TUN} ({exc.strerror}; it is root's here)"
+            return cls(data_dir, None, why)
+        tools = Tools("", str(found["pasta"]), str(found["nsenter"]), str(found["unshare"]))
+        try:
+            _run([tools.unshare, "--user", "--map-current-user", "--net", "true"])
+        except NetnsError as exc:
+            return cls(data_dir, None, f"userns mode: no user namespace here: {exc}")
+        return cls(data_dir, tools)
+
     @property
     def active(self) -> bool:
         return self.tools is not None
 
     def describe(self) -> str:
+        if self.tools is not None and self.tools.userns:
+            return "a network namespace per network (pasta, in a user namespace)"
         if self.active:
             return "a network namespace per network (pasta)"
         return f"one shared network namespace ({self.why_not})"
@@ -200,24 +267,55 @@ class Namespaces:
                 return found
             space = NetworkNamespace(f"{self.prefix}{network_id}", self.tools)
             self._watch()
-            self._make(space)
+            space = self._make(space)
             self._made[network_id] = space
             return space
 
-    def _make(self, space: NetworkNamespace) -> None:
+    def _make(self, space: NetworkNamespace) -> NetworkNamespace:
+        """Make the namespace and its outbound pasta; the namespace as made (in userns
+        mode it gets its holder's pid)."""
         assert self.tools is not None
         ip = self.tools.ip
-        if not space.path.exists():
-            _run([ip, "netns", "add", space.name])
         try:
-            _run([ip, "-n", space.name, "link", "set", "lo", "up"])
-            pasta = [self.tools.pasta, "--runas", "0", "--netns", str(space.path), "-q"]
-            # daemonizes once the namespace is configured; quits when it is deleted
+            if self.tools.userns:
+                space = self._hold(space)
+            else:
+                if not space.path.exists():
+                    _run([ip, "netns", "add", space.name])
+                _run([ip, "-n", space.name, "link", "set", "lo", "up"])
+            # daemonizes once the namespace is configured (loopback up too); quits when
+            # the namespace is deleted
             uplink = ["--config-net", "--no-map-gw", "-I", "uplink", "-t", "none", *NO_PORTS]
-            _run([*pasta, *uplink], env={"PATH": TOOL_PATH})
+            _run([*space.pasta(), *uplink], env=space.env)
         except NetnsError:
             self._delete(space.name)
             raise
+        return space
+
+    def _hold(self, space: NetworkNamespace) -> NetworkNamespace:
+        """userns mode: start the holder of a new user + network namespace and wait until
+        it is in them (``unshare`` execs ``sleep`` once they are made)."""
+        assert self.tools is not None
+        argv = [self.tools.unshare, "--user", "--map-current-user", "--net", "sleep", "infinity"]
+        holder = subprocess.Popen(
+            argv,
+            env=space.env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        held = NetworkNamespace(space.name, space.tools, holder.pid)
+        own = os.readlink("/proc/self/ns/net")
+        deadline = time.monotonic() + TIMEOUT
+        while time.monotonic() < deadline and holder.poll() is None:
+            with contextlib.suppress(OSError):
+                if os.readlink(held.path) != own:
+                    return held
+            time.sleep(0.005)
+        holder.kill()
+        holder.wait()
+        raise NetnsError(f"unshare: the holder of {space.name} did not start")
 
     def remove(self, network_id: int) -> None:
         """Delete a network's namespace (the network is gone); its pastas quit with it."""
@@ -232,7 +330,7 @@ class Namespaces:
         pastas, even those whose namespace is already gone. Nothing when they are off."""
         if self.tools is not None:
             _end_watchers(self.prefix, spare=self._watcher)
-            sweep(self.prefix, self.tools.ip, self.tools.pasta)
+            sweep(self.prefix, self.tools.ip)
 
     def close(self) -> None:
         with self._lock:
@@ -244,7 +342,7 @@ class Namespaces:
 
     def _delete(self, name: str) -> None:
         assert self.tools is not None
-        _delete(self.tools.ip, self.tools.pasta, name)
+        _delete(self.tools.ip, name)
 
     def _watch(self) -> None:
         """Start the watcher that sweeps this prefix once this process is gone (see the
@@ -255,7 +353,7 @@ class Namespaces:
         read_end, write_end = os.pipe()  # not inheritable: no app or pasta holds it
         try:
             self._watcher = subprocess.Popen(
-                [sys.executable, "-c", WATCH, self.prefix, self.tools.ip, self.tools.pasta],
+                [sys.executable, "-c", WATCH, self.prefix, self.tools.ip],
                 env={"PATH": TOOL_PATH, "PYTHONPATH": str(PACKAGE_ROOT)},
                 cwd="/",
                 stdin=read_end,
@@ -282,26 +380,28 @@ class Namespaces:
                 watcher.wait()
 
 
-def sweep(prefix: str, ip: str, pasta: str) -> None:
-    """Delete every namespace named ``prefix…`` and end every pasta serving one, even
-    those whose namespace is already gone (a platform's leftovers)."""
-    try:
-        names = [p.name for p in RUN_NETNS.iterdir() if p.name.startswith(prefix)]
-    except OSError:
-        names = []
-    for name in names:
-        _delete(ip, pasta, name)
-    _end_pastas(pasta, lambda path: path.startswith(str(RUN_NETNS / prefix)))
+def sweep(prefix: str, ip: str = "") -> None:
+    """Delete every namespace named ``prefix…`` (``ip``: root mode) and end every holder
+    and pasta of one, even those whose namespace is already gone (a platform's leftovers)."""
+    if ip:
+        try:
+            names = [p.name for p in RUN_NETNS.iterdir() if p.name.startswith(prefix)]
+        except OSError:
+            names = []
+        for name in names:
+            _delete(ip, name)
+    _end_marked(lambda name: name.startswith(prefix))
 
 
-def _delete(ip: str, pasta: str, name: str) -> None:
-    """Delete the namespace and end the pastas serving it (pasta quits by itself when
+def _delete(ip: str, name: str) -> None:
+    """Delete the namespace and end its holder and pastas (pasta quits by itself when
     its namespace goes, but not if that happens while it is still starting)."""
-    try:
-        _run([ip, "netns", "delete", name])
-    except NetnsError as exc:
-        log.warning("could not delete network namespace %s: %s", name, exc)
-    _end_pastas(pasta, lambda path: path == str(RUN_NETNS / name))
+    if ip:
+        try:
+            _run([ip, "netns", "delete", name])
+        except NetnsError as exc:
+            log.warning("could not delete network namespace %s: %s", name, exc)
+    _end_marked(lambda marked: marked == name)
 
 
 def _end_watchers(prefix: str, spare: subprocess.Popen[bytes] | None) -> None:
@@ -314,12 +414,12 @@ def _end_watchers(prefix: str, spare: subprocess.Popen[bytes] | None) -> None:
                 proc.kill()
 
 
-def _end_pastas(pasta: str, serves: Callable[[str], bool]) -> None:
-    """Kill the pastas whose ``--netns`` path ``serves`` accepts."""
-    for proc in psutil.process_iter(["cmdline"]):
-        argv = proc.info["cmdline"] or []
-        if argv[:1] == [pasta] and "--netns" in argv:
-            at = argv.index("--netns") + 1
-            if at < len(argv) and serves(argv[at]):
-                with contextlib.suppress(psutil.Error):
-                    proc.kill()
+def _end_marked(serves: Callable[[str], bool]) -> None:
+    """Kill the holders and pastas whose ``NETNS_VAR`` ``serves`` accepts."""
+    for proc in psutil.process_iter():
+        try:
+            marked = proc.environ().get(NETNS_VAR)
+            if marked is not None and serves(marked):
+                proc.kill()
+        except psutil.Error:
+            continue

@@ -14,6 +14,7 @@ from pathlib import Path
 import psutil
 import pytest
 
+from maxlocal.runtime import netns
 from maxlocal.runtime.listener import PortOwner, listening_inodes, namespace_listeners
 from maxlocal.runtime.netns import Namespaces, NetworkNamespace
 from maxlocal.runtime.supervisor import free_port
@@ -34,10 +35,17 @@ CONNECT = (
 )
 
 
-@pytest.fixture
-def spaces(tmp_path: Path) -> Iterator[Namespaces]:
+@pytest.fixture(params=["root", "userns"])
+def spaces(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Namespaces]:
+    """Both ways of making them: ``ip netns`` as root, and a holder in a user namespace as
+    a platform that is not root does (here run by root: the same tools and joins)."""
+    if request.param == "userns":
+        monkeypatch.setattr(os, "geteuid", lambda: 1000)
     made = Namespaces.choose(tmp_path, True)
     assert made.active, made.describe()
+    assert (made.tools is not None and made.tools.userns) == (request.param == "userns")
     yield made
     made.close()
 
@@ -156,11 +164,30 @@ def test_a_platform_that_is_not_root_says_its_tenants_share_the_network(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    monkeypatch.setattr(netns, "TUN", str(tmp_path / "no-tun"))
     userns = Namespaces.choose(tmp_path, True)
     assert not userns.active and userns.get(1) is None
-    assert (
-        userns.describe() == "one shared network namespace (the platform is not root: userns mode)"
+    assert userns.describe() == (
+        "one shared network namespace (userns mode: pasta cannot open "
+        f"{tmp_path / 'no-tun'} (No such file or directory; it is root's here))"
     )
+
+
+def test_not_root_each_network_has_a_holder_of_its_own_user_and_network_namespace(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    spaces = Namespaces.choose(tmp_path, True)
+    assert spaces.describe() == "a network namespace per network (pasta, in a user namespace)"
+    space = spaces.get(2)
+    assert space is not None and space.holder
+    held = [os.readlink(f"/proc/{space.holder}/ns/{kind}") for kind in ("user", "net")]
+    assert held != [os.readlink(f"/proc/self/ns/{kind}") for kind in ("user", "net")]
+    code = "import os; print(os.readlink('/proc/self/ns/user'), os.readlink('/proc/self/ns/net'))"
+    assert run_in(space, code).split() == held
+    holder = psutil.Process(space.holder)
+    spaces.close()
+    assert holder.wait(timeout=10) is not None or not holder.is_running()
 
 
 def test_a_restart_ends_the_pastas_the_previous_run_left(tmp_path: Path) -> None:
