@@ -29,11 +29,20 @@ NLMSG_ERROR, NLMSG_DONE = 2, 3
 TCP_LISTEN = 10
 NLMSG_HEADER = struct.Struct("=IHHII")
 DIAG_REQUEST = struct.Struct("=BBBBI48x")  # inet_diag_req_v2, its socket id left empty
-SPORT_AT, INODE_AT = 4, 68  # in inet_diag_msg: id.idiag_sport (big-endian), idiag_inode
+SPORT_AT, UID_AT, INODE_AT = 4, 64, 68  # in inet_diag_msg: id.idiag_sport (big-endian)
+UID_FIELD, INODE_FIELD = 7, 9  # in /proc/net/tcp
 
 
 def supported() -> bool:
     return PROC_NET[0].exists()
+
+
+def listening_uids(port: int) -> frozenset[int]:
+    """The uids owning the TCP sockets listening on ``port`` (as ``listening_inodes``)."""
+    try:
+        return _diag_listeners(port, UID_AT)
+    except OSError:
+        return _proc_listeners(port, field=UID_FIELD)
 
 
 def listening_inodes(port: int) -> frozenset[int]:
@@ -47,7 +56,7 @@ def listening_inodes(port: int) -> frozenset[int]:
         return _proc_listeners(port)
 
 
-def _diag_listeners(port: int) -> frozenset[int]:
+def _diag_listeners(port: int, at: int = INODE_AT) -> frozenset[int]:
     found: set[int] = set()
     with socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, NETLINK_SOCK_DIAG) as netlink:
         for family in (socket.AF_INET, socket.AF_INET6):
@@ -56,13 +65,14 @@ def _diag_listeners(port: int) -> frozenset[int]:
                 NLMSG_HEADER.size + len(request), SOCK_DIAG_BY_FAMILY, NLM_F_REQUEST_DUMP, 1, 0
             )
             netlink.send(header + request)
-            while _read_listeners(netlink.recv(1 << 16), port, found):
+            while _read_listeners(netlink.recv(1 << 16), port, found, at):
                 pass
     return frozenset(found)
 
 
-def _read_listeners(data: bytes, port: int, found: set[int]) -> bool:
-    """Add the inodes of ``data``'s messages listening on ``port``; False once it is done."""
+def _read_listeners(data: bytes, port: int, found: set[int], at: int = INODE_AT) -> bool:
+    """Add the inodes (the field ``at``) of ``data``'s messages listening on ``port``;
+    False once it is done."""
     offset = 0
     while offset + NLMSG_HEADER.size <= len(data):
         length, kind, _, _, _ = NLMSG_HEADER.unpack_from(data, offset)
@@ -73,7 +83,7 @@ def _read_listeners(data: bytes, port: int, found: set[int]) -> bool:
         body = offset + NLMSG_HEADER.size
         (sport,) = struct.unpack_from(">H", data, body + SPORT_AT)
         if sport == port:
-            (inode,) = struct.unpack_from("=I", data, body + INODE_AT)
+            (inode,) = struct.unpack_from("=I", data, body + at)
             found.add(inode)
         offset += (length + 3) & ~3
     return True
@@ -90,7 +100,9 @@ def namespace_listeners(pid: int, port: int) -> frozenset[int]:
     return _proc_listeners(port, tuple(Path(f"/proc/{pid}/net/{t.name}") for t in PROC_NET))
 
 
-def _proc_listeners(port: int, tables: tuple[Path, ...] = PROC_NET) -> frozenset[int]:
+def _proc_listeners(
+    port: int, tables: tuple[Path, ...] = PROC_NET, field: int = INODE_FIELD
+) -> frozenset[int]:
     found: set[int] = set()
     for table in tables:
         try:
@@ -104,7 +116,7 @@ def _proc_listeners(port: int, tables: tuple[Path, ...] = PROC_NET) -> frozenset
                 and fields[3] == LISTEN
                 and int(fields[1].rsplit(":", 1)[1], 16) == port
             ):
-                found.add(int(fields[9]))
+                found.add(int(fields[field]))
     return frozenset(found)
 
 
@@ -143,6 +155,16 @@ def process_tree(pid: int) -> list[int]:
         return []
 
 
+def _own_hidden(via: int, port: int) -> bool:
+    """A platform that is not root cannot read its forwarder's fds (pasta makes itself
+    not dumpable). There, every tenant process is in its network's namespace, so what
+    listens on the host's loopback under the platform's uid is the platform's own (or the
+    operator's): the listeners must all be of that uid, and the forwarder alive."""
+    if os.geteuid() == 0 or os.access(f"/proc/{via}/fd", os.R_OK | os.X_OK):
+        return False
+    return psutil.pid_exists(via) and listening_uids(port) == {os.getuid()}
+
+
 class PortOwner:
     """Checks that the listener on ``port`` is the one the process ``pid`` (and its
     descendants) opened; remembers the last set of sockets found to be theirs."""
@@ -161,7 +183,7 @@ class PortOwner:
         if not listeners:
             return False
         if via is not None:
-            if not listeners <= socket_inodes([via]):
+            if not listeners <= socket_inodes([via]) and not _own_hidden(via, self.port):
                 return False
             listeners = namespace_listeners(pid, self.port)
             if not listeners:
