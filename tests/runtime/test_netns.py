@@ -249,3 +249,64 @@ def test_a_process_killed_outright_leaves_no_namespace_and_no_pasta(tmp_path: Pa
         time.sleep(0.05)
     assert leftovers(prefix) == ([], [])
     assert not listening_inodes(port)
+
+
+HIDDEN = (  # a forwarder as pasta is: listening on the host, its fds not readable (not dumpable)
+    "import ctypes, socket, sys\n"
+    "ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE 0\n"
+    "s = socket.socket(); s.bind(('127.0.0.1', int(sys.argv[1]))); s.listen()\n"
+    "print('listening', flush=True); sys.stdin.read()\n"
+)
+CHECK = (  # the platform's check, as the platform that is not root makes it
+    "import sys\n"
+    "from maxlocal.runtime.listener import PortOwner\n"
+    "port, pid, via = map(int, sys.argv[1:])\n"
+    "print(PortOwner(port).owned_by(pid, via=via))\n"
+)
+NOBODY = ("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups")
+
+
+def as_nobody(code: str, *args: str, **popen: object) -> subprocess.Popen[str]:
+    """``code`` run by user nobody, with this checkout's maxlocal and psutil importable."""
+    site = Path(psutil.__file__).parents[1]
+    env = {"PATH": os.environ["PATH"], "PYTHONPATH": f"{Path(netns.__file__).parents[2]}:{site}"}
+    argv = [*NOBODY, "/usr/bin/python3", "-c", code, *args]
+    return subprocess.Popen(argv, env=env, text=True, **popen)  # type: ignore[call-overload]
+
+
+@pytest.mark.parametrize("holder", ["platform", "root"])
+def test_not_root_the_check_wants_the_hosts_listener_of_the_platforms_uid(
+    holder: str, tmp_path: Path
+) -> None:
+    """The forwarder's fds are not readable to a platform that is not root: the host's
+    listener must then be of its uid. One of root's (another user's) is refused."""
+    port = free_port()
+    app_argv = [*NOBODY, "unshare", "--user", "--map-root-user", "--net", "sh", "-c"]
+    app_argv += [f'ip link set lo up && exec /usr/bin/python3 -c "$0" {port}', SERVE]
+    app = subprocess.Popen(app_argv, stdout=subprocess.PIPE, text=True)
+    forwarder = as_nobody(HIDDEN, str(port), stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    taken: socket.socket | None = None
+    try:
+        assert app.stdout is not None and app.stdout.readline() == "listening\n"
+        assert forwarder.stdout is not None and forwarder.stdout.readline() == "listening\n"
+        if holder == "root":  # the forwarder lets go; another uid's listener takes the port
+            forwarder.stdin.close()  # type: ignore[union-attr]
+            forwarder.wait(timeout=10)
+            forwarder = as_nobody(
+                HIDDEN, str(free_port()), stdin=subprocess.PIPE, stdout=subprocess.PIPE
+            )
+            assert forwarder.stdout is not None and forwarder.stdout.readline() == "listening\n"
+            taken = socket.socket()
+            taken.bind(("127.0.0.1", port))
+            taken.listen()
+        check = as_nobody(
+            CHECK, str(port), str(app.pid), str(forwarder.pid), stdout=subprocess.PIPE
+        )
+        out, _ = check.communicate(timeout=30)
+        assert out.strip() == ("True" if holder == "platform" else "False")
+    finally:
+        if taken is not None:
+            taken.close()
+        for proc in (app, forwarder):
+            proc.kill()
+            proc.wait()
