@@ -3,6 +3,7 @@ joined by a real process, with a real forwarder from the host's loopback into it
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -206,9 +207,11 @@ def test_a_restart_ends_the_pastas_the_previous_run_left(tmp_path: Path) -> None
 
 
 DIES = (
-    "import sys\n"
+    "import os, sys\n"
     "from pathlib import Path\n"
     "from maxlocal.runtime.netns import Namespaces\n"
+    "if sys.argv[3] == 'userns':\n"
+    "    os.geteuid = lambda: 1000  # a holder, as a platform that is not root makes\n"
     "space = Namespaces.choose(Path(sys.argv[1]), True).get(6)\n"
     "space.forward(int(sys.argv[2]))\n"
     "print(space.name, flush=True)\n"
@@ -216,18 +219,24 @@ DIES = (
 )
 
 
-def leftovers(prefix: str) -> tuple[list[str], list[list[str]]]:
-    """The namespaces named ``prefix…`` and the pastas serving one."""
+def leftovers(prefix: str) -> tuple[list[str], list[int]]:
+    """The namespaces named ``prefix…`` and the holders and pastas of one."""
     names = [p.name for p in Path("/run/netns").iterdir() if p.name.startswith(prefix)]
-    serving = [p.info["cmdline"] or [] for p in psutil.process_iter(["cmdline"])]
-    pastas = [a for a in serving if "--netns" in a and f"/run/netns/{prefix}" in " ".join(a)]
-    return names, pastas
+    marked = []
+    for proc in psutil.process_iter():
+        with contextlib.suppress(psutil.Error):
+            if proc.environ().get(netns.NETNS_VAR, "").startswith(prefix):
+                marked.append(proc.pid)
+    return names, marked
 
 
-def test_a_process_killed_outright_leaves_no_namespace_and_no_pasta(tmp_path: Path) -> None:
+@pytest.mark.parametrize("mode", ["root", "userns"])
+def test_a_process_killed_outright_leaves_no_namespace_and_no_pasta(
+    mode: str, tmp_path: Path
+) -> None:
     port = free_port()
     died = subprocess.Popen(
-        [sys.executable, "-c", DIES, str(tmp_path), str(port)],
+        [sys.executable, "-c", DIES, str(tmp_path), str(port), mode],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
@@ -235,7 +244,8 @@ def test_a_process_killed_outright_leaves_no_namespace_and_no_pasta(tmp_path: Pa
     assert died.stdout is not None
     name = died.stdout.readline().strip()
     prefix = Namespaces.choose(tmp_path, True).prefix
-    assert name.startswith(prefix) and (Path("/run/netns") / name).exists()
+    assert name.startswith(prefix)
+    assert (Path("/run/netns") / name).exists() == (mode == "root")
     deadline = time.monotonic() + 10
     while not listening_inodes(port) and time.monotonic() < deadline:
         time.sleep(0.02)  # the forwarder is up: its pasta is there to be left
