@@ -152,15 +152,24 @@ class NetworkNamespace:
         """Start forwarding the host's ``127.0.0.1:port`` to ``127.0.0.1:port`` inside.
         Returns at once: pasta gets ready while the app starts (readiness waits for both)."""
         argv = [*self.pasta(), "-f", "-I", f"p{port}", "-t", f"127.0.0.1/{port}", *NO_PORTS]
-        popen = subprocess.Popen(
-            argv,
-            env=self.env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        return Forwarder(port, popen)
+        return Forwarder(port, _detached(argv, self.env))
+
+
+def _detached(
+    argv: list[str], env: dict[str, str], stdin: int = subprocess.DEVNULL
+) -> subprocess.Popen[bytes]:
+    """Start a helper (holder, pasta, watcher) in a session of its own, so that a kill of
+    the platform's process group spares it (each is ended on purpose: ``_end_marked``,
+    ``_end_watchers``, ``Forwarder.stop``)."""
+    return subprocess.Popen(
+        argv,
+        env=env,
+        cwd="/",
+        stdin=stdin,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
 
 
 @dataclass
@@ -297,14 +306,7 @@ class Namespaces:
         it is in them (``unshare`` execs ``sleep`` once they are made)."""
         assert self.tools is not None
         argv = [self.tools.unshare, "--user", "--map-current-user", "--net", "sleep", "infinity"]
-        holder = subprocess.Popen(
-            argv,
-            env=space.env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
+        holder = _detached(argv, space.env)
         held = NetworkNamespace(space.name, space.tools, holder.pid)
         own = os.readlink("/proc/self/ns/net")
         deadline = time.monotonic() + TIMEOUT
@@ -352,14 +354,10 @@ class Namespaces:
             return
         read_end, write_end = os.pipe()  # not inheritable: no app or pasta holds it
         try:
-            self._watcher = subprocess.Popen(
+            self._watcher = _detached(
                 [sys.executable, "-c", WATCH, self.prefix, self.tools.ip],
-                env={"PATH": TOOL_PATH, "PYTHONPATH": str(PACKAGE_ROOT)},
-                cwd="/",
+                {"PATH": TOOL_PATH, "PYTHONPATH": str(PACKAGE_ROOT)},
                 stdin=read_end,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-                start_new_session=True,  # a kill of the platform's group spares it
             )
         except OSError:
             os.close(write_end)
