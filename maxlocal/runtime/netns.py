@@ -66,8 +66,6 @@ log = logging.getLogger(__name__)
 RUN_NETNS = Path("/run/netns")
 NETNS_VAR = "MAXLOCAL_NETNS"
 TUN = "/dev/net/tun"
-PACKAGE_ROOT = Path(__file__).resolve().parents[2]
-"""Where ``maxlocal`` imports from, for the watcher (a fresh interpreter)."""
 WATCH = (
     "import sys\n"
     "sys.stdin.buffer.read()  # EOF: the platform is gone, or has closed\n"
@@ -356,7 +354,7 @@ class Namespaces:
         try:
             self._watcher = _detached(
                 [sys.executable, "-c", WATCH, self.prefix, self.tools.ip],
-                {"PATH": TOOL_PATH, "PYTHONPATH": str(PACKAGE_ROOT)},
+                {"PATH": TOOL_PATH, "PYTHONPATH": os.pathsep.join(filter(None, sys.path))},
                 stdin=read_end,
             )
         except OSError:
@@ -413,11 +411,21 @@ def _end_watchers(prefix: str, spare: subprocess.Popen[bytes] | None) -> None:
 
 
 def _end_marked(serves: Callable[[str], bool]) -> None:
-    """Kill the holders and pastas whose ``NETNS_VAR`` ``serves`` accepts."""
+    """Kill the holders and pastas whose ``NETNS_VAR`` ``serves`` accepts. A platform that
+    is not root cannot read a pasta's environment (pasta makes itself not dumpable): there
+    a pasta is found by its holder, whose namespace it names in its argv (readable)."""
+    marked: list[psutil.Process] = []
     for proc in psutil.process_iter():
-        try:
-            marked = proc.environ().get(NETNS_VAR)
-            if marked is not None and serves(marked):
-                proc.kill()
-        except psutil.Error:
-            continue
+        with contextlib.suppress(psutil.Error):
+            name = proc.environ().get(NETNS_VAR)
+            if name is not None and serves(name):
+                marked.append(proc)
+    holders = {f"/proc/{proc.pid}/ns/net" for proc in marked}
+    for proc in psutil.process_iter(["cmdline"]):
+        argv = proc.info["cmdline"] or []
+        at = argv.index("--netns") + 1 if "--netns" in argv else len(argv)
+        if argv[at : at + 1] and argv[at] in holders:
+            marked.append(proc)
+    for proc in marked:
+        with contextlib.suppress(psutil.Error):
+            proc.kill()
