@@ -190,3 +190,27 @@ def test_the_shell_prompts_on_a_terminal(
     assert shell.exitstatus == 0
     networks = installed("list", "networks", "-o", "json").json()
     assert [n["name"] for n in networks] == ["lean-shell-net"]  # the shell did it
+
+
+def test_pip_install_into_a_fresh_venv(wheel: Path, tmp_path: Path) -> None:
+    """The other way in: a plain venv and pip, as a CI job that only deploys would do."""
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
+    pip = subprocess.run(
+        [str(venv / "bin" / "pip"), "install", "--quiet", "--disable-pip-version-check", wheel],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert pip.returncode == 0, pip.stderr
+    version = subprocess.run(
+        [str(venv / "bin" / "rig"), "--version"], capture_output=True, text=True, cwd=tmp_path
+    )
+    assert version.stdout.strip() == f"rig {__version__}", version
+    probe = subprocess.run(
+        [str(venv / "bin" / "python"), "-c", "import fastapi"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert "ModuleNotFoundError" in probe.stderr, probe
