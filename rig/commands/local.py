@@ -39,7 +39,7 @@ STOP_TIMEOUT_S = 10.0
 # What the platform imports beyond the client (pyproject.toml's `local` extra): the client
 # alone installs none of it, so `rig local` checks before it starts a server that would die.
 PLATFORM_MODULES = ("fastapi", "uvicorn", "cryptography", "psutil", "prometheus_client")
-PLATFORM_INSTALL = "uv tool install 'maxrig[local]'  (or: pip install 'maxrig[local]')"
+PLATFORM_INSTALL = "uv tool install 'maxrig[local]' (or: pip install 'maxrig[local]')"
 
 
 def register(tree: CommandTree) -> None:
