@@ -47,27 +47,24 @@ PROBE = textwrap.dedent(
 )
 
 
-def test_client_modules_import_nothing_of_the_server() -> None:
-    run = subprocess.run(
-        [sys.executable, "-c", PROBE, ",".join(SERVER)],
+def _probe(source: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", source, ",".join(SERVER)],
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=60,
     )
+
+
+def test_client_modules_import_nothing_of_the_server() -> None:
+    run = _probe(PROBE)
     assert run.returncode == 0, run.stderr
     assert int(run.stdout.split()[0]) > 50, run.stdout
 
 
 def test_the_probe_refuses_a_server_import() -> None:
     """The hook does refuse: importing the platform's server module fails under it."""
-    probe = PROBE.replace("import maxlocal.grep", "import maxlocal.server")
-    run = subprocess.run(
-        [sys.executable, "-c", probe, ",".join(SERVER)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    run = _probe(PROBE.replace("import maxlocal.grep", "import maxlocal.server"))
     assert run.returncode != 0
     assert "the client imported maxlocal.server" in run.stderr
