@@ -30,6 +30,7 @@ class Index:
     url: str = ""
     requests: list[str] = field(default_factory=list)
     hold: threading.Event | None = None
+    version: str = LATEST
 
 
 @pytest.fixture
@@ -41,7 +42,7 @@ def index() -> Iterator[Index]:
             state.requests.append(self.path)
             if state.hold is not None:
                 state.hold.wait(30)
-            body = json.dumps({"info": {"version": LATEST}}).encode()
+            body = json.dumps({"info": {"version": state.version}}).encode()
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
@@ -159,3 +160,18 @@ def test_a_hanging_or_absent_index_neither_blocks_nor_fails_a_command(
     code, out = _on_terminal(nowhere, "context", "list")
     assert code == 0, out
     assert "no contexts" in out
+
+
+def test_an_answer_that_is_no_version_is_not_kept(tmp_path: Path, index: Index) -> None:
+    """A hostile index cannot put terminal escapes into the notice."""
+    index.version = "9.9\x1b]52;c;aGk=\x07"
+    code, out = _on_terminal(_env(tmp_path, index.url), "context", "list")
+    assert code == 0, out
+    deadline = time.monotonic() + 20
+    while not index.requests and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(1)  # the refresh has had its answer
+    assert index.requests
+    assert "latest" not in json.loads(_cache(tmp_path).read_text())
+    code, out = _on_terminal(_env(tmp_path, index.url), "context", "list")
+    assert code == 0 and "available" not in out and "\x1b]52" not in out, out
