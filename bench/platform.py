@@ -37,6 +37,7 @@ def clean_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("RIG_")}
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     env.pop("NO_COLOR", None)
+    env["RIG_NO_UPDATE_CHECK"] = "1"  # the figures time rig, not a daily update check
     env.update(extra)
     return env
 

@@ -28,6 +28,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         code = run(args_list)
         if code != ExitCode.INTERRUPTED:
             interrupts.check()  # one that Python reported and dropped on the way
+            _update_check(args_list)
         return code
     except KeyboardInterrupt:  # arrived while an error was being reported or cleaned up
         return _interrupted()
@@ -40,6 +41,15 @@ def _interrupted() -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     sys.stderr.write("\nrig: interrupted\n")
     return ExitCode.INTERRUPTED
+
+
+def _update_check(argv: list[str]) -> None:
+    """After a one-shot command, on a terminal only (scripts, pipes and ``-o json`` never see a
+    notice nor start a refresh, and import nothing for it): rig.update."""
+    if sys.stderr.isatty() and _output_format(argv) != "json":
+        from rig import update
+
+        update.after_command(os.environ, sys.stderr)
 
 
 def _wants_shell(argv: list[str]) -> bool:

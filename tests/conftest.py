@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import signal
 from collections.abc import Generator, Iterator
 from pathlib import Path
@@ -21,6 +22,10 @@ pytest_plugins = ["tests.support.cli", "tests.support.runtime"]
 # Python's own handler here means a plain default in each process started from here.
 if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
     signal.signal(signal.SIGINT, signal.default_int_handler)
+
+# Tests talk to loopback only: no rig started from here asks the index for a newer version
+# (rig/update.py; tests/dist/test_dist_update.py turns it back on against its own server).
+os.environ.setdefault("RIG_NO_UPDATE_CHECK", "1")
 
 # Property tests assert what is generated, not how fast: on a loaded 2-core machine the
 # time to draw an input says nothing about rig, so no deadline and no too_slow check.

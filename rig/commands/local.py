@@ -36,6 +36,10 @@ DEFAULT_PORT = 7400
 LOCAL_CONTEXT = "local"
 START_TIMEOUT_S = 20.0
 STOP_TIMEOUT_S = 10.0
+# What the platform imports beyond the client (pyproject.toml's `local` extra): the client
+# alone installs none of it, so `rig local` checks before it starts a server that would die.
+PLATFORM_MODULES = ("fastapi", "uvicorn", "cryptography", "psutil", "prometheus_client")
+PLATFORM_INSTALL = "uv tool install 'maxrig[local]' (or: pip install 'maxrig[local]')"
 
 
 def register(tree: CommandTree) -> None:
@@ -182,7 +186,22 @@ def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:40] or "data"
 
 
+def require_platform() -> None:
+    """Refuse, with the one line that installs it, when this rig was installed without the
+    platform (the lean client, `maxrig` without `[local]`)."""
+    from importlib.util import find_spec
+
+    missing = [name for name in PLATFORM_MODULES if find_spec(name) is None]
+    if missing:
+        raise RigError(
+            f"the local platform is not installed with this rig (missing: {', '.join(missing)})",
+            hint=f"install it: {PLATFORM_INSTALL}",
+            code="platform_not_installed",
+        )
+
+
 def start(ctx: Context, args: argparse.Namespace) -> Result:
+    require_platform()
     data_dir = _data_dir(args)
     info = running_server(data_dir)
     already = info is not None
@@ -216,6 +235,7 @@ def start(ctx: Context, args: argparse.Namespace) -> Result:
 
 
 def serve(ctx: Context, args: argparse.Namespace) -> Result:
+    require_platform()
     data_dir = _data_dir(args)
     if running_server(data_dir) is not None:
         raise RigError(
@@ -278,6 +298,7 @@ def status(ctx: Context, args: argparse.Namespace) -> Result:
             show_data=False,
             exit_code=1,
         )
+    require_platform()
     from maxlocal import admin
 
     context = _context_of(data_dir)
@@ -314,6 +335,7 @@ def status(ctx: Context, args: argparse.Namespace) -> Result:
 
 
 def local_login(ctx: Context, args: argparse.Namespace) -> Result:
+    require_platform()
     data_dir = _data_dir(args, remembered=True)
     info = running_server(data_dir)
     if info is None:
@@ -370,6 +392,7 @@ def _limits_line(info: dict[str, Any]) -> str:
 
 
 def add_user(ctx: Context, args: argparse.Namespace) -> Result:
+    require_platform()
     from maxlocal import admin
 
     data_dir = _data_dir(args, remembered=True)

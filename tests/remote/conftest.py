@@ -41,6 +41,7 @@ class RemotePlatform:
             RIG_CONFIG_DIR=str(self.config_dir / "config"),
             RIG_STATE_DIR=str(self.config_dir / "state"),
             RIG_CREDENTIAL_STORE="file",
+            RIG_NO_UPDATE_CHECK="1",  # loopback only (rig/update.py)
         )
         return env
 

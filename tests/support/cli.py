@@ -144,6 +144,7 @@ def base_env(config_dir: Path) -> dict[str, str]:
     env.update(
         RIG_CONFIG_DIR=str(config_dir),
         RIG_CREDENTIAL_STORE="file",
+        RIG_NO_UPDATE_CHECK="1",  # tests talk to loopback only (tests/dist turns it back on)
         NO_COLOR="1",
         PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")])),
     )

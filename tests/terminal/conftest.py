@@ -22,6 +22,7 @@ def env(tmp_path: Path, platform: Platform) -> dict[str, str]:
         RIG_CONFIG_DIR=str(tmp_path / "config"),
         RIG_STATE_DIR=str(tmp_path / "state"),
         RIG_CREDENTIAL_STORE="file",
+        RIG_NO_UPDATE_CHECK="1",  # loopback only (rig/update.py)
         TERM="xterm",
         PROMPT_TOOLKIT_NO_CPR="1",
     )

@@ -1,0 +1,216 @@
+"""The lean install, as a user gets it: the wheel scripts/build-dist makes, installed with
+`uv tool install` into a clean temporary tool directory (dependencies from the package index).
+There, with only the client installed, `import fastapi` fails, and rig runs its one-shot
+commands and its shell against a platform started elsewhere (from the dev venv)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pexpect
+import pytest
+
+from rig import __version__
+from tests.support.cli import ROOT, Run, base_env, single_error_line
+from tests.support.platform import Platform, PlatformFactory
+
+pytestmark = [pytest.mark.network, pytest.mark.slow]
+
+UV = Path(sys.executable).with_name("uv")  # the dev venv's (the local extra installs it)
+
+
+@dataclass
+class Installed:
+    """A `uv tool install`ed rig: its command and its environment's interpreter."""
+
+    rig: Path
+    python: Path
+    home: Path
+
+    def env(self, **extra: str) -> dict[str, str]:
+        """No checkout on the path: the installed rig runs, not the one in this repository."""
+        env = base_env(self.home / "config")
+        env.pop("PYTHONPATH", None)
+        env.update(HOME=str(self.home), PATH=f"{self.rig.parent}{os.pathsep}/usr/bin:/bin")
+        env.update(extra)
+        return env
+
+    def __call__(self, *args: str, input: str | None = None, cwd: Path | None = None) -> Run:
+        done = subprocess.run(
+            [str(self.rig), *args],
+            env=self.env(),
+            cwd=cwd or self.home,
+            input=input,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        return Run(list(args), done.returncode, done.stdout, done.stderr)
+
+
+@pytest.fixture(scope="session")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Built once per test session, by the script a release uses."""
+    out = tmp_path_factory.mktemp("dist")
+    built = subprocess.run(
+        [str(ROOT / "scripts" / "build-dist"), str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert built.returncode == 0, built.stderr
+    return Path(built.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def installed(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Installed]:
+    home = tmp_path_factory.mktemp("lean-home")
+    tools, bin_dir = home / "tools", home / "bin"
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("VIRTUAL_ENV", "UV_", "PYTHON"))
+    }
+    env.update(UV_TOOL_DIR=str(tools), UV_TOOL_BIN_DIR=str(bin_dir))
+    done = subprocess.run(
+        [str(UV), "tool", "install", "--python", sys.executable, str(wheel)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    yield Installed(bin_dir / "rig", tools / "maxrig" / "bin" / "python", home)
+
+
+def test_only_the_client_is_installed(installed: Installed) -> None:
+    # (cryptography is the client's too on Linux: keyring's SecretStorage backend needs it)
+    for module in ("fastapi", "starlette", "uvicorn", "psutil", "prometheus_client", "seccomp"):
+        probe = subprocess.run(
+            [str(installed.python), "-c", f"import {module}"],
+            capture_output=True,
+            text=True,
+            env=installed.env(),
+        )
+        assert probe.returncode != 0 and "ModuleNotFoundError" in probe.stderr, module
+    where = subprocess.run(
+        [str(installed.python), "-c", "import rig; print(rig.__file__)"],
+        capture_output=True,
+        text=True,
+        env=installed.env(),
+        cwd=installed.home,
+    )
+    assert where.stdout.startswith(str(installed.home)), where  # the wheel's, not the checkout
+
+
+def test_version_and_completion(installed: Installed) -> None:
+    version = installed("--version")
+    assert (version.code, version.out.strip()) == (0, f"rig {__version__}"), version
+    completion = installed("completion", "bash")
+    assert completion.code == 0, completion
+    assert "complete -F" in completion.out and "rig" in completion.out
+
+
+def test_local_start_says_what_to_install(installed: Installed) -> None:
+    run = installed("local", "start", "--data", str(installed.home / "max"))
+    assert run.code == 1, run
+    line = single_error_line(run)
+    assert "the local platform is not installed" in line
+    assert "uv tool install 'maxrig[local]'" in line
+    assert not (installed.home / "max" / "server.json").exists()
+
+
+@pytest.fixture(scope="module")
+def platform_elsewhere(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
+    """A platform from the dev venv, as if on another machine."""
+    factory = PlatformFactory(tmp_path_factory.mktemp("platform"))
+    yield factory()
+    factory.stop_all()
+
+
+def test_one_shot_commands_against_a_platform(
+    installed: Installed, platform_elsewhere: Platform, tmp_path: Path
+) -> None:
+    user = platform_elsewhere.add_user("lean@example.com")
+    login = installed("login", "--api", platform_elsewhere.url, "--token", "-", input=user["token"])
+    assert login.code == 0, login
+    steps = [
+        ("whoami",),
+        ("create", "network", "lean-net"),
+        ("create", "app", "api", "--network", "lean-net"),
+        ("create", "var", "GREETING=hi", "--app", "api"),
+        ("list", "networks"),
+        ("list", "apps", "-o", "json"),
+        ("list", "vars", "--app", "api"),
+        ("details", "app", "api", "-o", "json"),
+        ("list", "releases", "--app", "api"),
+        ("env", "pull", "--app", "api", str(tmp_path / ".env")),
+        ("context", "show"),
+        ("audit", "--app", "api"),
+    ]
+    for args in steps:
+        run = installed(*args)
+        assert run.code == 0, run
+    secret = installed("create", "secret", "TOKEN", "-", "--app", "api", input="s3cret\n")
+    assert secret.code == 0 and "s3cret" not in secret.out + secret.err, secret
+    apps = installed("list", "apps", "-o", "json").json()
+    assert [a["name"] for a in apps] == ["api"]
+    assert "GREETING='hi'" in (tmp_path / ".env").read_text()
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "main.py").write_text("print('hi')\n")
+    dry = installed("deploy", str(tmp_path / "app"), "--app", "api", "--dry-run", "-o", "json")
+    assert dry.code == 0, dry
+    assert "main.py" in json.dumps(dry.json())
+    missing = installed("details", "app", "nope")
+    assert missing.code == 4, missing
+
+
+def test_the_shell_prompts_on_a_terminal(
+    installed: Installed, platform_elsewhere: Platform
+) -> None:
+    user = platform_elsewhere.add_user("lean-shell@example.com")
+    login = installed("login", "--api", platform_elsewhere.url, "--token", "-", input=user["token"])
+    assert login.code == 0, login
+    shell = pexpect.spawn(
+        str(installed.rig), [], env=installed.env(), cwd=str(installed.home), encoding="utf-8",
+        timeout=30, dimensions=(40, 120),
+    )  # fmt: skip
+    try:
+        shell.expect_exact("rig default>")  # the login's context, on its first prompt
+        shell.sendline("create network lean-shell-net")
+        shell.expect_exact("rig default>")
+        shell.sendline("exit")
+        shell.expect(pexpect.EOF)
+    finally:
+        shell.close(force=True)
+    assert shell.exitstatus == 0
+    networks = installed("list", "networks", "-o", "json").json()
+    assert [n["name"] for n in networks] == ["lean-shell-net"]  # the shell did it
+
+
+def test_pip_install_into_a_fresh_venv(wheel: Path, tmp_path: Path) -> None:
+    """The other way in: a plain venv and pip, as a CI job that only deploys would do."""
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
+    pip = subprocess.run(
+        [str(venv / "bin" / "pip"), "install", "--quiet", "--disable-pip-version-check", wheel],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert pip.returncode == 0, pip.stderr
+    version = subprocess.run(
+        [str(venv / "bin" / "rig"), "--version"], capture_output=True, text=True, cwd=tmp_path
+    )
+    assert version.stdout.strip() == f"rig {__version__}", version
+    probe = subprocess.run(
+        [str(venv / "bin" / "python"), "-c", "import fastapi"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert "ModuleNotFoundError" in probe.stderr, probe
