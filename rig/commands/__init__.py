@@ -58,6 +58,7 @@ COMMANDS = {
     "shell": "remote",
     "list sessions": "remote",
     "audit": "remote",
+    "scale app": "scale",
 }
 
 WORDS = {
@@ -86,6 +87,7 @@ WORDS = {
     "command": "run a command on the platform, in an app's (or a network's) environment",
     "shell": "open a shell on the platform, in an app's (or a network's) environment",
     "audit": "list the audit trail of remote commands and shells",
+    "scale": "run several instances of an app's web process",
 }
 
 COMMAND_MODULES = tuple(dict.fromkeys(COMMANDS.values()))
