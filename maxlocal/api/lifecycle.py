@@ -7,7 +7,7 @@ from pydantic import BaseModel, Field
 
 from maxlocal.api.deps import PlatformDep, UserDep, find_app
 from maxlocal.api.status import AppStatusOut, app_status
-from maxlocal.runtime.supervisor import MAX_INSTANCES
+from maxlocal.runtime.procfile import MAX_INSTANCES
 
 router = APIRouter(tags=["lifecycle"])
 

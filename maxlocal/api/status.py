@@ -57,7 +57,7 @@ class AppStatusOut(BaseModel):
     oom_kills: int  # processes of the running release killed for its memory limit
     last_exit: str | None  # how a process last stopped unasked: "web was killed: out of memory..."
     limits: LimitsOut | None  # what the running release is limited to; None: limits are off
-    scale: int  # how many web processes it is asked to run (`rig scale`)
+    scale: int | None  # web processes asked for with `rig scale` (None: as rig.toml says, or 1)
     instances: list[InstanceOut]  # every process of the running release, e.g. web.1, web.2
 
 

@@ -42,6 +42,7 @@ from pathlib import Path
 
 from maxlocal.edge.routes import Routes, host_of
 from maxlocal.http11 import HEAD_LIMIT
+from maxlocal.runtime.procfile import MAX_INSTANCES
 from maxlocal.runtime.router import (
     BAD_GATEWAY,
     BAD_TARGET,
@@ -49,7 +50,6 @@ from maxlocal.runtime.router import (
     NOT_SERVING,
     parse_host,
 )
-from maxlocal.runtime.supervisor import MAX_INSTANCES
 
 log = logging.getLogger("maxlocal")
 

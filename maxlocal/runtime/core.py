@@ -609,8 +609,15 @@ class Runtime:
             self._home(app),
             self.app_sandbox(app, directory),
             self.resources(directory),
-            instances=(fresh or app).instances,
+            instances=(fresh or app).instances or self._declared_instances(directory),
         )
+
+    def _declared_instances(self, directory: Path) -> int:
+        """``[processes] web = {command = ..., instances = N}`` of the release, else 1."""
+        try:
+            return declared(DiskSource(directory)).toml.instances or 1
+        except (ProcfileError, OSError):
+            return 1
 
     def resources(self, directory: Path) -> Resources:
         """The limits of the release built in ``directory``: its ``rig.toml`` ``[resources]``

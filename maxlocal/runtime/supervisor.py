@@ -32,9 +32,6 @@ from maxlocal.runtime.proc import child_env, pump_lines, spawn, terminate_group
 from maxlocal.runtime.sandbox import Sandbox
 
 WEB = "web"
-MAX_INSTANCES = 16
-"""The most web processes an app may run (``rig scale``): each is a process, a port and a
-forwarder on a small machine; the edge's configuration has a rule per instance."""
 TAIL_LINES = 20
 DISK_CHECK_S = 5.0
 """How often a running app's home is measured against its disk limit."""

@@ -18,8 +18,8 @@ class App:
     state: str
     created_at: str
     release: int | None = None
-    instances: int = 1
-    """How many web processes it runs (``rig scale``)."""
+    instances: int | None = None
+    """How many web processes it runs (``rig scale``); None: as its ``rig.toml`` says."""
 
     @property
     def key(self) -> str:

@@ -153,7 +153,7 @@ class Status(TypedDict, total=False):
     oom_kills: int
     last_exit: str | None
     limits: dict[str, Any] | None
-    scale: int
+    scale: int | None
     instances: list[Instance]
 
 
