@@ -48,6 +48,7 @@ COMMANDS = {
     "restart app": "lifecycle",
     "stop app": "lifecycle",
     "start app": "lifecycle",
+    "scale app": "scale",
     "status app": "status",
     "status network": "status",
     "status dashboard": "status",
@@ -58,7 +59,6 @@ COMMANDS = {
     "shell": "remote",
     "list sessions": "remote",
     "audit": "remote",
-    "scale app": "scale",
 }
 
 WORDS = {
@@ -82,12 +82,12 @@ WORDS = {
     "restart": "restart an app",
     "stop": "stop an app (its releases and config are kept)",
     "start": "start a stopped app",
+    "scale": "run several instances of an app's web process",
     "status": "show how apps are running: one app, a network, or all (dashboard)",
     "logs": "show the stored logs of an app, its builds or a network",
     "command": "run a command on the platform, in an app's (or a network's) environment",
     "shell": "open a shell on the platform, in an app's (or a network's) environment",
     "audit": "list the audit trail of remote commands and shells",
-    "scale": "run several instances of an app's web process",
 }
 
 COMMAND_MODULES = tuple(dict.fromkeys(COMMANDS.values()))
