@@ -38,6 +38,7 @@ LISTING = (
     "deploy",
     "releases",
     "lifecycle",
+    "scale",
     "status",
     "logs",
     "remote",

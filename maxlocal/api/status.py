@@ -25,6 +25,14 @@ class ProcessOut(BaseModel):
     port: int | None
 
 
+class InstanceOut(BaseModel):
+    name: str  # web.2
+    type: str  # web
+    pid: int | None
+    port: int | None
+    up: bool  # running and not crashed since (a crashed one is being restarted)
+
+
 class LimitsOut(BaseModel):
     memory: int | None  # bytes
     processes: int | None
@@ -49,6 +57,8 @@ class AppStatusOut(BaseModel):
     oom_kills: int  # processes of the running release killed for its memory limit
     last_exit: str | None  # how a process last stopped unasked: "web was killed: out of memory..."
     limits: LimitsOut | None  # what the running release is limited to; None: limits are off
+    scale: int | None  # web processes asked for with `rig scale` (None: as rig.toml says, or 1)
+    instances: list[InstanceOut]  # every process of the running release, e.g. web.1, web.2
 
 
 class NetworkStatusOut(BaseModel):
@@ -86,9 +96,10 @@ def app_status(platform: Platform, app: App) -> AppStatusOut:
     if figures is not None and fresh.release is not None:
         release = platform.releases.get(fresh.id, fresh.release)
         for name in (release.processes or {}) if release else {}:
-            pid = figures.pids.get(name)
+            of_type = [i for i in figures.instances if i["type"] == name]
+            pids = [i["pid"] for i in of_type if i["pid"]]
             port = figures.port if name == "web" else None
-            processes.append(ProcessOut(name=name, pids=[pid] if pid else [], port=port))
+            processes.append(ProcessOut(name=name, pids=pids, port=port))
     return AppStatusOut(
         app=fresh.name,
         network=fresh.network,
@@ -106,6 +117,8 @@ def app_status(platform: Platform, app: App) -> AppStatusOut:
         oom_kills=figures.oom_kills if figures else 0,
         last_exit=figures.last_exit if figures else None,
         limits=LimitsOut.model_validate(figures.limits) if figures and figures.limits else None,
+        scale=fresh.instances,
+        instances=[InstanceOut.model_validate(i) for i in figures.instances] if figures else [],
     )
 
 

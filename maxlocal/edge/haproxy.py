@@ -42,6 +42,7 @@ from pathlib import Path
 
 from maxlocal.edge.routes import Routes, host_of
 from maxlocal.http11 import HEAD_LIMIT
+from maxlocal.runtime.procfile import MAX_INSTANCES
 from maxlocal.runtime.router import (
     BAD_GATEWAY,
     BAD_TARGET,
@@ -66,7 +67,7 @@ TUNNEL_TIMEOUT_S = 3600
 API_TIMEOUT_S = 3600
 LOG_FIELDS = (
     "%[var(txn.host)] %[var(txn.id)] %[var(txn.method)] %[var(txn.path)] %[var(txn.status)] "
-    "%B %Tt %ci"
+    "%B %Tt %ci %[var(txn.instance)]"
 )
 """What HAProxy writes per routed request (the query string is left out: it may hold secrets)."""
 
@@ -143,12 +144,13 @@ backend apps
     http-request deny deny_status 400 content-type text/plain string {_lf(BAD_TARGET)} \
 unless {{ url_beg / }} || {{ method OPTIONS }} {{ url * }}
     http-request set-var(txn.host) req.hdr(host),host_only,lower
-    http-request set-var(txn.upstream) var(txn.host),map({map_file})
+    http-request set-var(txn.upstreams) var(txn.host),map({map_file})
+{_picks()}
     http-request set-var(txn.id) uuid
     http-request set-var(txn.method) method
     http-request set-var(txn.path) path
     http-after-response set-var(txn.status) status
-    acl routed var(txn.upstream) -m found
+    acl routed var(txn.upstreams) -m found
     http-request set-log-level silent unless routed
     http-request return status 503 content-type text/plain lf-string {_lf(NOT_SERVING)} \
 unless routed
@@ -174,13 +176,40 @@ backend api
 """
 
 
+def _picks() -> str:
+    """The rules that give a request one of its app's upstreams, round-robin.
+
+    The map's value is ``N/web.1@ip:port+web.2@ip:port...`` (``map_lines``): a counter of
+    the process (``proc.turn``; one thread, so no race) modulo N picks the entry. HAProxy
+    2.6 cannot add backends at run time, and ``field`` takes a constant index, hence one rule
+    per possible instance; all of it changes through ``set map`` alone, without a reload."""
+    rules = [
+        "    http-request set-var(proc.turn) int(0) unless { var(proc.turn) -m found }",
+        "    http-request set-var(proc.turn) var(proc.turn),add(1)",
+        "    http-request set-var(txn.count) var(txn.upstreams),field(1,/)",
+        "    http-request set-var(txn.pick) var(proc.turn),mod(txn.count),add(1)",
+    ]
+    rules += [
+        f"    http-request set-var(txn.entry) var(txn.upstreams),field(2,/),field({n},+) "
+        f"if {{ var(txn.pick) -m int {n} }}"
+        for n in range(1, MAX_INSTANCES + 1)
+    ]
+    rules += [
+        "    http-request set-var(txn.instance) var(txn.entry),field(1,@)",
+        "    http-request set-var(txn.upstream) var(txn.entry),field(2,@)",
+    ]
+    return "\n".join(rules)
+
+
 def map_lines(routes: Routes) -> dict[str, str]:
-    """Host name (with and without a trailing dot) → ``ip:port`` of its first upstream."""
+    """Host name (with and without a trailing dot) → ``N/web.1@ip:port+...``: its verified
+    upstreams (``_picks`` reads it)."""
     entries: dict[str, str] = {}
     for key, upstreams in routes.items():
         if upstreams:
             host = host_of(key)
-            entries[host] = entries[host + "."] = upstreams[0].address
+            value = "+".join(f"{u.instance}@{u.address}" for u in upstreams)
+            entries[host] = entries[host + "."] = f"{len(upstreams)}/{value}"
     return entries
 
 
@@ -358,15 +387,15 @@ def _map_commands(path: Path, old: dict[str, str], new: dict[str, str]) -> str:
 def access_line(raw: str) -> tuple[str, str] | None:
     """(app key, line for its log) from one of HAProxy's lines (``LOG_FIELDS``)."""
     fields = raw.split(" ")
-    if len(fields) != 8:
+    if len(fields) != 9:
         return None
-    host, request_id, method, path, status, size, duration, client = fields
+    host, request_id, method, path, status, size, duration, client, instance = fields
     target = parse_host(host)
     if target is None:
         return None
     network, app = target
     line = (
         f"method={method} path={path} status={status} bytes={size} duration={duration}ms "
-        f"request_id={request_id} fwd={client} instance=web.1"
+        f"request_id={request_id} fwd={client} instance={instance}"
     )
     return f"{network}/{app}", line

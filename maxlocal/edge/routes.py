@@ -12,12 +12,14 @@ visitor never reaches a port another tenant took. Verification runs
   app started) can be served: one check costs a sock_diag query (~0.2 ms), so 0.5 s keeps
   a hundred apps under 5 % of a core.
 
-The table is app key (``"shop/api"``) → a tuple of upstreams: one today (an app has one web
-process), several once apps run instances; forwarders balance over them.
+The table is app key (``"shop/api"``) → a tuple of upstreams, one per verified web instance
+(``rig scale``); forwarders balance over them round-robin. An instance that dies or stops
+answering on its port leaves the tuple at the next check (at once for a death).
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 from collections import Counter
@@ -37,6 +39,8 @@ LOOPBACK = "127.0.0.1"
 class Upstream:
     host: str
     port: int
+    instance: str = "web.1"
+    """Which of the app's web processes listens there (access lines name it)."""
 
     @property
     def address(self) -> str:
@@ -51,7 +55,7 @@ class Source(Protocol):
     """What the table needs of the runtime (``deploys.Runtime``)."""
 
     def serving(self) -> list[str]: ...
-    def resolve(self, network: str, name: str) -> int | Unavailable: ...
+    def resolve(self, network: str, name: str) -> tuple[tuple[str, int], ...] | Unavailable: ...
     def note(self, app: str, line: str) -> None: ...
 
 
@@ -75,6 +79,7 @@ class RouteTable:
         self._lock = threading.RLock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._turns = itertools.count()  # round-robin for the in-process router
 
     @property
     def routes(self) -> Routes:
@@ -85,7 +90,7 @@ class RouteTable:
         answered the same whatever the reason, so the reason here is not looked up)."""
         upstreams = self._routes.get(f"{network}/{name}")
         if upstreams:
-            return upstreams[0].port
+            return upstreams[next(self._turns) % len(upstreams)].port
         return Unavailable(503, "no verified route")
 
     def start(self) -> None:
@@ -125,9 +130,9 @@ class RouteTable:
     def _verify(self, key: str) -> tuple[Upstream, ...]:
         network, name = key.split("/", 1)
         found = self.source.resolve(network, name)
-        if isinstance(found, int):
+        if not isinstance(found, Unavailable):
             self._why.pop(key, None)
-            return (Upstream(LOOPBACK, found),)
+            return tuple(Upstream(LOOPBACK, port, instance) for instance, port in found)
         if self._why.get(key) != found.message:  # once per reason, not per check
             self._why[key] = found.message
             self.source.note(key, f"router: not forwarding visitors: {found.message}")

@@ -261,6 +261,24 @@ class Runtime:
             except StartError as e:
                 self._note(app, f"release {release.number} did not start: {e.message}")
 
+    def scale(self, app: App, instances: int) -> None:
+        """Run ``instances`` web processes of the app from now on. A running app switches to
+        them as a deploy does (the new set healthy first, then the old one drained), so no
+        request is dropped; a stopped or never deployed app picks the count up when it runs."""
+        self.apps.set_instances(app.id, instances)
+        if app.release is None or app.state == State.STOPPED:
+            return
+        with self._lock(app.id):
+            release = self._release(app, app.release)
+            try:
+                self.driver.start(self._run_release(app, release, release.processes or {}))
+            except StartError as e:
+                self._note(app, f"scaling to {instances} did not start: {e.message}")
+                raise Conflict(
+                    f"app '{app.name}' did not start {instances} instances: {e.message}",
+                    f"see why with `rig logs {app.name} --network {app.network}`",
+                ) from None
+
     def stop(self, app: App) -> None:
         if app.release is None:
             raise Conflict(f"app '{app.name}' has no running release", "there is nothing to stop")
@@ -302,14 +320,16 @@ class Runtime:
         """The driver's figures for an app that has a release."""
         return self.driver.status(app.key) if app.release is not None else None
 
-    def resolve(self, network: str, name: str) -> int | Unavailable:
-        """For the route table (``maxlocal.edge.routes``), the one place an upstream is
-        verified: the port of the app's ``web`` process when that process is alive and the
-        listener on the port is its own, or why there is none (for the owner)."""
+    def resolve(self, network: str, name: str) -> tuple[tuple[str, int], ...] | Unavailable:
+        """For the route table (``maxlocal.edge.routes``), the one place upstreams are
+        verified: the ports of the app's ``web`` instances that are alive and own the listener
+        on their port as (instance, port), e.g. ``(("web.1", 40123),)``, or why there is none
+        (for the owner)."""
         key = f"{network}/{name}"
         port = self.driver.port(key)
-        if port is not None and self.driver.verified_port(key) == port:
-            return port
+        verified = tuple(self.driver.verified_ports(key)) if port is not None else ()
+        if verified:
+            return verified
         if port is not None and self.driver.foreign_listener(key):
             return Unavailable.foreign_listener(name, network)
         if port is not None:
@@ -579,6 +599,7 @@ class Runtime:
             lambda line: self._note(app, line),
             lambda: self._build_box(app, directory),
         )
+        fresh = self.apps.by_key(app.network, app.name)  # `rig scale` may have changed it
         return RunRelease(
             app.key,
             release.number,
@@ -588,7 +609,15 @@ class Runtime:
             self._home(app),
             self.app_sandbox(app, directory),
             self.resources(directory),
+            instances=(fresh or app).instances or self._declared_instances(directory),
         )
+
+    def _declared_instances(self, directory: Path) -> int:
+        """``[processes] web = {command = ..., instances = N}`` of the release, else 1."""
+        try:
+            return declared(DiskSource(directory)).toml.instances or 1
+        except (ProcfileError, OSError):
+            return 1
 
     def resources(self, directory: Path) -> Resources:
         """The limits of the release built in ``directory``: its ``rig.toml`` ``[resources]``

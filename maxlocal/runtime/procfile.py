@@ -72,6 +72,9 @@ class RigToml:
     build_timeout: float | None = None
     resources: dict[str, object] | None = None
     """``[resources]`` as given (checked): over the platform's defaults, the app's limits."""
+    instances: int | None = None
+    """``web = {command = "...", instances = N}``: how many web processes run, unless the
+    app was scaled with ``rig scale`` (which wins)."""
 
 
 BUILDER_NAMES = ("python", "node", "static", "none")
@@ -95,8 +98,12 @@ def parse_rig_toml(text: str) -> RigToml:
     if not isinstance(table, dict):
         raise ProcfileError('rig.toml: [processes] must be a table of name = "command"')
     processes: dict[str, str] = {}
+    instances: int | None = None
     for name, command in table.items():
         _check_name(name, "rig.toml [processes]")
+        if isinstance(command, dict):
+            command, count = _process_table(name, command)
+            instances = count if name == "web" else instances
         if not isinstance(command, str) or not command.strip():
             raise ProcfileError(f"rig.toml [processes]: {name!r} must be a non-empty string")
         processes[name] = command.strip()
@@ -108,8 +115,40 @@ def parse_rig_toml(text: str) -> RigToml:
         except LimitError as exc:
             raise ProcfileError(f"rig.toml {exc}") from exc
     return RigToml(
-        build, processes, builder, python, float(timeout) if timeout else None, resources
+        build,
+        processes,
+        builder,
+        python,
+        float(timeout) if timeout else None,
+        resources,
+        instances,
     )
+
+
+MAX_INSTANCES = 16
+"""The most web processes an app may run (``rig scale``, ``rig.toml``): each is a process, a
+port and a forwarder on a small machine; the edge's configuration has a rule per instance."""
+
+
+def _process_table(name: str, table: dict[str, object]) -> tuple[object, int | None]:
+    """``{command = "...", instances = N}`` → (command, N); only ``web`` runs several."""
+    unknown = sorted(set(table) - {"command", "instances"})
+    if unknown:
+        raise ProcfileError(
+            f"rig.toml [processes]: {name!r} has unknown keys {', '.join(unknown)} "
+            '(a process is a command string, or {command = "...", instances = N})'
+        )
+    count = table.get("instances")
+    if count is None:
+        return table.get("command"), None
+    if name != "web":
+        raise ProcfileError(f"rig.toml [processes]: only web runs several instances, not {name!r}")
+    if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= MAX_INSTANCES:
+        raise ProcfileError(
+            f"rig.toml [processes]: web's instances must be a whole number from 1 to "
+            f"{MAX_INSTANCES}"
+        )
+    return table.get("command"), count
 
 
 def _optional_string(data: dict[str, object], key: str) -> str | None:

@@ -65,6 +65,9 @@ class Release:
     """What its processes run in (``runtime.sandbox``); None: isolation is off."""
     resources: Resources | None = None
     """Its limits (``rig.toml`` ``[resources]``), applied when the driver has ``cgroups``."""
+    instances: int = 1
+    """How many ``web`` processes run (``rig scale``), each on a port of its own; the other
+    process types run once."""
 
 
 class PortTaken(Exception):
@@ -105,6 +108,9 @@ class AppStatus:
     """How its last process to stop unasked stopped: ``web was killed: out of memory ...``."""
     limits: dict[str, object] | None = None
     """The limits it runs with (None: limits are off)."""
+    instances: list[dict[str, Any]] = field(default_factory=list)
+    """One entry per process of the release: ``{"name": "web.2", "type": "web", "pid": ..,
+    "port": .., "healthy": ..}``."""
 
     def to_dict(self) -> dict[str, Any]:
         return {**self.__dict__, "state": self.state.value}
@@ -118,7 +124,7 @@ class Driver(Protocol):
     def status(self, app: str) -> AppStatus: ...
     def port(self, app: str) -> int | None: ...
     def serving(self) -> list[str]: ...
-    def verified_port(self, app: str) -> int | None: ...
+    def verified_ports(self, app: str) -> list[tuple[str, int]]: ...
     def foreign_listener(self, app: str) -> bool: ...
     def close(self) -> None: ...
 
@@ -153,16 +159,29 @@ def describe_exit(code: int, oom_limit: int | None = None) -> str:
 class _Process:
     """One named process of a deployment, relaunched in place after a crash."""
 
-    def __init__(self, driver: LocalProcessDriver, deployment: _Deployment, name: str) -> None:
+    def __init__(
+        self,
+        driver: LocalProcessDriver,
+        deployment: _Deployment,
+        name: str,
+        number: int = 1,
+        port: int | None = None,
+    ) -> None:
         self.driver = driver
         self.deployment = deployment
         self.name = name
-        # The instance its log lines name (``web.1``), as on a platform that runs several of
-        # a type; this runtime runs one of each, so it is always the first.
-        self.instance = f"{name}.1"
+        self.instance = f"{name}.{number}"
+        """What its log lines, the status and the router's access lines name it (``web.2``)."""
+        self.number = number
         self.command = deployment.release.processes[name]
-        self.port = deployment.port if name == WEB else None
+        self.port = port
         self.owner = PortOwner(self.port) if self.port is not None else None
+        network = deployment.network
+        self.forwarder: Forwarder | None = (
+            network.forward(port) if network is not None and port is not None else None
+        )
+        """What brings the host's loopback port into the app's network namespace: one per
+        instance, since each listens on a port of its own."""
         self.tail: deque[str] = deque(maxlen=TAIL_LINES)
         self.popen: subprocess.Popen[bytes] | None = None
         self.readers: list[threading.Thread] = []
@@ -173,6 +192,7 @@ class _Process:
     def launch(self) -> bool:
         release = self.deployment.release
         env = child_env(release.env, release.path, home=release.home, port=self.port)
+        env["MAX_INSTANCE"] = self.instance  # e.g. web.2: which of its type this one is
         with self.lock:
             if self.deployment.stopping.is_set():
                 return False
@@ -187,8 +207,8 @@ class _Process:
             self.launched_at = time.monotonic()
             assert self.popen.stdout is not None and self.popen.stderr is not None
             self.readers = [
-                pump_lines(self.popen.stdout, self._lines("stdout"), f"{self.name}-stdout"),
-                pump_lines(self.popen.stderr, self._lines("stderr"), f"{self.name}-stderr"),
+                pump_lines(self.popen.stdout, self._lines("stdout"), f"{self.instance}-stdout"),
+                pump_lines(self.popen.stderr, self._lines("stderr"), f"{self.instance}-stderr"),
             ]
         return True
 
@@ -216,7 +236,7 @@ class _Process:
         of its own; raises PortTaken when another process's listener answers there."""
         if self.port is None or not accepts_connections(self.port):
             return self.port is None
-        if self.deployment.forwarder is not None and not self.listens_inside():
+        if self.forwarder is not None and not self.listens_inside():
             return False  # the forwarder answers; the app in its namespace is not there yet
         if self.owns_port():
             return True
@@ -231,7 +251,7 @@ class _Process:
     def owns_port(self) -> bool:
         """Whether the listener on the port is this running process's own (``listener``)."""
         popen = self.popen
-        forwarder = self.deployment.forwarder
+        forwarder = self.forwarder
         return (
             self.owner is not None
             and popen is not None
@@ -244,7 +264,7 @@ class _Process:
         runs in its network's namespace, there (the host's end is the forwarder's)."""
         if self.port is None or self.owns_port():
             return False
-        if self.deployment.forwarder is None:
+        if self.forwarder is None:
             return bool(listening_inodes(self.port))
         return self.listens_inside()
 
@@ -291,18 +311,22 @@ class _Deployment:
             self.cgroup = driver.cgroups.group((release.app, part), release.resources)
         self.oom_kills = 0
         self.last_exit: str | None = None
-        self.port = free_port() if WEB in release.processes else None
-        network = release.sandbox.network if release.sandbox is not None else None
-        self.forwarder: Forwarder | None = (
-            network.forward(self.port) if network is not None and self.port is not None else None
-        )
-        """What brings the host's loopback port into the app's network namespace."""
+        self.network = release.sandbox.network if release.sandbox is not None else None
         self.stopping = threading.Event()
         self.started_at = datetime.now(UTC)
         self.started_monotonic = time.monotonic()
         self.restarts = 0
         self.crashed: set[str] = set()
-        self.processes = [_Process(driver, self, name) for name in release.processes]
+        """The instances (``web.2``) that crashed and are not healthy again yet."""
+        self.processes: list[_Process] = []
+        for name in release.processes:
+            count = max(1, release.instances) if name == WEB else 1
+            for number in range(1, count + 1):
+                port = free_port() if name == WEB else None
+                self.processes.append(_Process(driver, self, name, number, port))
+        self.webs = [p for p in self.processes if p.port is not None]
+        self.port = self.webs[0].port if self.webs else None
+        """The first instance's port (what the single-port callers show)."""
 
     def stop(self, grace: float) -> None:
         self.stopping.set()
@@ -313,8 +337,9 @@ class _Deployment:
             thread.start()
         for thread in threads:
             thread.join()
-        if self.forwarder is not None:
-            self.forwarder.stop()
+        for process in self.processes:
+            if process.forwarder is not None:
+                process.forwarder.stop()
         if self.cgroup is not None:  # what left the process groups is still in the cgroup
             self.cgroup.kill()
             self.cgroup.remove()
@@ -402,7 +427,7 @@ class LocalProcessDriver:
                 raise
             app.current = deployment
             for process in deployment.processes:
-                self._spawn_thread(self._supervise, process, name=f"supervise-{process.name}")
+                self._spawn_thread(self._supervise, process, name=f"supervise-{process.instance}")
             if release.home is not None and release.resources and release.resources.disk:
                 self._spawn_thread(self._watch_disk, deployment, name="disk-watch")
             self._set_state(
@@ -430,12 +455,24 @@ class LocalProcessDriver:
         running = state in _SERVING
         cpu, rss = 0.0, 0
         pids: dict[str, int] = {}
+        instances: list[dict[str, Any]] = []
         if running:
             for process in deployment.processes:
                 process_cpu, process_rss = process.usage()
                 cpu, rss = cpu + process_cpu, rss + process_rss
-                if process.popen is not None and process.popen.poll() is None:
-                    pids[process.name] = process.popen.pid
+                alive = process.popen is not None and process.popen.poll() is None
+                pid = process.popen.pid if alive and process.popen is not None else None
+                if pid is not None:
+                    pids.setdefault(process.name, pid)
+                instances.append(
+                    {
+                        "name": process.instance,
+                        "type": process.name,
+                        "pid": pid,
+                        "port": process.port,
+                        "up": alive and process.instance not in deployment.crashed,
+                    }
+                )
         return AppStatus(
             state=state,
             release=deployment.release.number,
@@ -454,6 +491,7 @@ class LocalProcessDriver:
             oom_kills=deployment.oom_kills,
             last_exit=deployment.last_exit,
             limits=deployment.cgroup.resources.to_dict() if deployment.cgroup else None,
+            instances=instances,
         )
 
     def port(self, app: str) -> int | None:
@@ -469,21 +507,20 @@ class LocalProcessDriver:
             keys = list(self._apps)
         return [key for key in keys if self.port(key) is not None]
 
-    def verified_port(self, app: str) -> int | None:
-        """The app's web port while its web process is alive and every listener on the port
-        is that process tree's own (``listener``); else None: the router forwards only here."""
-        entry = self._apps.get(app)
-        deployment = entry.current if entry is not None else None
-        web = next((p for p in deployment.processes if p.port), None) if deployment else None
-        return web.port if web is not None and web.owns_port() else None
+    def verified_ports(self, app: str) -> list[tuple[str, int]]:
+        """(instance, port) of the app's web instances that are alive and own every listener on
+        their port (``listener``): the only places the router forwards to."""
+        return [(w.instance, w.port) for w in self._webs(app) if w.port and w.owns_port()]
 
     def foreign_listener(self, app: str) -> bool:
-        """Whether something listens on the app's port that is not its ``web`` process's
+        """Whether something listens on one of the app's web ports that is not that instance's
         own: the router must not forward there (another tenant took the port)."""
+        return any(web.foreign() for web in self._webs(app))
+
+    def _webs(self, app: str) -> list[_Process]:
         entry = self._apps.get(app)
         deployment = entry.current if entry is not None else None
-        web = next((p for p in deployment.processes if p.port), None) if deployment else None
-        return web is not None and web.foreign()
+        return list(deployment.webs) if deployment is not None else []
 
     def close(self) -> None:
         """Stop every app without reporting them stopped (they restart with the platform)."""
@@ -534,7 +571,8 @@ class LocalProcessDriver:
             process.launch()
         deadline = time.monotonic() + self.health_timeout
         settled = time.monotonic() + self.settle_s
-        web = next((p for p in deployment.processes if p.port is not None), None)
+        waiting = list(deployment.webs)
+        web = waiting[0] if waiting else None
         while True:
             for process in deployment.processes:
                 code = process.exit_code()
@@ -550,13 +588,16 @@ class LocalProcessDriver:
                         process.output_tail(),
                     )
             try:
-                if web.healthy() if web else time.monotonic() >= settled:
+                waiting = [p for p in waiting if not p.healthy()]  # every instance, each once
+                if not waiting if web else time.monotonic() >= settled:
                     return
             except PortTaken as exc:
                 raise StartError(f"web: {exc}", None, list(web.tail) if web else []) from None
             if time.monotonic() >= deadline:
+                late = waiting[0] if waiting else web
                 raise StartError(
-                    f"web did not accept connections on port {deployment.port} "
+                    f"{late.instance if late and len(deployment.webs) > 1 else 'web'} did not "
+                    f"accept connections on port {late.port if late else deployment.port} "
                     f"within {self.health_timeout:g} s",
                     None,
                     list(web.tail) if web else [],
@@ -577,27 +618,32 @@ class LocalProcessDriver:
             delay = min(self.backoff_base * 2**attempt, self.backoff_cap)
             attempt += 1
             deployment.restarts += 1
-            deployment.crashed.add(process.name)
+            deployment.crashed.add(process.instance)
             how = process.describe_exit(code)
             deployment.last_exit = f"{process.name} {how}"
-            self._log(
-                app,
-                "platform",
-                f"{process.name} {how}; restarting in {delay:g} s",
-                process.instance,
-            )
+            # the state first: it withdraws the instance's route (the log line can wait)
             self._set_current_state(
                 deployment,
                 State.CRASHED,
                 process=process.name,
+                instance=process.instance,
                 exit_code=code,
                 restarts=deployment.restarts,
                 reason=how,
             )
+            self._log(
+                app,
+                "platform",
+                f"{process.name} {how}; restarting in {delay:g} s",  # the line names the instance
+                process.instance,
+            )
+            # what it left in its process group (a child still holding its port) would keep
+            # the relaunch from binding it; after the report, which withdraws its route
+            terminate_group(process.popen, min(1.0, self.stop_grace))
             if deployment.stopping.wait(delay) or not process.launch():
                 return
             if self._wait_healthy(process):
-                deployment.crashed.discard(process.name)
+                deployment.crashed.discard(process.instance)
                 if not deployment.crashed:
                     self._set_current_state(
                         deployment,
@@ -618,8 +664,8 @@ class LocalProcessDriver:
                 self._log(
                     process.deployment.release.app,
                     "platform",
-                    f"{process.name}: {exc}",
-                    process.name,
+                    f"{process.instance}: {exc}",
+                    process.instance,
                 )
                 break
             time.sleep(0.05)

@@ -18,6 +18,8 @@ class App:
     state: str
     created_at: str
     release: int | None = None
+    instances: int | None = None
+    """How many web processes it runs (``rig scale``); None: as its ``rig.toml`` says."""
 
     @property
     def key(self) -> str:
@@ -37,6 +39,7 @@ def _app(row: sqlite3.Row) -> App:
         state=row["state"],
         created_at=row["created_at"],
         release=row["release"],
+        instances=row["instances"],
     )
 
 
@@ -89,4 +92,9 @@ class Apps:
             "UPDATE apps SET state = ? WHERE name = ? "
             "AND network_id = (SELECT id FROM networks WHERE name = ?)",
             (state, name, network),
+        )
+
+    def set_instances(self, app_id: int, instances: int) -> None:
+        self.db.connection().execute(
+            "UPDATE apps SET instances = ? WHERE id = ?", (instances, app_id)
         )

@@ -135,4 +135,8 @@ MIGRATIONS: list[str] = [
     ALTER TABLE device_codes ADD COLUMN client_address TEXT;
     CREATE INDEX refresh_tokens_family ON refresh_tokens (family_id)
     """,
+    # how many web processes an app runs (`rig scale`; NULL: as its rig.toml says, else one)
+    """
+    ALTER TABLE apps ADD COLUMN instances INTEGER
+    """,
 ]

@@ -222,6 +222,11 @@ class Api:
         assert verb in LIFECYCLE_VERBS, verb
         return cast("Status", self.client.post(f"{_app_path(network, app)}/{verb}", {}))
 
+    def scale(self, network: str, app: str, instances: int) -> Status:
+        """Run ``instances`` web processes of the app; its status once they are healthy."""
+        body = {"instances": instances}
+        return cast("Status", self.client.post(f"{_app_path(network, app)}/scale", body))
+
     # -- status and logs ------------------------------------------------------------------
 
     def app_status(self, network: str, app: str) -> Status:

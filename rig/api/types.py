@@ -128,6 +128,14 @@ class Process(TypedDict, total=False):
     port: int | None
 
 
+class Instance(TypedDict, total=False):
+    name: str  # web.2
+    type: str
+    pid: int | None
+    port: int | None
+    up: bool
+
+
 class Status(TypedDict, total=False):
     app: str
     network: str
@@ -145,6 +153,8 @@ class Status(TypedDict, total=False):
     oom_kills: int
     last_exit: str | None
     limits: dict[str, Any] | None
+    scale: int | None
+    instances: list[Instance]
 
 
 class NetworkStatus(TypedDict, total=False):

@@ -36,6 +36,7 @@ APP_COLUMNS = [
 ]
 DASHBOARD_COLUMNS = [Column("network"), *APP_COLUMNS]
 PROCESS_COLUMNS = [Column("name"), Column("pids"), Column("port")]
+INSTANCE_COLUMNS = [Column("name"), Column("state"), Column("pid"), Column("port")]
 CLEAR = "\x1b[H\x1b[2J"
 
 Fetch = Callable[[], Any]
@@ -103,6 +104,10 @@ def app_status_view(status: dict[str, Any]) -> dict[str, Any]:
         "health": status.get("health"),
         "url": status.get("url"),
         "processes": status.get("processes") or [],
+        "instances": [
+            {**i, "state": "up" if i.get("up") else "restarting"}
+            for i in status.get("instances") or []
+        ],
     }
 
 
@@ -141,7 +146,9 @@ def app_status(ctx: Context, args: argparse.Namespace) -> Result:
 
 def _app(status: Any) -> Result:
     return Result(
-        data=status, view=app_status_view(status), sections={"processes": PROCESS_COLUMNS}
+        data=status,
+        view=app_status_view(status),
+        sections={"processes": PROCESS_COLUMNS, "instances": INSTANCE_COLUMNS},
     )
 
 

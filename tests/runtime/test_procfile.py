@@ -87,3 +87,25 @@ def test_nothing_to_run(tmp_path: Path) -> None:
     (tmp_path / "Procfile").write_text("# empty\n")
     with pytest.raises(ProcfileError, match="nothing to run"):
         load_spec(tmp_path)
+
+
+def test_web_can_declare_its_instances() -> None:
+    toml = parse_rig_toml('[processes]\nweb = {command = "serve", instances = 3}\nworker = "w"\n')
+    assert toml.processes == {"web": "serve", "worker": "w"} and toml.instances == 3
+    assert parse_rig_toml('[processes]\nweb = {command = "serve"}\n').instances is None
+
+
+@pytest.mark.parametrize(
+    ("table", "says"),
+    [
+        ('web = {command = "s", instances = 0}', "from 1 to 16"),
+        ('web = {command = "s", instances = 17}', "from 1 to 16"),
+        ('web = {command = "s", instances = true}', "from 1 to 16"),
+        ('worker = {command = "w", instances = 2}', "only web runs several instances"),
+        ('web = {command = "s", replicas = 2}', "unknown keys replicas"),
+        ("web = {instances = 2}", "must be a non-empty string"),
+    ],
+)
+def test_bad_instances_are_refused(table: str, says: str) -> None:
+    with pytest.raises(ProcfileError, match=says):
+        parse_rig_toml(f"[processes]\n{table}\n")
