@@ -48,8 +48,9 @@ def _update_check(argv: list[str]) -> None:
     notice nor start a refresh, and import nothing for it): rig.update."""
     if sys.stderr.isatty() and _output_format(argv) != "json":
         from rig import update
+        from rig.config import environment
 
-        update.after_command(os.environ, sys.stderr)
+        update.after_command(environment(), sys.stderr)
 
 
 def _wants_shell(argv: list[str]) -> bool:
