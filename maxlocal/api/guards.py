@@ -62,9 +62,15 @@ class HostCheck:
             f"this platform does not answer to host {shown!r}",
             f"use one of its own names: {', '.join(sorted(self.hosts))}",
         )
-        await error_response(refusal.status, refusal.code, refusal.message, refusal.hint)(
-            scope, receive, send
-        )
+        # closed after the answer: a body sent with the request is not read, nor is the
+        # connection kept for another request of a client this platform does not serve
+        await error_response(
+            refusal.status,
+            refusal.code,
+            refusal.message,
+            refusal.hint,
+            headers={"Connection": "close"},
+        )(scope, receive, send)
 
 
 class FrameGuard:
