@@ -43,7 +43,7 @@ def detect(source: Source, tools: Toolbox, config: Declared, *, forced: bool) ->
     npm = tools.tool("npm")
     if npm is None or tools.node_version is None:
         raise PlanError("package.json found but node and npm are not installed on the platform")
-    env = tools.download_env()
+    env = tools.manager_env("npm")
     found = Detected("node", "", looked_for=start.LOOKED_FOR)
     manager = next((lock for lock in OTHER_MANAGERS if source.exists(lock)), None)
     if manager is not None and not source.exists("package-lock.json"):
@@ -54,7 +54,8 @@ def detect(source: Source, tools: Toolbox, config: Declared, *, forced: bool) ->
                 f"{manager} found but {tool} is not installed on the platform (npm is). "
                 f"Fix: commit a package-lock.json (`npm install` makes one) and remove {manager}"
             )
-        found.steps.append(Step(f"{tool} install", [str(path), *args], env=env))
+        step = Step(f"{tool} install", [str(path), *args], env=tools.manager_env(tool))
+        found.steps.append(step)
         found.description = f"node {tools.node_version} from {manager} ({tool})"
     elif source.exists("package-lock.json"):
         parts = [tools.node_version or ""] + [source.read(f) or "" for f in LOCK_FILES]
