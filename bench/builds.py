@@ -262,21 +262,24 @@ def npm_ci_build(platform: Platform, runs: int) -> Figure:
         )
         return _deployed_build(platform, source, "express")
 
+    from maxlocal.builders.node import NPM_CI
+
     kept: list[Path] = []
+    ci = " ".join(NPM_CI)
 
     def bare() -> float:
         fresh = Path(tempfile.mkdtemp(prefix="bench-npm-", dir=platform.root))
         kept.append(fresh)
         for file in ("package.json", "package-lock.json"):
             shutil.copyfile(source / file, fresh / file)
-        return run_once(["/bin/sh", "-c", f"cd {fresh} && {npm} ci --silent"], env)
+        return run_once(["/bin/sh", "-c", f"cd {fresh} && {npm} {ci} --silent"], env)
 
     note = (
         f"express {EXPRESS}, a new environment each round, same lock and warm npm cache, "
         "each kept; "
         f"platform timed by its build log; {runs} rounds"
     )
-    reference = ("bare npm ci", bare)
+    reference = (f"bare npm {ci}", bare)
     return _side_by_side(name, BUILD_RATIO, runs, platform_build, reference, note, kept)
 
 

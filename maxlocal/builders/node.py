@@ -14,6 +14,14 @@ from maxlocal.builders.toolbox import Toolbox, key_of
 from maxlocal.runtime.procfile import Declared
 
 LOCK_FILES = ("package.json", "package-lock.json", ".npmrc")
+NPM_CI = ("ci", "--prefer-offline")
+"""How a lock is installed. ``--prefer-offline``: a package already in the download cache is
+taken from it without asking the registry. Plain ``npm ci`` revalidates every cached
+packument and tarball of the lock once it is older than the registry's max-age (5 min): 144
+requests for express's 72 packages, 1.7 s more CPU and 1-3 s more wall time here, varying
+with the registry's latency. The lock pins each version and its integrity hash, so the
+cached copy is the one the lock asks for. Without a lock (``npm install``) versions are
+resolved and the registry is asked as usual."""
 OTHER_MANAGERS = {
     "yarn.lock": ("yarn", ["install", "--frozen-lockfile"]),
     "pnpm-lock.yaml": ("pnpm", ["install", "--frozen-lockfile"]),
@@ -62,7 +70,7 @@ def detect(source: Source, tools: Toolbox, config: Declared, *, forced: bool) ->
         key = key_of("node", *parts)
         path = tools.envs / f"node-{key}"
         files = tuple(f for f in LOCK_FILES if source.exists(f))
-        step = Step("npm ci", [str(npm), "ci"], cwd=path, env=env)
+        step = Step("npm ci", [str(npm), *NPM_CI], cwd=path, env=env)
         layer = Layer("node", key, path, "node_modules", "node_modules", [step], files)
         found.layers.append(layer)
         state = "cached" if layer.ready else "new"
