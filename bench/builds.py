@@ -12,14 +12,19 @@
   release is healthy), against the same redeploy of a dependency-free app.
 - ``npm ci`` build of an Express app (a new environment every round: package.json's
   description changes) against a bare ``npm ci`` of the same lock in a fresh directory
-  with the same npm cache.
+  with the same npm cache, with the platform's own arguments (``node.NPM_CI``:
+  ``--prefer-offline``): the figure is what the platform adds around one command. Without
+  the flag, npm asks the registry again for each of the lock's 144 cached entries once
+  they are five minutes old, partway through the figure's rounds, and the time that takes
+  varies with the registry: that is 1-3 s of a sample, on either side.
 
 Each reference keeps what it made until the figure's rounds are done, as the platform keeps
 every environment it builds: a bare ``npm ci`` that kept its output measured 1.17-1.20x one
 that deleted it right after each run (issue 13's second report), an advantage a reference
 that deletes has over the platform and that is no overhead of the platform's. The builds run
 with the platform's default limits (one CPU for an app's build, docs/builds.md); the bare
-references are not limited.
+references are not limited: the limit is the tenant's, and a bare ``npm ci`` in a 1-CPU
+cgroup took as long as one without (docs/builds.md, "Resources and bounds").
 """
 
 from __future__ import annotations
