@@ -23,8 +23,9 @@ every environment it builds: a bare ``npm ci`` that kept its output measured 1.1
 that deleted it right after each run (issue 13's second report), an advantage a reference
 that deletes has over the platform and that is no overhead of the platform's. The builds run
 with the platform's default limits (one CPU for an app's build, docs/builds.md); the bare
-references are not limited: the limit is the tenant's, and a bare ``npm ci`` in a 1-CPU
-cgroup took as long as one without (docs/builds.md, "Resources and bounds").
+references are not limited. On a quiet machine that cap alone makes a bare ``npm ci`` about
+1.3x slower (docs/builds.md, "Resources and bounds"): the npm line measures it with the
+platform's overhead until builds get an allowance of their own or the cap is accepted.
 """
 
 from __future__ import annotations
