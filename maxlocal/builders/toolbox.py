@@ -134,10 +134,16 @@ class Toolbox:
             "npm_config_update_notifier": "false",
             "npm_config_fund": "false",
             "npm_config_audit": "false",
-            # yarn's and pnpm's stores inside npm's cache: one directory for Node's downloads
+            # yarn's cache inside npm's: one directory for Node's downloads (pnpm's: manager_env)
             "YARN_CACHE_FOLDER": str(self.download_caches[2] / "_yarn"),
-            "npm_config_store_dir": str(self.download_caches[2] / "_pnpm"),
         }
+
+    def manager_env(self, tool: str) -> dict[str, str]:
+        """``download_env`` for the steps of ``tool`` (npm, yarn, pnpm): pnpm's store goes
+        inside npm's cache too, told to pnpm alone, since npm reads every ``npm_config_*``
+        variable and warns of one it does not know (``Unknown env config "store-dir"``)."""
+        store = {"npm_config_store_dir": str(self.download_caches[2] / "_pnpm")}
+        return {**self.download_env(), **(store if tool == "pnpm" else {})}
 
 
 def key_of(*parts: str) -> str:

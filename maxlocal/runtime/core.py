@@ -458,6 +458,10 @@ class Runtime:
             self.logs.append(key, "platform", text, release=release.number)
 
         variables, home = self._env(release.env), self._home(app)
+        # A fresh group for every build: a reused one keeps the page cache charged by the
+        # app's earlier builds (~5 MiB an npm ci) until a later build starts at its memory
+        # limit and has to reclaim. Removing the group hands its charge to the parent.
+        self.cgroups.remove(app.key, "build")
         cgroup = self.cgroups.group((app.key, "build"), self.resources(directory))
         started = time.monotonic()
         try:
@@ -469,6 +473,7 @@ class Runtime:
         finally:
             if cgroup is not None:
                 cgroup.kill()
+                cgroup.remove()
         note(f"build done in {time.monotonic() - started:.1f} s")
         kept = self.layout.keep_envs
         if pruned := envs.prune(self._tools(app).envs, self.layout.releases, kept):

@@ -75,6 +75,7 @@ def test_an_express_app_with_a_lock_deploys_with_npm_ci(
     log = tenant.build_lines(network, app, release["number"])
     assert "from package-lock.json" in log[0] and "web: npm start" in log[0]
     assert any(line.startswith("step 'npm ci': ") for line in log)
+    assert not any("Unknown env config" in line for line in log), log  # pnpm's store-dir
     run = tenant.command(network, app, "node -p 'require(\"express/package.json\").version'")
     assert run.out == "4.21.2\n", str(run)
 
