@@ -22,6 +22,7 @@ Where no group can be made (no cgroup file system, or not writable without deleg
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import re
 import signal
@@ -100,6 +101,17 @@ class Resources:
 
 
 DEFAULT_RESOURCES = Resources()
+
+
+def for_build(resources: Resources) -> Resources:
+    """A build's limits: the app's, except CPU, which may be the whole machine's. As Heroku's
+    and Railway's builders get more than a dyno: a build is short and one at a time per app,
+    `npm ci` and compilers use every core (a 1-CPU quota made a bare `npm ci` 1.3x slower),
+    and the run-time cap is about sharing the machine between running apps. Memory,
+    processes and disk stay the app's; builds of several apps still share the CPUs fairly."""
+    if resources.cpu is None:
+        return resources
+    return dataclasses.replace(resources, cpu=max(resources.cpu, float(os.cpu_count() or 1)))
 
 
 def resources_from(table: object, base: Resources = DEFAULT_RESOURCES) -> Resources:

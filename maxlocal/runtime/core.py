@@ -35,7 +35,14 @@ from maxlocal.crypto import Vault
 from maxlocal.errors import Conflict, NotFound
 from maxlocal.layout import Layout, build_log_key, log_key, network_log_key
 from maxlocal.runtime.artifacts import ArtifactError, unpack
-from maxlocal.runtime.cgroups import Cgroup, Cgroups, LimitError, Resources, resources_from
+from maxlocal.runtime.cgroups import (
+    Cgroup,
+    Cgroups,
+    LimitError,
+    Resources,
+    for_build,
+    resources_from,
+)
 from maxlocal.runtime.logstore import DEFAULT_LIMIT, DEFAULT_LIMIT_BYTES, LogStore
 from maxlocal.runtime.netns import Namespaces, NetworkNamespace
 from maxlocal.runtime.proc import child_env
@@ -462,7 +469,7 @@ class Runtime:
         # app's earlier builds (~5 MiB an npm ci) until a later build starts at its memory
         # limit and has to reclaim. Removing the group hands its charge to the parent.
         self.cgroups.remove(app.key, "build")
-        cgroup = self.cgroups.group((app.key, "build"), self.resources(directory))
+        cgroup = self.cgroups.group((app.key, "build"), for_build(self.resources(directory)))
         started = time.monotonic()
         try:
             box = self._build_box(app, directory)
