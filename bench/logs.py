@@ -102,7 +102,8 @@ class LogApp:
 def deploy(platform: Platform) -> LogApp:
     """Write the app and deploy it as ``bench/logbench``; wait until it runs."""
     source = platform.root / "logbench"
-    # In the app's home: a sandboxed app sees that, not the bench's own directory.
+    # In the app's home: a sandboxed app sees that, not the bench's own directory. (The
+    # network exists already, seeded: creating one clears what was left under its name.)
     triggers = platform.root / "data" / "homes" / "apps" / NETWORK / APP / "triggers"
     source.mkdir()
     triggers.mkdir(parents=True)
@@ -119,7 +120,7 @@ def deploy(platform: Platform) -> LogApp:
     app = LogApp(platform, triggers)
     app.trigger("mark", "deployed")  # a follow's --tail 1 has a line to print at once
     deadline = time.monotonic() + READ_TIMEOUT
-    while not platform.api("GET", f"/networks/{NETWORK}/apps/{APP}/logs?grep=%5Emark"):
+    while not platform.api("GET", f"/networks/{NETWORK}/apps/{APP}/logs?grep=mark"):
         if time.monotonic() > deadline:
             raise TimeoutError("the app wrote no line")
         time.sleep(0.05)

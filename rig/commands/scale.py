@@ -22,8 +22,7 @@ def register(tree: CommandTree) -> None:
     parser = tree.add(
         "scale app",
         scale_app,
-        "run N web processes of the app's release; the router balances requests over the "
-        "healthy ones (waits until they are all healthy, dropping no request)",
+        "run N web processes of the app; the router balances requests over the healthy ones",
         examples=["rig scale app api --instances 3", "rig scale app api --instances 1 -o json"],
     )
     add_name_argument(parser, "app")

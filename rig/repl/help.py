@@ -21,6 +21,7 @@ GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "restart",
             "stop",
             "start",
+            "scale",
             "status",
             "logs",
             "command",

@@ -55,14 +55,15 @@ FLOODER = textwrap.dedent(
 
 class Flooder:
     def __init__(self, user: User, root: Path, platform: Platform) -> None:
-        # In the app's home: the sandboxed app sees that, not the test's directory.
+        user.ok("create", "network", "floods")
+        # In the app's home: the sandboxed app sees that, not the test's directory. Made
+        # once the network exists: creating a network clears what was left under its name.
         self.user, self.triggers = user, platform.app_home("floods", "flooder") / "triggers"
         source = root / "flooder"
         source.mkdir(parents=True)
         self.triggers.mkdir()
         (source / "Procfile").write_text("web: python app.py\n")
         (source / "app.py").write_text(FLOODER.format(triggers=str(self.triggers)))
-        user.ok("create", "network", "floods")
         user.ok("deploy", str(source), "--app", "flooder", "--network", "floods", "--create")
         self._marks = 0
 
