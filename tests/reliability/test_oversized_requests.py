@@ -12,6 +12,7 @@ import httpx
 import psutil
 import pytest
 
+from maxlocal.api.limits import DRAIN_LIMIT
 from maxlocal.http11 import HEAD_LIMIT
 from tests.reliability.figures import PLATFORM, Figures
 from tests.support.platform import Platform
@@ -104,3 +105,26 @@ def test_a_huge_body_is_413_and_not_buffered(
         injected.held("not buffered", growth < RSS_GROWTH_LIMIT, f"grew {growth / MiB:.0f} MiB")
         healthy = httpx.get(f"{platform.url}/api/v1/health")
         injected.state_intact(healthy.is_success, healthy.status_code)
+
+
+def test_a_client_still_sending_after_the_413_still_reads_it(shared_platform: Platform) -> None:
+    """The platform answers 413 once it has drained ``DRAIN_LIMIT`` and closes. A client that
+    sends on before it reads (as curl does until it sees the answer) must still get the 413:
+    closed at once, the platform's kernel answers those bytes with a reset, and the reset
+    drops the answer the client had not read yet. Closed lingering, it reads it."""
+    head = (
+        b"POST /api/v1/networks HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        b"Content-Length: %d\r\n\r\n" % HUGE_BODY
+    )
+    sock = socket.create_connection(("127.0.0.1", shared_platform.port), timeout=20)
+    with sock:
+        sock.sendall(head + b"x" * (DRAIN_LIMIT + MiB))
+        time.sleep(0.5)  # the 413 is written and the platform closes
+        with contextlib.suppress(OSError):
+            sock.sendall(b"x" * MiB)
+        time.sleep(0.5)  # a reset, if one comes, has arrived
+        answer = b""
+        with contextlib.suppress(ConnectionResetError):
+            while data := sock.recv(65536):
+                answer += data
+    assert answer.startswith(b"HTTP/1.1 413 "), answer[:200]
