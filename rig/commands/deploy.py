@@ -301,8 +301,15 @@ def bundle(ctx: Context, plan: BundlePlan, dest: Path) -> Archive:
     from rig.transport.upload import build_archive
 
     bar = progress_bar(ctx, "Bundling ", plan.total_bytes)
+
+    def step(done: int) -> None:
+        # A Ctrl+C that Python dropped (rig.interrupts) stops the bundling here, before the
+        # bar is drawn again under the terminal's ^C.
+        interrupts.check()
+        bar(done)
+
     try:
-        archive = build_archive(plan, dest, bar)
+        archive = build_archive(plan, dest, step)
     finally:
         bar.close()
     if not ctx.json:
