@@ -125,13 +125,18 @@ def _wait_for(path: Path, process: subprocess.Popen[bytes]) -> dict[str, Any]:
 
 
 def _login(platform: Platform) -> None:
-    subprocess.run(
+    done = subprocess.run(
         [rig_executable(), "login", "--api", platform.url, "--email", platform.email, *STDIN],
         input=platform.password.encode(),
         env=platform.env,
-        check=True,
         capture_output=True,
     )
+    if done.returncode:
+        log = (platform.root / "serve.log").read_text(errors="replace")[-2000:]
+        raise RuntimeError(
+            f"rig login exited {done.returncode}: {done.stderr.decode(errors='replace')}\n"
+            f"the platform's log ends:\n{log}"
+        )
     contexts = json.loads((Path(platform.env["RIG_CONFIG_DIR"]) / "contexts.json").read_text())
     platform.store = contexts["contexts"][contexts["current"]]["store"]
     login = {"email": platform.email, "password": platform.password}
