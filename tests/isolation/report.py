@@ -81,7 +81,9 @@ def section(data: dict[str, Any] | None) -> list[str]:
         "alice's planted secret, the file he wrote on disk). What each attack is:",
         "[docs/security.md](security.md#attacks-tried-and-refused). The other tests: the",
         "route takeover (off, bob's kill and bind work and the router still keeps alice's",
-        "visitors from him; on, both are refused) and exhaustion (off also `--limits off`).",
+        "visitors from him; on, both are refused), exhaustion (off also `--limits off`), and",
+        "the platform run by a user who is not root (on, it says what it could not isolate",
+        "and a tenant still cannot read the platform's key of the same host uid; off, it can).",
         "",
     ]
     if not data or not data.get("attacks"):

@@ -60,7 +60,7 @@ class UnprivilegedPlatform(Platform):
             os.environ.update(saved)
 
 
-@pytest.fixture(params=["auto", "none"])
+@pytest.fixture(params=["auto", "none"], ids=["sandbox", "none"])
 def unprivileged(request: pytest.FixtureRequest) -> Iterator[Platform]:
     """A platform of nobody's, with the sandbox as the machine allows it, or off."""
     base = Path(tempfile.mkdtemp(prefix="rig-nobody-"))  # pytest's tmp_path is root's, 0700

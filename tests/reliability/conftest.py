@@ -19,4 +19,5 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    FIGURES.write()
+    worker = getattr(session.config, "workerinput", {}).get("workerid")
+    FIGURES.write(worker)

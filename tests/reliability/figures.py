@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import os
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -92,21 +92,48 @@ class Figures:
         self.add("faults_injected")
         self.add("faults_survived", int(fault.survived))
         self.add("faults_in_process", int(fault.where == IN_PROCESS))
+        self._add_fault(fault.kind, fault.where, 1, int(fault.survived), fault.checks)
+
+    def _add_fault(
+        self, kind: str, where: str, injected: int, survived: int, checks: Iterable[str]
+    ) -> None:
         entry = self.faults.setdefault(
-            fault.kind, {"where": fault.where, "injected": 0, "survived": 0, "checks": []}
+            kind, {"where": where, "injected": 0, "survived": 0, "checks": []}
         )
-        entry["injected"] += 1
-        entry["survived"] += int(fault.survived)
-        entry["checks"] = sorted(set(entry["checks"]) | set(fault.checks))
+        entry["injected"] += injected
+        entry["survived"] += survived
+        entry["checks"] = sorted(set(entry["checks"]) | set(checks))
 
     def to_json(self) -> dict[str, Any]:
         values = {**self.values, "faults": self.faults}
         return {"counts": dict(self.counts), "values": values, "tests": dict(self.outcomes)}
 
-    def write(self) -> None:
+    def write(self, worker: str | None = None) -> None:
+        """Write the totals to ``$RIG_RELIABILITY_FIGURES``. Under xdist each ``worker``
+        writes its own part beside it, and the controller (``worker`` None) adds the parts
+        to what it saw itself: the test outcomes, which xdist reports to the controller."""
         target = os.environ.get(FIGURES_ENV)
-        if target:
-            Path(target).write_text(json.dumps(self.to_json(), indent=2, sort_keys=True) + "\n")
+        if not target:
+            return
+        if worker is not None:
+            part = {**self.to_json(), "tests": {}}  # outcomes: the controller's
+            Path(f"{target}.{worker}").write_text(json.dumps(part))
+            return
+        for found in sorted(Path(target).parent.glob(f"{Path(target).name}.*")):
+            self.merge(json.loads(found.read_text()))
+            found.unlink()
+        Path(target).write_text(json.dumps(self.to_json(), indent=2, sort_keys=True) + "\n")
+
+    def merge(self, part: dict[str, Any]) -> None:
+        """Add another process's figures to these."""
+        self.counts.update(part["counts"])
+        values = dict(part["values"])
+        for kind, entry in values.pop("faults", {}).items():
+            self._add_fault(
+                kind, entry["where"], entry["injected"], entry["survived"], entry["checks"]
+            )
+        self.values.update(values)
+        self.outcomes.update(part["tests"])
 
 
 FIGURES = Figures()
