@@ -61,7 +61,7 @@ FULL = Repetitions(
     rollbacks=7,
     alone=7,
     parallel_rounds=3,
-    builds=5,
+    builds=9,
     isolation=15,
 )
 QUICK = Repetitions(
