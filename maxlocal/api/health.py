@@ -14,9 +14,10 @@ class HealthOut(BaseModel):
     status: str
     version: str
     platform: str
-    runtime: dict[str, str]
-    """``{"name": "process", "detail"}``: the runtime driver that runs the apps
-    (``maxlocal serve --runtime``, ``runtime.driver``)."""
+    runtime: dict[str, object]
+    """``{"name": "process", "detail", "outlives_platform": false}``: the runtime driver that
+    runs the apps (``maxlocal serve --runtime``, ``runtime.driver``), and whether they keep
+    running while the platform restarts."""
     domain: str
     max_upload_bytes: int
     isolation: dict[str, str]

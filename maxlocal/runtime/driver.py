@@ -70,8 +70,10 @@ class DriverInfo:
     e.g. Swarm), so ``reconcile`` adopts them untouched; else they stop with it and
     ``reconcile`` starts them again."""
 
-    def runtime(self) -> dict[str, str]:
-        return {"name": self.name, "detail": self.detail}
+    def runtime(self) -> dict[str, object]:
+        """``{"name", "detail", "outlives_platform"}``, as health and server.json say it."""
+        outlives = self.outlives_platform
+        return {"name": self.name, "detail": self.detail, "outlives_platform": outlives}
 
 
 @dataclass(frozen=True)

@@ -369,13 +369,13 @@ def local_login(ctx: Context, args: argparse.Namespace) -> Result:
     )
 
 
-def _runtime_of(info: dict[str, Any]) -> dict[str, str]:
-    """What runs the apps (``maxlocal serve --runtime``): ``{"name", "detail"}`` as server.json
-    says (a platform from before runtime drivers ran processes)."""
+def _runtime_of(info: dict[str, Any]) -> dict[str, Any]:
+    """What runs the apps (``maxlocal serve --runtime``): ``{"name", "detail", ...}`` as
+    server.json says (a platform from before runtime drivers ran processes)."""
     found = info.get("runtime")
     if not isinstance(found, dict):
         return {"name": "process", "detail": "a platform from before runtime drivers"}
-    return {"name": str(found.get("name")), "detail": str(found.get("detail"))}
+    return found
 
 
 def _runtime(info: dict[str, Any]) -> str:
