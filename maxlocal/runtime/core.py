@@ -55,7 +55,7 @@ from maxlocal.runtime.driver import (
 )
 from maxlocal.runtime.logstore import DEFAULT_LIMIT, DEFAULT_LIMIT_BYTES, LogStore
 from maxlocal.runtime.netns import Namespaces, NetworkNamespace
-from maxlocal.runtime.proc import child_env
+from maxlocal.runtime.proc import child_env, launch
 from maxlocal.runtime.procfile import ProcfileError, declared
 from maxlocal.runtime.router import Unavailable
 from maxlocal.runtime.sandbox import (
@@ -395,8 +395,10 @@ class Runtime:
             home = self.layout.home(network.name)
             env = child_env({**values, **secrets, **extra}, home=home)
             box = self.network_sandbox(network.id, cwd, home)
-            cgroup = self.session_cgroup(network.name, None)
-            return ExecTarget(cwd, env, network.name, tuple(secrets.values()), box, cgroup)
+            run = functools.partial(
+                launch, sandbox=box, cgroup=self.session_cgroup(network.name, None)
+            )
+            return ExecTarget(cwd, env, network.name, tuple(secrets.values()), run)
         release = self.releases.get(app.id, app.release) if app.release else None
         if release is None:
             raise Conflict(f"app '{app.name}' has no release yet: deploy it first")
@@ -404,9 +406,9 @@ class Runtime:
         secrets = {k: self.vault.decrypt(v.encode("ascii")) for k, v in release.env.secrets.items()}
         home = self._home(app)
         env = child_env({**release.env.vars, **secrets, **extra}, directory, home=home)
-        box = self.app_sandbox(app, directory)
-        label, cgroup = f"{app.name}.{app.network}", self.session_cgroup(app.network, app)
-        return ExecTarget(directory, env, label, tuple(secrets.values()), box, cgroup)
+        box, cgroup = self.app_sandbox(app, directory), self.session_cgroup(app.network, app)
+        run = functools.partial(launch, sandbox=box, cgroup=cgroup)
+        return ExecTarget(directory, env, f"{app.name}.{app.network}", tuple(secrets.values()), run)
 
     def serving(self) -> list[str]:
         """The keys of the apps whose current release has a web process (verified or not)."""

@@ -24,13 +24,14 @@ from typing import TYPE_CHECKING, Any, Protocol
 from maxlocal.runtime.logstore import DEFAULT_LIMIT, DEFAULT_LIMIT_BYTES
 
 if TYPE_CHECKING:
+    import subprocess
+
     from maxlocal.builders.toolbox import Toolbox
     from maxlocal.crypto import Vault
     from maxlocal.layout import Layout
-    from maxlocal.runtime.cgroups import Cgroup, Cgroups
+    from maxlocal.runtime.cgroups import Cgroups
     from maxlocal.runtime.logstore import LogStore
     from maxlocal.runtime.router import Unavailable
-    from maxlocal.runtime.sandbox import Sandbox
     from maxlocal.runtime.supervisor import AppStatus
     from maxlocal.store.apps import App, Apps
     from maxlocal.store.env import Env
@@ -76,20 +77,30 @@ class DriverInfo:
         return {"name": self.name, "detail": self.detail, "outlives_platform": outlives}
 
 
+class Launcher(Protocol):
+    """Starts a session's process where the driver runs the app: ``subprocess.Popen``'s
+    ``popen`` arguments (pipes, or the pseudo-terminal and ``preexec_fn``) are the session's,
+    so the session machinery (``remote/sessions.py``: PTY, resize, signals, exit codes) is the
+    same for every driver. The process driver's starts it in the app's sandbox and cgroup; a
+    container driver's starts a local bridge to the engine's exec (as ``docker exec -it`` is)."""
+
+    def __call__(
+        self, argv: list[str], cwd: Path, env: Mapping[str, str], **popen: Any
+    ) -> subprocess.Popen[bytes]: ...
+
+
 @dataclass(frozen=True)
 class ExecTarget:
     """Where an exec session (``rig command``, ``rig shell``) runs, as the driver resolved it.
     ``env`` is the whole environment of its processes (what the app's own instances get);
     ``label`` names it for people (the shell's prompt); ``secret_values`` are masked in the
-    audit. ``sandbox`` and ``cgroup`` are how the process driver confines it (the app's own
-    sandbox and limits: a session can do what the app can)."""
+    audit; ``launcher`` starts its process (None: a plain local process, for tests)."""
 
     cwd: Path
     env: Mapping[str, str]
     label: str
     secret_values: Collection[str] = ()
-    sandbox: Sandbox | None = None
-    cgroup: Cgroup | None = None
+    launcher: Launcher | None = None
 
 
 @dataclass(frozen=True)
