@@ -1,6 +1,7 @@
 """What every runtime driver must do, through a real platform and the real ``rig``: deploy,
 scale, roll back, logs followed across a rollout, exec with its exit code, and a platform
-restart reconciled with what the engine runs. Each test runs once per registered driver."""
+restart reconciled with what the engine runs; stop, start and restart. Each test runs once per
+registered driver."""
 
 from __future__ import annotations
 
@@ -64,6 +65,26 @@ def test_driver_scales_with_the_router_on_every_instance(driver_api: Api, tmp_pa
 
     rig.ok("scale", "app", app, "--network", network, "--instances", "1")
     assert len(web_pids(driver_api, network, app)) == 1
+
+
+def test_driver_stops_starts_and_restarts_an_app(driver_api: Api, tmp_path: Path) -> None:
+    network, app = driver_api.new_app()
+    deployed(driver_api, network, app, "v1")
+    rig = rig_for(driver_api, tmp_path)
+    where = (app, "--network", network)
+    first = web_pids(driver_api, network, app)
+
+    assert rig.ok("stop", "app", *where, "-o", "json").json()["state"] == "stopped"
+    assert routed(driver_api.platform, network, app).status_code == 503
+    assert rig.ok("start", "app", *where, "-o", "json").json()["state"] == "running"
+    assert routed(driver_api.platform, network, app).text == "hello from v1\n"
+    started = web_pids(driver_api, network, app)
+    assert rig.ok("restart", "app", *where, "-o", "json").json()["state"] == "running"
+
+    restarted = web_pids(driver_api, network, app)
+    assert len(restarted) == 1 and not {*first, *started} & set(restarted)
+    assert routed(driver_api.platform, network, app).text == "hello from v1\n"
+    assert driver_api.status(network, app)["release"] == 1  # nothing changed: no new release
 
 
 def test_driver_rolls_back_to_the_earlier_release(driver_api: Api, tmp_path: Path) -> None:
