@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from maxlocal.layout import DEFAULT_KEEP_ENVS
+from maxlocal.runtime.driver import DEFAULT_RUNTIME, UnknownRuntime, check, names
 
 EXIT_USAGE = 2
 EXIT_ALREADY_RUNNING = 5
@@ -76,6 +77,12 @@ def _parser() -> argparse.ArgumentParser:
         "installed, else in-process) or in-process",
     )
     serve.add_argument(
+        "--runtime",
+        default=DEFAULT_RUNTIME,
+        metavar="NAME",
+        help=f"what runs the apps (default: {DEFAULT_RUNTIME}; registered: {', '.join(names())})",
+    )
+    serve.add_argument(
         "--device-code-ttl", type=int, default=None, metavar="SECONDS", help="device login codes"
     )
 
@@ -89,6 +96,11 @@ def _serve(args: argparse.Namespace) -> int:
     from maxlocal import server
     from maxlocal.runtime.sandbox import IsolationUnavailable
 
+    try:
+        runtime = check(args.runtime)
+    except UnknownRuntime as e:
+        print(f"maxlocal: {e}", file=sys.stderr)
+        return EXIT_USAGE
     options = server.ServeOptions(
         data_dir=args.data,
         host=args.host,
@@ -97,6 +109,7 @@ def _serve(args: argparse.Namespace) -> int:
         isolation=args.isolation,
         limits=args.limits == "auto",
         router=args.router,
+        runtime=runtime,
     )
     for name in (
         "access_ttl",

@@ -1,5 +1,8 @@
 """The platform as one object: its stores, runtime, auth and settings, built once at start-up.
 
+``Platform.build`` is the one place a runtime driver is chosen (``runtime.driver.create``, by
+the name in ``RuntimeOptions.driver``); everything above holds it as a ``RuntimeDriver``.
+
 The HTTP layer (``api/``), the realtime socket (``live.py``) and remote access (``remote/``) are
 all handed this container; it lives here, below all three, so none of them imports another."""
 
@@ -10,11 +13,8 @@ from dataclasses import dataclass, field
 from maxlocal.auth import Auth
 from maxlocal.crypto import Vault
 from maxlocal.events import Events
-from maxlocal.layout import Layout
 from maxlocal.runtime.artifacts import MAX_ARCHIVE_BYTES
-from maxlocal.runtime.cgroups import Cgroups
-from maxlocal.runtime.core import DEFAULT_KEEP_RELEASES, Runtime
-from maxlocal.runtime.logstore import DEFAULT_LIMIT, DEFAULT_LIMIT_BYTES
+from maxlocal.runtime.driver import RuntimeDriver, RuntimeOptions, Stores, create
 from maxlocal.store.apps import Apps
 from maxlocal.store.db import Database
 from maxlocal.store.env import Env
@@ -45,7 +45,8 @@ class Platform:
     apps: Apps
     env: Env
     releases: Releases
-    runtime: Runtime
+    runtime: RuntimeDriver
+    """Whatever runs the apps (``runtime.driver``): every layer above reaches it through this."""
     settings: Settings
     events: Events = field(default_factory=Events)
 
@@ -59,29 +60,8 @@ class Platform:
         runtime_options: RuntimeOptions,
     ) -> Platform:
         apps, env, releases = Apps(db), Env(db), Releases(db)
-        runtime = Runtime(
-            runtime_options.layout,
-            apps,
-            releases,
-            env,
-            vault,
-            log_limit=runtime_options.log_limit,
-            log_bytes=runtime_options.log_bytes,
-            health_timeout=runtime_options.health_timeout,
-            isolation=runtime_options.isolation,
-            keep_releases=runtime_options.keep_releases,
-            cgroups=runtime_options.cgroups,
-        )
+        runtime = create(runtime_options, Stores(apps, releases, env, vault))
         return cls(db, auth, vault, Networks(db), apps, env, releases, runtime, settings)
 
 
-@dataclass(frozen=True)
-class RuntimeOptions:
-    layout: Layout
-    log_limit: int = DEFAULT_LIMIT
-    log_bytes: int = DEFAULT_LIMIT_BYTES
-    health_timeout: float = 30.0
-    isolation: str = "auto"
-    """auto, sandbox or none: see ``runtime.sandbox.choose``."""
-    keep_releases: int = DEFAULT_KEEP_RELEASES
-    cgroups: Cgroups | None = None
+__all__ = ["Platform", "RuntimeOptions", "Settings"]

@@ -53,7 +53,7 @@ from maxlocal.realtime import SocketEndpoint
 from maxlocal.remote.access import EXEC_TOPICS, RemoteAccess
 from maxlocal.runtime.artifacts import MAX_ARCHIVE_BYTES
 from maxlocal.runtime.cgroups import Cgroups
-from maxlocal.runtime.core import DEFAULT_KEEP_RELEASES
+from maxlocal.runtime.driver import DEFAULT_KEEP_RELEASES, DEFAULT_RUNTIME
 from maxlocal.runtime.logstore import DEFAULT_LIMIT, DEFAULT_LIMIT_BYTES
 from maxlocal.runtime.router import ASGIApp, HostRouter
 from maxlocal.store.db import Database
@@ -89,6 +89,8 @@ class ServeOptions:
     router: str = "auto"
     """``auto``: HAProxy as the edge when installed, else the in-process router;
     ``in-process``: the in-process router always."""
+    runtime: str = DEFAULT_RUNTIME
+    """The runtime driver that runs the apps (``runtime.driver.names()``)."""
 
 
 class AlreadyRunning(Exception):
@@ -116,7 +118,7 @@ def build_app(platform: Platform, edge: haproxy.Edge | None = None) -> ASGIApp:
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         live.pubsub.bind(asyncio.get_running_loop())
-        await asyncio.to_thread(platform.runtime.recover)
+        await asyncio.to_thread(platform.runtime.reconcile)
         await asyncio.to_thread(table.start)
         try:
             yield
@@ -220,6 +222,7 @@ def open_platform(data_dir: Path, options: ServeOptions, app_port: int) -> Platf
         isolation=options.isolation,
         keep_releases=options.keep_releases,
         cgroups=Cgroups.detect(marker_for(data_dir), enable=options.limits),
+        driver=options.runtime,
     )
     return Platform.build(db, platform_auth, Vault.open(data_dir), settings, runtime)
 
@@ -308,17 +311,19 @@ def serve(options: ServeOptions) -> None:
         h11_max_incomplete_event_size=HEAD_LIMIT,
         ws_max_size=SOCKET_MESSAGE_LIMIT,
     )
-    isolation = platform.runtime.isolation
-    log.info("isolation: %s", isolation.describe())
-    log.info("limits: %s", platform.runtime.cgroups.log_line())
+    driver = platform.runtime.describe()
+    log.info("runtime: %s (%s)", driver.name, driver.detail)
+    for line in driver.log_lines:
+        log.info("%s", line)
     log.info("router: %s (%s)", router_info["mode"], router_info["detail"])
     platform.settings.router = router_info
     info: dict[str, object] = {
         "pid": os.getpid(),
         "url": url_for(sock),
         "port": port,
-        "isolation": isolation.to_dict(),
-        "limits": platform.runtime.cgroups.to_dict(),
+        "runtime": driver.runtime(),
+        "isolation": driver.isolation,
+        "limits": driver.limits,
         "router": router_info,
     }
     server = _Server(config, server_file, info)

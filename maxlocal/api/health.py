@@ -14,6 +14,10 @@ class HealthOut(BaseModel):
     status: str
     version: str
     platform: str
+    runtime: dict[str, object]
+    """``{"name": "process", "detail", "outlives_platform": false}``: the runtime driver that
+    runs the apps (``maxlocal serve --runtime``, ``runtime.driver``), and whether they keep
+    running while the platform restarts."""
     domain: str
     max_upload_bytes: int
     isolation: dict[str, str]
@@ -29,13 +33,15 @@ class HealthOut(BaseModel):
 
 @router.get("/health")
 def health(platform: PlatformDep) -> HealthOut:
+    driver = platform.runtime.describe()
     return HealthOut(
         status="ok",
         version=API_VERSION,
         platform="maxlocal",
+        runtime=driver.runtime(),
         domain=platform.settings.domain,
         max_upload_bytes=platform.settings.max_upload_bytes,
-        isolation=platform.runtime.isolation.to_dict(),
-        limits=platform.runtime.cgroups.to_dict(),
+        isolation=driver.isolation,
+        limits=driver.limits,
         router=platform.settings.router,
     )

@@ -174,7 +174,6 @@ class ExecHandler:
         on_exit: OnExit,
     ) -> Session:
         owner = {"user": channel.user_id, "target": topic.key}
-        box = target.sandbox
         if request.kind == "command":
             return self.sessions.start_command(
                 request.cmd,
@@ -185,8 +184,7 @@ class ExecHandler:
                 on_exit,
                 request.timeout,
                 shown=mask(request.cmd, target.secret_values),
-                sandbox=box,
-                cgroup=target.cgroup,
+                launcher=target.launcher,
                 **owner,
             )
         if not request.tty:
@@ -196,8 +194,7 @@ class ExecHandler:
                 outlet.sender("stdout"),
                 outlet.sender("stderr"),
                 on_exit,
-                sandbox=box,
-                cgroup=target.cgroup,
+                launcher=target.launcher,
                 **owner,
             )
         return self.sessions.start_shell(
@@ -209,8 +206,7 @@ class ExecHandler:
             on_exit,
             request.idle_timeout,
             term=request.term,
-            sandbox=box,
-            cgroup=target.cgroup,
+            launcher=target.launcher,
             **owner,
         )
 

@@ -26,9 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from maxlocal.remote.procs import exit_code, signal_session, wait_session_gone
-from maxlocal.runtime.cgroups import Cgroup
+from maxlocal.runtime.driver import Launcher
 from maxlocal.runtime.proc import launch
-from maxlocal.runtime.sandbox import Sandbox
 from maxlocal.store.db import utc_now
 
 CHUNK = 64 * 1024
@@ -373,8 +372,7 @@ class SessionManager:
         target: str = "",
         kind: str = "command",
         shown: str | None = None,
-        sandbox: Sandbox | None = None,
-        cgroup: Cgroup | None = None,
+        launcher: Launcher | None = None,
     ) -> Session:
         """Run ``cmd`` with ``/bin/sh -c``; ``shown`` is the command line as the registry
         lists it (with secrets masked), by default ``cmd``."""
@@ -386,8 +384,7 @@ class SessionManager:
             target=target,
             kind=kind,
             shown=cmd if shown is None else shown,
-            sandbox=sandbox,
-            cgroup=cgroup,
+            launcher=launcher,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -408,8 +405,7 @@ class SessionManager:
         *,
         user: str = "",
         target: str = "",
-        sandbox: Sandbox | None = None,
-        cgroup: Cgroup | None = None,
+        launcher: Launcher | None = None,
     ) -> Session:
         """A shell without a terminal, running what is written to it; ends with the status of
         the last command it ran (``printf 'make test\\n' | rig shell``)."""
@@ -424,8 +420,7 @@ class SessionManager:
             target=target,
             kind="shell",
             shown="(script on stdin)",
-            sandbox=sandbox,
-            cgroup=cgroup,
+            launcher=launcher,
         )
 
     def start_shell(
@@ -441,8 +436,7 @@ class SessionManager:
         user: str = "",
         target: str = "",
         term: str = "xterm-256color",
-        sandbox: Sandbox | None = None,
-        cgroup: Cgroup | None = None,
+        launcher: Launcher | None = None,
     ) -> ShellSession:
         """An interactive shell on a new pseudo-terminal of ``cols`` x ``rows``, ended after
         ``idle_timeout`` seconds (at most the manager's) without input or output."""
@@ -459,8 +453,7 @@ class SessionManager:
                 target=target,
                 kind="shell",
                 shown="(interactive)",
-                sandbox=sandbox,
-                cgroup=cgroup,
+                launcher=launcher,
                 stdin=slave,
                 stdout=slave,
                 stderr=slave,
@@ -508,14 +501,13 @@ class SessionManager:
         target: str,
         kind: str,
         shown: str,
-        sandbox: Sandbox | None = None,
-        cgroup: Cgroup | None = None,
+        launcher: Launcher | None = None,
         **popen: Any,
     ) -> tuple[subprocess.Popen[bytes], SessionInfo]:
         """Within the user's quota, start ``argv`` as the leader of a new session (so that its
         whole process group can be signalled), with the registry's record of it."""
         self._check_quota(user)
-        proc = launch(argv, cwd, env, sandbox=sandbox, cgroup=cgroup, **popen)
+        proc = (launcher or launch)(argv, cwd, env, **popen)
         info = SessionInfo(secrets.token_hex(6), user, target, kind, shown, utc_now(), proc.pid)
         return proc, info
 

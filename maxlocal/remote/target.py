@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 from maxlocal.names import name_problem
-from maxlocal.runtime.cgroups import Cgroup
-from maxlocal.runtime.sandbox import Sandbox
+from maxlocal.runtime.driver import ExecTarget
 
 PREFIX = "exec:"
 NETWORK_PREFIX = "network:"
@@ -40,21 +38,8 @@ def parse_topic(topic: str) -> ExecTopic | None:
     return None if name_problem(network) else ExecTopic(network, app)
 
 
-@dataclass(frozen=True)
-class Target:
-    """What a session runs with. ``env`` is the whole environment of its processes (what the
-    app's own processes get: ``runtime.proc.child_env`` of its vars and secrets); ``label``
-    names it for people (the shell's prompt); ``secret_values`` are masked in the audit."""
-
-    cwd: Path
-    env: Mapping[str, str]
-    label: str
-    secret_values: Collection[str] = ()
-    sandbox: Sandbox | None = None
-    """The app's own sandbox (``runtime.sandbox``): a session can do what the app can."""
-    cgroup: Cgroup | None = None
-    """The group its processes join (the app's limits); None when limits are off."""
-
+Target = ExecTarget
+"""What a session runs with: the runtime driver's answer (``runtime.driver.ExecTarget``)."""
 
 ResolveTarget = Callable[[str, str], "Target | None"]
 """``resolve_target(user_id, topic)``: the target if the user owns it, else None. Called in a

@@ -43,9 +43,19 @@ from maxlocal.runtime.cgroups import (
     for_build,
     resources_from,
 )
+from maxlocal.runtime.driver import (
+    DEFAULT_KEEP_RELEASES,
+    DriverInfo,
+    ExecTarget,
+    ReleaseListener,
+    RuntimeDriver,
+    RuntimeOptions,
+    StateListener,
+    Stores,
+)
 from maxlocal.runtime.logstore import DEFAULT_LIMIT, DEFAULT_LIMIT_BYTES, LogStore
 from maxlocal.runtime.netns import Namespaces, NetworkNamespace
-from maxlocal.runtime.proc import child_env
+from maxlocal.runtime.proc import child_env, launch
 from maxlocal.runtime.procfile import ProcfileError, declared
 from maxlocal.runtime.router import Unavailable
 from maxlocal.runtime.sandbox import (
@@ -70,24 +80,16 @@ from maxlocal.runtime.supervisor import (
 )
 from maxlocal.store.apps import App, Apps
 from maxlocal.store.env import Env, Scope
+from maxlocal.store.networks import Network
 from maxlocal.store.releases import NewRelease, Release, Releases, Snapshot, Status
 from maxlocal.strays import MARKER_VAR, kill_strays, marker_for
 
 log = logging.getLogger("maxlocal")
 
-StateListener = Callable[[str, str, dict[str, Any]], object]
-"""``listener(app_key, state, details)``, e.g. ``("shop/api", "running", {"release": 3})``."""
-ReleaseListener = Callable[[str, int, str, dict[str, Any]], object]
-"""``listener(app_key, number, status, details)``, e.g. ``("shop/api", 3, "building", {})``;
-a failed release's details are its ``error``."""
-
 _SERVING = (State.RUNNING, State.CRASHED)
 _PHASE_OF = {"pending": "unpack", "building": "build", "starting": "start"}
 RESTARTED = "platform restarted"
-DEFAULT_KEEP_RELEASES = 10
 DISK_TTL = 10.0
-"""The builds (artifact and release directory) of the last this many deploys of an app are
-kept, for rollbacks; older ones are pruned, never the active release's."""
 
 
 class _BuildFailed(Exception):
@@ -95,6 +97,11 @@ class _BuildFailed(Exception):
 
 
 class Runtime:
+    """The ``process`` runtime driver (``runtime.driver.RuntimeDriver``): a release is a
+    directory built on this machine, an instance a process group in the app's sandbox."""
+
+    name = "process"
+
     def __init__(
         self,
         layout: Layout,
@@ -146,8 +153,18 @@ class Runtime:
 
     # -- start-up and shut-down
 
-    def recover(self) -> None:
-        """Clean up after the previous run and start again the apps that were running."""
+    def describe(self) -> DriverInfo:
+        return DriverInfo(
+            self.name,
+            "processes on this machine, each app's in its own sandbox",
+            self.isolation.to_dict(),
+            self.cgroups.to_dict(),
+            (f"isolation: {self.isolation.describe()}", f"limits: {self.cgroups.log_line()}"),
+        )
+
+    def reconcile(self) -> None:
+        """Clean up after the previous run and start again the apps that were running (their
+        processes ended with the platform: on this engine, nothing outlives it)."""
         killed = kill_strays(self.marker)
         if killed:
             log.info("killed %d process groups left by a previous platform", len(killed))
@@ -359,6 +376,39 @@ class Runtime:
             f"App {name!r} in network {network!r} is not serving (state: {app.state}). "
             f"See: rig status app {name} --network {network}",
         )
+
+    def exec_target(self, network: Network, app: App | None) -> ExecTarget:
+        """``app``'s active release directory, the environment that release runs with (vars
+        and secrets as of the release) and its sandbox and limits; without ``app``, the
+        network's working directory (``<data>/networks/<network>``) with its own vars and
+        secrets. Processes carry the platform's marker, so strays are found after a crash."""
+        extra = {MARKER_VAR: self.marker}
+        if app is None:
+            entries = self.env.entries(Scope(network.id))
+            values = {e.key: e.value or "" for e in entries if e.kind == "var"}
+            secrets = {
+                e.key: self.vault.decrypt(e.ciphertext or b"")
+                for e in entries
+                if e.kind == "secret"
+            }
+            cwd = self.layout.network_dir(network.name)
+            home = self.layout.home(network.name)
+            env = child_env({**values, **secrets, **extra}, home=home)
+            box = self.network_sandbox(network.id, cwd, home)
+            run = functools.partial(
+                launch, sandbox=box, cgroup=self.session_cgroup(network.name, None)
+            )
+            return ExecTarget(cwd, env, network.name, tuple(secrets.values()), run)
+        release = self.releases.get(app.id, app.release) if app.release else None
+        if release is None:
+            raise Conflict(f"app '{app.name}' has no release yet: deploy it first")
+        directory = self.layout.release_dir(app.network, app.name, release.artifact_release)
+        secrets = {k: self.vault.decrypt(v.encode("ascii")) for k, v in release.env.secrets.items()}
+        home = self._home(app)
+        env = child_env({**release.env.vars, **secrets, **extra}, directory, home=home)
+        box, cgroup = self.app_sandbox(app, directory), self.session_cgroup(app.network, app)
+        run = functools.partial(launch, sandbox=box, cgroup=cgroup)
+        return ExecTarget(directory, env, f"{app.name}.{app.network}", tuple(secrets.values()), run)
 
     def serving(self) -> list[str]:
         """The keys of the apps whose current release has a web process (verified or not)."""
@@ -754,3 +804,20 @@ class Runtime:
                 listener(app, state.value, details)
             except Exception:
                 log.exception("state listener failed")
+
+
+def process_driver(options: RuntimeOptions, stores: Stores) -> RuntimeDriver:
+    """The ``process`` driver's factory (``runtime.driver``'s registry)."""
+    return Runtime(
+        options.layout,
+        stores.apps,
+        stores.releases,
+        stores.env,
+        stores.vault,
+        log_limit=options.log_limit,
+        log_bytes=options.log_bytes,
+        health_timeout=options.health_timeout,
+        isolation=options.isolation,
+        keep_releases=options.keep_releases,
+        cgroups=options.cgroups,
+    )

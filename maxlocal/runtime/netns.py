@@ -10,7 +10,7 @@ The parts, when the platform is root (``Namespaces.choose``):
 - the namespace: ``ip netns add`` (bound at ``/run/netns/<name>``, so it lives without a
   process in it), loopback up. Named after the platform's data directory and the network's
   id; a platform that starts deletes what a previous run of it left (``reconcile``, from
-  ``Runtime.recover``).
+  ``Runtime.reconcile``).
 - outbound: one ``pasta`` (Debian's ``passt``) per namespace gives it the host's address and
   routes, and makes the tenant's connections from the host: the registries are reachable.
   ``--no-map-gw``: the gateway is not the host's loopback, and ``-T none -U none``: no port

@@ -36,6 +36,8 @@ DEFAULT_PORT = 7400
 LOCAL_CONTEXT = "local"
 START_TIMEOUT_S = 20.0
 STOP_TIMEOUT_S = 10.0
+EXIT_PLATFORM_USAGE = 2
+"""``maxlocal serve``'s exit code for options it refuses (``maxlocal.__main__.EXIT_USAGE``)."""
 # What the platform imports beyond the client (pyproject.toml's `local` extra): the client
 # alone installs none of it, so `rig local` checks before it starts a server that would die.
 PLATFORM_MODULES = ("fastapi", "uvicorn", "cryptography", "psutil", "prometheus_client")
@@ -128,6 +130,13 @@ def _server_options(p: argparse.ArgumentParser) -> None:
         help="what apps, builds and shells run in: auto (the best this machine allows), "
         "sandbox (refuse to start without one), none (one trust domain)",
     )
+    p.add_argument(
+        "--runtime",
+        metavar="NAME",
+        default=None,
+        help="what runs the apps (default: process, tenant processes on this machine; "
+        "the platform lists the others it has)",
+    )
 
 
 def _data_dir(args: argparse.Namespace, *, remembered: bool = False) -> Path:
@@ -215,6 +224,7 @@ def start(ctx: Context, args: argparse.Namespace) -> Result:
         "pid": info["pid"],
         "data_dir": str(data_dir),
         "context": context,
+        "runtime": _runtime_of(info),
         "isolation": _isolation(info),
         "limits": info.get("limits"),
         "router": _router(info),
@@ -222,6 +232,7 @@ def start(ctx: Context, args: argparse.Namespace) -> Result:
     verb = "already running" if already else "started"
     message = (
         f"Max platform {verb} at {info['url']} (pid {info['pid']}, data {data_dir})\n"
+        f"runtime: {_runtime(info)}\n"
         f"isolation: {_isolation(info)}\n"
         f"router: {_router(info)}\n"
         f"{_limits_line(info)}\n"
@@ -310,6 +321,7 @@ def status(ctx: Context, args: argparse.Namespace) -> Result:
         "context": context,
         "started_at": info.get("started_at"),
         "admin": admin.bootstrap_credentials(data_dir)["email"],
+        "runtime": _runtime_of(info),
         "isolation": _isolation(info),
         "limits": info.get("limits"),
         "router": _router(info),
@@ -324,13 +336,18 @@ def status(ctx: Context, args: argparse.Namespace) -> Result:
         "data_dir",
         "context",
         "started_at",
+        "runtime",
         "isolation",
         "limits",
         "router",
         "admin",
         "login",
     ]
-    view = {**data, "limits": _limits_line(info).removeprefix("limits: ")}
+    view = {
+        **data,
+        "runtime": _runtime(info),
+        "limits": _limits_line(info).removeprefix("limits: "),
+    }
     return Result(data=data, view=view, fields=fields)
 
 
@@ -350,6 +367,20 @@ def local_login(ctx: Context, args: argparse.Namespace) -> Result:
         message=f"Logged in to {info['url']} as {login.get('user', '?')} (context {context}).",
         show_data=False,
     )
+
+
+def _runtime_of(info: dict[str, Any]) -> dict[str, Any]:
+    """What runs the apps (``maxlocal serve --runtime``): ``{"name", "detail", ...}`` as
+    server.json says (a platform from before runtime drivers ran processes)."""
+    found = info.get("runtime")
+    if not isinstance(found, dict):
+        return {"name": "process", "detail": "a platform from before runtime drivers"}
+    return found
+
+
+def _runtime(info: dict[str, Any]) -> str:
+    found = _runtime_of(info)
+    return f"{found['name']} — {found['detail']}"
 
 
 def _isolation(info: dict[str, Any]) -> str:
@@ -467,6 +498,8 @@ def _spawn(
     if args.refresh_ttl:
         command += ["--refresh-ttl", str(args.refresh_ttl)]
     command += ["--isolation", args.isolation]
+    if args.runtime:
+        command += ["--runtime", args.runtime]
     # The platform's log is its operator's alone (0600, also one an older rig made 0644).
     fd = os.open(data_dir / "server.log", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
     os.fchmod(fd, 0o600)
@@ -487,6 +520,11 @@ def _wait_until_ready(data_dir: Path, proc: subprocess.Popen[bytes]) -> dict[str
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
         code = proc.poll()
+        if code == EXIT_PLATFORM_USAGE:  # e.g. an unknown --runtime: the platform says which
+            raise UsageError(
+                _last_log_line(data_dir).removeprefix("maxlocal: "),
+                hint=f"the platform refused its options; see {data_dir / 'server.log'}",
+            )
         if code is not None:
             raise RigError(
                 f"the local platform exited during start-up: {_last_log_line(data_dir)}",

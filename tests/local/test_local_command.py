@@ -28,7 +28,11 @@ def local(rig: Rig, tmp_path: Path):
 def test_start_logs_in_and_onboarding_works(local) -> None:
     rig, data = local
     started = rig.ok("local", "start", "--port", "0", "-o", "json").json()
-    assert set(started) == {"url", "pid", "data_dir", "context", "isolation", "limits", "router"}
+    assert set(started) == {
+        *("url", "pid", "data_dir", "context"),
+        *("runtime", "isolation", "limits", "router"),
+    }
+    assert started["runtime"]["name"] == "process"
     assert started["isolation"].startswith(("uid+namespaces (bwrap", "userns (bwrap"))
     assert started["router"].startswith("haproxy — HAProxy ")  # installed by install-system-deps
     assert started["context"] == "local"

@@ -9,6 +9,7 @@ def test_health_and_login(platform: Platform) -> None:
     assert health.pop("isolation") == platform.isolation
     assert health.pop("limits")["mode"].startswith("cgroup v")  # root here: cgroups writable
     assert health.pop("router")["mode"] == "haproxy"  # installed by scripts/install-system-deps
+    assert health.pop("runtime")["name"] == "process"  # the default driver
     assert health == {
         "status": "ok",
         "version": "1.0.0",

@@ -4,6 +4,7 @@ exit codes, a terminal and its size) still work through it."""
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import shutil
@@ -132,8 +133,9 @@ def test_a_shell_in_the_sandbox_gets_a_terminal_its_size_and_its_exit_code(
         ended.append(end)
         done.set()
 
+    in_box = functools.partial(launch, sandbox=box)  # what the process driver's ExecTarget gives
     session = SessionManager().start_shell(
-        tmp_path, child_env({}), 80, 24, output.extend, on_exit, sandbox=box
+        tmp_path, child_env({}), 80, 24, output.extend, on_exit, launcher=in_box
     )
     session.write(b"tty; stty size\n")
     wait_for(lambda: b"24 80" in output, "stty size")

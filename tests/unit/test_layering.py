@@ -244,3 +244,35 @@ def test_the_platform_check_reads_what_a_module_imports(tmp_path: Path) -> None:
     found = _runtime_imports(sample)
     assert {"maxlocal.api.deps", "fastapi.routing"} <= found
     assert not any(name.startswith("maxlocal.server") for name in found)
+
+
+# The runtime driver (maxlocal/runtime/driver.py): everything above the runtime holds a
+# ``RuntimeDriver``; a concrete driver's modules are imported by the registry alone (by name,
+# when that driver is chosen), so a second driver needs no change above it.
+CONCRETE_DRIVERS = {"maxlocal.runtime.core", "maxlocal.runtime.supervisor"}
+ABOVE_THE_DRIVER = ["maxlocal.api", "maxlocal.live", "maxlocal.remote", "maxlocal.edge"]
+ABOVE_THE_DRIVER += ["maxlocal.server", "maxlocal.platform", "maxlocal.__main__"]
+
+
+@pytest.mark.parametrize("package", ABOVE_THE_DRIVER)
+def test_only_the_registry_imports_a_concrete_runtime_driver(package: str) -> None:
+    bad = sorted(
+        f"{path.relative_to(RIG.parent)} imports {name}"
+        for path in _modules(package)
+        for name in _runtime_imports(path)
+        if any(name == c or name.startswith(c + ".") for c in CONCRETE_DRIVERS)
+    )
+    assert bad == []
+
+
+def test_the_registry_names_each_driver_by_module_and_factory() -> None:
+    import importlib
+
+    from maxlocal.runtime import driver
+
+    for name in driver.names():
+        module, colon, factory = driver._REGISTRY[name].partition(":")
+        assert colon and module.startswith("maxlocal.runtime."), name
+        assert callable(getattr(importlib.import_module(module), factory)), name
+    imported = _runtime_imports(MAXLOCAL / "runtime" / "driver.py")
+    assert not imported & CONCRETE_DRIVERS, "the registry imports drivers lazily, by name"
