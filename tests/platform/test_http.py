@@ -15,6 +15,7 @@ def test_health_needs_no_token(anon: Client) -> None:
     assert isolation["detail"].startswith("bwrap ")
     assert health.pop("limits")["mode"].startswith("cgroup v")  # root here: cgroups writable
     assert health.pop("router")["mode"] == "haproxy"  # installed by scripts/install-system-deps
+    assert health.pop("runtime")["name"] == "process"  # the default driver
     assert health == {
         "status": "ok",
         "version": "1.0.0",

@@ -27,7 +27,9 @@ def mode(path: Path) -> int:
 
 def test_server_file_and_permissions(platform: Platform) -> None:
     info = json.loads((platform.data_dir / "server.json").read_text())
-    assert set(info) == {"pid", "url", "port", "started_at", "isolation", "limits", "router"}
+    assert set(info) == {
+        "pid", "url", "port", "started_at", "isolation", "limits", "router", "runtime"
+    }  # fmt: skip
     assert info["pid"] == platform.process.pid
     assert info["url"] == f"http://127.0.0.1:{info['port']}"
     assert info["started_at"].endswith("Z")
