@@ -72,5 +72,5 @@ def _wait_no_containers(client: object, name: str, timeout: float = 30.0) -> Non
 
     deadline = time.monotonic() + timeout
     filters = {"label": f"{engine.APP}={name}"}
-    while client.containers.list(all=True, filters=filters) and time.monotonic() < deadline:  # type: ignore[attr-defined]
+    while client.api.containers(all=True, filters=filters) and time.monotonic() < deadline:  # type: ignore[attr-defined]
         time.sleep(0.2)

@@ -128,8 +128,14 @@ def _interpreter_dirs(layer: Path) -> list[Path]:
 
 
 def _root_owned(info: tarfile.TarInfo) -> tarfile.TarInfo:
+    """Owned by root, readable (and where executable by its owner, runnable) by everyone,
+    writable by nobody else: the app's user reads its release and cannot change it, whatever
+    modes the files had on the platform's machine (a 0700 release directory)."""
     info.uid = info.gid = 0
     info.uname = info.gname = "root"
+    if not info.issym():
+        runnable = info.isdir() or info.mode & 0o100
+        info.mode = (info.mode | 0o444 | (0o111 if runnable else 0)) & ~0o022
     return info
 
 

@@ -137,7 +137,7 @@ def remove(client: docker.DockerClient, app: str) -> None:
         client.api.remove_service(service_name(app))
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        if not client.containers.list(all=True, filters={"label": f"{APP}={app}"}):
+        if not client.api.containers(all=True, filters={"label": f"{APP}={app}"}):
             break
         time.sleep(0.2)
     variables.prune(client, app, keep=set())
