@@ -31,8 +31,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.wfile.write(body)
     def log_message(self, fmt, *args):
         pass
-print(f"starting {VERSION}", flush=True)
-print(f"warming {VERSION}", file=sys.stderr, flush=True)
+sys.stdout.write(f"starting {VERSION}\\n")  # one write each: PYTHONUNBUFFERED=1 makes
+sys.stderr.write(f"warming {VERSION}\\n")  # print() two, and a ticker's line can come between
 http.server.ThreadingHTTPServer(("0.0.0.0", int(os.environ["PORT"])), Handler).serve_forever()
 """
 

@@ -31,7 +31,13 @@ class Collected:
     def wait(self, what: Callable[[list[logs.LogLine]], bool], timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
         while not what(list(self.lines)):
-            assert time.monotonic() < deadline, f"not seen in {timeout} s: {self.lines[-5:]}"
+            other = [
+                (line.slot, line.task_id, line.text)
+                for line in self.lines
+                if "tick" not in line.text
+            ]
+            firsts = {line.task_id: line.text for line in reversed(self.lines)}
+            assert time.monotonic() < deadline, f"not seen in {timeout} s: {other} {firsts}"
             time.sleep(0.1)
 
 

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from maxlocal.runtime.swarm import services, variables
+from maxlocal.runtime.swarm import engine, services, variables
 from maxlocal.runtime.swarm.engine import APP
 from tests.swarm.conftest import UID, Releases, Router, get, spec
 
@@ -33,7 +33,13 @@ def test_swarm_deploy_runs_replicas_on_loopback_as_the_app_user_with_limits(
         assert {b["HostIp"] for b in bound} == {"127.0.0.1"}  # never on another interface
         assert container["Config"]["User"] == f"{UID}:{UID}"
         assert not [m for m in container["Mounts"] if m.get("Type") == "bind"]
-    assert services.managed(docker_client)[app_name] == "r1"
+
+    restarted = engine.connect()  # a platform that starts again: the engine says what runs
+    try:
+        assert services.managed(restarted)[app_name] == "r1"
+        assert services.instances(restarted, app_name) == running  # same tasks, not restarted
+    finally:
+        restarted.close()
 
 
 def test_swarm_variables_reach_the_app_but_never_inspect(

@@ -124,3 +124,23 @@ def _locked(path: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def main() -> None:
+    """``python -m maxlocal.runtime.swarm.base``: make and import the base image now (.ci/run
+    does, before the tests: a first build takes minutes, longer than one test may)."""
+    import sys
+    import time
+
+    from maxlocal.runtime.swarm.engine import connect
+
+    started = time.monotonic()
+    try:
+        name = ensure(connect())
+    except EngineError as exc:
+        sys.exit(f"base image: {exc}")
+    print(f"base image {name} ready in {time.monotonic() - started:.1f} s")
+
+
+if __name__ == "__main__":
+    main()

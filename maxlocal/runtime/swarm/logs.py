@@ -3,13 +3,13 @@ slot), following the tasks that replace others (a rolling update, a restart afte
 
 Each task's container log is read through the engine (``/containers/{id}/logs``, from its
 first line, ``follow``ing it until the container ends), and a watcher lists the service's tasks
-every ``POLL_S`` to start reading each new one. Not the service log endpoint
-(``/services/{id}/logs?follow``), which does the same in one request: on Debian's engine it
-lost the first lines of a task started after the request in one run in three (the swarm's log
-broker attaches to a new task's log only once it runs), and a follow here must be gapless.
-A container's log is its own file, read from the start, so nothing is lost between a task
-starting and being found. On a swarm of several nodes, a task's container log is on its node's
-engine: the driver would open this on each node's engine (a task's ``NodeID``); one node here.
+every ``POLL_S`` to start reading each new one: a container's log is its own file, read from
+the start, so nothing is lost between a task starting and being found. The service log
+endpoint (``/services/{id}/logs?follow&details``) does the same in one request and would reach
+tasks on other nodes; it was the first version here, and was dropped over lines it seemed to
+lose, which were later traced to the test app's own interleaved writes. So it is an open
+choice: on a swarm of several nodes, either that endpoint (if it proves gapless) or this
+reader on each node's engine (a task's ``NodeID``). One node here.
 """
 
 from __future__ import annotations
