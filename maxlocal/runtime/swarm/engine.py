@@ -34,6 +34,7 @@ def connect(base_url: str | None = None) -> docker.DockerClient:
     None) that has answered a ping; EngineError saying why not."""
     import docker
     import docker.errors
+    import requests.exceptions
 
     try:
         if base_url is None:
@@ -41,7 +42,7 @@ def connect(base_url: str | None = None) -> docker.DockerClient:
         else:
             client = docker.DockerClient(base_url=base_url, version=API_VERSION, timeout=TIMEOUT_S)
         client.ping()
-    except docker.errors.DockerException as exc:
+    except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
         where = base_url or "DOCKER_HOST or /var/run/docker.sock"
         raise EngineError(f"no Docker engine answers at {where}: {exc}") from exc
     return client
