@@ -37,10 +37,11 @@ def test_swarm_exec_with_and_without_a_terminal(
     tty = swarm_exec.start(
         docker_client,
         app_name,
-        ["sh", "-c", "stty size; read x; stty size; test -t 0 && echo tty $x; exit 4"],
+        ["sh", "-c", "read x; stty size; read y; stty size; test -t 0 && echo tty $y; exit 4"],
         tty=True,
         size=(30, 100),
     )
+    tty.write(b"go\n")  # the size is set just after the start: read once it surely is
     seen = b""
     chunks = tty.output()
     while b"30 100" not in seen:

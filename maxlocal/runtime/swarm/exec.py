@@ -5,6 +5,10 @@ The process runs as the app's user, in the release's directory, through the laun
 sees the app's variables from the env secret, as the app does). Without a terminal the output
 comes as the engine's frames (stdout and stderr apart); with one, as the terminal's bytes, and
 ``resize`` sets its size. ``wait`` gives the exit code (``None`` while it runs).
+
+The first size is set just after the start (API 1.41 has no size at exec creation; 1.42's
+``ConsoleSize`` has): a program that asks for its size as its very first act may see 0x0, as
+with ``docker exec -t``. rig's shell sends a resize when it attaches, which lands after.
 """
 
 from __future__ import annotations
