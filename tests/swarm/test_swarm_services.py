@@ -10,6 +10,7 @@ import time
 import pytest
 
 from maxlocal.runtime.swarm import engine, services, variables
+from maxlocal.runtime.swarm import exec as swarm_exec
 from maxlocal.runtime.swarm.engine import APP
 from tests.swarm.conftest import UID, Releases, Router, get, spec
 
@@ -126,3 +127,30 @@ def test_swarm_a_task_that_cannot_start_is_said(
     services.deploy(docker_client, broken)
     with pytest.raises(services.EngineError, match=r"did not reach 1 running.*non-zero exit"):
         services.wait_converged(docker_client, app_name, "r1", 1, timeout=8)
+
+
+def test_swarm_a_task_cannot_reach_another_apps_task(
+    docker_client, releases: Releases, app_name: str
+) -> None:
+    other = app_name + "b"
+    try:
+        services.deploy(docker_client, spec(app_name, releases.r1, "r1", network="a"))
+        services.deploy(docker_client, spec(other, releases.r1, "r1", network="b"))
+        (mine,) = services.wait_converged(docker_client, app_name, "r1", 1)
+        (theirs,) = services.wait_converged(docker_client, other, "r1", 1)
+        private = docker_client.api.inspect_container(theirs.container_id)["NetworkSettings"]
+        address = next(iter(private["Networks"].values()))["IPAddress"]
+        probe = (
+            "import socket,sys\n"
+            f"try: socket.create_connection(('{address}', 8000), timeout=2)\n"
+            "except OSError as e: sys.exit(f'refused: {e}')\n"
+            "print('reached')\n"
+        )
+        session = swarm_exec.start(docker_client, app_name, ["python3", "-c", probe])
+        output = b"".join(data for _, data in session.output()).decode()
+        assert session.wait() == 1, output
+        assert "refused: timed out" in output
+        assert get(theirs.address) == f"r1 {UID} hello"  # the host, as the router, reaches it
+        assert get(mine.address) == f"r1 {UID} hello"
+    finally:
+        services.remove(docker_client, other)
