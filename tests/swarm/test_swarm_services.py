@@ -101,7 +101,7 @@ def test_swarm_rolling_update_keeps_serving_then_rolls_back(
     assert {get(i.address) for i in running} == {f"r1 {UID} hello"}
 
 
-def test_swarm_scale_and_remove(docker_client, releases: Releases, app_name: str) -> None:
+def test_swarm_scale_restart_and_remove(docker_client, releases: Releases, app_name: str) -> None:
     services.deploy(docker_client, spec(app_name, releases.r1, "r1"))
     services.wait_converged(docker_client, app_name, "r1", 1)
     before = services.instances(docker_client, app_name)[0]
@@ -111,7 +111,15 @@ def test_swarm_scale_and_remove(docker_client, releases: Releases, app_name: str
     assert before.task_id in {i.task_id for i in running}  # scaling up restarts nothing
     assert len({i.address for i in running}) == 3
     services.scale(docker_client, app_name, 1)
-    assert len(services.wait_converged(docker_client, app_name, "r1", 1)) == 1
+    (kept,) = services.wait_converged(docker_client, app_name, "r1", 1)
+
+    services.restart(docker_client, app_name)
+    deadline = time.monotonic() + 60
+    while services.instances(docker_client, app_name)[:1] in ([], [kept]):
+        assert time.monotonic() < deadline, "restart replaced no task"
+        time.sleep(0.2)
+    (fresh,) = services.wait_converged(docker_client, app_name, "r1", 1)
+    assert fresh.task_id != kept.task_id and get(fresh.address) == f"r1 {UID} hello"
 
     services.remove(docker_client, app_name)
     assert app_name not in services.managed(docker_client)

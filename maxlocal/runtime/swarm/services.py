@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -113,10 +113,29 @@ def deploy(client: docker.DockerClient, spec: AppSpec) -> str:
 
 
 def scale(client: docker.DockerClient, app: str, replicas: int) -> None:
-    """Set the number of instances, nothing else changed (no rolling update)."""
+    """Set the number of instances, nothing else changed (no rolling update). ``rig stop``
+    is a scale to 0, ``rig start`` back to the platform's recorded count."""
+    _respec(client, app, lambda spec: spec.update(Mode={"Replicated": {"Replicas": replicas}}))
+
+
+def restart(client: docker.DockerClient, app: str) -> None:
+    """Replace every task with a new one of the same spec, one at a time, start-first (the
+    update's own order): ``rig restart`` without a gap."""
+
+    def force(spec: dict[str, Any]) -> None:
+        template = spec["TaskTemplate"]
+        template["ForceUpdate"] = int(template.get("ForceUpdate", 0)) + 1
+
+    _respec(client, app, force)
+
+
+def _respec(
+    client: docker.DockerClient, app: str, change: Callable[[dict[str, Any]], object]
+) -> None:
+    """Update the service with its current spec changed by ``change``."""
     current = client.api.inspect_service(service_name(app))
     spec = current["Spec"]
-    spec["Mode"] = {"Replicated": {"Replicas": replicas}}
+    change(spec)
     client.api.update_service(
         current["ID"],
         current["Version"]["Index"],
