@@ -109,7 +109,7 @@ class Router:
         self.app = app
         self.retries = 0
 
-    def get(self, attempts: int = 20) -> str:
+    def get(self, attempts: int = 60) -> str:
         last: Exception | None = None
         for _ in range(attempts):
             for address in services.upstreams(self.client, self.app):  # type: ignore[arg-type]

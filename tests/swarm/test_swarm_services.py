@@ -134,7 +134,7 @@ def test_swarm_a_task_that_cannot_start_is_said(
     broken = spec(app_name, releases.r1, "r1", command=["python3", "no-such-file.py"])
     services.deploy(docker_client, broken)
     with pytest.raises(services.EngineError, match=r"did not reach 1 running.*non-zero exit"):
-        services.wait_converged(docker_client, app_name, "r1", 1, timeout=8)
+        services.wait_converged(docker_client, app_name, "r1", 1, timeout=12)
 
 
 def test_swarm_a_task_cannot_reach_another_apps_task(
