@@ -1,0 +1,300 @@
+"""An app is a Swarm service: its release's image, N replicas, limits, health check, restart
+policy, and one published port per task.
+
+Ports: each task publishes the app's port in **host mode with no fixed published port**, so the
+engine binds a free port per task, on the address dockerd's ``--ip`` gives (scripts/docker-up:
+``127.0.0.1``), and reports it in the task's status. The router's contract stays the process
+runtime's: one loopback address per instance (``upstreams``). Not the routing mesh: it binds
+every interface, and needs IPVS in the kernel (absent on our machines); a router that already
+balances over instances gains nothing from a second balancer.
+
+Deploys are rolling updates, one task at a time, ``start-first``: a new task starts beside the
+old one and the old one is stopped only when the new one is healthy (with a health check, a
+task is ``running`` only once its check passed). The router keeps requests flowing by
+forwarding to ``upstreams`` as they are now, retrying a refused connection on the next one.
+Rollback is an update to an older release's image and env secret (the platform's snapshot, not
+Swarm's one-step ``PreviousSpec``). Reconcile is ``managed``: the services found by label.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from maxlocal.runtime.swarm import variables
+from maxlocal.runtime.swarm.engine import APP, MANAGED, NETWORK, RELEASE, EngineError
+from maxlocal.runtime.swarm.launch import ENV_FILE
+
+if TYPE_CHECKING:
+    import docker
+
+NS = 1_000_000_000
+HOST = "127.0.0.1"
+
+
+@dataclass(frozen=True)
+class Limits:
+    memory: int | None = None  # bytes
+    pids: int | None = None
+    cpus: float | None = None  # cores
+
+
+@dataclass(frozen=True)
+class Health:
+    """An HTTP GET of ``path`` on the app's port, from inside the task (python3 is in the
+    base image): any 2xx/3xx answer within ``timeout_s`` is healthy."""
+
+    path: str = "/"
+    interval_s: float = 1.0
+    timeout_s: float = 2.0
+    retries: int = 3
+    start_period_s: float = 30.0
+
+
+@dataclass(frozen=True)
+class AppSpec:
+    """Everything a deploy of one release of one app says to the engine."""
+
+    app: str
+    network: str
+    release: str
+    image: str
+    command: Sequence[str]
+    uid: int
+    replicas: int = 1
+    port: int = 8000
+    variables: dict[str, str] = field(default_factory=dict)
+    limits: Limits = Limits()
+    health: Health | None = None
+    stop_grace_s: float = 10.0
+
+
+@dataclass(frozen=True)
+class Instance:
+    """One running task: what the router forwards to and logs/exec name."""
+
+    slot: int
+    task_id: str
+    container_id: str
+    release: str
+    address: str  # host:port on loopback
+    state: str
+
+
+def service_name(app: str) -> str:
+    return app
+
+
+def deploy(client: docker.DockerClient, spec: AppSpec) -> str:
+    """Create the app's service, or roll it to ``spec`` (a new release, a rollback to an
+    older one, new variables, limits or replicas). Returns the service id."""
+    import docker.errors
+
+    secret_id, secret = variables.ensure(client, spec.app, spec.variables)
+    body = _body(spec, secret_id, secret)
+    try:
+        current = client.api.inspect_service(service_name(spec.app))
+    except docker.errors.NotFound:
+        try:
+            made = client.api.create_service(**body)
+        except docker.errors.APIError as exc:
+            raise EngineError(
+                f"cannot create the service of {spec.app}: {exc.explanation}"
+            ) from exc
+        return str(made["ID"])
+    try:
+        client.api.update_service(current["ID"], current["Version"]["Index"], **body)
+    except docker.errors.APIError as exc:
+        raise EngineError(f"cannot update the service of {spec.app}: {exc.explanation}") from exc
+    return str(current["ID"])
+
+
+def scale(client: docker.DockerClient, app: str, replicas: int) -> None:
+    """Set the number of instances, nothing else changed (no rolling update). ``rig stop``
+    is a scale to 0, ``rig start`` back to the platform's recorded count."""
+    _respec(client, app, lambda spec: spec.update(Mode={"Replicated": {"Replicas": replicas}}))
+
+
+def restart(client: docker.DockerClient, app: str) -> None:
+    """Replace every task with a new one of the same spec, one at a time, start-first (the
+    update's own order): ``rig restart`` without a gap."""
+
+    def force(spec: dict[str, Any]) -> None:
+        template = spec["TaskTemplate"]
+        template["ForceUpdate"] = int(template.get("ForceUpdate", 0)) + 1
+
+    _respec(client, app, force)
+
+
+def _respec(
+    client: docker.DockerClient, app: str, change: Callable[[dict[str, Any]], object]
+) -> None:
+    """Update the service with its current spec changed by ``change``."""
+    current = client.api.inspect_service(service_name(app))
+    spec = current["Spec"]
+    change(spec)
+    client.api.update_service(
+        current["ID"],
+        current["Version"]["Index"],
+        task_template=spec["TaskTemplate"],
+        name=spec["Name"],
+        labels=spec.get("Labels"),
+        mode=spec["Mode"],
+        update_config=spec.get("UpdateConfig"),
+        endpoint_spec=spec.get("EndpointSpec"),
+    )
+
+
+def remove(client: docker.DockerClient, app: str) -> None:
+    """Remove the app's service (its tasks stop), then its env secrets."""
+    import docker.errors
+
+    with contextlib.suppress(docker.errors.NotFound):
+        client.api.remove_service(service_name(app))
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if not client.api.containers(all=True, filters={"label": f"{APP}={app}"}):
+            break
+        time.sleep(0.2)
+    variables.prune(client, app, keep=set())
+
+
+def managed(client: docker.DockerClient) -> dict[str, str]:
+    """Reconcile: {app: release} of every service the platform made, as the engine has them
+    (the engine is the source of truth for what runs)."""
+    found = {}
+    for service in client.api.services(filters={"label": f"{MANAGED}=app"}):
+        labels = service["Spec"].get("Labels", {})
+        found[labels[APP]] = labels.get(RELEASE, "")
+    return found
+
+
+def instances(client: docker.DockerClient, app: str) -> list[Instance]:
+    """The app's tasks that run now (desired and actual state ``running``), by slot."""
+    tasks = client.api.tasks(filters={"service": service_name(app), "desired-state": "running"})
+    found = []
+    for task in tasks:
+        status = task.get("Status", {})
+        if status.get("State") != "running":
+            continue
+        ports = status.get("PortStatus", {}).get("Ports", [])
+        if not ports:
+            continue
+        labels = task["Spec"]["ContainerSpec"].get("Labels", {})
+        found.append(
+            Instance(
+                slot=int(task.get("Slot", 0)),
+                task_id=task["ID"],
+                container_id=status.get("ContainerStatus", {}).get("ContainerID", ""),
+                release=labels.get(RELEASE, ""),
+                address=f"{HOST}:{ports[0]['PublishedPort']}",
+                state=status["State"],
+            )
+        )
+    return sorted(found, key=lambda i: i.slot)
+
+
+def upstreams(client: docker.DockerClient, app: str) -> list[str]:
+    """The loopback addresses the router forwards to, one per running instance."""
+    return [instance.address for instance in instances(client, app)]
+
+
+def wait_converged(
+    client: docker.DockerClient, app: str, release: str, replicas: int, timeout: float = 120.0
+) -> list[Instance]:
+    """Wait until exactly ``replicas`` instances of ``release`` run (healthy, when the app
+    has a check) and no other release's; EngineError naming the last task error if not."""
+    deadline = time.monotonic() + timeout
+    while True:
+        running = instances(client, app)
+        if len(running) == replicas and all(i.release == release for i in running):
+            return running
+        if time.monotonic() > deadline:
+            raise EngineError(
+                f"{app} did not reach {replicas} running instance(s) of release {release} "
+                f"in {timeout:.0f} s: {last_error(client, app) or 'no task error'}"
+            )
+        time.sleep(0.2)
+
+
+def last_error(client: docker.DockerClient, app: str) -> str:
+    """The newest task error of the app (image missing, container exited...), or ''."""
+    tasks = client.api.tasks(filters={"service": service_name(app)})
+    tasks.sort(key=lambda t: t.get("UpdatedAt", ""), reverse=True)
+    for task in tasks:
+        status = task.get("Status", {})
+        if status.get("Err"):
+            return f"task {task.get('Slot', '?')}: {status['Err']}"
+    return ""
+
+
+def _body(spec: AppSpec, secret_id: str, secret: str) -> dict[str, Any]:
+    import docker.types
+
+    labels = {MANAGED: "app", APP: spec.app, NETWORK: spec.network, RELEASE: spec.release}
+    container = docker.types.ContainerSpec(
+        image=spec.image,
+        args=list(spec.command),
+        env={"PORT": str(spec.port)},
+        labels=labels,
+        user=f"{spec.uid}:{spec.uid}",
+        secrets=[
+            docker.types.SecretReference(
+                secret_id,
+                secret,
+                filename=ENV_FILE.rsplit("/", 1)[-1],
+                uid=str(spec.uid),
+                gid=str(spec.uid),
+                mode=0o400,
+            )
+        ],
+        healthcheck=_healthcheck(spec.health, spec.port),
+        stop_grace_period=int(spec.stop_grace_s * NS),
+        init=True,
+    )
+    resources = docker.types.Resources(
+        cpu_limit=int(spec.limits.cpus * NS) if spec.limits.cpus else None,
+        mem_limit=spec.limits.memory,
+    )
+    if spec.limits.pids:
+        resources.setdefault("Limits", {})["Pids"] = spec.limits.pids
+    template = docker.types.TaskTemplate(
+        container_spec=container,
+        resources=resources,
+        restart_policy=docker.types.RestartPolicy(condition="any", delay=NS // 2),
+    )
+    return {
+        "task_template": template,
+        "name": service_name(spec.app),
+        "labels": labels,
+        "mode": docker.types.ServiceMode("replicated", replicas=spec.replicas),
+        "update_config": docker.types.UpdateConfig(
+            parallelism=1, order="start-first", failure_action="pause", monitor=NS
+        ),
+        "endpoint_spec": {
+            "Mode": "vip",
+            "Ports": [{"Protocol": "tcp", "TargetPort": spec.port, "PublishMode": "host"}],
+        },
+    }
+
+
+def _healthcheck(health: Health | None, port: int) -> Any:
+    import docker.types
+
+    if health is None:
+        return None
+    probe = (
+        "import sys,urllib.request;"
+        f"urllib.request.urlopen('http://127.0.0.1:{port}{health.path}',"
+        f"timeout={health.timeout_s})"
+    )
+    return docker.types.Healthcheck(
+        test=["CMD", "python3", "-c", probe],
+        interval=int(health.interval_s * NS),
+        timeout=int(health.timeout_s * NS),
+        retries=health.retries,
+        start_period=int(health.start_period_s * NS),
+    )
