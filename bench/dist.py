@@ -64,10 +64,14 @@ def lean_install(wheel: Path, root: Path) -> Path:
     return root / "bin" / "rig"
 
 
-def start_up(platform: Platform, runs: int) -> list[Figure]:
+def start_up(
+    platform: Platform, runs: int, built: tuple[Path, Path, Path] | None = None
+) -> list[Figure]:
+    """The figures; ``built``: the wheel, single file and bundle if already built (tests/dist
+    runs this once on its own artefacts, so that it cannot rot without a second build)."""
     with tempfile.TemporaryDirectory(prefix="rig-bench-dist-") as tmp:
         root = Path(tmp)
-        wheel, pyz, bundle = build(root / "dist")
+        wheel, pyz, bundle = built or build(root / "dist")
         lean = lean_install(wheel, root / "lean")
         warm_env = {**platform.env, "SHIV_ROOT": str(root / "shiv")}
         installs: dict[str, list[str]] = {

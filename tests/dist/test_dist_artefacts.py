@@ -123,3 +123,24 @@ def test_the_deb_installs_with_apt(artefacts: dict[str, Path]) -> None:
         )
     assert removed.returncode == 0, removed.stderr
     assert not Path("/usr/bin/rig").exists() and not Path("/usr/lib/maxrig").exists()
+
+
+def test_the_bench_section_measures_each_artefact(artefacts: dict[str, Path]) -> None:
+    """bench/dist.py once (one round, nothing enforced) on these artefacts: it cannot rot
+    unnoticed, and the bench's smoke run need not build them a second time."""
+    from bench import dist
+    from bench import platform as bench_platform
+
+    local = bench_platform.start(isolation="none")
+    try:
+        figures = dist.start_up(
+            local, 1, (artefacts["wheel"], artefacts["pyz"], artefacts["bundle"])
+        )
+    finally:
+        bench_platform.stop(local)
+    names = [f.name for f in figures]
+    for artefact in ("single file", "bundle"):
+        assert f"{artefact} rig --version" in names and f"{artefact} rig --help" in names
+        assert f"{artefact} rig --version, first run" in names
+    assert "rig list apps -o json (lean install)" in names
+    assert all(f.value is not None and f.value > 0 for f in figures), figures
