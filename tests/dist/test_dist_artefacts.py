@@ -15,6 +15,7 @@ import pexpect
 import pytest
 
 from rig import __version__
+from tests.support.cli import single_error_line
 from tests.support.dist import Client, build_dist
 from tests.support.platform import Platform, PlatformFactory
 
@@ -62,7 +63,7 @@ def test_the_artefacts_are_named_by_version(artefacts: dict[str, Path]) -> None:
     assert bundled.stdout == ""
 
 
-def test_version_and_help(client: Client) -> None:
+def test_version_help_and_a_usage_error(client: Client) -> None:
     version = client("--version")
     assert (version.code, version.out.strip(), version.err) == (0, f"rig {__version__}", "")
     help_ = client("--help")
@@ -70,6 +71,8 @@ def test_version_and_help(client: Client) -> None:
     assert "usage: rig" in help_.out and "deploy" in help_.out
     bad = client("frobnicate")
     assert bad.code == 2 and "Traceback" not in bad.err, bad
+    local = client("local", "start", "--data", str(client.home / "max"))
+    assert local.code == 1 and "local platform is not installed" in single_error_line(local)
 
 
 def test_an_api_call_and_the_shell(client: Client, platform_elsewhere: Platform) -> None:
