@@ -1,11 +1,12 @@
-"""``python -m bench [--quick] [--logs] [--out PATH]``: measure rig against the performance
+"""``python -m bench [--quick] [--logs] [--dist] [--out PATH]``: measure rig against the performance
 targets.
 
 Starts a local platform, measures every figure (the median of repeated runs, each
 reference in the same rounds), prints a table, writes ``bench/results.json`` and exits
 1 when a target is missed. ``--quick`` runs each figure a few times and enforces nothing:
 it is the smoke test that keeps this suite working. ``--logs`` measures only the socket and
-log figures (join, latency, throughput, idle CPU).
+log figures (join, latency, throughput, idle CPU); ``--dist`` only the start-up of the release
+artefacts (bench/dist.py, which builds them: not in the smoke run).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import builds, figures, isolation, platform
+from bench import builds, dist, figures, isolation, platform
 from bench import router as router_figures
 from bench.figures import Figure
 
@@ -84,10 +85,12 @@ QUICK = Repetitions(
 )
 
 
-def measure(reps: Repetitions, logs_only: bool = False) -> list[Figure]:
+def measure(reps: Repetitions, logs_only: bool = False, dist_only: bool = False) -> list[Figure]:
     compileall.compile_dir(Path(__file__).parent.parent / "rig", quiet=1)
     local = platform.start()
     try:
+        if dist_only:
+            return dist.start_up(local, reps.start_up)
         socket_missing = figures.socket_missing(local)
         others = (
             []
@@ -104,6 +107,8 @@ def measure(reps: Repetitions, logs_only: bool = False) -> list[Figure]:
                 *builds.builds(local, reps.builds),
                 *isolation.isolation(local, reps.isolation),
                 *router_figures.router(local, quick=reps == QUICK),
+                # builds the artefacts (minutes): not in the smoke run; tests/dist runs it
+                *([] if reps == QUICK else dist.start_up(local, reps.start_up)),
             ]
         )
         return [
@@ -133,10 +138,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench", description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="a smoke run: few repetitions")
     parser.add_argument("--logs", action="store_true", help="only the socket and log figures")
+    parser.add_argument(
+        "--dist", action="store_true", help="only the start-up of the release artefacts"
+    )
     parser.add_argument("--out", type=Path, default=RESULTS, help="where to write the results")
     args = parser.parse_args(argv)
     started = time.time()
-    results = measure(QUICK if args.quick else FULL, logs_only=args.logs)
+    results = measure(QUICK if args.quick else FULL, logs_only=args.logs, dist_only=args.dist)
     print(table(results))
     report = {
         "quick": args.quick,

@@ -89,9 +89,13 @@ def not_measurable(name: str, unit: str, target: Target, why: str) -> Figure:
     return figure(name, None, unit, target, note=f"{NOT_YET}: {why}")
 
 
-def start_up(platform: Platform, runs: int) -> list[Figure]:
-    """Wall times of one-shot commands, each against references run in the same rounds."""
-    rig, env = rig_executable(), platform.env
+def start_up(
+    platform: Platform, runs: int, rig: str | None = None, where: str = ""
+) -> list[Figure]:
+    """Wall times of one-shot commands, each against references run in the same rounds; ``rig``
+    another install of it (bench/dist.py: the lean one), named ``where`` in the figures."""
+    rig, env = rig or rig_executable(), platform.env
+    suffix = f" ({where})" if where else ""
     list_url = f"{platform.url}/api/v1/apps"
     ref_env = {**env, "BENCH_URL": list_url, "BENCH_TOKEN": platform.token}
     subjects = {
@@ -111,10 +115,12 @@ def start_up(platform: Platform, runs: int) -> list[Figure]:
     )
     store = f"token in the {platform.store} store"
     return [
-        figure("rig --version", ms["rig --version"], "ms", Target("≤ 3x", 3, True), python),
-        figure("rig --help", ms["rig --help"], "ms", Target("≤ 5x", 5, True), python),
         figure(
-            "rig list apps -o json",
+            "rig --version" + suffix, ms["rig --version"], "ms", Target("≤ 3x", 3, True), python
+        ),
+        figure("rig --help" + suffix, ms["rig --help"], "ms", Target("≤ 5x", 5, True), python),
+        figure(
+            "rig list apps -o json" + suffix,
             ms["rig list apps -o json"],
             "ms",
             Target("≤ 10x", 10, True),
@@ -122,7 +128,7 @@ def start_up(platform: Platform, runs: int) -> list[Figure]:
             store,
         ),
         figure(
-            "rig list apps -o json",
+            "rig list apps -o json" + suffix,
             ms["rig list apps -o json"],
             "ms",
             Target("≤ 0.5x", 0.5, True),

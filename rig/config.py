@@ -151,6 +151,13 @@ def _dir(explicit: str, xdg: str, home: str) -> Path:
     env = environment()
     if explicit and env.get(explicit):
         return Path(env[explicit])
+    return xdg_dir(xdg, home, env)
+
+
+def xdg_dir(xdg: str, home: str, env: Mapping[str, str]) -> Path:
+    """``$XDG_...`` (``xdg``), else ``~/`` + ``home``, and ``rig`` in it: the one place that
+    knows where a user's files go (XDG on Linux; the same fallbacks serve macOS; Windows would
+    choose %APPDATA% here: docs/platforms.md)."""
     base = Path(env[xdg]) if env.get(xdg) else Path.home() / home
     return base / "rig"
 

@@ -36,9 +36,11 @@ def enabled(env: Mapping[str, str]) -> bool:
 
 
 def cache_file(env: Mapping[str, str]) -> Path:
-    """``$XDG_CACHE_HOME/rig/update-check.json`` (default ``~/.cache``)."""
-    base = env.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "rig" / "update-check.json"
+    """``$XDG_CACHE_HOME/rig/update-check.json`` (default ``~/.cache``): per user, not per
+    ``RIG_CONFIG_DIR`` (a newer rig is news for each of its configurations alike)."""
+    from rig.config import xdg_dir
+
+    return xdg_dir("XDG_CACHE_HOME", ".cache", env) / "update-check.json"
 
 
 def after_command(env: Mapping[str, str], err: IO[str]) -> None:

@@ -15,7 +15,6 @@ import asyncio
 import base64
 import contextlib
 import os
-import signal
 import threading
 from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass
@@ -35,7 +34,7 @@ from rig.transport.socket import (
     Reconnecting,
     Socket,
 )
-from rig.transport.terminal import on_resize, raw_mode, terminal_size
+from rig.transport.terminal import on_interrupt, on_resize, raw_mode, terminal_size
 
 READ_CHUNK = 64 * 1024
 INTERRUPTS_TO_GIVE_UP = 3
@@ -293,11 +292,6 @@ def _forward(fd: int, session: RemoteSession, loop: asyncio.AbstractEventLoop) -
 @contextlib.contextmanager
 def _interrupts(session: RemoteSession) -> Iterator[None]:
     """Ctrl+C interrupts the remote process; the third gives up waiting for it."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    loop = asyncio.get_running_loop()
-    previous = signal.getsignal(signal.SIGINT)
     count = 0
 
     def interrupted() -> None:
@@ -308,9 +302,5 @@ def _interrupts(session: RemoteSession) -> Iterator[None]:
         else:
             session.abandon(Interrupted("stopped waiting for the remote command"))
 
-    loop.add_signal_handler(signal.SIGINT, interrupted)
-    try:
+    with on_interrupt(interrupted):
         yield
-    finally:
-        loop.remove_signal_handler(signal.SIGINT)
-        signal.signal(signal.SIGINT, previous)

@@ -1,14 +1,19 @@
-"""The local terminal for a remote shell: raw mode, restored on every way out, and its size.
+"""The local terminal for a remote shell: raw mode, restored on every way out, its size, and
+the signals that reach it (Ctrl+C, SIGWINCH, SIGTERM/SIGHUP).
 
-    with raw_mode(fd), on_resize(lambda cols, rows: ...):
+    with raw_mode(fd), on_resize(lambda cols, rows: ...), on_interrupt(callback):
         ...
 
 SIGTERM and SIGHUP while raw raise ``TerminalSignal`` (so the mode is restored on the way out);
 ``-1`` for the fd, or a stream that is not a terminal, makes both a no-op.
+
+The one module of the client that is POSIX-only (termios, tty, SIGWINCH, an event loop's signal
+handlers): the seam where a Windows terminal (the console API) would go (docs/platforms.md).
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import signal
@@ -89,3 +94,20 @@ def on_resize(callback: Callable[[int, int], None], fd: int = 1) -> Iterator[Non
 
     with _handling((signal.SIGWINCH,), resized):
         yield
+
+
+@contextlib.contextmanager
+def on_interrupt(callback: Callable[[], None]) -> Iterator[None]:
+    """``callback()`` on each Ctrl+C (SIGINT) inside the block, run by the running event loop
+    instead of a KeyboardInterrupt; Python's handler again after it (main thread only)."""
+    if not _in_main_thread():
+        yield
+        return
+    loop = asyncio.get_running_loop()
+    previous = signal.getsignal(signal.SIGINT)
+    loop.add_signal_handler(signal.SIGINT, callback)
+    try:
+        yield
+    finally:
+        loop.remove_signal_handler(signal.SIGINT)
+        signal.signal(signal.SIGINT, previous)

@@ -17,7 +17,8 @@ import pexpect
 import pytest
 
 from rig import __version__
-from tests.support.cli import ROOT, Run, base_env, single_error_line
+from tests.support.cli import single_error_line
+from tests.support.dist import Client, build_dist
 from tests.support.platform import Platform, PlatformFactory
 
 pytestmark = [pytest.mark.network, pytest.mark.slow]
@@ -26,46 +27,16 @@ UV = Path(sys.executable).with_name("uv")  # the dev venv's (the local extra ins
 
 
 @dataclass
-class Installed:
-    """A `uv tool install`ed rig: its command and its environment's interpreter."""
+class Installed(Client):
+    """A `uv tool install`ed rig: its command, home and its environment's interpreter."""
 
-    rig: Path
-    python: Path
-    home: Path
-
-    def env(self, **extra: str) -> dict[str, str]:
-        """No checkout on the path: the installed rig runs, not the one in this repository."""
-        env = base_env(self.home / "config")
-        env.pop("PYTHONPATH", None)
-        env.update(HOME=str(self.home), PATH=f"{self.rig.parent}{os.pathsep}/usr/bin:/bin")
-        env.update(extra)
-        return env
-
-    def __call__(self, *args: str, input: str | None = None, cwd: Path | None = None) -> Run:
-        done = subprocess.run(
-            [str(self.rig), *args],
-            env=self.env(),
-            cwd=cwd or self.home,
-            input=input,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-        return Run(list(args), done.returncode, done.stdout, done.stderr)
+    python: Path = Path()
 
 
 @pytest.fixture(scope="session")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Built once per test session, by the script a release uses."""
-    out = tmp_path_factory.mktemp("dist")
-    built = subprocess.run(
-        [str(ROOT / "scripts" / "build-dist"), str(out)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert built.returncode == 0, built.stderr
-    return Path(built.stdout.strip().splitlines()[-1])
+    """Built once per test run, by the script a release uses."""
+    return build_dist(tmp_path_factory, "wheel")[0]
 
 
 @pytest.fixture(scope="module")
@@ -84,7 +55,9 @@ def installed(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         timeout=300,
     )
     assert done.returncode == 0, done.stderr
-    yield Installed(bin_dir / "rig", tools / "maxrig" / "bin" / "python", home)
+    yield Installed(
+        [str(bin_dir / "rig")], home, [str(bin_dir)], tools / "maxrig" / "bin" / "python"
+    )
 
 
 def test_only_the_client_is_installed(installed: Installed) -> None:
@@ -175,10 +148,7 @@ def test_the_shell_prompts_on_a_terminal(
     user = platform_elsewhere.add_user("lean-shell@example.com")
     login = installed("login", "--api", platform_elsewhere.url, "--token", "-", input=user["token"])
     assert login.code == 0, login
-    shell = pexpect.spawn(
-        str(installed.rig), [], env=installed.env(), cwd=str(installed.home), encoding="utf-8",
-        timeout=30, dimensions=(40, 120),
-    )  # fmt: skip
+    shell = installed.shell()
     try:
         shell.expect_exact("rig default>")  # the login's context, on its first prompt
         shell.sendline("create network lean-shell-net")
