@@ -110,7 +110,8 @@ def build_app(platform: Platform, edge: haproxy.Edge | None = None) -> ASGIApp:
     live = Live.build(platform)
     remote = RemoteAccess.build(platform)
     table = RouteTable(platform.runtime)
-    platform.runtime.state_listeners.append(table.on_state)
+    # first of the listeners: a crashed instance leaves the route table before anything else
+    platform.runtime.state_listeners.insert(0, table.on_state)
     router: HostRouter | None = None
 
     @contextlib.asynccontextmanager

@@ -13,8 +13,10 @@ visitor never reaches a port another tenant took. Verification runs
   a hundred apps under 5 % of a core.
 
 The table is app key (``"shop/api"``) → a tuple of upstreams, one per verified web instance
-(``rig scale``); forwarders balance over them round-robin. An instance that dies or stops
-answering on its port leaves the tuple at the next check (at once for a death).
+(``rig scale``); HAProxy balances over them by least connections, the in-process router
+round-robin, and both try another instance when one refuses the connection. An instance
+that dies or stops answering on its port leaves the tuple at the next check (at once for a
+death: the table's state listener runs first of the runtime's, see ``server.build_app``).
 """
 
 from __future__ import annotations
@@ -85,12 +87,14 @@ class RouteTable:
     def routes(self) -> Routes:
         return dict(self._routes)
 
-    def resolve(self, network: str, name: str) -> int | Unavailable:
-        """For the in-process router: the verified port, else ``Unavailable`` (a visitor is
+    def resolve(self, network: str, name: str) -> tuple[int, ...] | Unavailable:
+        """For the in-process router: the verified ports, each request starting at the next
+        (round-robin; the rest are tried if it refuses), else ``Unavailable`` (a visitor is
         answered the same whatever the reason, so the reason here is not looked up)."""
         upstreams = self._routes.get(f"{network}/{name}")
         if upstreams:
-            return upstreams[next(self._turns) % len(upstreams)].port
+            turn = next(self._turns) % len(upstreams)
+            return tuple(u.port for u in upstreams[turn:] + upstreams[:turn])
         return Unavailable(503, "no verified route")
 
     def start(self) -> None:

@@ -1,9 +1,11 @@
 """Several instances of an app (`rig scale`): requests are spread over every healthy one, and
-none is dropped while the app is scaled, deployed or rolled back. When an instance is killed,
-the requests sent to it between its death and its route's withdrawal still fail (HAProxy
-picks the instance with ``set-dst``, so it cannot redispatch a refused connection to another
-one); the test bounds that window. Closing it needs real servers per app (HAProxy dynamic
-servers with ``option redispatch``)."""
+none is dropped while the app is scaled, deployed, rolled back, or one instance is killed.
+
+The visitors send idempotent GETs. What the edge retries on another instance: a connection
+the dead instance refused, and a GET (or HEAD, OPTIONS, PUT, DELETE) it closed without an
+answer. What it cannot retry: a non-idempotent request (a POST) already sent to the instance
+that died (the app may have acted on it), a request whose answer had begun, or one with a body
+larger than HAProxy's buffer; such a request gets the 502 page."""
 
 from __future__ import annotations
 
@@ -141,18 +143,15 @@ def test_scaled_to_three_and_back_dropping_no_request(served: Served) -> None:
         time.sleep(2)  # the old instances drained
         assert set(spread(served)) == set(web_ports(status).values())
 
-    dropped = [f for f in during.failures if not f.startswith("kill:")]
-    assert dropped == [], (len(dropped), dropped[:3])
-    # A SIGKILLed instance: the requests it held, and those sent to it before its route is
-    # withdrawn (tens of ms alone; up to about a second with other tests on 2 cores), fail:
-    # the edge does not yet retry them on another instance (see the module's docstring).
-    late = [f for f in during.failures if float(f.split()[1]) > killed_at + 3]
-    assert late == [], (f"killed at {killed_at:.3f}", late[:3])
+    assert during.failures == [], (f"killed at {killed_at:.3f}", during.failures[:3])
     assert sum(during.answered.values()) > 100, during.answered
+    instances_in_status_and_logs(served)
 
 
-def test_instances_in_status_and_logs(served: Served) -> None:
-    """The table and JSON of `rig status` list instances; access lines name one."""
+def instances_in_status_and_logs(served: Served) -> None:
+    """The table and JSON of `rig status` list instances; access lines name one; the kill
+    above is noted for the instance killed (part of the test above: xdist may run tests of a
+    file on different platforms)."""
     table = served.rig.ok("status", "app", APP, "--network", served.network).out
     assert "web.1" in table, table
 
