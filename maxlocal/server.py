@@ -160,7 +160,7 @@ def build_app(platform: Platform, edge: haproxy.Edge | None = None) -> ASGIApp:
         HostCheck, hosts=platform_hosts(platform.settings.domain, platform.settings.host)
     )
     app.add_middleware(errors.CatchAll)
-    app.state.metrics = metrics.Metrics(platform, table.served)
+    app.state.metrics = metrics.Metrics(platform, table.served, table.latency)
     if edge is not None:
         table.listeners.append(edge.apply)
         edge.sink = _access_sink(platform, table)
@@ -171,9 +171,12 @@ def build_app(platform: Platform, edge: haproxy.Edge | None = None) -> ASGIApp:
 
 
 def _access_sink(platform: Platform, table: RouteTable) -> haproxy.AccessSink:
-    def sink(app: str, lines: list[str]) -> None:
+    def sink(app: str, lines: list[str], durations: list[float]) -> None:
         network, name = app.split("/", 1)
         table.served[(network, name)] += len(lines)
+        latency = table.latency[(network, name)]
+        for seconds in durations:
+            latency.observe(seconds)
         platform.runtime.access_lines(app, lines)
 
     return sink

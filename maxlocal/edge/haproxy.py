@@ -101,8 +101,9 @@ SLOTS = tuple(f"app{n}" for n in range(1, POOL + 1))
 LOG_FIELDS = "%[var(txn.host)] %[var(txn.id)] %HM %HPO %ST %B %Ta %ci %s"
 """What HAProxy writes per routed request (the query string is left out: it may hold secrets)."""
 
-AccessSink = Callable[[str, list[str]], None]
-"""``sink(app_key, lines)``: access lines for an app's log."""
+AccessSink = Callable[[str, list[str], list[float]], None]
+"""``sink(app_key, lines, seconds)``: access lines for an app's log, and each request's
+duration."""
 
 
 def find() -> str | None:
@@ -403,13 +404,16 @@ class Edge:
                     break
                 chunk += more
             by_app: dict[str, list[str]] = defaultdict(list)
+            durations: dict[str, list[float]] = defaultdict(list)
             for raw in chunk.decode(errors="replace").splitlines():
                 parsed = access_line(raw)
                 if parsed is not None:
-                    by_app[parsed[0]].append(parsed[1])
+                    app, line, seconds = parsed
+                    by_app[app].append(line)
+                    durations[app].append(seconds)
             for app, lines in by_app.items():
                 try:
-                    self.sink(app, lines)
+                    self.sink(app, lines, durations[app])
                 except Exception:
                     log.exception("access lines lost")
 
@@ -432,8 +436,9 @@ def _map_commands(path: Path, old: dict[str, str], new: dict[str, str]) -> list[
     return commands
 
 
-def access_line(raw: str) -> tuple[str, str] | None:
-    """(app key, line for its log) from one of HAProxy's lines (``LOG_FIELDS``)."""
+def access_line(raw: str) -> tuple[str, str, float] | None:
+    """(app key, line for its log, seconds it took) from one of HAProxy's lines
+    (``LOG_FIELDS``)."""
     fields = raw.split(" ")
     if len(fields) != 9:
         return None
@@ -446,4 +451,5 @@ def access_line(raw: str) -> tuple[str, str] | None:
         f"method={method} path={path} status={status} bytes={size} duration={duration}ms "
         f"request_id={request_id} fwd={client} instance={instance_of(server)}"
     )
-    return f"{network}/{app}", line
+    seconds = int(duration) / 1000 if duration.isdigit() else 0.0
+    return f"{network}/{app}", line, seconds

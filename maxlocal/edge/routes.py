@@ -21,12 +21,13 @@ death: the table's state listener runs first of the runtime's, see ``server.buil
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import logging
 import threading
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from maxlocal.runtime.router import Unavailable
@@ -35,6 +36,26 @@ log = logging.getLogger("maxlocal")
 
 INTERVAL = 0.5
 LOOPBACK = "127.0.0.1"
+LATENCY_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 60.0)
+"""Upper bounds (seconds) of ``/metrics``' request duration histogram; HAProxy gives whole ms."""
+
+
+@dataclass
+class Latency:
+    """Routed requests' durations (HAProxy's ``%Ta``: head received to answer sent) for one
+    app: counts per bucket of ``LATENCY_BUCKETS`` (the last, past them all: +Inf) and sum."""
+
+    counts: list[int] = field(default_factory=lambda: [0] * (len(LATENCY_BUCKETS) + 1))
+    total: float = 0.0
+
+    def observe(self, seconds: float) -> None:
+        self.counts[bisect.bisect_left(LATENCY_BUCKETS, seconds)] += 1
+        self.total += seconds
+
+    def cumulative(self) -> list[tuple[str, int]]:
+        """Prometheus' buckets: (upper bound, requests at most that long)."""
+        bounds = [*(f"{b:g}" for b in LATENCY_BUCKETS), "+Inf"]
+        return list(zip(bounds, itertools.accumulate(self.counts), strict=True))
 
 
 @dataclass(frozen=True)
@@ -76,6 +97,8 @@ class RouteTable:
         self.listeners: list[Callable[[Routes], None]] = []
         self.served: Counter[tuple[str, str]] = Counter()
         """Requests forwarded per (network, app), for ``/metrics``."""
+        self.latency: defaultdict[tuple[str, str], Latency] = defaultdict(Latency)
+        """Their durations per (network, app), for ``/metrics`` (HAProxy's access lines)."""
         self._routes: dict[str, tuple[Upstream, ...]] = {}
         self._why: dict[str, str] = {}
         self._lock = threading.RLock()
