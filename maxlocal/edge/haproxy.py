@@ -7,10 +7,10 @@ pipelining, WebSockets, streaming, header and idle limits and access logs, all m
 
 How it is driven: the platform binds the public socket (loopback check, port 0) and hands it
 over as ``fd@N``. The frontend reads each connection's first request head: a connection for
-``<app>.<network>.localhost`` (or with a target that is no path) is relayed, through a unix
-socket in a private directory (PROXY protocol keeps the visitor's address), to the HTTP
-frontend ``apps``, which picks each request's backend from the map (host → the app's
-backend, one of a pre-declared pool: ``edge.pool``); every other connection is passed to the
+``<app>.<network>.localhost`` (or with a target that is no path) switches to HTTP
+(``switch-mode http``) and each of its requests goes to the backend the map names (host →
+the app's backend, one of a pre-declared pool: ``edge.pool``); every other connection is
+passed to the
 API on a private loopback port as bytes, so the API's own limits and answers (431, 413, its
 timeouts, the realtime socket) are exactly as without the edge. Each app's backend holds one
 server per verified instance and balances by least connections; a request an instance refused
@@ -98,8 +98,13 @@ RETRIED_METHODS = ("GET", "HEAD", "OPTIONS", "PUT", "DELETE")
 POOL = 256
 """Apps that can be routed at once (one HAProxy backend each); more get the 503 page."""
 SLOTS = tuple(f"app{n}" for n in range(1, POOL + 1))
-LOG_FIELDS = "%[var(txn.host)] %[var(txn.id)] %HM %HPO %ST %B %Ta %ci %s"
-"""What HAProxy writes per routed request (the query string is left out: it may hold secrets)."""
+LOG_FIELDS = (
+    "%[var(txn.host)] %[var(txn.id)] %[var(txn.method)] %[var(txn.path)] %[var(txn.status)] "
+    "%B %[date(0,us),sub(txn.start)] %ci %s"
+)
+"""What HAProxy writes per routed request (the query string is left out: it may hold secrets).
+The duration is in microseconds from the request head's arrival to the answer's last byte
+(``%Tt`` would count the wait for the request on a kept-alive connection too)."""
 
 AccessSink = Callable[[str, list[str], list[float]], None]
 """``sink(app_key, lines, seconds)``: access lines for an app's log, and each request's
@@ -138,7 +143,6 @@ def render(
     """The whole configuration: written once at start; routes change through the map and the
     runtime API's ``add/del server``."""
     map_file = folder / "routes.map"
-    relay = admin.parent / "apps.sock"
     app_host = r"^[^.:]+\.[^.:]+\.localhost\.?$"
     return f"""\
 global
@@ -164,30 +168,26 @@ defaults
 frontend public
     mode tcp
     bind fd@{fd}
-    no log
+    log-format "{LOG_FIELDS}"
     tcp-request inspect-delay {_ms(timeouts.head)}
     tcp-request content set-var(txn.host) req.hdr(host),host_only,lower if HTTP
-    tcp-request content accept if HTTP
     acl app_host var(txn.host) -m reg {app_host}
     acl bad_target req.payload(0,64) -m reg ^[A-Za-z]+\\ [^/*]
-    use_backend relay if app_host || bad_target
-    default_backend api
-
-backend relay
-    mode tcp
-    server apps unix@{relay} send-proxy-v2
-
-frontend apps
-    mode http
-    bind unix@{relay} mode 600 accept-proxy
-    log-format "{LOG_FIELDS}"
+    tcp-request content switch-mode http if app_host || bad_target
+    tcp-request content set-log-level silent
+    tcp-request content accept if HTTP
+    # from here on only for connections switched to HTTP (app hosts), request by request
     http-request deny deny_status 400 content-type text/plain string {_lf(BAD_TARGET)} \
 unless {{ url_beg / }} || {{ method OPTIONS }} {{ url * }}
     http-request set-var(txn.host) req.hdr(host),host_only,lower
     http-request set-var(txn.backend) var(txn.host),map({map_file})
+    http-request set-var(txn.start) date(0,us)
     http-request set-var(txn.id) uuid
+    http-request set-var(txn.method) method
+    http-request set-var(txn.path) path
+    http-after-response set-var(txn.status) status
     acl routed var(txn.backend) -m found
-    http-request set-log-level silent unless routed
+    http-request set-log-level info if routed
     http-request return status 503 content-type text/plain lf-string {_lf(NOT_SERVING)} \
 unless routed
     http-request set-header X-Request-Id %[var(txn.id)]
@@ -197,7 +197,8 @@ unless routed
     http-request set-header Forwarded for=%[src];host=%[req.hdr(host)];proto=http
     http-request disable-l7-retry unless {{ method {" ".join(RETRIED_METHODS)} }}
     option forwardfor
-    use_backend %[var(txn.backend)]
+    use_backend %[var(txn.backend)] if routed
+    default_backend api
 
 {_pool()}
 
@@ -442,14 +443,14 @@ def access_line(raw: str) -> tuple[str, str, float] | None:
     fields = raw.split(" ")
     if len(fields) != 9:
         return None
-    host, request_id, method, path, status, size, duration, client, server = fields
+    host, request_id, method, path, status, size, micros, client, server = fields
+    seconds = int(micros) / 1e6 if micros.isdigit() else 0.0
     target = parse_host(host)
     if target is None:
         return None
     network, app = target
     line = (
-        f"method={method} path={path} status={status} bytes={size} duration={duration}ms "
+        f"method={method} path={path} status={status} bytes={size} duration={seconds * 1000:.3f}ms "
         f"request_id={request_id} fwd={client} instance={instance_of(server)}"
     )
-    seconds = int(duration) / 1000 if duration.isdigit() else 0.0
     return f"{network}/{app}", line, seconds

@@ -37,13 +37,13 @@ log = logging.getLogger("maxlocal")
 INTERVAL = 0.5
 LOOPBACK = "127.0.0.1"
 LATENCY_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 60.0)
-"""Upper bounds (seconds) of ``/metrics``' request duration histogram; HAProxy gives whole ms."""
+"""Upper bounds (seconds) of ``/metrics``' request duration histogram."""
 
 
 @dataclass
 class Latency:
-    """Routed requests' durations (HAProxy's ``%Ta``: head received to answer sent) for one
-    app: counts per bucket of ``LATENCY_BUCKETS`` (the last, past them all: +Inf) and sum."""
+    """Routed requests' durations (head received to answer sent, ``haproxy.LOG_FIELDS``) for
+    one app: counts per bucket of ``LATENCY_BUCKETS`` (the last, past them all: +Inf) and sum."""
 
     counts: list[int] = field(default_factory=lambda: [0] * (len(LATENCY_BUCKETS) + 1))
     total: float = 0.0
