@@ -220,3 +220,19 @@ def test_a_withdrawn_instance_is_drained_then_deleted(running: Running) -> None:
 def servers(edge: haproxy.Edge) -> str:
     """``show servers state`` of every backend: one line per server, its name in it."""
     return edge._command("show servers state")
+
+
+def test_a_restarted_haproxy_gets_the_servers_back(running: Running) -> None:
+    """HAProxy is started again if it exits; the new process loads the map and is given every
+    instance again (a server added at run time is not in its configuration)."""
+    live = running.upstreams.serve("again", ok)
+    running.edge.apply({"shop/again": (live,)})
+    assert running.get("again").text == "ok\n"
+    old = running.edge.proc
+    assert old is not None
+    old.kill()
+    deadline = time.monotonic() + 20
+    while running.edge.proc is old or not running.edge._answers():
+        assert time.monotonic() < deadline, "HAProxy was not started again"
+        time.sleep(0.1)
+    assert running.get("again").text == "ok\n"
