@@ -372,9 +372,18 @@ class Edge:
         return b"".join(chunks).decode(errors="replace")
 
     def _errors(self, proc: subprocess.Popen[bytes]) -> None:
+        """HAProxy's stderr into the platform's log. Routine, not warnings: what our own runtime
+        API commands made it say (``CLI``: a server added, enabled, put in maintenance), and
+        2.6's note that the public frontend's HTTP rules need HTTP mode: they run only on the
+        connections switched to it (``tests/router/test_router_protocols.py`` checks them)."""
         assert proc.stderr is not None
         for raw in proc.stderr:
-            log.warning("haproxy: %s", raw.decode(errors="replace").rstrip())
+            line = raw.decode(errors="replace").rstrip()
+            routine = any(
+                known in line
+                for known in ("[NOTICE]", " : CLI : ", "format not usable with frontend 'public'")
+            )
+            log.log(logging.INFO if routine else logging.WARNING, "haproxy: %s", line)
 
     def _supervise(self, proc: subprocess.Popen[bytes]) -> None:
         """Pass on access lines while HAProxy runs; start it again (from this thread, which
