@@ -28,6 +28,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.send_response(200)
         self.send_header("Content-Type", kind)
         self.send_header("Content-Length", str(len(body)))
+        if self.close_connection:  # the client asked (Connection: close): say it is done
+            self.send_header("Connection", "close")
         self.end_headers()
         self.wfile.write(body)
 

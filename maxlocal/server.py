@@ -112,7 +112,8 @@ def build_app(platform: Platform, edge: haproxy.Edge | None = None) -> ASGIApp:
     live = Live.build(platform)
     remote = RemoteAccess.build(platform)
     table = RouteTable(platform.runtime)
-    platform.runtime.state_listeners.append(table.on_state)
+    # first of the listeners: a crashed instance leaves the route table before anything else
+    platform.runtime.state_listeners.insert(0, table.on_state)
     router: HostRouter | None = None
 
     @contextlib.asynccontextmanager
@@ -161,7 +162,7 @@ def build_app(platform: Platform, edge: haproxy.Edge | None = None) -> ASGIApp:
         HostCheck, hosts=platform_hosts(platform.settings.domain, platform.settings.host)
     )
     app.add_middleware(errors.CatchAll)
-    app.state.metrics = metrics.Metrics(platform, table.served)
+    app.state.metrics = metrics.Metrics(platform, table.served, table.latency)
     if edge is not None:
         table.listeners.append(edge.apply)
         edge.sink = _access_sink(platform, table)
@@ -172,9 +173,12 @@ def build_app(platform: Platform, edge: haproxy.Edge | None = None) -> ASGIApp:
 
 
 def _access_sink(platform: Platform, table: RouteTable) -> haproxy.AccessSink:
-    def sink(app: str, lines: list[str]) -> None:
+    def sink(app: str, lines: list[str], durations: list[float]) -> None:
         network, name = app.split("/", 1)
         table.served[(network, name)] += len(lines)
+        latency = table.latency[(network, name)]
+        for seconds in durations:
+            latency.observe(seconds)
         platform.runtime.access_lines(app, lines)
 
     return sink

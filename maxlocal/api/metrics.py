@@ -10,18 +10,24 @@ from __future__ import annotations
 
 import ipaddress
 from collections import Counter
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 from prometheus_client.registry import Collector
 
 from maxlocal.admin import BOOTSTRAP_EMAIL
 from maxlocal.api.deps import PlatformDep
+from maxlocal.edge.routes import Latency
 from maxlocal.errors import Forbidden
 from maxlocal.platform import Platform
 from maxlocal.store.apps import App
@@ -38,10 +44,12 @@ class AppCollector(Collector):
         platform: Platform,
         served: Counter[tuple[str, str]],
         apps: Callable[[], list[App]],
+        latency: Mapping[tuple[str, str], Latency] | None = None,
     ) -> None:
         self.platform = platform
         self.served = served
         self.apps = apps
+        self.latency = latency or {}
 
     def collect(self) -> Iterator[Metric]:
         up = GaugeMetricFamily("maxlocal_app_up", "1 when the app is running", labels=LABELS)
@@ -57,6 +65,11 @@ class AppCollector(Collector):
         requests = CounterMetricFamily(
             "maxlocal_app_requests", "Requests served through the router", labels=LABELS
         )
+        durations = HistogramMetricFamily(
+            "maxlocal_app_request_duration_seconds",
+            "Routed requests' time from head received to answer sent (HAProxy edge only)",
+            labels=LABELS,
+        )
         for app in self.apps():
             labels = [app.network, app.name]
             figures = self.platform.runtime.status(app)
@@ -65,15 +78,19 @@ class AppCollector(Collector):
             cpu.add_metric(labels, figures.cpu_percent if figures else 0.0)
             memory.add_metric(labels, figures.memory_rss if figures else 0)
             requests.add_metric(labels, self.served.get((app.network, app.name), 0))
-        yield from (up, restarts, cpu, memory, requests)
+            latency = self.latency.get((app.network, app.name)) or Latency()
+            durations.add_metric(labels, latency.cumulative(), latency.total)
+        yield from (up, restarts, cpu, memory, requests, durations)
 
 
 @dataclass(frozen=True)
 class Metrics:
-    """What a scrape reads: the platform, and the requests the router counted per app."""
+    """What a scrape reads: the platform, and the requests the router counted and timed per
+    app."""
 
     platform: Platform
     served: Counter[tuple[str, str]]
+    latency: Mapping[tuple[str, str], Latency] = field(default_factory=dict)
 
     def render(self, viewer: User | None) -> bytes:
         """The figures of the apps ``viewer`` may see (see the module's docstring)."""
@@ -85,7 +102,7 @@ class Metrics:
         else:
             visible = lambda: apps.find(viewer.id)  # noqa: E731
         registry = CollectorRegistry(auto_describe=False)
-        registry.register(AppCollector(self.platform, self.served, visible))
+        registry.register(AppCollector(self.platform, self.served, visible, self.latency))
         return generate_latest(registry)
 
 

@@ -13,18 +13,21 @@ visitor never reaches a port another tenant took. Verification runs
   a hundred apps under 5 % of a core.
 
 The table is app key (``"shop/api"``) → a tuple of upstreams, one per verified web instance
-(``rig scale``); forwarders balance over them round-robin. An instance that dies or stops
-answering on its port leaves the tuple at the next check (at once for a death).
+(``rig scale``); HAProxy balances over them by least connections, the in-process router
+round-robin, and both try another instance when one refuses the connection. An instance
+that dies or stops answering on its port leaves the tuple at the next check (at once for a
+death: the table's state listener runs first of the runtime's, see ``server.build_app``).
 """
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import logging
 import threading
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from maxlocal.runtime.router import Unavailable
@@ -33,6 +36,26 @@ log = logging.getLogger("maxlocal")
 
 INTERVAL = 0.5
 LOOPBACK = "127.0.0.1"
+LATENCY_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 60.0)
+"""Upper bounds (seconds) of ``/metrics``' request duration histogram."""
+
+
+@dataclass
+class Latency:
+    """Routed requests' durations (head received to answer sent, ``haproxy.LOG_FIELDS``) for
+    one app: counts per bucket of ``LATENCY_BUCKETS`` (the last, past them all: +Inf) and sum."""
+
+    counts: list[int] = field(default_factory=lambda: [0] * (len(LATENCY_BUCKETS) + 1))
+    total: float = 0.0
+
+    def observe(self, seconds: float) -> None:
+        self.counts[bisect.bisect_left(LATENCY_BUCKETS, seconds)] += 1
+        self.total += seconds
+
+    def cumulative(self) -> list[tuple[str, int]]:
+        """Prometheus' buckets: (upper bound, requests at most that long)."""
+        bounds = [*(f"{b:g}" for b in LATENCY_BUCKETS), "+Inf"]
+        return list(zip(bounds, itertools.accumulate(self.counts), strict=True))
 
 
 @dataclass(frozen=True)
@@ -74,6 +97,8 @@ class RouteTable:
         self.listeners: list[Callable[[Routes], None]] = []
         self.served: Counter[tuple[str, str]] = Counter()
         """Requests forwarded per (network, app), for ``/metrics``."""
+        self.latency: defaultdict[tuple[str, str], Latency] = defaultdict(Latency)
+        """Their durations per (network, app), for ``/metrics`` (HAProxy's access lines)."""
         self._routes: dict[str, tuple[Upstream, ...]] = {}
         self._why: dict[str, str] = {}
         self._lock = threading.RLock()
@@ -85,12 +110,14 @@ class RouteTable:
     def routes(self) -> Routes:
         return dict(self._routes)
 
-    def resolve(self, network: str, name: str) -> int | Unavailable:
-        """For the in-process router: the verified port, else ``Unavailable`` (a visitor is
+    def resolve(self, network: str, name: str) -> tuple[int, ...] | Unavailable:
+        """For the in-process router: the verified ports, each request starting at the next
+        (round-robin; the rest are tried if it refuses), else ``Unavailable`` (a visitor is
         answered the same whatever the reason, so the reason here is not looked up)."""
         upstreams = self._routes.get(f"{network}/{name}")
         if upstreams:
-            return upstreams[next(self._turns) % len(upstreams)].port
+            turn = next(self._turns) % len(upstreams)
+            return tuple(u.port for u in upstreams[turn:] + upstreams[:turn])
         return Unavailable(503, "no verified route")
 
     def start(self) -> None:

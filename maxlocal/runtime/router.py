@@ -119,7 +119,8 @@ class Unavailable:
         )
 
 
-Resolve = Callable[[str, str], int | Unavailable]
+Resolve = Callable[[str, str], int | tuple[int, ...] | Unavailable]
+"""The app's verified port, or its instances' ports in the order to try them."""
 
 
 def parse_host(host: str) -> tuple[str, str] | None:
@@ -135,8 +136,9 @@ def parse_host(host: str) -> tuple[str, str] | None:
 
 
 class HostRouter:
-    """ASGI middleware. ``resolve(network, app)`` gives the app's port on 127.0.0.1 or an
-    ``Unavailable``; it is called for every request and must be quick. ``served`` counts
+    """ASGI middleware. ``resolve(network, app)`` gives the app's port on 127.0.0.1 (or its
+    instances' ports, the first to try first) or an ``Unavailable``; it is called for every
+    request and must be quick. A refused connection is tried on the next port. ``served`` counts
     the requests each ``(network, app)`` answered."""
 
     def __init__(self, app: ASGIApp, resolve: Resolve, *, connect_timeout: float = 5.0) -> None:
@@ -165,7 +167,8 @@ class HostRouter:
         if isinstance(resolved, Unavailable):
             await _text(send, *resolved.public(network, app))
             return
-        await self._proxy(scope, receive, send, resolved, (network, app))
+        ports = (resolved,) if isinstance(resolved, int) else resolved
+        await self._proxy(scope, receive, send, ports, (network, app))
 
     async def aclose(self) -> None:
         if self._client is not None:
@@ -184,24 +187,35 @@ class HostRouter:
         return self._client
 
     async def _proxy(
-        self, scope: Scope, receive: Receive, send: Send, port: int, key: tuple[str, str]
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        ports: tuple[int, ...],
+        key: tuple[str, str],
     ) -> None:
         import httpx
 
         client = self._http()
         query = scope.get("query_string", b"")
         path = scope.get("raw_path") or scope["path"].encode("utf-8")
-        url = f"http://127.0.0.1:{port}{path.decode('latin-1')}"
-        if query:
-            url += "?" + query.decode("latin-1")
-        request = client.build_request(
-            scope["method"],
-            url,
-            headers=_forward_headers(scope),
-            content=_body(receive) if _has_body(scope) else None,
-        )
+        target = path.decode("latin-1") + ("?" + query.decode("latin-1") if query else "")
+        headers = _forward_headers(scope)
+        content = _body(receive) if _has_body(scope) else None
         try:
-            response = await client.send(request, stream=True)
+            for n, port in enumerate(ports, 1):
+                request = client.build_request(
+                    scope["method"],
+                    f"http://127.0.0.1:{port}{target}",
+                    headers=headers,
+                    content=content,
+                )
+                try:
+                    response = await client.send(request, stream=True)
+                    break
+                except httpx.ConnectError:  # nothing was sent: another instance may take it
+                    if n == len(ports):
+                        raise
         except httpx.TransportError as exc:
             network, app = key
             timeout = isinstance(exc, httpx.TimeoutException)

@@ -185,6 +185,9 @@ class _Process:
         self.tail: deque[str] = deque(maxlen=TAIL_LINES)
         self.popen: subprocess.Popen[bytes] | None = None
         self.readers: list[threading.Thread] = []
+        self.cgroup = deployment.group(self.instance)
+        """Its own group with the app's limits: one instance that blows its memory limit is
+        killed alone, the others serve on."""
         self.launched_at = 0.0
         self.lock = threading.Lock()
         self._usage: dict[int, psutil.Process] = {}
@@ -202,7 +205,7 @@ class _Process:
                 env,
                 merge_stderr=False,
                 sandbox=release.sandbox,
-                cgroup=self.deployment.cgroup,
+                cgroup=self.cgroup,
             )
             self.launched_at = time.monotonic()
             assert self.popen.stdout is not None and self.popen.stderr is not None
@@ -223,9 +226,9 @@ class _Process:
         return self.popen.poll() if self.popen else None
 
     def describe_exit(self, code: int) -> str:
-        """How it stopped: told apart from a crash when the kernel killed one of the
-        deployment's processes for its memory limit meanwhile."""
-        cgroup = self.deployment.cgroup
+        """How it stopped: told apart from a crash when the kernel killed one of its
+        processes (its group's) for its memory limit meanwhile."""
+        cgroup = self.cgroup
         if cgroup is not None and cgroup.new_oom_kills():
             self.deployment.oom_kills += 1
             return describe_exit(code, cgroup.resources.memory or 0)
@@ -305,10 +308,10 @@ class _Process:
 class _Deployment:
     def __init__(self, driver: LocalProcessDriver, release: Release) -> None:
         self.release = release
-        self.cgroup: Cgroup | None = None
-        if driver.cgroups is not None:
-            part = f"release-{release.number}.{next(driver.deployment_ids)}"
-            self.cgroup = driver.cgroups.group((release.app, part), release.resources)
+        self.cgroups = driver.cgroups
+        self.part = f"release-{release.number}.{next(driver.deployment_ids)}"
+        self.limits = release.resources if driver.cgroups is not None else None
+        """What each process's group enforces (None: no cgroups)."""
         self.oom_kills = 0
         self.last_exit: str | None = None
         self.network = release.sandbox.network if release.sandbox is not None else None
@@ -328,6 +331,12 @@ class _Deployment:
         self.port = self.webs[0].port if self.webs else None
         """The first instance's port (what the single-port callers show)."""
 
+    def group(self, instance: str) -> Cgroup | None:
+        """The cgroup of one of its processes (``web.2``): ``<app>/<part>.<instance>``."""
+        if self.cgroups is None:
+            return None
+        return self.cgroups.group((self.release.app, f"{self.part}.{instance}"), self.limits)
+
     def stop(self, grace: float) -> None:
         self.stopping.set()
         threads = [
@@ -340,9 +349,10 @@ class _Deployment:
         for process in self.processes:
             if process.forwarder is not None:
                 process.forwarder.stop()
-        if self.cgroup is not None:  # what left the process groups is still in the cgroup
-            self.cgroup.kill()
-            self.cgroup.remove()
+        for process in self.processes:  # what left the process groups is still in the cgroup
+            if process.cgroup is not None:
+                process.cgroup.kill()
+                process.cgroup.remove()
 
 
 class _App:
@@ -490,7 +500,9 @@ class LocalProcessDriver:
             port=deployment.port if running else None,
             oom_kills=deployment.oom_kills,
             last_exit=deployment.last_exit,
-            limits=deployment.cgroup.resources.to_dict() if deployment.cgroup else None,
+            limits=(deployment.limits or Resources(None, None, None)).to_dict()
+            if deployment.cgroups is not None
+            else None,
             instances=instances,
         )
 
@@ -640,6 +652,8 @@ class LocalProcessDriver:
             # what it left in its process group (a child still holding its port) would keep
             # the relaunch from binding it; after the report, which withdraws its route
             terminate_group(process.popen, min(1.0, self.stop_grace))
+            if process.cgroup is not None:  # and what left that group, in its cgroup
+                process.cgroup.kill()
             if deployment.stopping.wait(delay) or not process.launch():
                 return
             if self._wait_healthy(process):

@@ -57,3 +57,42 @@ def test_access_lines_follow_live(served: Served) -> None:
     finally:
         follow.terminate()
         follow.wait(10)
+
+
+def test_metrics_count_and_time_routed_requests(served: Served) -> None:
+    """``/metrics``: each routed request counted, and its duration in the app's histogram."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    labels = {"network": served.network, "app": served.app}
+
+    def samples() -> dict[str, float]:
+        text = httpx.get(
+            f"{served.platform.url}/metrics", headers=dict(served.api.http.headers), trust_env=False
+        ).text
+        return {
+            s.name + s.labels.get("le", ""): s.value
+            for family in text_string_to_metric_families(text)
+            for s in family.samples
+            if {k: v for k, v in s.labels.items() if k != "le"} == labels
+        }
+
+    before = samples()
+    assert visit(served, "/sse").status_code == 200  # five events a second apart: ~4 s
+    assert visit(served, "/hello").status_code == 200
+    deadline = time.monotonic() + 15
+    while (after := samples())["maxlocal_app_requests_total"] < before[
+        "maxlocal_app_requests_total"
+    ] + 2:
+        assert time.monotonic() < deadline, after
+        time.sleep(0.2)
+    count = "maxlocal_app_request_duration_seconds_count"
+    assert after[count] == after["maxlocal_app_requests_total"]
+    assert after[count] - before[count] >= 2
+    bucket = "maxlocal_app_request_duration_seconds_bucket"
+    # the slow stream is past 2.5 s, the hello well under it
+    assert (
+        after[f"{bucket}+Inf"] - after[f"{bucket}2.5"]
+        >= before[f"{bucket}+Inf"] - before[f"{bucket}2.5"] + 1
+    )
+    assert after[f"{bucket}0.25"] > before[f"{bucket}0.25"]
+    assert after["maxlocal_app_request_duration_seconds_sum"] >= 4

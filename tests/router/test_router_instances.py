@@ -1,9 +1,11 @@
 """Several instances of an app (`rig scale`): requests are spread over every healthy one, and
-none is dropped while the app is scaled, deployed or rolled back. When an instance is killed,
-the requests sent to it between its death and its route's withdrawal still fail (HAProxy
-picks the instance with ``set-dst``, so it cannot redispatch a refused connection to another
-one); the test bounds that window. Closing it needs real servers per app (HAProxy dynamic
-servers with ``option redispatch``)."""
+none is dropped while the app is scaled, deployed, rolled back, or one instance is killed.
+
+The visitors send idempotent GETs. What the edge retries on another instance: a connection
+the dead instance refused, and a GET (or HEAD, OPTIONS, PUT, DELETE) it closed without an
+answer. What it cannot retry: a non-idempotent request (a POST) already sent to the instance
+that died (the app may have acted on it), a request whose answer had begun, or one with a body
+larger than HAProxy's buffer; such a request gets the 502 page."""
 
 from __future__ import annotations
 
@@ -80,6 +82,22 @@ def spread(served: Served, requests: int = 30) -> Counter[int]:
         return Counter(port_of(visit(served, client)) for _ in range(requests))
 
 
+def spread_over(served: Served, ports: set[int]) -> None:
+    """Requests reach every one of ``ports`` (an instance whose check just missed joins at the
+    table's next one, 0.5 s later), and no other."""
+    deadline = time.monotonic() + 5
+    while (seen := set(spread(served))) != ports:
+        assert seen <= ports and time.monotonic() < deadline, (seen, ports, router_log(served))
+        time.sleep(0.5)
+
+
+def router_log(served: Served) -> list[str]:
+    """What the platform logged of HAProxy's runtime API (failed server commands)."""
+    log = served.platform.log_path
+    text = log.read_text() if log.exists() else ""
+    return [line for line in text.splitlines() if "runtime API" in line][-10:]
+
+
 def scale(served: Served, instances: int) -> dict[str, object]:
     run = served.rig.ok(
         "scale", "app", APP, "--network", served.network, "--instances", str(instances),
@@ -105,13 +123,14 @@ def test_scaled_to_three_and_back_dropping_no_request(served: Served) -> None:
         assert sorted(ports) == ["web.1", "web.2", "web.3"], status
         assert status["scale"] == 3
         # round-robin: every instance answers its share
-        assert set(spread(served)) == set(ports.values())
+        spread_over(served, set(ports.values()))
 
         # a deploy keeps three instances, switched start-first
         during.phase = "deploy"
         assert api.deploy(network, APP, router_app(), timeout=150)["status"] == "active"
         ports = web_ports(api.status(network, APP))
-        assert len(ports) == 3 and set(spread(served)) == set(ports.values())
+        assert len(ports) == 3
+        spread_over(served, set(ports.values()))
 
         # a rollback too
         during.phase = "rollback"
@@ -119,7 +138,8 @@ def test_scaled_to_three_and_back_dropping_no_request(served: Served) -> None:
         assert rolled.status_code == 202, rolled.text
         assert api.wait(network, APP, rolled.json()["number"], timeout=150)["status"] == "active"
         ports = web_ports(api.status(network, APP))
-        assert len(ports) == 3 and set(spread(served)) == set(ports.values())
+        assert len(ports) == 3
+        spread_over(served, set(ports.values()))
 
         # one instance killed: the others serve meanwhile, and it comes back
         during.phase = "kill"
@@ -132,27 +152,22 @@ def test_scaled_to_three_and_back_dropping_no_request(served: Served) -> None:
         while len(web_ports(api.status(network, APP))) < 3:
             assert time.monotonic() < deadline, api.status(network, APP)["instances"]
             time.sleep(0.2)
-        time.sleep(1)  # the route table's next check
-        assert len(set(spread(served))) == 3
+        spread_over(served, set(web_ports(api.status(network, APP)).values()))
 
         during.phase = "scale to 1"
         status = scale(served, 1)
         assert list(web_ports(status)) == ["web.1"]
-        time.sleep(2)  # the old instances drained
-        assert set(spread(served)) == set(web_ports(status).values())
+        spread_over(served, set(web_ports(status).values()))
 
-    dropped = [f for f in during.failures if not f.startswith("kill:")]
-    assert dropped == [], (len(dropped), dropped[:3])
-    # A SIGKILLed instance: the requests it held, and those sent to it before its route is
-    # withdrawn (tens of ms alone; up to about a second with other tests on 2 cores), fail:
-    # the edge does not yet retry them on another instance (see the module's docstring).
-    late = [f for f in during.failures if float(f.split()[1]) > killed_at + 3]
-    assert late == [], (f"killed at {killed_at:.3f}", late[:3])
+    assert during.failures == [], (f"killed at {killed_at:.3f}", during.failures[:3])
     assert sum(during.answered.values()) > 100, during.answered
+    instances_in_status_and_logs(served)
 
 
-def test_instances_in_status_and_logs(served: Served) -> None:
-    """The table and JSON of `rig status` list instances; access lines name one."""
+def instances_in_status_and_logs(served: Served) -> None:
+    """The table and JSON of `rig status` list instances; access lines name one; the kill
+    above is noted for the instance killed (part of the test above: xdist may run tests of a
+    file on different platforms)."""
     table = served.rig.ok("status", "app", APP, "--network", served.network).out
     assert "web.1" in table, table
 

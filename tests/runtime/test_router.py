@@ -62,12 +62,13 @@ def router() -> Iterator[tuple[HostRouter, int]]:
     threading.Thread(target=upstream.serve_forever, args=(0.05,), daemon=True).start()
     dead = closed_port()
 
-    def resolve(network: str, app: str) -> int | Unavailable:
+    def resolve(network: str, app: str) -> int | tuple[int, ...] | Unavailable:
         if network != "shop":
             return Unavailable.unknown(app, network)
         return {
             "api": upstream.server_address[1],
             "down": dead,
+            "halfdown": (dead, upstream.server_address[1]),  # one instance died
             "stopped": Unavailable.stopped(app, network),
             "fresh": Unavailable.not_deployed(app, network),
         }.get(app, Unavailable.unknown(app, network))
@@ -103,6 +104,17 @@ def call(port: int, host: str, path: str = "/", **kwargs: Any) -> httpx.Response
 )
 def test_parse_host(host: str, expected: tuple[str, str] | None) -> None:
     assert parse_host(host) == expected
+
+
+def test_a_refused_connection_is_tried_on_the_next_instance(
+    router: tuple[HostRouter, int],
+) -> None:
+    """Nothing reached the dead instance, so even a POST (its body unread yet) goes on."""
+    _, port = router
+    assert call(port, "halfdown.shop.localhost", "/x").status_code == 201
+    body = os.urandom(200_000)
+    response = call(port, "halfdown.shop.localhost", "/up", method="POST", content=body)
+    assert response.text == hashlib.sha256(body).hexdigest()
 
 
 def test_other_hosts_reach_the_platform(router: tuple[HostRouter, int]) -> None:
