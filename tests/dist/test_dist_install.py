@@ -142,6 +142,98 @@ def test_one_shot_commands_against_a_platform(
     assert missing.code == 4, missing
 
 
+NOT_ONE_SHOT = {
+    "shell": "interactive: test_the_shell_prompts_on_a_terminal",
+    "__complete": "the shells' completion hook, not typed by users",
+    "local login": "the platform's extra (not in the client install)",
+    "local serve": "the platform's extra",
+    "local start": "the platform's extra: test_local_start_says_what_to_install",
+    "local status": "the platform's extra",
+    "local stop": "the platform's extra",
+    "local user": "the platform's extra",
+}
+
+
+def test_every_one_shot_command_runs_from_the_lean_install(
+    installed: Installed, platform_elsewhere: Platform, tmp_path: Path
+) -> None:
+    """Each command of the client's index, in a real workflow: a deploy with a build, logs,
+    a remote command over the socket, scale, lifecycle, rollback, a configuration file
+    applied and diffed, the project file, then everything deleted. A command added to rig
+    fails this test until it is run here or said not to be one-shot."""
+    from rig.commands import COMMANDS
+    from tests.support.apps import GREETING_APP
+
+    user = platform_elsewhere.add_user("every@example.com")
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "app.py").write_text(GREETING_APP)
+    (src / "Procfile").write_text("web: python3 app.py\n")
+    config = tmp_path / "net.yaml"
+    app = ("--app", "web", "--network", "every")
+    steps: list[tuple[str, ...]] = [
+        ("login", "--api", platform_elsewhere.url, "--token", "-"),
+        ("whoami",),
+        ("context", "list"),
+        ("list", "contexts"),
+        ("context", "show"),
+        ("context", "use", "default"),
+        ("create", "network", "every"),
+        ("create", "app", "web", "--network", "every"),
+        ("list", "networks"),
+        ("list", "apps", "--network", "every"),
+        ("create", "var", "GREETING=hi", *app),
+        ("create", "secret", "TOKEN", "-", *app),
+        ("list", "vars", *app),
+        ("list", "secrets", *app),
+        ("deploy", str(src), *app),
+        ("create", "var", "GREETING=again", *app),  # a config release: two to roll back between
+        ("list", "releases", *app),
+        ("status", "app", *app),
+        ("status", "network", "every"),
+        ("status", "dashboard"),
+        ("logs", "app", *app, "--tail", "5"),
+        ("logs", "build", *app),
+        ("logs", "network", "every", "--tail", "5"),
+        ("command", "echo from-the-app", *app),
+        ("list", "sessions"),
+        ("scale", "app", "web", "--network", "every", "--instances", "2"),
+        ("restart", "app", "web", "--network", "every"),
+        ("stop", "app", "web", "--network", "every"),
+        ("start", "app", "web", "--network", "every"),
+        ("rollback", *app),
+        ("details", "app", "web", "--network", "every"),
+        ("details", "network", "every", "--export", str(config)),
+        ("diff", "-f", str(config)),
+        ("apply", "-f", str(config)),
+        ("env", "pull", *app, str(tmp_path / ".env")),
+        ("run", *app, "--", "sh", "-c", 'test -n "$GREETING"'),
+        ("init", *app, "--dir", str(src)),
+        ("audit", "--network", "every"),
+        ("completion", "zsh"),
+        ("delete", "var", "GREETING", *app, "--yes"),
+        ("delete", "secret", "TOKEN", *app, "--yes"),
+        ("delete", "app", "web", "--network", "every", "--yes"),
+        ("delete", "network", "every", "--yes"),
+        ("logout",),
+        ("context", "delete", "default"),
+    ]
+    inputs = {"login": user["token"], "create secret": "s3cret\n"}
+    outputs: dict[str, str] = {}
+    for args in steps:
+        words = " ".join(a for a in args[:2] if not a.startswith("-"))
+        run = installed(*args, input=inputs.get(words, inputs.get(args[0], "")))
+        assert run.code == 0, run
+        assert "s3cret" not in run.out + run.err, run
+        outputs[words] = outputs[args[0]] = run.out
+    assert "from-the-app" in outputs["command"]  # over the socket, from the app's sandbox
+    assert "TOKEN" in outputs["list secrets"] and "web" in outputs["list apps"]
+    ran = {" ".join(a for a in args[:2] if not a.startswith("-")) for args in steps}
+    ran |= {args[0] for args in steps}
+    untested = set(COMMANDS) - ran - set(NOT_ONE_SHOT)
+    assert not untested, f"not run from the lean install: {sorted(untested)}"
+
+
 def test_the_shell_prompts_on_a_terminal(
     installed: Installed, platform_elsewhere: Platform
 ) -> None:
