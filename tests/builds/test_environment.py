@@ -32,14 +32,7 @@ RIG = Path(sys.executable).with_name("rig")
 
 def started(factory: PlatformFactory, cache: Path, environ: dict[str, str]) -> Platform:
     """A platform whose own process has exactly ``environ`` (plus PYTHONPATH to find rig)."""
-    saved = dict(os.environ)
-    os.environ.clear()
-    os.environ.update(environ)
-    try:
-        return factory(health_timeout=BUILD_HEALTH_TIMEOUT, cache=cache)
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
+    return factory(health_timeout=BUILD_HEALTH_TIMEOUT, cache=cache, environ=environ)
 
 
 def local_env(environ: dict[str, str], root: Path) -> dict[str, str]:

@@ -28,7 +28,6 @@ from tests.support.platform import Platform
 NOBODY = 65534
 SYSTEM_PYTHON = "/usr/bin/python3"
 SITE = Path(httpx.__file__).parents[1]  # this checkout's installed packages
-ROOT = Path(__file__).resolve().parents[2]
 READ_KEY = 'cat "$KEY" >/dev/null 2>&1 && echo read=yes || echo read=no'
 
 pytestmark = pytest.mark.skipif(
@@ -44,21 +43,6 @@ class UnprivilegedPlatform(Platform):
         own = [SYSTEM_PYTHON, *super().command(port)[1:]]
         return ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", *own]
 
-    def start(self, port: int = 0) -> Platform:
-        saved = dict(os.environ)
-        os.environ.clear()
-        os.environ.update(
-            PATH="/usr/local/bin:/usr/bin:/bin",
-            HOME=str(self.data_dir.parent),
-            LANG="C.UTF-8",
-            PYTHONPATH=f"{ROOT}{os.pathsep}{SITE}",
-        )
-        try:
-            return super().start(port)
-        finally:
-            os.environ.clear()
-            os.environ.update(saved)
-
 
 @pytest.fixture(params=["auto", "none"], ids=["sandbox", "none"])
 def unprivileged(request: pytest.FixtureRequest) -> Iterator[Platform]:
@@ -66,7 +50,13 @@ def unprivileged(request: pytest.FixtureRequest) -> Iterator[Platform]:
     base = Path(tempfile.mkdtemp(prefix="rig-nobody-"))  # pytest's tmp_path is root's, 0700
     os.chmod(base, 0o755)
     os.chown(base, NOBODY, NOBODY)
-    platform = UnprivilegedPlatform(base / "data", isolation=request.param)
+    environ = {  # nothing of root's: a user's plain environment, this checkout's packages
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "HOME": str(base),
+        "LANG": "C.UTF-8",
+        "PYTHONPATH": str(SITE),
+    }
+    platform = UnprivilegedPlatform(base / "data", environ=environ, isolation=request.param)
     platform.log_path = base / "server.log"
     try:
         yield platform.start()

@@ -31,11 +31,16 @@ class Platform:
     `options` become command-line flags: ``access_ttl=1`` -> ``--access-ttl 1``. Tenant
     processes run sandboxed (``--isolation auto``) unless ``isolation="none"`` is given:
     the platform an attack test runs once without the sandbox, to show it would work there.
+    ``environ``: the server's whole environment (default: this process's), to which this
+    checkout is added on PYTHONPATH.
     """
 
-    def __init__(self, data_dir: Path, **options: Any) -> None:
+    def __init__(
+        self, data_dir: Path, *, environ: dict[str, str] | None = None, **options: Any
+    ) -> None:
         self.data_dir = data_dir
         self.log_path = data_dir.parent / f"{data_dir.name}-server.log"
+        self.environ = environ
         self.options = options
         self.process: subprocess.Popen[bytes] | None = None
         self.port = 0
@@ -48,12 +53,20 @@ class Platform:
             args += [f"--{name.replace('_', '-')}", str(value)]
         return args
 
-    def start(self, port: int = 0) -> Platform:
-        env = dict(os.environ)
+    def environment(self) -> dict[str, str]:
+        """What the server process is started with: ``environ``, this checkout importable."""
+        env = dict(os.environ if self.environ is None else self.environ)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+        return env
+
+    def start(self, port: int = 0) -> Platform:
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
-                self.command(port), stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env
+                self.command(port),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                env=self.environment(),
             )
         info = self._wait_for_server_file()
         self.port = int(info["port"])
