@@ -144,7 +144,7 @@ class _Build:
         limit = f"the build's time limit of {self.plan.timeout:g} s (build_timeout in rig.toml)"
         if left <= 0:
             raise StepFailed(step.name, f"was not started: the build reached {limit}")
-        env = {**self.base_env(), **step.env}
+        env = {**self.base_env(), **step.env, **(self.box.env if self.box is not None else {})}
         sandbox = self.box.step(building) if self.box is not None else None
         cwd = step.cwd or self.release
         result = run_build(

@@ -53,6 +53,7 @@ from maxlocal.runtime.driver import (
     StateListener,
     Stores,
 )
+from maxlocal.runtime.egress import Egress
 from maxlocal.runtime.logstore import DEFAULT_LIMIT, DEFAULT_LIMIT_BYTES, LogStore
 from maxlocal.runtime.netns import Namespaces, NetworkNamespace
 from maxlocal.runtime.proc import child_env, launch
@@ -128,6 +129,8 @@ class Runtime:
         chosen = choose_isolation(isolation, self.tools.sandbox_paths())
         self.namespaces = Namespaces.choose(layout.data_dir, chosen.active)
         """A network namespace per network (``runtime.netns``), when the machine allows."""
+        self.egress = Egress()
+        """Builds' way out of their network's namespace (``runtime.egress``)."""
         self._network_ids: dict[str, int] = {}
         if chosen.active:
             detail = f"{chosen.detail}; {self.namespaces.describe()}"
@@ -197,6 +200,7 @@ class Runtime:
         # stop must not leave its namespaces and their pastas behind (apps lose the network
         # for their last moments; the router has stopped forwarding to them anyway)
         self.namespaces.close()
+        self.egress.close()
         self.driver.close()
         kill_strays(self.marker)
         self.cgroups.close()
@@ -324,7 +328,9 @@ class Runtime:
         self.cgroups.remove(network)
         self.layout.remove_network(network)
         if network in self._network_ids:
-            self.namespaces.remove(self._network_ids.pop(network))
+            network_id = self._network_ids.pop(network)
+            self.namespaces.remove(network_id)
+            self.egress.forget(self.namespaces.name(network_id))
 
     def disk_usage(self, app: App) -> int:
         """Bytes the app takes on disk: its builds, artifacts, home and logs (measured at most
@@ -750,8 +756,15 @@ class Runtime:
             self.isolation.give(cache, uid)
         self.isolation.give(directory, uid)
         self.isolation.give(home, uid)
+        network = self._namespace(app)
         return BuildBox(
-            self.isolation, uid, directory, home, tools.root, network=self._namespace(app)
+            self.isolation,
+            uid,
+            directory,
+            home,
+            tools.root,
+            network=network,
+            env=self.egress.env_for(network),
         )
 
     def _env(self, snapshot: Snapshot) -> dict[str, str]:

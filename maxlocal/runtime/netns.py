@@ -263,6 +263,10 @@ class Namespaces:
             return "a network namespace per network (pasta)"
         return f"one shared network namespace ({self.why_not})"
 
+    def name(self, network_id: int) -> str:
+        """The name of network ``network_id``'s namespace."""
+        return f"{self.prefix}{network_id}"
+
     def get(self, network_id: int) -> NetworkNamespace | None:
         """Network ``network_id``'s namespace, made now if it is not there yet; None when
         namespaces are off. NetnsError when it cannot be made."""
@@ -272,7 +276,7 @@ class Namespaces:
             found = self._made.get(network_id)
             if found is not None and found.path.exists():
                 return found
-            space = NetworkNamespace(f"{self.prefix}{network_id}", self.tools)
+            space = NetworkNamespace(self.name(network_id), self.tools)
             self._watch()
             space = self._make(space)
             self._made[network_id] = space

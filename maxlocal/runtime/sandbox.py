@@ -27,7 +27,7 @@ import shutil
 import stat
 import subprocess
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -382,6 +382,9 @@ class BuildBox:
     home: Path
     area: Path | None = None
     network: NetworkNamespace | None = None
+    env: dict[str, str] = field(default_factory=dict)
+    """What every step's environment gets on top of its own: the way out of the network's
+    namespace (``runtime.egress``)."""
 
     def step(self, building: Path | None = None) -> Sandbox | None:
         """The sandbox of a step; ``building``: the environment the step builds."""
