@@ -23,9 +23,9 @@ import pytest
 
 from tests.support.apps import GREETING_APP
 from tests.support.cli import Rig
+from tests.support.nobody import CHECKOUT, NOBODY, as_nobody, seen
 from tests.support.platform import Platform
 
-NOBODY = 65534
 SYSTEM_PYTHON = "/usr/bin/python3"
 SITE = Path(httpx.__file__).parents[1]  # this checkout's installed packages
 READ_KEY = 'cat "$KEY" >/dev/null 2>&1 && echo read=yes || echo read=no'
@@ -40,8 +40,7 @@ class UnprivilegedPlatform(Platform):
     """A maxlocal server run by ``nobody`` (``setpriv``), in a data directory of its own."""
 
     def command(self, port: int) -> list[str]:
-        own = [SYSTEM_PYTHON, *super().command(port)[1:]]
-        return ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", *own]
+        return as_nobody([SYSTEM_PYTHON, *super().command(port)[1:]])
 
 
 @pytest.fixture(params=["auto", "none"], ids=["sandbox", "none"])
@@ -54,7 +53,7 @@ def unprivileged(request: pytest.FixtureRequest) -> Iterator[Platform]:
         "PATH": "/usr/local/bin:/usr/bin:/bin",
         "HOME": str(base),
         "LANG": "C.UTF-8",
-        "PYTHONPATH": str(SITE),
+        "PYTHONPATH": f"{seen(CHECKOUT)}:{seen(SITE)}",
     }
     platform = UnprivilegedPlatform(base / "data", environ=environ, isolation=request.param)
     platform.log_path = base / "server.log"

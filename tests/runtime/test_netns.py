@@ -9,7 +9,6 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
@@ -19,6 +18,7 @@ from maxlocal.runtime import netns
 from maxlocal.runtime.listener import PortOwner, listening_inodes, namespace_listeners
 from maxlocal.runtime.netns import Namespaces, NetworkNamespace
 from maxlocal.runtime.supervisor import free_port
+from tests.support import nobody
 
 SERVE = (
     "import socket, sys\n"
@@ -34,21 +34,6 @@ CONNECT = (
     "except OSError as e:\n"
     "    print('refused', type(e).__name__)\n"
 )
-
-
-@pytest.fixture(params=["root", "userns"])
-def spaces(
-    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Namespaces]:
-    """Both ways of making them: ``ip netns`` as root, and a holder in a user namespace as
-    a platform that is not root does (here run by root: the same tools and joins)."""
-    if request.param == "userns":
-        monkeypatch.setattr(os, "geteuid", lambda: 1000)
-    made = Namespaces.choose(tmp_path, True)
-    assert made.active, made.describe()
-    assert (made.tools is not None and made.tools.userns) == (request.param == "userns")
-    yield made
-    made.close()
 
 
 def run_in(space: NetworkNamespace, code: str, *args: str) -> str:
@@ -274,14 +259,14 @@ CHECK = (  # the platform's check, as the platform that is not root makes it
     "port, pid, via = map(int, sys.argv[1:])\n"
     "print(PortOwner(port).owned_by(pid, via=via))\n"
 )
-NOBODY = ("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups")
 
 
 def as_nobody(code: str, *args: str, **popen: object) -> subprocess.Popen[str]:
     """``code`` run by user nobody, with this checkout's maxlocal and psutil importable."""
     site = Path(psutil.__file__).parents[1]
-    env = {"PATH": os.environ["PATH"], "PYTHONPATH": f"{Path(netns.__file__).parents[2]}:{site}"}
-    argv = [*NOBODY, "/usr/bin/python3", "-c", code, *args]
+    paths = f"{nobody.seen(Path(netns.__file__).parents[2])}:{nobody.seen(site)}"
+    env = {"PATH": os.environ["PATH"], "PYTHONPATH": paths}
+    argv = nobody.as_nobody(["/usr/bin/python3", "-c", code, *args])
     return subprocess.Popen(argv, env=env, text=True, **popen)  # type: ignore[call-overload]
 
 
@@ -292,7 +277,7 @@ def test_not_root_the_check_wants_the_hosts_listener_of_the_platforms_uid(
     """The forwarder's fds are not readable to a platform that is not root: the host's
     listener must then be of its uid. One of root's (another user's) is refused."""
     port = free_port()
-    app_argv = [*NOBODY, "unshare", "--user", "--map-root-user", "--net", "sh", "-c"]
+    app_argv = [*nobody.SETPRIV, "unshare", "--user", "--map-root-user", "--net", "sh", "-c"]
     app_argv += [f'ip link set lo up && exec /usr/bin/python3 -c "$0" {port}', SERVE]
     app = subprocess.Popen(app_argv, stdout=subprocess.PIPE, text=True)
     forwarder = as_nobody(HIDDEN, str(port), stdin=subprocess.PIPE, stdout=subprocess.PIPE)
