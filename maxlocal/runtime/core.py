@@ -32,7 +32,7 @@ from maxlocal.builders.run import StepFailed, ensure_python, execute
 from maxlocal.builders.source import DiskSource
 from maxlocal.builders.toolbox import Toolbox
 from maxlocal.crypto import Vault
-from maxlocal.errors import Conflict, NotFound
+from maxlocal.errors import Conflict, NotFound, RuntimeUnsupported
 from maxlocal.layout import Layout, build_log_key, log_key, network_log_key
 from maxlocal.runtime.artifacts import ArtifactError, unpack
 from maxlocal.runtime.cgroups import (
@@ -53,6 +53,7 @@ from maxlocal.runtime.driver import (
     StateListener,
     Stores,
 )
+from maxlocal.runtime.imageref import ImageRef, RegistryAuth
 from maxlocal.runtime.logstore import DEFAULT_LIMIT, DEFAULT_LIMIT_BYTES, LogStore
 from maxlocal.runtime.netns import Namespaces, NetworkNamespace
 from maxlocal.runtime.proc import child_env, launch
@@ -211,6 +212,15 @@ class Runtime:
         self._release_changed(app, release.number, "pending")
         self._submit(app, release)
         return release
+
+    def accept_image(
+        self, app: App, image: ImageRef, auth: RegistryAuth | None, new: NewRelease
+    ) -> Release:
+        """Refused: a release here is a directory built on this machine, never an image."""
+        raise RuntimeUnsupported(
+            f"image deploys need the swarm runtime; this platform runs the {self.name} runtime",
+            "rig local start --runtime swarm (or deploy the source: rig deploy PATH)",
+        )
 
     def config_release(self, app: App, created_by: str, message: str) -> Release | None:
         """A release of the current artifact with the app's current environment, unless the
@@ -579,6 +589,8 @@ class Runtime:
             git=base.git,
             artifact_release=base.artifact_release,
             processes=base.processes,
+            image=base.image,
+            image_digest=base.image_digest,
         )
         release = self.releases.create(app.id, new)
         self._release_changed(app, release.number, "pending")
