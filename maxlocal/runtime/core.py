@@ -72,6 +72,7 @@ from maxlocal.runtime.sandbox import choose as choose_isolation
 from maxlocal.runtime.supervisor import (
     TAIL_LINES,
     AppStatus,
+    Driver,
     LocalProcessDriver,
     StartError,
     State,
@@ -139,7 +140,7 @@ class Runtime:
         self.logs = LogStore(layout.logs, limit=log_limit, limit_bytes=log_bytes)
         self.keep_releases = keep_releases
         self._disk: dict[str, tuple[float, int]] = {}  # app key -> (when, bytes)
-        self.driver = LocalProcessDriver(
+        self.driver: Driver = LocalProcessDriver(
             self._on_log,
             self._on_state,
             on_lines=self._on_lines,

@@ -208,6 +208,7 @@ DriverFactory = Callable[[RuntimeOptions, Stores], RuntimeDriver]
 
 _REGISTRY: dict[str, str] = {
     "process": "maxlocal.runtime.core:process_driver",
+    "swarm": "maxlocal.runtime.swarm.driver:swarm_driver",
 }
 """Driver name → ``module:factory``, imported only when that driver is chosen (a driver's
 engine client is not loaded by a platform that does not use it). A driver is added here, once
@@ -219,6 +220,15 @@ class UnknownRuntime(ValueError):
 
     def __init__(self, name: str) -> None:
         super().__init__(f"unknown runtime {name!r}: the registered ones are {', '.join(names())}")
+
+
+class RuntimeUnavailable(Exception):
+    """A registered driver whose engine is not there (no Docker engine in swarm mode): said
+    at start-up in one line, with ``hint``."""
+
+    def __init__(self, message: str, hint: str) -> None:
+        super().__init__(message)
+        self.hint = hint
 
 
 def names() -> list[str]:

@@ -206,6 +206,10 @@ def stop_for_good(platform: Platform) -> None:
 
     platform.stop()
     kill_strays(marker_for(platform.data_dir))
+    if platform.options.get("runtime") == "swarm":  # its services outlive it, by design
+        from tests.support.docker import remove_platform_objects
+
+        remove_platform_objects(platform.data_dir)
 
 
 class PlatformPool:

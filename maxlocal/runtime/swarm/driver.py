@@ -1,0 +1,606 @@
+"""The ``swarm`` runtime driver: the platform's apps as Docker Swarm services.
+
+``SwarmRuntime`` is the process runtime (``core.Runtime``) with the engine in place of local
+processes, so that what is the platform's is written once: release records and their order
+(one worker per app), builds (the builders, in the build sandbox, on this machine), rollback
+targets and pruning, state and release listeners, the log store. ``SwarmEngine`` is the
+``supervisor.Driver`` that ``Runtime`` starts, stops and asks for ports and figures:
+
+- a built release directory becomes an image once per build (``images.build``; a config
+  release or a rollback runs the image of the build it reuses), an app a service
+  (``services.deploy`` then ``wait_converged``: start-first, health checked, so the switch is
+  the process runtime's zero-downtime one). Rollback is the older build's image with the
+  older env snapshot (the runtime's rollback release carries both);
+- the router's upstreams are the tasks' published ports on loopback, read from the engine at
+  each check (a task the engine restarts after a crash has a new port);
+- logs: one ``LogFollow`` per app, for as long as it exists, into the log store with the
+  task's slot as the instance (``web.2``): it follows the tasks of every rollout, so the
+  log store's gapless follow is unchanged;
+- exec (``rig command``/``rig shell``): a local ``docker exec`` of the launcher in a running
+  task, as the app's user in /app (see ``SwarmRuntime.exec_target``);
+- the engine outlives the platform: ``close`` leaves the services running and ``reconcile``
+  adopts the ones that run the store's active release, untouched.
+
+Engine-level names are ``rig<platform marker>a<app id>``: app names are unique per network
+only, and several platforms (a test run's) may share one engine.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import logging
+import os
+import shutil
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from maxlocal.errors import Conflict
+from maxlocal.runtime import proc
+from maxlocal.runtime.core import Runtime
+from maxlocal.runtime.driver import (
+    DriverInfo,
+    ExecTarget,
+    Launcher,
+    RuntimeDriver,
+    RuntimeOptions,
+    RuntimeUnavailable,
+    Stores,
+)
+from maxlocal.runtime.sandbox import app_uid
+from maxlocal.runtime.supervisor import TAIL_LINES, WEB, AppStatus, StartError, State
+from maxlocal.runtime.supervisor import Release as RunRelease
+from maxlocal.runtime.swarm import base, engine, images, services
+from maxlocal.runtime.swarm.engine import APP, EngineError
+from maxlocal.runtime.swarm.logs import LogFollow
+from maxlocal.strays import MARKER_VAR
+
+if TYPE_CHECKING:
+    import subprocess
+
+    import docker
+
+    from maxlocal.store.apps import App
+    from maxlocal.store.networks import Network
+    from maxlocal.store.releases import Release
+
+log = logging.getLogger("maxlocal")
+
+NAME = "swarm"
+PORT = 8000
+"""The app's ``PORT`` in its task (each task has its own network namespace)."""
+RELAY_PORT = 8080
+"""What the task publishes, relayed to ``127.0.0.1:PORT`` (``launch.relay``)."""
+GIVE_UP_AFTER = 3
+"""Failed tasks of a new release that end its start (the process runtime's crash loop)."""
+SESSION_ENV = ("TERM", "PS1")
+"""What of a session's environment reaches ``docker exec`` (no value that may be a secret:
+argv is visible to every user of the machine; the app's variables come from its env
+secret through the launcher, as the app's own)."""
+HINT = "start one with scripts/docker-up (needs docker.io: scripts/install-system-deps)"
+_SERVING = (State.RUNNING, State.CRASHED)
+
+
+@dataclass
+class _App:
+    """The engine driver's view of one app."""
+
+    name: str
+    """Its engine-level name: service, image repository, secrets."""
+    uid: int
+    state: State = State.CREATED
+    release: int | None = None
+    replicas: int = 0
+    resources: dict[str, object] | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    tail: collections.deque[str] = field(
+        default_factory=lambda: collections.deque(maxlen=TAIL_LINES)
+    )
+
+
+class SwarmEngine:
+    """``supervisor.Driver`` on the engine: what ``Runtime`` calls instead of local processes."""
+
+    def __init__(self, runtime: SwarmRuntime, health_timeout: float) -> None:
+        self.runtime = runtime
+        self.client = runtime.client
+        self.health_timeout = health_timeout
+        self._apps: dict[str, _App] = {}
+        self._follows: dict[str, LogFollow] = {}
+        self._lock = threading.Lock()
+
+    # -- supervisor.Driver
+
+    def start(self, release: RunRelease) -> AppStatus:
+        """Roll the app's service to ``release`` (create it the first time) and wait until
+        its instances are healthy; the same release again is a rolling restart (new tasks,
+        start-first). StartError with the new tasks' last lines, the old release serving on."""
+        entry = self.entry(release.app)
+        with entry.lock:
+            serving = entry.state in _SERVING
+            if not serving:
+                self._set_state(release.app, State.STARTING, release=release.number)
+            self._follow(release.app, entry)
+            try:
+                spec = self._spec(entry, release)
+                before = [i.task_id for i in services.instances(self.client, entry.name)]
+                again = serving and entry.release == release.number
+                if again and entry.replicas == release.instances:
+                    services.restart(self.client, entry.name)
+                else:
+                    services.deploy(self.client, spec)
+                services.wait_converged(
+                    self.client,
+                    entry.name,
+                    spec.release,
+                    spec.replicas,
+                    self.health_timeout,
+                    replacing=before if again and entry.replicas == release.instances else (),
+                    give_up_after=GIVE_UP_AFTER,
+                )
+            except (EngineError, OSError) as exc:
+                self._undo(entry, release)
+                if not serving:
+                    reason = str(exc)
+                    self._set_state(
+                        release.app, State.FAILED, release=release.number, reason=reason
+                    )
+                raise StartError(str(exc), tail=list(entry.tail)) from None
+            entry.release, entry.replicas = release.number, release.instances
+            entry.resources = release.resources.to_dict() if release.resources else None
+            self._set_state(release.app, State.RUNNING, release=release.number, port=PORT)
+        return self.status(release.app)
+
+    def stop(self, app: str) -> None:
+        """Scale the service to 0 (``rig start`` scales it back): the spec, image and env
+        secret stay, so a start is quick and runs exactly what ran."""
+        entry = self.entry(app)
+        with entry.lock:
+            with contextlib.suppress(_not_found()):
+                services.scale(self.client, entry.name, 0)
+                self._wait_gone(entry.name)
+            self._set_state(app, State.STOPPED, release=entry.release)
+
+    def status(self, app: str) -> AppStatus:
+        entry = self.entry(app)
+        if entry.release is None:
+            return AppStatus(entry.state)
+        running = services.instances(self.client, entry.name) if entry.state in _SERVING else []
+        listed: list[dict[str, Any]] = []
+        started: list[str] = []
+        for instance in running:
+            pid, since = self._container(instance.container_id)
+            started.append(since)
+            listed.append(
+                {
+                    "name": f"{WEB}.{instance.slot}",
+                    "type": WEB,
+                    "pid": pid,
+                    "port": int(instance.address.rsplit(":", 1)[1]),
+                    "up": pid is not None,
+                    "task": instance.task_id,
+                    "container": instance.container_id,
+                }
+            )
+        first = min(started) if started else None
+        return AppStatus(
+            state=entry.state,
+            release=entry.release,
+            restarts=services.failed_tasks(self.client, entry.name, str(entry.release)),
+            started_at=first,
+            uptime_s=_age(first) if first and entry.state == State.RUNNING else None,
+            pids={WEB: listed[0]["pid"]} if listed and listed[0]["pid"] else {},
+            port=listed[0]["port"] if listed else None,
+            limits=entry.resources,
+            instances=listed,
+        )
+
+    def port(self, app: str) -> int | None:
+        """The app's port in its tasks while it serves (the router asks ``verified_ports``
+        for where to forward)."""
+        entry = self._apps.get(app)
+        return PORT if entry is not None and entry.state in _SERVING else None
+
+    def serving(self) -> list[str]:
+        with self._lock:
+            return [key for key, entry in self._apps.items() if entry.state in _SERVING]
+
+    def verified_ports(self, app: str) -> list[tuple[str, int]]:
+        """(instance, port on loopback) of each running task, as the engine has them now: the
+        engine's proxy holds each published port, so no other tenant can take it."""
+        entry = self._apps.get(app)
+        if entry is None:
+            return []
+        return [
+            (f"{WEB}.{i.slot}", int(i.address.rsplit(":", 1)[1]))
+            for i in services.instances(self.client, entry.name)
+        ]
+
+    def foreign_listener(self, app: str) -> bool:
+        return False
+
+    def close(self) -> None:
+        """Stop reading logs; the services run on (the engine outlives the platform)."""
+        with self._lock:
+            follows = list(self._follows.values())
+            self._follows.clear()
+        for follow in follows:
+            follow.close()
+
+    # -- the runtime's own
+
+    def entry(self, key: str) -> _App:
+        with self._lock:
+            found = self._apps.get(key)
+            if found is None:
+                name, uid = self.runtime.identity(key)
+                found = self._apps[key] = _App(name, uid)
+            return found
+
+    def adopt(self, key: str, release: int, since: float | None) -> None:
+        """A service a previous platform started, running the store's active release: taken
+        over as it is (no update, no new task); its log read on from ``since``."""
+        entry = self.entry(key)
+        with entry.lock:
+            entry.release = release
+            entry.replicas = len(services.instances(self.client, entry.name))
+            self._follow(key, entry, since)
+            self._set_state(key, State.RUNNING, release=release, port=PORT)
+
+    def remove(self, key: str) -> None:
+        """The app's service, env secrets and images, and its log reader."""
+        entry = self.entry(key)
+        with self._lock:
+            follow = self._follows.pop(key, None)
+            self._apps.pop(key, None)
+        if follow is not None:
+            follow.close()
+        services.remove(self.client, entry.name)
+        self.remove_images(entry.name, keep=set())
+
+    def remove_images(self, name: str, keep: set[str]) -> None:
+        """The app's images whose tag is not in ``keep`` (one in use by a task stays)."""
+        import docker.errors
+
+        for image in self.client.images.list(filters={"label": f"{APP}={name}"}):
+            if not set(image.tags) & keep:
+                with contextlib.suppress(docker.errors.APIError):
+                    self.client.images.remove(image.id)
+
+    def _spec(self, entry: _App, release: RunRelease) -> services.AppSpec:
+        command = release.processes.get(WEB)
+        if command is None:
+            raise StartError("the swarm runtime runs a release's web process: it has none")
+        others = sorted(set(release.processes) - {WEB})
+        if others:
+            raise StartError(
+                f"the swarm runtime runs only the web process; this release also declares "
+                f"{', '.join(others)} (run those on the process runtime)"
+            )
+        limits = release.resources
+        variables = {k: v for k, v in release.env.items() if k != MARKER_VAR}
+        return services.AppSpec(
+            app=entry.name,
+            network=release.app.split("/", 1)[0],
+            release=str(release.number),
+            image=self._image(entry, release),
+            command=["/bin/sh", "-c", command],
+            uid=entry.uid,
+            replicas=release.instances,
+            port=PORT,
+            variables=variables,
+            limits=services.Limits(
+                memory=limits.memory if limits else None,
+                pids=limits.processes if limits else None,
+                cpus=limits.cpu if limits else None,
+            ),
+            health=services.Health(path=None, interval_s=0.5, start_period_s=self.health_timeout),
+            stop_grace_s=5.0,
+            relay=RELAY_PORT,
+        )
+
+    def _image(self, entry: _App, release: RunRelease) -> str:
+        """The image of the build ``release`` runs: made from its directory by a deploy
+        release, reused by a config release or rollback (made again if it was removed)."""
+        import docker.errors
+
+        build = release.path.name
+        tag = images.image_tag(entry.name, f"b{build}")
+        if build != str(release.number):
+            with contextlib.suppress(docker.errors.ImageNotFound):
+                self.client.images.get(tag)
+                return tag
+        return images.build(
+            self.client,
+            release.path,
+            base=self.runtime.base,
+            app=entry.name,
+            network=release.app.split("/", 1)[0],
+            release=f"b{build}",
+            uid=entry.uid,
+        ).tag
+
+    def _undo(self, entry: _App, release: RunRelease) -> None:
+        """After a failed start: the release that served goes on serving (the update is
+        rolled back to its spec by the engine), or a first release's service is removed."""
+        import docker.errors
+
+        try:
+            if entry.release is None:
+                services.remove(self.client, entry.name)
+            else:  # the update paused on its failure: put the spec that served back
+                current = self.client.api.inspect_service(entry.name)
+                if current.get("PreviousSpec"):
+                    index = current["Version"]["Index"]
+                    self.client.api.update_service(current["ID"], index, **_previous(current))
+        except (docker.errors.APIError, EngineError):
+            log.exception("could not undo the failed start of %s", release.app)
+
+    def _follow(self, key: str, entry: _App, since: float | None = None) -> None:
+        with self._lock:
+            if key in self._follows:
+                return
+            follow = self._follows[key] = LogFollow(self.client, entry.name, since=since)
+
+        def pump() -> None:
+            for line in follow:
+                entry.tail.append(line.text)
+                self.runtime.instance_line(key, line.stream, line.text, f"{WEB}.{line.slot}")
+
+        threading.Thread(target=pump, name=f"swarm-logs-{key}", daemon=True).start()
+
+    def _wait_gone(self, name: str, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while services.instances(self.client, name) and time.monotonic() < deadline:
+            time.sleep(0.2)
+
+    def _container(self, container: str) -> tuple[int | None, str]:
+        """(host pid, started at) of a task's container; (None, '') when it is gone."""
+        import docker.errors
+
+        try:
+            state = self.client.api.inspect_container(container)["State"]
+        except docker.errors.NotFound:
+            return None, ""
+        return (int(state["Pid"]) or None), str(state.get("StartedAt", ""))
+
+    def _set_state(self, app: str, state: State, **details: Any) -> None:
+        self.entry(app).state = state
+        self.runtime.engine_state(app, state, details)
+
+
+class SwarmRuntime(Runtime):
+    """The ``swarm`` runtime driver (``runtime.driver.RuntimeDriver``)."""
+
+    name = NAME
+
+    def __init__(
+        self,
+        options: RuntimeOptions,
+        stores: Stores,
+        client: docker.DockerClient,
+        base_image: str,
+        cli: str | None,
+    ) -> None:
+        super().__init__(
+            options.layout,
+            stores.apps,
+            stores.releases,
+            stores.env,
+            stores.vault,
+            log_limit=options.log_limit,
+            log_bytes=options.log_bytes,
+            health_timeout=options.health_timeout,
+            isolation=options.isolation,
+            keep_releases=options.keep_releases,
+            cgroups=options.cgroups,
+        )
+        self.client = client
+        self.base = base_image
+        self.cli = cli
+        self.prefix = f"rig{self.marker[:10]}a"
+        self.engine = SwarmEngine(self, options.health_timeout)
+        self.driver = self.engine
+        self._adopt: dict[str, float | None] = {}
+
+    def describe(self) -> DriverInfo:
+        where = self.client.api.base_url.replace("http+docker://", "")
+        isolation = {
+            "mode": "container",
+            "detail": (
+                "each app's tasks in containers of their own, as the app's non-root uid, no "
+                f"platform path mounted; builds: {self.isolation.describe()}"
+            ),
+        }
+        limits: dict[str, object] = {
+            "mode": "engine",
+            "detail": "memory, processes and CPU of each task (the service's resources)",
+            "defaults": self.cgroups.defaults.to_dict(),
+            "summary": f"engine — per task by default: {self.cgroups.defaults.describe()}",
+        }
+        return DriverInfo(
+            NAME,
+            f"Docker Swarm services on the engine at {where}, a task per instance",
+            isolation,
+            limits,
+            (
+                f"runtime: swarm (engine {where}, base image {self.base})",
+                f"isolation: tasks in containers; builds: {self.isolation.describe()}",
+                f"limits: {limits['summary']}",
+            ),
+            outlives_platform=True,
+        )
+
+    def identity(self, key: str) -> tuple[str, int]:
+        """(engine-level name, uid) of the app ``key`` (``shop/api``)."""
+        network, name = key.split("/", 1)
+        app = self.apps.by_key(network, name)
+        if app is None:
+            raise Conflict(f"app '{name}' not found in network '{network}'")
+        return f"{self.prefix}{app.id}", app_uid(app.id)
+
+    def reconcile(self) -> None:
+        """The engine is the source of truth: a service running the store's active release of
+        a running app is adopted as it is; a service whose app was deleted meanwhile is
+        removed; the rest is the process runtime's (unfinished releases failed, other apps
+        started again)."""
+        running = {
+            name: release
+            for name, release in services.managed(self.client).items()
+            if name.startswith(self.prefix)
+        }
+        known = set()
+        for app in self.apps.everything():
+            name = f"{self.prefix}{app.id}"
+            known.add(name)
+            if (
+                app.release is not None
+                and app.state != State.STOPPED
+                and running.get(name) == str(app.release)
+                and services.instances(self.client, name)
+            ):
+                self._adopt[app.key] = self._last_logged(app.key)
+        for name in running.keys() - known:
+            log.info("removing service %s: its app no longer exists", name)
+            services.remove(self.client, name)
+            self.engine.remove_images(name, keep=set())
+        super().reconcile()
+
+    def _resume(self, app: App) -> None:
+        if app.key in self._adopt and app.release is not None:
+            self.engine.adopt(app.key, app.release, self._adopt.pop(app.key))
+            return
+        super()._resume(app)
+
+    def remove(self, app: App) -> None:
+        self.engine.remove(app.key)
+        super().remove(app)
+
+    def _prune(self, app: App, active: Release) -> None:
+        """The process runtime's pruning of builds, and the images of the pruned builds."""
+        super()._prune(app, active)
+        root = self.layout.release_dir(app.network, app.name, 0).parent
+        builds = {p.name for p in root.iterdir()} if root.is_dir() else set()
+        name = f"{self.prefix}{app.id}"
+        self.engine.remove_images(name, keep={images.image_tag(name, f"b{b}") for b in builds})
+
+    def exec_target(self, network: Network, app: App | None) -> ExecTarget:
+        """A session into ``app`` runs in one of its running tasks: ``docker exec`` of the
+        launcher as the app's uid in /app, which gives the app's variables (its env secret),
+        a PTY with resize (the CLI follows its terminal's size) and the exit code, and leaves
+        the session machinery (audit, idle timeout, signals) the same as on the process
+        runtime. A session into the network itself has no task to run in: it is the process
+        runtime's, on this machine, in the network's sandbox."""
+        if app is None:
+            return super().exec_target(network, None)
+        release = self.releases.get(app.id, app.release) if app.release else None
+        if release is None:
+            raise Conflict(f"app '{app.name}' has no release yet: deploy it first")
+        if self.cli is None:
+            raise Conflict(
+                "the swarm runtime runs sessions with the docker command, which is not on the "
+                "platform's PATH",
+                "install docker.io (scripts/install-system-deps)",
+            )
+        name, uid = self.identity(app.key)
+        if not services.instances(self.client, name):
+            raise Conflict(
+                f"app '{app.name}' has no running instance to run a command in",
+                f"start it: `rig start app {app.name} --network {app.network}`",
+            )
+        secrets = {k: self.vault.decrypt(v.encode("ascii")) for k, v in release.env.secrets.items()}
+        env = {**release.env.vars, **secrets}
+        label = f"{app.name}.{app.network}"
+        return ExecTarget(
+            images.APP_DIR, env, label, tuple(secrets.values()), self._exec(name, uid)
+        )
+
+    def _exec(self, name: str, uid: int) -> Launcher:
+        cli, here = str(self.cli), self.layout.data_dir
+        cli_env = {key: os.environ[key] for key in ("PATH", "DOCKER_HOST") if key in os.environ} | {
+            "DOCKER_CONFIG": str(here / "docker-cli"),
+            "HOME": str(here),
+        }
+
+        def run(
+            argv: list[str], cwd: Path, env: Mapping[str, str], **popen: Any
+        ) -> subprocess.Popen[bytes]:
+            running = services.instances(self.client, name)
+            if not running:
+                raise Conflict("the app has no running instance to run a command in")
+            stdin = popen.get("stdin")
+            tty = isinstance(stdin, int) and stdin >= 0 and os.isatty(stdin)
+            command = [
+                cli,
+                "exec",
+                "-i",
+                *(["-t"] if tty else []),
+                f"--user={uid}:{uid}",
+                f"--workdir={images.APP_DIR}",
+                *(f"--env={key}={env[key]}" for key in SESSION_ENV if key in env),
+                running[0].container_id,
+                images.LAUNCHER,
+                *argv,
+            ]
+            return proc.launch(command, here, cli_env, **popen)  # cwd: /app, in the task
+
+        return run
+
+    # -- what SwarmEngine tells the runtime
+
+    def instance_line(self, key: str, stream: str, text: str, instance: str) -> None:
+        self._on_lines(key, stream, [text], process=instance)
+
+    def engine_state(self, key: str, state: State, details: dict[str, Any]) -> None:
+        self._on_state(key, state, details)
+
+    def _last_logged(self, key: str) -> float | None:
+        """When the app's log store got its last line (a UNIX time), to read on from."""
+        last = self.logs.read(key, tail=1)
+        if not last:
+            return None
+        return datetime.fromisoformat(last[0].ts.replace("Z", "+00:00")).timestamp()
+
+
+def _age(started: str) -> float | None:
+    try:
+        moment = datetime.fromisoformat(started[:26].rstrip("Z") + "+00:00")
+    except ValueError:
+        return None
+    return round(time.time() - moment.timestamp(), 3)
+
+
+def _not_found() -> type[Exception]:
+    import docker.errors
+
+    return docker.errors.NotFound
+
+
+def _previous(current: dict[str, Any]) -> dict[str, Any]:
+    spec = current["PreviousSpec"]
+    return {
+        "task_template": spec["TaskTemplate"],
+        "name": spec["Name"],
+        "labels": spec.get("Labels"),
+        "mode": spec["Mode"],
+        "update_config": spec.get("UpdateConfig"),
+        "endpoint_spec": spec.get("EndpointSpec"),
+    }
+
+
+def swarm_driver(options: RuntimeOptions, stores: Stores) -> RuntimeDriver:
+    """The ``swarm`` driver's factory (``runtime.driver``'s registry): RuntimeUnavailable,
+    one line with a hint, when there is no engine in swarm mode to run on."""
+    try:
+        client = engine.connect()
+        if not engine.swarm_active(client):
+            raise RuntimeUnavailable("the Docker engine is not in swarm mode", HINT)
+        base_image = base.ensure(client)
+    except EngineError as exc:
+        raise RuntimeUnavailable(str(exc), HINT) from None
+    return SwarmRuntime(options, stores, client, base_image, shutil.which("docker"))
