@@ -450,7 +450,7 @@ class Runtime:
         tail: deque[str] = deque(maxlen=TAIL_LINES)
         try:
             processes = release.processes or {}
-            if release.source == "deploy":
+            if release.source == "deploy" and release.image is None:  # an image is not built
                 self._progress(app, release, "building", set_app_state=True)
                 directory = self.layout.release_dir(app.network, app.name, release.number)
                 unpack(self.layout.artifact(app.network, app.name, release.number), directory)

@@ -7,14 +7,9 @@ says them."""
 
 from __future__ import annotations
 
-import contextlib
 import http.client
-import io
 import json
-import tarfile
 import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -22,79 +17,13 @@ import pytest
 from maxlocal import errors
 from maxlocal.runtime import imageref
 from maxlocal.runtime.swarm import engine, imagedeploy, registry, services
-from tests.support.docker import app_name, docker_client
-from tests.support.registry import Registry, free_port, local_registry
-
-__all__ = ["app_name", "docker_client", "local_registry"]
+from tests.image.conftest import Foreign, rootfs
+from tests.support.registry import Registry, free_port
 
 pytestmark = [pytest.mark.swarm, pytest.mark.slow]
 
 UID = 20_002
-CGI = """#!/bin/sh
-printf 'Content-Type: text/plain\\r\\n\\r\\n'
-printf '%s|%s|%s|%s\\n' "$GREETING" "$(id -u)" "$TRICKY" "$PWD"
-"""
 TRICKY = 'it\'s "$HOME" `id`\nwith → ünïcode 😀'
-
-
-@dataclass(frozen=True)
-class Foreign:
-    """An image in the local registry that has no python3: its tag reference and the digest
-    reference the push gave."""
-
-    ref: str
-    digest_ref: str
-
-
-def _rootfs() -> bytes:
-    """bin/busybox (static) with bin/sh, a CGI script under www/, a world-writable tmp."""
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w") as tar:
-
-        def add(name: str, data: bytes | None, mode: int, kind: bytes = tarfile.REGTYPE) -> None:
-            info = tarfile.TarInfo(name)
-            info.mode, info.type = mode, kind
-            if data is not None:
-                info.size = len(data)
-            tar.addfile(info, io.BytesIO(data) if data is not None else None)
-
-        for directory in ("bin", "www", "www/cgi-bin"):
-            add(directory, None, 0o755, tarfile.DIRTYPE)
-        add("tmp", None, 0o1777, tarfile.DIRTYPE)
-        add("bin/busybox", imagedeploy.find_busybox().read_bytes(), 0o755)
-        link = tarfile.TarInfo("bin/sh")
-        link.type, link.linkname = tarfile.SYMTYPE, "busybox"
-        tar.addfile(link)
-        add("www/cgi-bin/hello", CGI.encode(), 0o755)
-    return buffer.getvalue()
-
-
-@pytest.fixture(scope="module")
-def foreign(docker_client: object, local_registry: Registry) -> Iterator[Foreign]:
-    import docker
-
-    client: docker.DockerClient = docker_client  # type: ignore[assignment]
-    name = f"foreign{uuid.uuid4().hex[:8]}"
-    changes = [
-        "ENV PATH=/bin",
-        "WORKDIR /www",
-        'CMD ["sh", "-c", "exec busybox httpd -f -p $PORT -h /www"]',
-    ]
-    local = f"{name}:v1"
-    client.api.import_image_from_data(_rootfs(), repository=name, tag="v1", changes=changes)
-    pusher = engine.connect()
-    try:
-        registry.login(pusher, local_registry.address, local_registry.user, local_registry.password)
-        ref = f"{local_registry.address}/{name}:v1"
-        digest_ref = registry.push(pusher, local, ref)
-        for tag in (local, ref):  # only the registry has it now: the test pulls it
-            client.api.remove_image(tag)
-        yield Foreign(ref, digest_ref)
-    finally:
-        pusher.close()
-        for leftover in (local, ref, digest_ref):
-            with contextlib.suppress(docker.errors.APIError):
-                client.api.remove_image(leftover, force=True)
 
 
 def _get(address: str, path: str) -> str:
@@ -135,12 +64,18 @@ def test_image_from_a_registry_runs_with_its_variables_as_the_app_user(
             uid=UID,
             variables=variables,
             limits=services.Limits(memory=64 << 20, pids=64, cpus=0.5),
+            health=services.Health(
+                path=None,
+                interval_s=0.5,
+                start_period_s=20,
+                command=tuple(imagedeploy.health_command(8000, 2.0)),
+            ),
             stop_grace_s=1.0,
         )
         services.deploy(client, spec)
         (instance,) = services.wait_converged(client, app_name, "r1", 1, timeout=60)
-        greeting, uid, tricky, cwd = _get(instance.address, "/cgi-bin/hello").split("|")
-        assert (greeting, uid, cwd) == ("hello there", str(UID), "/www/cgi-bin")
+        greeting, uid, tricky, cwd, version = _get(instance.address, "/cgi-bin/hello").split("|")
+        assert (greeting, uid, cwd, version) == ("hello there", str(UID), "/www/cgi-bin", "v1")
         assert tricky == TRICKY
 
         # the values are in no inspect: service, task container, image (config and history)
@@ -211,7 +146,7 @@ def test_image_without_a_command_is_refused(docker_client: object, app_name: str
 
     client: docker.DockerClient = docker_client  # type: ignore[assignment]
     name = f"nocmd{uuid.uuid4().hex[:8]}"
-    client.api.import_image_from_data(_rootfs(), repository=name, tag="v1")
+    client.api.import_image_from_data(rootfs(), repository=name, tag="v1")
     try:
         with pytest.raises(engine.EngineError, match="has no ENTRYPOINT or CMD"):
             imagedeploy.wrap(client, f"{name}:v1", app=app_name, network="n", release="r1", uid=UID)

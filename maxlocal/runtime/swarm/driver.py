@@ -29,8 +29,10 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import dataclasses
 import logging
 import os
+import shlex
 import shutil
 import threading
 import time
@@ -41,7 +43,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from maxlocal.errors import Conflict
-from maxlocal.runtime import proc
+from maxlocal.layout import build_log_key
+from maxlocal.runtime import imageref, proc
 from maxlocal.runtime.core import Runtime
 from maxlocal.runtime.driver import (
     DriverInfo,
@@ -55,7 +58,7 @@ from maxlocal.runtime.driver import (
 from maxlocal.runtime.sandbox import app_uid
 from maxlocal.runtime.supervisor import TAIL_LINES, WEB, AppStatus, StartError, State
 from maxlocal.runtime.supervisor import Release as RunRelease
-from maxlocal.runtime.swarm import base, engine, images, services
+from maxlocal.runtime.swarm import base, engine, imagedeploy, images, registry, services
 from maxlocal.runtime.swarm.engine import APP, EngineError
 from maxlocal.runtime.swarm.logs import LogFollow
 from maxlocal.strays import MARKER_VAR
@@ -65,9 +68,10 @@ if TYPE_CHECKING:
 
     import docker
 
+    from maxlocal.runtime.imageref import ImageRef, RegistryAuth
     from maxlocal.store.apps import App
     from maxlocal.store.networks import Network
-    from maxlocal.store.releases import Release
+    from maxlocal.store.releases import NewRelease, Release
 
 log = logging.getLogger("maxlocal")
 
@@ -273,6 +277,9 @@ class SwarmEngine:
                     self.client.images.remove(image.id)
 
     def _spec(self, entry: _App, release: RunRelease) -> services.AppSpec:
+        wrapped = imagedeploy.saved(release.path)
+        if wrapped is not None:
+            return self._image_spec(entry, release, wrapped)
         command = release.processes.get(WEB)
         if command is None:
             raise StartError("the swarm runtime runs a release's web process: it has none")
@@ -302,6 +309,45 @@ class SwarmEngine:
             health=services.Health(path=None, interval_s=0.5, start_period_s=self.health_timeout),
             stop_grace_s=5.0,
             relay=RELAY_PORT,
+        )
+
+    def _image_spec(
+        self, entry: _App, release: RunRelease, wrapped: imagedeploy.WrappedImage
+    ) -> services.AppSpec:
+        """An image deploy's release: the wrapped image's own command, listening on ``PORT``
+        on any address (no relay: the image was made for a container), a probe that needs
+        nothing of the image."""
+        try:
+            self.client.images.get(wrapped.tag)
+        except _not_found() as exc:
+            raise StartError(
+                f"the image of this release ({wrapped.source}) was removed from the engine: "
+                "deploy it again with rig deploy --image"
+            ) from exc
+        limits = release.resources
+        probe = imagedeploy.health_command(PORT, 2.0)
+        return services.AppSpec(
+            app=entry.name,
+            network=release.app.split("/", 1)[0],
+            release=str(release.number),
+            image=wrapped.tag,
+            command=list(wrapped.command),
+            uid=entry.uid,
+            replicas=release.instances,
+            port=PORT,
+            variables={k: v for k, v in release.env.items() if k != MARKER_VAR},
+            limits=services.Limits(
+                memory=limits.memory if limits else None,
+                pids=limits.processes if limits else None,
+                cpus=limits.cpu if limits else None,
+            ),
+            health=services.Health(
+                path=None,
+                interval_s=0.5,
+                start_period_s=self.health_timeout,
+                command=tuple(probe),
+            ),
+            stop_grace_s=5.0,
         )
 
     def _image(self, entry: _App, release: RunRelease) -> str:
@@ -407,6 +453,8 @@ class SwarmRuntime(Runtime):
         self.engine = SwarmEngine(self, options.health_timeout)
         self.driver = self.engine
         self._adopt: dict[str, float | None] = {}
+        self._pull_auth: dict[int, RegistryAuth | None] = {}
+        """An image release's registry credentials until its pull (memory only, never stored)."""
 
     def describe(self) -> DriverInfo:
         where = self.client.api.base_url.replace("http+docker://", "")
@@ -434,6 +482,87 @@ class SwarmRuntime(Runtime):
                 f"limits: {limits['summary']}",
             ),
             outlives_platform=True,
+        )
+
+    # -- image deploys (rig deploy --image): swarm/imagedeploy.py does the engine's part
+
+    def accept_image(
+        self, app: App, image: ImageRef, auth: RegistryAuth | None, new: NewRelease
+    ) -> Release:
+        """Resolve ``image`` to its digest first (a missing image, refused credentials or an
+        unreachable registry is the caller's error, nothing recorded), then the release; the
+        pull and the wrap are its build, in the background, with ``auth`` held in memory."""
+        try:
+            with imagedeploy.session(image, auth) as client:
+                digest = imagedeploy.resolve(client, image)
+        except registry.RegistryError as exc:
+            raise imagedeploy.api_error(exc) from None
+        except EngineError as exc:
+            raise Conflict(str(exc), HINT) from None
+        checksum = digest.rpartition(":")[2]
+        release = self.releases.create(
+            app.id, dataclasses.replace(new, image_digest=digest, checksum=checksum)
+        )
+        self._pull_auth[release.id] = auth
+        self._release_changed(app, release.number, "pending")
+        self._submit(app, release)
+        return release
+
+    def _deploy(self, app: App, release: Release) -> None:
+        """An image deploy's pull and wrap are its build (phase ``build``), then it starts as
+        any release does."""
+        if release.source == "deploy" and release.image_digest is not None:
+            fresh = self._build_image(app, release)
+            if fresh is None:
+                return
+            release = fresh
+        super()._deploy(app, release)
+
+    def _build_image(self, app: App, release: Release) -> Release | None:
+        auth = self._pull_auth.pop(release.id, None)
+        digest = str(release.image_digest)
+        self._progress(app, release, "building", set_app_state=True)
+        key = build_log_key(app.network, app.name)
+        self.logs.append(key, "platform", f"pulling {digest}", release=release.number)
+        name, uid = self.identity(app.key)
+        try:
+            with imagedeploy.session(imageref.parse(str(release.image)), auth) as client:
+                imagedeploy.pull(client, digest)
+            wrapped = imagedeploy.wrap(
+                self.client,
+                digest,
+                app=name,
+                network=app.network,
+                release=f"b{release.number}",
+                uid=uid,
+            )
+        except EngineError as exc:
+            self._fail(app, release, "build", str(exc), [])
+            return None
+        directory = self.layout.release_dir(app.network, app.name, release.number)
+        imagedeploy.save(directory, wrapped)
+        processes = {WEB: shlex.join(wrapped.command)}
+        self.releases.set_status(release.id, "building", processes)
+        self.logs.append(key, "platform", f"image {wrapped.tag} ready", release=release.number)
+        return self.releases.by_id(release.id)
+
+    def _run_release(self, app: App, release: Release, processes: dict[str, str]) -> RunRelease:
+        """An image release has no files to give a Python or read limits from: the platform's
+        default limits, the instances of ``rig scale`` (else one)."""
+        directory = self.layout.release_dir(app.network, app.name, release.artifact_release)
+        if imagedeploy.saved(directory) is None:
+            return super()._run_release(app, release, processes)
+        fresh = self.apps.by_key(app.network, app.name)
+        return RunRelease(
+            app.key,
+            release.number,
+            directory,
+            processes,
+            self._env(release.env),
+            self._home(app),
+            None,
+            self.cgroups.defaults,
+            instances=(fresh or app).instances or 1,
         )
 
     def identity(self, key: str) -> tuple[str, int]:
@@ -508,6 +637,9 @@ class SwarmRuntime(Runtime):
                 "install docker.io (scripts/install-system-deps)",
             )
         name, uid = self.identity(app.key)
+        directory = self.layout.release_dir(app.network, app.name, release.artifact_release)
+        wrapped = imagedeploy.saved(directory)
+        workdir = Path(wrapped.workdir) if wrapped is not None else images.APP_DIR
         if not services.instances(self.client, name):
             raise Conflict(
                 f"app '{app.name}' has no running instance to run a command in",
@@ -516,9 +648,7 @@ class SwarmRuntime(Runtime):
         secrets = {k: self.vault.decrypt(v.encode("ascii")) for k, v in release.env.secrets.items()}
         env = {**release.env.vars, **secrets}
         label = f"{app.name}.{app.network}"
-        return ExecTarget(
-            images.APP_DIR, env, label, tuple(secrets.values()), self._exec(name, uid)
-        )
+        return ExecTarget(workdir, env, label, tuple(secrets.values()), self._exec(name, uid))
 
     def _exec(self, name: str, uid: int) -> Launcher:
         cli, here = str(self.cli), self.layout.data_dir
@@ -541,7 +671,7 @@ class SwarmRuntime(Runtime):
                 "-i",
                 *(["-t"] if tty else []),
                 f"--user={uid}:{uid}",
-                f"--workdir={images.APP_DIR}",
+                f"--workdir={cwd}",
                 *(f"--env={key}={env[key]}" for key in SESSION_ENV if key in env),
                 running[0].container_id,
                 images.LAUNCHER,

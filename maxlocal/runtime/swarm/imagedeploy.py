@@ -66,6 +66,9 @@ if TYPE_CHECKING:
 CARRIER_DIR = "/usr/local/lib/rig"
 BUSYBOX = f"{CARRIER_DIR}/busybox"
 ENV_AWK = f"{CARRIER_DIR}/env.awk"
+MARKER = "rig-image.json"
+"""In an image release's directory (it has no files of its own): the wrapped image's tag, the
+digest it was made from, its command and working directory."""
 IMAGE = "io.maxlocal.image"
 """Label of a wrapped image: the digest reference it was made from."""
 BUSYBOX_CANDIDATES = ("/bin/busybox", "/usr/bin/busybox")
@@ -268,6 +271,36 @@ def wrap(
             raise EngineError(f"making {digest_ref} runnable failed: {event['error'].strip()}")
     made = client.images.get(tag)
     return WrappedImage(tag, str(made.id), digest_ref, command, workdir)
+
+
+def save(directory: Path, wrapped: WrappedImage) -> None:
+    """Record ``wrapped`` in a release's directory (``MARKER``): what tells the driver that the
+    release is an image's, and what a config release or rollback of it runs again."""
+    directory.mkdir(parents=True, exist_ok=True)
+    record = {"tag": wrapped.tag, "source": wrapped.source, "command": list(wrapped.command)}
+    (directory / MARKER).write_text(json.dumps({**record, "workdir": wrapped.workdir}) + "\n")
+
+
+def saved(directory: Path) -> WrappedImage | None:
+    """The wrapped image a release directory records; None for a source release's."""
+    try:
+        record = json.loads((directory / MARKER).read_text())
+    except FileNotFoundError:
+        return None
+    command = tuple(record["command"])
+    return WrappedImage(record["tag"], "", record["source"], command, record["workdir"])
+
+
+def health_command(port: int, timeout_s: float) -> list[str]:
+    """The task's health probe for a wrapped image (no python3 to run the release images'):
+    healthy once something accepts a connection on ``port`` (the process runtime's terms),
+    sent a ``HEAD`` so that an HTTP server answers and closes. busybox's ``nc``, not its
+    ``wget``: the static build's ``wget`` crashes resolving even an address (no NSS)."""
+    script = (
+        "printf 'HEAD / HTTP/1.0\\r\\n\\r\\n' | "
+        f"{BUSYBOX} nc -w {max(1, round(timeout_s))} 127.0.0.1 {port} >/dev/null"
+    )
+    return [BUSYBOX, "sh", "-c", script]
 
 
 def find_busybox() -> Path:

@@ -54,6 +54,9 @@ class Health:
     timeout_s: float = 2.0
     retries: int = 3
     start_period_s: float = 30.0
+    command: tuple[str, ...] | None = None
+    """A probe of its own (the check's ``CMD``) in place of the python3 one: an image from a
+    registry may have no python3 (``imagedeploy.health_command``)."""
 
 
 @dataclass(frozen=True)
@@ -338,8 +341,9 @@ def _healthcheck(health: Health | None, port: int) -> Any:
             f"urllib.request.urlopen('http://127.0.0.1:{port}{health.path}',"
             f"timeout={health.timeout_s})"
         )
+    test = ["CMD", *health.command] if health.command else ["CMD", "python3", "-c", probe]
     return docker.types.Healthcheck(
-        test=["CMD", "python3", "-c", probe],
+        test=test,
         interval=int(health.interval_s * NS),
         timeout=int(health.timeout_s * NS),
         retries=health.retries,
