@@ -105,3 +105,20 @@ def test_image_registry_credentials_are_stored_listed_and_deleted_never_shown(
     assert "is not a registry host" in single_error_line(bad)
     no_password = logged_in("create", "registry", host, "-u", "x", input="")
     assert no_password.code == 2, str(no_password)
+
+
+def test_image_deploy_in_the_shell(logged_in: Rig) -> None:
+    """Piped lines run in the shell (``echo ... | rig``), which stops at a failing one with
+    its exit code."""
+    network, app = _app(logged_in)
+    where = f"--app {app} --network {network}"
+    run = logged_in(input=f"list registries\ndeploy --image {IMAGE} {where}\nlist apps\n")
+    assert run.code == 1, str(run)
+    assert "Traceback" not in run.err, str(run)
+    assert "no registry credentials" in run.out
+    assert "image deploys need the swarm runtime" in run.err
+    assert "rig local start --runtime swarm" in run.err
+    assert "stopped at line 2 (exit 1)" in run.err
+    both = logged_in(input=f"deploy . --image {IMAGE} {where}\n")
+    assert both.code == 2, str(both)
+    assert "either a directory (.) or --image, not both" in both.err
