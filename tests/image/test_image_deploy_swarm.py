@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 
+import docker
 import pytest
 
 from maxlocal.runtime.sandbox import app_uid
@@ -90,3 +91,10 @@ def test_image_deploy_on_swarm_serves_rolls_back_and_says_registry_errors(
         assert local_registry.password not in run.out + run.err
     assert local_registry.password not in platform.log()
     assert "not-the-password" not in platform.log()
+
+    # deleting the app removes its wrapped images and the pulled ones they were made from
+    engine_client: docker.DockerClient = docker_client  # type: ignore[assignment]
+    rig.ok("delete", "app", "api", "--network", "shop", "--yes")
+    for pulled in (v1.digest_ref, v2.digest_ref):
+        with pytest.raises(docker.errors.ImageNotFound):
+            engine_client.api.inspect_image(pulled)

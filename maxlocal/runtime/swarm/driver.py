@@ -271,10 +271,13 @@ class SwarmEngine:
         """The app's images whose tag is not in ``keep`` (one in use by a task stays)."""
         import docker.errors
 
+        sources = set()
         for image in self.client.images.list(filters={"label": f"{APP}={name}"}):
             if not set(image.tags) & keep:
                 with contextlib.suppress(docker.errors.APIError):
                     self.client.images.remove(image.id)
+                    sources.add(image.labels.get(imagedeploy.IMAGE))
+        imagedeploy.forget_sources(self.client, sources - {None})
 
     def _spec(self, entry: _App, release: RunRelease) -> services.AppSpec:
         wrapped = imagedeploy.saved(release.path)

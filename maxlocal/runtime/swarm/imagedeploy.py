@@ -48,7 +48,7 @@ import json
 import platform
 import shutil
 import tarfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -289,6 +289,16 @@ def saved(directory: Path) -> WrappedImage | None:
         return None
     command = tuple(record["command"])
     return WrappedImage(record["tag"], "", record["source"], command, record["workdir"])
+
+
+def forget_sources(client: docker.DockerClient, sources: Iterable[str]) -> None:
+    """Remove the pulled images (digest references) whose wrapped images were removed; one
+    another wrapped image still builds on stays (the engine refuses: it has a child)."""
+    import docker.errors
+
+    for source in sources:
+        with contextlib.suppress(docker.errors.APIError):
+            client.api.remove_image(source)
 
 
 def health_command(port: int, timeout_s: float) -> list[str]:
