@@ -53,7 +53,14 @@ from maxlocal.runtime.driver import (
     Stores,
 )
 from maxlocal.runtime.sandbox import app_uid
-from maxlocal.runtime.supervisor import TAIL_LINES, WEB, AppStatus, StartError, State
+from maxlocal.runtime.supervisor import (
+    TAIL_LINES,
+    WEB,
+    AppStatus,
+    StartError,
+    State,
+    describe_exit,
+)
 from maxlocal.runtime.supervisor import Release as RunRelease
 from maxlocal.runtime.swarm import base, engine, images, services
 from maxlocal.runtime.swarm.engine import APP, EngineError
@@ -76,8 +83,9 @@ PORT = 8000
 """The app's ``PORT`` in its task (each task has its own network namespace)."""
 RELAY_PORT = 8080
 """What the task publishes, relayed to ``127.0.0.1:PORT`` (``launch.relay``)."""
-GIVE_UP_AFTER = 3
-"""Failed tasks of a new release that end its start (the process runtime's crash loop)."""
+GIVE_UP_AFTER = 1
+"""Failed tasks of a new release that end its start: as on the process runtime, an instance
+that exits before it accepts connections fails the release."""
 SESSION_ENV = ("TERM", "PS1")
 """What of a session's environment reaches ``docker exec`` (no value that may be a secret:
 argv is visible to every user of the machine; the app's variables come from its env
@@ -112,6 +120,7 @@ class SwarmEngine:
         self.health_timeout = health_timeout
         self._apps: dict[str, _App] = {}
         self._follows: dict[str, LogFollow] = {}
+        self._processes: dict[int, Any] = {}  # pid -> psutil.Process, for CPU between calls
         self._lock = threading.Lock()
 
     # -- supervisor.Driver
@@ -144,13 +153,17 @@ class SwarmEngine:
                     give_up_after=GIVE_UP_AFTER,
                 )
             except (EngineError, OSError) as exc:
+                failure = self._failure(entry, release, exc)
                 self._undo(entry, release)
                 if not serving:
-                    reason = str(exc)
                     self._set_state(
-                        release.app, State.FAILED, release=release.number, reason=reason
+                        release.app,
+                        State.FAILED,
+                        release=release.number,
+                        reason=failure.message,
+                        exit_code=failure.exit_code,
                     )
-                raise StartError(str(exc), tail=list(entry.tail)) from None
+                raise failure from None
             entry.release, entry.replicas = release.number, release.instances
             entry.resources = release.resources.to_dict() if release.resources else None
             self._set_state(release.app, State.RUNNING, release=release.number, port=PORT)
@@ -173,9 +186,12 @@ class SwarmEngine:
         running = services.instances(self.client, entry.name) if entry.state in _SERVING else []
         listed: list[dict[str, Any]] = []
         started: list[str] = []
+        cpu, rss = 0.0, 0
         for instance in running:
             pid, since = self._container(instance.container_id)
             started.append(since)
+            used = self._usage(pid) if pid else (0.0, 0)
+            cpu, rss = cpu + used[0], rss + used[1]
             listed.append(
                 {
                     "name": f"{WEB}.{instance.slot}",
@@ -191,10 +207,12 @@ class SwarmEngine:
         return AppStatus(
             state=entry.state,
             release=entry.release,
-            restarts=services.failed_tasks(self.client, entry.name, str(entry.release)),
+            restarts=len(services.failed_tasks(self.client, entry.name, str(entry.release))),
             started_at=first,
             uptime_s=_age(first) if first and entry.state == State.RUNNING else None,
             pids={WEB: listed[0]["pid"]} if listed and listed[0]["pid"] else {},
+            cpu_percent=round(cpu, 1),
+            memory_rss=rss,
             port=listed[0]["port"] if listed else None,
             limits=entry.resources,
             instances=listed,
@@ -325,6 +343,24 @@ class SwarmEngine:
             uid=entry.uid,
         ).tag
 
+    def _failure(self, entry: _App, release: RunRelease, exc: Exception) -> StartError:
+        """Why ``release`` did not start, in the process runtime's words when a task exited
+        (``web exited with code 3 before accepting connections``), with the last lines."""
+        failed = services.failed_tasks(self.client, entry.name, str(release.number))
+        code = services.exit_code(failed[0]) if failed else None
+        tail = list(entry.tail)
+        if failed:  # its own last lines, read now: the follow may not have reached them yet
+            task = failed[0]["ID"]
+            lines = LogFollow(self.client, entry.name, follow=False)
+            tail = [line.text for line in lines if line.task_id == task][-TAIL_LINES:] or tail
+        if code is not None:
+            return StartError(
+                f"{WEB} {describe_exit(code)} before accepting connections", code, tail
+            )
+        if isinstance(exc, EngineError) and str(exc).startswith(entry.name):
+            return StartError(f"{WEB}{str(exc).removeprefix(entry.name)}", None, tail)
+        return StartError(str(exc), None, tail)
+
     def _undo(self, entry: _App, release: RunRelease) -> None:
         """After a failed start: the release that served goes on serving (the update is
         rolled back to its spec by the engine), or a first release's service is removed."""
@@ -358,6 +394,23 @@ class SwarmEngine:
         deadline = time.monotonic() + timeout
         while services.instances(self.client, name) and time.monotonic() < deadline:
             time.sleep(0.2)
+
+    def _usage(self, pid: int) -> tuple[float, int]:
+        """(CPU %, resident bytes) of a task's processes: they are this machine's processes
+        (one node), measured as the process runtime measures its own (psutil; the CPU since
+        the previous call for the same task)."""
+        import psutil
+
+        try:
+            main = self._processes.get(pid)
+            if main is None:
+                main = self._processes[pid] = psutil.Process(pid)
+            tree = [main, *main.children(recursive=True)]
+            cpu = main.cpu_percent(None)
+            return cpu, sum(p.memory_info().rss for p in tree)
+        except psutil.Error:
+            self._processes.pop(pid, None)
+            return 0.0, 0
 
     def _container(self, container: str) -> tuple[int | None, str]:
         """(host pid, started at) of a task's container; (None, '') when it is gone."""
