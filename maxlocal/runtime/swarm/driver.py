@@ -613,11 +613,13 @@ class SwarmRuntime(Runtime):
         self._on_state(key, state, details)
 
     def _last_logged(self, key: str) -> float | None:
-        """When the app's log store got its last line (a UNIX time), to read on from."""
+        """When the app's log store got its last line (a UNIX time), to read on from: the
+        store's stamp is the arrival, cut to the millisecond, so the next millisecond (a
+        line the engine stamped within it and the platform had not stored is the one lost)."""
         last = self.logs.read(key, tail=1)
         if not last:
             return None
-        return datetime.fromisoformat(last[0].ts.replace("Z", "+00:00")).timestamp()
+        return datetime.fromisoformat(last[0].ts.replace("Z", "+00:00")).timestamp() + 0.001
 
 
 def _age(started: str) -> float | None:
