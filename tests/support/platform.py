@@ -207,9 +207,9 @@ def stop_for_good(platform: Platform) -> None:
     platform.stop()
     kill_strays(marker_for(platform.data_dir))
     if platform.options.get("runtime") == "swarm":  # its services outlive it, by design
-        from tests.support.docker import remove_platform_objects
+        from maxlocal.runtime.swarm.driver import remove_platform
 
-        remove_platform_objects(platform.data_dir)
+        remove_platform(platform.data_dir)
 
 
 class PlatformPool:

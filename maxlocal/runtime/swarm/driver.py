@@ -65,7 +65,7 @@ from maxlocal.runtime.supervisor import Release as RunRelease
 from maxlocal.runtime.swarm import base, engine, images, services
 from maxlocal.runtime.swarm.engine import APP, EngineError
 from maxlocal.runtime.swarm.logs import LogFollow
-from maxlocal.strays import MARKER_VAR
+from maxlocal.strays import MARKER_VAR, marker_for
 
 if TYPE_CHECKING:
     import subprocess
@@ -456,7 +456,7 @@ class SwarmRuntime(Runtime):
         self.client = client
         self.base = base_image
         self.cli = cli
-        self.prefix = f"rig{self.marker[:10]}a"
+        self.prefix = engine_prefix(options.layout.data_dir)
         self.engine = SwarmEngine(self, options.health_timeout)
         self.driver = self.engine
         self._adopt: dict[str, float | None] = {}
@@ -646,6 +646,31 @@ def _previous(current: dict[str, Any]) -> dict[str, Any]:
         "update_config": spec.get("UpdateConfig"),
         "endpoint_spec": spec.get("EndpointSpec"),
     }
+
+
+def engine_prefix(data_dir: Path) -> str:
+    """What the engine-level names of the platform with ``data_dir`` start with."""
+    return f"rig{marker_for(data_dir)[:10]}a"
+
+
+def remove_platform(data_dir: Path) -> None:
+    """Remove what the platform with ``data_dir`` made on the engine (its services, then
+    their env secrets and release images), which outlives it by design: for a platform
+    that is gone for good (a test's, the bench's), never one that will start again."""
+    import docker.errors
+
+    prefix = engine_prefix(data_dir)
+    client = engine.connect()
+    try:
+        for name in services.managed(client):
+            if name.startswith(prefix):
+                services.remove(client, name)  # waits for its containers; its env secrets
+        for image in client.images.list(filters={"label": f"{engine.MANAGED}=release"}):
+            if any(tag.startswith(prefix) for tag in image.tags):
+                with contextlib.suppress(docker.errors.APIError):
+                    client.images.remove(image.id, force=True)
+    finally:
+        client.close()
 
 
 def swarm_driver(options: RuntimeOptions, stores: Stores) -> RuntimeDriver:
