@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from maxlocal.runtime.swarm.driver import remove_platform
 from tests.support.cli import ROOT, Rig, base_env, single_error_line
-from tests.support.docker import remove_platform_objects
 
 pytestmark = pytest.mark.swarm
 
@@ -58,4 +58,4 @@ def test_local_start_and_status_show_the_swarm_runtime(
         assert "\nRuntime:    swarm — " in rig.ok("local", "status", "--data", str(data)).out
     finally:
         rig("local", "stop", "--data", str(data))
-        remove_platform_objects(data)
+        remove_platform(data)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -75,32 +74,3 @@ def _wait_no_containers(client: object, name: str, timeout: float = 30.0) -> Non
     filters = {"label": f"{engine.APP}={name}"}
     while client.api.containers(all=True, filters=filters) and time.monotonic() < deadline:  # type: ignore[attr-defined]
         time.sleep(0.2)
-
-
-def remove_platform_objects(data_dir: Path) -> None:
-    """What a swarm-runtime platform with ``data_dir`` made on the engine (services, then
-    their containers, env secrets and release images: names start with its prefix), which
-    outlives the platform on purpose; for tests' teardown."""
-    import docker
-
-    from maxlocal.strays import marker_for
-
-    prefix = f"rig{marker_for(data_dir)[:10]}a"
-    client = engine.connect()
-    try:
-        services = [s for s in client.services.list() if s.name.startswith(prefix)]
-        for service in services:
-            with contextlib.suppress(docker.errors.NotFound):
-                service.remove()
-        for service in services:
-            _wait_no_containers(client, service.name)
-        for secret in client.secrets.list():
-            if secret.name.startswith(prefix):
-                with contextlib.suppress(docker.errors.APIError):
-                    secret.remove()
-        for image in client.images.list(filters={"label": f"{engine.MANAGED}=release"}):
-            if any(tag.startswith(prefix) for tag in image.tags):
-                with contextlib.suppress(docker.errors.APIError):
-                    client.images.remove(image.id, force=True)
-    finally:
-        client.close()

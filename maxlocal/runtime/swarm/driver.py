@@ -56,12 +56,19 @@ from maxlocal.runtime.driver import (
     Stores,
 )
 from maxlocal.runtime.sandbox import app_uid
-from maxlocal.runtime.supervisor import TAIL_LINES, WEB, AppStatus, StartError, State
+from maxlocal.runtime.supervisor import (
+    TAIL_LINES,
+    WEB,
+    AppStatus,
+    StartError,
+    State,
+    describe_exit,
+)
 from maxlocal.runtime.supervisor import Release as RunRelease
 from maxlocal.runtime.swarm import base, engine, imagedeploy, images, registry, services
 from maxlocal.runtime.swarm.engine import APP, EngineError
 from maxlocal.runtime.swarm.logs import LogFollow
-from maxlocal.strays import MARKER_VAR
+from maxlocal.strays import MARKER_VAR, marker_for
 
 if TYPE_CHECKING:
     import subprocess
@@ -80,8 +87,9 @@ PORT = 8000
 """The app's ``PORT`` in its task (each task has its own network namespace)."""
 RELAY_PORT = 8080
 """What the task publishes, relayed to ``127.0.0.1:PORT`` (``launch.relay``)."""
-GIVE_UP_AFTER = 3
-"""Failed tasks of a new release that end its start (the process runtime's crash loop)."""
+GIVE_UP_AFTER = 1
+"""Failed tasks of a new release that end its start: as on the process runtime, an instance
+that exits before it accepts connections fails the release."""
 SESSION_ENV = ("TERM", "PS1")
 """What of a session's environment reaches ``docker exec`` (no value that may be a secret:
 argv is visible to every user of the machine; the app's variables come from its env
@@ -116,6 +124,7 @@ class SwarmEngine:
         self.health_timeout = health_timeout
         self._apps: dict[str, _App] = {}
         self._follows: dict[str, LogFollow] = {}
+        self._processes: dict[int, Any] = {}  # pid -> psutil.Process, for CPU between calls
         self._lock = threading.Lock()
 
     # -- supervisor.Driver
@@ -148,13 +157,17 @@ class SwarmEngine:
                     give_up_after=GIVE_UP_AFTER,
                 )
             except (EngineError, OSError) as exc:
+                failure = self._failure(entry, release, exc)
                 self._undo(entry, release)
                 if not serving:
-                    reason = str(exc)
                     self._set_state(
-                        release.app, State.FAILED, release=release.number, reason=reason
+                        release.app,
+                        State.FAILED,
+                        release=release.number,
+                        reason=failure.message,
+                        exit_code=failure.exit_code,
                     )
-                raise StartError(str(exc), tail=list(entry.tail)) from None
+                raise failure from None
             entry.release, entry.replicas = release.number, release.instances
             entry.resources = release.resources.to_dict() if release.resources else None
             self._set_state(release.app, State.RUNNING, release=release.number, port=PORT)
@@ -177,9 +190,12 @@ class SwarmEngine:
         running = services.instances(self.client, entry.name) if entry.state in _SERVING else []
         listed: list[dict[str, Any]] = []
         started: list[str] = []
+        cpu, rss = 0.0, 0
         for instance in running:
             pid, since = self._container(instance.container_id)
             started.append(since)
+            used = self._usage(pid) if pid else (0.0, 0)
+            cpu, rss = cpu + used[0], rss + used[1]
             listed.append(
                 {
                     "name": f"{WEB}.{instance.slot}",
@@ -195,10 +211,12 @@ class SwarmEngine:
         return AppStatus(
             state=entry.state,
             release=entry.release,
-            restarts=services.failed_tasks(self.client, entry.name, str(entry.release)),
+            restarts=len(services.failed_tasks(self.client, entry.name, str(entry.release))),
             started_at=first,
             uptime_s=_age(first) if first and entry.state == State.RUNNING else None,
             pids={WEB: listed[0]["pid"]} if listed and listed[0]["pid"] else {},
+            cpu_percent=round(cpu, 1),
+            memory_rss=rss,
             port=listed[0]["port"] if listed else None,
             limits=entry.resources,
             instances=listed,
@@ -374,6 +392,24 @@ class SwarmEngine:
             uid=entry.uid,
         ).tag
 
+    def _failure(self, entry: _App, release: RunRelease, exc: Exception) -> StartError:
+        """Why ``release`` did not start, in the process runtime's words when a task exited
+        (``web exited with code 3 before accepting connections``), with the last lines."""
+        failed = services.failed_tasks(self.client, entry.name, str(release.number))
+        code = services.exit_code(failed[0]) if failed else None
+        tail = list(entry.tail)
+        if failed:  # its own last lines, read now: the follow may not have reached them yet
+            task = failed[0]["ID"]
+            lines = LogFollow(self.client, entry.name, follow=False)
+            tail = [line.text for line in lines if line.task_id == task][-TAIL_LINES:] or tail
+        if code is not None:
+            return StartError(
+                f"{WEB} {describe_exit(code)} before accepting connections", code, tail
+            )
+        if isinstance(exc, EngineError) and str(exc).startswith(entry.name):
+            return StartError(f"{WEB}{str(exc).removeprefix(entry.name)}", None, tail)
+        return StartError(str(exc), None, tail)
+
     def _undo(self, entry: _App, release: RunRelease) -> None:
         """After a failed start: the release that served goes on serving (the update is
         rolled back to its spec by the engine), or a first release's service is removed."""
@@ -407,6 +443,23 @@ class SwarmEngine:
         deadline = time.monotonic() + timeout
         while services.instances(self.client, name) and time.monotonic() < deadline:
             time.sleep(0.2)
+
+    def _usage(self, pid: int) -> tuple[float, int]:
+        """(CPU %, resident bytes) of a task's processes: they are this machine's processes
+        (one node), measured as the process runtime measures its own (psutil; the CPU since
+        the previous call for the same task)."""
+        import psutil
+
+        try:
+            main = self._processes.get(pid)
+            if main is None:
+                main = self._processes[pid] = psutil.Process(pid)
+            tree = [main, *main.children(recursive=True)]
+            cpu = main.cpu_percent(None)
+            return cpu, sum(p.memory_info().rss for p in tree)
+        except psutil.Error:
+            self._processes.pop(pid, None)
+            return 0.0, 0
 
     def _container(self, container: str) -> tuple[int | None, str]:
         """(host pid, started at) of a task's container; (None, '') when it is gone."""
@@ -452,7 +505,7 @@ class SwarmRuntime(Runtime):
         self.client = client
         self.base = base_image
         self.cli = cli
-        self.prefix = f"rig{self.marker[:10]}a"
+        self.prefix = engine_prefix(options.layout.data_dir)
         self.engine = SwarmEngine(self, options.health_timeout)
         self.driver = self.engine
         self._adopt: dict[str, float | None] = {}
@@ -693,11 +746,13 @@ class SwarmRuntime(Runtime):
         self._on_state(key, state, details)
 
     def _last_logged(self, key: str) -> float | None:
-        """When the app's log store got its last line (a UNIX time), to read on from."""
+        """When the app's log store got its last line (a UNIX time), to read on from: the
+        store's stamp is the arrival, cut to the millisecond, so the next millisecond (a
+        line the engine stamped within it and the platform had not stored is the one lost)."""
         last = self.logs.read(key, tail=1)
         if not last:
             return None
-        return datetime.fromisoformat(last[0].ts.replace("Z", "+00:00")).timestamp()
+        return datetime.fromisoformat(last[0].ts.replace("Z", "+00:00")).timestamp() + 0.001
 
 
 def _age(started: str) -> float | None:
@@ -724,6 +779,31 @@ def _previous(current: dict[str, Any]) -> dict[str, Any]:
         "update_config": spec.get("UpdateConfig"),
         "endpoint_spec": spec.get("EndpointSpec"),
     }
+
+
+def engine_prefix(data_dir: Path) -> str:
+    """What the engine-level names of the platform with ``data_dir`` start with."""
+    return f"rig{marker_for(data_dir)[:10]}a"
+
+
+def remove_platform(data_dir: Path) -> None:
+    """Remove what the platform with ``data_dir`` made on the engine (its services, then
+    their env secrets and release images), which outlives it by design: for a platform
+    that is gone for good (a test's, the bench's), never one that will start again."""
+    import docker.errors
+
+    prefix = engine_prefix(data_dir)
+    client = engine.connect()
+    try:
+        for name in services.managed(client):
+            if name.startswith(prefix):
+                services.remove(client, name)  # waits for its containers; its env secrets
+        for image in client.images.list(filters={"label": f"{engine.MANAGED}=release"}):
+            if any(tag.startswith(prefix) for tag in image.tags):
+                with contextlib.suppress(docker.errors.APIError):
+                    client.images.remove(image.id, force=True)
+    finally:
+        client.close()
 
 
 def swarm_driver(options: RuntimeOptions, stores: Stores) -> RuntimeDriver:

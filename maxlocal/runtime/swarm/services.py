@@ -234,7 +234,7 @@ def wait_converged(
             and not {i.task_id for i in running} & set(replacing)
         ):
             return running
-        failed = failed_tasks(client, app, release) if give_up_after else 0
+        failed = len(failed_tasks(client, app, release)) if give_up_after else 0
         if time.monotonic() > deadline or (give_up_after and failed >= give_up_after):
             raise EngineError(
                 f"{app} did not reach {replicas} running instance(s) of release {release} "
@@ -243,15 +243,21 @@ def wait_converged(
         time.sleep(0.2)
 
 
-def failed_tasks(client: docker.DockerClient, app: str, release: str) -> int:
-    """How many tasks of the app's ``release`` failed (exited, rejected, unhealthy)."""
-    tasks = _tasks(client, app)
-    return sum(
-        1
-        for task in tasks
+def failed_tasks(client: docker.DockerClient, app: str, release: str) -> list[dict[str, Any]]:
+    """The app's tasks of ``release`` that failed (exited, rejected, unhealthy), newest first."""
+    found = [
+        task
+        for task in _tasks(client, app)
         if task["Spec"]["ContainerSpec"].get("Labels", {}).get(RELEASE) == release
         and task.get("Status", {}).get("State") in ("failed", "rejected")
-    )
+    ]
+    return sorted(found, key=lambda t: t.get("UpdatedAt", ""), reverse=True)
+
+
+def exit_code(task: dict[str, Any]) -> int | None:
+    """A task's container's exit code (None: it had no container, or it is unknown)."""
+    code = task.get("Status", {}).get("ContainerStatus", {}).get("ExitCode")
+    return int(code) if code is not None else None
 
 
 def last_error(client: docker.DockerClient, app: str) -> str:
