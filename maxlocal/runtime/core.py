@@ -668,12 +668,13 @@ class Runtime:
 
     def _run_release(self, app: App, release: Release, processes: dict[str, str]) -> RunRelease:
         directory = self.layout.release_dir(app.network, app.name, release.artifact_release)
-        ensure_python(
-            directory,
-            self._tools(app),
-            lambda line: self._note(app, line),
-            lambda: self._build_box(app, directory),
-        )
+        if release.image is None:  # an image release's directory holds no source
+            ensure_python(
+                directory,
+                self._tools(app),
+                lambda line: self._note(app, line),
+                lambda: self._build_box(app, directory),
+            )
         fresh = self.apps.by_key(app.network, app.name)  # `rig scale` may have changed it
         return RunRelease(
             app.key,

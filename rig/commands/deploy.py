@@ -16,7 +16,7 @@ import time
 from collections.abc import Iterator, Sequence
 from functools import partial
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, NoReturn
 
 from rig import interrupts
 from rig.cli import CommandTree, add_app_option, add_network_option
@@ -109,10 +109,7 @@ def deploy(ctx: Context, args: argparse.Namespace) -> Result:
     if app:
         check_name("app", app)
     elif not args.dry_run:  # before the walk, which can take long (a whole /tmp)
-        raise UsageError(
-            "say which app to deploy",
-            hint="pass --app APP (and --create if new), or name it in rig.toml with `rig init`",
-        )
+        _no_app()
     plan = plan_bundle(root)
     if plan.is_large:
         warn_large(plan, ctx.stderr)
@@ -132,13 +129,7 @@ def deploy(ctx: Context, args: argparse.Namespace) -> Result:
         check_size(archive, limit)
         release = send(ctx, api, ref, archive, release_params(args.message, git))
     number = int(release["number"])
-    with platform_continues(ref, number, "deploy"):
-        interrupts.check()
-        if not args.detach:
-            on_line = None if ctx.json else partial(print_build_line, ctx.stderr, colour=ctx.color)
-            from rig.api.releases import settle
-
-            release = settle(ctx, ref.network, ref.app, number, on_line)
+    release = follow(ctx, args, ref, release)
     took = time.monotonic() - started
     data = {
         "app": ref.app,
@@ -182,13 +173,7 @@ def deploy_image(ctx: Context, args: argparse.Namespace) -> Result:
         raise UsageError(
             "--image needs a reference", hint="e.g. --image registry.example.com/api:1"
         )
-    app = default_app(ctx, args)
-    if not app:
-        raise UsageError(
-            "say which app to deploy",
-            hint="pass --app APP (and --create if new), or name it in rig.toml with `rig init`",
-        )
-    check_name("app", app)
+    app = check_name("app", default_app(ctx, args) or _no_app())
     auth = None
     if args.registry_auth is not None:
         from rig.commands.registries import read_password
@@ -203,13 +188,7 @@ def deploy_image(ctx: Context, args: argparse.Namespace) -> Result:
     number = int(release["number"])
     if not ctx.json:
         note(ctx, f"Release {number} of {ref.app}: pulling {args.image}")
-    with platform_continues(ref, number, "deploy"):
-        interrupts.check()
-        if not args.detach:
-            on_line = None if ctx.json else partial(print_build_line, ctx.stderr, colour=ctx.color)
-            from rig.api.releases import settle
-
-            release = settle(ctx, ref.network, ref.app, number, on_line)
+    release = follow(ctx, args, ref, release)
     took = time.monotonic() - started
     image = release.get("image") or {}
     data = {
@@ -235,6 +214,27 @@ def deploy_image(ctx: Context, args: argparse.Namespace) -> Result:
             f"in {human_seconds(took)}: {data['url']}"
         )
     return Result(data=data, message=message, show_data=False)
+
+
+def _no_app() -> NoReturn:
+    raise UsageError(
+        "say which app to deploy",
+        hint="pass --app APP (and --create if new), or name it in rig.toml with `rig init`",
+    )
+
+
+def follow(ctx: Context, args: argparse.Namespace, ref: AppRef, release: Release) -> Release:
+    """Unless ``--detach``: the release's build lines on stderr until it is active or failed
+    (the release as it ended); Ctrl+C stops the watching only."""
+    number = int(release["number"])
+    with platform_continues(ref, number, "deploy"):
+        interrupts.check()
+        if args.detach:
+            return release
+        on_line = None if ctx.json else partial(print_build_line, ctx.stderr, colour=ctx.color)
+        from rig.api.releases import settle
+
+        return settle(ctx, ref.network, ref.app, number, on_line)
 
 
 def dry_run(plan: BundlePlan, build: dict[str, Any] | None = None) -> Result:

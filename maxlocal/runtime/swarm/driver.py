@@ -602,25 +602,6 @@ class SwarmRuntime(Runtime):
         self.logs.append(key, "platform", f"image {wrapped.tag} ready", release=release.number)
         return self.releases.by_id(release.id)
 
-    def _run_release(self, app: App, release: Release, processes: dict[str, str]) -> RunRelease:
-        """An image release has no files to give a Python or read limits from: the platform's
-        default limits, the instances of ``rig scale`` (else one)."""
-        directory = self.layout.release_dir(app.network, app.name, release.artifact_release)
-        if imagedeploy.saved(directory) is None:
-            return super()._run_release(app, release, processes)
-        fresh = self.apps.by_key(app.network, app.name)
-        return RunRelease(
-            app.key,
-            release.number,
-            directory,
-            processes,
-            self._env(release.env),
-            self._home(app),
-            None,
-            self.cgroups.defaults,
-            instances=(fresh or app).instances or 1,
-        )
-
     def identity(self, key: str) -> tuple[str, int]:
         """(engine-level name, uid) of the app ``key`` (``shop/api``)."""
         network, name = key.split("/", 1)

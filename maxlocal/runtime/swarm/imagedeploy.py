@@ -57,7 +57,7 @@ from maxlocal import errors
 from maxlocal.runtime.imageref import ImageRef, RegistryAuth
 from maxlocal.runtime.swarm import registry
 from maxlocal.runtime.swarm.engine import APP, MANAGED, NETWORK, RELEASE, EngineError, connect
-from maxlocal.runtime.swarm.images import LAUNCHER, image_tag
+from maxlocal.runtime.swarm.images import LAUNCHER, image_tag, run_build
 from maxlocal.runtime.swarm.launch import ENV_FILE
 
 if TYPE_CHECKING:
@@ -257,20 +257,8 @@ def wrap(
     tag = image_tag(app, release)
     labels = {MANAGED: "release", APP: app, NETWORK: network, RELEASE: release, IMAGE: digest_ref}
     context = _context(digest_ref, uid, command, busybox or find_busybox())
-    for event in client.api.build(
-        fileobj=context,
-        custom_context=True,
-        tag=tag,
-        labels=labels,
-        rm=True,
-        forcerm=True,
-        pull=False,
-        decode=True,
-    ):
-        if "error" in event:
-            raise EngineError(f"making {digest_ref} runnable failed: {event['error'].strip()}")
-    made = client.images.get(tag)
-    return WrappedImage(tag, str(made.id), digest_ref, command, workdir)
+    made = run_build(client, context, tag, labels, f"a runnable image of {digest_ref}")
+    return WrappedImage(tag, made, digest_ref, command, workdir)
 
 
 def save(directory: Path, wrapped: WrappedImage) -> None:

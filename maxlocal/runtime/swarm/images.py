@@ -62,7 +62,14 @@ def build(
     tag = image_tag(app, release)
     context = _context(release_dir, base, uid)
     labels = {MANAGED: "release", APP: app, NETWORK: network, RELEASE: release}
-    last = ""
+    return ReleaseImage(tag, run_build(client, context, tag, labels, f"the image of {tag}"))
+
+
+def run_build(
+    client: docker.DockerClient, context: io.BytesIO, tag: str, labels: dict[str, str], what: str
+) -> str:
+    """Build the tar ``context`` (a Dockerfile and what it copies) as ``tag``; the image's
+    id, or EngineError saying ``what`` failed in the builder's words."""
     for event in client.api.build(
         fileobj=context,
         custom_context=True,
@@ -73,10 +80,8 @@ def build(
         decode=True,
     ):
         if "error" in event:
-            raise EngineError(f"building the image of {tag} failed: {event['error'].strip()}")
-        last = str(event.get("stream", "")).strip() or last
-    image = client.images.get(tag)
-    return ReleaseImage(tag, str(image.id))
+            raise EngineError(f"building {what} failed: {event['error'].strip()}")
+    return str(client.images.get(tag).id)
 
 
 def environment(release_dir: Path) -> dict[str, str]:
