@@ -13,7 +13,7 @@ import docker
 import pytest
 
 from maxlocal.runtime.sandbox import app_uid
-from tests.deploy.conftest import HEALTH_TIMEOUT, routed
+from tests.deploy.conftest import HEALTH_TIMEOUT, routed, wait_for
 from tests.image.conftest import Foreign
 from tests.support.cli import Rig, single_error_line
 from tests.support.platform import PlatformFactory
@@ -65,6 +65,23 @@ def test_image_deploy_on_swarm_serves_rolls_back_and_says_registry_errors(
     table = rig.ok("list", "releases", "--app", "api", "--network", "shop").out
     assert f"{name}@sha256:{v1.digest_ref.rpartition(':')[2][:12]}" in table
 
+    # a var change is a config release of the same digest with the new value
+    def greets(text: str) -> Callable[[], bool]:
+        """The newest release is active (a var change does not wait for it) and serves."""
+
+        def check() -> bool:
+            listed = rig.ok("list", "releases", "--app", "api", "--network", "shop", "-o", "json")
+            if listed.json()[0]["status"] != "active":
+                return False
+            return routed(platform, "shop", "api", "/cgi-bin/hello").text.startswith(text)
+
+        return check
+
+    rig.ok("create", "var", "GREETING=changed", "--app", "api", "--network", "shop")
+    wait_for(greets("changed|"), timeout=HEALTH_TIMEOUT, what="the config release")
+    rig.ok("create", "var", "GREETING=hello from the platform", "--app", "api", "--network", "shop")
+    wait_for(greets("hello from the platform|"), timeout=HEALTH_TIMEOUT, what="the second one")
+
     command = rig("command", "--app", "api", "--network", "shop", "--", 'echo "$GREETING" $PWD')
     assert command.code == 0, str(command)
     assert command.out.strip() == "hello from the platform /www"
@@ -86,7 +103,7 @@ def test_image_deploy_on_swarm_serves_rolls_back_and_says_registry_errors(
     assert unreachable.code == 1, str(unreachable)
     assert "is unreachable" in single_error_line(unreachable)
     after = rig.ok("list", "releases", "--app", "api", "--network", "shop", "-o", "json").json()
-    assert len(after) == 3  # nothing recorded for the refused deploys
+    assert len(after) == 5  # two config releases; nothing recorded for the refused deploys
     for run in (first, second, refused, command):
         assert local_registry.password not in run.out + run.err
     assert local_registry.password not in platform.log()
