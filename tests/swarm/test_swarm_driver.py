@@ -145,6 +145,20 @@ def test_a_platform_restart_adopts_the_running_services_untouched(
         factory.stop_all()
 
 
+def test_a_release_with_more_than_a_web_process_fails_saying_why(
+    swarm_platform: Platform, docker_client: Any
+) -> None:
+    api = new_api(swarm_platform)
+    network, app = api.new_app()
+    procfile = "web: python3 -u app.py\nworker: python3 -c 'import time; time.sleep(60)'\n"
+    release = api.deploy(network, app, archive({"app.py": TICKER, "Procfile": procfile}))
+    assert (release["status"], release["error"]["phase"]) == ("failed", "start"), release
+    assert "runs only the web process" in release["error"]["reason"]
+    assert "worker" in release["error"]["reason"]
+    assert api.status(network, app)["state"] == "failed"
+    assert not docker_client.services.list(filters={"label": f"{engine.NETWORK}={network}"})
+
+
 def _read(follow: subprocess.Popen[str], into: list[dict[str, Any]]) -> None:
     assert follow.stdout is not None
     for line in follow.stdout:

@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any
 
 from maxlocal.errors import Conflict
 from maxlocal.runtime import proc
-from maxlocal.runtime.core import Runtime
+from maxlocal.runtime.core import Runtime, runtime_arguments
 from maxlocal.runtime.driver import (
     DriverInfo,
     ExecTarget,
@@ -152,7 +152,7 @@ class SwarmEngine:
                     replacing=before if again and entry.replicas == release.instances else (),
                     give_up_after=GIVE_UP_AFTER,
                 )
-            except (EngineError, OSError) as exc:
+            except (EngineError, OSError, StartError) as exc:
                 failure = self._failure(entry, release, exc)
                 self._undo(entry, release)
                 if not serving:
@@ -346,7 +346,13 @@ class SwarmEngine:
     def _failure(self, entry: _App, release: RunRelease, exc: Exception) -> StartError:
         """Why ``release`` did not start, in the process runtime's words when a task exited
         (``web exited with code 3 before accepting connections``), with the last lines."""
-        failed = services.failed_tasks(self.client, entry.name, str(release.number))
+        if isinstance(exc, StartError):
+            return exc
+        failed = [
+            task
+            for task in services.failed_tasks(self.client, entry.name, str(release.number))
+            if services.exit_code(task) is not None
+        ]
         code = services.exit_code(failed[0]) if failed else None
         tail = list(entry.tail)
         if failed:  # its own last lines, read now: the follow may not have reached them yet
@@ -434,30 +440,19 @@ class SwarmRuntime(Runtime):
 
     def __init__(
         self,
-        options: RuntimeOptions,
-        stores: Stores,
+        *,
         client: docker.DockerClient,
         base_image: str,
         cli: str | None,
+        **arguments: Any,
     ) -> None:
-        super().__init__(
-            options.layout,
-            stores.apps,
-            stores.releases,
-            stores.env,
-            stores.vault,
-            log_limit=options.log_limit,
-            log_bytes=options.log_bytes,
-            health_timeout=options.health_timeout,
-            isolation=options.isolation,
-            keep_releases=options.keep_releases,
-            cgroups=options.cgroups,
-        )
+        """``arguments``: the process runtime's (``core.runtime_arguments``)."""
+        super().__init__(**arguments)
         self.client = client
         self.base = base_image
         self.cli = cli
-        self.prefix = engine_prefix(options.layout.data_dir)
-        self.engine = SwarmEngine(self, options.health_timeout)
+        self.prefix = engine_prefix(self.layout.data_dir)
+        self.engine = SwarmEngine(self, float(arguments.get("health_timeout", 30.0)))
         self.driver = self.engine
         self._adopt: dict[str, float | None] = {}
 
@@ -683,4 +678,9 @@ def swarm_driver(options: RuntimeOptions, stores: Stores) -> RuntimeDriver:
         base_image = base.ensure(client)
     except EngineError as exc:
         raise RuntimeUnavailable(str(exc), HINT) from None
-    return SwarmRuntime(options, stores, client, base_image, shutil.which("docker"))
+    return SwarmRuntime(
+        client=client,
+        base_image=base_image,
+        cli=shutil.which("docker"),
+        **runtime_arguments(options, stores),
+    )
