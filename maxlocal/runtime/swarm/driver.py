@@ -323,16 +323,16 @@ class SwarmEngine:
         )
 
     def _image(self, entry: _App, release: RunRelease) -> str:
-        """The image of the build ``release`` runs: made from its directory by a deploy
-        release, reused by a config release or rollback (made again if it was removed)."""
+        """The image of the build ``release`` runs: made from its directory the first time
+        (a deploy release), reused by a restart, a scale, a config release or a rollback
+        (made again from the kept directory if it was removed meanwhile)."""
         import docker.errors
 
         build = release.path.name
         tag = images.image_tag(entry.name, f"b{build}")
-        if build != str(release.number):
-            with contextlib.suppress(docker.errors.ImageNotFound):
-                self.client.images.get(tag)
-                return tag
+        with contextlib.suppress(docker.errors.ImageNotFound):
+            self.client.images.get(tag)
+            return tag
         return images.build(
             self.client,
             release.path,
