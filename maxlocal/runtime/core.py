@@ -820,18 +820,24 @@ class Runtime:
                 log.exception("state listener failed")
 
 
+def runtime_arguments(options: RuntimeOptions, stores: Stores) -> dict[str, Any]:
+    """``Runtime``'s arguments from a driver factory's (the process driver's, and those of a
+    driver built on it: ``swarm``)."""
+    return {
+        "layout": options.layout,
+        "apps": stores.apps,
+        "releases": stores.releases,
+        "env": stores.env,
+        "vault": stores.vault,
+        "log_limit": options.log_limit,
+        "log_bytes": options.log_bytes,
+        "health_timeout": options.health_timeout,
+        "isolation": options.isolation,
+        "keep_releases": options.keep_releases,
+        "cgroups": options.cgroups,
+    }
+
+
 def process_driver(options: RuntimeOptions, stores: Stores) -> RuntimeDriver:
     """The ``process`` driver's factory (``runtime.driver``'s registry)."""
-    return Runtime(
-        options.layout,
-        stores.apps,
-        stores.releases,
-        stores.env,
-        stores.vault,
-        log_limit=options.log_limit,
-        log_bytes=options.log_bytes,
-        health_timeout=options.health_timeout,
-        isolation=options.isolation,
-        keep_releases=options.keep_releases,
-        cgroups=options.cgroups,
-    )
+    return Runtime(**runtime_arguments(options, stores))

@@ -145,6 +145,39 @@ def test_a_platform_restart_adopts_the_running_services_untouched(
         factory.stop_all()
 
 
+def test_a_rollback_and_a_restart_run_the_image_of_the_build_they_reuse(
+    swarm_platform: Platform, docker_client: Any, tmp_path: Path
+) -> None:
+    api = new_api(swarm_platform)
+    network, app = deploy_ticker(api)
+    again = archive({"app.py": TICKER + "# v2\n", "Procfile": "web: python3 -u app.py\n"})
+    assert api.deploy(network, app, again, timeout=STEP)["status"] == "active"
+    rig = rig_for(api, tmp_path)
+    rig.ok("rollback", "--app", app, "--network", network)
+    rig.ok("restart", "app", app, "--network", network)
+
+    [service] = docker_client.services.list(filters={"label": f"{engine.NETWORK}={network}"})
+    image = service.attrs["Spec"]["TaskTemplate"]["ContainerSpec"]["Image"]
+    assert image.split("@")[0] == f"{service.name}:b1"  # release 3 (rollback) runs build 1
+    built = docker_client.images.list(filters={"label": f"{engine.APP}={service.name}"})
+    assert sorted(t for i in built for t in i.tags) == [f"{service.name}:b{n}" for n in (1, 2)]
+    assert api.status(network, app)["release"] == 3
+
+
+def test_a_release_with_more_than_a_web_process_fails_saying_why(
+    swarm_platform: Platform, docker_client: Any
+) -> None:
+    api = new_api(swarm_platform)
+    network, app = api.new_app()
+    procfile = "web: python3 -u app.py\nworker: python3 -c 'import time; time.sleep(60)'\n"
+    release = api.deploy(network, app, archive({"app.py": TICKER, "Procfile": procfile}))
+    assert (release["status"], release["error"]["phase"]) == ("failed", "start"), release
+    assert "runs only the web process" in release["error"]["reason"]
+    assert "worker" in release["error"]["reason"]
+    assert api.status(network, app)["state"] == "failed"
+    assert not docker_client.services.list(filters={"label": f"{engine.NETWORK}={network}"})
+
+
 def _read(follow: subprocess.Popen[str], into: list[dict[str, Any]]) -> None:
     assert follow.stdout is not None
     for line in follow.stdout:

@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING, Any
 from maxlocal.errors import Conflict
 from maxlocal.layout import build_log_key
 from maxlocal.runtime import imageref, proc
-from maxlocal.runtime.core import Runtime
+from maxlocal.runtime.core import Runtime, runtime_arguments
 from maxlocal.runtime.driver import (
     DriverInfo,
     ExecTarget,
@@ -156,7 +156,7 @@ class SwarmEngine:
                     replacing=before if again and entry.replicas == release.instances else (),
                     give_up_after=GIVE_UP_AFTER,
                 )
-            except (EngineError, OSError) as exc:
+            except (EngineError, OSError, StartError) as exc:
                 failure = self._failure(entry, release, exc)
                 self._undo(entry, release)
                 if not serving:
@@ -372,16 +372,16 @@ class SwarmEngine:
         )
 
     def _image(self, entry: _App, release: RunRelease) -> str:
-        """The image of the build ``release`` runs: made from its directory by a deploy
-        release, reused by a config release or rollback (made again if it was removed)."""
+        """The image of the build ``release`` runs: made from its directory the first time
+        (a deploy release), reused by a restart, a scale, a config release or a rollback
+        (made again from the kept directory if it was removed meanwhile)."""
         import docker.errors
 
         build = release.path.name
         tag = images.image_tag(entry.name, f"b{build}")
-        if build != str(release.number):
-            with contextlib.suppress(docker.errors.ImageNotFound):
-                self.client.images.get(tag)
-                return tag
+        with contextlib.suppress(docker.errors.ImageNotFound):
+            self.client.images.get(tag)
+            return tag
         return images.build(
             self.client,
             release.path,
@@ -395,7 +395,13 @@ class SwarmEngine:
     def _failure(self, entry: _App, release: RunRelease, exc: Exception) -> StartError:
         """Why ``release`` did not start, in the process runtime's words when a task exited
         (``web exited with code 3 before accepting connections``), with the last lines."""
-        failed = services.failed_tasks(self.client, entry.name, str(release.number))
+        if isinstance(exc, StartError):
+            return exc
+        failed = [
+            task
+            for task in services.failed_tasks(self.client, entry.name, str(release.number))
+            if services.exit_code(task) is not None
+        ]
         code = services.exit_code(failed[0]) if failed else None
         tail = list(entry.tail)
         if failed:  # its own last lines, read now: the follow may not have reached them yet
@@ -483,30 +489,19 @@ class SwarmRuntime(Runtime):
 
     def __init__(
         self,
-        options: RuntimeOptions,
-        stores: Stores,
+        *,
         client: docker.DockerClient,
         base_image: str,
         cli: str | None,
+        **arguments: Any,
     ) -> None:
-        super().__init__(
-            options.layout,
-            stores.apps,
-            stores.releases,
-            stores.env,
-            stores.vault,
-            log_limit=options.log_limit,
-            log_bytes=options.log_bytes,
-            health_timeout=options.health_timeout,
-            isolation=options.isolation,
-            keep_releases=options.keep_releases,
-            cgroups=options.cgroups,
-        )
+        """``arguments``: the process runtime's (``core.runtime_arguments``)."""
+        super().__init__(**arguments)
         self.client = client
         self.base = base_image
         self.cli = cli
-        self.prefix = engine_prefix(options.layout.data_dir)
-        self.engine = SwarmEngine(self, options.health_timeout)
+        self.prefix = engine_prefix(self.layout.data_dir)
+        self.engine = SwarmEngine(self, float(arguments.get("health_timeout", 30.0)))
         self.driver = self.engine
         self._adopt: dict[str, float | None] = {}
         self._pull_auth: dict[int, RegistryAuth | None] = {}
@@ -797,4 +792,9 @@ def swarm_driver(options: RuntimeOptions, stores: Stores) -> RuntimeDriver:
         base_image = base.ensure(client)
     except EngineError as exc:
         raise RuntimeUnavailable(str(exc), HINT) from None
-    return SwarmRuntime(options, stores, client, base_image, shutil.which("docker"))
+    return SwarmRuntime(
+        client=client,
+        base_image=base_image,
+        cli=shutil.which("docker"),
+        **runtime_arguments(options, stores),
+    )

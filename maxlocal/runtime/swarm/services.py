@@ -224,7 +224,8 @@ def wait_converged(
     has a check), no other release's and none of the tasks ``replacing`` names (a restart:
     same release, new tasks); EngineError naming the last task error if not. With
     ``give_up_after``, that many failed tasks of ``release`` end the wait early (an app that
-    exits at once is not retried for the whole ``timeout``)."""
+    exits at once is not retried for the whole ``timeout``; a task the engine could not start
+    is not counted: its restart policy retries it)."""
     deadline = time.monotonic() + timeout
     while True:
         running = instances(client, app)
@@ -234,7 +235,11 @@ def wait_converged(
             and not {i.task_id for i in running} & set(replacing)
         ):
             return running
-        failed = len(failed_tasks(client, app, release)) if give_up_after else 0
+        failed = (
+            sum(exit_code(t) is not None for t in failed_tasks(client, app, release))
+            if give_up_after
+            else 0
+        )
         if time.monotonic() > deadline or (give_up_after and failed >= give_up_after):
             raise EngineError(
                 f"{app} did not reach {replicas} running instance(s) of release {release} "
@@ -255,9 +260,12 @@ def failed_tasks(client: docker.DockerClient, app: str, release: str) -> list[di
 
 
 def exit_code(task: dict[str, Any]) -> int | None:
-    """A task's container's exit code (None: it had no container, or it is unknown)."""
-    code = task.get("Status", {}).get("ContainerStatus", {}).get("ExitCode")
-    return int(code) if code is not None else None
+    """The exit code of a task whose app exited (None: the task failed otherwise, e.g. its
+    container could not start, which the engine's restart policy retries)."""
+    status = task.get("Status", {})
+    code = status.get("ContainerStatus", {}).get("ExitCode")
+    exited = str(status.get("Err", "")).startswith("task: non-zero exit")
+    return int(code) if exited and code is not None else None
 
 
 def last_error(client: docker.DockerClient, app: str) -> str:
