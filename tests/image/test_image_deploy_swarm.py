@@ -13,6 +13,7 @@ import docker
 import pytest
 
 from maxlocal.runtime.sandbox import app_uid
+from maxlocal.strays import marker_for
 from tests.deploy.conftest import HEALTH_TIMEOUT, routed, wait_for
 from tests.image.conftest import Foreign
 from tests.support.cli import Rig, single_error_line
@@ -65,6 +66,17 @@ def test_image_deploy_on_swarm_serves_rolls_back_and_says_registry_errors(
     table = rig.ok("list", "releases", "--app", "api", "--network", "shop").out
     assert f"{name}@sha256:{v1.digest_ref.rpartition(':')[2][:12]}" in table
 
+    # a platform restart adopts the running image release: same task, no new release
+    engine_client: docker.DockerClient = docker_client  # type: ignore[assignment]
+    mine = {"service": f"rig{marker_for(platform.data_dir)[:10]}a1", "desired-state": "running"}
+    tasks = {t["ID"] for t in engine_client.api.tasks(filters=mine)}
+    assert len(tasks) == 1
+    platform.restart()
+    assert routed(platform, "shop", "api", "/cgi-bin/hello").text.strip().endswith("|v1")
+    assert {t["ID"] for t in engine_client.api.tasks(filters=mine)} == tasks
+    listed = rig.ok("list", "releases", "--app", "api", "--network", "shop", "-o", "json")
+    assert [r["number"] for r in listed.json()] == [3, 2, 1]
+
     # a var change is a config release of the same digest with the new value
     def greets(text: str) -> Callable[[], bool]:
         """The newest release is active (a var change does not wait for it) and serves."""
@@ -110,7 +122,6 @@ def test_image_deploy_on_swarm_serves_rolls_back_and_says_registry_errors(
     assert "not-the-password" not in platform.log()
 
     # deleting the app removes its wrapped images and the pulled ones they were made from
-    engine_client: docker.DockerClient = docker_client  # type: ignore[assignment]
     rig.ok("delete", "app", "api", "--network", "shop", "--yes")
     for pulled in (v1.digest_ref, v2.digest_ref):
         with pytest.raises(docker.errors.ImageNotFound):
