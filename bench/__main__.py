@@ -6,7 +6,8 @@ reference in the same rounds), prints a table, writes ``bench/results.json`` and
 1 when a target is missed. ``--quick`` runs each figure a few times and enforces nothing:
 it is the smoke test that keeps this suite working. ``--logs`` measures only the socket and
 log figures (join, latency, throughput, idle CPU); ``--dist`` only the start-up of the release
-artefacts (bench/dist.py, which builds them: not in the smoke run).
+artefacts (bench/dist.py, which builds them: not in the smoke run); ``--swarm`` only the swarm
+runtime's rows beside the process runtime's (bench/swarm.py).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import builds, dist, figures, isolation, platform
+from bench import builds, dist, figures, isolation, platform, swarm
 from bench import router as router_figures
 from bench.figures import Figure
 
@@ -45,6 +46,8 @@ class Repetitions:
     parallel_rounds: int
     builds: int
     isolation: int
+    swarm_deploys: int
+    swarm_commands: int
 
 
 FULL = Repetitions(
@@ -64,6 +67,8 @@ FULL = Repetitions(
     parallel_rounds=3,
     builds=9,
     isolation=15,
+    swarm_deploys=5,
+    swarm_commands=10,
 )
 QUICK = Repetitions(
     start_up=2,
@@ -82,11 +87,17 @@ QUICK = Repetitions(
     parallel_rounds=1,
     builds=1,
     isolation=2,
+    swarm_deploys=1,
+    swarm_commands=1,
 )
 
 
-def measure(reps: Repetitions, logs_only: bool = False, dist_only: bool = False) -> list[Figure]:
+def measure(
+    reps: Repetitions, logs_only: bool = False, dist_only: bool = False, swarm_only: bool = False
+) -> list[Figure]:
     compileall.compile_dir(Path(__file__).parent.parent / "rig", quiet=1)
+    if swarm_only:  # also in the full run; the smoke run of these is tests/bench's own test
+        return swarm_rows(reps)
     local = platform.start()
     try:
         if dist_only:
@@ -109,6 +120,7 @@ def measure(reps: Repetitions, logs_only: bool = False, dist_only: bool = False)
                 *router_figures.router(local, quick=reps == QUICK),
                 # builds the artefacts (minutes): not in the smoke run; tests/dist runs it
                 *([] if reps == QUICK else dist.start_up(local, reps.start_up)),
+                *([] if reps == QUICK else swarm_rows(reps)),
             ]
         )
         return [
@@ -118,6 +130,11 @@ def measure(reps: Repetitions, logs_only: bool = False, dist_only: bool = False)
         ]
     finally:
         platform.stop(local)
+
+
+def swarm_rows(reps: Repetitions) -> list[Figure]:
+    lines = min(reps.log_lines, 500)
+    return swarm.runtimes(reps.swarm_deploys, min(reps.rollbacks, 5), reps.swarm_commands, lines)
 
 
 def table(results: list[Figure]) -> str:
@@ -141,10 +158,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--dist", action="store_true", help="only the start-up of the release artefacts"
     )
+    parser.add_argument(
+        "--swarm", action="store_true", help="only the swarm runtime beside the process one"
+    )
     parser.add_argument("--out", type=Path, default=RESULTS, help="where to write the results")
     args = parser.parse_args(argv)
     started = time.time()
-    results = measure(QUICK if args.quick else FULL, logs_only=args.logs, dist_only=args.dist)
+    results = measure(
+        QUICK if args.quick else FULL,
+        logs_only=args.logs,
+        dist_only=args.dist,
+        swarm_only=args.swarm,
+    )
     print(table(results))
     report = {
         "quick": args.quick,

@@ -20,6 +20,7 @@ their seqs contiguous.
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import re
@@ -30,6 +31,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from bench.platform import NETWORK, Platform, rig_executable
 
@@ -47,9 +49,21 @@ APP_SOURCE = textwrap.dedent(
     import http.server, os, sys, threading, time
 
     TRIGGERS = {triggers!r}
-    server = http.server.ThreadingHTTPServer(
-        ("127.0.0.1", int(os.environ["PORT"])), http.server.BaseHTTPRequestHandler
-    )
+    asked = []
+
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # GET /trigger/latency/100/0.005: where the app cannot see TRIGGERS
+            if self.path.startswith("/trigger/"):
+                asked.append(self.path.split("/")[2:])
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     out = sys.stdout.fileno()
 
@@ -69,14 +83,21 @@ APP_SOURCE = textwrap.dedent(
         os.write(out, f"flood-end {{n}}\\n".encode())
 
 
-    while True:
-        for name in sorted(os.listdir(TRIGGERS)):
+    def triggered():
+        while asked:
+            yield asked.pop(0)
+        for name in sorted(os.listdir(TRIGGERS)) if os.path.isdir(TRIGGERS) else []:
             if name.startswith("."):
                 continue
             path = os.path.join(TRIGGERS, name)
             with open(path) as f:
                 words = f.read().split()
             os.unlink(path)
+            yield words
+
+
+    while True:
+        for words in triggered():
             if words[0] == "latency":
                 latency(int(words[1]), float(words[2]))
             elif words[0] == "flood":
@@ -94,6 +115,11 @@ class LogApp:
     triggers: Path
 
     def trigger(self, *words: object) -> None:
+        """A file in the app's home; on a runtime whose apps do not see this machine's files
+        (swarm), a request through the platform's router."""
+        if self.platform.runtime != "process":
+            _get(self.platform, "/trigger/" + "/".join(str(w) for w in words))
+            return
         temporary = self.triggers.parent / ".next-trigger"
         temporary.write_text(" ".join(str(w) for w in words))
         temporary.rename(self.triggers / f"{time.monotonic_ns()}")
@@ -125,6 +151,19 @@ def deploy(platform: Platform) -> LogApp:
             raise TimeoutError("the app wrote no line")
         time.sleep(0.05)
     return app
+
+
+def _get(platform: Platform, path: str) -> None:
+    parts = urlsplit(platform.url)
+    conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=10)
+    try:
+        conn.request("GET", path, headers={"Host": f"{APP}.{NETWORK}.localhost"})
+        response = conn.getresponse()
+        response.read()
+        if response.status != 204:
+            raise RuntimeError(f"{APP} answered {response.status} to {path}")
+    finally:
+        conn.close()
 
 
 class Follow:

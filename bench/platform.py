@@ -52,6 +52,7 @@ class Platform:
     token: str = ""
     store: str = ""
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    runtime: str = "process"
 
     def api(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         """One API call with the bench's own session (not rig's), for seeding and references."""
@@ -67,9 +68,10 @@ class Platform:
         return json.loads(raw) if raw else None
 
 
-def start(isolation: str = "auto") -> Platform:
+def start(isolation: str = "auto", runtime: str = "process") -> Platform:
     """Start a platform, log rig in to it and create a network with a few apps; its tenant
-    processes sandboxed as the machine allows, unless ``isolation`` is ``none``."""
+    processes sandboxed as the machine allows, unless ``isolation`` is ``none``; its apps run
+    by the ``runtime`` driver (``swarm``: services on the Docker engine)."""
     root = Path(tempfile.mkdtemp(prefix="rig-bench-"))
     data = root / "data"
     env = clean_env(RIG_CONFIG_DIR=str(root / "config"), RIG_STATE_DIR=str(root / "state"))
@@ -77,7 +79,7 @@ def start(isolation: str = "auto") -> Platform:
     process = subprocess.Popen(
         [
             *(sys.executable, "-m", "maxlocal", "serve", "--port", "0", "--data", str(data)),
-            *(*TTL, "--isolation", isolation),
+            *(*TTL, "--isolation", isolation, "--runtime", runtime),
         ],
         env=env,
         stdout=log,
@@ -87,7 +89,7 @@ def start(isolation: str = "auto") -> Platform:
         server = _wait_for(data / "server.json", process)
         creds = json.loads((data / "bootstrap.json").read_text())
         platform = Platform(server["url"], creds["email"], creds["password"], env, root)
-        platform.process = process
+        platform.process, platform.runtime = process, runtime
         _login(platform)
         _seed(platform)
     except BaseException:
@@ -98,6 +100,12 @@ def start(isolation: str = "auto") -> Platform:
 
 def stop(platform: Platform) -> None:
     if platform.process is not None:
+        if platform.runtime == "swarm":  # its services outlive it by design
+            platform.process.terminate()
+            platform.process.wait(30)
+            from maxlocal.runtime.swarm.driver import remove_platform
+
+            remove_platform(platform.root / "data")
         _stop(platform.process, platform.root)
 
 

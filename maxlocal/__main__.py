@@ -9,7 +9,13 @@ import sys
 from pathlib import Path
 
 from maxlocal.layout import DEFAULT_KEEP_ENVS
-from maxlocal.runtime.driver import DEFAULT_RUNTIME, UnknownRuntime, check, names
+from maxlocal.runtime.driver import (
+    DEFAULT_RUNTIME,
+    RuntimeUnavailable,
+    UnknownRuntime,
+    check,
+    names,
+)
 
 EXIT_USAGE = 2
 EXIT_ALREADY_RUNNING = 5
@@ -133,6 +139,9 @@ def _serve(args: argparse.Namespace) -> int:
         server.serve(options)
     except server.NotLoopback as e:
         print(f"maxlocal: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except RuntimeUnavailable as e:
+        print(f"maxlocal: --runtime {runtime}: {e}; {e.hint}", file=sys.stderr)
         return EXIT_USAGE
     except IsolationUnavailable as e:
         print(f"maxlocal: --isolation sandbox: {e}", file=sys.stderr)

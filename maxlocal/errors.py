@@ -78,3 +78,18 @@ class Misdirected(PlatformError):
 
     status = 421
     code = "misdirected"
+
+
+class RuntimeUnsupported(PlatformError):
+    """What the platform's runtime driver cannot do (an image deploy on the process runtime):
+    the message names the runtime that can, the hint how to start it."""
+
+    status = 409
+    code = "runtime_unsupported"
+
+
+class RegistryUnreachable(PlatformError):
+    """The container registry an image deploy names did not answer."""
+
+    status = 502
+    code = "registry_unreachable"

@@ -35,6 +35,7 @@ from maxlocal.api import (
     metrics,
     networks,
     plans,
+    registries,
     releases,
     status,
 )
@@ -141,7 +142,20 @@ def build_app(platform: Platform, edge: haproxy.Edge | None = None) -> ASGIApp:
     app.state.platform = platform
     errors.install(app)
     error = {"model": ErrorBody, "description": 'Any error: {"error": {"code", "message", "hint"}}'}
-    for module in (health, auth, networks, apps, env, releases, plans, lifecycle, status, logs):
+    routers = (
+        health,
+        auth,
+        networks,
+        apps,
+        env,
+        releases,
+        registries,
+        plans,
+        lifecycle,
+        status,
+        logs,
+    )
+    for module in routers:
         app.include_router(module.router, prefix=PREFIX, responses={"default": error})
     app.include_router(metrics.router)
     app.include_router(device.router)

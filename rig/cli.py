@@ -25,9 +25,9 @@ from rig.errors import UsageError
 # The verbs several command modules share: their help names what each lists, creates or deletes,
 # so no one module declares it. A group word of one module is declared there (``tree.group``).
 SHARED_WORDS = {
-    "list": "list networks, apps, vars, secrets, releases or contexts",
-    "create": "create a network, app, var or secret",
-    "delete": "delete a network, app, var or secret",
+    "list": "list networks, apps, vars, secrets, releases, registries or contexts",
+    "create": "create a network, app, var, secret or registry credentials",
+    "delete": "delete a network, app, var, secret or registry credentials",
 }
 
 OUTPUT_FORMATS = ("table", "json")

@@ -37,6 +37,7 @@ LISTING = (
     "local",
     "deploy",
     "releases",
+    "registries",
     "lifecycle",
     "scale",
     "status",

@@ -7,7 +7,7 @@ import re
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Request
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from starlette.requests import ClientDisconnect
 from starlette.types import Scope
 
@@ -20,8 +20,11 @@ from maxlocal.errors import (
     NotFound,
     PayloadTooLarge,
 )
+from maxlocal.platform import Platform
+from maxlocal.runtime import imageref
 from maxlocal.runtime.artifacts import ArchiveWriter, ArtifactError, check_headers
 from maxlocal.store.apps import App
+from maxlocal.store.registries import Registries
 from maxlocal.store.releases import IdempotencyKeyUsed, NewRelease, Release
 
 router = APIRouter(tags=["releases"])
@@ -54,6 +57,13 @@ class EnvKeys(BaseModel):
     secrets: list[str]
 
 
+class ImageOut(BaseModel):
+    ref: str = Field(description="the reference deployed, as asked for")
+    digest: str | None = Field(
+        description="the digest reference it resolved to (repository@sha256:...), what runs"
+    )
+
+
 class ReleaseOut(BaseModel):
     number: int
     app: str
@@ -71,6 +81,26 @@ class ReleaseOut(BaseModel):
     env_keys: EnvKeys
     error: ReleaseError | None
     processes: dict[str, str] | None  # once built: the process types it runs (web, worker...)
+    image: ImageOut | None = None  # an image deploy's reference and digest; null for source
+
+
+class RegistryAuthIn(Body):
+    username: str = Field(min_length=1, max_length=256)
+    password: str = Field(min_length=1, max_length=8192, description="never stored nor shown")
+
+
+class ImageDeploy(Body):
+    image: str = Field(
+        min_length=1,
+        max_length=imageref.MAX_LENGTH,
+        description="[HOST[:PORT]/]NAME[:TAG][@DIGEST]",
+    )
+    message: str = Field(default="", max_length=4096)
+    auth: RegistryAuthIn | None = Field(
+        default=None,
+        description="credentials for this pull only; without them, the caller's stored "
+        "credentials for the image's registry (POST /registries), else none",
+    )
 
 
 class RollbackRequest(Body):
@@ -100,6 +130,7 @@ def release_out(app: App, release: Release) -> ReleaseOut:
         env_keys=EnvKeys(vars=sorted(release.env.vars), secrets=sorted(release.env.secrets)),
         error=ReleaseError(**release.error) if release.error else None,
         processes=release.processes,
+        image=ImageOut(ref=release.image, digest=release.image_digest) if release.image else None,
     )
 
 
@@ -202,6 +233,44 @@ async def upload(
         assert earlier is not None
         release = earlier
     return release_out(found, release)
+
+
+@router.post(APP + "/releases/image", status_code=202)
+async def deploy_image(
+    network: str, app: str, body: ImageDeploy, user: UserDep, platform: PlatformDep
+) -> ReleaseOut:
+    """A release of a prebuilt image, pulled from its registry by the runtime driver."""
+    _, found = find_app(platform, user.id, network, app)
+    try:
+        ref = imageref.parse(body.image)
+    except imageref.BadReference as e:
+        raise InvalidRequest(str(e), "for example: registry.example.com/team/api:1.4") from e
+    new = NewRelease(
+        source="deploy",
+        checksum="",
+        size=0,
+        env=platform.runtime.snapshot(found),
+        created_by=user.email,
+        message=body.message or f"image {ref}",
+        image=str(ref),
+    )
+    auth = registry_auth(platform, user.id, ref.host, body.auth)
+    release = await asyncio.to_thread(platform.runtime.accept_image, found, ref, auth, new)
+    return release_out(found, release)
+
+
+def registry_auth(
+    platform: Platform, user_id: int, host: str, given: RegistryAuthIn | None
+) -> imageref.RegistryAuth | None:
+    """The credentials for a pull from ``host``: those sent with the deploy, else the
+    caller's stored ones, else none (a public image)."""
+    if given is not None:
+        return imageref.RegistryAuth(given.username, given.password)
+    stored = Registries(platform.db).credentials(user_id, host)
+    if stored is None:
+        return None
+    username, ciphertext = stored
+    return imageref.RegistryAuth(username, platform.vault.decrypt(ciphertext))
 
 
 @router.get(APP + "/releases")

@@ -32,7 +32,7 @@ from maxlocal.builders.run import StepFailed, ensure_python, execute
 from maxlocal.builders.source import DiskSource
 from maxlocal.builders.toolbox import Toolbox
 from maxlocal.crypto import Vault
-from maxlocal.errors import Conflict, NotFound
+from maxlocal.errors import Conflict, NotFound, RuntimeUnsupported
 from maxlocal.layout import Layout, build_log_key, log_key, network_log_key
 from maxlocal.runtime.artifacts import ArtifactError, unpack
 from maxlocal.runtime.cgroups import (
@@ -54,6 +54,7 @@ from maxlocal.runtime.driver import (
     Stores,
 )
 from maxlocal.runtime.egress import Egress
+from maxlocal.runtime.imageref import ImageRef, RegistryAuth
 from maxlocal.runtime.logstore import DEFAULT_LIMIT, DEFAULT_LIMIT_BYTES, LogStore
 from maxlocal.runtime.netns import Namespaces, NetworkNamespace
 from maxlocal.runtime.proc import child_env, launch
@@ -72,6 +73,7 @@ from maxlocal.runtime.sandbox import choose as choose_isolation
 from maxlocal.runtime.supervisor import (
     TAIL_LINES,
     AppStatus,
+    Driver,
     LocalProcessDriver,
     StartError,
     State,
@@ -141,7 +143,7 @@ class Runtime:
         self.logs = LogStore(layout.logs, limit=log_limit, limit_bytes=log_bytes)
         self.keep_releases = keep_releases
         self._disk: dict[str, tuple[float, int]] = {}  # app key -> (when, bytes)
-        self.driver = LocalProcessDriver(
+        self.driver: Driver = LocalProcessDriver(
             self._on_log,
             self._on_state,
             on_lines=self._on_lines,
@@ -215,6 +217,15 @@ class Runtime:
         self._release_changed(app, release.number, "pending")
         self._submit(app, release)
         return release
+
+    def accept_image(
+        self, app: App, image: ImageRef, auth: RegistryAuth | None, new: NewRelease
+    ) -> Release:
+        """Refused: a release here is a directory built on this machine, never an image."""
+        raise RuntimeUnsupported(
+            f"image deploys need the swarm runtime; this platform runs the {self.name} runtime",
+            "rig local start --runtime swarm (or deploy the source: rig deploy PATH)",
+        )
 
     def config_release(self, app: App, created_by: str, message: str) -> Release | None:
         """A release of the current artifact with the app's current environment, unless the
@@ -445,7 +456,7 @@ class Runtime:
         tail: deque[str] = deque(maxlen=TAIL_LINES)
         try:
             processes = release.processes or {}
-            if release.source == "deploy":
+            if release.source == "deploy" and release.image is None:  # an image is not built
                 self._progress(app, release, "building", set_app_state=True)
                 directory = self.layout.release_dir(app.network, app.name, release.number)
                 unpack(self.layout.artifact(app.network, app.name, release.number), directory)
@@ -585,6 +596,8 @@ class Runtime:
             git=base.git,
             artifact_release=base.artifact_release,
             processes=base.processes,
+            image=base.image,
+            image_digest=base.image_digest,
         )
         release = self.releases.create(app.id, new)
         self._release_changed(app, release.number, "pending")
@@ -661,12 +674,13 @@ class Runtime:
 
     def _run_release(self, app: App, release: Release, processes: dict[str, str]) -> RunRelease:
         directory = self.layout.release_dir(app.network, app.name, release.artifact_release)
-        ensure_python(
-            directory,
-            self._tools(app),
-            lambda line: self._note(app, line),
-            lambda: self._build_box(app, directory),
-        )
+        if release.image is None:  # an image release's directory holds no source
+            ensure_python(
+                directory,
+                self._tools(app),
+                lambda line: self._note(app, line),
+                lambda: self._build_box(app, directory),
+            )
         fresh = self.apps.by_key(app.network, app.name)  # `rig scale` may have changed it
         return RunRelease(
             app.key,
@@ -819,18 +833,24 @@ class Runtime:
                 log.exception("state listener failed")
 
 
+def runtime_arguments(options: RuntimeOptions, stores: Stores) -> dict[str, Any]:
+    """``Runtime``'s arguments from a driver factory's (the process driver's, and those of a
+    driver built on it: ``swarm``)."""
+    return {
+        "layout": options.layout,
+        "apps": stores.apps,
+        "releases": stores.releases,
+        "env": stores.env,
+        "vault": stores.vault,
+        "log_limit": options.log_limit,
+        "log_bytes": options.log_bytes,
+        "health_timeout": options.health_timeout,
+        "isolation": options.isolation,
+        "keep_releases": options.keep_releases,
+        "cgroups": options.cgroups,
+    }
+
+
 def process_driver(options: RuntimeOptions, stores: Stores) -> RuntimeDriver:
     """The ``process`` driver's factory (``runtime.driver``'s registry)."""
-    return Runtime(
-        options.layout,
-        stores.apps,
-        stores.releases,
-        stores.env,
-        stores.vault,
-        log_limit=options.log_limit,
-        log_bytes=options.log_bytes,
-        health_timeout=options.health_timeout,
-        isolation=options.isolation,
-        keep_releases=options.keep_releases,
-        cgroups=options.cgroups,
-    )
+    return Runtime(**runtime_arguments(options, stores))

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from maxlocal.crypto import Vault
     from maxlocal.layout import Layout
     from maxlocal.runtime.cgroups import Cgroups
+    from maxlocal.runtime.imageref import ImageRef, RegistryAuth
     from maxlocal.runtime.logstore import LogStore
     from maxlocal.runtime.router import Unavailable
     from maxlocal.runtime.supervisor import AppStatus
@@ -161,6 +162,15 @@ class RuntimeDriver(Protocol):
 
     # -- releases: build one into what the driver runs, then run it
     def accept_upload(self, app: App, upload: Path, new: NewRelease) -> Release: ...
+    def accept_image(
+        self, app: App, image: ImageRef, auth: RegistryAuth | None, new: NewRelease
+    ) -> Release:
+        """An image deploy: resolve ``image`` to its digest with ``auth`` (errors said before
+        anything is recorded: missing image, refused credentials, unreachable registry), record
+        the release with both, then pull, make it runnable and run it as ``accept_upload``
+        does a build. RuntimeUnsupported from a driver that runs no images."""
+        ...
+
     def config_release(self, app: App, created_by: str, message: str) -> Release | None: ...
     def rollback(self, app: App, to: int | None, created_by: str) -> tuple[Release, int]: ...
     def env_changed(self, app: App, release: Release) -> list[str]: ...
@@ -198,6 +208,7 @@ DriverFactory = Callable[[RuntimeOptions, Stores], RuntimeDriver]
 
 _REGISTRY: dict[str, str] = {
     "process": "maxlocal.runtime.core:process_driver",
+    "swarm": "maxlocal.runtime.swarm.driver:swarm_driver",
 }
 """Driver name → ``module:factory``, imported only when that driver is chosen (a driver's
 engine client is not loaded by a platform that does not use it). A driver is added here, once
@@ -209,6 +220,15 @@ class UnknownRuntime(ValueError):
 
     def __init__(self, name: str) -> None:
         super().__init__(f"unknown runtime {name!r}: the registered ones are {', '.join(names())}")
+
+
+class RuntimeUnavailable(Exception):
+    """A registered driver whose engine is not there (no Docker engine in swarm mode): said
+    at start-up in one line, with ``hint``."""
+
+    def __init__(self, message: str, hint: str) -> None:
+        super().__init__(message)
+        self.hint = hint
 
 
 def names() -> list[str]:

@@ -36,6 +36,11 @@ class NewRelease:
     artifact_release: int | None = None
     processes: dict[str, str] | None = None
     idempotency_key: str | None = None
+    image: str | None = None
+    """An image deploy's reference as asked for (``registry/app:tag``); None for a source deploy."""
+    image_digest: str | None = None
+    """The digest reference it resolved to (``registry/app@sha256:...``): what runs, and what a
+    rollback runs again."""
 
 
 @dataclass(frozen=True)
@@ -57,6 +62,8 @@ class Release:
     processes: dict[str, str] | None
     error: dict[str, Any] | None
     idempotency_key: str | None
+    image: str | None = None
+    image_digest: str | None = None
 
 
 def _loads(text: str | None) -> Any:
@@ -82,6 +89,8 @@ def _release(row: sqlite3.Row) -> Release:
         processes=_loads(row["processes"]),
         error=_loads(row["error"]),
         idempotency_key=row["idempotency_key"],
+        image=row["image"],
+        image_digest=row["image_digest"],
     )
 
 
@@ -106,12 +115,12 @@ class Releases:
                 cur = conn.execute(
                     "INSERT INTO releases (app_id, number, status, source, artifact_release, "
                     "checksum, size, message, git, created_by, created_at, env_vars, env_secrets, "
-                    "processes, idempotency_key) "
-                    "VALUES (?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "processes, idempotency_key, image, image_digest) "
+                    "VALUES (?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (app_id, number, new.source, new.artifact_release or number, new.checksum,
                      new.size, new.message, _dumps(new.git), new.created_by, utc_now(),
                      json.dumps(new.env.vars), json.dumps(new.env.secrets),
-                     _dumps(new.processes), new.idempotency_key),
+                     _dumps(new.processes), new.idempotency_key, new.image, new.image_digest),
                 )  # fmt: skip
                 release_id = cur.lastrowid
         except sqlite3.IntegrityError as e:
@@ -165,6 +174,12 @@ class Releases:
         self.db.connection().execute(
             "UPDATE releases SET status = ?, processes = coalesce(?, processes) WHERE id = ?",
             (status, _dumps(processes), release_id),
+        )
+
+    def set_image_digest(self, release_id: int, digest: str) -> None:
+        """Record what an image release's reference resolved to (once pulled)."""
+        self.db.connection().execute(
+            "UPDATE releases SET image_digest = ? WHERE id = ?", (digest, release_id)
         )
 
     def fail(self, release_id: int, phase: str, reason: str, log_tail: list[str]) -> None:

@@ -139,4 +139,21 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE apps ADD COLUMN instances INTEGER
     """,
+    # image deploys (`rig deploy --image`): a release of a prebuilt image records the reference
+    # asked for and the digest it resolved to; registry credentials are the user's, the password
+    # encrypted as secrets are
+    """
+    ALTER TABLE releases ADD COLUMN image TEXT;
+    ALTER TABLE releases ADD COLUMN image_digest TEXT;
+    CREATE TABLE registries (
+        id INTEGER PRIMARY KEY,
+        user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        host TEXT NOT NULL,
+        username TEXT NOT NULL,
+        ciphertext BLOB NOT NULL,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        UNIQUE (user_id, host)
+    )
+    """,
 ]

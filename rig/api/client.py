@@ -217,6 +217,35 @@ class Api:
             raise error_from_response(response.status_code, response.text, client.base_url)
         return cast("Release", response.json())
 
+    def deploy_image(
+        self,
+        network: str,
+        app: str,
+        image: str,
+        message: str | None = None,
+        auth: tuple[str, str] | None = None,
+    ) -> Release:
+        """A release of a prebuilt image (``POST {app}/releases/image``); ``auth`` (user,
+        password) for this pull only, else the platform uses the stored credentials."""
+        body: dict[str, Any] = {"image": image}
+        if message:
+            body["message"] = message
+        if auth is not None:
+            body["auth"] = {"username": auth[0], "password": auth[1]}
+        return cast("Release", self.client.post(f"{_app_path(network, app)}/releases/image", body))
+
+    # -- registry credentials ---------------------------------------------------------------
+
+    def registries(self) -> list[dict[str, Any]]:
+        return cast("list[dict[str, Any]]", self.client.get("/registries") or [])
+
+    def set_registry(self, host: str, username: str, password: str) -> dict[str, Any]:
+        body = {"host": host, "username": username, "password": password}
+        return cast("dict[str, Any]", self.client.post("/registries", body))
+
+    def delete_registry(self, host: str) -> None:
+        self.client.delete(f"/registries/{host}")
+
     def lifecycle(self, network: str, app: str, verb: str) -> Status:
         """``restart``, ``stop`` or ``start`` an app; its status once done."""
         assert verb in LIFECYCLE_VERBS, verb

@@ -118,6 +118,7 @@ class Release(TypedDict, total=False):
     env_keys: dict[str, list[str]]
     error: ReleaseFailure | None
     processes: dict[str, str] | None  # once built: process type -> command
+    image: dict[str, str | None] | None  # an image deploy's {"ref", "digest"}; None for source
     env_changed: list[str]  # a rollback's answer only
     rolled_back_to: int  # a rollback's answer only: the release run again
 

@@ -16,7 +16,7 @@ import time
 from collections.abc import Iterator, Sequence
 from functools import partial
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, NoReturn
 
 from rig import interrupts
 from rig.cli import CommandTree, add_app_option, add_network_option
@@ -53,11 +53,16 @@ def register(tree: CommandTree) -> None:
             "rig deploy ./site --app web --network shop --create",
             "rig deploy --app api --dry-run   # what would be uploaded, and what is ignored",
             "rig deploy --app api --detach -o json",
+            "rig deploy --image registry.example.com/team/api:1.4 --app api   # a built image",
         ],
         description="Upload a directory as a new release of an app and wait until it runs. "
         "What .gitignore and .rigignore files exclude stays behind, and so do .env* files, "
         "at any depth (local settings and secrets): only a `!` rule in .rigignore (such as "
-        "`!.env.example`) uploads one. --dry-run lists both.",
+        "`!.env.example`) uploads one. --dry-run lists both. With --image, nothing is "
+        "uploaded: the platform pulls that image (with the credentials of `rig create registry`, "
+        "or --registry-auth) and runs it as the app's new release; that needs the swarm runtime "
+        "(`rig local start --runtime swarm`). The image runs as a non-root user and must listen "
+        "on $PORT.",
     )
     parser.add_argument(
         "path",
@@ -79,9 +84,24 @@ def register(tree: CommandTree) -> None:
     parser.add_argument(
         "--dry-run", action="store_true", help="list what would be uploaded; upload nothing"
     )
+    parser.add_argument(
+        "--image",
+        metavar="REF",
+        help="deploy a prebuilt image ([HOST[:PORT]/]NAME[:TAG][@DIGEST]) instead of a directory",
+    )
+    parser.add_argument(
+        "--registry-auth",
+        metavar="USER",
+        help="with --image: pull as USER, the password read from stdin (or a hidden prompt), "
+        "for this deploy only",
+    )
 
 
 def deploy(ctx: Context, args: argparse.Namespace) -> Result:
+    if args.image is not None:
+        return deploy_image(ctx, args)
+    if args.registry_auth is not None:
+        raise UsageError("--registry-auth goes with --image", hint="rig deploy --image REF ...")
     from rig.bundle import git_info, plan_bundle
 
     root = Path(args.path) if args.path else project_root()
@@ -89,10 +109,7 @@ def deploy(ctx: Context, args: argparse.Namespace) -> Result:
     if app:
         check_name("app", app)
     elif not args.dry_run:  # before the walk, which can take long (a whole /tmp)
-        raise UsageError(
-            "say which app to deploy",
-            hint="pass --app APP (and --create if new), or name it in rig.toml with `rig init`",
-        )
+        _no_app()
     plan = plan_bundle(root)
     if plan.is_large:
         warn_large(plan, ctx.stderr)
@@ -112,13 +129,7 @@ def deploy(ctx: Context, args: argparse.Namespace) -> Result:
         check_size(archive, limit)
         release = send(ctx, api, ref, archive, release_params(args.message, git))
     number = int(release["number"])
-    with platform_continues(ref, number, "deploy"):
-        interrupts.check()
-        if not args.detach:
-            on_line = None if ctx.json else partial(print_build_line, ctx.stderr, colour=ctx.color)
-            from rig.api.releases import settle
-
-            release = settle(ctx, ref.network, ref.app, number, on_line)
+    release = follow(ctx, args, ref, release)
     took = time.monotonic() - started
     data = {
         "app": ref.app,
@@ -147,6 +158,83 @@ def deploy(ctx: Context, args: argparse.Namespace) -> Result:
             "(no web process, so no URL)"
         )
     return Result(data=data, message=message, show_data=False)
+
+
+def deploy_image(ctx: Context, args: argparse.Namespace) -> Result:
+    """``--image REF``: the platform pulls and runs a prebuilt image; nothing is uploaded."""
+    if args.path is not None:
+        raise UsageError(
+            f"give either a directory ({args.path}) or --image, not both",
+            hint="rig deploy PATH uploads the source; rig deploy --image REF runs a built image",
+        )
+    if args.dry_run:
+        raise UsageError("--dry-run lists files to upload; --image uploads none")
+    if not args.image.strip():
+        raise UsageError(
+            "--image needs a reference", hint="e.g. --image registry.example.com/api:1"
+        )
+    app = check_name("app", default_app(ctx, args) or _no_app())
+    auth = None
+    if args.registry_auth is not None:
+        from rig.commands.registries import read_password
+
+        if not args.registry_auth:
+            raise UsageError("--registry-auth needs a user name", hint="--registry-auth USER")
+        auth = (args.registry_auth, read_password(ctx, "the image's registry"))
+    api = ctx.api()
+    ref, app_info, created = find_or_create_app(ctx, args, app)
+    started = time.monotonic()
+    release = api.deploy_image(ref.network, ref.app, args.image, args.message, auth)
+    number = int(release["number"])
+    if not ctx.json:
+        note(ctx, f"Release {number} of {ref.app}: pulling {args.image}")
+    release = follow(ctx, args, ref, release)
+    took = time.monotonic() - started
+    image = release.get("image") or {}
+    data = {
+        "app": ref.app,
+        "network": ref.network,
+        "release": number,
+        "status": release.get("status"),
+        "image": image.get("ref", args.image),
+        "digest": image.get("digest"),
+        "url": app_info.get("url"),
+        "duration_s": round(took, 3),
+        "message": release.get("message"),
+        "created_app": created,
+    }
+    if args.detach:
+        message = (
+            f"Deploying {args.image} as release {number} of {ref.app} ({data['status']}); "
+            f"see it with `rig list releases --app {ref.app} --network {ref.network}`"
+        )
+    else:
+        message = (
+            f"Deployed {ref.app} release {number} ({data['digest'] or args.image}) "
+            f"in {human_seconds(took)}: {data['url']}"
+        )
+    return Result(data=data, message=message, show_data=False)
+
+
+def _no_app() -> NoReturn:
+    raise UsageError(
+        "say which app to deploy",
+        hint="pass --app APP (and --create if new), or name it in rig.toml with `rig init`",
+    )
+
+
+def follow(ctx: Context, args: argparse.Namespace, ref: AppRef, release: Release) -> Release:
+    """Unless ``--detach``: the release's build lines on stderr until it is active or failed
+    (the release as it ended); Ctrl+C stops the watching only."""
+    number = int(release["number"])
+    with platform_continues(ref, number, "deploy"):
+        interrupts.check()
+        if args.detach:
+            return release
+        on_line = None if ctx.json else partial(print_build_line, ctx.stderr, colour=ctx.color)
+        from rig.api.releases import settle
+
+        return settle(ctx, ref.network, ref.app, number, on_line)
 
 
 def dry_run(plan: BundlePlan, build: dict[str, Any] | None = None) -> Result:

@@ -38,12 +38,24 @@ def _message_cell(message: Any) -> str:
     return text if len(text) <= 50 else text[:47] + "..."
 
 
+def image_cell(image: Any) -> str:
+    """An image release's digest, short (``api@sha256:3f2a9c1b``); '-' for a source one."""
+    if not isinstance(image, dict) or not image.get("ref"):
+        return "-"
+    digest = str(image.get("digest") or "")
+    if "@sha256:" in digest:
+        repository, _, hex_digest = digest.rpartition("@sha256:")
+        return f"{repository.rsplit('/', 1)[-1]}@sha256:{hex_digest[:12]}"
+    return str(image["ref"])
+
+
 COLUMNS = [
     Column("number", "RELEASE"),
     Column("status"),
     Column("source"),
     Column("message", format=lambda m: _message_cell(m) or "-"),
     Column("git", format=git_cell),
+    Column("image", format=image_cell),
     Column("created_by", "BY"),
     Column("created_at", "CREATED"),
 ]

@@ -24,6 +24,7 @@ COLLECTIONS = frozenset(
         "tokens",
         "sessions",
         "audit",
+        "registries",
     }
 )
 NAMED_IN = frozenset({"networks", "apps", "vars", "secrets", "releases", "tokens", "sessions"})

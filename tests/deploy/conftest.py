@@ -11,7 +11,11 @@ from typing import Any
 import httpx
 import pytest
 
+from maxlocal.runtime.driver import DEFAULT_RUNTIME, names
+from tests.support.docker import base_image, docker_client
 from tests.support.platform import Platform, PlatformFactory
+
+__all__ = ["base_image", "docker_client"]
 
 # Answers GET with "<GREETING> from <RELEASE_NAME>\n"; prints a line at start.
 WEB_APP = """\
@@ -144,11 +148,26 @@ def new_api(platform: Platform) -> Api:
     return Api(platform, user["token"])
 
 
+EVERY_RUNTIME = pytest.mark.parametrize("runtime", names(), indirect=True, scope="module")
+"""A module marked with it runs each of its tests on every registered runtime driver, with one
+platform per runtime (``shared_platform``); unmarked modules run on the default one."""
+
+
 @pytest.fixture(scope="module")
-def shared_platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
+def runtime(request: pytest.FixtureRequest) -> str:
+    """The runtime driver the module's platform runs (``EVERY_RUNTIME``). ``swarm`` needs the
+    engine: tests/support/docker.py skips with the reason outside CI and fails under CI."""
+    name = str(getattr(request, "param", DEFAULT_RUNTIME))
+    if name == "swarm":
+        request.getfixturevalue("docker_client")
+    return name
+
+
+@pytest.fixture(scope="module")
+def shared_platform(runtime: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
     """One platform for a module whose tests keep apart with their own users and networks."""
-    factory = PlatformFactory(tmp_path_factory.mktemp("deploy"))
-    yield factory(max_upload_bytes=UPLOAD_LIMIT, health_timeout=HEALTH_TIMEOUT)
+    factory = PlatformFactory(tmp_path_factory.mktemp(f"deploy-{runtime}"))
+    yield factory(max_upload_bytes=UPLOAD_LIMIT, health_timeout=HEALTH_TIMEOUT, runtime=runtime)
     factory.stop_all()
 
 

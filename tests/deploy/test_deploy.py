@@ -11,8 +11,19 @@ import time
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.deploy.conftest import HEALTH_TIMEOUT, PY, Api, archive, routed, wait_for, web_app
+from tests.deploy.conftest import (
+    EVERY_RUNTIME,
+    HEALTH_TIMEOUT,
+    PY,
+    Api,
+    archive,
+    routed,
+    wait_for,
+    web_app,
+)
 from tests.support.platform import Platform
+
+pytestmark = EVERY_RUNTIME
 
 
 def test_deploy_builds_runs_and_answers_through_the_router(

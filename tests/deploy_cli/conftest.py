@@ -10,8 +10,12 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.deploy.conftest import runtime
 from tests.support.cli import Rig
+from tests.support.docker import base_image, docker_client
 from tests.support.platform import Platform, PlatformFactory
+
+__all__ = ["base_image", "docker_client", "runtime"]
 
 HEALTH_TIMEOUT = 150  # seconds: far beyond any start on a loaded machine
 
@@ -41,9 +45,11 @@ WEB_APP = textwrap.dedent(
 
 
 @pytest.fixture(scope="module")
-def deploy_platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
-    factory = PlatformFactory(tmp_path_factory.mktemp("platform"))
-    yield factory(health_timeout=HEALTH_TIMEOUT)
+def deploy_platform(runtime: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
+    """The module's platform, running ``runtime`` (tests/deploy/conftest.py's ``EVERY_RUNTIME``
+    on a module runs it on each)."""
+    factory = PlatformFactory(tmp_path_factory.mktemp(f"platform-{runtime}"))
+    yield factory(health_timeout=HEALTH_TIMEOUT, runtime=runtime)
     factory.stop_all()
 
 

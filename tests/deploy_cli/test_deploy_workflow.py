@@ -10,9 +10,12 @@ from pathlib import Path
 
 import httpx
 
+from tests.deploy.conftest import EVERY_RUNTIME
 from tests.deploy_cli.conftest import HEALTH_TIMEOUT, fetch, wait_for_body, write_app
 from tests.support.cli import Rig
 from tests.support.platform import Platform
+
+pytestmark = EVERY_RUNTIME
 
 HOST = "api.net.localhost"
 

@@ -14,16 +14,40 @@ from pathlib import Path
 import pexpect
 import pytest
 
+from tests.deploy.conftest import EVERY_RUNTIME, runtime
 from tests.deploy_cli.conftest import write_app
 from tests.remote.conftest import ROOT, resize, wait_for
 from tests.support.cli import Rig, base_env
-from tests.support.platform import Platform
+from tests.support.docker import base_image, docker_client
+from tests.support.platform import Platform, PlatformPool
+
+__all__ = ["base_image", "docker_client", "runtime"]
 
 GREETING = "hello from the real platform"
 SECRET = "e2e-S3cret-Value"
 APP = ("--app", "api")
 LOCAL = "local$ "
 TIMEOUT = 20
+
+
+@pytest.fixture(scope="module")
+def runtime_pool(runtime: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[PlatformPool]:
+    """Platforms that run ``runtime`` (``EVERY_RUNTIME``), taken in turn as the session's pool."""
+    pool = PlatformPool(tmp_path_factory.mktemp(f"remote-{runtime}"), runtime=runtime)
+    yield pool
+    pool.close()
+
+
+@pytest.fixture
+def shared_platform(
+    request: pytest.FixtureRequest, runtime_pool: PlatformPool
+) -> Iterator[Platform]:
+    """tests/support/cli.py's, on a platform of the module's runtime."""
+    if "platform" in request.fixturenames:
+        yield request.getfixturevalue("platform")
+        return
+    yield runtime_pool.take()
+    runtime_pool.give_back()
 
 
 @pytest.fixture
@@ -33,9 +57,16 @@ def api(logged_in: Rig, tmp_path: Path) -> Rig:
     logged_in.ok("deploy", str(write_app(tmp_path / "src", "v1")), *APP, "--create")
     logged_in.ok("create", "var", f"GREETING={GREETING}", *APP)
     logged_in.ok("create", "secret", f"API_KEY={SECRET}", *APP)
+
+    def configured() -> bool:  # the two config releases run (sessions get the active one's env)
+        newest = logged_in.ok("list", "releases", *APP, "-o", "json").json()[0]
+        return bool(newest["number"] == 3 and newest["status"] == "active")
+
+    assert wait_for(configured, 60), logged_in.ok("list", "releases", *APP).out
     return logged_in
 
 
+@EVERY_RUNTIME
 def test_rig_command_against_the_real_platform(api: Rig, second_user: Rig) -> None:
     assert api("command", "exit 3", *APP).code == 3
     run = api.ok("command", 'echo "$GREETING"; ls app.py', *APP)
@@ -94,6 +125,7 @@ def open_shell(child: pexpect.spawn, tmp_path: Path) -> None:
     child.expect_exact("api.shop:")
 
 
+@EVERY_RUNTIME
 def test_rig_shell_in_a_terminal_against_the_real_platform(
     api: Rig, terminal: pexpect.spawn, tmp_path: Path
 ) -> None:

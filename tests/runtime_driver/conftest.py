@@ -13,7 +13,10 @@ import pytest
 from maxlocal.runtime.driver import names
 from tests.deploy.conftest import HEALTH_TIMEOUT, Api, new_api
 from tests.support.cli import Rig
+from tests.support.docker import base_image, docker_client
 from tests.support.platform import Platform, PlatformFactory
+
+__all__ = ["base_image", "docker_client"]
 
 
 @pytest.fixture(scope="module", params=names())
@@ -24,9 +27,13 @@ def driver_name(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture(scope="module")
 def driver_factory(
-    driver_name: str, tmp_path_factory: pytest.TempPathFactory
+    driver_name: str, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
 ) -> Iterator[PlatformFactory]:
-    """Starts platforms that run ``driver_name``; all stopped (and their strays killed) after."""
+    """Starts platforms that run ``driver_name``; all stopped (and their strays killed) after.
+    ``swarm`` needs the engine (tests/support/docker.py: skipped with the reason outside CI,
+    a failure under CI)."""
+    if driver_name == "swarm":
+        request.getfixturevalue("docker_client")
     factory = PlatformFactory(tmp_path_factory.mktemp(f"driver-{driver_name}"))
     yield factory
     factory.stop_all()

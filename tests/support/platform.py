@@ -206,6 +206,10 @@ def stop_for_good(platform: Platform) -> None:
 
     platform.stop()
     kill_strays(marker_for(platform.data_dir))
+    if platform.options.get("runtime") == "swarm":  # its services outlive it, by design
+        from maxlocal.runtime.swarm.driver import remove_platform
+
+        remove_platform(platform.data_dir)
 
 
 class PlatformPool:
@@ -217,13 +221,15 @@ class PlatformPool:
     was stopped, deployed to or not left empty is stopped for good, and the next test
     gets a new one."""
 
-    def __init__(self, base: Path) -> None:
+    def __init__(self, base: Path, **options: Any) -> None:
         self.factory = PlatformFactory(base)
+        self.options = options
+        """What each of its platforms is started with (``runtime="swarm"``)."""
         self.current: Platform | None = None
 
     def take(self) -> Platform:
         if self.current is None:
-            self.current = self.factory()
+            self.current = self.factory(**self.options)
         return self.current
 
     def give_back(self) -> None:

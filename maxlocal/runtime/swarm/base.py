@@ -39,6 +39,9 @@ RECIPE: dict[str, object] = {
     "packages": ["python3", "ca-certificates"],
 }
 DEBOOTSTRAP_TIMEOUT_S = 900
+PYTHON = "3.11"
+"""The minor version of the recipe's python3 (bookworm's), at ``/usr/bin/python3.11``: a
+release environment made from another build of it (a pyenv 3.11.7) runs on it as it is."""
 
 
 def recipe_hash() -> str:

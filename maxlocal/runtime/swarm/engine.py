@@ -9,6 +9,7 @@ instead of negotiating, means a newer engine answers the same shapes this code w
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -43,9 +44,20 @@ def connect(base_url: str | None = None) -> docker.DockerClient:
             client = docker.DockerClient(base_url=base_url, version=API_VERSION, timeout=TIMEOUT_S)
         client.ping()
     except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
-        where = base_url or "DOCKER_HOST or /var/run/docker.sock"
-        raise EngineError(f"no Docker engine answers at {where}: {exc}") from exc
+        where = base_url or os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+        raise EngineError(f"no Docker engine answers at {where}: {_reason(exc)}") from exc
     return client
+
+
+def _reason(exc: BaseException) -> str:
+    """The innermost OS error's words (``No such file or directory``), else the message."""
+    found: BaseException | None = exc
+    while found is not None:
+        for arg in (found, *found.args):
+            if isinstance(arg, OSError) and arg.strerror:
+                return arg.strerror
+        found = found.__cause__ or found.__context__
+    return str(exc)
 
 
 def swarm_active(client: docker.DockerClient) -> bool:

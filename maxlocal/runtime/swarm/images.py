@@ -19,13 +19,14 @@ from __future__ import annotations
 
 import io
 import tarfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from maxlocal.runtime.proc import child_env
 from maxlocal.runtime.sandbox import linked_layers
-from maxlocal.runtime.swarm import launch
+from maxlocal.runtime.swarm import base, launch
 from maxlocal.runtime.swarm.engine import APP, MANAGED, NETWORK, RELEASE, EngineError
 
 if TYPE_CHECKING:
@@ -61,7 +62,14 @@ def build(
     tag = image_tag(app, release)
     context = _context(release_dir, base, uid)
     labels = {MANAGED: "release", APP: app, NETWORK: network, RELEASE: release}
-    last = ""
+    return ReleaseImage(tag, run_build(client, context, tag, labels, f"the image of {tag}"))
+
+
+def run_build(
+    client: docker.DockerClient, context: io.BytesIO, tag: str, labels: dict[str, str], what: str
+) -> str:
+    """Build the tar ``context`` (a Dockerfile and what it copies) as ``tag``; the image's
+    id, or EngineError saying ``what`` failed in the builder's words."""
     for event in client.api.build(
         fileobj=context,
         custom_context=True,
@@ -72,10 +80,8 @@ def build(
         decode=True,
     ):
         if "error" in event:
-            raise EngineError(f"building the image of {tag} failed: {event['error'].strip()}")
-        last = str(event.get("stream", "")).strip() or last
-    image = client.images.get(tag)
-    return ReleaseImage(tag, str(image.id))
+            raise EngineError(f"building {what} failed: {event['error'].strip()}")
+    return str(client.images.get(tag).id)
 
 
 def environment(release_dir: Path) -> dict[str, str]:
@@ -90,8 +96,16 @@ def _context(release_dir: Path, base: str, uid: int) -> io.BytesIO:
     with tarfile.open(fileobj=buffer, mode="w") as tar:
         tar.add(release_dir, arcname="rootfs" + str(APP_DIR), filter=_root_owned)
         for layer in linked_layers(release_dir):
-            tar.add(layer, arcname="rootfs" + str(layer), filter=_root_owned)
-            for extra in _interpreter_dirs(layer):
+            rebased = _rebase(layer)
+            skip = {"rootfs" + str(layer / name) for name in rebased}
+            tar.add(layer, arcname="rootfs" + str(layer), filter=_skipping(skip))
+            for name, (target, text) in rebased.items():
+                arcname = "rootfs" + str(layer / name)
+                if text is None:
+                    _add_link(tar, arcname, target)
+                else:
+                    _add_text(tar, arcname, text, 0o644)
+            for extra in _interpreter_dirs(layer) if not rebased else ():
                 tar.add(extra, arcname="rootfs" + str(extra), filter=_root_owned)
         _add_text(tar, "rootfs" + LAUNCHER, Path(launch.__file__).read_text(), 0o755)
         _add_text(tar, "Dockerfile", _dockerfile(base, uid, environment(release_dir)), 0o644)
@@ -111,6 +125,49 @@ def _dockerfile(base: str, uid: int, env: dict[str, str]) -> str:
         f'ENTRYPOINT ["{LAUNCHER}"]',
     ]
     return "\n".join(lines) + "\n"
+
+
+def _rebase(layer: Path) -> dict[str, tuple[str, str | None]]:
+    """For a venv made from a Python outside ``/usr`` of the base image's minor version
+    (``base.PYTHON``): its files that name that interpreter, rewritten to the base image's
+    (name in the venv -> (link target, or None and the new text)). The venv's packages are
+    built for that minor version, so they run on it; the interpreter (a pyenv build is
+    ~1 GB) is not copied. Empty when the venv is left as it is."""
+    config = layer / "pyvenv.cfg"
+    if not config.is_file():
+        return {}
+    values = dict(
+        (key.strip(), value.strip())
+        for key, _, value in (line.partition("=") for line in config.read_text().splitlines())
+    )
+    home, version = Path(values.get("home", "/usr/bin")), values.get("version_info", "")
+    if home.is_relative_to("/usr") or not version.startswith(base.PYTHON + "."):
+        return {}
+    python = f"/usr/bin/python{base.PYTHON}"
+    text = "".join(
+        "home = /usr/bin\n" if line.partition("=")[0].strip() == "home" else line + "\n"
+        for line in config.read_text().splitlines()
+    )
+    rebased: dict[str, tuple[str, str | None]] = {"pyvenv.cfg": ("", text)}
+    for name in ("python", "python3", f"python{base.PYTHON}"):
+        if (layer / "bin" / name).is_symlink():
+            rebased[f"bin/{name}"] = (python, None)
+    return rebased
+
+
+def _skipping(names: set[str]) -> Callable[[tarfile.TarInfo], tarfile.TarInfo | None]:
+    def keep(info: tarfile.TarInfo) -> tarfile.TarInfo | None:
+        return None if info.name in names else _root_owned(info)
+
+    return keep
+
+
+def _add_link(tar: tarfile.TarFile, name: str, target: str) -> None:
+    info = tarfile.TarInfo(name)
+    info.type = tarfile.SYMTYPE
+    info.linkname = target
+    info.mode = 0o777
+    tar.addfile(info)
 
 
 def _interpreter_dirs(layer: Path) -> list[Path]:

@@ -47,12 +47,22 @@ _END = object()
 
 class LogFollow:
     """An open log of one app; iterate for ``LogLine``\\ s (each task's in order), ``close``
-    from any thread to end the iteration. ``follow=False``: what is logged now, then the end."""
+    from any thread to end the iteration. ``follow=False``: what is logged now, then the end.
+    ``since`` (a UNIX time): only lines logged after it (a restarted platform adopting a
+    running service reads on from where its log store ends, not each task's whole log)."""
 
-    def __init__(self, client: docker.DockerClient, app: str, *, follow: bool = True) -> None:
+    def __init__(
+        self,
+        client: docker.DockerClient,
+        app: str,
+        *,
+        follow: bool = True,
+        since: float | None = None,
+    ) -> None:
         self._client = client
         self._app = app
         self._follow = follow
+        self._since = since
         self._lines: queue.Queue[object] = queue.Queue()
         self._stop = threading.Event()
         self._lock = threading.Lock()
@@ -118,7 +128,14 @@ class LogFollow:
         import urllib3.exceptions
 
         api: Any = self._client.api  # the SDK's own logs() drops which stream a frame is on
-        params = {"follow": self._follow, "stdout": True, "stderr": True, "timestamps": True}
+        params: dict[str, object] = {
+            "follow": self._follow,
+            "stdout": True,
+            "stderr": True,
+            "timestamps": True,
+        }
+        if self._since is not None:
+            params["since"] = f"{self._since:.9f}"
         try:
             response = api._get(
                 api._url("/containers/{0}/logs", container), params=params, stream=True

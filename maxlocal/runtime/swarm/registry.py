@@ -25,13 +25,25 @@ class RegistryError(EngineError):
     pass
 
 
+class ImageNotFound(RegistryError):
+    """The registry has no such image or tag."""
+
+
+class CredentialsRefused(RegistryError):
+    """The registry refused the credentials (or wants some)."""
+
+
+class RegistryUnreachable(RegistryError):
+    """No registry answers at the reference's host."""
+
+
 def login(client: docker.DockerClient, registry: str, username: str, password: str) -> None:
     import docker.errors
 
     try:
         client.login(username=username, password=password, registry=registry, reauth=True)
     except docker.errors.APIError as exc:
-        raise _error(str(exc.explanation or exc), registry) from exc
+        raise classify(str(exc.explanation or exc), registry) from exc
 
 
 def push(client: docker.DockerClient, image: str, reference: str) -> str:
@@ -47,7 +59,7 @@ def push(client: docker.DockerClient, image: str, reference: str) -> str:
             _raise_on(event, reference)
             digest = event.get("aux", {}).get("Digest", digest)
     except docker.errors.APIError as exc:
-        raise _error(str(exc.explanation or exc), reference) from exc
+        raise classify(str(exc.explanation or exc), reference) from exc
     if not digest:
         raise RegistryError(f"pushing {reference} gave no digest")
     return f"{repository}@{digest}"
@@ -63,7 +75,7 @@ def pull(client: docker.DockerClient, reference: str) -> str:
             _raise_on(event, reference)
         digests = client.api.inspect_image(reference).get("RepoDigests", [])
     except docker.errors.APIError as exc:
-        raise _error(str(exc.explanation or exc), reference) from exc
+        raise classify(str(exc.explanation or exc), reference) from exc
     for digest in digests:
         if digest.startswith(repository + "@"):
             return str(digest)
@@ -83,15 +95,18 @@ def _split(reference: str) -> tuple[str, str]:
 
 def _raise_on(event: dict[str, Any], reference: str) -> None:
     if "error" in event:
-        raise _error(str(event["error"]), reference)
+        raise classify(str(event["error"]), reference)
 
 
-def _error(message: str, what: str) -> RegistryError:
+def classify(message: str, what: str) -> RegistryError:
+    """The engine's message about ``what`` (a reference or a registry) as one of the errors
+    above, in one line."""
     low = message.lower()
     if any(s in low for s in ("manifest unknown", "not found", "does not exist")):
-        return RegistryError(f"image {what} not found in its registry ({message.strip()})")
-    if any(s in low for s in ("unauthorized", "authentication required", "401")):
-        return RegistryError(f"the registry refused the credentials for {what}")
+        return ImageNotFound(f"image {what} not found in its registry ({message.strip()})")
+    refused = ("unauthorized", "authentication required", "401", "no basic auth", "denied")
+    if any(s in low for s in refused):
+        return CredentialsRefused(f"the registry refused the credentials for {what}")
     if any(s in low for s in ("connection refused", "no such host", "dial tcp", "timeout")):
-        return RegistryError(f"the registry of {what} is unreachable ({message.strip()})")
+        return RegistryUnreachable(f"the registry of {what} is unreachable ({message.strip()})")
     return RegistryError(f"{what}: {message.strip()}")

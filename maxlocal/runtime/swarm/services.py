@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -45,13 +45,18 @@ class Limits:
 @dataclass(frozen=True)
 class Health:
     """An HTTP GET of ``path`` on the app's port, from inside the task (python3 is in the
-    base image): any 2xx/3xx answer within ``timeout_s`` is healthy."""
+    base image): any 2xx/3xx answer within ``timeout_s`` is healthy. ``path=None``: a TCP
+    connect that is accepted is healthy (the process runtime's check, which the platform's
+    driver uses so that an app is healthy on the same terms on either runtime)."""
 
-    path: str = "/"
+    path: str | None = "/"
     interval_s: float = 1.0
     timeout_s: float = 2.0
     retries: int = 3
     start_period_s: float = 30.0
+    command: tuple[str, ...] | None = None
+    """A probe of its own (the check's ``CMD``) in place of the python3 one: an image from a
+    registry may have no python3 (``imagedeploy.health_command``)."""
 
 
 @dataclass(frozen=True)
@@ -70,6 +75,9 @@ class AppSpec:
     limits: Limits = Limits()
     health: Health | None = None
     stop_grace_s: float = 10.0
+    relay: int | None = None
+    """Publish this port instead of ``port``, relayed by the launcher to ``127.0.0.1:port``
+    inside the task (``launch.relay``): for apps that listen on loopback only."""
 
 
 @dataclass(frozen=True)
@@ -174,7 +182,7 @@ def managed(client: docker.DockerClient) -> dict[str, str]:
 
 def instances(client: docker.DockerClient, app: str) -> list[Instance]:
     """The app's tasks that run now (desired and actual state ``running``), by slot."""
-    tasks = client.api.tasks(filters={"service": service_name(app), "desired-state": "running"})
+    tasks = _tasks(client, app, **{"desired-state": "running"})
     found = []
     for task in tasks:
         status = task.get("Status", {})
@@ -203,16 +211,36 @@ def upstreams(client: docker.DockerClient, app: str) -> list[str]:
 
 
 def wait_converged(
-    client: docker.DockerClient, app: str, release: str, replicas: int, timeout: float = 120.0
+    client: docker.DockerClient,
+    app: str,
+    release: str,
+    replicas: int,
+    timeout: float = 120.0,
+    *,
+    replacing: Collection[str] = (),
+    give_up_after: int | None = None,
 ) -> list[Instance]:
     """Wait until exactly ``replicas`` instances of ``release`` run (healthy, when the app
-    has a check) and no other release's; EngineError naming the last task error if not."""
+    has a check), no other release's and none of the tasks ``replacing`` names (a restart:
+    same release, new tasks); EngineError naming the last task error if not. With
+    ``give_up_after``, that many failed tasks of ``release`` end the wait early (an app that
+    exits at once is not retried for the whole ``timeout``; a task the engine could not start
+    is not counted: its restart policy retries it)."""
     deadline = time.monotonic() + timeout
     while True:
         running = instances(client, app)
-        if len(running) == replicas and all(i.release == release for i in running):
+        if (
+            len(running) == replicas
+            and all(i.release == release for i in running)
+            and not {i.task_id for i in running} & set(replacing)
+        ):
             return running
-        if time.monotonic() > deadline:
+        failed = (
+            sum(exit_code(t) is not None for t in failed_tasks(client, app, release))
+            if give_up_after
+            else 0
+        )
+        if time.monotonic() > deadline or (give_up_after and failed >= give_up_after):
             raise EngineError(
                 f"{app} did not reach {replicas} running instance(s) of release {release} "
                 f"in {timeout:.0f} s: {last_error(client, app) or 'no task error'}"
@@ -220,9 +248,29 @@ def wait_converged(
         time.sleep(0.2)
 
 
+def failed_tasks(client: docker.DockerClient, app: str, release: str) -> list[dict[str, Any]]:
+    """The app's tasks of ``release`` that failed (exited, rejected, unhealthy), newest first."""
+    found = [
+        task
+        for task in _tasks(client, app)
+        if task["Spec"]["ContainerSpec"].get("Labels", {}).get(RELEASE) == release
+        and task.get("Status", {}).get("State") in ("failed", "rejected")
+    ]
+    return sorted(found, key=lambda t: t.get("UpdatedAt", ""), reverse=True)
+
+
+def exit_code(task: dict[str, Any]) -> int | None:
+    """The exit code of a task whose app exited (None: the task failed otherwise, e.g. its
+    container could not start, which the engine's restart policy retries)."""
+    status = task.get("Status", {})
+    code = status.get("ContainerStatus", {}).get("ExitCode")
+    exited = str(status.get("Err", "")).startswith("task: non-zero exit")
+    return int(code) if exited and code is not None else None
+
+
 def last_error(client: docker.DockerClient, app: str) -> str:
     """The newest task error of the app (image missing, container exited...), or ''."""
-    tasks = client.api.tasks(filters={"service": service_name(app)})
+    tasks = _tasks(client, app)
     tasks.sort(key=lambda t: t.get("UpdatedAt", ""), reverse=True)
     for task in tasks:
         status = task.get("Status", {})
@@ -231,14 +279,25 @@ def last_error(client: docker.DockerClient, app: str) -> str:
     return ""
 
 
+def _tasks(client: docker.DockerClient, app: str, **filters: str) -> list[dict[str, Any]]:
+    """The service's tasks (none when it does not exist, or no longer)."""
+    import docker.errors
+
+    try:
+        found = client.api.tasks(filters={"service": service_name(app), **filters})
+    except docker.errors.NotFound:
+        return []
+    return list(found)
+
+
 def _body(spec: AppSpec, secret_id: str, secret: str) -> dict[str, Any]:
     import docker.types
 
     labels = {MANAGED: "app", APP: spec.app, NETWORK: spec.network, RELEASE: spec.release}
     container = docker.types.ContainerSpec(
         image=spec.image,
-        args=list(spec.command),
-        env={"PORT": str(spec.port)},
+        args=[*(("--relay", str(spec.relay)) if spec.relay else ()), *spec.command],
+        env={"PORT": str(spec.port), "MAX_INSTANCE": "web.{{.Task.Slot}}"},
         labels=labels,
         user=f"{spec.uid}:{spec.uid}",
         secrets=[
@@ -276,7 +335,9 @@ def _body(spec: AppSpec, secret_id: str, secret: str) -> dict[str, Any]:
         ),
         "endpoint_spec": {
             "Mode": "vip",
-            "Ports": [{"Protocol": "tcp", "TargetPort": spec.port, "PublishMode": "host"}],
+            "Ports": [
+                {"Protocol": "tcp", "TargetPort": spec.relay or spec.port, "PublishMode": "host"}
+            ],
         },
     }
 
@@ -286,13 +347,17 @@ def _healthcheck(health: Health | None, port: int) -> Any:
 
     if health is None:
         return None
-    probe = (
-        "import sys,urllib.request;"
-        f"urllib.request.urlopen('http://127.0.0.1:{port}{health.path}',"
-        f"timeout={health.timeout_s})"
-    )
+    if health.path is None:
+        probe = f"import socket;socket.create_connection(('127.0.0.1',{port}),{health.timeout_s})"
+    else:
+        probe = (
+            "import sys,urllib.request;"
+            f"urllib.request.urlopen('http://127.0.0.1:{port}{health.path}',"
+            f"timeout={health.timeout_s})"
+        )
+    test = ["CMD", *health.command] if health.command else ["CMD", "python3", "-c", probe]
     return docker.types.Healthcheck(
-        test=["CMD", "python3", "-c", probe],
+        test=test,
         interval=int(health.interval_s * NS),
         timeout=int(health.timeout_s * NS),
         retries=health.retries,
