@@ -8,8 +8,11 @@ import json
 import time
 from pathlib import Path
 
+from tests.deploy.conftest import EVERY_RUNTIME
 from tests.deploy_cli.conftest import write_app
 from tests.support.cli import Rig, Run
+
+pytestmark = EVERY_RUNTIME
 
 WORKER = (
     "worker: python -u -c \"import itertools, time; print('worker says hi'); "

@@ -164,18 +164,44 @@ def test_a_rollback_and_a_restart_run_the_image_of_the_build_they_reuse(
     assert api.status(network, app)["release"] == 3
 
 
-def test_a_release_with_more_than_a_web_process_fails_saying_why(
-    swarm_platform: Platform, docker_client: Any
+def test_each_process_type_is_a_service_of_its_own(
+    swarm_platform: Platform, docker_client: Any, tmp_path: Path
 ) -> None:
     api = new_api(swarm_platform)
     network, app = api.new_app()
-    procfile = "web: python3 -u app.py\nworker: python3 -c 'import time; time.sleep(60)'\n"
+    worker = "worker: python3 -u -c 'import time; print(\"worker up\"); time.sleep(600)'\n"
+    procfile = "web: python3 -u app.py\n" + worker
     release = api.deploy(network, app, archive({"app.py": TICKER, "Procfile": procfile}))
-    assert (release["status"], release["error"]["phase"]) == ("failed", "start"), release
-    assert "runs only the web process" in release["error"]["reason"]
-    assert "worker" in release["error"]["reason"]
-    assert api.status(network, app)["state"] == "failed"
-    assert not docker_client.services.list(filters={"label": f"{engine.NETWORK}={network}"})
+    assert release["status"] == "active", release
+    mine = {"label": f"{engine.NETWORK}={network}"}
+    kinds = {
+        s.attrs["Spec"]["Labels"][engine.PROCESS] for s in docker_client.services.list(filters=mine)
+    }
+    assert kinds == {"web", "worker"}
+    instances = {i["name"]: i for i in api.status(network, app)["instances"]}
+    assert set(instances) == {"web.1", "worker.1"} and instances["worker.1"]["port"] is None
+    wait_for(lambda: any(r["line"] == "worker up" for r in api.logs(network, app)), 30, "worker")
+    line = next(r for r in api.logs(network, app) if r["line"] == "worker up")
+    assert (line["process"], line["instance"]) == ("worker", "worker.1")
+    assert routed(swarm_platform, network, app).text == "ok\n"
+
+    rig = rig_for(api, tmp_path)
+    rig.ok("stop", "app", app, "--network", network)
+    assert all(
+        not tasks_of(docker_client, s.name) for s in docker_client.services.list(filters=mine)
+    )
+    rig.ok("start", "app", app, "--network", network)
+    assert {i["name"] for i in api.status(network, app)["instances"]} == {"web.1", "worker.1"}
+
+    web_only = archive({"app.py": TICKER, "Procfile": "web: python3 -u app.py\n"})
+    assert api.deploy(network, app, web_only, timeout=STEP)["status"] == "active"
+    [left] = docker_client.services.list(filters=mine)
+    assert left.attrs["Spec"]["Labels"][engine.PROCESS] == "web"
+    assert {i["name"] for i in api.status(network, app)["instances"]} == {"web.1"}
+
+
+def tasks_of(client: Any, name: str) -> list[services.Instance]:
+    return services.instances(client, name)
 
 
 def _read(follow: subprocess.Popen[str], into: list[dict[str, Any]]) -> None:

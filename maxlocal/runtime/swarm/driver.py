@@ -30,6 +30,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import dataclasses
+import hashlib
 import logging
 import os
 import shlex
@@ -109,6 +110,8 @@ class _App:
     release: int | None = None
     replicas: int = 0
     resources: dict[str, object] | None = None
+    kinds: dict[str, str] = field(default_factory=dict)
+    """Process type -> its service's name, as the running release has them."""
     lock: threading.Lock = field(default_factory=threading.Lock)
     tail: collections.deque[str] = field(
         default_factory=lambda: collections.deque(maxlen=TAIL_LINES)
@@ -130,35 +133,44 @@ class SwarmEngine:
     # -- supervisor.Driver
 
     def start(self, release: RunRelease) -> AppStatus:
-        """Roll the app's service to ``release`` (create it the first time) and wait until
-        its instances are healthy; the same release again is a rolling restart (new tasks,
-        start-first). StartError with the new tasks' last lines, the old release serving on."""
+        """Roll the app's services (one per process type: ``web`` with N replicas and the
+        published port, each other type one task) to ``release``, creating them the first
+        time, and wait until every instance runs (healthy, for web); the same release again
+        is a rolling restart (new tasks, start-first). StartError with the failed task's last
+        lines, the old release serving on."""
         entry = self.entry(release.app)
         with entry.lock:
             serving = entry.state in _SERVING
             if not serving:
                 self._set_state(release.app, State.STARTING, release=release.number)
-            self._follow(release.app, entry)
+            specs: dict[str, services.AppSpec] = {}
             try:
-                spec = self._spec(entry, release)
-                before = [i.task_id for i in services.instances(self.client, entry.name)]
-                again = serving and entry.release == release.number
-                if again and entry.replicas == release.instances:
-                    services.restart(self.client, entry.name)
-                else:
-                    services.deploy(self.client, spec)
-                services.wait_converged(
-                    self.client,
-                    entry.name,
-                    spec.release,
-                    spec.replicas,
-                    self.health_timeout,
-                    replacing=before if again and entry.replicas == release.instances else (),
-                    give_up_after=GIVE_UP_AFTER,
+                specs = self._specs(entry, release)
+                again = (
+                    serving
+                    and entry.release == release.number
+                    and entry.replicas == release.instances
                 )
+                before = {k: self._task_ids(spec.app) for k, spec in specs.items()}
+                for kind, spec in specs.items():
+                    self._follow(release.app, spec.app, kind)
+                    if again and kind in entry.kinds:
+                        services.restart(self.client, spec.app)
+                    else:
+                        services.deploy(self.client, spec)
+                for kind, spec in specs.items():
+                    services.wait_converged(
+                        self.client,
+                        spec.app,
+                        spec.release,
+                        spec.replicas,
+                        self.health_timeout,
+                        replacing=before[kind] if again and kind in entry.kinds else (),
+                        give_up_after=GIVE_UP_AFTER,
+                    )
             except (EngineError, OSError, StartError) as exc:
-                failure = self._failure(entry, release, exc)
-                self._undo(entry, release)
+                failure = self._failure(entry, release, exc, specs)
+                self._undo(entry, release, specs)
                 if not serving:
                     self._set_state(
                         release.app,
@@ -168,6 +180,11 @@ class SwarmEngine:
                         exit_code=failure.exit_code,
                     )
                 raise failure from None
+            for kind, name in entry.kinds.items():
+                if kind not in specs:  # a process type the new release no longer has
+                    self._unfollow(name)
+                    services.remove(self.client, name)
+            entry.kinds = {kind: spec.app for kind, spec in specs.items()}
             entry.release, entry.replicas = release.number, release.instances
             entry.resources = release.resources.to_dict() if release.resources else None
             self._set_state(release.app, State.RUNNING, release=release.number, port=PORT)
@@ -178,30 +195,36 @@ class SwarmEngine:
         secret stay, so a start is quick and runs exactly what ran."""
         entry = self.entry(app)
         with entry.lock:
-            with contextlib.suppress(_not_found()):
-                services.scale(self.client, entry.name, 0)
-                self._wait_gone(entry.name)
+            for name in (entry.kinds or self._engine_services(entry)).values():
+                with contextlib.suppress(_not_found()):
+                    services.scale(self.client, name, 0)
+                    self._wait_gone(name)
             self._set_state(app, State.STOPPED, release=entry.release)
 
     def status(self, app: str) -> AppStatus:
         entry = self.entry(app)
         if entry.release is None:
             return AppStatus(entry.state)
-        running = services.instances(self.client, entry.name) if entry.state in _SERVING else []
+        serving = entry.state in _SERVING
+        running = [
+            (kind, instance)
+            for kind, name in (entry.kinds or {WEB: entry.name}).items()
+            for instance in (services.instances(self.client, name) if serving else [])
+        ]
         listed: list[dict[str, Any]] = []
         started: list[str] = []
         cpu, rss = 0.0, 0
-        for instance in running:
+        for kind, instance in running:
             pid, since = self._container(instance.container_id)
             started.append(since)
             used = self._usage(pid) if pid else (0.0, 0)
             cpu, rss = cpu + used[0], rss + used[1]
             listed.append(
                 {
-                    "name": f"{WEB}.{instance.slot}",
-                    "type": WEB,
+                    "name": f"{kind}.{instance.slot}",
+                    "type": kind,
                     "pid": pid,
-                    "port": int(instance.address.rsplit(":", 1)[1]),
+                    "port": int(instance.address.rsplit(":", 1)[1]) if instance.address else None,
                     "up": pid is not None,
                     "task": instance.task_id,
                     "container": instance.container_id,
@@ -211,13 +234,16 @@ class SwarmEngine:
         return AppStatus(
             state=entry.state,
             release=entry.release,
-            restarts=len(services.failed_tasks(self.client, entry.name, str(entry.release))),
+            restarts=sum(
+                len(services.failed_tasks(self.client, name, str(entry.release)))
+                for name in (entry.kinds or {WEB: entry.name}).values()
+            ),
             started_at=first,
             uptime_s=_age(first) if first and entry.state == State.RUNNING else None,
-            pids={WEB: listed[0]["pid"]} if listed and listed[0]["pid"] else {},
+            pids={i["type"]: i["pid"] for i in reversed(listed) if i["pid"]},
             cpu_percent=round(cpu, 1),
             memory_rss=rss,
-            port=listed[0]["port"] if listed else None,
+            port=next((i["port"] for i in listed if i["type"] == WEB), None),
             limits=entry.resources,
             instances=listed,
         )
@@ -270,19 +296,20 @@ class SwarmEngine:
         entry = self.entry(key)
         with entry.lock:
             entry.release = release
+            entry.kinds = self._engine_services(entry)
             entry.replicas = len(services.instances(self.client, entry.name))
-            self._follow(key, entry, since)
+            for kind, name in entry.kinds.items():
+                self._follow(key, name, kind, since)
             self._set_state(key, State.RUNNING, release=release, port=PORT)
 
     def remove(self, key: str) -> None:
         """The app's service, env secrets and images, and its log reader."""
         entry = self.entry(key)
         with self._lock:
-            follow = self._follows.pop(key, None)
             self._apps.pop(key, None)
-        if follow is not None:
-            follow.close()
-        services.remove(self.client, entry.name)
+        for name in {**self._engine_services(entry), **entry.kinds}.values():
+            self._unfollow(name)
+            services.remove(self.client, name)
         self.remove_images(entry.name, keep=set())
 
     def remove_images(self, name: str, keep: set[str]) -> None:
@@ -297,40 +324,47 @@ class SwarmEngine:
                     sources.add(image.labels.get(imagedeploy.IMAGE))
         imagedeploy.forget_sources(self.client, sources - {None})
 
-    def _spec(self, entry: _App, release: RunRelease) -> services.AppSpec:
+    def _specs(self, entry: _App, release: RunRelease) -> dict[str, services.AppSpec]:
+        """A service spec per process type of ``release``: web with the published port (the
+        launcher's relay) and the health check, each other type one task, neither. An image
+        deploy's release is its image's one web service (``_image_spec``)."""
         wrapped = imagedeploy.saved(release.path)
         if wrapped is not None:
-            return self._image_spec(entry, release, wrapped)
-        command = release.processes.get(WEB)
-        if command is None:
+            return {WEB: self._image_spec(entry, release, wrapped)}
+        if WEB not in release.processes:
             raise StartError("the swarm runtime runs a release's web process: it has none")
-        others = sorted(set(release.processes) - {WEB})
-        if others:
-            raise StartError(
-                f"the swarm runtime runs only the web process; this release also declares "
-                f"{', '.join(others)} (run those on the process runtime)"
-            )
         limits = release.resources
-        variables = {k: v for k, v in release.env.items() if k != MARKER_VAR}
-        return services.AppSpec(
-            app=entry.name,
-            network=release.app.split("/", 1)[0],
-            release=str(release.number),
-            image=self._image(entry, release),
-            command=["/bin/sh", "-c", command],
-            uid=entry.uid,
-            replicas=release.instances,
-            port=PORT,
-            variables=variables,
-            limits=services.Limits(
+        common: dict[str, Any] = {
+            "network": release.app.split("/", 1)[0],
+            "release": str(release.number),
+            "image": self._image(entry, release),
+            "uid": entry.uid,
+            "port": PORT,
+            "variables": {k: v for k, v in release.env.items() if k != MARKER_VAR},
+            "limits": services.Limits(
                 memory=limits.memory if limits else None,
                 pids=limits.processes if limits else None,
                 cpus=limits.cpu if limits else None,
             ),
-            health=services.Health(path=None, interval_s=0.5, start_period_s=self.health_timeout),
-            stop_grace_s=5.0,
-            relay=RELAY_PORT,
-        )
+            "stop_grace_s": 5.0,
+        }
+        specs = {}
+        for kind, command in sorted(release.processes.items(), key=lambda p: p[0] != WEB):
+            web = kind == WEB
+            specs[kind] = services.AppSpec(
+                app=service_of(entry.name, kind),
+                command=["/bin/sh", "-c", command],
+                replicas=release.instances if web else 1,
+                health=(
+                    services.Health(path=None, interval_s=0.5, start_period_s=self.health_timeout)
+                    if web
+                    else None
+                ),
+                relay=RELAY_PORT if web else None,
+                process=kind,
+                **common,
+            )
+        return specs
 
     def _image_spec(
         self, entry: _App, release: RunRelease, wrapped: imagedeploy.WrappedImage
@@ -392,58 +426,89 @@ class SwarmEngine:
             uid=entry.uid,
         ).tag
 
-    def _failure(self, entry: _App, release: RunRelease, exc: Exception) -> StartError:
+    def _failure(
+        self,
+        entry: _App,
+        release: RunRelease,
+        exc: Exception,
+        specs: dict[str, services.AppSpec],
+    ) -> StartError:
         """Why ``release`` did not start, in the process runtime's words when a task exited
-        (``web exited with code 3 before accepting connections``), with the last lines."""
+        (``web exited with code 3 before accepting connections``), with its last lines."""
         if isinstance(exc, StartError):
             return exc
-        failed = [
-            task
-            for task in services.failed_tasks(self.client, entry.name, str(release.number))
-            if services.exit_code(task) is not None
-        ]
-        code = services.exit_code(failed[0]) if failed else None
+        for kind, spec in specs.items():
+            failed = [
+                task
+                for task in services.failed_tasks(self.client, spec.app, spec.release)
+                if services.exit_code(task) is not None
+            ]
+            code = services.exit_code(failed[0]) if failed else None
+            if code is None:
+                continue
+            task = failed[0]["ID"]  # its own last lines: the follow may not have them yet
+            lines = LogFollow(self.client, spec.app, follow=False)
+            tail = [line.text for line in lines if line.task_id == task][-TAIL_LINES:]
+            what = "before accepting connections" if kind == WEB else "while starting"
+            return StartError(f"{kind} {describe_exit(code)} {what}", code, tail)
         tail = list(entry.tail)
-        if failed:  # its own last lines, read now: the follow may not have reached them yet
-            task = failed[0]["ID"]
-            lines = LogFollow(self.client, entry.name, follow=False)
-            tail = [line.text for line in lines if line.task_id == task][-TAIL_LINES:] or tail
-        if code is not None:
-            return StartError(
-                f"{WEB} {describe_exit(code)} before accepting connections", code, tail
-            )
-        if isinstance(exc, EngineError) and str(exc).startswith(entry.name):
-            return StartError(f"{WEB}{str(exc).removeprefix(entry.name)}", None, tail)
+        for spec in specs.values():
+            if isinstance(exc, EngineError) and str(exc).startswith(spec.app):
+                return StartError(f"{spec.process}{str(exc).removeprefix(spec.app)}", None, tail)
         return StartError(str(exc), None, tail)
 
-    def _undo(self, entry: _App, release: RunRelease) -> None:
-        """After a failed start: the release that served goes on serving (the update is
-        rolled back to its spec by the engine), or a first release's service is removed."""
+    def _undo(self, entry: _App, release: RunRelease, specs: dict[str, services.AppSpec]) -> None:
+        """After a failed start: what served goes on serving (each service that ran before
+        is put back to its previous spec: the update paused on its failure), and the
+        services this release made are removed."""
         import docker.errors
 
-        try:
-            if entry.release is None:
-                services.remove(self.client, entry.name)
-            else:  # the update paused on its failure: put the spec that served back
-                current = self.client.api.inspect_service(entry.name)
+        for kind, spec in specs.items():
+            try:
+                if entry.release is None or kind not in entry.kinds:
+                    self._unfollow(spec.app)
+                    services.remove(self.client, spec.app)
+                    continue
+                current = self.client.api.inspect_service(spec.app)
                 if current.get("PreviousSpec"):
                     index = current["Version"]["Index"]
                     self.client.api.update_service(current["ID"], index, **_previous(current))
-        except (docker.errors.APIError, EngineError):
-            log.exception("could not undo the failed start of %s", release.app)
+            except (docker.errors.APIError, EngineError):
+                log.exception("could not undo the failed start of %s", release.app)
 
-    def _follow(self, key: str, entry: _App, since: float | None = None) -> None:
+    def _follow(self, key: str, name: str, kind: str, since: float | None = None) -> None:
+        """Read the service ``name``'s tasks' lines into the app ``key``'s log, for as long
+        as the service is the app's (across rollouts and restarts of its tasks)."""
+        entry = self.entry(key)
         with self._lock:
-            if key in self._follows:
+            if name in self._follows:
                 return
-            follow = self._follows[key] = LogFollow(self.client, entry.name, since=since)
+            follow = self._follows[name] = LogFollow(self.client, name, since=since)
 
         def pump() -> None:
             for line in follow:
                 entry.tail.append(line.text)
-                self.runtime.instance_line(key, line.stream, line.text, f"{WEB}.{line.slot}")
+                self.runtime.instance_line(key, line.stream, line.text, f"{kind}.{line.slot}")
 
-        threading.Thread(target=pump, name=f"swarm-logs-{key}", daemon=True).start()
+        threading.Thread(target=pump, name=f"swarm-logs-{name}", daemon=True).start()
+
+    def _unfollow(self, name: str) -> None:
+        with self._lock:
+            follow = self._follows.pop(name, None)
+        if follow is not None:
+            follow.close()
+
+    def _engine_services(self, entry: _App) -> dict[str, str]:
+        """Process type -> service name of the app's services as the engine has them."""
+        found = {}
+        for service in self.client.api.services(filters={"label": f"{engine.MANAGED}=app"}):
+            name, labels = service["Spec"]["Name"], service["Spec"].get("Labels", {})
+            if name == entry.name or name.startswith(entry.name + "-"):
+                found[str(labels.get(engine.PROCESS, WEB))] = name
+        return found
+
+    def _task_ids(self, name: str) -> list[str]:
+        return [i.task_id for i in services.instances(self.client, name)]
 
     def _wait_gone(self, name: str, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
@@ -626,7 +691,9 @@ class SwarmRuntime(Runtime):
                 and services.instances(self.client, name)
             ):
                 self._adopt[app.key] = self._last_logged(app.key)
-        for name in running.keys() - known:
+        for name in running:
+            if name.split("-", 1)[0] in known:  # the app's own, or one of its process types'
+                continue
             log.info("removing service %s: its app no longer exists", name)
             services.remove(self.client, name)
             self.engine.remove_images(name, keep=set())
@@ -755,6 +822,18 @@ def _previous(current: dict[str, Any]) -> dict[str, Any]:
         "update_config": spec.get("UpdateConfig"),
         "endpoint_spec": spec.get("EndpointSpec"),
     }
+
+
+def service_of(name: str, kind: str) -> str:
+    """The service of an app's process type: the app's engine-level name for web, with the
+    type after it for the others (a digest of it when the type is no DNS label or too long:
+    service names are DNS labels of at most 63 characters)."""
+    if kind == WEB:
+        return name
+    tail = kind.lower().replace("_", "-")
+    if len(name) + 1 + len(tail) > 63 or not tail[-1].isalnum():
+        tail = "p" + hashlib.sha256(kind.encode()).hexdigest()[:12]
+    return f"{name}-{tail}"
 
 
 def engine_prefix(data_dir: Path) -> str:

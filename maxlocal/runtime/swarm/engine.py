@@ -21,6 +21,8 @@ LABEL_PREFIX = "io.maxlocal."
 APP = LABEL_PREFIX + "app"
 NETWORK = LABEL_PREFIX + "network"
 RELEASE = LABEL_PREFIX + "release"
+PROCESS = LABEL_PREFIX + "process"
+"""The process type a service runs (``web``, ``worker``): only ``web`` publishes a port."""
 MANAGED = LABEL_PREFIX + "managed"
 """On everything the platform makes (images, services, secrets): how a restarted platform
 finds its own, and how a test run removes what it made (``reconcile``, ``remove``)."""

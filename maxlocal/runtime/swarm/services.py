@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from maxlocal.runtime.swarm import variables
-from maxlocal.runtime.swarm.engine import APP, MANAGED, NETWORK, RELEASE, EngineError
+from maxlocal.runtime.swarm.engine import APP, MANAGED, NETWORK, PROCESS, RELEASE, EngineError
 from maxlocal.runtime.swarm.launch import ENV_FILE
 
 if TYPE_CHECKING:
@@ -78,6 +78,8 @@ class AppSpec:
     relay: int | None = None
     """Publish this port instead of ``port``, relayed by the launcher to ``127.0.0.1:port``
     inside the task (``launch.relay``): for apps that listen on loopback only."""
+    process: str = "web"
+    """The process type it runs: only ``web`` publishes a port (the others serve nobody)."""
 
 
 @dataclass(frozen=True)
@@ -189,16 +191,16 @@ def instances(client: docker.DockerClient, app: str) -> list[Instance]:
         if status.get("State") != "running":
             continue
         ports = status.get("PortStatus", {}).get("Ports", [])
-        if not ports:
-            continue
         labels = task["Spec"]["ContainerSpec"].get("Labels", {})
+        if not ports and labels.get(PROCESS, "web") == "web":
+            continue  # a web task is an instance once its port is published
         found.append(
             Instance(
                 slot=int(task.get("Slot", 0)),
                 task_id=task["ID"],
                 container_id=status.get("ContainerStatus", {}).get("ContainerID", ""),
                 release=labels.get(RELEASE, ""),
-                address=f"{HOST}:{ports[0]['PublishedPort']}",
+                address=f"{HOST}:{ports[0]['PublishedPort']}" if ports else "",
                 state=status["State"],
             )
         )
@@ -293,11 +295,17 @@ def _tasks(client: docker.DockerClient, app: str, **filters: str) -> list[dict[s
 def _body(spec: AppSpec, secret_id: str, secret: str) -> dict[str, Any]:
     import docker.types
 
-    labels = {MANAGED: "app", APP: spec.app, NETWORK: spec.network, RELEASE: spec.release}
+    labels = {
+        MANAGED: "app",
+        APP: spec.app,
+        NETWORK: spec.network,
+        RELEASE: spec.release,
+        PROCESS: spec.process,
+    }
     container = docker.types.ContainerSpec(
         image=spec.image,
         args=[*(("--relay", str(spec.relay)) if spec.relay else ()), *spec.command],
-        env={"PORT": str(spec.port), "MAX_INSTANCE": "web.{{.Task.Slot}}"},
+        env={"PORT": str(spec.port), "MAX_INSTANCE": spec.process + ".{{.Task.Slot}}"},
         labels=labels,
         user=f"{spec.uid}:{spec.uid}",
         secrets=[
@@ -337,7 +345,9 @@ def _body(spec: AppSpec, secret_id: str, secret: str) -> dict[str, Any]:
             "Mode": "vip",
             "Ports": [
                 {"Protocol": "tcp", "TargetPort": spec.relay or spec.port, "PublishMode": "host"}
-            ],
+            ]
+            if spec.process == "web"
+            else [],
         },
     }
 
