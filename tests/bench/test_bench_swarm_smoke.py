@@ -4,18 +4,14 @@ deploys would take its time budget)."""
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.support.bench import quick_bench
 from tests.support.docker import docker_client
 
 __all__ = ["docker_client"]
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.slow
@@ -25,17 +21,8 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_quick_swarm_bench_reports_each_row_beside_the_process_runtime(
     tmp_path: Path, docker_client: object
 ) -> None:
-    out = tmp_path / "results.json"
-    proc = subprocess.run(
-        [sys.executable, "-m", "bench", "--swarm", "--quick", "--out", str(out)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=280,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    figures = json.loads(out.read_text())["figures"]
+    report, _ = quick_bench(tmp_path, "--swarm")
+    figures = report["figures"]
     assert [f["name"].split(" over ")[0] for f in figures] == [
         "swarm: deploy to serving",
         "swarm: rollback until the old version serves",
