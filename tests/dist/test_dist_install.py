@@ -211,6 +211,9 @@ def test_every_one_shot_command_runs_from_the_lean_install(
         ("init", *app, "--dir", str(src)),
         ("audit", "--network", "every"),
         ("completion", "zsh"),
+        ("create", "registry", "registry.example.com", "--username", "ci"),
+        ("list", "registries"),
+        ("delete", "registry", "registry.example.com", "--yes"),
         ("delete", "var", "GREETING", *app, "--yes"),
         ("delete", "secret", "TOKEN", *app, "--yes"),
         ("delete", "app", "web", "--network", "every", "--yes"),
@@ -218,7 +221,7 @@ def test_every_one_shot_command_runs_from_the_lean_install(
         ("logout",),
         ("context", "delete", "default"),
     ]
-    inputs = {"login": user["token"], "create secret": "s3cret\n"}
+    inputs = {"login": user["token"], "create secret": "s3cret\n", "create registry": "s3cret\n"}
     outputs: dict[str, str] = {}
     for args in steps:
         words = " ".join(a for a in args[:2] if not a.startswith("-"))
@@ -228,6 +231,7 @@ def test_every_one_shot_command_runs_from_the_lean_install(
         outputs[words] = outputs[args[0]] = run.out
     assert "from-the-app" in outputs["command"]  # over the socket, from the app's sandbox
     assert "TOKEN" in outputs["list secrets"] and "web" in outputs["list apps"]
+    assert "registry.example.com" in outputs["list registries"]
     ran = {" ".join(a for a in args[:2] if not a.startswith("-")) for args in steps}
     ran |= {args[0] for args in steps}
     untested = set(COMMANDS) - ran - set(NOT_ONE_SHOT)

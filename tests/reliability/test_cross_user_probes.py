@@ -127,6 +127,7 @@ def request_for(method: str, path: str, owner: Owner) -> dict[str, Any]:
         ("/apps", {"name": APP}),
         ("/networks", {"name": NETWORK}),
         ("/rollback", {"to": 1}),
+        ("/releases/image", {"image": "registry.example.com/team/api:1.4"}),
         ("/scale", {"instances": 2}),
         ("/tokens", {"name": "intruder"}),
         ("/auth/login", {"email": owner.email, "password": "wrong-password"}),
