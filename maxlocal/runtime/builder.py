@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import subprocess
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from maxlocal.runtime.cgroups import Cgroup, human_size
-from maxlocal.runtime.proc import pump, spawn, terminate_group
+from maxlocal.runtime.proc import pump, spawn, terminate_group, wait_exit
 from maxlocal.runtime.sandbox import Sandbox
 
 BUILD_STREAM = "build"
@@ -55,9 +54,7 @@ def run_build(
     reader = pump(proc.stdout, lambda line: on_line(BUILD_STREAM, line), "build-output")
     timed_out = False
     try:
-        proc.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        timed_out = True
+        timed_out = not wait_exit(proc, timeout)
     finally:
         if timed_out or cgroup is None or not _emptied(cgroup):
             terminate_group(proc, grace=2.0)

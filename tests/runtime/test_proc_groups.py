@@ -8,8 +8,9 @@ import time
 from pathlib import Path
 
 import psutil
+import pytest
 
-from maxlocal.runtime.proc import child_env, group_alive, spawn, terminate_group
+from maxlocal.runtime.proc import child_env, group_alive, spawn, terminate_group, wait_exit
 
 STUBBORN = "trap '' TERM; for i in 1 2 3 4; do sleep 60 & done; echo started; wait"
 
@@ -47,3 +48,23 @@ def test_a_group_that_obeys_sigterm_ends_within_the_grace(tmp_path: Path) -> Non
     assert proc.stdout is not None and proc.stdout.readline() == b"started\n"
     assert terminate_group(proc, grace=30) == -signal.SIGTERM
     assert members(proc.pid) == []
+
+
+@pytest.mark.parametrize("pidfd", [True, False], ids=["pidfd", "without pidfds"])
+def test_wait_exit_says_whether_the_process_ended_and_reaps_it(
+    tmp_path: Path, pidfd: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if not pidfd:
+        monkeypatch.delattr(os, "pidfd_open")
+    env = child_env({}, home=tmp_path)
+    slow = spawn("sleep 30", tmp_path, env, merge_stderr=True)
+    try:
+        assert wait_exit(slow, 0.2) is False
+        assert slow.returncode is None and slow.poll() is None
+    finally:
+        terminate_group(slow, grace=1.0)
+    quick = spawn("sleep 0.2; exit 3", tmp_path, env, merge_stderr=True)
+    assert wait_exit(quick, 30) is True
+    assert quick.returncode == 3  # reaped: no zombie left
+    with pytest.raises(ProcessLookupError):
+        os.kill(quick.pid, 0)
