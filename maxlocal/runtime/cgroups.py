@@ -8,11 +8,18 @@ sit on those leaves, so a release being switched in does not share its budget wi
 going out, and the kernel's out-of-memory kills are counted per deployment.
 
 A tenant process joins its group before its command starts (``Cgroup.prefix``: a ``/bin/sh``
-that writes its own pid to each ``cgroup.procs`` and then ``exec``\\ s the command), so every
-descendant is inside from its first instruction. A shell prefix rather than a
-``preexec_fn``: the platform is threaded, and code run between ``fork`` and ``exec`` in a
-threaded Python can deadlock; the prefix costs one ``exec`` of ``/bin/sh`` (~1 ms) and keeps
-``subprocess`` on its fast ``vfork`` path.
+that moves itself into each group and then ``exec``\\ s the command), so every descendant is
+inside from its first instruction. On v1 it writes ``0`` (itself) to ``tasks``, which moves
+the shell's one thread, rather than to ``cgroup.procs``, which moves a thread group: the
+kernel (since 6.4) moves the writer's own thread without write-locking the global
+threadgroup semaphore, a lock that waits for an RCU grace period when no migration happened
+lately (7 ms on an idle machine, 27 ms under load, paid by every build step and process
+start). For a single-threaded shell both are the same move; older kernels take the lock
+either way.
+
+A shell prefix rather than a ``preexec_fn``: the platform is threaded, and code run between
+``fork`` and ``exec`` in a threaded Python can deadlock; the prefix costs one ``exec`` of
+``/bin/sh`` (~1 ms) and keeps ``subprocess`` on its fast ``vfork`` path.
 
 Where no group can be made (no cgroup file system, or not writable without delegation),
 ``Cgroups.detect`` says why and every ``group`` is None: processes run without limits, and
@@ -37,8 +44,9 @@ CPU_PERIOD_US = 100_000
 MiB = 1024 * 1024
 _UNITS = {"": 1, "K": 1024, "M": MiB, "G": 1024 * MiB, "T": 1024 * 1024 * MiB}
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]?)(?:i?B)?\s*$", re.IGNORECASE)
-_JOIN = 'while [ "$1" != -- ]; do echo $$ > "$1" || exit 125; shift; done; shift; exec "$@"'
-"""The join prefix's script: ``sh -c _JOIN cgjoin <procs files> -- <argv>``. Exit code 125
+_JOIN = 'while [ "$1" != -- ]; do echo 0 > "$1" || exit 125; shift; done; shift; exec "$@"'
+"""The join prefix's script: ``sh -c _JOIN cgjoin <join files> -- <argv>`` (``0``: the
+writer itself, on v1 and v2 alike). Exit code 125
 (the convention of ``env``/``nice`` for "the wrapper failed") when a join is refused."""
 
 
@@ -154,6 +162,14 @@ class Cgroup:
     def procs_files(self) -> list[str]:
         return [str(path / "cgroup.procs") for path in dict.fromkeys(self.dirs.values())]
 
+    @property
+    def join_files(self) -> list[str]:
+        """Where the join prefix writes: v1's ``tasks`` (see the module doc), v2's
+        ``cgroup.procs`` (v2 has no ``tasks``; it has no global lock to spare there either
+        unless mounted with ``favordynmods``)."""
+        name = "tasks" if self.version == 1 else "cgroup.procs"
+        return [str(path / name) for path in dict.fromkeys(self.dirs.values())]
+
     def prefix(self, ignoring: str = "") -> list[str]:
         """The argv that joins this group and then ``exec``\\ s what follows it; with a disk
         limit, no file written by what follows can grow past it (``ulimit -f``, in 512-byte
@@ -164,7 +180,7 @@ class Cgroup:
         script = f"ulimit -f {-(-disk // 512)} && {_JOIN}" if disk else _JOIN
         if ignoring:
             script = f"trap '' {ignoring.replace(',', ' ')}; {script}"
-        return ["/bin/sh", "-c", script, "cgjoin", *self.procs_files, "--"]
+        return ["/bin/sh", "-c", script, "cgjoin", *self.join_files, "--"]
 
     def oom_kills(self) -> int:
         """How many of the group's processes the kernel has killed for its memory limit."""
