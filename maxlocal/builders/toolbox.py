@@ -28,6 +28,12 @@ CA_BUNDLES = (  # the system's certificate store, for pip (which trusts its own 
 BUILDER_VERSION = "1"  # part of every cache key: a change in how environments are built
 
 
+def machine_proxies() -> dict[str, str]:
+    """The machine's own proxy settings (from the platform's environment): builds keep
+    them, and the platform's build proxy (``runtime.egress``) stands aside for them."""
+    return {k: v for k, v in os.environ.items() if k in PROXY_VARS}
+
+
 @functools.cache
 def _uv() -> Path | None:
     try:
@@ -118,7 +124,7 @@ class Toolbox:
         prompts or nagging, and the machine's proxy settings, the one thing builds take
         from the platform's own environment (they are how this machine reaches the
         registries, not anything of the platform's)."""
-        proxies = {k: v for k, v in os.environ.items() if k in PROXY_VARS}
+        proxies = machine_proxies()
         bundle = next((b for b in CA_BUNDLES if os.path.isfile(b)), None)
         return {
             **proxies,

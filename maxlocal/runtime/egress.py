@@ -30,15 +30,14 @@ import ipaddress
 import logging
 import os
 import socket
-import subprocess
 import sys
 import threading
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
-from maxlocal.builders.toolbox import PROXY_VARS
-from maxlocal.runtime.netns import NetworkNamespace
+from maxlocal.builders.toolbox import machine_proxies
+from maxlocal.runtime.netns import NetnsError, NetworkNamespace, run_tool
 
 log = logging.getLogger(__name__)
 
@@ -65,19 +64,9 @@ def make_listener(space: NetworkNamespace) -> socket.socket:
     with ours, theirs:
         argv = [*space.enter(), sys.executable, "-I", "-S", "-c", MAKE, str(theirs.fileno())]
         try:
-            done = subprocess.run(
-                argv,
-                pass_fds=(theirs.fileno(),),
-                capture_output=True,
-                text=True,
-                timeout=10,
-                env={"PATH": "/usr/bin:/bin"},
-            )
-        except (OSError, subprocess.SubprocessError) as exc:
-            raise EgressError(f"could not join {space.name}: {exc}") from exc
-        if done.returncode != 0:
-            last = (done.stderr.strip().splitlines() or [f"exit code {done.returncode}"])[-1]
-            raise EgressError(f"could not listen in {space.name}: {last}")
+            run_tool(argv, {"PATH": "/usr/bin:/bin"}, (theirs.fileno(),))
+        except NetnsError as exc:
+            raise EgressError(f"could not listen in {space.name}: {exc}") from exc
         _, fds, _, _ = socket.recv_fds(ours, 1, 1)
     if not fds:
         raise EgressError(f"no listener came back from {space.name}")
@@ -111,7 +100,7 @@ class Egress:
         self._thread: threading.Thread | None = None
         self._listening: dict[str, _Listening] = {}
         self._lock = threading.Lock()
-        self.disabled = any(name in os.environ for name in PROXY_VARS)
+        self.disabled = bool(machine_proxies())
         """The machine has a proxy of its own: builds use it (``Toolbox.download_env``)."""
 
     def env_for(self, space: NetworkNamespace | None) -> dict[str, str]:

@@ -83,10 +83,15 @@ class NetnsError(Exception):
     """A network namespace could not be made; says why."""
 
 
-def _run(argv: list[str], env: dict[str, str] | None = None) -> None:
-    """Run a tool to its end; NetnsError with its last line of error when it fails."""
+def run_tool(
+    argv: list[str], env: dict[str, str] | None = None, pass_fds: tuple[int, ...] = ()
+) -> None:
+    """Run a tool to its end (``pass_fds``: descriptors it inherits); NetnsError with its
+    last line of error when it fails."""
     try:
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=TIMEOUT, env=env)
+        done = subprocess.run(
+            argv, capture_output=True, text=True, timeout=TIMEOUT, env=env, pass_fds=pass_fds
+        )
     except (OSError, subprocess.SubprocessError) as exc:
         raise NetnsError(f"{argv[0]}: {exc}") from exc
     if done.returncode != 0:
@@ -223,8 +228,8 @@ class Namespaces:
         made = cls(data_dir, tools)
         probe = f"{made.prefix}probe"
         try:
-            _run([tools.ip, "netns", "add", probe])
-            _run([tools.ip, "netns", "delete", probe])
+            run_tool([tools.ip, "netns", "add", probe])
+            run_tool([tools.ip, "netns", "delete", probe])
         except NetnsError as exc:
             return cls(data_dir, None, f"ip netns cannot make one here: {exc}")
         return made
@@ -247,7 +252,7 @@ class Namespaces:
             return cls(data_dir, None, why)
         tools = Tools("", str(found["pasta"]), str(found["nsenter"]), str(found["unshare"]))
         try:
-            _run([tools.unshare, "--user", "--map-current-user", "--net", "true"])
+            run_tool([tools.unshare, "--user", "--map-current-user", "--net", "true"])
         except NetnsError as exc:
             return cls(data_dir, None, f"userns mode: no user namespace here: {exc}")
         return cls(data_dir, tools)
@@ -292,12 +297,12 @@ class Namespaces:
                 space = self._hold(space)
             else:
                 if not space.path.exists():
-                    _run([ip, "netns", "add", space.name])
-                _run([ip, "-n", space.name, "link", "set", "lo", "up"])
+                    run_tool([ip, "netns", "add", space.name])
+                run_tool([ip, "-n", space.name, "link", "set", "lo", "up"])
             # daemonizes once the namespace is configured (loopback up too); quits when
             # the namespace is deleted
             uplink = ["--config-net", "--no-map-gw", "-I", "uplink", "-t", "none", *NO_PORTS]
-            _run([*space.pasta(), *uplink], env=space.env)
+            run_tool([*space.pasta(), *uplink], env=space.env)
         except NetnsError:
             self._delete(space.name)
             raise
@@ -398,7 +403,7 @@ def _delete(ip: str, name: str) -> None:
     its namespace goes, but not if that happens while it is still starting)."""
     if ip:
         try:
-            _run([ip, "netns", "delete", name])
+            run_tool([ip, "netns", "delete", name])
         except NetnsError as exc:
             log.warning("could not delete network namespace %s: %s", name, exc)
     _end_marked(lambda marked: marked == name)

@@ -187,3 +187,19 @@ def test_no_namespace_or_a_machine_proxy_means_no_variables(
         mine.close()
     finally:
         made.close()
+
+
+def test_a_namespace_it_cannot_listen_in_leaves_builds_to_pasta(
+    spaces: Namespaces, proxy: Egress, caplog: pytest.LogCaptureFixture
+) -> None:
+    """nsenter cannot join the namespace (here: the test's own user namespace, which setns
+    refuses): no variables, and the platform's log says why builds go out through pasta."""
+    tools = spaces.get(7).tools
+    unjoinable = NetworkNamespace("rig-egress-unjoinable", tools, holder=os.getpid())
+    with caplog.at_level("WARNING", logger="maxlocal.runtime.egress"):
+        assert proxy.env_for(unjoinable) == {}
+    [record] = [r for r in caplog.records if r.name == "maxlocal.runtime.egress"]
+    assert record.getMessage().startswith(
+        "builds in rig-egress-unjoinable go out through pasta: could not listen in "
+        "rig-egress-unjoinable: "
+    )
