@@ -202,7 +202,11 @@ def wait_exit(proc: subprocess.Popen[bytes], timeout: float) -> bool:
 
     ``Popen.wait(timeout)`` polls with sleeps that grow to 50 ms, so a step of a few hundred
     milliseconds was seen ending ~25 ms late on average; a pidfd is readable the moment the
-    process exits. Without pidfds (Linux < 5.3), ``Popen.wait``."""
+    process exits. Without pidfds (Linux < 5.3), ``Popen.wait``. A process already reaped
+    (by this call or another thread's ``wait``) has ended: its pid is not asked again, as
+    it may be another process's by now."""
+    if proc.returncode is not None:
+        return True
     try:
         pidfd = os.pidfd_open(proc.pid)
     except (AttributeError, OSError):
@@ -212,7 +216,7 @@ def wait_exit(proc: subprocess.Popen[bytes], timeout: float) -> bool:
             return False
         return True
     try:
-        if not select.select([pidfd], [], [], timeout)[0]:
+        if proc.returncode is None and not select.select([pidfd], [], [], timeout)[0]:
             return False
     finally:
         os.close(pidfd)
@@ -234,9 +238,10 @@ def terminate_group(proc: subprocess.Popen[bytes], grace: float = 5.0) -> int | 
 
 
 def _wait_for_group(proc: subprocess.Popen[bytes], seconds: float) -> None:
+    """Wait up to ``seconds`` for the group to be gone: its leader's end is seen the moment
+    it happens (``wait_exit``); the rest, which usually goes with it, by scanning."""
     deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        proc.poll()
-        if not group_alive(proc.pid):
-            return
+    if not wait_exit(proc, seconds):
+        return
+    while group_alive(proc.pid) and time.monotonic() < deadline:
         time.sleep(0.02)

@@ -68,3 +68,16 @@ def test_wait_exit_says_whether_the_process_ended_and_reaps_it(
     assert quick.returncode == 3  # reaped: no zombie left
     with pytest.raises(ProcessLookupError):
         os.kill(quick.pid, 0)
+
+
+def test_wait_exit_never_asks_a_reaped_pid_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Once reaped (here by another ``wait``), a pid may be another process's: a second
+    ``wait_exit`` answers from the exit code alone, opening no pidfd on that pid."""
+    done = spawn("exit 4", tmp_path, child_env({}, home=tmp_path), merge_stderr=True)
+    assert done.wait(timeout=30) == 4
+    opened: list[int] = []
+    monkeypatch.setattr(os, "pidfd_open", lambda pid, *flags: opened.append(pid) or 0)
+    assert wait_exit(done, 30) is True
+    assert opened == []
