@@ -144,6 +144,7 @@ class SwarmEngine:
             if not serving:
                 self._set_state(release.app, State.STARTING, release=release.number)
             specs: dict[str, services.AppSpec] = {}
+            updated: set[str] = set()
             try:
                 specs = self._specs(entry, release)
                 again = (
@@ -158,6 +159,7 @@ class SwarmEngine:
                         services.restart(self.client, spec.app)
                     else:
                         services.deploy(self.client, spec)
+                    updated.add(kind)
                 for kind, spec in specs.items():
                     services.wait_converged(
                         self.client,
@@ -170,7 +172,7 @@ class SwarmEngine:
                     )
             except (EngineError, OSError, StartError) as exc:
                 failure = self._failure(entry, release, exc, specs)
-                self._undo(entry, release, specs)
+                self._undo(entry, release, specs, updated)
                 if not serving:
                     self._set_state(
                         release.app,
@@ -457,10 +459,18 @@ class SwarmEngine:
                 return StartError(f"{spec.process}{str(exc).removeprefix(spec.app)}", None, tail)
         return StartError(str(exc), None, tail)
 
-    def _undo(self, entry: _App, release: RunRelease, specs: dict[str, services.AppSpec]) -> None:
+    def _undo(
+        self,
+        entry: _App,
+        release: RunRelease,
+        specs: dict[str, services.AppSpec],
+        updated: set[str],
+    ) -> None:
         """After a failed start: what served goes on serving (each service that ran before
-        is put back to its previous spec: the update paused on its failure), and the
-        services this release made are removed."""
+        and that this start ``updated`` is put back to its previous spec: the update paused
+        on its failure), and the services this release made are removed. A service whose
+        update was refused, or not yet sent, runs what it ran: its previous spec is the
+        release *before* that, which the platform no longer serves."""
         import docker.errors
 
         for kind, spec in specs.items():
@@ -469,10 +479,9 @@ class SwarmEngine:
                     self._unfollow(spec.app)
                     services.remove(self.client, spec.app)
                     continue
-                current = self.client.api.inspect_service(spec.app)
-                if current.get("PreviousSpec"):
-                    index = current["Version"]["Index"]
-                    self.client.api.update_service(current["ID"], index, **_previous(current))
+                if kind not in updated:
+                    continue
+                services.revert(self.client, spec.app)
             except (docker.errors.APIError, EngineError):
                 log.exception("could not undo the failed start of %s", release.app)
 
@@ -810,18 +819,6 @@ def _not_found() -> type[Exception]:
     import docker.errors
 
     return docker.errors.NotFound
-
-
-def _previous(current: dict[str, Any]) -> dict[str, Any]:
-    spec = current["PreviousSpec"]
-    return {
-        "task_template": spec["TaskTemplate"],
-        "name": spec["Name"],
-        "labels": spec.get("Labels"),
-        "mode": spec["Mode"],
-        "update_config": spec.get("UpdateConfig"),
-        "endpoint_spec": spec.get("EndpointSpec"),
-    }
 
 
 def service_of(name: str, kind: str) -> str:
