@@ -850,10 +850,12 @@ def remove_platform(data_dir: Path) -> None:
         for name in services.managed(client):
             if name.startswith(prefix):
                 services.remove(client, name)  # waits for its containers; its env secrets
-        for image in client.images.list(filters={"label": f"{engine.MANAGED}=release"}):
-            if any(tag.startswith(prefix) for tag in image.tags):
+        # The listing alone (``images.list`` inspects each image it lists, which fails on one
+        # that another platform sharing the engine removes meanwhile: seen in a test's teardown)
+        for image in client.api.images(filters={"label": f"{engine.MANAGED}=release"}):
+            if any(tag.startswith(prefix) for tag in image.get("RepoTags") or ()):
                 with contextlib.suppress(docker.errors.APIError):
-                    client.images.remove(image.id, force=True)
+                    client.images.remove(image["Id"], force=True)
     finally:
         client.close()
 
