@@ -145,6 +145,7 @@ class SwarmEngine:
                 self._set_state(release.app, State.STARTING, release=release.number)
             specs: dict[str, services.AppSpec] = {}
             updated: set[str] = set()
+            earlier: dict[str, set[str]] = {}
             try:
                 specs = self._specs(entry, release)
                 again = (
@@ -153,6 +154,7 @@ class SwarmEngine:
                     and entry.replicas == release.instances
                 )
                 before = {k: self._task_ids(spec.app) for k, spec in specs.items()}
+                earlier = {k: services.task_ids(self.client, s.app) for k, s in specs.items()}
                 for kind, spec in specs.items():
                     self._follow(release.app, spec.app, kind)
                     if again and kind in entry.kinds:
@@ -169,9 +171,10 @@ class SwarmEngine:
                         self.health_timeout,
                         replacing=before[kind] if again and kind in entry.kinds else (),
                         give_up_after=GIVE_UP_AFTER,
+                        earlier=earlier[kind],
                     )
             except (EngineError, OSError, StartError) as exc:
-                failure = self._failure(entry, release, exc, specs)
+                failure = self._failure(entry, release, exc, specs, earlier)
                 self._undo(entry, release, specs, updated)
                 if not serving:
                     self._set_state(
@@ -434,15 +437,19 @@ class SwarmEngine:
         release: RunRelease,
         exc: Exception,
         specs: dict[str, services.AppSpec],
+        earlier: dict[str, set[str]],
     ) -> StartError:
-        """Why ``release`` did not start, in the process runtime's words when a task exited
-        (``web exited with code 3 before accepting connections``), with its last lines."""
+        """Why ``release`` did not start, in the process runtime's words when a task of this
+        start exited (``web exited with code 3 before accepting connections``), with its
+        last lines (a task of ``earlier``, before this start, is not why)."""
         if isinstance(exc, StartError):
             return exc
         for kind, spec in specs.items():
             failed = [
                 task
-                for task in services.failed_tasks(self.client, spec.app, spec.release)
+                for task in services.failed_tasks(
+                    self.client, spec.app, spec.release, earlier.get(kind, ())
+                )
                 if services.exit_code(task) is not None
             ]
             code = services.exit_code(failed[0]) if failed else None

@@ -259,13 +259,17 @@ def wait_converged(
     *,
     replacing: Collection[str] = (),
     give_up_after: int | None = None,
+    earlier: Collection[str] = (),
 ) -> list[Instance]:
     """Wait until exactly ``replicas`` instances of ``release`` run (healthy, when the app
     has a check), no other release's and none of the tasks ``replacing`` names (a restart:
     same release, new tasks); EngineError naming the last task error if not. With
     ``give_up_after``, that many failed tasks of ``release`` end the wait early (an app that
     exits at once is not retried for the whole ``timeout``; a task the engine could not start
-    is not counted: its restart policy retries it)."""
+    is not counted: its restart policy retries it), not counting the tasks ``earlier`` names:
+    those of before this wait's update (``task_ids``), which the engine keeps in the
+    service's history. A scale or restart runs the same release again, and a crash of it
+    that the engine replaced long before is no failure of the new tasks."""
     deadline = time.monotonic() + timeout
     while True:
         running = instances(client, app)
@@ -276,7 +280,7 @@ def wait_converged(
         ):
             return running
         failed = (
-            sum(exit_code(t) is not None for t in failed_tasks(client, app, release))
+            sum(exit_code(t) is not None for t in failed_tasks(client, app, release, earlier))
             if give_up_after
             else 0
         )
@@ -288,15 +292,24 @@ def wait_converged(
         time.sleep(0.2)
 
 
-def failed_tasks(client: docker.DockerClient, app: str, release: str) -> list[dict[str, Any]]:
-    """The app's tasks of ``release`` that failed (exited, rejected, unhealthy), newest first."""
+def failed_tasks(
+    client: docker.DockerClient, app: str, release: str, earlier: Collection[str] = ()
+) -> list[dict[str, Any]]:
+    """The app's tasks of ``release`` that failed (exited, rejected, unhealthy), newest first;
+    none of those ``earlier`` names."""
     found = [
         task
         for task in _tasks(client, app)
         if task["Spec"]["ContainerSpec"].get("Labels", {}).get(RELEASE) == release
+        and task["ID"] not in earlier
         and task.get("Status", {}).get("State") in ("failed", "rejected")
     ]
     return sorted(found, key=lambda t: t.get("UpdatedAt", ""), reverse=True)
+
+
+def task_ids(client: docker.DockerClient, app: str) -> set[str]:
+    """Every task the engine has of the service now, in any state (its history too)."""
+    return {task["ID"] for task in _tasks(client, app)}
 
 
 def exit_code(task: dict[str, Any]) -> int | None:
