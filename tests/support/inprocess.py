@@ -39,14 +39,15 @@ START_TIMEOUT = 30.0  # a wait, not a target
 class InProcessPlatform:
     """A maxlocal platform in this process; ``user()`` makes an account without HTTP."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, options: RuntimeOptions | None = None) -> None:
         # As open_platform, without the bootstrap user (its scrypt hash is slow) and without
-        # process isolation: this tier deploys nothing.
+        # process isolation: this tier deploys nothing. ``options``: a test that reaches into
+        # the runtime's engine (tests/swarm) runs its own driver.
         db = Database.open(data_dir)
         sock = bind(ipaddress.ip_address("127.0.0.1"), 0)
         self.url = url_for(sock)
         settings = Settings(app_port=sock.getsockname()[1])
-        options = RuntimeOptions(Layout(data_dir), isolation="none")
+        options = options or RuntimeOptions(Layout(data_dir), isolation="none")
         self.platform = Platform.build(db, Auth(db), Vault.open(data_dir), settings, options)
         config = uvicorn.Config(
             build_app(self.platform),

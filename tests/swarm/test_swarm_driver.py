@@ -208,3 +208,34 @@ def _read(follow: subprocess.Popen[str], into: list[dict[str, Any]]) -> None:
     assert follow.stdout is not None
     for line in follow.stdout:
         into.append(json.loads(line))
+
+
+def test_a_crash_the_engine_restarted_is_not_counted_against_a_later_scale_or_restart(
+    swarm_platform: Platform, docker_client: Any
+) -> None:
+    """A start gives up at its release's first failed task (an app that exits at once), but
+    the engine keeps a task's history: the task that crashed before the start (here: killed,
+    exit 137, and replaced by the engine) is not this start's failure."""
+    api = new_api(swarm_platform)
+    network, app = deploy_ticker(api)
+    [first] = tasks(docker_client, network)
+    docker_client.api.kill(first.container_id)
+
+    def restarted() -> bool:
+        now = tasks(docker_client, network)
+        return bool(now) and now[0].container_id != first.container_id
+
+    wait_for(restarted, STEP, "the engine to restart the task")
+    [replaced] = tasks(docker_client, network)
+
+    scaled = api.http.post(
+        f"/networks/{network}/apps/{app}/scale", json={"instances": 2}, timeout=STEP
+    )
+    assert scaled.status_code == 200, scaled.text
+    assert len(tasks(docker_client, network)) == 2
+    restart = api.http.post(f"/networks/{network}/apps/{app}/restart", timeout=STEP)
+    assert restart.status_code == 200, restart.text
+    now = tasks(docker_client, network)
+    assert len(now) == 2 and replaced.task_id not in {t.task_id for t in now}
+    notes = [r["line"] for r in api.logs(network, app) if "did not start" in r["line"]]
+    assert not notes

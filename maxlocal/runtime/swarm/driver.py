@@ -144,6 +144,8 @@ class SwarmEngine:
             if not serving:
                 self._set_state(release.app, State.STARTING, release=release.number)
             specs: dict[str, services.AppSpec] = {}
+            updated: set[str] = set()
+            earlier: dict[str, set[str]] = {}
             try:
                 specs = self._specs(entry, release)
                 again = (
@@ -152,12 +154,14 @@ class SwarmEngine:
                     and entry.replicas == release.instances
                 )
                 before = {k: self._task_ids(spec.app) for k, spec in specs.items()}
+                earlier = {k: services.task_ids(self.client, s.app) for k, s in specs.items()}
                 for kind, spec in specs.items():
                     self._follow(release.app, spec.app, kind)
                     if again and kind in entry.kinds:
                         services.restart(self.client, spec.app)
                     else:
                         services.deploy(self.client, spec)
+                    updated.add(kind)
                 for kind, spec in specs.items():
                     services.wait_converged(
                         self.client,
@@ -167,10 +171,11 @@ class SwarmEngine:
                         self.health_timeout,
                         replacing=before[kind] if again and kind in entry.kinds else (),
                         give_up_after=GIVE_UP_AFTER,
+                        earlier=earlier[kind],
                     )
             except (EngineError, OSError, StartError) as exc:
-                failure = self._failure(entry, release, exc, specs)
-                self._undo(entry, release, specs)
+                failure = self._failure(entry, release, exc, specs, earlier)
+                self._undo(entry, release, specs, updated)
                 if not serving:
                     self._set_state(
                         release.app,
@@ -432,15 +437,19 @@ class SwarmEngine:
         release: RunRelease,
         exc: Exception,
         specs: dict[str, services.AppSpec],
+        earlier: dict[str, set[str]],
     ) -> StartError:
-        """Why ``release`` did not start, in the process runtime's words when a task exited
-        (``web exited with code 3 before accepting connections``), with its last lines."""
+        """Why ``release`` did not start, in the process runtime's words when a task of this
+        start exited (``web exited with code 3 before accepting connections``), with its
+        last lines (a task of ``earlier``, before this start, is not why)."""
         if isinstance(exc, StartError):
             return exc
         for kind, spec in specs.items():
             failed = [
                 task
-                for task in services.failed_tasks(self.client, spec.app, spec.release)
+                for task in services.failed_tasks(
+                    self.client, spec.app, spec.release, earlier.get(kind, ())
+                )
                 if services.exit_code(task) is not None
             ]
             code = services.exit_code(failed[0]) if failed else None
@@ -457,10 +466,18 @@ class SwarmEngine:
                 return StartError(f"{spec.process}{str(exc).removeprefix(spec.app)}", None, tail)
         return StartError(str(exc), None, tail)
 
-    def _undo(self, entry: _App, release: RunRelease, specs: dict[str, services.AppSpec]) -> None:
+    def _undo(
+        self,
+        entry: _App,
+        release: RunRelease,
+        specs: dict[str, services.AppSpec],
+        updated: set[str],
+    ) -> None:
         """After a failed start: what served goes on serving (each service that ran before
-        is put back to its previous spec: the update paused on its failure), and the
-        services this release made are removed."""
+        and that this start ``updated`` is put back to its previous spec: the update paused
+        on its failure), and the services this release made are removed. A service whose
+        update was refused, or not yet sent, runs what it ran: its previous spec is the
+        release *before* that, which the platform no longer serves."""
         import docker.errors
 
         for kind, spec in specs.items():
@@ -469,10 +486,9 @@ class SwarmEngine:
                     self._unfollow(spec.app)
                     services.remove(self.client, spec.app)
                     continue
-                current = self.client.api.inspect_service(spec.app)
-                if current.get("PreviousSpec"):
-                    index = current["Version"]["Index"]
-                    self.client.api.update_service(current["ID"], index, **_previous(current))
+                if kind not in updated:
+                    continue
+                services.revert(self.client, spec.app)
             except (docker.errors.APIError, EngineError):
                 log.exception("could not undo the failed start of %s", release.app)
 
@@ -812,18 +828,6 @@ def _not_found() -> type[Exception]:
     return docker.errors.NotFound
 
 
-def _previous(current: dict[str, Any]) -> dict[str, Any]:
-    spec = current["PreviousSpec"]
-    return {
-        "task_template": spec["TaskTemplate"],
-        "name": spec["Name"],
-        "labels": spec.get("Labels"),
-        "mode": spec["Mode"],
-        "update_config": spec.get("UpdateConfig"),
-        "endpoint_spec": spec.get("EndpointSpec"),
-    }
-
-
 def service_of(name: str, kind: str) -> str:
     """The service of an app's process type: the app's engine-level name for web, with the
     type after it for the others (a digest of it when the type is no DNS label or too long:
@@ -853,10 +857,12 @@ def remove_platform(data_dir: Path) -> None:
         for name in services.managed(client):
             if name.startswith(prefix):
                 services.remove(client, name)  # waits for its containers; its env secrets
-        for image in client.images.list(filters={"label": f"{engine.MANAGED}=release"}):
-            if any(tag.startswith(prefix) for tag in image.tags):
+        # The listing alone (``images.list`` inspects each image it lists, which fails on one
+        # that another platform sharing the engine removes meanwhile: seen in a test's teardown)
+        for image in client.api.images(filters={"label": f"{engine.MANAGED}=release"}):
+            if any(tag.startswith(prefix) for tag in image.get("RepoTags") or ()):
                 with contextlib.suppress(docker.errors.APIError):
-                    client.images.remove(image.id, force=True)
+                    client.images.remove(image["Id"], force=True)
     finally:
         client.close()
 

@@ -33,6 +33,11 @@ if TYPE_CHECKING:
 
 NS = 1_000_000_000
 HOST = "127.0.0.1"
+OUT_OF_SEQUENCE = "update out of sequence"
+"""The engine's refusal of an update made against a version of the service it no longer has."""
+UPDATE_ATTEMPTS = 5
+"""Reads and writes of one update before its conflict is the caller's: the engine's own writes
+come a few per rolling update, seconds apart."""
 
 
 @dataclass(frozen=True)
@@ -106,20 +111,40 @@ def deploy(client: docker.DockerClient, spec: AppSpec) -> str:
     secret_id, secret = variables.ensure(client, spec.app, spec.variables)
     body = _body(spec, secret_id, secret)
     try:
-        current = client.api.inspect_service(service_name(spec.app))
+        return update(client, spec.app, lambda current: body)
     except docker.errors.NotFound:
-        try:
-            made = client.api.create_service(**body)
-        except docker.errors.APIError as exc:
-            raise EngineError(
-                f"cannot create the service of {spec.app}: {exc.explanation}"
-            ) from exc
-        return str(made["ID"])
-    try:
-        client.api.update_service(current["ID"], current["Version"]["Index"], **body)
+        pass
     except docker.errors.APIError as exc:
         raise EngineError(f"cannot update the service of {spec.app}: {exc.explanation}") from exc
-    return str(current["ID"])
+    try:
+        made = client.api.create_service(**body)
+    except docker.errors.APIError as exc:
+        raise EngineError(f"cannot create the service of {spec.app}: {exc.explanation}") from exc
+    return str(made["ID"])
+
+
+def update(
+    client: docker.DockerClient, app: str, body_of: Callable[[dict[str, Any]], dict[str, Any]]
+) -> str:
+    """Update the service to ``body_of(its inspect)``; returns its id. An update names the
+    version it read and the engine refuses it once that is not the newest ("update out of
+    sequence"), and the engine writes the service itself: a rolling update's state
+    (``updating``, then ``completed`` one monitor period after its last task). So a deploy
+    or rollback that follows the previous one within seconds races the engine's own write;
+    the answer to the conflict is to read again and write again (``UPDATE_ATTEMPTS``)."""
+    import docker.errors
+
+    attempts = 1
+    while True:
+        current = client.api.inspect_service(service_name(app))
+        try:
+            version = current["Version"]["Index"]
+            client.api.update_service(current["ID"], version, **body_of(current))
+            return str(current["ID"])
+        except docker.errors.APIError as exc:
+            if OUT_OF_SEQUENCE not in str(exc.explanation) or attempts == UPDATE_ATTEMPTS:
+                raise
+        attempts += 1
 
 
 def scale(client: docker.DockerClient, app: str, replicas: int) -> None:
@@ -143,19 +168,32 @@ def _respec(
     client: docker.DockerClient, app: str, change: Callable[[dict[str, Any]], object]
 ) -> None:
     """Update the service with its current spec changed by ``change``."""
-    current = client.api.inspect_service(service_name(app))
-    spec = current["Spec"]
-    change(spec)
-    client.api.update_service(
-        current["ID"],
-        current["Version"]["Index"],
-        task_template=spec["TaskTemplate"],
-        name=spec["Name"],
-        labels=spec.get("Labels"),
-        mode=spec["Mode"],
-        update_config=spec.get("UpdateConfig"),
-        endpoint_spec=spec.get("EndpointSpec"),
-    )
+
+    def changed(current: dict[str, Any]) -> dict[str, Any]:
+        spec = current["Spec"]
+        change(spec)
+        return _spec_body(spec)
+
+    update(client, app, changed)
+
+
+def revert(client: docker.DockerClient, app: str) -> None:
+    """Put the service back to its spec before its last update (the undo of a failed start:
+    only of an update that this start made, or it goes back one release too far)."""
+    update(client, app, lambda current: _spec_body(current["PreviousSpec"]))
+
+
+def _spec_body(spec: dict[str, Any]) -> dict[str, Any]:
+    """The arguments of ``update_service`` that say ``spec`` (a ``Spec`` or ``PreviousSpec``
+    as the engine's inspect has it) again."""
+    return {
+        "task_template": spec["TaskTemplate"],
+        "name": spec["Name"],
+        "labels": spec.get("Labels"),
+        "mode": spec["Mode"],
+        "update_config": spec.get("UpdateConfig"),
+        "endpoint_spec": spec.get("EndpointSpec"),
+    }
 
 
 def remove(client: docker.DockerClient, app: str) -> None:
@@ -221,13 +259,17 @@ def wait_converged(
     *,
     replacing: Collection[str] = (),
     give_up_after: int | None = None,
+    earlier: Collection[str] = (),
 ) -> list[Instance]:
     """Wait until exactly ``replicas`` instances of ``release`` run (healthy, when the app
     has a check), no other release's and none of the tasks ``replacing`` names (a restart:
     same release, new tasks); EngineError naming the last task error if not. With
     ``give_up_after``, that many failed tasks of ``release`` end the wait early (an app that
     exits at once is not retried for the whole ``timeout``; a task the engine could not start
-    is not counted: its restart policy retries it)."""
+    is not counted: its restart policy retries it), not counting the tasks ``earlier`` names:
+    those of before this wait's update (``task_ids``), which the engine keeps in the
+    service's history. A scale or restart runs the same release again, and a crash of it
+    that the engine replaced long before is no failure of the new tasks."""
     deadline = time.monotonic() + timeout
     while True:
         running = instances(client, app)
@@ -238,7 +280,7 @@ def wait_converged(
         ):
             return running
         failed = (
-            sum(exit_code(t) is not None for t in failed_tasks(client, app, release))
+            sum(exit_code(t) is not None for t in failed_tasks(client, app, release, earlier))
             if give_up_after
             else 0
         )
@@ -250,15 +292,24 @@ def wait_converged(
         time.sleep(0.2)
 
 
-def failed_tasks(client: docker.DockerClient, app: str, release: str) -> list[dict[str, Any]]:
-    """The app's tasks of ``release`` that failed (exited, rejected, unhealthy), newest first."""
+def failed_tasks(
+    client: docker.DockerClient, app: str, release: str, earlier: Collection[str] = ()
+) -> list[dict[str, Any]]:
+    """The app's tasks of ``release`` that failed (exited, rejected, unhealthy), newest first;
+    none of those ``earlier`` names."""
     found = [
         task
         for task in _tasks(client, app)
         if task["Spec"]["ContainerSpec"].get("Labels", {}).get(RELEASE) == release
+        and task["ID"] not in earlier
         and task.get("Status", {}).get("State") in ("failed", "rejected")
     ]
     return sorted(found, key=lambda t: t.get("UpdatedAt", ""), reverse=True)
+
+
+def task_ids(client: docker.DockerClient, app: str) -> set[str]:
+    """Every task the engine has of the service now, in any state (its history too)."""
+    return {task["ID"] for task in _tasks(client, app)}
 
 
 def exit_code(task: dict[str, Any]) -> int | None:
