@@ -123,6 +123,10 @@ def ab(port: int, host: str, requests: int, concurrency: int) -> tuple[float, fl
 
 
 WRK_SECONDS = 5
+HTTP_ROUNDS = 5
+"""Rounds of the throughput and latency runs, each figure their median: with 3, one slow
+spell of this 2-core machine could take two of a side's three runs (seen: c=100 at 0.66x
+in one run, 0.82-0.97x in the next three, at the same commit)."""
 WRK_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
 
@@ -275,7 +279,7 @@ def router(platform: Platform, quick: bool = False) -> list[Figure]:
     deploy(platform)
     paths = Paths(platform)
     figures = http_figures(
-        paths, 400 if quick else 4000, 1 if quick else 3, 1 if quick else WRK_SECONDS
+        paths, 400 if quick else 4000, 1 if quick else HTTP_ROUNDS, 1 if quick else WRK_SECONDS
     )
     figures.append(websocket_figure(paths, 50 if quick else 2000, 1 if quick else 3))
     figures.append(memory_figure(paths, 64 if quick else 1024))
