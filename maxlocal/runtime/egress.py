@@ -146,10 +146,12 @@ class Egress:
             loop, thread, self._loop, self._thread = self._loop, self._thread, None, None
         if loop is None or thread is None:
             return
-        for server in servers:
-            loop.call_soon_threadsafe(server.close)
+        with contextlib.suppress(Exception):
+            asyncio.run_coroutine_threadsafe(_shut(servers), loop).result(timeout=5)
         loop.call_soon_threadsafe(loop.stop)
         thread.join(timeout=5)
+        if not thread.is_alive():
+            loop.close()
 
     def _call(self, fn: Callable[[], object]) -> None:
         if self._loop is not None:
@@ -166,8 +168,29 @@ class Egress:
         return future.result(timeout=10)
 
 
+async def _shut(servers: list[asyncio.Server]) -> None:
+    """Stop listening and end every relay still running: each closes its two sockets as it
+    ends, in the loop (a relay left pending would be ended by the garbage collector, after
+    the loop is gone, and its sockets with it)."""
+    for server in servers:
+        server.close()
+    running = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+    for task in running:
+        task.cancel()
+    await asyncio.gather(*running, return_exceptions=True)
+
+
 async def _serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    """One client: ``CONNECT host:port``, checked, connected, then relayed both ways."""
+    """One client, until it is done or the proxies shut down (``_shut`` cancels it: a client
+    task that ends cancelled is logged as an error by Python 3.11's stream server)."""
+    try:
+        await _tunnel(reader, writer)
+    except asyncio.CancelledError:
+        writer.close()
+
+
+async def _tunnel(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """``CONNECT host:port``, checked, connected, then relayed both ways."""
     try:
         head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), CONNECT_TIMEOUT)
     except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):

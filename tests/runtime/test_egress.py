@@ -10,6 +10,7 @@ from __future__ import annotations
 import http.server
 import os
 import secrets
+import socket
 import subprocess
 import sys
 import threading
@@ -203,3 +204,47 @@ def test_a_namespace_it_cannot_listen_in_leaves_builds_to_pasta(
         "builds in rig-egress-unjoinable go out through pasta: could not listen in "
         "rig-egress-unjoinable: "
     )
+
+
+HOLD = (
+    "import os, socket, sys\n"
+    "port = int(os.environ['HTTPS_PROXY'].rsplit(':', 1)[1])\n"
+    "s = socket.create_connection(('127.0.0.1', port), timeout=30)\n"
+    "s.sendall(f'CONNECT 127.0.0.1:{sys.argv[1]} HTTP/1.1\\r\\n\\r\\n'.encode())\n"
+    "print(s.recv(65536).decode('latin-1').split('\\r\\n')[0], flush=True)\n"
+    "while s.recv(65536):\n"
+    "    pass\n"
+    "print('ended')\n"
+)
+"""Open a tunnel to the host's ``argv[1]`` through the proxy, say its answer, hold it until
+it ends and say so."""
+
+
+def test_closing_ends_the_relays_it_is_running(
+    spaces: Namespaces, proxy: Egress, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A platform that stops with a build's download under way ends that relay then: both
+    of its connections are closed, and the proxies' loop with them (a relay left pending
+    was only ended by the garbage collector, once the loop was gone)."""
+    monkeypatch.setattr(egress, "allowed", lambda address: True)  # a host server stands in
+    upstream = socket.create_server(("127.0.0.1", 0))
+    space = spaces.get(8)
+    env = proxy.env_for(space)
+    argv = [*space.enter(), sys.executable, "-c", HOLD, str(upstream.getsockname()[1])]
+    client = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, text=True)
+    try:
+        upstream.settimeout(30)
+        held, _ = upstream.accept()
+        assert client.stdout is not None
+        assert client.stdout.readline().strip() == "HTTP/1.1 200 Connection established"
+        loop = proxy._loop
+        assert loop is not None and not loop.is_closed()
+        proxy.close()
+        held.settimeout(5)
+        assert held.recv(1) == b""  # the proxy closed its side towards the host
+        out, _ = client.communicate(timeout=5)  # and towards the build: its read ended
+        assert out.strip() == "ended"
+        assert loop.is_closed()
+    finally:
+        client.kill()
+        upstream.close()
