@@ -46,8 +46,8 @@ _UNITS = {"": 1, "K": 1024, "M": MiB, "G": 1024 * MiB, "T": 1024 * 1024 * MiB}
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]?)(?:i?B)?\s*$", re.IGNORECASE)
 _JOIN = 'while [ "$1" != -- ]; do echo 0 > "$1" || exit 125; shift; done; shift; exec "$@"'
 """The join prefix's script: ``sh -c _JOIN cgjoin <join files> -- <argv>`` (``0``: the
-writer itself, on v1 and v2 alike). Exit code 125
-(the convention of ``env``/``nice`` for "the wrapper failed") when a join is refused."""
+writer itself, on v1 and v2 alike). Exit code 125 (the convention of ``env``/``nice`` for
+"the wrapper failed") when a join is refused."""
 
 
 class LimitError(ValueError):
@@ -160,14 +160,17 @@ class Cgroup:
 
     @property
     def procs_files(self) -> list[str]:
-        return [str(path / "cgroup.procs") for path in dict.fromkeys(self.dirs.values())]
+        return self._in_each("cgroup.procs")
 
     @property
     def join_files(self) -> list[str]:
         """Where the join prefix writes: v1's ``tasks`` (see the module doc), v2's
         ``cgroup.procs`` (v2 has no ``tasks``; it has no global lock to spare there either
         unless mounted with ``favordynmods``)."""
-        name = "tasks" if self.version == 1 else "cgroup.procs"
+        return self._in_each("tasks" if self.version == 1 else "cgroup.procs")
+
+    def _in_each(self, name: str) -> list[str]:
+        """The file ``name`` of each of the group's directories (one on v2)."""
         return [str(path / name) for path in dict.fromkeys(self.dirs.values())]
 
     def prefix(self, ignoring: str = "") -> list[str]:

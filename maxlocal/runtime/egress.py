@@ -146,7 +146,7 @@ class Egress:
             loop, thread, self._loop, self._thread = self._loop, self._thread, None, None
         if loop is None or thread is None:
             return
-        with contextlib.suppress(Exception):
+        with contextlib.suppress(TimeoutError, RuntimeError):  # a relay slow to end; a loop gone
             asyncio.run_coroutine_threadsafe(_shut(servers), loop).result(timeout=5)
         loop.call_soon_threadsafe(loop.stop)
         thread.join(timeout=5)

@@ -153,7 +153,6 @@ class SwarmEngine:
                     and entry.release == release.number
                     and entry.replicas == release.instances
                 )
-                before = {k: self._task_ids(spec.app) for k, spec in specs.items()}
                 earlier = {k: services.task_ids(self.client, s.app) for k, s in specs.items()}
                 for kind, spec in specs.items():
                     self._follow(release.app, spec.app, kind)
@@ -169,7 +168,7 @@ class SwarmEngine:
                         spec.release,
                         spec.replicas,
                         self.health_timeout,
-                        replacing=before[kind] if again and kind in entry.kinds else (),
+                        replacing=earlier[kind] if again and kind in entry.kinds else (),
                         give_up_after=GIVE_UP_AFTER,
                         earlier=earlier[kind],
                     )
@@ -522,9 +521,6 @@ class SwarmEngine:
             if name == entry.name or name.startswith(entry.name + "-"):
                 found[str(labels.get(engine.PROCESS, WEB))] = name
         return found
-
-    def _task_ids(self, name: str) -> list[str]:
-        return [i.task_id for i in services.instances(self.client, name)]
 
     def _wait_gone(self, name: str, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
