@@ -1,8 +1,9 @@
 """The app the router's tests and bench deploy (stdlib only: it runs on the release's own Python).
 
 GET /hello: its port; GET /sse: five events a second apart; GET /big?mb=N: N MiB streamed;
-POST /upload: the body's length and sha256; GET /ws: a WebSocket that echoes text frames
-and answers a close with a close (RFC 6455, by hand).
+POST /upload: the body's length and sha256 (POST /upload?slow: read slower than it comes);
+GET /ws: a WebSocket that echoes text frames and answers a close with a close (RFC 6455, by
+hand).
 """
 
 import base64
@@ -65,7 +66,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def do_POST(self):
         left = int(self.headers["Content-Length"])
         digest, total = hashlib.sha256(), 0
+        slow = self.path.endswith("?slow")
         while left:
+            if slow:
+                time.sleep(0.002)
             data = self.rfile.read(min(left, 1 << 16))
             if not data:
                 break

@@ -156,10 +156,11 @@ def process_tree(pid: int) -> list[int]:
 
 
 def _own_hidden(via: int, port: int) -> bool:
-    """A platform that is not root cannot read its forwarder's fds (pasta makes itself
-    not dumpable). There, every tenant process is in its network's namespace, so what
-    listens on the host's loopback under the platform's uid is the platform's own (or the
-    operator's): the listeners must all be of that uid, and the forwarder alive."""
+    """A platform that is not root may not be able to read its forwarder's fds (one that
+    makes itself not dumpable, as pasta does). There, every tenant process is in its
+    network's namespace, so what listens on the host's loopback under the platform's uid is
+    the platform's own (or the operator's): the listeners must all be of that uid, and the
+    forwarder alive."""
     if os.geteuid() == 0 or os.access(f"/proc/{via}/fd", os.R_OK | os.X_OK):
         return False
     return psutil.pid_exists(via) and listening_uids(port) == {os.getuid()}

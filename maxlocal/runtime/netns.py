@@ -16,25 +16,28 @@ The parts, when the platform is root (``Namespaces.choose``):
   ``--no-map-gw``: the gateway is not the host's loopback, and ``-T none -U none``: no port
   bound on the host's loopback is shown inside, so the platform's API and other networks'
   apps (all on the host's loopback) are out of reach.
-- inbound: for each app instance's port, a ``pasta`` that listens on the host's
-  ``127.0.0.1:<port>`` and splices each connection to ``127.0.0.1:<port>`` inside the
-  namespace, where the app listens. So the router keeps its contract (a host loopback
-  address per app instance); ``listener`` checks both ends (the host's listener is this
-  forwarder's, the namespace's is the app's own).
+- inbound: for each app instance's port, a forwarder (``runtime.inbound``, not pasta's
+  ``-t``: see there why) that holds the host's ``127.0.0.1:<port>`` and splices each
+  connection to ``127.0.0.1:<port>`` inside the namespace, where the app listens. So the
+  router keeps its contract (a host loopback address per app instance); ``listener``
+  checks both ends (the host's listener is this forwarder's, the namespace's is the app's
+  own).
 
-pasta exits by itself when the namespace it serves is deleted.
+pasta exits by itself when the namespace it serves is deleted; forwarders are ended with it
+(``_delete``).
 
 When the platform is not root (``userns`` mode) it cannot ``ip netns add``; instead each
 network has a holder, ``unshare --user --map-current-user --net sleep infinity``, that owns
 a user namespace and the network namespace in it. Its tenants join both (``nsenter --user
 --net --preserve-credentials -t <holder>``, before bubblewrap, which makes its own nested
-user namespace; the uid stays the operator's), and its pastas are attached to it through
-``/proc/<holder>/ns/``. Everything else is the same. pasta opens ``/dev/net/tun``, which
-must be open to the operator (it is on a stock desktop; some containers keep it root's).
+user namespace; the uid stays the operator's), its pastas are attached to it through
+``/proc/<holder>/ns/`` and its forwarders join it as tenants do. Everything else is the
+same. pasta opens ``/dev/net/tun``, which must be open to the operator (it is on a stock
+desktop; some containers keep it root's).
 
-Every holder and pasta carries ``MAXLOCAL_NETNS=<namespace name>`` in its environment
-(not the stray marker: stray counts are about tenant processes), which is how they are
-found to be ended.
+Every holder, pasta and forwarder carries ``MAXLOCAL_NETNS=<namespace name>`` in its
+environment (not the stray marker: stray counts are about tenant processes), which is how
+they are found to be ended.
 
 A platform that dies without closing (SIGKILL, a crash) must not leave its namespaces and
 pastas on the machine until its next start: with its first namespace the platform starts a
@@ -51,6 +54,7 @@ import hashlib
 import logging
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import threading
@@ -75,6 +79,8 @@ WATCH = (
 """The watcher's program: argv is ``prefix ip`` (``ip`` empty in userns mode)."""
 TOOL_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
 TIMEOUT = 10.0
+INBOUND = str(Path(__file__).with_name("inbound.py"))
+BACKLOG = 1024
 NO_PORTS = ("-u", "none", "-T", "none", "-U", "none")
 """pasta forwards no UDP port inbound and no port at all from the namespace to the host."""
 
@@ -152,18 +158,31 @@ class NetworkNamespace:
         return [self.tools.pasta, "--runas", "0", "--netns", str(self.path), "-q"]
 
     def forward(self, port: int) -> Forwarder:
-        """Start forwarding the host's ``127.0.0.1:port`` to ``127.0.0.1:port`` inside.
-        Returns at once: pasta gets ready while the app starts (readiness waits for both)."""
-        argv = [*self.pasta(), "-f", "-I", f"p{port}", "-t", f"127.0.0.1/{port}", *NO_PORTS]
-        return Forwarder(port, _detached(argv, self.env))
+        """Start forwarding the host's ``127.0.0.1:port`` to ``127.0.0.1:port`` inside
+        (``runtime.inbound``, not pasta: see there why). The host's listener is bound here and
+        handed over, so it queues visitors from now on; NetnsError when the port is taken."""
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            listener.bind(("127.0.0.1", port))
+            listener.listen(BACKLOG)
+            argv = [*self.enter(), sys.executable, "-I", "-S", INBOUND, str(listener.fileno())]
+            return Forwarder(port, _detached([*argv, str(port)], self.env, (listener.fileno(),)))
+        except OSError as exc:
+            raise NetnsError(f"forwarding port {port}: {exc.strerror or exc}") from exc
+        finally:
+            listener.close()  # the forwarder's alone: the router's checks find it its owner
 
 
 def _detached(
-    argv: list[str], env: dict[str, str], stdin: int = subprocess.DEVNULL
+    argv: list[str],
+    env: dict[str, str],
+    pass_fds: tuple[int, ...] = (),
+    stdin: int = subprocess.DEVNULL,
 ) -> subprocess.Popen[bytes]:
-    """Start a helper (holder, pasta, watcher) in a session of its own, so that a kill of
-    the platform's process group spares it (each is ended on purpose: ``_end_marked``,
-    ``_end_watchers``, ``Forwarder.stop``)."""
+    """Start a helper (holder, pasta, forwarder, watcher) in a session of its own, so that a
+    kill of the platform's process group spares it (each is ended on purpose:
+    ``_end_marked``, ``_end_watchers``, ``Forwarder.stop``)."""
     return subprocess.Popen(
         argv,
         env=env,
@@ -172,12 +191,13 @@ def _detached(
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
+        pass_fds=pass_fds,
     )
 
 
 @dataclass
 class Forwarder:
-    """The pasta that holds an app instance's host port and splices it into the namespace."""
+    """The process that holds an app instance's host port and splices it into the namespace."""
 
     port: int
     popen: subprocess.Popen[bytes]
@@ -399,8 +419,8 @@ def sweep(prefix: str, ip: str = "") -> None:
 
 
 def _delete(ip: str, name: str) -> None:
-    """Delete the namespace and end its holder and pastas (pasta quits by itself when
-    its namespace goes, but not if that happens while it is still starting)."""
+    """Delete the namespace and end its holder, pastas and forwarders (pasta quits by
+    itself when its namespace goes, but not if that happens while it is still starting)."""
     if ip:
         try:
             run_tool([ip, "netns", "delete", name])

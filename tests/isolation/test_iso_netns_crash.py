@@ -1,33 +1,37 @@
-"""A platform that crashes (SIGKILL) does not leave its network namespaces and their pastas
-on the machine until its next start: its watcher (``runtime.netns``) sweeps them within
-moments of the death. The app it ran is a stray until the next start, as before
-(``strays``), but without a network namespace bound under /run/netns or a pasta."""
+"""A platform that crashes (SIGKILL) does not leave its network namespaces, their pastas and
+forwarders on the machine until its next start: its watcher (``runtime.netns``) sweeps them
+within moments of the death. The app it ran is a stray until the next start, as before
+(``strays``), but without a network namespace bound under /run/netns, a pasta or a
+forwarder."""
 
 from __future__ import annotations
 
+import contextlib
 import time
 from pathlib import Path
 
 import psutil
 
-from maxlocal.runtime.netns import Namespaces
+from maxlocal.runtime.netns import NETNS_VAR, Namespaces
 from maxlocal.strays import marker_for, stray_groups
 from tests.deploy.conftest import new_api, web_app
 from tests.support.platform import PlatformFactory
 
 
-def leftovers(prefix: str) -> tuple[list[str], list[int]]:
-    """The namespaces named ``prefix…`` and the pids of the pastas serving one."""
+def leftovers(prefix: str) -> tuple[list[str], list[str]]:
+    """The namespaces named ``prefix…`` and the processes serving one, marked with its name:
+    ``pasta``, or ``forwarder`` (``runtime.inbound``)."""
     names = [p.name for p in Path("/run/netns").iterdir() if p.name.startswith(prefix)]
-    pastas = []
-    for proc in psutil.process_iter(["cmdline"]):
-        argv = proc.info["cmdline"] or []
-        if "--netns" in argv and f"/run/netns/{prefix}" in " ".join(argv):
-            pastas.append(proc.pid)
-    return names, pastas
+    helpers = []
+    for proc in psutil.process_iter():
+        with contextlib.suppress(psutil.Error):
+            if proc.environ().get(NETNS_VAR, "").startswith(prefix):
+                inbound = any(arg.endswith("inbound.py") for arg in proc.cmdline())
+                helpers.append("forwarder" if inbound else proc.name().split(".")[0])
+    return names, sorted(helpers)
 
 
-def test_a_killed_platform_leaves_no_network_namespace_and_no_pasta(
+def test_a_killed_platform_leaves_no_network_namespace_pasta_or_forwarder(
     platform_factory: PlatformFactory,
 ) -> None:
     platform = platform_factory()
@@ -36,8 +40,9 @@ def test_a_killed_platform_leaves_no_network_namespace_and_no_pasta(
     network, app = api.new_app()
     api.deploy(network, app, web_app("v1"))
     prefix = Namespaces.choose(platform.data_dir, False).prefix
-    names, pastas = leftovers(prefix)
-    assert len(names) == 1 and len(pastas) == 2  # the network's uplink and the app's forwarder
+    names, helpers = leftovers(prefix)
+    assert len(names) == 1  # the network's, its uplink (pasta) and the app's forwarder:
+    assert helpers == ["forwarder", "passt"]
     strays = stray_groups(marker_for(platform.data_dir))
 
     assert platform.process is not None

@@ -1,5 +1,6 @@
 """``runtime.netns``: a real network namespace per network (as root, with ip and pasta),
-joined by a real process, with a real forwarder from the host's loopback into it."""
+joined by a real process, with a real forwarder (``runtime.inbound``) from the host's
+loopback into it."""
 
 from __future__ import annotations
 
@@ -110,7 +111,7 @@ def test_the_forwarder_brings_the_host_port_to_the_app_and_the_check_sees_both_e
         forwarder.stop()
 
 
-def test_closing_deletes_the_namespaces_and_their_pastas_quit(tmp_path: Path) -> None:
+def test_closing_deletes_the_namespaces_and_ends_their_forwarders(tmp_path: Path) -> None:
     spaces = Namespaces.choose(tmp_path, True)
     space = spaces.get(7)
     assert space is not None
@@ -122,7 +123,7 @@ def test_closing_deletes_the_namespaces_and_their_pastas_quit(tmp_path: Path) ->
             time.sleep(0.02)  # until it is up (listening on the host)
         spaces.close()
         assert not space.path.exists()
-        forwarder.popen.wait(timeout=10)  # pasta quits when its namespace is deleted
+        forwarder.popen.wait(timeout=10)  # ended with its namespace
     finally:
         forwarder.stop()
     assert not [p for p in Path("/run/netns").iterdir() if p.name.startswith(spaces.prefix)]
@@ -233,7 +234,7 @@ def test_a_process_killed_outright_leaves_no_namespace_and_no_pasta(
     assert (Path("/run/netns") / name).exists() == (mode == "root")
     deadline = time.monotonic() + 10
     while not listening_inodes(port) and time.monotonic() < deadline:
-        time.sleep(0.02)  # the forwarder is up: its pasta is there to be left
+        time.sleep(0.02)  # the forwarder is up: there to be left
     assert leftovers(prefix)[1]
 
     died.kill()  # as a crash: no close, no reconcile
