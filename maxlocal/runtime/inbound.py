@@ -1,20 +1,21 @@
-"""An app instance's inbound forwarder: the host's ``127.0.0.1:PORT`` spliced into the network
-namespace it runs in, where the app listens on ``127.0.0.1:PORT``.
+"""An app instance's inbound forwarder where HAProxy is not installed (``netns.forward``; with
+HAProxy, the instance gets one of its own instead): the host's ``127.0.0.1:PORT`` spliced into
+the network namespace it runs in, where the app listens on ``127.0.0.1:PORT``.
 
 The platform binds the host's listener and hands it over (``FD``); this process is started
-inside the namespace (``netns.NetworkNamespace.forward``), so that what it connects to is the
-app's. Each connection is relayed both ways with ``splice(2)`` through a pipe per direction:
-the bytes never come up to Python.
+inside the namespace, so that what it connects to is the app's. Each connection is relayed
+both ways with ``splice(2)`` through a pipe per direction: the bytes never come up to Python.
 
-pasta's ``-t`` did this before. Debian 12's passt (2023-03) loses track of the bytes its pipe
-holds when the receiver is full and nothing more is coming: it stops waiting for the receiver
-to take them, and the tail of a large upload stayed in pasta until the router's timeout (a 504
-a minute on). passt fixed it in 2024, after Debian 12. Here a direction that holds bytes
-always waits for its receiver, and reads only once its pipe is empty, so it never spins on a
+Not pasta's ``-t``: Debian 12's passt (2023-03) loses track of the bytes its pipe holds when
+the receiver is full and nothing more is coming: it stops waiting for the receiver to take
+them, and the tail of a large upload stayed in pasta until the router's timeout (a 504 a
+minute on). passt fixed it in 2024, after Debian 12. Here a direction that holds bytes always
+waits for its receiver, and reads only once its pipe is empty, so it never spins on a
 readable sender while the receiver is full.
 
 Stdlib only, run as ``python -I -S inbound.py FD PORT``: it starts in milliseconds, and the
-listener, bound before, queues connections meanwhile.
+listener, bound before, queues connections meanwhile. Per connection it costs more CPU than
+HAProxy (the router's figures: 0.78x of straight at c=10 through it, 0.99x through HAProxy).
 """
 
 from __future__ import annotations

@@ -16,9 +16,10 @@ The parts, when the platform is root (``Namespaces.choose``):
   ``--no-map-gw``: the gateway is not the host's loopback, and ``-T none -U none``: no port
   bound on the host's loopback is shown inside, so the platform's API and other networks'
   apps (all on the host's loopback) are out of reach.
-- inbound: for each app instance's port, a forwarder (``runtime.inbound``, not pasta's
-  ``-t``: see there why) that holds the host's ``127.0.0.1:<port>`` and splices each
-  connection to ``127.0.0.1:<port>`` inside the namespace, where the app listens. So the
+- inbound: for each app instance's port, a forwarder (a HAProxy of its own, or
+  ``runtime.inbound`` without HAProxy; not pasta's ``-t``: see ``runtime.inbound`` why) that
+  holds the host's ``127.0.0.1:<port>`` and splices each connection to ``127.0.0.1:<port>``
+  inside the namespace, where the app listens. So the
   router keeps its contract (a host loopback address per app instance); ``listener``
   checks both ends (the host's listener is this forwarder's, the namespace's is the app's
   own).
@@ -60,7 +61,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import psutil
@@ -80,6 +81,25 @@ WATCH = (
 TOOL_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
 TIMEOUT = 10.0
 INBOUND = str(Path(__file__).with_name("inbound.py"))
+INBOUND_HAPROXY = """\
+global
+    nbthread 1
+defaults
+    mode tcp
+    timeout connect 5s
+    timeout client 1d
+    timeout server 1d
+    retries 0
+frontend inbound
+    bind fd@{fd}
+    default_backend app
+backend app
+    option splice-auto
+    server app 127.0.0.1:{port}
+"""
+"""An instance's inbound HAProxy: bytes only; the edge in front keeps the app's timeouts (a
+day here: never the shorter of the two) and its retries (none here: a refused connection
+closes the visitor's at once, and the edge tries another instance)."""
 BACKLOG = 1024
 NO_PORTS = ("-u", "none", "-T", "none", "-U", "none")
 """pasta forwards no UDP port inbound and no port at all from the namespace to the host."""
@@ -114,6 +134,9 @@ class Tools:
     pasta: str
     nsenter: str
     unshare: str = ""
+    haproxy: str = field(default_factory=lambda: shutil.which("haproxy", path=TOOL_PATH) or "")
+    """Each app instance's inbound forwarder when installed (``forward``); empty: the
+    platform's own, ``runtime.inbound``."""
 
     @property
     def userns(self) -> bool:
@@ -158,20 +181,42 @@ class NetworkNamespace:
         return [self.tools.pasta, "--runas", "0", "--netns", str(self.path), "-q"]
 
     def forward(self, port: int) -> Forwarder:
-        """Start forwarding the host's ``127.0.0.1:port`` to ``127.0.0.1:port`` inside
-        (``runtime.inbound``, not pasta: see there why). The host's listener is bound here and
-        handed over, so it queues visitors from now on; NetnsError when the port is taken."""
+        """Start forwarding the host's ``127.0.0.1:port`` to ``127.0.0.1:port`` inside, not
+        with pasta's ``-t`` (see ``runtime.inbound`` why): a HAProxy of its own in TCP mode
+        where HAProxy is installed (splice in C: what the router's figures are measured
+        with), else ``runtime.inbound``. The host's listener is bound here and handed over,
+        so it queues visitors from now on; NetnsError when the port is taken."""
         listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        config = -1
         try:
             listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             listener.bind(("127.0.0.1", port))
             listener.listen(BACKLOG)
-            argv = [*self.enter(), sys.executable, "-I", "-S", INBOUND, str(listener.fileno())]
-            return Forwarder(port, _detached([*argv, str(port)], self.env, (listener.fileno(),)))
+            fd = listener.fileno()
+            if self.tools.haproxy:
+                config = _config_pipe(INBOUND_HAPROXY.format(fd=fd, port=port))
+                argv = [self.tools.haproxy, "-q", "-db", "-f", f"/dev/fd/{config}"]
+                fds: tuple[int, ...] = (fd, config)
+            else:
+                argv, fds = [sys.executable, "-I", "-S", INBOUND, str(fd), str(port)], (fd,)
+            return Forwarder(port, _detached([*self.enter(), *argv], self.env, fds))
         except OSError as exc:
             raise NetnsError(f"forwarding port {port}: {exc.strerror or exc}") from exc
         finally:
             listener.close()  # the forwarder's alone: the router's checks find it its owner
+            if config >= 0:
+                os.close(config)
+
+
+def _config_pipe(text: str) -> int:
+    """The read end of a pipe that holds ``text`` whole (a configuration of a few lines,
+    well under a pipe's buffer): a file to read without a file on disk."""
+    read_end, write_end = os.pipe()
+    try:
+        os.write(write_end, text.encode())
+    finally:
+        os.close(write_end)
+    return read_end
 
 
 def _detached(

@@ -20,14 +20,14 @@ from tests.support.platform import PlatformFactory
 
 def leftovers(prefix: str) -> tuple[list[str], list[str]]:
     """The namespaces named ``prefix…`` and the processes serving one, marked with its name:
-    ``pasta``, or ``forwarder`` (``runtime.inbound``)."""
+    ``pasta``, or ``forwarder`` (an instance's inbound HAProxy, or ``runtime.inbound``)."""
     names = [p.name for p in Path("/run/netns").iterdir() if p.name.startswith(prefix)]
     helpers = []
     for proc in psutil.process_iter():
         with contextlib.suppress(psutil.Error):
             if proc.environ().get(NETNS_VAR, "").startswith(prefix):
-                inbound = any(arg.endswith("inbound.py") for arg in proc.cmdline())
-                helpers.append("forwarder" if inbound else proc.name().split(".")[0])
+                pasta = proc.name().startswith(("pasta", "passt"))
+                helpers.append("pasta" if pasta else "forwarder")
     return names, sorted(helpers)
 
 
@@ -42,7 +42,7 @@ def test_a_killed_platform_leaves_no_network_namespace_pasta_or_forwarder(
     prefix = Namespaces.choose(platform.data_dir, False).prefix
     names, helpers = leftovers(prefix)
     assert len(names) == 1  # the network's, its uplink (pasta) and the app's forwarder:
-    assert helpers == ["forwarder", "passt"]
+    assert helpers == ["forwarder", "pasta"]
     strays = stray_groups(marker_for(platform.data_dir))
 
     assert platform.process is not None
