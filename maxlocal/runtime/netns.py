@@ -19,10 +19,9 @@ The parts, when the platform is root (``Namespaces.choose``):
 - inbound: for each app instance's port, a forwarder (a HAProxy of its own, or
   ``runtime.inbound`` without HAProxy; not pasta's ``-t``: see ``runtime.inbound`` why) that
   holds the host's ``127.0.0.1:<port>`` and splices each connection to ``127.0.0.1:<port>``
-  inside the namespace, where the app listens. So the
-  router keeps its contract (a host loopback address per app instance); ``listener``
-  checks both ends (the host's listener is this forwarder's, the namespace's is the app's
-  own).
+  inside the namespace, where the app listens. So the router keeps its contract (a host
+  loopback address per app instance); ``listener`` checks both ends (the host's listener is
+  this forwarder's, the namespace's is the app's own).
 
 pasta exits by itself when the namespace it serves is deleted; forwarders are ended with it
 (``_delete``).
@@ -61,7 +60,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
@@ -134,7 +133,7 @@ class Tools:
     pasta: str
     nsenter: str
     unshare: str = ""
-    haproxy: str = field(default_factory=lambda: shutil.which("haproxy", path=TOOL_PATH) or "")
+    haproxy: str = ""
     """Each app instance's inbound forwarder when installed (``forward``); empty: the
     platform's own, ``runtime.inbound``."""
 
@@ -206,6 +205,12 @@ class NetworkNamespace:
             listener.close()  # the forwarder's alone: the router's checks find it its owner
             if config >= 0:
                 os.close(config)
+
+
+def _haproxy() -> str:
+    """HAProxy, for the inbound forwarders, where the other tools are looked for (system
+    directories, not the operator's PATH); empty when it is not installed."""
+    return shutil.which("haproxy", path=TOOL_PATH) or ""
 
 
 def _config_pipe(text: str) -> int:
@@ -289,7 +294,9 @@ class Namespaces:
         if missing:
             why = f"{' and '.join(missing)} not found: install passt (scripts/install-system-deps)"
             return cls(data_dir, None, why)
-        tools = Tools(str(found["ip"]), str(found["pasta"]), str(found["nsenter"]))
+        tools = Tools(
+            str(found["ip"]), str(found["pasta"]), str(found["nsenter"]), haproxy=_haproxy()
+        )
         made = cls(data_dir, tools)
         probe = f"{made.prefix}probe"
         try:
@@ -315,7 +322,9 @@ class Namespaces:
         except OSError as exc:
             why = f"userns mode: pasta cannot open {TUN} ({exc.strerror}; it is root's here)"
             return cls(data_dir, None, why)
-        tools = Tools("", str(found["pasta"]), str(found["nsenter"]), str(found["unshare"]))
+        tools = Tools(
+            "", str(found["pasta"]), str(found["nsenter"]), str(found["unshare"]), _haproxy()
+        )
         try:
             run_tool([tools.unshare, "--user", "--map-current-user", "--net", "true"])
         except NetnsError as exc:
